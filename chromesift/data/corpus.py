@@ -1,0 +1,176 @@
+"""Readers for the shared labeled corpora (``NAME.jsonl.xz``, one page per line)."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import lzma
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ENV_VAR = "CHROMESIFT_DATA"
+
+
+class CorpusError(ValueError):
+    """A corpus file or folder is missing, corrupt or malformed."""
+
+
+@dataclass(frozen=True)
+class Page:
+    """One labeled page of a corpus."""
+
+    id: str
+    dataset: str
+    url: str | None
+    lang: str | None
+    html: str
+    text: str | None
+    with_: tuple[str, ...] = ()
+    without: tuple[str, ...] = ()
+    meta: dict = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def site(self) -> str:
+        """The URL host (``www.`` dropped), the group for site-wise splits; else the id."""
+        if self.url:
+            host = urlsplit(self.url).hostname or ""
+            if host.startswith("www."):
+                host = host[4:]
+            if host:
+                return host
+        return self.id
+
+
+def default_data_dir() -> Path:
+    """``$CHROMESIFT_DATA``, else ``../shared/datasets`` when it exists, else ``data/corpora``."""
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env)
+    shared = Path("..") / "shared" / "datasets"
+    if shared.is_dir():
+        return shared
+    return Path("data") / "corpora"
+
+
+def load_manifest(data_dir: Path) -> list[dict]:
+    """Read ``MANIFEST.json`` of a corpus folder."""
+    path = Path(data_dir) / "MANIFEST.json"
+    if not path.is_file():
+        raise CorpusError(f"no MANIFEST.json in {data_dir} (set --data or ${ENV_VAR})")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise CorpusError(f"{path}: not valid JSON ({exc})") from None
+
+
+def dataset_names(data_dir: Path) -> list[str]:
+    """Names of the datasets listed in the manifest, in manifest order."""
+    return [entry["name"] for entry in load_manifest(data_dir)]
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, streamed."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify(data_dir: Path, names: list[str] | None = None) -> dict[str, str]:
+    """Check the sha256 of dataset files against the manifest.
+
+    Returns
+    -------
+    dict
+        Dataset name -> sha256 (the data fingerprint of a run).
+
+    Raises
+    ------
+    CorpusError
+        Naming every file that is missing or whose checksum differs.
+    """
+    manifest = {e["name"]: e for e in load_manifest(data_dir)}
+    wanted = names or list(manifest)
+    problems, sums = [], {}
+    for name in wanted:
+        entry = manifest.get(name)
+        if entry is None:
+            problems.append(f"{name}: not in MANIFEST.json (known: {', '.join(manifest)})")
+            continue
+        path = Path(data_dir) / entry["file"]
+        if not path.is_file():
+            problems.append(f"{name}: file {entry['file']} missing")
+            continue
+        digest = sha256_file(path)
+        if digest != entry["sha256"]:
+            problems.append(f"{name}: sha256 {digest[:12]}... differs from manifest {entry['sha256'][:12]}...")
+            continue
+        sums[name] = digest
+    if problems:
+        raise CorpusError("corpus check failed:\n  " + "\n  ".join(problems))
+    return sums
+
+
+def open_text(path: Path):
+    """Open a .jsonl, .jsonl.gz or .jsonl.xz file for reading text."""
+    path = Path(path)
+    if path.suffix == ".xz":
+        return lzma.open(path, "rt", encoding="utf-8")
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
+    """Yield ``(line number, record)``; a broken line raises naming file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise CorpusError(f"{path}: no such file")
+    try:
+        with open_text(path) as f:
+            for lineno, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise CorpusError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+                if not isinstance(rec, dict):
+                    raise CorpusError(f"{path}:{lineno}: expected a JSON object")
+                yield lineno, rec
+    except (lzma.LZMAError, gzip.BadGzipFile, EOFError, UnicodeDecodeError) as exc:
+        raise CorpusError(f"{path}: cannot read ({exc})") from None
+
+
+def iter_pages(path: Path, limit: int | None = None) -> Iterator[Page]:
+    """Yield the pages of one corpus file, in file order."""
+    for n, (lineno, rec) in enumerate(read_jsonl(path)):
+        if limit is not None and n >= limit:
+            return
+        html = rec.get("html")
+        if not isinstance(html, str) or "id" not in rec:
+            raise CorpusError(f"{path}:{lineno}: record needs 'id' and 'html' (string)")
+        yield Page(
+            id=str(rec["id"]),
+            dataset=str(rec.get("dataset") or Path(path).name.split(".")[0]),
+            url=rec.get("url"),
+            lang=rec.get("lang"),
+            html=html,
+            text=rec.get("text"),
+            with_=tuple(rec.get("with") or ()),
+            without=tuple(rec.get("without") or ()),
+            meta=rec.get("meta") or {},
+        )
+
+
+def dataset_path(data_dir: Path, name: str) -> Path:
+    """Path of a dataset file by name (``NAME.jsonl.xz``), checked to exist."""
+    path = Path(data_dir) / f"{name}.jsonl.xz"
+    if not path.is_file():
+        raise CorpusError(f"dataset {name!r}: {path} not found")
+    return path

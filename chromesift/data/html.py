@@ -1,0 +1,310 @@
+"""HTML page -> paragraph table (block-level segmentation).
+
+A paragraph is the visible text of one block element with inline markup merged,
+in the spirit of boilerpipe and jusText. Two ``<br>`` in a row also end a
+paragraph, since old pages lay out whole articles in one cell that way.
+The walk is iterative (lxml's ``iterwalk``), so nesting depth never
+exhausts the Python stack.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass
+
+import pandas as pd
+from lxml import etree
+
+from chromesift.data import schema
+from chromesift.data.vocab import (
+    BLOCK_TAGS,
+    FLAG_TAGS,
+    HEADING_TAGS,
+    MAX_ANCESTOR_ATTRS,
+    MAX_PATH_TAGS,
+    ROLE_FLAGS,
+    SKIP_TAGS,
+)
+
+_WS = re.compile(r"\s+")
+_ATTR_SPLIT = re.compile(r"[^a-z0-9]+")
+_CAMEL = re.compile(r"([a-z])([A-Z])")
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I
+)
+_FLAG_NAMES = sorted(set(FLAG_TAGS.values()))
+
+
+class DecodeError(ValueError):
+    """Bytes given as a page could not be decoded to text."""
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """Text of a page and how its bytes were decoded."""
+
+    text: str
+    encoding: str
+    source: str  # "str", "bom", "declared", "utf-8", "detected"
+
+
+def decode(page: str | bytes) -> Decoded:
+    """Decode page bytes: BOM first, then the declared charset, then detection.
+
+    Parameters
+    ----------
+    page
+        The page as text (returned as is) or raw bytes.
+
+    Returns
+    -------
+    Decoded
+        The text and which rule chose the encoding.
+    """
+    if isinstance(page, str):
+        return Decoded(page, "unicode", "str")
+    if not isinstance(page, (bytes, bytearray, memoryview)):
+        raise TypeError(f"a page must be str or bytes, not {type(page).__name__}")
+    raw = bytes(page)
+    for bom, enc in (
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
+        if raw.startswith(bom):
+            return Decoded(raw.decode(enc, errors="replace").lstrip("\ufeff"), enc, "bom")
+    declared = _META_CHARSET.search(raw[:4096])
+    if declared:
+        name = declared.group(1).decode("ascii", "ignore").lower()
+        try:
+            enc = codecs.lookup(name).name
+        except LookupError:
+            enc = None
+        if enc is not None:
+            # a lying declaration is common: believe it only if the bytes agree
+            try:
+                return Decoded(raw.decode(enc), enc, "declared")
+            except UnicodeDecodeError:
+                pass
+    try:
+        return Decoded(raw.decode("utf-8"), "utf-8", "utf-8")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes  # imported lazily: only odd pages need it
+
+    best = from_bytes(raw[:200_000]).best()
+    enc = best.encoding if best is not None else "cp1252"
+    return Decoded(raw.decode(enc, errors="replace"), enc, "detected")
+
+
+def attr_tokens(value: str | None) -> list[str]:
+    """Split a class/id/role value into lowercase word tokens (camelCase split)."""
+    if not value:
+        return []
+    return [t for t in _ATTR_SPLIT.split(_CAMEL.sub(r"\1 \2", value).lower()) if t]
+
+
+def _parse_tree(text: str):
+    parser = etree.HTMLParser(
+        encoding="utf-8",
+        remove_pis=True,
+        remove_blank_text=False,
+        no_network=True,
+        huge_tree=True,
+        default_doctype=False,
+    )
+    data = text.encode("utf-8", errors="replace")
+    if not data.strip():
+        return None
+    try:
+        return etree.fromstring(data, parser)
+    except (etree.XMLSyntaxError, etree.ParserError, ValueError):
+        return None
+
+
+class _Frame:
+    """One open element on the walk's stack."""
+
+    __slots__ = ("tag", "tokens", "flags", "skip", "block")
+
+    def __init__(self, tag: str, tokens: list[str], flags: tuple[str, ...], skip: bool, block: bool):
+        self.tag = tag
+        self.tokens = tokens
+        self.flags = flags
+        self.skip = skip
+        self.block = block
+
+
+def _is_hidden(el) -> bool:
+    attrib = el.attrib
+    if "hidden" in attrib:
+        return True
+    style = attrib.get("style")
+    return bool(style and _HIDDEN_STYLE.search(style))
+
+
+def parse_html(page: str | bytes, *, doc_id: str = "page") -> pd.DataFrame:
+    """Turn an HTML page into the paragraph table.
+
+    Parameters
+    ----------
+    page
+        The page, as text or bytes (bytes are decoded by :func:`decode`).
+    doc_id
+        Identifier written into the ``doc_id`` column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per paragraph in document order (an empty table when the page
+        has no visible text). ``frame.attrs`` holds ``encoding`` and
+        ``encoding_source``.
+    """
+    decoded = decode(page)
+    root = _parse_tree(decoded.text)
+    rows: list[dict] = []
+    title = ""
+    if root is not None:
+        t = root.find(".//title")
+        if t is not None:
+            title = _WS.sub(" ", "".join(t.itertext())).strip()
+        rows = _walk(root, doc_id)
+    h1 = next((r["text"] for r in rows if r["tag"] == "h1"), "")
+    total = sum(len(r["text"]) for r in rows)
+    for r in rows:
+        r["page_title"] = title
+        r["page_h1"] = h1
+        r["page_chars"] = total
+    frame = schema.from_records(rows)
+    frame.attrs["encoding"] = decoded.encoding
+    frame.attrs["encoding_source"] = decoded.source
+    return frame
+
+
+def _walk(root, doc_id: str) -> list[dict]:
+    rows: list[dict] = []
+    stack: list[_Frame] = []
+    counts = dict.fromkeys(_FLAG_NAMES, 0)
+    skipping = 0  # > 0 while inside a skipped subtree
+    buf: list[str] = []
+    link_buf = [0, 0]  # link characters, number of links
+    pending_br = False
+
+    def flush() -> None:
+        nonlocal pending_br
+        pending_br = False
+        if not buf:
+            return
+        text = _WS.sub(" ", "".join(buf)).strip()
+        buf.clear()
+        link_chars, n_links = link_buf
+        link_buf[0] = link_buf[1] = 0
+        if not text:
+            return
+        # the paragraph belongs to the nearest open block element
+        bi = len(stack) - 1
+        while bi > 0 and not stack[bi].block:
+            bi -= 1
+        block = stack[bi] if stack else None
+        anc_tokens: list[str] = []
+        kept = 0
+        for fr in reversed(stack[:bi]):
+            if fr.tokens:
+                anc_tokens.extend(fr.tokens)
+                kept += 1
+                if kept >= MAX_ANCESTOR_ATTRS:
+                    break
+        path = [fr.tag for fr in stack[max(0, bi + 1 - MAX_PATH_TAGS) : bi + 1]]
+        row = {
+            "doc_id": doc_id,
+            "position": len(rows),
+            "text": text,
+            "source": "html",
+            "tag": block.tag if block else "",
+            "path": "/".join(path),
+            "depth": bi + 1,
+            "own_attrs": " ".join(block.tokens) if block else "",
+            "anc_attrs": " ".join(anc_tokens),
+            "n_links": n_links,
+            "link_chars": min(link_chars, len(text)),
+        }
+        for name in _FLAG_NAMES:
+            row[name] = counts[name] > 0
+        rows.append(row)
+
+    walker = etree.iterwalk(root, events=("start", "end", "comment", "pi"))
+    for event, el in walker:
+        tag = el.tag
+        if event == "comment" or event == "pi":
+            # the comment itself is invisible, the text after it is not
+            if not skipping and el.tail:
+                _add(buf, el.tail, counts, link_buf)
+            continue
+        if event == "start":
+            tag = tag.lower() if "}" not in tag else tag.rsplit("}", 1)[1].lower()
+            if skipping or tag in SKIP_TAGS or _is_hidden(el):
+                skipping += 1
+                stack.append(_Frame(tag, [], (), True, False))
+                walker.skip_subtree()
+                continue
+            attrib = el.attrib
+            tokens = attr_tokens(attrib.get("class")) + attr_tokens(attrib.get("id"))
+            role = attrib.get("role")
+            flags: tuple[str, ...] = ()
+            if tag in FLAG_TAGS:
+                flags = (FLAG_TAGS[tag],)
+            if role:
+                tokens += attr_tokens(role)
+                rf = ROLE_FLAGS.get(role.strip().lower())
+                if rf:
+                    flags = flags + (rf,)
+            block = tag in BLOCK_TAGS
+            if block:
+                flush()
+            elif tag == "br":
+                if pending_br:
+                    flush()
+                else:
+                    pending_br = True
+                    buf.append(" ")
+            elif tag == "img":
+                pass
+            for f in flags:
+                counts[f] += 1
+            stack.append(_Frame(tag, tokens, flags, False, block))
+            if tag == "a" and el.get("href") is not None:
+                link_buf[1] += 1
+            txt = el.text
+            if txt:
+                _add(buf, txt, counts, link_buf)
+                if pending_br and not txt.isspace():
+                    pending_br = False
+        else:
+            fr = stack[-1]
+            if fr.skip:
+                skipping -= 1
+            else:
+                if fr.block:
+                    flush()
+                for f in fr.flags:
+                    counts[f] -= 1
+            stack.pop()
+            if skipping:
+                continue
+            tail = el.tail
+            if tail:
+                _add(buf, tail, counts, link_buf)
+                if pending_br and not tail.isspace():
+                    pending_br = False
+    flush()
+    return rows
+
+
+def _add(buf: list[str], text: str, counts: dict[str, int], link_buf: list[int]) -> None:
+    buf.append(text)
+    if counts["in_a"]:
+        link_buf[0] += len(text.strip())

@@ -1,0 +1,115 @@
+"""The paragraph table: one row per paragraph of a page, in document order.
+
+This module is the single definition of its columns. Every stage validates its
+input with :func:`validate` so that a malformed table fails at the boundary
+with one clear message instead of deep inside a transformer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+
+#: Columns every paragraph table carries, with their dtypes.
+CORE_COLUMNS: dict[str, str] = {
+    "doc_id": "object",
+    "position": "int64",
+    "text": "object",
+}
+
+#: Structural columns from the HTML parser. Plain-text input gives the
+#: neutral values in :data:`TEXT_DEFAULTS` (text has no DOM).
+STRUCT_COLUMNS: dict[str, str] = {
+    "source": "object",  # "html" or "text"
+    "tag": "object",  # tag of the enclosing block element
+    "path": "object",  # DOM path of tags from <body>, "/"-joined
+    "depth": "int64",  # element depth below <html>
+    "own_attrs": "object",  # class/id tokens of the block element, space-joined
+    "anc_attrs": "object",  # class/id tokens of its ancestors, space-joined
+    "n_links": "int64",  # number of <a href> inside the paragraph
+    "link_chars": "int64",  # characters of text inside links
+    "in_nav": "bool",
+    "in_header": "bool",
+    "in_footer": "bool",
+    "in_aside": "bool",
+    "in_form": "bool",
+    "in_li": "bool",
+    "in_a": "bool",
+    "in_table": "bool",
+    "in_article": "bool",  # inside <article> or <main>
+    "in_heading": "bool",  # inside h1-h6
+    # page-level facts, repeated on every row of the page
+    "page_title": "object",
+    "page_h1": "object",
+    "page_chars": "int64",
+}
+
+#: Training columns, added by :mod:`chromesift.data.labels`.
+LABEL_COLUMNS: dict[str, str] = {"label": "float64", "weight": "float64"}
+
+COLUMNS: dict[str, str] = {**CORE_COLUMNS, **STRUCT_COLUMNS}
+
+#: Values of the structural columns for plain-text input.
+TEXT_DEFAULTS: dict[str, object] = {
+    "source": "text",
+    "tag": "",
+    "path": "",
+    "depth": 0,
+    "own_attrs": "",
+    "anc_attrs": "",
+    "n_links": 0,
+    "link_chars": 0,
+    **{c: False for c, t in STRUCT_COLUMNS.items() if t == "bool"},
+    "page_title": "",
+    "page_h1": "",
+    "page_chars": 0,
+}
+
+
+class SchemaError(ValueError):
+    """A paragraph table does not have the columns or types the contract asks for."""
+
+
+def empty_table() -> pd.DataFrame:
+    """Return a paragraph table with no rows and every column typed."""
+    return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in COLUMNS.items()})
+
+
+def from_records(records: list[dict], columns: Iterable[str] = COLUMNS) -> pd.DataFrame:
+    """Build a typed paragraph table from row dicts (an empty list gives an empty table)."""
+    if not records:
+        return empty_table()
+    frame = pd.DataFrame.from_records(records, columns=list(columns))
+    return frame.astype({c: COLUMNS[c] for c in frame.columns if c in COLUMNS})
+
+
+def validate(frame: object, *, require_labels: bool = False, stage: str = "input") -> pd.DataFrame:
+    """Check that ``frame`` is a paragraph table and return it unchanged.
+
+    Parameters
+    ----------
+    frame
+        The object to check.
+    require_labels
+        Also require the ``label`` and ``weight`` columns.
+    stage
+        Name of the stage doing the check, for the error message.
+
+    Raises
+    ------
+    SchemaError
+        With every missing column named at once.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise SchemaError(
+            f"{stage}: expected a paragraph table (pandas DataFrame), got {type(frame).__name__}"
+        )
+    needed = list(COLUMNS) + (list(LABEL_COLUMNS) if require_labels else [])
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise SchemaError(
+            f"{stage}: paragraph table lacks column(s) {', '.join(missing)}; "
+            "build it with chromesift.data.parse_html / parse_text"
+        )
+    return frame

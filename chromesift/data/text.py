@@ -1,0 +1,44 @@
+"""Plain text (a page's text dump) -> paragraph table."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from chromesift.data import schema
+
+_WS = re.compile(r"[^\S\n]+")
+_LINES = re.compile(r"\r\n|\r|\n|\u2028|\u2029")
+
+
+def parse_text(page: str | bytes, *, doc_id: str = "page") -> pd.DataFrame:
+    """Split a text dump into paragraphs, one per non-blank line.
+
+    Parameters
+    ----------
+    page
+        Plain text; bytes are decoded as UTF-8 (invalid bytes replaced).
+    doc_id
+        Identifier written into the ``doc_id`` column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The paragraph table with the structural columns at their text-mode
+        defaults (:data:`chromesift.data.schema.TEXT_DEFAULTS`).
+    """
+    if isinstance(page, (bytes, bytearray, memoryview)):
+        page = bytes(page).decode("utf-8", errors="replace").lstrip("\ufeff")
+    if not isinstance(page, str):
+        raise TypeError(f"a page must be str or bytes, not {type(page).__name__}")
+    texts = [t for t in (_WS.sub(" ", line).strip() for line in _LINES.split(page)) if t]
+    total = sum(map(len, texts))
+    rows = [
+        {**schema.TEXT_DEFAULTS, "doc_id": doc_id, "position": i, "text": t, "page_chars": total}
+        for i, t in enumerate(texts)
+    ]
+    frame = schema.from_records(rows)
+    frame.attrs["encoding"] = "unicode"
+    frame.attrs["encoding_source"] = "str"
+    return frame
