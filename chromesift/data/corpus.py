@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from chromesift.errors import ChromesiftError
+
 ENV_VAR = "CHROMESIFT_DATA"
 
 
-class CorpusError(ValueError):
+class CorpusError(ChromesiftError, ValueError):
     """A corpus file or folder is missing, corrupt or malformed."""
 
 

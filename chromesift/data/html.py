@@ -20,12 +20,12 @@ from chromesift.data import schema
 from chromesift.data.vocab import (
     BLOCK_TAGS,
     FLAG_TAGS,
-    HEADING_TAGS,
     MAX_ANCESTOR_ATTRS,
     MAX_PATH_TAGS,
     ROLE_FLAGS,
     SKIP_TAGS,
 )
+from chromesift.errors import ChromesiftError
 
 _WS = re.compile(r"\s+")
 _ATTR_SPLIT = re.compile(r"[^a-z0-9]+")
@@ -37,7 +37,7 @@ _META_CHARSET = re.compile(
 _FLAG_NAMES = sorted(set(FLAG_TAGS.values()))
 
 
-class DecodeError(ValueError):
+class DecodeError(ChromesiftError, ValueError):
     """Bytes given as a page could not be decoded to text."""
 
 

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from chromesift.errors import ChromesiftError
+
 #: Columns every paragraph table carries, with their dtypes.
 CORE_COLUMNS: dict[str, str] = {
     "doc_id": "object",
@@ -67,7 +69,7 @@ TEXT_DEFAULTS: dict[str, object] = {
 }
 
 
-class SchemaError(ValueError):
+class SchemaError(ChromesiftError, ValueError):
     """A paragraph table does not have the columns or types the contract asks for."""
 
 

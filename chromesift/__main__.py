@@ -1,0 +1,5 @@
+import sys
+
+from chromesift.cli import main
+
+sys.exit(main())
