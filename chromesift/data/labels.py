@@ -87,7 +87,7 @@ def align_full(paragraphs: list[str], truth: str, n: int = NGRAM) -> PageLabels:
     weight = np.clip(np.abs(2 * share - 1), 0.2, 1.0)
 
     page_grams = set(_ngrams(flat, k))
-    content_flat = [t for pt, lab in zip(ptoks, label) if lab == 1 for t in pt]
+    content_flat = [t for pt, lab in zip(ptoks, label, strict=True) if lab == 1 for t in pt]
     content_grams = set(_ngrams(content_flat, k))
     # content n-grams across a removed chrome paragraph are artefacts; the
     # union with all page n-grams inside content paragraphs keeps them honest
