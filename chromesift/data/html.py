@@ -129,9 +129,13 @@ def _parse_tree(text: str):
 class _Frame:
     """One open element on the walk's stack."""
 
-    __slots__ = ("tag", "tokens", "flags", "skip", "block")
+    __slots__ = ("tag", "tokens", "flags", "skip", "block", "serial")
 
-    def __init__(self, tag: str, tokens: list[str], flags: tuple[str, ...], skip: bool, block: bool):
+    def __init__(
+        self, tag: str, tokens: list[str], flags: tuple[str, ...], skip: bool, block: bool,
+        serial: int = -1,
+    ):
+        self.serial = serial
         self.tag = tag
         self.tokens = tokens
         self.flags = flags
@@ -193,6 +197,7 @@ def _walk(root, doc_id: str) -> list[dict]:
     buf: list[str] = []
     link_buf = [0, 0]  # link characters, number of links
     pending_br = False
+    serial = -1
 
     def flush() -> None:
         nonlocal pending_br
@@ -218,6 +223,7 @@ def _walk(root, doc_id: str) -> list[dict]:
                 kept += 1
                 if kept >= MAX_ANCESTOR_ATTRS:
                     break
+        anc = [stack[j].serial if j >= 0 else -1 for j in (bi - 1, bi - 2, bi - 3)]
         path = [fr.tag for fr in stack[max(0, bi + 1 - MAX_PATH_TAGS) : bi + 1]]
         row = {
             "doc_id": doc_id,
@@ -227,6 +233,10 @@ def _walk(root, doc_id: str) -> list[dict]:
             "tag": block.tag if block else "",
             "path": "/".join(path),
             "depth": bi + 1,
+            "block_id": block.serial if block else -1,
+            "anc1": anc[0],
+            "anc2": anc[1],
+            "anc3": anc[2],
             "own_attrs": " ".join(block.tokens) if block else "",
             "anc_attrs": " ".join(anc_tokens),
             "n_links": n_links,
@@ -275,7 +285,8 @@ def _walk(root, doc_id: str) -> list[dict]:
                 pass
             for f in flags:
                 counts[f] += 1
-            stack.append(_Frame(tag, tokens, flags, False, block))
+            serial += 1
+            stack.append(_Frame(tag, tokens, flags, False, block, serial))
             if tag == "a" and el.get("href") is not None:
                 link_buf[1] += 1
             txt = el.text

@@ -29,6 +29,10 @@ STRUCT_COLUMNS: dict[str, str] = {
     "depth": "int64",  # element depth below <html>
     "own_attrs": "object",  # class/id tokens of the block element, space-joined
     "anc_attrs": "object",  # class/id tokens of its ancestors, space-joined
+    "block_id": "int64",  # serial number of the block element (per page)
+    "anc1": "int64",  # serial numbers of the nearest three ancestor elements, -1 if none
+    "anc2": "int64",
+    "anc3": "int64",
     "n_links": "int64",  # number of <a href> inside the paragraph
     "link_chars": "int64",  # characters of text inside links
     "in_nav": "bool",
@@ -60,6 +64,10 @@ TEXT_DEFAULTS: dict[str, object] = {
     "depth": 0,
     "own_attrs": "",
     "anc_attrs": "",
+    "block_id": -1,
+    "anc1": -1,
+    "anc2": -1,
+    "anc3": -1,
     "n_links": 0,
     "link_chars": 0,
     **{c: False for c, t in STRUCT_COLUMNS.items() if t == "bool"},
