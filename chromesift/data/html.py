@@ -35,6 +35,9 @@ _META_CHARSET = re.compile(
     rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I
 )
 _FLAG_NAMES = sorted(set(FLAG_TAGS.values()))
+#: how much more "chaos" (charset_normalizer's mess ratio) cp1252 may show than the
+#: detector's first pick and still be preferred
+_CP1252_SLACK = 0.2
 
 
 class DecodeError(ChromesiftError, ValueError):
@@ -85,6 +88,14 @@ def decode(page: str | bytes) -> Decoded:
         except LookupError:
             enc = None
         if enc is not None:
+            if enc != "utf-8" and not raw.isascii():
+                # pages re-saved as UTF-8 often keep their old declaration, and a legacy
+                # code page (latin-1 above all) decodes any bytes without complaint, while
+                # multi-byte UTF-8 almost never arises from legacy text by chance
+                try:
+                    return Decoded(raw.decode("utf-8"), "utf-8", "utf-8")
+                except UnicodeDecodeError:
+                    pass
             # a lying declaration is common: believe it only if the bytes agree
             try:
                 return Decoded(raw.decode(enc), enc, "declared")
@@ -96,8 +107,17 @@ def decode(page: str | bytes) -> Decoded:
         pass
     from charset_normalizer import from_bytes  # imported lazily: only odd pages need it
 
-    best = from_bytes(raw[:200_000]).best()
+    matches = from_bytes(raw[:200_000])
+    best = matches.best()
     enc = best.encoding if best is not None else "cp1252"
+    if best is not None and any(
+        "cp1252" in m.could_be_from_charset and m.chaos <= best.chaos + _CP1252_SLACK
+        for m in matches
+    ):
+        # the detector often ranks a neighbouring code page (cp1257, cp1250, mac_turkish)
+        # first for Western text; cp1252 is the web's legacy default, so it wins whenever
+        # the detector finds it about as plausible
+        enc = "cp1252"
     return Decoded(raw.decode(enc, errors="replace"), enc, "detected")
 
 
