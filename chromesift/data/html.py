@@ -38,6 +38,12 @@ _FLAG_NAMES = sorted(set(FLAG_TAGS.values()))
 #: how much more "chaos" (charset_normalizer's mess ratio) cp1252 may show than the
 #: detector's first pick and still be preferred
 _CP1252_SLACK = 0.2
+#: nesting deeper than this is flattened when libxml2 hits its own depth limit
+MAX_PARSE_DEPTH = 1000
+_TAG = re.compile(rb"<(/?)([A-Za-z][^\s/>]*)[^>]*>")
+_VOID = frozenset(
+    b"area base br col embed hr img input keygen link meta param source track wbr".split()
+)
 
 
 class DecodeError(ChromesiftError, ValueError):
@@ -141,9 +147,47 @@ def _parse_tree(text: str):
     if not data.strip():
         return None
     try:
-        return etree.fromstring(data, parser)
+        root = etree.fromstring(data, parser)
+        if any("Excessive depth" in e.message for e in parser.error_log):
+            # libxml2 stops at 2048 levels even with huge_tree and silently drops the
+            # rest of the page: parse again with the deepest nesting flattened
+            root = etree.fromstring(_flatten_deep(data, MAX_PARSE_DEPTH), parser)
+        return root
     except (etree.XMLSyntaxError, etree.ParserError, ValueError):
         return None
+
+
+def _flatten_deep(data: bytes, limit: int) -> bytes:
+    """Drop start and end tags nested deeper than ``limit``, keeping all text.
+
+    A dropped block tag becomes two ``<br>`` (void, so no deeper), which still
+    ends the paragraph in the walk.
+    """
+    out: list[bytes] = []
+    open_tags: list[bytes] = []
+    dropped: dict[bytes, int] = {}
+    pos = 0
+    for m in _TAG.finditer(data):
+        closing, name = m.group(1), m.group(2).lower()
+        if name in _VOID or m.group(0).endswith(b"/>"):
+            continue
+        if not closing:
+            if len(open_tags) < limit:
+                open_tags.append(name)
+                continue
+            dropped[name] = dropped.get(name, 0) + 1
+        elif dropped.get(name):
+            dropped[name] -= 1
+        else:
+            if name in open_tags:
+                while open_tags.pop() != name:
+                    pass
+            continue
+        out.append(data[pos : m.start()])
+        out.append(b"<br><br>" if name.decode("ascii", "replace") in BLOCK_TAGS else b"")
+        pos = m.end()
+    out.append(data[pos:])
+    return b"".join(out)
 
 
 class _Frame:
