@@ -1,0 +1,491 @@
+"""Scores of extracted text against ground truth, and of paragraph decisions against labels.
+
+Three page-level scores, each the one its benchmark family uses, so that figures
+are comparable with published ones:
+
+* :func:`shingle_score`: the Scrapinghub article-extraction-benchmark score.
+  Text is cut into ``\\w+`` tokens (case kept), tokens into a multiset of
+  4-token shingles; per page TP/FP/FN are counted on the multisets and
+  normalised to sum to one; precision and recall are averaged over pages and
+  F1 is taken from the two means. Intervals come from a seeded bootstrap over
+  pages.
+* :func:`token_f1`: bag-of-tokens F1 per page, averaged over pages.
+* :func:`snippet_score`: the trafilatura evaluation for ``with`` / ``without``
+  snippets, counted over all snippets of all pages pooled.
+
+And paragraph-level scores of a classifier: :func:`paragraph_scores` (plain and
+character-weighted precision/recall/F1, average precision) and
+:func:`reliability_curve` / Brier score for calibration.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+#: Scrapinghub tokens: runs of word characters, case kept.
+_TOKEN = re.compile(r"\w+")
+_WS = re.compile(r"\s+")
+
+#: Shingle length of the Scrapinghub score.
+SHINGLE = 4
+
+
+def tokenize(text: str | None) -> list[str]:
+    """Split text into ``\\w+`` tokens (case kept); ``None`` gives no tokens."""
+    return _TOKEN.findall(text or "")
+
+
+def shingles(text: str | None, n: int = SHINGLE) -> Counter:
+    """The multiset of ``n``-token shingles of a text.
+
+    A text with fewer than ``n`` tokens (but at least one) gives one shingle of
+    all its tokens; an empty text gives an empty multiset.
+
+    Parameters
+    ----------
+    text
+        The text.
+    n
+        Shingle length in tokens.
+
+    Returns
+    -------
+    collections.Counter
+        Shingle (tuple of tokens) -> count.
+    """
+    toks = tokenize(text)
+    if not toks:
+        return Counter()
+    if len(toks) < n:
+        return Counter([tuple(toks)])
+    return Counter(tuple(toks[i : i + n]) for i in range(len(toks) - n + 1))
+
+
+def shingle_counts(pred: str | None, truth: str | None, n: int = SHINGLE) -> tuple[float, float, float]:
+    """Normalised TP, FP, FN of one page under the Scrapinghub score.
+
+    Parameters
+    ----------
+    pred
+        Extracted text (``None`` counts as empty).
+    truth
+        Ground-truth text.
+    n
+        Shingle length.
+
+    Returns
+    -------
+    tuple of float
+        ``(tp, fp, fn)`` summing to one, or ``(0, 0, 0)`` when both texts are empty.
+    """
+    p, t = shingles(pred, n), shingles(truth, n)
+    tp = sum((p & t).values())
+    fp = sum(p.values()) - tp
+    fn = sum(t.values()) - tp
+    total = tp + fp + fn
+    if total == 0:
+        return 0.0, 0.0, 0.0
+    return tp / total, fp / total, fn / total
+
+
+def page_precision_recall(tp: float, fp: float, fn: float) -> tuple[float, float]:
+    """Precision and recall of one page from its TP/FP/FN.
+
+    Both are 1 when ``fp == fn == 0`` (two empty texts agree perfectly); a
+    value whose denominator is zero otherwise is NaN, and the averages skip it.
+    """
+    if fp == 0 and fn == 0:
+        return 1.0, 1.0
+    precision = tp / (tp + fp) if tp + fp > 0 else float("nan")
+    recall = tp / (tp + fn) if tp + fn > 0 else float("nan")
+    return precision, recall
+
+
+def f1_from(precision: float, recall: float) -> float:
+    """Harmonic mean of precision and recall (0 when both are 0, NaN if either is NaN)."""
+    if np.isnan(precision) or np.isnan(recall):
+        return float("nan")
+    if precision + recall == 0:
+        return 0.0
+    return 2 * precision * recall / (precision + recall)
+
+
+@dataclass(frozen=True)
+class Score:
+    """Precision, recall and F1 with bootstrap 95% intervals.
+
+    Attributes
+    ----------
+    precision, recall, f1
+        Point estimates.
+    precision_ci, recall_ci, f1_ci
+        ``(low, high)`` 95% bootstrap intervals (NaN when not computed).
+    n_pages
+        Pages scored.
+    """
+
+    precision: float
+    recall: float
+    f1: float
+    precision_ci: tuple[float, float]
+    recall_ci: tuple[float, float]
+    f1_ci: tuple[float, float]
+    n_pages: int
+
+    def as_dict(self) -> dict:
+        """Plain dict (intervals as lists), ready for JSON."""
+        d = asdict(self)
+        for k in ("precision_ci", "recall_ci", "f1_ci"):
+            d[k] = list(d[k])
+        return d
+
+
+def _nanmean_rows(values: np.ndarray) -> np.ndarray:
+    """Row means skipping NaN, NaN for a row with no value (without a warning)."""
+    ok = ~np.isnan(values)
+    counts = ok.sum(axis=-1)
+    sums = np.where(ok, values, 0.0).sum(axis=-1)
+    return np.divide(sums, counts, out=np.full(sums.shape, np.nan), where=counts > 0)
+
+
+def _f1_arrays(p: np.ndarray, r: np.ndarray) -> np.ndarray:
+    out = np.full(p.shape, np.nan)
+    ok = ~(np.isnan(p) | np.isnan(r))
+    denom = np.where(ok, p + r, 0.0)
+    pos = denom > 0
+    out[ok] = 0.0
+    out[pos] = 2 * p[pos] * r[pos] / denom[pos]
+    return out
+
+
+def mean_score(
+    precisions: Sequence[float],
+    recalls: Sequence[float],
+    *,
+    n_boot: int = 1000,
+    random_state: int = 0,
+) -> Score:
+    """Average per-page precision and recall (NaN skipped), F1 of the means, bootstrap CIs.
+
+    Parameters
+    ----------
+    precisions, recalls
+        Per-page values, NaN where undefined.
+    n_boot
+        Bootstrap resamples of pages (0 for no intervals).
+    random_state
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    Score
+    """
+    p = np.asarray(precisions, dtype=float)
+    r = np.asarray(recalls, dtype=float)
+    n = len(p)
+    nan2 = (float("nan"), float("nan"))
+    if n == 0:
+        return Score(float("nan"), float("nan"), float("nan"), nan2, nan2, nan2, 0)
+    mp = float(_nanmean_rows(p))
+    mr = float(_nanmean_rows(r))
+    cis = [nan2, nan2, nan2]
+    if n_boot > 0:
+        rng = np.random.default_rng(random_state)
+        idx = rng.integers(0, n, size=(n_boot, n))
+        bp = _nanmean_rows(p[idx])
+        br = _nanmean_rows(r[idx])
+        bf = _f1_arrays(bp, br)
+        cis = [_interval(v) for v in (bp, br, bf)]
+    return Score(mp, mr, f1_from(mp, mr), cis[0], cis[1], cis[2], n)
+
+
+def _interval(values: np.ndarray) -> tuple[float, float]:
+    values = values[~np.isnan(values)]
+    if not len(values):
+        return float("nan"), float("nan")
+    lo, hi = np.percentile(values, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def shingle_page_scores(
+    preds: Iterable[str | None], truths: Iterable[str | None], n: int = SHINGLE
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-page Scrapinghub precision and recall (NaN where undefined)."""
+    pr = [page_precision_recall(*shingle_counts(p, t, n)) for p, t in zip(preds, truths, strict=True)]
+    if not pr:
+        return np.zeros(0), np.zeros(0)
+    arr = np.asarray(pr, dtype=float)
+    return arr[:, 0], arr[:, 1]
+
+
+def shingle_score(
+    preds: Iterable[str | None],
+    truths: Iterable[str | None],
+    *,
+    n: int = SHINGLE,
+    n_boot: int = 1000,
+    random_state: int = 0,
+) -> Score:
+    """The Scrapinghub article-extraction-benchmark score over pages.
+
+    Parameters
+    ----------
+    preds
+        Extracted texts, one per page.
+    truths
+        Ground-truth texts, same order.
+    n
+        Shingle length.
+    n_boot
+        Bootstrap resamples for the 95% intervals.
+    random_state
+        Bootstrap seed.
+
+    Returns
+    -------
+    Score
+        Mean precision and recall over pages, F1 of the two means.
+    """
+    p, r = shingle_page_scores(preds, truths, n)
+    return mean_score(p, r, n_boot=n_boot, random_state=random_state)
+
+
+def token_prf(pred: str | None, truth: str | None) -> tuple[float, float, float]:
+    """Bag-of-tokens precision, recall and F1 of one page.
+
+    Two empty texts score 1; one empty text against a non-empty one scores 0.
+    """
+    p, t = Counter(tokenize(pred)), Counter(tokenize(truth))
+    np_, nt = sum(p.values()), sum(t.values())
+    if np_ == 0 and nt == 0:
+        return 1.0, 1.0, 1.0
+    if np_ == 0 or nt == 0:
+        return 0.0, 0.0, 0.0
+    overlap = sum((p & t).values())
+    precision, recall = overlap / np_, overlap / nt
+    return precision, recall, f1_from(precision, recall)
+
+
+def token_f1(preds: Iterable[str | None], truths: Iterable[str | None]) -> dict[str, float]:
+    """Bag-of-tokens precision, recall and F1 per page, each averaged over pages.
+
+    Returns
+    -------
+    dict
+        ``precision``, ``recall``, ``f1`` (means of the per-page values) and ``n_pages``.
+    """
+    rows = [token_prf(p, t) for p, t in zip(preds, truths, strict=True)]
+    if not rows:
+        return {"precision": float("nan"), "recall": float("nan"), "f1": float("nan"), "n_pages": 0}
+    arr = np.asarray(rows, dtype=float).mean(axis=0)
+    return {"precision": float(arr[0]), "recall": float(arr[1]), "f1": float(arr[2]), "n_pages": len(rows)}
+
+
+def normalize_space(text: str | None) -> str:
+    """Collapse every whitespace run to one space and strip the ends."""
+    return _WS.sub(" ", text or "").strip()
+
+
+@dataclass(frozen=True)
+class SnippetCounts:
+    """Snippet outcomes: ``with`` found (tp) or missed (fn), ``without`` found (fp) or not (tn)."""
+
+    tp: int = 0
+    fn: int = 0
+    fp: int = 0
+    tn: int = 0
+
+    def __add__(self, other: SnippetCounts) -> SnippetCounts:
+        return SnippetCounts(
+            self.tp + other.tp, self.fn + other.fn, self.fp + other.fp, self.tn + other.tn
+        )
+
+
+def snippet_counts(text: str | None, with_: Iterable[str], without: Iterable[str]) -> SnippetCounts:
+    """Count one page's snippets found in the extracted text (whitespace normalised).
+
+    Parameters
+    ----------
+    text
+        Extracted text (``None`` counts as empty).
+    with_
+        Snippets that must appear.
+    without
+        Snippets that must not appear.
+    """
+    hay = normalize_space(text)
+    tp = fn = fp = tn = 0
+    for s in with_:
+        if normalize_space(s) in hay:
+            tp += 1
+        else:
+            fn += 1
+    for s in without:
+        if normalize_space(s) in hay:
+            fp += 1
+        else:
+            tn += 1
+    return SnippetCounts(tp, fn, fp, tn)
+
+
+def snippet_score(
+    texts: Iterable[str | None],
+    withs: Iterable[Iterable[str]],
+    withouts: Iterable[Iterable[str]],
+) -> dict[str, float]:
+    """Segment precision, recall, F1 and accuracy over all snippets of all pages, pooled.
+
+    Parameters
+    ----------
+    texts
+        Extracted texts, one per page.
+    withs, withouts
+        Each page's ``with`` and ``without`` snippets.
+
+    Returns
+    -------
+    dict
+        ``precision``, ``recall``, ``f1``, ``accuracy``, the pooled counts and ``n_pages``.
+    """
+    total = SnippetCounts()
+    n = 0
+    for text, w, wo in zip(texts, withs, withouts, strict=True):
+        total = total + snippet_counts(text, w, wo)
+        n += 1
+    precision = total.tp / (total.tp + total.fp) if total.tp + total.fp else float("nan")
+    recall = total.tp / (total.tp + total.fn) if total.tp + total.fn else float("nan")
+    all_ = total.tp + total.fn + total.fp + total.tn
+    accuracy = (total.tp + total.tn) / all_ if all_ else float("nan")
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": f1_from(precision, recall),
+        "accuracy": accuracy,
+        **asdict(total),
+        "n_pages": n,
+    }
+
+
+def _prf(y_true: np.ndarray, y_pred: np.ndarray, w: np.ndarray) -> tuple[float, float, float]:
+    tp = float(w[y_true & y_pred].sum())
+    fp = float(w[~y_true & y_pred].sum())
+    fn = float(w[y_true & ~y_pred].sum())
+    precision = tp / (tp + fp) if tp + fp else float("nan")
+    recall = tp / (tp + fn) if tp + fn else float("nan")
+    return precision, recall, f1_from(precision, recall)
+
+
+def paragraph_scores(
+    y_true: Sequence[bool] | np.ndarray,
+    y_pred: Sequence[bool] | np.ndarray,
+    *,
+    lengths: Sequence[int] | np.ndarray | None = None,
+    proba: Sequence[float] | np.ndarray | None = None,
+) -> dict[str, float]:
+    """Paragraph-level precision, recall and F1 of the content class.
+
+    Parameters
+    ----------
+    y_true
+        True labels (content = True).
+    y_pred
+        Predicted labels.
+    lengths
+        Paragraph lengths in characters, for the length-weighted variants.
+    proba
+        Predicted probability of content, for the average precision (PR-AUC).
+
+    Returns
+    -------
+    dict
+        ``precision``, ``recall``, ``f1``; ``char_precision``, ``char_recall``,
+        ``char_f1`` when ``lengths`` is given; ``average_precision`` when
+        ``proba`` is given (NaN if only one class is present); ``n_paragraphs``.
+    """
+    t = np.asarray(y_true, dtype=bool)
+    p = np.asarray(y_pred, dtype=bool)
+    out: dict[str, float] = {}
+    out["precision"], out["recall"], out["f1"] = _prf(t, p, np.ones(len(t)))
+    if lengths is not None:
+        w = np.asarray(lengths, dtype=float)
+        out["char_precision"], out["char_recall"], out["char_f1"] = _prf(t, p, w)
+    if proba is not None:
+        out["average_precision"] = average_precision(t, np.asarray(proba, dtype=float))
+    out["n_paragraphs"] = len(t)
+    return out
+
+
+def average_precision(y_true: np.ndarray, proba: np.ndarray) -> float:
+    """Area under the precision-recall curve as average precision (NaN without both classes)."""
+    y_true = np.asarray(y_true, dtype=bool)
+    if y_true.all() or not y_true.any():
+        return float("nan")
+    from sklearn.metrics import average_precision_score
+
+    return float(average_precision_score(y_true, proba))
+
+
+def reliability_curve(
+    y_true: Sequence[bool] | np.ndarray, proba: Sequence[float] | np.ndarray, n_bins: int = 10
+) -> dict[str, list]:
+    """Mean predicted probability against observed frequency in equal-width bins.
+
+    Parameters
+    ----------
+    y_true
+        True labels.
+    proba
+        Predicted probability of the positive class, in [0, 1].
+    n_bins
+        Number of equal-width bins over [0, 1]; a probability of exactly 1
+        falls in the last bin.
+
+    Returns
+    -------
+    dict
+        Lists of length ``n_bins``: ``bin_lower``, ``bin_upper``,
+        ``mean_predicted`` and ``observed`` (None for an empty bin), ``count``.
+    """
+    t = np.asarray(y_true, dtype=float)
+    q = np.asarray(proba, dtype=float)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    which = np.clip(np.floor(q * n_bins).astype(int), 0, n_bins - 1)
+    counts = np.bincount(which, minlength=n_bins)
+    sum_p = np.bincount(which, weights=q, minlength=n_bins)
+    sum_t = np.bincount(which, weights=t, minlength=n_bins)
+    mean_p = [float(s / c) if c else None for s, c in zip(sum_p, counts, strict=True)]
+    observed = [float(s / c) if c else None for s, c in zip(sum_t, counts, strict=True)]
+    return {
+        "bin_lower": edges[:-1].tolist(),
+        "bin_upper": edges[1:].tolist(),
+        "mean_predicted": mean_p,
+        "observed": observed,
+        "count": counts.astype(int).tolist(),
+    }
+
+
+def brier_score(y_true: Sequence[bool] | np.ndarray, proba: Sequence[float] | np.ndarray) -> float:
+    """Mean squared difference between the predicted probability and the 0/1 label."""
+    t = np.asarray(y_true, dtype=float)
+    q = np.asarray(proba, dtype=float)
+    if not len(t):
+        return float("nan")
+    return float(np.mean((q - t) ** 2))
+
+
+def expected_calibration_error(curve: dict[str, list]) -> float:
+    """Count-weighted mean gap between predicted and observed frequency over the bins."""
+    total = sum(curve["count"])
+    if not total:
+        return float("nan")
+    gap = sum(
+        c * abs(p - o)
+        for p, o, c in zip(curve["mean_predicted"], curve["observed"], curve["count"], strict=True)
+        if c
+    )
+    return float(gap / total)

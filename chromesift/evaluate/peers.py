@@ -1,0 +1,697 @@
+"""Other main-content extractors, behind one adapter interface, run safely and cached.
+
+Every adapter has a ``name`` and ``extract(html, lang) -> str``; the peer's
+library is imported inside the adapter, so this module imports none of them.
+The settings used (those that reproduce the reference figures of the
+project's peer table, Scrapinghub F1 within about 0.01):
+
+``trafilatura``
+    ``trafilatura.extract(html)``, library defaults (no comments are dropped
+    by option: comments are extracted, as by default; ``None`` -> ``""``).
+``readability-lxml``
+    ``readability.Document(html).summary(html_partial=True)``, turned into
+    text with lxml: one line per block element (:data:`BLOCK_TAGS`) and
+    ``<br>``, whitespace collapsed within lines.
+``justext``
+    ``justext.justext(html, justext.get_stoplist(LANG))`` with the stoplist of
+    the page language (:data:`JUSTEXT_LANGUAGES`; English when the language
+    is unknown or has no stoplist), other parameters at their defaults; the
+    non-boilerplate paragraphs joined by newlines.
+``boilerpy3``
+    ``boilerpy3.extractors.ArticleExtractor().get_content(html)``.
+``resiliparse``
+    ``resiliparse.extract.html2text.extract_plain_text(html, main_content=True)``,
+    other options at their defaults.
+``goose3``
+    ``goose3.Goose().extract(raw_html=html).cleaned_text`` (one ``Goose``
+    instance per worker).
+``newspaper4k``
+    ``newspaper.Article(url).download(input_html=html)``, then ``parse()`` and
+    ``.text``, with a placeholder URL (the adapter sees no URL).
+``all-text``
+    Every visible paragraph of chromesift's own parser
+    (:func:`chromesift.data.html.parse_html`), one per line: the trivial
+    baseline.
+
+:func:`run_peer` runs an adapter over pages in worker processes with a time
+limit per page (default :data:`DEFAULT_TIMEOUT` seconds): a page that fails
+or times out counts as a failure with empty output, never as an error of
+the run. Outputs are cached in an SQLite file keyed by peer name and
+version, page id and the sha256 of the page's HTML, so an interrupted run
+resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.metadata
+import importlib.util
+import logging
+import multiprocessing as mp
+import sqlite3
+import time
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from chromesift.data.vocab import BLOCK_TAGS
+from chromesift.errors import ChromesiftError, UserError
+
+log = logging.getLogger(__name__)
+
+#: Seconds one page may take before the worker is killed and the page counted failed.
+DEFAULT_TIMEOUT = 10.0
+#: Default cache folder (relative to the working directory).
+DEFAULT_CACHE_DIR = Path(".cache") / "peers"
+#: Bumped when an adapter's settings change, so that old cache rows are not reused.
+SETTINGS_VERSION = "1"
+
+#: ISO 639-1 code -> jusText stoplist name, for the languages of the corpora and their neighbours.
+JUSTEXT_LANGUAGES: dict[str, str] = {
+    "af": "Afrikaans", "an": "Aragonese", "ar": "Arabic", "bg": "Bulgarian", "bn": "Bengali",
+    "ca": "Catalan", "cs": "Czech", "cy": "Welsh", "da": "Danish", "de": "German",
+    "el": "Greek", "en": "English", "eo": "Esperanto", "es": "Spanish", "et": "Estonian",
+    "eu": "Basque", "fa": "Persian", "fi": "Finnish", "fr": "French", "ga": "Irish",
+    "gl": "Galician", "he": "Hebrew", "hi": "Hindi", "hr": "Croatian", "hu": "Hungarian",
+    "hy": "Armenian", "id": "Indonesian", "is": "Icelandic", "it": "Italian", "ka": "Georgian",
+    "kk": "Kazakh", "ko": "Korean", "la": "Latin", "lt": "Lithuanian", "lv": "Latvian",
+    "mk": "Macedonian", "ms": "Malay", "nl": "Dutch", "nb": "Norwegian_Bokmal",
+    "nn": "Norwegian_Nynorsk", "no": "Norwegian_Bokmal", "pl": "Polish", "pt": "Portuguese",
+    "ro": "Romanian", "ru": "Russian", "sk": "Slovak", "sl": "Slovenian", "sq": "Albanian",
+    "sr": "Serbian", "sv": "Swedish", "sw": "Swahili", "ta": "Tamil", "te": "Telugu",
+    "tl": "Tagalog", "tr": "Turkish", "uk": "Ukrainian", "ur": "Urdu", "uz": "Uzbek",
+    "vi": "Vietnamese",
+}
+
+#: Placeholder URL for extractors that insist on one.
+PLACEHOLDER_URL = "http://example.com/article"
+
+
+@runtime_checkable
+class Extractor(Protocol):
+    """What every peer adapter (and chromesift itself, in a report) offers."""
+
+    name: str
+
+    def extract(self, html: str, lang: str | None) -> str:
+        """Main text of a page, paragraphs separated by newlines."""
+        ...
+
+
+class PeerAdapter:
+    """Base of the adapters: name, the distribution that provides it, and a version string."""
+
+    name = ""
+    #: distribution name on PyPI, for the version and the availability check
+    distribution = ""
+    #: top-level module to check for importability
+    module = ""
+    #: whether outputs go to the on-disk cache (not for the cheap, evolving baseline)
+    cacheable = True
+
+    @classmethod
+    def available(cls) -> bool:
+        """Whether the peer's library can be imported here."""
+        return not cls.module or importlib.util.find_spec(cls.module) is not None
+
+    @classmethod
+    def version(cls) -> str:
+        """Library version plus :data:`SETTINGS_VERSION` (part of the cache key)."""
+        lib = "builtin"
+        if cls.distribution:
+            try:
+                lib = importlib.metadata.version(cls.distribution)
+            except importlib.metadata.PackageNotFoundError:
+                lib = "missing"
+        return f"{lib}+s{SETTINGS_VERSION}"
+
+    def extract(self, html: str, lang: str | None) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def fragment_text(fragment: str) -> str:
+    """Text of an HTML fragment with lxml: one line per block element and ``<br>``.
+
+    Parameters
+    ----------
+    fragment
+        HTML (a whole page or a fragment).
+
+    Returns
+    -------
+    str
+        Non-empty lines, whitespace collapsed within each line.
+    """
+    from lxml import etree
+    from lxml import html as lxml_html
+
+    if not fragment or not fragment.strip():
+        return ""
+    try:
+        root = lxml_html.fromstring(fragment)
+    except (etree.ParserError, etree.XMLSyntaxError, ValueError):
+        return ""
+    for el in root.iter(etree.Element):
+        tag = el.tag.lower() if isinstance(el.tag, str) else ""
+        if tag in ("script", "style"):
+            el.text = ""
+        elif tag in BLOCK_TAGS:
+            el.text = "\n" + (el.text or "")
+            el.tail = "\n" + (el.tail or "")
+        elif tag == "br":
+            el.tail = "\n" + (el.tail or "")
+    lines = (" ".join(line.split()) for line in root.text_content().split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+class Trafilatura(PeerAdapter):
+    """trafilatura with its default settings."""
+
+    name = "trafilatura"
+    distribution = module = "trafilatura"
+
+    def extract(self, html: str, lang: str | None) -> str:
+        import trafilatura
+
+        return trafilatura.extract(html) or ""
+
+
+class ReadabilityLxml(PeerAdapter):
+    """readability-lxml's summary, turned into text with lxml."""
+
+    name = "readability-lxml"
+    distribution = "readability-lxml"
+    module = "readability"
+
+    def extract(self, html: str, lang: str | None) -> str:
+        from readability import Document
+
+        return fragment_text(Document(html).summary(html_partial=True))
+
+
+class JusText(PeerAdapter):
+    """jusText with the stoplist of the page language (English fallback)."""
+
+    name = "justext"
+    distribution = "jusText"
+    module = "justext"
+
+    def extract(self, html: str, lang: str | None) -> str:
+        import justext
+
+        language = JUSTEXT_LANGUAGES.get((lang or "").lower().split("-")[0], "English")
+        paragraphs = justext.justext(html, justext.get_stoplist(language))
+        return "\n".join(p.text for p in paragraphs if not p.is_boilerplate)
+
+
+class BoilerPy3(PeerAdapter):
+    """boilerpy3's ArticleExtractor."""
+
+    name = "boilerpy3"
+    distribution = module = "boilerpy3"
+
+    def extract(self, html: str, lang: str | None) -> str:
+        from boilerpy3 import extractors
+
+        return extractors.ArticleExtractor(raise_on_failure=True).get_content(html) or ""
+
+
+class Resiliparse(PeerAdapter):
+    """Resiliparse's plain-text extraction with its main-content heuristics."""
+
+    name = "resiliparse"
+    distribution = "Resiliparse"
+    module = "resiliparse"
+
+    def extract(self, html: str, lang: str | None) -> str:
+        from resiliparse.extract.html2text import extract_plain_text
+
+        return extract_plain_text(html, main_content=True) or ""
+
+
+class Goose3(PeerAdapter):
+    """goose3's cleaned article text."""
+
+    name = "goose3"
+    distribution = module = "goose3"
+
+    def __init__(self) -> None:
+        self._goose = None
+
+    def extract(self, html: str, lang: str | None) -> str:
+        if self._goose is None:
+            from goose3 import Goose
+
+            self._goose = Goose()
+        return self._goose.extract(raw_html=html).cleaned_text or ""
+
+
+class Newspaper4k(PeerAdapter):
+    """newspaper4k's article text, parsed from the given HTML."""
+
+    name = "newspaper4k"
+    distribution = "newspaper4k"
+    module = "newspaper"
+
+    def extract(self, html: str, lang: str | None) -> str:
+        with warnings.catch_warnings():
+            # documented third-party warning: newspaper4k says on import that nltk is absent
+            warnings.filterwarnings("ignore", message="nltk is not installed", category=UserWarning)
+            import newspaper
+
+        article = newspaper.Article(url=PLACEHOLDER_URL)
+        article.download(input_html=html)
+        article.parse()
+        return article.text or ""
+
+
+class AllText(PeerAdapter):
+    """The trivial baseline: all visible text, one paragraph per line."""
+
+    name = "all-text"
+    cacheable = False
+
+    def extract(self, html: str, lang: str | None) -> str:
+        from chromesift.data.html import parse_html
+
+        return "\n".join(parse_html(html).text)
+
+
+#: Peer name -> adapter class, in report order.
+PEERS: dict[str, type[PeerAdapter]] = {
+    cls.name: cls
+    for cls in (
+        Trafilatura,
+        ReadabilityLxml,
+        JusText,
+        BoilerPy3,
+        Resiliparse,
+        Goose3,
+        Newspaper4k,
+        AllText,
+    )
+}
+
+
+def get_peer(name: str) -> PeerAdapter:
+    """A fresh adapter by name; an unknown name raises :class:`UserError` listing the known ones."""
+    try:
+        return PEERS[name]()
+    except KeyError:
+        raise UserError(f"unknown peer {name!r} (known: {', '.join(PEERS)})") from None
+
+
+def parse_peer_names(spec: str | Sequence[str] | None) -> list[str]:
+    """Peer names from ``"all"``, ``"none"``, a comma-separated string or a list.
+
+    ``"all"`` gives every peer whose library is importable; a peer named
+    explicitly but not importable raises :class:`UserError`.
+    """
+    if spec is None:
+        return []
+    items = [spec] if isinstance(spec, str) else list(spec)
+    names: list[str] = []
+    for item in items:
+        names.extend(n.strip() for n in item.split(",") if n.strip())
+    if names == ["none"]:
+        return []
+    if "all" in names:
+        return [n for n, cls in PEERS.items() if cls.available()]
+    out = []
+    for n in names:
+        cls = PEERS.get(n)
+        if cls is None:
+            raise UserError(f"unknown peer {n!r} (known: {', '.join(PEERS)}, or 'all')")
+        if not cls.available():
+            raise UserError(
+                f"peer {n!r} is not installed: pip install 'chromesift[peers]'"
+            )
+        if n not in out:
+            out.append(n)
+    return out
+
+
+@dataclass(frozen=True)
+class PeerResult:
+    """One page's output of one peer.
+
+    Attributes
+    ----------
+    page_id
+        Page identifier.
+    text
+        Extracted text (``""`` on failure).
+    seconds
+        Wall time of the extraction in the worker (NaN when it failed to finish).
+    status
+        ``"ok"``, ``"error"`` or ``"timeout"``.
+    error
+        Short description of the failure, else ``""``.
+    cached
+        Whether the result came from the cache.
+    """
+
+    page_id: str
+    text: str
+    seconds: float
+    status: str = "ok"
+    error: str = ""
+    cached: bool = False
+
+    @property
+    def failed(self) -> bool:
+        """True when the peer did not produce an output for the page."""
+        return self.status != "ok"
+
+
+def html_sha(html: str) -> str:
+    """sha256 of a page's HTML (UTF-8, invalid surrogates replaced)."""
+    return hashlib.sha256(html.encode("utf-8", errors="replace")).hexdigest()
+
+
+class PeerCache:
+    """SQLite cache of peer outputs, one file per cache folder.
+
+    Parameters
+    ----------
+    cache_dir
+        Folder of ``peers.sqlite`` (created on first use), or ``None`` for no cache.
+    """
+
+    FILE = "peers.sqlite"
+
+    def __init__(self, cache_dir: Path | str | None) -> None:
+        self.path = None if cache_dir is None else Path(cache_dir) / self.FILE
+        self._db: sqlite3.Connection | None = None
+
+    def _conn(self) -> sqlite3.Connection | None:
+        if self.path is None:
+            return None
+        if self._db is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=60)
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS outputs (peer TEXT, version TEXT, page_id TEXT,"
+                " html_sha TEXT, text TEXT, seconds REAL, status TEXT, error TEXT,"
+                " PRIMARY KEY (peer, version, page_id, html_sha))"
+            )
+            self._db.commit()
+        return self._db
+
+    def get_many(self, peer: str, version: str, keys: Iterable[tuple[str, str]]) -> dict:
+        """Cached results for ``(page_id, html_sha)`` keys: key -> :class:`PeerResult`."""
+        db = self._conn()
+        if db is None:
+            return {}
+        found = {}
+        wanted = set(keys)
+        rows = db.execute(
+            "SELECT page_id, html_sha, text, seconds, status, error FROM outputs"
+            " WHERE peer = ? AND version = ?",
+            (peer, version),
+        )
+        for page_id, sha, text, seconds, status, error in rows:
+            if (page_id, sha) in wanted:
+                secs = float("nan") if seconds is None else seconds
+                found[(page_id, sha)] = PeerResult(page_id, text, secs, status, error, True)
+        return found
+
+    def put_many(self, peer: str, version: str, items: Iterable[tuple[str, PeerResult]]) -> None:
+        """Store ``(html_sha, result)`` pairs."""
+        db = self._conn()
+        if db is None:
+            return
+        db.executemany(
+            "INSERT OR REPLACE INTO outputs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (peer, version, r.page_id, sha, r.text, r.seconds, r.status, r.error)
+                for sha, r in items
+            ],
+        )
+        db.commit()
+
+    def close(self) -> None:
+        """Close the database connection."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+def _quiet_worker() -> None:
+    # a worker's only output is its results: peers' log lines and warnings would flood the terminal
+    logging.disable(logging.CRITICAL)
+    warnings.simplefilter("ignore")
+
+
+def _worker_main(conn, name: str) -> None:
+    """Loop of a worker process: receive ``(key, html, lang)``, send ``(key, text, seconds, error)``."""
+    _quiet_worker()
+    try:
+        peer_cls = PEERS[name]
+        if peer_cls.module:
+            # import now, so that the first page's time is extraction time only
+            importlib.import_module(peer_cls.module)
+        peer = peer_cls()
+    except Exception as exc:
+        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(("ready", ""))
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        if job is None:
+            return
+        key, html, lang = job
+        start = time.perf_counter()
+        try:
+            text = peer.extract(html, lang)
+            error = ""
+        except Exception as exc:  # a peer failing on a page is data, not a crash
+            text, error = "", f"{type(exc).__name__}: {exc}"[:300]
+        conn.send((key, text or "", time.perf_counter() - start, error))
+
+
+class PeerStartError(ChromesiftError, RuntimeError):
+    """A peer's worker process could not start (import failure, crash on start-up)."""
+
+
+#: Seconds a worker may take to start and import its peer.
+STARTUP_TIMEOUT = 120.0
+
+
+class _Worker:
+    """One worker process running one peer, fed one page at a time."""
+
+    def __init__(self, ctx, name: str) -> None:
+        self.name = name
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker_main, args=(child, name), daemon=True)
+        self.proc.start()
+        child.close()
+        self.job: int | None = None
+        self.deadline = 0.0
+        self.ready = False
+
+    def wait_ready(self) -> None:
+        """Block until the worker has imported its peer; raise :class:`PeerStartError` if it cannot."""
+        if self.ready:
+            return
+        try:
+            if not self.conn.poll(STARTUP_TIMEOUT):
+                raise PeerStartError(f"{self.name}: worker did not start in {STARTUP_TIMEOUT:g} s")
+            status, detail = self.conn.recv()
+        except (EOFError, OSError):
+            raise PeerStartError(
+                f"{self.name}: worker exited on start-up (exit code {self.proc.exitcode})"
+            ) from None
+        if status != "ready":
+            raise PeerStartError(f"{self.name}: cannot load the peer ({detail})")
+        self.ready = True
+
+    def send(self, job: int, html: str, lang: str | None, timeout: float) -> bool:
+        """Hand a page to the worker; False when the worker is gone."""
+        self.job = job
+        try:
+            self.conn.send((job, html, lang))
+        except (BrokenPipeError, OSError):
+            return False
+        self.deadline = time.monotonic() + timeout
+        return True
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.join(5)
+        self.conn.close()
+
+    def stop(self) -> None:
+        try:
+            self.conn.send(None)
+        except (BrokenPipeError, OSError):
+            pass
+        self.proc.join(5)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join(5)
+        self.conn.close()
+
+
+def _run_workers(
+    name: str,
+    jobs: list[tuple[str, str, str | None]],
+    *,
+    timeout: float,
+    n_jobs: int,
+    on_result: Callable[[int, PeerResult], None],
+) -> None:
+    """Run ``jobs`` (page id, html, lang) in ``n_jobs`` worker processes with a per-page time limit."""
+    from multiprocessing.connection import wait
+
+    # spawn, not fork: the parent may hold threads (mlflow, tqdm) and fork would copy their locks
+    ctx = mp.get_context("spawn")
+    pending = list(range(len(jobs)))[::-1]
+    workers: list[_Worker] = []
+    busy: dict[int, _Worker] = {}
+
+    def fail(w: _Worker, status: str, error: str) -> None:
+        """Record the worker's page as failed and replace the worker by a fresh one."""
+        on_result(w.job, PeerResult(jobs[w.job][0], "", float("nan"), status, error))
+        w.kill()
+        workers.remove(w)
+        fresh = _Worker(ctx, name)
+        workers.append(fresh)
+        feed(fresh)
+
+    def feed(w: _Worker) -> None:
+        if not pending:
+            return
+        w.wait_ready()
+        j = pending.pop()
+        busy[id(w.conn)] = w
+        if not w.send(j, jobs[j][1], jobs[j][2], timeout):
+            busy.pop(id(w.conn))
+            fail(w, "error", "worker died")
+
+    try:
+        for _ in range(max(1, min(n_jobs, len(jobs)))):
+            workers.append(_Worker(ctx, name))
+        for w in list(workers):
+            feed(w)
+        while busy:
+            wait_for = max(0.0, min(w.deadline for w in busy.values()) - time.monotonic())
+            ready = wait([w.conn for w in busy.values()], timeout=wait_for)
+            for conn in ready:
+                w = busy.pop(id(conn))
+                try:
+                    key, text, seconds, error = conn.recv()
+                except (EOFError, OSError):
+                    # the worker died on this page (a crash in C code)
+                    fail(w, "error", f"worker died (exit code {w.proc.exitcode})")
+                    continue
+                status = "error" if error else "ok"
+                on_result(key, PeerResult(jobs[key][0], text, seconds, status, error))
+                feed(w)
+            now = time.monotonic()
+            for cid, w in list(busy.items()):
+                if w.deadline <= now:
+                    busy.pop(cid)
+                    fail(w, "timeout", f"over {timeout:g} s")
+    finally:
+        for w in workers:
+            w.stop()
+
+
+def run_peer(
+    name: str,
+    pages: Sequence,
+    *,
+    cache_dir: Path | str | None = DEFAULT_CACHE_DIR,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    n_jobs: int = 1,
+    progress: bool = False,
+) -> list[PeerResult]:
+    """Run one peer over pages, with a time limit per page and an on-disk cache.
+
+    Parameters
+    ----------
+    name
+        Peer name (a key of :data:`PEERS`).
+    pages
+        Objects with ``id``, ``html`` and ``lang`` (e.g. :class:`chromesift.data.corpus.Page`).
+    cache_dir
+        Folder of the SQLite cache, ``None`` for no cache.
+    timeout
+        Seconds per page; ``None`` runs in this process without a limit
+        (no isolation: for benchmarks only).
+    n_jobs
+        Worker processes.
+    progress
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    list of PeerResult
+        One per page, in page order. Failures have ``status`` ``"error"`` or
+        ``"timeout"`` and empty text.
+    """
+    peer_cls = PEERS.get(name)
+    if peer_cls is None:
+        raise UserError(f"unknown peer {name!r} (known: {', '.join(PEERS)})")
+    version = peer_cls.version()
+    cache = PeerCache(cache_dir if peer_cls.cacheable else None)
+    shas = [html_sha(p.html) for p in pages]
+    try:
+        cached = cache.get_many(name, version, zip((p.id for p in pages), shas, strict=True))
+        results: list[PeerResult | None] = [cached.get((p.id, s)) for p, s in zip(pages, shas, strict=True)]
+        todo = [i for i, r in enumerate(results) if r is None]
+        if not todo:
+            return results  # type: ignore[return-value]
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(todo), desc=name, unit="page", leave=False)
+        buffer: list[tuple[str, PeerResult]] = []
+
+        def on_result(j: int, result: PeerResult) -> None:
+            i = todo[j]
+            results[i] = result
+            buffer.append((shas[i], result))
+            if len(buffer) >= 50:
+                cache.put_many(name, version, buffer)
+                buffer.clear()
+            if bar is not None:
+                bar.update(1)
+
+        jobs = [(pages[i].id, pages[i].html, pages[i].lang) for i in todo]
+        try:
+            if timeout is None:
+                for j, result in enumerate(_run_inline(name, jobs)):
+                    on_result(j, result)
+            else:
+                _run_workers(name, jobs, timeout=timeout, n_jobs=n_jobs, on_result=on_result)
+        finally:
+            cache.put_many(name, version, buffer)
+            if bar is not None:
+                bar.close()
+    finally:
+        cache.close()
+    failed = sum(r.failed for r in results if r is not None)
+    if failed:
+        log.info("%s: %d of %d pages failed or timed out", name, failed, len(pages))
+    return results  # type: ignore[return-value]
+
+
+def _run_inline(name: str, jobs: list[tuple[str, str, str | None]]) -> Iterator[PeerResult]:
+    peer = PEERS[name]()
+    for page_id, html, lang in jobs:
+        start = time.perf_counter()
+        try:
+            text = peer.extract(html, lang)
+            yield PeerResult(page_id, text or "", time.perf_counter() - start)
+        except Exception as exc:  # a peer failing on a page is data, not a crash
+            yield PeerResult(page_id, "", float("nan"), "error", f"{type(exc).__name__}: {exc}"[:300])

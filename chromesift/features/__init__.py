@@ -1,0 +1,5 @@
+"""Feature stage: paragraph table -> numeric features (see :mod:`.transformer`)."""
+
+from chromesift.features.transformer import BOOKKEEPING, ParagraphFeatures
+
+__all__ = ["ParagraphFeatures", "BOOKKEEPING"]
