@@ -1,0 +1,323 @@
+"""The HTML parser: segmentation, structural columns, and bad input."""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from chromesift.data import schema
+from chromesift.data.html import decode, parse_html
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def page() -> pd.DataFrame:
+    return parse_html((FIXTURES / "segmentation.html").read_bytes(), doc_id="seg")
+
+
+def row(frame: pd.DataFrame, start: str) -> pd.Series:
+    """The one row whose text starts with ``start``."""
+    hits = frame[frame["text"].str.startswith(start)]
+    assert len(hits) == 1, f"expected one row starting {start!r}, got {hits['text'].tolist()}"
+    return hits.iloc[0]
+
+
+# --- segmentation -------------------------------------------------------------------------
+
+
+def test_table_has_every_schema_column(page):
+    schema.validate(page, stage="test")
+    assert page["position"].tolist() == list(range(len(page)))
+    assert set(page["doc_id"]) == {"seg"}
+    assert (page["source"] == "html").all()
+    for column, dtype in schema.COLUMNS.items():
+        assert str(page[column].dtype) == dtype or dtype == "object", column
+
+
+def test_segments_come_out_in_document_order(page):
+    assert page["text"].tolist() == [
+        "The Shoreline Gazette",
+        "Local",
+        "Weather",
+        "Letters",
+        "We use cookies to remember your reading settings. Read our privacy notice.",
+        "Accept",
+        "Tide pools at dawn",
+        "By Mara Quill",
+        "Before the first ferry leaves, the rock shelf below the lighthouse turns into a "
+        "small city of anemones, crabs and stranded sea stars.",
+        "Volunteers from the harbour school count every animal they see, and they write the "
+        "numbers on a shared sheet that anyone can open.",
+        "The pools change faster than the maps we draw of them.",
+        "Line one of a verse continues here",
+        "and a new stanza starts.",
+        "More from the coast",
+        "Gulls learn to open bins",
+        "The pier gets new lamps",
+        "Storm season starts early",
+        "\u00a9 2024 The Shoreline Gazette. All rights reserved.",
+        "Contact | Jobs",
+    ]
+
+
+def test_invisible_text_never_becomes_a_row(page):
+    joined = " ".join(page["text"])
+    for hidden in ("analytics", "font-family", "Hidden text", "comment that must not"):
+        assert hidden not in joined
+
+
+def test_nested_inline_markup_never_splits_a_sentence(page):
+    sentence = row(page, "Before the first ferry")
+    assert sentence["tag"] == "p"
+    assert "small city of anemones, crabs and stranded sea stars." in sentence["text"]
+    # the heading with <em> inside is one row, with single spaces
+    assert row(page, "Tide pools")["text"] == "Tide pools at dawn"
+
+
+def test_double_br_ends_a_paragraph_single_br_does_not(page):
+    assert row(page, "Line one")["text"] == "Line one of a verse continues here"
+    assert row(page, "and a new stanza")["tag"] == "p"
+
+
+def test_cookie_banner_teasers_footer_are_separate_rows(page):
+    banner = row(page, "We use cookies")
+    assert banner["tag"] == "p"
+    assert "cookie" in banner["anc_attrs"].split() and "banner" in banner["anc_attrs"].split()
+    assert not banner["in_article"]
+
+    teasers = page[page["anc_attrs"].str.contains("teasers")]
+    assert teasers["text"].tolist() == [
+        "Gulls learn to open bins",
+        "The pier gets new lamps",
+        "Storm season starts early",
+    ]
+    assert teasers["in_li"].all() and teasers["in_aside"].all()
+    assert (teasers["link_chars"] == teasers["text"].str.len()).all()
+    assert (teasers["path"] == "html/body/main/aside/ul/li").all()
+
+    footer = page[page["in_footer"]]
+    assert footer["text"].tolist() == [
+        "\u00a9 2024 The Shoreline Gazette. All rights reserved.",
+        "Contact | Jobs",
+    ]
+    assert footer["n_links"].tolist() == [0, 2]
+    assert footer.iloc[1]["link_chars"] == len("Contact") + len("Jobs")
+
+
+def test_structural_columns_of_navigation(page):
+    nav = page[page["in_nav"]]
+    assert nav["text"].tolist() == ["Local", "Weather", "Letters"]
+    assert nav["in_header"].all() and nav["in_li"].all()
+    assert (nav["tag"] == "li").all()
+    assert (nav["path"] == "html/body/header/nav/ul/li").all()
+    assert (nav["n_links"] == 1).all()
+    assert (nav["link_chars"] == nav["text"].str.len()).all()
+    # class/id tokens: camelCase and dashes split, nearest ancestor first
+    assert nav.iloc[0]["anc_attrs"].split() == ["main", "nav", "site", "header"]
+
+
+def test_structural_columns_of_the_article(page):
+    body = page[page["in_article"] & ~page["in_aside"]]
+    assert body["text"].iloc[0] == "Tide pools at dawn"
+    assert body["in_heading"].tolist() == [True] + [False] * (len(body) - 1)
+    assert not body["in_nav"].any() and not body["in_footer"].any()
+    assert row(page, "By Mara")["own_attrs"] == "byline"
+    linked = row(page, "Volunteers")
+    assert (linked["n_links"], linked["link_chars"]) == (1, len("a shared sheet"))
+    assert row(page, "The pools change")["tag"] == "blockquote"
+    # depth counts the block's ancestors from <html>: html/body/main/article/p
+    assert row(page, "By Mara")["depth"] == 5
+
+
+def test_page_level_columns(page):
+    assert set(page["page_title"]) == {"Tide pools at dawn | The Shoreline Gazette"}
+    assert set(page["page_h1"]) == {"Tide pools at dawn"}
+    assert set(page["page_chars"]) == {int(page["text"].str.len().sum())}
+    assert page.attrs == {"encoding": "utf-8", "encoding_source": "declared"}
+
+
+def test_table_cells_and_list_items_are_rows():
+    frame = parse_html("<table><tr><td>alpha</td><td>beta <b>gamma</b></td></tr></table>")
+    assert frame["text"].tolist() == ["alpha", "beta gamma"]
+    assert frame["in_table"].all()
+    assert (frame["tag"] == "td").all()
+
+
+def test_text_outside_blocks_is_kept_and_attributed_to_the_enclosing_block():
+    frame = parse_html("<div>before<p>inside</p>after</div>")
+    assert frame["text"].tolist() == ["before", "inside", "after"]
+    assert frame["tag"].tolist() == ["div", "p", "div"]
+
+
+def test_whitespace_and_entities_are_normalised():
+    frame = parse_html("<p>  many\n\t spaces&nbsp;and &amp; entities &#x263A; </p>")
+    # a no-break space is whitespace too: it collapses like any other
+    assert frame["text"].tolist() == ["many spaces and & entities \u263a"]
+
+
+def test_parsing_is_deterministic(page):
+    raw = (FIXTURES / "segmentation.html").read_bytes()
+    again = parse_html(raw, doc_id="seg")
+    pd.testing.assert_frame_equal(page, again)
+    assert page.attrs == again.attrs
+    # str and bytes input give the same paragraphs
+    from_str = parse_html(raw.decode("utf-8"), doc_id="seg")
+    pd.testing.assert_frame_equal(page.reset_index(drop=True), from_str, check_like=False)
+
+
+# --- bad input ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "blank", ["", "   \n\t ", b"", b"  \r\n", "<!DOCTYPE html>", "<!-- only a comment -->",
+              "<html><head><title>t</title></head><body></body></html>",
+              "<script>var x = 1;</script>"]
+)
+def test_blank_pages_give_an_empty_typed_table(blank):
+    frame = parse_html(blank)
+    assert len(frame) == 0
+    assert list(frame.columns) == list(schema.COLUMNS)
+    assert frame.dtypes.astype(str).to_dict() == schema.COLUMNS
+
+
+@pytest.mark.parametrize("bad", [None, 42, 3.5, ["<p>x</p>"], {"html": "x"}])
+def test_non_page_input_is_a_type_error(bad):
+    with pytest.raises(TypeError, match="must be str or bytes"):
+        parse_html(bad)
+
+
+TEXT = "Caf\u00e9 d\u00e9j\u00e0 vu \u2013 \u201cquoted\u201d na\u00efve r\u00e9sum\u00e9, gro\u00dfe Stra\u00dfe."
+
+
+def html_with(charset: str | None, text: str = TEXT) -> str:
+    meta = f'<meta charset="{charset}">' if charset else ""
+    return f"<html><head>{meta}<title>t</title></head><body><p>{text}</p></body></html>"
+
+
+def test_declared_charset_is_used_when_the_bytes_agree():
+    frame = parse_html(html_with("windows-1252").encode("cp1252"))
+    assert frame["text"].tolist() == [TEXT]
+    assert frame.attrs["encoding_source"] == "declared"
+    assert codecs.lookup(frame.attrs["encoding"]).name == "cp1252"
+
+
+def test_http_equiv_declaration_is_found():
+    text = "\u041f\u0440\u0438\u0432\u0435\u0442, \u043c\u0438\u0440"
+    page = (
+        '<html><head><meta http-equiv="Content-Type" content="text/html; charset=windows-1251">'
+        f"</head><body><p>{text}</p></body></html>"
+    ).encode("cp1251")
+    frame = parse_html(page)
+    assert frame["text"].tolist() == [text]
+    assert frame.attrs["encoding_source"] == "declared"
+
+
+def test_undeclared_utf8_bytes_decode_as_utf8():
+    frame = parse_html(html_with(None).encode("utf-8"))
+    assert frame["text"].tolist() == [TEXT]
+    assert frame.attrs["encoding_source"] == "utf-8"
+
+
+def test_unknown_charset_name_falls_back_to_utf8():
+    frame = parse_html(html_with("x-no-such-charset").encode("utf-8"))
+    assert frame["text"].tolist() == [TEXT]
+    assert frame.attrs["encoding_source"] == "utf-8"
+
+
+def test_declared_utf8_but_cp1252_bytes_is_detected():
+    frame = parse_html(html_with("utf-8").encode("cp1252"))
+    assert frame.attrs["encoding_source"] == "detected"
+    assert frame["text"].tolist() == [TEXT]
+
+
+def test_declared_latin1_but_utf8_bytes_decodes_as_utf8():
+    frame = parse_html(html_with("iso-8859-1").encode("utf-8"))
+    assert frame["text"].tolist() == [TEXT]
+    assert frame.attrs["encoding_source"] == "utf-8"
+
+
+@pytest.mark.parametrize("codec", ["utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_byte_order_marks_win(codec):
+    data = html_with("iso-8859-1").encode(codec)  # the BOM outranks a lying declaration
+    if codec in ("utf-16-le", "utf-16-be"):
+        data = codecs.BOM_UTF16_LE + data if codec.endswith("le") else codecs.BOM_UTF16_BE + data
+    frame = parse_html(data)
+    assert frame["text"].tolist() == [TEXT]
+    assert frame.attrs["encoding_source"] == "bom"
+    assert "\ufeff" not in "".join(frame["text"])
+
+
+def test_a_bom_inside_a_str_page_is_not_text():
+    frame = parse_html("\ufeff" + html_with(None))
+    assert frame["text"].tolist() == [TEXT]
+
+
+def test_decode_reports_the_rule():
+    assert decode("x").source == "str"
+    assert decode(codecs.BOM_UTF8 + b"x") == decode(codecs.BOM_UTF8 + b"x")
+    assert decode(codecs.BOM_UTF8 + b"x").text == "x"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_binary_garbage_does_not_crash(seed):
+    import random
+
+    rng = random.Random(seed)
+    data = bytes(rng.randrange(256) for _ in range(50_000))
+    frame = parse_html(data)
+    schema.validate(frame)
+    assert frame.attrs["encoding_source"] in {"detected", "declared", "utf-8", "bom"}
+    assert all(isinstance(t, str) and t == t.strip() and t for t in frame["text"])
+
+
+def test_nul_bytes_and_lone_surrogates_do_not_crash():
+    frame = parse_html("<p>a\x00b</p><p>c\ud800d</p>")
+    assert len(frame) == 2
+    assert frame["text"].str.startswith(("a", "c")).all()
+
+
+def test_unclosed_tags_still_give_every_text():
+    frame = parse_html("<html><body><div><p>one<p>two<ul><li>three<li>four <b>bold <i>italic")
+    assert frame["text"].tolist() == ["one", "two", "three", "four bold italic"]
+
+
+def test_stray_end_tags_and_broken_attributes():
+    frame = parse_html('</div></p><p class="a>b">x</p></span><p id=>y</b></p><p <p>z')
+    assert "x" in " ".join(frame["text"]) and "y" in frame["text"].tolist()
+
+
+def test_twenty_megabyte_page():
+    paragraph = "<p>" + "sand and salt " * 60 + "</p>\n"
+    n = 20_000_000 // len(paragraph) + 1
+    page = "<html><body>" + paragraph * n + "<p>the very last paragraph</p></body></html>"
+    assert len(page) > 20_000_000
+    frame = parse_html(page)
+    assert len(frame) == n + 1
+    assert frame["text"].iloc[-1] == "the very last paragraph"
+    assert (frame["text"].iloc[:-1] == ("sand and salt " * 60).strip()).all()
+
+
+def test_twenty_megabyte_text_node():
+    frame = parse_html(b"<p>" + b"x" * 20_000_000 + b" END</p>")
+    assert len(frame) == 1
+    assert frame["text"].iloc[0].endswith("x END")
+
+
+@pytest.mark.parametrize("tag", ["div", "b", "span"])
+def test_ten_thousand_nested_elements_keep_their_text(tag):
+    n = 10_000
+    page = "<p>intro</p>" + f"<{tag}>" * n + "<p>deep text</p>" + f"</{tag}>" * n + "<p>after</p>"
+    frame = parse_html(page)
+    assert frame["text"].tolist() == ["intro", "deep text", "after"]
+
+
+def test_two_thousand_nested_divs_report_their_depth():
+    n = 2_000
+    frame = parse_html("<div>" * n + "<p>deep</p>" + "</div>" * n)
+    assert frame["text"].tolist() == ["deep"]
+    assert frame["depth"].iloc[0] == n + 3  # html, body, the divs, p
+    assert frame["path"].iloc[0].count("/") == 11  # the path keeps the nearest 12 tags
