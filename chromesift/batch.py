@@ -524,6 +524,9 @@ def run_batch(config: BatchConfig, *, loader: Loader | None = None) -> BatchSumm
             f"{config.output}: output is written as plain JSONL (appended to, so runs can "
             "resume); compress it when the run is over"
         )
+    # in this process the model loads before anything is written, so a bad bundle
+    # leaves no empty output behind; workers load their own copy
+    model = load_with(loader, config.model) if config.jobs == 1 else None
     summary = BatchSummary()
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:
@@ -546,10 +549,14 @@ def run_batch(config: BatchConfig, *, loader: Loader | None = None) -> BatchSumm
         )
         feed = _Feed(jobs, done_before, summary, sink, bar)
         try:
-            if config.jobs == 1:
-                _run_here(feed, loader, config)
+            if model is not None:
+                _run_here(feed, model, config)
             else:
                 _run_pool(feed, loader, config)
+        except KeyboardInterrupt:
+            summary.seconds = time.perf_counter() - started
+            log.warning("interrupted after %s; run again to resume", summary.line())
+            raise
         finally:
             summary.seconds = time.perf_counter() - started
     return summary
@@ -619,8 +626,7 @@ def load_with(loader: Loader, path: Path | None) -> Model:
         raise UserError(f"cannot load the model: {type(exc).__name__}: {exc}") from None
 
 
-def _run_here(feed: _Feed, loader: Loader, config: BatchConfig) -> None:
-    model = load_with(loader, config.model)
+def _run_here(feed: _Feed, model: Model, config: BatchConfig) -> None:
     while (job := feed.next()) is not None:
         feed.record(process(model, job, config.timeout))
 

@@ -12,6 +12,8 @@ import json
 import lzma
 import os
 import signal
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -273,6 +275,42 @@ def test_resume_after_a_killed_run_has_no_duplicates_and_no_gaps(tmp_path):
     third = run_batch(config(inp, out), loader=fake_loader)
     assert (third.done, third.skipped) == (0, {"done": 40})
     assert len(read_out(out)) == 40
+
+
+def test_resume_after_sigkill(tmp_path):
+    """A real process killed mid-run: the next run completes the output exactly."""
+    ids = [f"k{i:03d}" for i in range(150)]
+    inp = write_jsonl(tmp_path / "in.jsonl", [{"id": i, "html": page_html(n)} for n, i in enumerate(ids)])
+    out = tmp_path / "out.jsonl"
+    script = (
+        "import sys, time\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "import test_batch\n"
+        "from chromesift.batch import BatchConfig, run_batch\n"
+        "class Slow(test_batch.FakeModel):\n"
+        "    def classify(self, document, *, format=None):\n"
+        "        time.sleep(0.02)\n"
+        "        return super().classify(document, format=format)\n"
+        f"run_batch(BatchConfig(input={str(inp)!r}, output={str(out)!r}, progress=False),\n"
+        "          loader=lambda path: Slow())\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            if out.exists() and out.read_bytes().count(b"\n") >= 20:
+                break
+            time.sleep(0.01)
+        assert proc.poll() is None, "the run ended before it could be killed"
+        proc.kill()
+    finally:
+        proc.wait(30)
+    written = out.read_bytes().count(b"\n")
+    assert 20 <= written < 150
+    second = run_batch(config(inp, out), loader=fake_loader)
+    got = [r["id"] for r in read_out(out)]
+    assert len(got) == len(set(got)) == 150 and set(got) == set(ids)
+    assert second.skipped == {"done": written}
 
 
 def test_a_last_record_without_its_newline_is_kept(tmp_path):

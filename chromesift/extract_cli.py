@@ -1,0 +1,228 @@
+"""``chromesift extract``: the main text of one page, or of every page of a JSONL/WARC file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chromesift import batch
+from chromesift.errors import UserError
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmg]?)i?b?", re.I)
+_UNITS = {"": 1, "k": 1_000, "m": 1_000_000, "g": 1_000_000_000}
+
+EPILOG = """\
+single page: prints the main text (one paragraph a line), --paragraphs a table of
+every paragraph with its probability, --json one JSON object.
+
+batch (--input): one JSON line per page in --output with id, text, paragraphs and,
+for a failed page, error. Running again with the same --output skips the pages
+already there, so an interrupted run resumes.
+
+exit status: 0 all pages done; 1 the run finished but some pages failed (see their
+error field); 2 a problem to fix first (missing file, unreadable model bundle,
+malformed input line); 130 interrupted.
+"""
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    """A parsed ``chromesift extract`` command line."""
+
+    page: str | None = None
+    input: Path | None = None
+    output: Path | None = None
+    model: Path | None = None
+    format: str | None = None  # None: detect
+    paragraphs: bool = False
+    json: bool = False
+    jobs: int = 1
+    max_bytes: int | None = batch.MAX_BYTES
+    timeout: float | None = batch.TIMEOUT
+    progress: bool = True
+
+
+def parse_size(value: str) -> int:
+    """``20MB``, ``500k``, ``1.5G`` or a plain number of bytes -> bytes (decimal units)."""
+    match = _SIZE.fullmatch(value.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a size: {value!r} (try 20MB, 500k or 1000000)")
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+def register(sub: Any) -> None:
+    """Add the ``extract`` command."""
+    p = sub.add_parser(
+        "extract",
+        help="print a page's main text, or classify every page of a JSONL/WARC file",
+        description="Tell a page's main content from its chrome and print the main text.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("page", nargs="?", help="HTML or text file, or - for standard input")
+    p.add_argument("--paragraphs", action="store_true",
+                   help="print every paragraph with its probability of being main content")
+    p.add_argument("--format", choices=["detect", "html", "text"], default="detect",
+                   help="how to read the input (default: detect from the name and first bytes)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (single page)")
+    p.add_argument("--model", type=Path, default=None, metavar="BUNDLE",
+                   help="model bundle folder (default: the shipped model)")
+    b = p.add_argument_group("batch")
+    b.add_argument("--input", type=Path, default=None, metavar="FILE",
+                   help="pages.jsonl[.gz|.xz] (records with id and html or text) or crawl.warc[.gz]")
+    b.add_argument("--output", type=Path, default=None, metavar="FILE",
+                   help="JSONL output, resumed when it exists (default: standard output)")
+    b.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (default 1)")
+    b.add_argument("--max-bytes", type=parse_size, default=batch.MAX_BYTES, metavar="SIZE",
+                   help="skip pages larger than this, as an error record (default 20MB; 0: no limit)")
+    b.add_argument("--timeout", type=float, default=batch.TIMEOUT, metavar="SECONDS",
+                   help="seconds a page may take (default %(default)g; 0: no limit)")
+    b.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def config_from_args(args: argparse.Namespace) -> ExtractConfig:
+    """Check the option combinations and freeze them into an :class:`ExtractConfig`."""
+    if args.input is not None and args.page is not None:
+        raise UserError("give a PAGE or --input, not both")
+    if args.input is None and args.page is None:
+        raise UserError("give a PAGE (a file, or - for standard input) or --input FILE")
+    if args.input is None:
+        if args.output is not None:
+            raise UserError("--output is for batch mode (--input); redirect standard output instead")
+    elif args.json or args.paragraphs:
+        raise UserError("--json and --paragraphs are for a single page; batch output is always JSONL")
+    if args.jobs < 1:
+        raise UserError("--jobs must be at least 1")
+    if args.timeout < 0:
+        raise UserError("--timeout must not be negative")
+    return ExtractConfig(
+        page=args.page,
+        input=args.input,
+        output=args.output,
+        model=args.model,
+        format=None if args.format == "detect" else args.format,
+        paragraphs=args.paragraphs,
+        json=args.json,
+        jobs=args.jobs,
+        max_bytes=args.max_bytes or None,
+        timeout=args.timeout or None,
+        progress=not args.no_progress,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``chromesift extract`` (called by the dispatcher)."""
+    config = config_from_args(args)
+    if config.input is not None:
+        return run_batch(config)
+    return run_page(config)
+
+
+def run_batch(config: ExtractConfig, loader: batch.Loader | None = None) -> int:
+    """Batch mode: classify every page of ``config.input``; print the summary line."""
+    summary = batch.run_batch(
+        batch.BatchConfig(
+            input=config.input,  # type: ignore[arg-type]
+            output=config.output,
+            model=config.model,
+            format=config.format,
+            jobs=config.jobs,
+            max_bytes=config.max_bytes,
+            timeout=config.timeout,
+            progress=config.progress,
+        ),
+        loader=loader,
+    )
+    print(f"chromesift extract: {summary.line()}", file=sys.stderr)
+    if summary.failed and config.output is not None:
+        print(f"failed pages have an 'error' field in {config.output}", file=sys.stderr)
+    return 1 if summary.failed else 0
+
+
+def read_page(page: str) -> bytes:
+    """The bytes of a page file, or of standard input for ``-``."""
+    if page == "-":
+        return sys.stdin.buffer.read()
+    path = Path(page)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"{page}: no such file") from None
+    except IsADirectoryError:
+        raise UserError(f"{page}: is a folder; give a file, or use --input for many pages") from None
+    except OSError as exc:
+        raise UserError(f"{page}: cannot read ({exc.strerror})") from None
+
+
+def extract_page(
+    document: str | bytes, model: batch.Model, *, format: str | None = None, name: str | None = None
+) -> dict:
+    """Classify one page: ``text`` (main text) and ``paragraphs`` of the batch record.
+
+    Parameters
+    ----------
+    document
+        The page.
+    model
+        A loaded model.
+    format
+        ``"html"`` or ``"text"``; None detects it (:func:`chromesift.batch.detect_format`).
+    name
+        File name, a hint for the detection.
+    """
+    fmt = format or batch.detect_format(document, name)
+    return batch.result_record(model.classify(document, format=fmt))
+
+
+def format_table(paragraphs: list[dict], width: int | None = None) -> str:
+    """A table of paragraphs, one a line: position, probability, main (+/-), text (cut to fit)."""
+    width = width or shutil.get_terminal_size((100, 24)).columns
+    room = max(20, width - 20)
+    lines = [f"{'pos':>4}  {'prob':>5}  {'main':<4}  text"]
+    for i, par in enumerate(paragraphs):
+        text = par["text"]
+        if len(text) > room:
+            text = text[: room - 3] + "..."
+        mark = "+" if par["is_content"] else "-"
+        lines.append(f"{i:>4}  {par['probability']:5.3f}  {mark:<4}  {text}")
+    return "\n".join(lines)
+
+
+def run_page(config: ExtractConfig, loader: batch.Loader | None = None) -> int:
+    """Single-page mode: print the main text, the paragraph table, or JSON."""
+    assert config.page is not None
+    if config.model is not None and not Path(config.model).exists():
+        raise UserError(f"model bundle {config.model}: no such folder")
+    document = read_page(config.page)
+    model = batch.load_with(loader or batch.load_default, config.model)
+    name = None if config.page == "-" else config.page
+    result = extract_page(document, model, format=config.format, name=name)
+    if config.json:
+        out = json.dumps({"id": name or "-", **result}, ensure_ascii=False)
+    elif config.paragraphs:
+        out = format_table(result["paragraphs"])
+    else:
+        out = result["text"]
+    try:
+        sys.stdout.write(out + ("\n" if out else ""))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader went away (``| head``): not an error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``chromesift extract`` with ``argv`` (the arguments after ``extract``)."""
+    from chromesift.cli import main as cli_main
+
+    return cli_main(["extract", *(sys.argv[1:] if argv is None else argv)])
