@@ -638,26 +638,26 @@ def _worker_main(conn, loader: Loader, model_path: Path | None, timeout: float |
     """Worker process: load the model once, then classify pages sent over ``conn``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     try:
-        model = load_with(loader, model_path)
-    except ChromesiftError as exc:
-        conn.send(("load_failed", str(exc)))
-        return
-    conn.send(("ready", None))
-    while True:
         try:
-            job = conn.recv()
-        except EOFError:
+            model = load_with(loader, model_path)
+        except ChromesiftError as exc:
+            conn.send(("load_failed", str(exc)))
             return
-        if job is None:
-            return
-        conn.send(("result", process(model, job, timeout)))
+        conn.send(("ready", None))
+        while (job := conn.recv()) is not None:
+            conn.send(("result", process(model, job, timeout)))
+    except (EOFError, OSError):  # the parent is gone: nobody wants the result
+        return
 
 
 class _Worker:
     def __init__(self, ctx, loader: Loader, config: BatchConfig):
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(
-            target=_worker_main, args=(child, loader, config.model, config.timeout), daemon=True
+            target=_worker_main, args=(child, loader, config.model, config.timeout),
+            # not daemonic: a model may start its own worker pool (joblib), which daemons may
+            # not; a worker still exits by itself when the parent dies (its pipe closes)
+            daemon=False,
         )
         self.proc.start()
         child.close()
