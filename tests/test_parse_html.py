@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chromesift.data import schema
 from chromesift.data.html import decode, parse_html
@@ -321,3 +323,24 @@ def test_two_thousand_nested_divs_report_their_depth():
     assert frame["text"].tolist() == ["deep"]
     assert frame["depth"].iloc[0] == n + 3  # html, body, the divs, p
     assert frame["path"].iloc[0].count("/") == 11  # the path keeps the nearest 12 tags
+
+
+_PIECES = ["<p>", "</p>", "<div class='nav menu'>", "</div>", "<a href='#'>", "</a>", "<br>",
+           "<li>", "<ul>", "</ul>", "<b>", "</b>", "<script>", "</script>", "<!--", "-->",
+           "<table><tr><td>", "</td>", "&amp;", "&nbsp;", "<", ">", "\"", " ", "\n", "word",
+           "\u00e9t\u00e9", "\u4e2d\u6587", "<footer>", "</footer>", "<p hidden>"]
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=60), st.booleans())
+@settings(max_examples=200, derandomize=True, deadline=None)
+def test_any_tag_soup_gives_a_well_formed_table(pieces, as_bytes):
+    page = "".join(pieces)
+    frame = parse_html(page.encode("utf-8") if as_bytes else page)
+    assert frame["position"].tolist() == list(range(len(frame)))
+    assert all(t and t == t.strip() and "  " not in t for t in frame["text"])
+    assert (frame["link_chars"] <= frame["text"].str.len()).all()
+    assert (frame["link_chars"] >= 0).all() and (frame["n_links"] >= 0).all()
+    # no visible word is invented: every row's words occur in the page source
+    for text in frame["text"]:
+        for word in ("word", "\u00e9t\u00e9", "\u4e2d\u6587"):
+            assert text.count(word) <= page.count(word)
