@@ -1,0 +1,659 @@
+"""``chromesift evaluate``: chromesift and its peers on the same pages, per dataset and overall.
+
+The command parses its flags into an :class:`EvaluationConfig` and calls
+:func:`run_evaluation`, which returns the metrics as a plain dict and writes
+the report folder (``report.md``, ``report.html``, ``metrics.json``).
+MLflow is imported only in :func:`log_to_mlflow`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import heapq
+import itertools
+import logging
+import os
+import subprocess
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from chromesift.errors import ChromesiftError, UserError
+from chromesift.evaluate import metrics
+from chromesift.evaluate.peers import (
+    DEFAULT_CACHE_DIR,
+    DEFAULT_TIMEOUT,
+    PEERS,
+    parse_peer_names,
+    run_peer,
+)
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("whole", "leave-one-dataset-out")
+#: Name of chromesift's own column in the results.
+SELF = "chromesift"
+DEFAULT_EXPERIMENT = "chromesift-evaluate"
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """Everything an evaluation run depends on.
+
+    Attributes
+    ----------
+    model
+        Model bundle folder; ``None`` for the shipped default bundle.
+    data_dir
+        Corpus folder; ``None`` for :func:`chromesift.data.corpus.default_data_dir`.
+    datasets
+        Dataset names; empty for every dataset of the corpus folder.
+    peers
+        Peer names to compare with (see :data:`chromesift.evaluate.peers.PEERS`).
+    split
+        ``"whole"`` (evaluate the given model) or ``"leave-one-dataset-out"``
+        (for each dataset, a model trained on the others).
+    limit
+        Pages per dataset (``None``: all).
+    out
+        Report folder; ``None`` for ``reports/evaluate-<UTC time>``.
+    include_model
+        Evaluate chromesift itself (``False``: peers only, no model needed).
+    mlflow
+        Log the run to MLflow.
+    cache_dir
+        Cache of peer outputs.
+    timeout
+        Seconds per page for a peer.
+    n_jobs
+        Worker processes per peer.
+    n_boot
+        Bootstrap resamples for the confidence intervals.
+    random_state
+        Seed of the bootstrap.
+    worst
+        How many of chromesift's worst pages the report shows.
+    experiment
+        MLflow experiment name.
+    train_config
+        TOML file for the leave-one-dataset-out training runs.
+    progress
+        Show progress bars.
+    """
+
+    model: Path | None = None
+    data_dir: Path | None = None
+    datasets: tuple[str, ...] = ()
+    peers: tuple[str, ...] = ()
+    split: str = "whole"
+    limit: int | None = None
+    out: Path | None = None
+    include_model: bool = True
+    mlflow: bool = True
+    cache_dir: Path = DEFAULT_CACHE_DIR
+    timeout: float = DEFAULT_TIMEOUT
+    n_jobs: int = 1
+    n_boot: int = 1000
+    random_state: int = 0
+    worst: int = 10
+    experiment: str = DEFAULT_EXPERIMENT
+    train_config: Path | None = None
+    progress: bool = True
+
+    def params(self) -> dict[str, str]:
+        """Flat string parameters for MLflow."""
+        return {k: str(v) for k, v in dataclasses.asdict(self).items()}
+
+
+# --- the command ---------------------------------------------------------------------------
+
+
+def register(subparsers) -> None:
+    """Add the ``evaluate`` sub-command to the top-level parser's sub-parsers."""
+    p = subparsers.add_parser(
+        "evaluate",
+        help="score chromesift and peer extractors per dataset; write a report",
+        description=(
+            "Run chromesift and the chosen peers on the same corpus pages, score them per dataset "
+            "and overall (macro over datasets), and write report.md, report.html and metrics.json."
+        ),
+    )
+    p.add_argument("--model", type=Path, default=None, metavar="BUNDLE",
+                   help="model bundle folder (default: the shipped model)")
+    p.add_argument("--data", type=Path, default=None, metavar="DIR",
+                   help="corpus folder (default: $CHROMESIFT_DATA, ../shared/datasets, data/corpora)")
+    p.add_argument("--datasets", nargs="+", default=[], metavar="NAME",
+                   help="datasets to evaluate on (default: all in the corpus folder)")
+    p.add_argument("--peers", default="none",
+                   help="'all', 'none' or comma-separated names: " + ", ".join(PEERS))
+    p.add_argument("--split", choices=SPLITS, default="whole",
+                   help="evaluate the model as is, or train one per held-out dataset")
+    p.add_argument("--limit", type=int, default=None, metavar="N", help="pages per dataset")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="report folder (default: reports/evaluate-<time>)")
+    p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
+    p.add_argument("--peers-only", action="store_true", help="leave chromesift out (no model needed)")
+    p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR,
+                   help="cache of peer outputs (default: %(default)s)")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                   help="seconds per page for a peer (default: %(default)s)")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes per peer")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the intervals")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    p.add_argument("--train-config", type=Path, default=None,
+                   help="training TOML for --split leave-one-dataset-out")
+    p.add_argument("--experiment", default=DEFAULT_EXPERIMENT, help="MLflow experiment name")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_main)
+
+
+def config_from_args(args: argparse.Namespace) -> EvaluationConfig:
+    """Check the parsed flags and turn them into an :class:`EvaluationConfig`."""
+    if args.limit is not None and args.limit < 1:
+        raise UserError("--limit must be at least 1")
+    if args.jobs < 1:
+        raise UserError("--jobs must be at least 1")
+    if args.timeout <= 0:
+        raise UserError("--timeout must be positive")
+    if args.bootstrap < 0:
+        raise UserError("--bootstrap must not be negative")
+    return EvaluationConfig(
+        model=args.model,
+        data_dir=args.data,
+        datasets=tuple(args.datasets),
+        peers=tuple(parse_peer_names(args.peers)),
+        split=args.split,
+        limit=args.limit,
+        out=args.out,
+        include_model=not args.peers_only,
+        mlflow=not args.no_mlflow,
+        cache_dir=args.cache_dir,
+        timeout=args.timeout,
+        n_jobs=args.jobs,
+        n_boot=args.bootstrap,
+        random_state=args.seed,
+        experiment=args.experiment,
+        train_config=args.train_config,
+        progress=not args.no_progress,
+    )
+
+
+def _main(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    results = run_evaluation(config)
+    print(summary_table(results))
+    print(f"report: {results['meta']['report_dir']}")
+    return 0
+
+
+def summary_table(results: dict) -> str:
+    """Plain-text table of the headline F1 per dataset and extractor, with the macro row."""
+    extractors = results["extractors"]
+    width = max([len(d) for d in results["datasets"]] + [8])
+    cols = [max(len(e), 6) for e in extractors]
+    lines = [" " * width + "  " + "  ".join(e.rjust(c) for e, c in zip(extractors, cols, strict=True))]
+
+    def row(name: str, values: Iterable) -> str:
+        cells = ["–" if v is None or v != v else f"{v:.3f}" for v in values]
+        return name.ljust(width) + "  " + "  ".join(s.rjust(c) for s, c in zip(cells, cols, strict=True))
+
+    for name, d in results["datasets"].items():
+        lines.append(row(name, (d["extractors"].get(e, {}).get("f1") for e in extractors)))
+    lines.append(row("macro", (results["overall"].get(e, {}).get("f1") for e in extractors)))
+    return "\n".join(lines)
+
+
+# --- the run -------------------------------------------------------------------------------
+
+
+def _resolve_datasets(config: EvaluationConfig) -> tuple[Path, list[str]]:
+    from chromesift.data import corpus
+
+    data_dir = Path(config.data_dir) if config.data_dir is not None else corpus.default_data_dir()
+    if not data_dir.is_dir():
+        raise UserError(f"corpus folder {data_dir} not found (use --data or ${corpus.ENV_VAR})")
+    if (data_dir / "MANIFEST.json").is_file():
+        known = corpus.dataset_names(data_dir)
+    else:
+        known = sorted(p.name.split(".")[0] for p in data_dir.glob("*.jsonl.xz"))
+    wanted = list(config.datasets) or known
+    unknown = [n for n in wanted if n not in known]
+    if unknown:
+        raise UserError(
+            f"unknown dataset(s) {', '.join(unknown)} in {data_dir} (known: {', '.join(known) or 'none'})"
+        )
+    for name in wanted:
+        try:
+            corpus.dataset_path(data_dir, name)
+        except corpus.CorpusError as exc:
+            raise UserError(str(exc)) from None
+    if not wanted:
+        raise UserError(f"no datasets in {data_dir}")
+    return data_dir, wanted
+
+
+def load_bundle(path: Path | None):
+    """Load a model bundle with :func:`chromesift.load_model`, with user-facing errors.
+
+    Raises
+    ------
+    UserError
+        The bundle folder does not exist, the library has no model API, or
+        the bundle cannot be loaded (the reason is given).
+    """
+    if path is not None and not Path(path).exists():
+        raise UserError(f"model bundle {path} not found")
+    import chromesift
+
+    load_model = getattr(chromesift, "load_model", None)
+    if load_model is None:
+        raise UserError("this chromesift has no model API yet (chromesift.load_model is missing)")
+    try:
+        return load_model(path)
+    except ChromesiftError as exc:
+        where = f"model bundle {path}" if path is not None else "the default model bundle"
+        raise UserError(f"cannot load {where}: {exc}") from None
+
+
+def _fit_for_evaluation():
+    """``chromesift.train.fit_for_evaluation``, or a :class:`UserError` saying it is missing."""
+    try:
+        from chromesift.train import fit_for_evaluation
+    except ImportError:
+        raise UserError(
+            "--split leave-one-dataset-out needs chromesift.train.fit_for_evaluation, which this "
+            "chromesift does not have yet; use --split whole"
+        ) from None
+    return fit_for_evaluation
+
+
+def _lodo_model(held_out: str, datasets: list[str], config: EvaluationConfig):
+    """A model trained on every dataset but ``held_out`` (needs ``chromesift.train.fit_for_evaluation``)."""
+    fit_for_evaluation = _fit_for_evaluation()
+    from chromesift.data.build import load_tables
+    from chromesift.train.config import load_config
+
+    train_config = load_config(config.train_config)
+    others = [d for d in datasets if d != held_out]
+    if not others:
+        raise UserError("--split leave-one-dataset-out needs at least two datasets")
+    table = load_tables(train_config.tables, others)
+    return fit_for_evaluation(table, train_config)
+
+
+def _content_text(frame) -> str:
+    return "\n".join(str(t) for t, c in zip(frame["text"], frame["is_content"], strict=True) if c)
+
+
+def _run_model(model, pages, *, progress: bool, desc: str) -> tuple[list, list[float], list]:
+    """Classify every page: extracted texts, ms per page (NaN on failure), paragraph frames."""
+    texts, ms, frames = [], [], []
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(pages), desc=desc, unit="page", leave=False)
+    for page in pages:
+        start = time.perf_counter()
+        try:
+            frame = model.classify(page.html, format="html")
+        except Exception as exc:  # one bad page must not end a long evaluation
+            log.warning("chromesift failed on %s: %s: %s", page.id, type(exc).__name__, exc)
+            texts.append("")
+            ms.append(float("nan"))
+            frames.append(None)
+        else:
+            ms.append((time.perf_counter() - start) * 1000)
+            texts.append(_content_text(frame))
+            frames.append(frame)
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    return texts, ms, frames
+
+
+def _dataset_kind(pages) -> str:
+    return "full" if any(p.text is not None for p in pages) else "snippets"
+
+
+def _score(kind: str, pages, texts: list[str], config: EvaluationConfig) -> dict:
+    """Headline scores of one extractor on one dataset."""
+    if kind == "snippets":
+        s = metrics.snippet_score(texts, [p.with_ for p in pages], [p.without for p in pages])
+        return {**s, "score": "snippet F1"}
+    keep = [i for i, p in enumerate(pages) if p.text is not None]
+    preds = [texts[i] for i in keep]
+    truths = [pages[i].text for i in keep]
+    sc = metrics.shingle_score(preds, truths, n_boot=config.n_boot, random_state=config.random_state)
+    tok = metrics.token_f1(preds, truths)
+    return {**sc.as_dict(), "token_f1": tok["f1"], "score": "shingle F1"}
+
+
+def _timing_stats(ms: list[float]) -> dict:
+    arr = np.asarray([m for m in ms if m == m], dtype=float)
+    if not len(arr):
+        return {"ms_median": None, "ms_p90": None, "pages_per_s": None}
+    return {
+        "ms_median": float(np.median(arr)),
+        "ms_p90": float(np.percentile(arr, 90)),
+        "pages_per_s": float(1000.0 / arr.mean()) if arr.mean() > 0 else None,
+    }
+
+
+def _page_f1(pred: str, truth: str) -> tuple[float, float, float]:
+    p, r = metrics.page_precision_recall(*metrics.shingle_counts(pred, truth))
+    p0 = 0.0 if p != p else p
+    r0 = 0.0 if r != r else r
+    return p, r, metrics.f1_from(p0, r0)
+
+
+def text_diff(pred: str, truth: str, *, max_items: int = 25, max_chars: int = 300) -> tuple[list[str], list[str]]:
+    """Lines of the truth mostly absent from the prediction (missed), and the reverse (extra).
+
+    A line is absent when fewer than half of its shingles occur in the other
+    text, which tolerates a different paragraph segmentation.
+    """
+
+    def absent(lines: list[str], other: str) -> list[str]:
+        other_sh = metrics.shingles(other)
+        out = []
+        for line in lines:
+            sh = metrics.shingles(line)
+            total = sum(sh.values())
+            if not total:
+                continue
+            found = sum((sh & other_sh).values())
+            if found / total < 0.5:
+                out.append(line if len(line) <= max_chars else line[: max_chars - 1] + "…")
+            if len(out) >= max_items:
+                break
+        return out
+
+    truth_lines = [ln.strip() for ln in (truth or "").split("\n") if ln.strip()]
+    pred_lines = [ln.strip() for ln in (pred or "").split("\n") if ln.strip()]
+    return absent(truth_lines, pred or ""), absent(pred_lines, truth or "")
+
+
+def _paragraph_rows(frames, pages) -> dict[str, np.ndarray]:
+    """Labels aligned from the ground truth next to chromesift's decisions, labelled rows only."""
+    from chromesift.data.labels import label_page
+
+    ys, preds, probas, lengths = [], [], [], []
+    for frame, page in zip(frames, pages, strict=True):
+        if frame is None or not len(frame):
+            continue
+        labels = label_page(frame, page.text, page.with_, page.without)
+        if labels.excluded:
+            continue
+        ok = ~np.isnan(labels.label)
+        ys.append(labels.label[ok] == 1)
+        preds.append(frame["is_content"].to_numpy(dtype=bool)[ok])
+        probas.append(frame["probability"].to_numpy(dtype=float)[ok])
+        lengths.append(frame["text"].str.len().to_numpy()[ok])
+    if not ys:
+        return {"y": np.zeros(0, bool), "pred": np.zeros(0, bool), "proba": np.zeros(0), "len": np.zeros(0)}
+    return {
+        "y": np.concatenate(ys),
+        "pred": np.concatenate(preds),
+        "proba": np.concatenate(probas),
+        "len": np.concatenate(lengths),
+    }
+
+
+def _paragraph_scores(rows: dict[str, np.ndarray]) -> dict:
+    out = metrics.paragraph_scores(rows["y"], rows["pred"], lengths=rows["len"], proba=rows["proba"])
+    out["brier"] = metrics.brier_score(rows["y"], rows["proba"])
+    return out
+
+
+def _macro(values: list[float | None]) -> float | None:
+    vals = [v for v in values if v is not None and v == v]
+    return float(np.mean(vals)) if vals else None
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def _model_meta(model) -> dict:
+    meta = getattr(model, "metadata", None)
+    if not isinstance(meta, dict):
+        return {}
+    return {k: v for k, v in meta.items() if isinstance(v, (str, int, float, bool)) or v is None}
+
+
+def run_evaluation(config: EvaluationConfig, *, model=None) -> dict:
+    """Run chromesift and the peers on the same pages; score, report and (optionally) log.
+
+    Parameters
+    ----------
+    config
+        What to evaluate and where to write.
+    model
+        A model object to use instead of loading ``config.model`` (``classify``
+        as :func:`chromesift.load_model` gives); only with ``split="whole"``.
+
+    Returns
+    -------
+    dict
+        ``meta`` (run facts, ``report_dir``, ``mlflow_run_id``), ``extractors``,
+        ``datasets`` (name -> ``kind``, ``n_pages``, ``score`` and per-extractor
+        scores: precision, recall, f1 with 95% bootstrap intervals, token F1 or
+        snippet accuracy, failures, ms/page), ``overall`` (macro over datasets
+        per extractor), ``paragraphs`` (chromesift's paragraph-level scores and
+        reliability curve), ``worst_pages`` and ``timings`` (ms per page).
+
+    Raises
+    ------
+    UserError
+        For an unknown dataset, a missing bundle or an impossible split.
+    """
+    if config.split not in SPLITS:
+        raise UserError(f"unknown split {config.split!r} (known: {', '.join(SPLITS)})")
+    from chromesift.data.corpus import dataset_path, iter_pages
+
+    data_dir, datasets = _resolve_datasets(config)
+    peer_names = list(config.peers)
+    for name in peer_names:
+        if name not in PEERS:
+            raise UserError(f"unknown peer {name!r} (known: {', '.join(PEERS)})")
+    if not config.include_model and not peer_names:
+        raise UserError("nothing to evaluate: --peers-only needs at least one peer")
+    if config.include_model and config.split == "whole" and model is None:
+        model = load_bundle(config.model)
+    if config.include_model and config.split != "whole":
+        if model is not None:
+            raise UserError("a given model can only be evaluated with --split whole")
+        _fit_for_evaluation()
+    extractors = ([SELF] if config.include_model else []) + peer_names
+
+    started = datetime.now(timezone.utc)
+    out_dir = Path(config.out) if config.out else Path("reports") / f"evaluate-{started:%Y%m%d-%H%M%S}"
+    results: dict = {
+        "meta": {
+            "model": str(config.model) if config.model else ("shipped default" if config.include_model else None),
+            "model_metadata": _model_meta(model) if model is not None else {},
+            "split": config.split,
+            "datasets": {},
+            "peers": peer_names,
+            "peer_versions": {n: PEERS[n].version() for n in peer_names},
+            "limit": config.limit,
+            "created": started.isoformat(timespec="seconds"),
+            "git_commit": _git_commit(),
+            "n_boot": config.n_boot,
+            "random_state": config.random_state,
+        },
+        "extractors": extractors,
+        "datasets": {},
+        "overall": {},
+        "timings": {e: [] for e in extractors},
+    }
+    failures = {e: 0 for e in extractors}
+    n_pages_total = 0
+    # the pages with the lowest F1: a heap keyed on -F1 keeps the best of them at the root
+    worst: list[tuple[float, int, dict]] = []
+    tiebreak = itertools.count()
+    para_rows: list[dict[str, np.ndarray]] = []
+    para_by_dataset: dict[str, dict] = {}
+
+    bar = None
+    if config.progress and len(datasets) > 1:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(datasets), desc="datasets", unit="dataset")
+    try:
+        for ds in datasets:
+            pages = list(iter_pages(dataset_path(data_dir, ds), config.limit))
+            if bar is not None:
+                bar.set_postfix_str(ds)
+            kind = _dataset_kind(pages)
+            entry = {"kind": kind, "n_pages": len(pages),
+                     "score": "shingle F1" if kind == "full" else "snippet F1", "extractors": {}}
+            results["meta"]["datasets"][ds] = len(pages)
+            n_pages_total += len(pages)
+            outputs: dict[str, tuple[list[str], list[float], int]] = {}
+            if config.include_model:
+                ds_model = model if config.split == "whole" else _lodo_model(ds, datasets, config)
+                texts, ms, frames = _run_model(ds_model, pages, progress=config.progress, desc=f"{SELF} {ds}")
+                outputs[SELF] = (texts, ms, sum(1 for m in ms if m != m))
+                rows = _paragraph_rows(frames, pages)
+                para_rows.append(rows)
+                para_by_dataset[ds] = _paragraph_scores(rows)
+                if kind == "full":
+                    for page, text in zip(pages, texts, strict=True):
+                        if page.text is None:
+                            continue
+                        p, r, f = _page_f1(text, page.text)
+                        item = {"dataset": ds, "id": page.id, "url": page.url,
+                                "precision": p, "recall": r, "f1": f, "_pred": text, "_truth": page.text}
+                        entry_key = (-f, next(tiebreak), item)
+                        if len(worst) < config.worst:
+                            heapq.heappush(worst, entry_key)
+                        elif -f > worst[0][0]:
+                            heapq.heapreplace(worst, entry_key)
+                del frames
+            for name in peer_names:
+                res = run_peer(name, pages, cache_dir=config.cache_dir, timeout=config.timeout,
+                               n_jobs=config.n_jobs, progress=config.progress)
+                outputs[name] = (
+                    [r.text for r in res],
+                    [r.seconds * 1000 if r.status == "ok" else float("nan") for r in res],
+                    sum(r.failed for r in res),
+                )
+            for name, (texts, ms, failed) in outputs.items():
+                scores = _score(kind, pages, texts, config)
+                scores.update(_timing_stats(ms))
+                scores["failures"] = failed
+                failures[name] += failed
+                results["timings"][name].extend(m for m in ms if m == m)
+                entry["extractors"][name] = scores
+            results["datasets"][ds] = entry
+            del pages, outputs
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+
+    for name in extractors:
+        per = [d["extractors"][name] for d in results["datasets"].values()]
+        results["overall"][name] = {
+            "f1": _macro([s.get("f1") for s in per]),
+            "precision": _macro([s.get("precision") for s in per]),
+            "recall": _macro([s.get("recall") for s in per]),
+            **_timing_stats(results["timings"][name]),
+            "failures": failures[name],
+            "n_pages": n_pages_total,
+        }
+    if config.include_model:
+        pooled = {k: np.concatenate([r[k] for r in para_rows]) for k in ("y", "pred", "proba", "len")}
+        overall = _paragraph_scores(pooled)
+        curve = metrics.reliability_curve(pooled["y"], pooled["proba"])
+        results["paragraphs"] = {
+            "datasets": para_by_dataset,
+            "overall": overall,
+            "reliability": curve,
+            "ece": metrics.expected_calibration_error(curve),
+        }
+        pages_worst = []
+        for _, _, item in sorted(worst, key=lambda t: (-t[0], t[1])):
+            missed, extra = text_diff(item.pop("_pred"), item.pop("_truth"))
+            pages_worst.append({**item, "missed": missed, "extra": extra})
+        results["worst_pages"] = pages_worst
+
+    from chromesift.evaluate.report import write_report
+
+    results["meta"]["report_dir"] = str(out_dir)
+    results["meta"]["mlflow_run_id"] = None
+    write_report(results, out_dir)
+    if config.mlflow:
+        results["meta"]["mlflow_run_id"] = log_to_mlflow(results, out_dir, config)
+    return results
+
+
+def flat_metrics(results: dict) -> dict[str, float]:
+    """MLflow metrics: ``<score>.<dataset>.<extractor>`` and ``macro_<score>.<extractor>``."""
+    out: dict[str, float] = {}
+
+    def put(key: str, value) -> None:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
+            out[key] = float(value)
+
+    for ds, d in results["datasets"].items():
+        for e, s in d["extractors"].items():
+            for k in ("f1", "precision", "recall", "token_f1", "accuracy", "ms_median", "failures"):
+                put(f"{k}.{ds}.{e}", s.get(k))
+    for e, s in results["overall"].items():
+        for k in ("f1", "precision", "recall", "ms_median", "ms_p90", "pages_per_s", "failures"):
+            put(f"macro_{k}.{e}" if k in ("f1", "precision", "recall") else f"{k}.{e}", s.get(k))
+    para = results.get("paragraphs")
+    if para:
+        for k, v in para["overall"].items():
+            put(f"paragraph_{k}", v)
+        put("paragraph_ece", para.get("ece"))
+        for ds, s in para["datasets"].items():
+            for k in ("f1", "char_f1", "average_precision", "brier"):
+                put(f"paragraph_{k}.{ds}", s.get(k))
+    return out
+
+
+def log_to_mlflow(results: dict, report_dir: Path, config: EvaluationConfig) -> str:
+    """Log parameters, metrics and the report folder to MLflow; returns the run id.
+
+    The tracking URI is ``$MLFLOW_TRACKING_URI`` or ``sqlite:///mlflow.db``; a
+    new experiment keeps its artifacts in ``mlartifacts/`` of the working
+    directory.
+    """
+    import mlflow
+
+    mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI)
+    experiment = mlflow.get_experiment_by_name(config.experiment)
+    if experiment is None:
+        experiment_id = mlflow.create_experiment(
+            config.experiment, artifact_location=(Path.cwd() / "mlartifacts").resolve().as_uri()
+        )
+    else:
+        experiment_id = experiment.experiment_id
+    run_name = Path(report_dir).name
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+        mlflow.log_params(config.params())
+        mlflow.set_tags({
+            "stage": "evaluate",
+            "datasets": ",".join(results["datasets"]),
+            "git_commit": results["meta"].get("git_commit") or "",
+        })
+        mlflow.log_metrics(flat_metrics(results))
+        mlflow.log_artifacts(str(report_dir), artifact_path="report")
+        return run.info.run_id

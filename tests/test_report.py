@@ -1,0 +1,288 @@
+"""The evaluation run end to end on a tiny corpus, its report, MLflow logging and the HTML in a browser."""
+
+from __future__ import annotations
+
+import json
+import lzma
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from chromesift.cli import main as cli_main
+from chromesift.data.html import parse_html
+from chromesift.evaluate import report
+from chromesift.evaluate.cli import EvaluationConfig, flat_metrics, run_evaluation, text_diff
+from chromesift.evaluate.peers import PEERS
+
+NAV = "<nav><ul>" + "".join(f"<li><a href='/{w}'>{w.title()}</a></li>" for w in
+                            ("home", "news", "sport", "weather", "contact")) + "</ul></nav>"
+FOOT = "<footer><p>Copyright 2024 The Example Gazette. All rights reserved.</p></footer>"
+
+BODIES = [
+    [
+        "The river authority opened the new footbridge on Monday after two years of building "
+        "work that had closed the towpath for walkers and cyclists alike.",
+        "Engineers said the bridge was designed to rise with the water during floods, so that "
+        "it would not be torn away as the old wooden crossing was in the storm of the winter.",
+    ],
+    [
+        "A small bakery in the old town has won the regional prize for its rye bread, beating "
+        "more than sixty entries from across the province in a blind tasting.",
+        "The owner, who took over the shop from her grandfather, said she still uses his "
+        "sourdough starter and bakes every loaf in the original brick oven behind the counter.",
+    ],
+    [
+        "The city council voted to extend the opening hours of the public library on weekdays, "
+        "following a petition signed by several thousand students and parents.",
+        "The extra hours will be paid for by closing one of the two mobile library buses, a "
+        "decision that some councillors from the rural districts criticised during the debate.",
+    ],
+]
+
+
+def _page(title: str, paragraphs: list[str]) -> str:
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return (f"<html><head><title>{title}</title></head><body>{NAV}<main><h1>{title}</h1>"
+            f"{body}</main>{FOOT}</body></html>")
+
+
+def _write(path: Path, records: list[dict]) -> None:
+    with lzma.open(path, "wt", encoding="utf-8") as f:
+        for rec in records:
+            f.write(json.dumps(rec) + "\n")
+
+
+@pytest.fixture()
+def tiny_corpus(tmp_path: Path) -> Path:
+    """Two small datasets: one with full ground truth, one with snippets only."""
+    data = tmp_path / "corpus"
+    data.mkdir()
+    full = [
+        {"id": f"tiny/{i}", "dataset": "tiny", "url": f"https://example.org/{i}", "lang": "en",
+         "html": _page(f"Story {i}", body), "text": "\n".join(body)}
+        for i, body in enumerate(BODIES)
+    ]
+    _write(data / "tiny.jsonl.xz", full)
+    snips = [
+        {"id": f"snips/{i}", "dataset": "snips", "url": None, "lang": "en",
+         "html": _page(f"Snippet page {i}", body), "text": None,
+         "with": [body[0][:40]], "without": ["Copyright 2024 The Example Gazette"]}
+        for i, body in enumerate(BODIES[:2])
+    ]
+    _write(data / "snips.jsonl.xz", snips)
+    return data
+
+
+class LongParagraphModel:
+    """Stands in for a trained model: long paragraphs are content."""
+
+    metadata = {"name": "long-paragraph-rule", "threshold": 0.5}
+
+    def classify(self, document, *, format=None):
+        frame = parse_html(document)
+        frame["probability"] = np.clip(frame["text"].str.len().to_numpy() / 200.0, 0.0, 1.0)
+        frame["is_content"] = frame["probability"] >= 0.5
+        return frame
+
+
+def _config(tiny_corpus: Path, tmp_path: Path, **kw) -> EvaluationConfig:
+    base = dict(data_dir=tiny_corpus, peers=("all-text",), out=tmp_path / "report", mlflow=False,
+                cache_dir=tmp_path / "cache", n_boot=50, progress=False)
+    base.update(kw)
+    return EvaluationConfig(**base)
+
+
+def test_run_evaluation_end_to_end(tiny_corpus, tmp_path):
+    peers = ("all-text", "resiliparse") if PEERS["resiliparse"].available() else ("all-text",)
+    results = run_evaluation(_config(tiny_corpus, tmp_path, peers=peers), model=LongParagraphModel())
+    assert results["extractors"] == ["chromesift", *peers]
+    tiny = results["datasets"]["tiny"]
+    assert tiny["kind"] == "full" and tiny["n_pages"] == 3
+    ours, everything = tiny["extractors"]["chromesift"], tiny["extractors"]["all-text"]
+    # the rule keeps exactly the article paragraphs: perfect, and better than all the text
+    assert ours["f1"] == pytest.approx(1.0)
+    assert everything["recall"] == pytest.approx(1.0) and everything["precision"] < 0.8
+    assert ours["f1_ci"][0] <= ours["f1"] <= ours["f1_ci"][1]
+    snips = results["datasets"]["snips"]
+    assert snips["kind"] == "snippets"
+    assert snips["extractors"]["chromesift"]["tp"] == 2 and snips["extractors"]["chromesift"]["fp"] == 0
+    assert snips["extractors"]["all-text"]["fp"] == 2  # the footer is in all the text
+    macro = results["overall"]["all-text"]["f1"]
+    assert macro == pytest.approx(np.mean([everything["f1"], snips["extractors"]["all-text"]["f1"]]))
+    para = results["paragraphs"]["overall"]
+    assert para["n_paragraphs"] > 0 and para["f1"] == pytest.approx(1.0)
+    assert sum(results["paragraphs"]["reliability"]["count"]) == para["n_paragraphs"]
+    # the worst pages are the full-text pages, lowest F1 first
+    assert [p["f1"] for p in results["worst_pages"]] == sorted(p["f1"] for p in results["worst_pages"])
+    assert len(results["worst_pages"]) == 3
+
+    out = Path(results["meta"]["report_dir"])
+    saved = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert saved["datasets"]["tiny"]["extractors"]["chromesift"]["f1"] == pytest.approx(1.0)
+    assert "timings" not in saved
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "| **macro** |" in md and "![F1 per dataset" in md
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert len(re.findall(r"src='data:image/png;base64,", page)) == len(report.FIGURES)
+    assert "http" not in re.sub(r"https://example\.org/\d", "", page)  # self-contained
+    assert all((out / "plots" / f"{n}.png").is_file() for n in report.FIGURES)
+    keys = flat_metrics(results)
+    assert keys["f1.tiny.chromesift"] == pytest.approx(1.0)
+    assert "macro_f1.all-text" in keys and "paragraph_brier" in keys
+
+
+def test_mlflow_run_holds_metrics_and_report(tiny_corpus, tmp_path, monkeypatch):
+    mlflow = pytest.importorskip("mlflow")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    results = run_evaluation(
+        _config(tiny_corpus, tmp_path, mlflow=True, datasets=("tiny",), n_boot=0),
+        model=LongParagraphModel(),
+    )
+    run_id = results["meta"]["mlflow_run_id"]
+    client = mlflow.tracking.MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    run = client.get_run(run_id)
+    assert run.data.metrics["f1.tiny.chromesift"] == pytest.approx(1.0)
+    assert run.data.params["split"] == "whole"
+    names = {a.path for a in client.list_artifacts(run_id, "report")}
+    assert {"report/report.html", "report/report.md", "report/metrics.json"} <= names
+    assert (tmp_path / "mlartifacts").is_dir()  # the experiment's explicit artifact location
+
+
+def test_user_errors_exit_2(tiny_corpus, tmp_path, capsys):
+    code = cli_main(["evaluate", "--data", str(tiny_corpus), "--datasets", "tiny", "nope",
+                     "--no-mlflow", "--no-progress", "--out", str(tmp_path / "r")])
+    assert code == 2
+    assert "unknown dataset(s) nope" in capsys.readouterr().err
+    code = cli_main(["evaluate", "--model", str(tmp_path / "no-such-bundle"), "--data",
+                     str(tiny_corpus), "--no-mlflow", "--no-progress"])
+    assert code == 2
+    assert "no-such-bundle not found" in capsys.readouterr().err
+    code = cli_main(["evaluate", "--data", str(tmp_path / "nowhere"), "--peers-only",
+                     "--peers", "all-text", "--no-mlflow"])
+    assert code == 2
+    assert "not found" in capsys.readouterr().err
+    code = cli_main(["evaluate", "--data", str(tiny_corpus), "--peers", "bogus", "--no-mlflow"])
+    assert code == 2
+    assert "unknown peer 'bogus'" in capsys.readouterr().err
+
+
+def test_peers_only_cli_run(tiny_corpus, tmp_path, capsys):
+    out = tmp_path / "peers-report"
+    code = cli_main(["evaluate", "--data", str(tiny_corpus), "--peers-only", "--peers", "all-text",
+                     "--no-mlflow", "--no-progress", "--out", str(out), "--bootstrap", "0",
+                     "--cache-dir", str(tmp_path / "cache")])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "all-text" in printed and "macro" in printed
+    saved = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert saved["extractors"] == ["all-text"] and "paragraphs" not in saved
+
+
+def test_text_diff_finds_missed_and_extra_lines():
+    truth = "the first paragraph of the story\nthe second paragraph of the story"
+    pred = "the first paragraph of the story\nsubscribe to our newsletter for more news"
+    missed, extra = text_diff(pred, truth)
+    assert missed == ["the second paragraph of the story"]
+    assert extra == ["subscribe to our newsletter for more news"]
+
+
+def _synthetic_results() -> dict:
+    extractors = ["chromesift", "trafilatura", "all-text"]
+    rng = np.random.default_rng(0)
+    datasets = {}
+    for i, name in enumerate(["alpha", "beta", "gamma"]):
+        datasets[name] = {
+            "kind": "full", "n_pages": 10 + i, "score": "shingle F1",
+            "extractors": {
+                e: {"f1": 0.9 - 0.2 * j - 0.05 * i, "precision": 0.95 - 0.3 * j,
+                    "recall": 0.85 + 0.05 * j, "failures": j}
+                for j, e in enumerate(extractors)
+            },
+        }
+    overall = {e: {"f1": 0.85 - 0.2 * j, "precision": 0.9 - 0.3 * j, "recall": 0.9,
+                   "ms_median": 5.0 * (j + 1), "ms_p90": 9.0 * (j + 1), "pages_per_s": 100.0 / (j + 1),
+                   "failures": j, "n_pages": 33}
+               for j, e in enumerate(extractors)}
+    curve = {"bin_lower": [i / 10 for i in range(10)], "bin_upper": [(i + 1) / 10 for i in range(10)],
+             "mean_predicted": [i / 10 + 0.05 for i in range(10)],
+             "observed": [min(1.0, i / 10 + 0.02) for i in range(10)],
+             "count": [50, 20, 10, 8, 6, 6, 8, 12, 25, 70]}
+    return {
+        "meta": {"model": "synthetic", "split": "whole", "created": "2024-01-01T00:00:00+00:00"},
+        "extractors": extractors,
+        "datasets": datasets,
+        "overall": overall,
+        "timings": {e: list(rng.lognormal(np.log(5 * (j + 1)), 0.5, 200)) for j, e in enumerate(extractors)},
+        "paragraphs": {"datasets": {"alpha": {"n_paragraphs": 215, "f1": 0.9, "brier": 0.08}},
+                       "overall": {"n_paragraphs": 215, "f1": 0.9, "precision": float("nan"), "brier": 0.08},
+                       "reliability": curve, "ece": 0.03},
+        "worst_pages": [{"dataset": "alpha", "id": "alpha/1", "url": None, "precision": 0.5,
+                         "recall": 0.4, "f1": 0.44, "missed": ["a missed line"], "extra": ["an extra <b>line"]}],
+    }
+
+
+def test_report_from_synthetic_results(tmp_path):
+    paths = report.write_report(_synthetic_results(), tmp_path / "r")
+    saved = json.loads(paths["json"].read_text(encoding="utf-8"))
+    assert saved["paragraphs"]["overall"]["precision"] is None  # NaN becomes null
+    page = paths["html"].read_text(encoding="utf-8")
+    assert "an extra &lt;b&gt;line" in page  # page text is escaped
+    md = paths["md"].read_text(encoding="utf-8")
+    assert "| alpha | 10 | shingle F1 | **0.900** | 0.700 | 0.500 |" in md
+
+
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-quic", "--hide-scrollbars",
+]
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Start and end (exclusive) of each run of True in a 1-D mask."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(int), [0]])))
+    return list(zip(edges[::2], edges[1::2], strict=True))
+
+
+def test_report_renders_in_headless_chromium(tmp_path):
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("chromium is not installed (Debian package 'chromium'; see .ci/install-chromium.sh)")
+    from matplotlib.image import imread
+
+    paths = report.write_report(_synthetic_results(), tmp_path / "r")
+    shot = tmp_path / "shot.png"
+    subprocess.run(
+        [browser, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
+         f"--screenshot={shot}", "--window-size=1200,3000", paths["html"].resolve().as_uri()],
+        check=True, capture_output=True, timeout=120,
+    )
+    img = imread(shot)[..., :3] * 255.0
+    assert img.shape[:2] == (3000, 1200)
+    frame = np.all(np.abs(img - np.array(report.FIGURE_FRAME_RGB)) <= 3, axis=-1)
+    # each figure's frame gives a top and a bottom line of frame colour, as wide as the figure
+    lines = _runs(frame.sum(axis=1) >= 0.8 * report.FIGURE_WIDTH)
+    assert len(lines) == 2 * len(report.FIGURES), lines
+    for (top0, top1), (bot0, _) in zip(lines[::2], lines[1::2], strict=True):
+        band = frame[top1:bot0]
+        assert abs(band.shape[0] - report.FIGURE_HEIGHT) <= 4
+        cols = _runs(band.sum(axis=0) >= 0.8 * band.shape[0])
+        assert len(cols) == 2, cols
+        inside = img[top1:bot0, cols[0][1]:cols[1][0]]
+        assert abs(inside.shape[1] - report.FIGURE_WIDTH) <= 4
+        ink = np.any(inside < 200, axis=-1).mean()
+        assert 0.01 < ink < 0.9, f"figure at y={top0} looks blank or solid ({ink:.3f} ink)"
+        assert inside.std() > 20
