@@ -133,7 +133,14 @@ def build(config: BuildConfig) -> pd.DataFrame:
         log.info("%s: %d pages, %d paragraphs", name, len(pages), len(paragraphs))
     pages = pd.concat(all_pages, ignore_index=True)
     pages.to_parquet(out / "pages.parquet", index=False)
-    info = {"datasets": names, "sha256": sums, "limit": config.limit}
+    manifest = {e["name"]: e for e in corpus.load_manifest(config.data_dir)}
+    info = {
+        "datasets": names,
+        "sha256": sums,
+        "licenses": {n: manifest.get(n, {}).get("license", "unknown") for n in names},
+        "pages": {n: int((pages["dataset"] == n).sum()) for n in names},
+        "limit": config.limit,
+    }
     (out / "build.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
     return pages
 

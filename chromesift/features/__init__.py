@@ -1,5 +1,5 @@
 """Feature stage: paragraph table -> numeric features (see :mod:`.transformer`)."""
 
-from chromesift.features.transformer import BOOKKEEPING, ParagraphFeatures
+from chromesift.features.transformer import BOOKKEEPING, CATEGORICAL, ParagraphFeatures
 
-__all__ = ["ParagraphFeatures", "BOOKKEEPING"]
+__all__ = ["ParagraphFeatures", "BOOKKEEPING", "CATEGORICAL"]

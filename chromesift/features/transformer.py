@@ -9,7 +9,7 @@ Feature families (column prefixes):
     density (union of en, de, fr, es, it, pt, nl, pl, ru lists; for Chinese the
     share of function characters), chrome phrases, similarity to the title.
 ``s_`` structure (HTML only; NaN for plain text)
-    tag one-hot, depth, links and link density, inside nav/header/footer/aside/
+    tag (integer code; one-hot for p, li and headings), depth, links and link density, inside nav/header/footer/aside/
     form/li/a/table/article/heading, class/id words of the element and its
     ancestors by family (:data:`chromesift.features.vocab.ATTR_WORDS`) and hashed
     into fixed buckets, how often the DOM path repeats on the page, and
@@ -47,10 +47,11 @@ _CJK = r"\p{Han}|\p{Hiragana}|\p{Katakana}|\p{Hangul}"
 _FLAGS = [c for c, t in schema.STRUCT_COLUMNS.items() if t == "bool"]
 #: base features repeated for each neighbour
 NEIGHBOUR_BASE = (
-    "t_log_chars", "t_stop_density", "t_ends_punct", "t_chrome_phrases", "t_digit_ratio",
-    "s_link_density", "s_tag_p", "s_tag_li", "s_tag_a", "s_in_nav", "s_in_footer",
-    "s_cont1_share", "s_path_repeat",
+    "t_log_chars", "t_stop_density", "t_ends_punct", "t_chrome_phrases",
+    "s_link_density", "s_tag_p", "s_tag_li", "s_cont1_share", "s_path_repeat",
 )
+#: integer-coded tag column, to be treated as categorical by the classifier
+CATEGORICAL = ("s_tag",)
 BOOKKEEPING = ("_doc", "_pos", "_group", "_anc1", "_anc2", "_block")
 
 
@@ -100,11 +101,11 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
     ----------
     neighbours : int, default=2
         How many paragraphs before and after each one contribute features.
-    hash_buckets : int, default=16
+    hash_buckets : int, default=8
         Hash buckets for class/id tokens, each for the element and its ancestors.
     """
 
-    def __init__(self, neighbours: int = 2, hash_buckets: int = 16):
+    def __init__(self, neighbours: int = 2, hash_buckets: int = 8):
         self.neighbours = neighbours
         self.hash_buckets = hash_buckets
 
@@ -144,7 +145,7 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
             "t_has_date", "t_has_url", "t_text_density", "t_stop_density", "t_zh_stop_ratio",
             "t_chrome_phrases", "t_title_overlap", "t_is_title", "t_is_h1",
         ]
-        names += [f"s_tag_{t}" for t in vocab.TAG_ONEHOT] + ["s_tag_other"]
+        names += ["s_tag", "s_tag_p", "s_tag_li", "s_tag_heading"]
         names += ["s_depth", "s_links", "s_link_density", "s_is_html"]
         names += [f"s_{f}" for f in _FLAGS]
         names += [f"s_own_{f}" for f in vocab.ATTR_WORDS] + [f"s_anc_{f}" for f in vocab.ATTR_WORDS]
@@ -251,12 +252,11 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
         is_html = (X["source"].astype(object).to_numpy() == "html")
         nan_text = np.where(is_html, 1.0, np.nan)
         tag = X["tag"].astype(object).to_numpy()
-        known = np.zeros(n, dtype=bool)
-        for t in vocab.TAG_ONEHOT:
-            hit = tag == t
-            known |= hit
-            f[f"s_tag_{t}"] = hit * nan_text
-        f["s_tag_other"] = (~known) * nan_text
+        codes = {t: i for i, t in enumerate(vocab.TAG_ONEHOT)}
+        f["s_tag"] = np.array([codes.get(t, len(codes)) for t in tag], dtype=float) * nan_text
+        f["s_tag_p"] = (tag == "p") * nan_text
+        f["s_tag_li"] = (tag == "li") * nan_text
+        f["s_tag_heading"] = np.isin(tag, ("h1", "h2", "h3", "h4", "h5", "h6")) * nan_text
         f["s_depth"] = X["depth"].to_numpy(dtype=float) * nan_text
         links = X["n_links"].to_numpy(dtype=float)
         link_chars = X["link_chars"].to_numpy(dtype=float)

@@ -116,7 +116,7 @@ ZH_STOPCHARS = frozenset("的了是在和有我不这他就人都一也要上们
 #: All stopwords of all languages (for pages whose language is unknown).
 ALL_STOPWORDS = frozenset().union(*STOPWORDS.values())
 
-#: Tags given their own one-hot column; the rest fall into "other".
+#: Tags given their own code in the categorical tag feature; the rest share one code.
 TAG_ONEHOT: tuple[str, ...] = (
     "p", "div", "li", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "a", "span", "blockquote",
     "pre", "dd", "dt", "figcaption", "caption", "section", "article", "header", "footer",

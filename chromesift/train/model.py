@@ -17,7 +17,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import GroupKFold
 from sklearn.utils.validation import check_is_fitted
 
-from chromesift.features.transformer import BOOKKEEPING
+from chromesift.features.transformer import BOOKKEEPING, CATEGORICAL
 
 CONTEXT_NAMES = (
     ["c_p"]
@@ -26,6 +26,10 @@ CONTEXT_NAMES = (
     + ["c_doc_mean", "c_doc_wmean", "c_doc_max", "c_block_mean", "c_cont1_mean",
        "c_cont2_mean", "c_window_mean", "c_rank", "c_mass_before", "c_mass_after"]
 )
+
+
+def _take(w: np.ndarray | None, rows) -> np.ndarray | None:
+    return None if w is None else w[rows]
 
 
 def _split(X: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -101,8 +105,8 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
     def __init__(
         self,
         *,
-        max_iter: int = 200,
-        learning_rate: float = 0.1,
+        max_iter: int = 120,
+        learning_rate: float = 0.15,
         max_leaf_nodes: int = 31,
         min_samples_leaf: int = 40,
         l2_regularization: float = 1.0,
@@ -121,8 +125,10 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         self.threshold = threshold
         self.random_state = random_state
 
-    def _booster(self) -> HistGradientBoostingClassifier:
+    def _booster(self, columns) -> HistGradientBoostingClassifier:
+        cats = [c for c in CATEGORICAL if c in columns]
         return HistGradientBoostingClassifier(
+            categorical_features=cats or None,
             max_iter=self.max_iter,
             learning_rate=self.learning_rate,
             max_leaf_nodes=self.max_leaf_nodes,
@@ -140,8 +146,11 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         labeled = np.isfinite(y) & (w > 0)
         if labeled.sum() == 0 or len(np.unique(y[labeled])) < 2:
             raise ValueError("training needs labeled paragraphs of both classes")
+        if np.all(w[labeled] == w[labeled][0]):
+            # uniform weights: leave them out, as weighted binning is several times slower
+            w = None
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        self.stage1_ = self._booster().fit(F[labeled], y[labeled].astype(int), sample_weight=w[labeled])
+        self.stage1_ = self._booster(F.columns).fit(F[labeled], y[labeled].astype(int), sample_weight=_take(w, labeled))
         if self.second_stage:
             oof = np.empty(len(y))
             groups = books["_group"].to_numpy()
@@ -153,11 +162,11 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
                 if len(np.unique(ys)) < 2:
                     oof[te] = self.stage1_.predict_proba(F.iloc[te])[:, 1]
                     continue
-                m = self._booster().fit(F.iloc[tr_l], ys, sample_weight=w[tr_l])
+                m = self._booster(F.columns).fit(F.iloc[tr_l], ys, sample_weight=_take(w, tr_l))
                 oof[te] = m.predict_proba(F.iloc[te])[:, 1]
             S = context_features(oof, books, F["t_chars"].to_numpy())
             Z = pd.concat([F, S], axis=1)
-            self.stage2_ = self._booster().fit(Z[labeled], y[labeled].astype(int), sample_weight=w[labeled])
+            self.stage2_ = self._booster(Z.columns).fit(Z[labeled], y[labeled].astype(int), sample_weight=_take(w, labeled))
         self.classes_ = np.array([0, 1])
         return self
 

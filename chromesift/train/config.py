@@ -1,0 +1,97 @@
+"""Training configuration: a frozen dataclass, read from TOML, overridden by CLI flags."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tomllib
+
+from chromesift.errors import UserError
+
+#: Datasets with human full-text ground truth (the quality bar is measured on these).
+HUMAN_FULLTEXT = (
+    "cleaneval", "cleanportaleval", "dragnet", "l3s-gn1", "msv-big9-chaos",
+    "xmu-cn-finance-news", "cn-wce-immortal", "wcxb",
+)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run depends on; logged as the run's params."""
+
+    name: str = "chromesift"
+    tables: Path = Path("data") / "paragraphs"
+    datasets: tuple[str, ...] = ()  # empty: every built table
+    out_dir: Path = Path("models")
+    # features
+    neighbours: int = 2
+    hash_buckets: int = 8
+    # classifier
+    max_iter: int = 120
+    learning_rate: float = 0.15
+    max_leaf_nodes: int = 31
+    min_samples_leaf: int = 40
+    l2_regularization: float = 1.0
+    second_stage: bool = True
+    stack_folds: int = 3
+    # data
+    text_copies: float = 0.3  # share of pages also trained on as plain text
+    max_rows: int = 300_000  # paragraphs per fit (whole pages are sampled)
+    min_label_weight: float = 0.4  # paragraphs whose label confidence is lower are left out
+    length_weight: bool = False  # weight paragraphs by log length (slower: weighted binning)
+    # evaluation
+    cv_folds: int = 3  # grouped by site; 0 skips cross-validation
+    threshold: float | None = None  # None: tuned on cross-validated predictions
+    random_state: int = 0
+    # tracking
+    experiment: str = "chromesift-train"
+    mlflow: bool = True
+    log_model: bool = True
+    extra: dict = field(default_factory=dict, hash=False)
+
+    def params(self) -> dict[str, str]:
+        """Flat string params for MLflow."""
+        return {k: str(v) for k, v in dataclasses.asdict(self).items() if k != "extra"}
+
+    def classifier_params(self) -> dict:
+        return {
+            "max_iter": self.max_iter,
+            "learning_rate": self.learning_rate,
+            "max_leaf_nodes": self.max_leaf_nodes,
+            "min_samples_leaf": self.min_samples_leaf,
+            "l2_regularization": self.l2_regularization,
+            "second_stage": self.second_stage,
+            "stack_folds": self.stack_folds,
+            "random_state": self.random_state,
+        }
+
+
+def load_config(path: Path | None = None, **overrides) -> TrainConfig:
+    """Defaults, then the ``[train]`` table of a TOML file, then ``overrides`` (None = unset)."""
+    values: dict = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise UserError(f"cannot read config {path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise UserError(f"{path}: invalid TOML ({exc})") from None
+        values.update(data.get("train", data))
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise UserError(f"unknown config key(s): {', '.join(unknown)}")
+    for key in ("tables", "out_dir"):
+        if key in values:
+            values[key] = Path(values[key])
+    if "datasets" in values:
+        values["datasets"] = tuple(values["datasets"])
+    cfg = TrainConfig(**values)
+    if cfg.cv_folds == 1 or cfg.cv_folds < 0:
+        raise UserError("cv_folds must be 0 (off) or at least 2")
+    if not 0 <= cfg.text_copies <= 1:
+        raise UserError("text_copies must be between 0 and 1")
+    return cfg

@@ -1,0 +1,158 @@
+"""Training without tracking: data preparation, the pipeline, grouped CV, threshold."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import GroupKFold
+from sklearn.pipeline import Pipeline
+
+from chromesift.data import schema
+from chromesift.features import ParagraphFeatures
+from chromesift.train.config import TrainConfig
+from chromesift.train.model import TwoStageClassifier
+
+log = logging.getLogger(__name__)
+
+
+def make_pipeline(config: TrainConfig) -> Pipeline:
+    """The one fitted object: paragraph table -> content decision."""
+    return Pipeline(
+        [
+            ("features", ParagraphFeatures(neighbours=config.neighbours, hash_buckets=config.hash_buckets)),
+            (
+                "classifier",
+                TwoStageClassifier(
+                    **config.classifier_params(),
+                    threshold=0.5 if config.threshold is None else config.threshold,
+                ),
+            ),
+        ]
+    )
+
+
+def as_text_mode(table: pd.DataFrame) -> pd.DataFrame:
+    """The same pages as plain-text dumps: one line per paragraph, no DOM columns."""
+    out = table.copy()
+    for col, value in schema.TEXT_DEFAULTS.items():
+        if col in ("page_chars",):
+            continue
+        out[col] = value
+    out["doc_id"] = out["doc_id"].astype(str) + "#text"
+    return out
+
+
+def sample_pages(table: pd.DataFrame, max_rows: int, rng: np.random.Generator) -> pd.DataFrame:
+    """Whole pages, in random order, until ``max_rows`` paragraphs (all if fewer)."""
+    if len(table) <= max_rows:
+        return table
+    sizes = table.groupby("doc_id", sort=True).size()
+    ids = sizes.index.to_numpy()[rng.permutation(len(sizes))]
+    keep = ids[np.cumsum(sizes.loc[ids].to_numpy()) <= max_rows]
+    return table[table["doc_id"].isin(set(keep))]
+
+
+def prepare(table: pd.DataFrame, config: TrainConfig, *, seed_offset: int = 0) -> pd.DataFrame:
+    """Training rows: sampled pages, text-mode copies, and the sample weights."""
+    schema.validate(table, require_labels=True, stage="train")
+    rng = np.random.default_rng(config.random_state + seed_offset)
+    table = sample_pages(table, int(config.max_rows / (1 + config.text_copies)), rng)
+    parts = [table]
+    if config.text_copies > 0:
+        docs = table["doc_id"].drop_duplicates().to_numpy()
+        pick = set(docs[rng.random(len(docs)) < config.text_copies])
+        parts.append(as_text_mode(table[table["doc_id"].isin(pick)]))
+    out = pd.concat(parts, ignore_index=True)
+    w = out["weight"].fillna(0).to_numpy(dtype=float)
+    w = np.where(w >= config.min_label_weight, 1.0, 0.0)
+    if config.length_weight:
+        n_chars = out["text"].str.len().to_numpy(dtype=float)
+        w = w * np.clip(np.log2(2 + n_chars) / 6, 0.3, 2.0)
+    out["sample_weight"] = np.where(np.isfinite(out["label"].to_numpy(dtype=float)), w, 0.0)
+    return out
+
+
+def fit(rows: pd.DataFrame, config: TrainConfig) -> Pipeline:
+    """Fit the pipeline on prepared rows (see :func:`prepare`)."""
+    pipe = make_pipeline(config)
+    pipe.fit(rows, rows["label"].to_numpy(dtype=float),
+             classifier__sample_weight=rows["sample_weight"].to_numpy())
+    return pipe
+
+
+def grouped_cv(rows: pd.DataFrame, config: TrainConfig, progress=None) -> pd.DataFrame:
+    """Out-of-fold content probabilities, folds grouped by site.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``doc_id, dataset, source, fold, label, weight, chars, probability`` for every
+        labeled row.
+    """
+    groups = rows["site"].to_numpy()
+    folds = GroupKFold(n_splits=config.cv_folds)
+    out = []
+    for k, (tr, te) in enumerate(folds.split(rows, groups=groups)):
+        log.info("cv fold %d/%d: %d train rows, %d test rows", k + 1, config.cv_folds, len(tr), len(te))
+        pipe = fit(rows.iloc[tr], config)
+        test = rows.iloc[te]
+        p = pipe.predict_proba(test)[:, 1]
+        lab = test["label"].to_numpy(dtype=float)
+        ok = np.isfinite(lab)
+        out.append(
+            pd.DataFrame(
+                {
+                    "doc_id": test["doc_id"].to_numpy()[ok],
+                    "dataset": test["dataset"].to_numpy()[ok],
+                    "source": test["source"].to_numpy()[ok],
+                    "fold": k,
+                    "label": lab[ok].astype(int),
+                    "weight": test["weight"].to_numpy()[ok],
+                    "chars": test["text"].str.len().to_numpy()[ok],
+                    "probability": p[ok],
+                }
+            )
+        )
+        if progress is not None:
+            progress.update(1)
+    return pd.concat(out, ignore_index=True)
+
+
+def weighted_prf(label: np.ndarray, pred: np.ndarray, weight: np.ndarray) -> tuple[float, float, float]:
+    """Precision, recall and F1 of the content class with per-row weights."""
+    tp = float(np.sum(weight[(pred == 1) & (label == 1)]))
+    fp = float(np.sum(weight[(pred == 1) & (label == 0)]))
+    fn = float(np.sum(weight[(pred == 0) & (label == 1)]))
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return p, r, f
+
+
+def tune_threshold(oof: pd.DataFrame) -> float:
+    """The threshold that maximises length-weighted F1, averaged over datasets."""
+    best, best_t = -1.0, 0.5
+    for t in np.arange(0.2, 0.81, 0.02):
+        scores = []
+        for _, d in oof.groupby("dataset"):
+            pred = (d["probability"].to_numpy() >= t).astype(int)
+            scores.append(weighted_prf(d["label"].to_numpy(), pred, d["chars"].to_numpy(dtype=float))[2])
+        score = float(np.mean(scores))
+        if score > best:
+            best, best_t = score, float(round(t, 2))
+    return best_t
+
+
+def cv_metrics(oof: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Per dataset (and source) paragraph-level P/R/F1, plain and length-weighted."""
+    rows = []
+    for (ds, src), d in oof.groupby(["dataset", "source"]):
+        lab = d["label"].to_numpy()
+        pred = (d["probability"].to_numpy() >= threshold).astype(int)
+        p, r, f = weighted_prf(lab, pred, np.ones(len(lab)))
+        lp, lr, lf = weighted_prf(lab, pred, d["chars"].to_numpy(dtype=float))
+        rows.append({"dataset": ds, "source": src, "paragraphs": len(d), "precision": p,
+                     "recall": r, "f1": f, "len_precision": lp, "len_recall": lr, "len_f1": lf})
+    return pd.DataFrame(rows)
