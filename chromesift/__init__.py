@@ -1,0 +1,54 @@
+"""chromesift: tell a web page's main content from its site chrome, paragraph by paragraph.
+
+>>> import chromesift
+>>> text = chromesift.extract(html)          # doctest: +SKIP
+>>> table = chromesift.classify(html)        # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+
+from chromesift.api import Model, detect_format, load_model
+from chromesift.errors import BundleError, ChromesiftError, UserError
+
+__all__ = [
+    "BundleError", "ChromesiftError", "Model", "UserError", "classify", "detect_format",
+    "explain", "extract", "load_model",
+]
+__version__ = "0.1.0"
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+
+def classify(document: str | bytes, *, format: str | None = None, model: Model | None = None) -> pd.DataFrame:
+    """Classify each paragraph of a page.
+
+    Parameters
+    ----------
+    document
+        HTML or plain text (paragraphs on separate lines), as str or bytes.
+    format
+        "html", "text", or None to detect (markup present -> html).
+    model
+        A :class:`Model` from :func:`load_model`; None uses the shipped default.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per paragraph in order: ``position``, ``text``, ``is_content``,
+        ``probability`` (content probability), plus structural columns for HTML.
+    """
+    return (model or load_model()).classify(document, format=format)
+
+
+def extract(document: str | bytes, *, format: str | None = None, model: Model | None = None) -> str:
+    """The main text of a page: its content paragraphs joined by newlines ("" if none)."""
+    return (model or load_model()).extract(document, format=format)
+
+
+def explain(document: str | bytes, *, format: str | None = None, model: Model | None = None, top: int = 3) -> pd.DataFrame:
+    """Per paragraph, the features that pushed it to its side (see :meth:`Model.explain`)."""
+    return (model or load_model()).explain(document, format=format, top=top)
