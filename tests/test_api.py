@@ -1,0 +1,135 @@
+"""The library call with the shipped default bundle."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+import chromesift
+from chromesift.data.html import parse_html
+
+ARTICLE_STARTS = (
+    "Ein Forschungsteam aus Darmstadt",
+    "Das Modell wurde nach Angaben",
+    "„Uns war wichtig",
+    "Erste Pilotversuche laufen",
+    "Kritiker mahnen dennoch",
+)
+CHROME_STARTS = (
+    "KI-Nachrichten", "News", "Forschung", "Jobs", "Newsletter",
+    "- Die besten KI-News", "- Jetzt die KI-Nachrichten-App", "Stellenangebote",
+    "Platform AI Developer", "Data Engineer für Sprachmodelle", "Werkstudent Machine Learning",
+    "Kommentare", "Wir freuen uns über Ihre Meinung", "Dieses Thema bei Google suchen",
+    "Abonnieren Sie unseren Newsletter", "Anmelden", "© 2026",
+)
+
+
+def _verdicts(res: pd.DataFrame) -> dict[str, bool]:
+    return dict(zip(res["text"], res["is_content"], strict=True))
+
+
+@pytest.mark.parametrize("fmt", ["html", "text"])
+def test_seed_page_every_paragraph_right(seed_html, fmt):
+    doc = seed_html if fmt == "html" else "\n".join(parse_html(seed_html)["text"])
+    res = chromesift.classify(doc, format=fmt)
+    verdict = _verdicts(res)
+    for start in ARTICLE_STARTS:
+        hits = [v for t, v in verdict.items() if t.startswith(start)]
+        assert hits == [True], f"{fmt}: article paragraph {start!r} lost"
+    for start in CHROME_STARTS:
+        hits = [v for t, v in verdict.items() if t.startswith(start)]
+        assert hits and not any(hits), f"{fmt}: chrome line {start!r} kept"
+
+
+def test_extract_seed_page(seed_html):
+    text = chromesift.extract(seed_html)
+    for start in ARTICLE_STARTS:
+        assert start in text
+    for start in CHROME_STARTS[5:]:
+        assert start not in text
+    assert chromesift.extract(seed_html.encode("utf-8")) == text
+
+
+def test_classify_columns_and_detection(seed_html):
+    res = chromesift.classify(seed_html)
+    assert list(res.columns[:4]) == ["position", "text", "is_content", "probability"]
+    assert "tag" in res.columns and res["position"].tolist() == list(range(len(res)))
+    assert res["probability"].between(0, 1).all()
+    plain = chromesift.classify("First line of text.\nSecond line.")
+    assert list(plain.columns) == ["position", "text", "is_content", "probability"]
+    assert chromesift.detect_format(seed_html) == "html"
+    assert chromesift.detect_format("just words\nmore words") == "text"
+
+
+@pytest.mark.parametrize("bad", [None, 3, 2.5, ["<p>x</p>"], {"html": "x"}])
+def test_wrong_types_raise_type_error(bad):
+    with pytest.raises(TypeError, match="str or bytes"):
+        chromesift.extract(bad)
+
+
+def test_bad_format_value():
+    with pytest.raises(ValueError, match="format"):
+        chromesift.classify("<p>x</p>", format="pdf")
+
+
+@pytest.mark.parametrize(
+    "doc",
+    ["", "   \n\t ", b"", b"\x00\x01\x02\xff\xfe" * 100, "word " * 5000, "<div>" * 5000 + "deep" + "</div>" * 10],
+)
+def test_odd_input_gives_a_result(doc):
+    res = chromesift.classify(doc)
+    assert set(res.columns) >= {"position", "text", "is_content", "probability"}
+    assert isinstance(chromesift.extract(doc), str)
+
+
+def test_empty_page_extracts_nothing():
+    assert chromesift.extract("") == ""
+    assert chromesift.extract("<html><body><script>x()</script></body></html>") == ""
+
+
+def test_does_not_mutate_input_and_is_deterministic(seed_html):
+    data = bytearray(seed_html.encode())
+    before = bytes(data)
+    a = chromesift.classify(bytes(data))
+    b = chromesift.classify(bytes(data))
+    assert bytes(data) == before
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_classify_many_matches_classify(seed_html):
+    model = chromesift.load_model()
+    docs = [seed_html, "", "Only one line of text here.", seed_html.replace("Darmstadt", "Kassel")]
+    many = list(model.classify_many(iter(docs), batch_size=3))
+    assert len(many) == 4
+    for doc, res in zip(docs, many, strict=True):
+        pd.testing.assert_frame_equal(res, model.classify(doc), check_exact=False, atol=1e-9)
+
+
+def test_explain_gives_reasons(seed_html):
+    table = chromesift.explain(seed_html, top=2)
+    assert list(table.columns) == ["position", "text", "is_content", "probability", "reasons"]
+    assert table["reasons"].map(len).le(2).all()
+    assert table["reasons"].map(len).gt(0).mean() > 0.5
+    assert all(r.split(":")[0] for rs in table["reasons"] for r in rs)
+
+
+def test_load_model_is_cached_and_verified(tmp_path):
+    from chromesift.errors import BundleError
+
+    assert chromesift.load_model() is chromesift.load_model()
+    with pytest.raises(BundleError, match="not found"):
+        chromesift.load_model(tmp_path / "none")
+
+
+def test_import_has_no_side_effects(tmp_path):
+    code = (
+        "import sys, chromesift; "
+        "assert 'mlflow' not in sys.modules, 'mlflow imported'; "
+        "chromesift.extract('<p>Hello there, this is a page.</p>'); "
+        "assert 'mlflow' not in sys.modules, 'mlflow imported by extract'"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True)
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,72 @@
+"""Bundles: atomic save, verified load, one clear error per cause."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sklearn.dummy import DummyClassifier
+
+from chromesift.errors import BundleError
+from chromesift.models.bundle import FORMAT, load_bundle, save_bundle, verify_bundle
+
+
+@pytest.fixture()
+def bundle(tmp_path):
+    model = DummyClassifier(strategy="constant", constant=1).fit([[0], [1]], [0, 1])
+    return save_bundle(model, tmp_path / "b", {"threshold": 0.4}, files={"report.md": "# r\n"})
+
+
+def test_round_trip(bundle):
+    model, meta = load_bundle(bundle)
+    assert model.predict([[5]]).tolist() == [1]
+    assert meta["format"] == FORMAT and meta["threshold"] == 0.4
+    assert len(meta["sha256"]) == 64 and meta["versions"]["sklearn"]
+    assert (bundle / "report.md").read_text() == "# r\n"
+
+
+def test_tampered_model_is_refused(bundle):
+    with open(bundle / "model.joblib", "ab") as f:
+        f.write(b"\0evil")
+    with pytest.raises(BundleError, match="sha256"):
+        load_bundle(bundle)
+
+
+def test_other_sklearn_version_is_refused(bundle):
+    meta = json.loads((bundle / "metadata.json").read_text())
+    meta["versions"]["sklearn"] = "0.1.0"
+    (bundle / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match="scikit-learn 0.1.0"):
+        verify_bundle(bundle)
+
+
+def test_missing_and_foreign_bundles(tmp_path):
+    with pytest.raises(BundleError, match="not found"):
+        load_bundle(tmp_path / "nothing")
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "metadata.json").write_text('{"format": "other/9"}')
+    with pytest.raises(BundleError, match="format"):
+        load_bundle(tmp_path / "foreign")
+
+
+def test_save_replaces_whole_and_leaves_no_temp(bundle):
+    model = DummyClassifier(strategy="constant", constant=0).fit([[0], [1]], [0, 1])
+    save_bundle(model, bundle, {"threshold": 0.6})
+    loaded, meta = load_bundle(bundle)
+    assert loaded.predict([[1]]).tolist() == [0] and meta["threshold"] == 0.6
+    assert not (bundle / "report.md").exists()
+    assert [p.name for p in bundle.parent.iterdir()] == ["b"]
+
+
+def test_failed_save_keeps_old_bundle(bundle, monkeypatch):
+    import joblib
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(joblib, "dump", boom)
+    with pytest.raises(OSError, match="disk full"):
+        save_bundle(object(), bundle, {"threshold": 0.9})
+    _, meta = load_bundle(bundle)
+    assert meta["threshold"] == 0.4
+    assert [p.name for p in bundle.parent.iterdir()] == ["b"]

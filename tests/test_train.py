@@ -1,0 +1,141 @@
+"""Training runs end to end on a tiny corpus: MLflow run, bundle, reproducibility."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from chromesift.data.build import BuildConfig, build, load_tables
+from chromesift.train.config import load_config
+from chromesift.train.run import run_training
+
+DATASETS = ("cleanportaleval", "readability")
+
+
+@pytest.fixture(scope="module")
+def tiny_tables(shared_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("tables")
+    build(BuildConfig(data_dir=shared_data, out_dir=out, datasets=DATASETS, limit=20, jobs=1, progress=False))
+    return out
+
+
+@pytest.fixture(scope="module")
+def tracked(tiny_tables, tmp_path_factory):
+    root = tmp_path_factory.mktemp("mlflow")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+    mp.setenv("CHROMESIFT_ARTIFACTS", str(root / "artifacts"))
+    cfg = load_config(
+        tables=tiny_tables, out_dir=root / "models", name="tiny", max_iter=15, cv_folds=2,
+        stack_folds=2, max_rows=4000, experiment="test-train",
+    )
+    result = run_training(cfg, progress=False)
+    yield cfg, result
+    mp.undo()
+
+
+def test_run_is_complete_in_mlflow(tracked):
+    import mlflow
+
+    cfg, result = tracked
+    run = mlflow.get_run(result.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.params["max_iter"] == "15"
+    assert run.data.params["cv_folds"] == "2"
+    assert any(k.startswith("data.readability.sha256") for k in run.data.params)
+    assert "cv.readability.html.len_f1" in run.data.metrics
+    assert 0 <= run.data.metrics["threshold"] <= 1
+    assert run.data.tags["git_commit"] is not None
+    client = mlflow.MlflowClient()
+    plots = {a.path for a in client.list_artifacts(result.run_id, "plots")}
+    assert {"plots/precision_recall.png", "plots/confusion_matrix.png", "plots/feature_importance.png"} <= plots
+    bundle_files = {a.path for a in client.list_artifacts(result.run_id, "bundle")}
+    assert "bundle/model.joblib" in bundle_files
+
+
+def test_logged_model_loads_and_predicts(tracked, seed_html):
+    import mlflow.sklearn
+
+    from chromesift.api import to_table
+
+    _, result = tracked
+    model = mlflow.sklearn.load_model(f"runs:/{result.run_id}/model")
+    table = to_table(seed_html)
+    pred = model.predict(table)
+    assert pred.shape == (len(table),)
+    assert set(np.unique(pred)) <= {0, 1}
+
+
+def test_bundle_loads_and_matches_pipeline(tracked, seed_html):
+    import chromesift
+
+    cfg, result = tracked
+    model = chromesift.load_model(result.bundle)
+    assert model.threshold == pytest.approx(result.threshold)
+    assert model.metadata["mlflow_run_id"] == result.run_id
+    assert model.metadata["data"]["licenses"]["readability"] == "Apache-2.0"
+    res = model.classify(seed_html)
+    assert len(res) > 10 and res["probability"].between(0, 1).all()
+    assert (result.bundle / "report.md").read_text().startswith("# chromesift model")
+
+
+def test_training_is_reproducible(tiny_tables, seed_html):
+    from chromesift.api import to_table
+    from chromesift.train import core
+
+    cfg = load_config(tables=tiny_tables, max_iter=10, stack_folds=2, max_rows=3000, cv_folds=0, mlflow=False)
+    table = load_tables(tiny_tables)
+    rows = core.prepare(table, cfg)
+    a = core.fit(rows, cfg).predict_proba(to_table(seed_html))
+    b = core.fit(core.prepare(table, cfg), cfg).predict_proba(to_table(seed_html))
+    np.testing.assert_array_equal(a, b)
+    other = core.fit(core.prepare(table, replace(cfg, random_state=1)), replace(cfg, random_state=1))
+    assert other.predict_proba(to_table(seed_html)).shape == a.shape
+
+
+def test_failed_run_is_marked_failed(tiny_tables, tmp_path, monkeypatch):
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("CHROMESIFT_ARTIFACTS", str(tmp_path / "artifacts"))
+    table = load_tables(tiny_tables)
+    one_class = tmp_path / "one"
+    one_class.mkdir()
+    table.assign(label=0.0).to_parquet(one_class / "x.parquet")
+    cfg = load_config(tables=one_class, out_dir=tmp_path / "m", cv_folds=0, max_iter=5, experiment="fail")
+    with pytest.raises(ValueError, match="both classes"):
+        run_training(cfg, progress=False)
+    runs = mlflow.search_runs(experiment_names=["fail"], output_format="list")
+    assert runs and runs[0].info.status == "FAILED"
+    assert "both classes" in runs[0].data.tags["error"]
+    assert not (tmp_path / "m" / "chromesift").exists()
+
+
+def test_config_errors_are_clear(tmp_path):
+    from chromesift.errors import UserError
+
+    bad = tmp_path / "c.toml"
+    bad.write_text("[train]\nmax_iterz = 3\n")
+    with pytest.raises(UserError, match="unknown config key.*max_iterz"):
+        load_config(bad)
+    bad.write_text("[train\n")
+    with pytest.raises(UserError, match="invalid TOML"):
+        load_config(bad)
+    good = tmp_path / "g.toml"
+    good.write_text('[train]\nmax_iter = 7\nname = "x"\n')
+    cfg = load_config(good, max_iter=9)
+    assert (cfg.max_iter, cfg.name) == (9, "x")
+
+
+def test_text_mode_copies_have_no_structure(tiny_tables):
+    from chromesift.train import core
+
+    cfg = load_config(tables=tiny_tables, text_copies=1.0, max_rows=10**7)
+    rows = core.prepare(load_tables(tiny_tables), cfg)
+    text = rows[rows["source"] == "text"]
+    assert len(text) == (rows["source"] == "html").sum()
+    assert (text["tag"] == "").all() and (text["anc1"] == -1).all()
+    assert isinstance(rows, pd.DataFrame) and rows["sample_weight"].isin([0.0, 1.0]).all()
