@@ -79,6 +79,13 @@ def test_fragment_text_lines_per_block_without_code():
     assert fragment_text("") == ""
 
 
+def test_node_text_one_line_per_text_node():
+    page = ("<html><head><title>T</title><script>x()</script></head><body><p>a<b>b</b>c</p>"
+            "<style>p {}</style>tail</body></html>")
+    assert peers.node_text(page) == "T\na\nb\nc\ntail"
+    assert peers.node_text("   ") == ""
+
+
 @pytest.mark.parametrize("name", list(PEERS))
 def test_each_peer_finds_the_article(name):
     cls = PEERS[name]
@@ -95,7 +102,7 @@ def test_each_peer_finds_the_article(name):
         # the extractors with a working main-content heuristic on a page this small
         assert ARTICLE in " ".join(text.split())
         assert "Lottery winner" not in text
-    assert cls.version().endswith(f"+s{peers.SETTINGS_VERSION}")
+    assert cls.version().endswith(f"+s{peers.SETTINGS_VERSION}.{cls.settings}")
 
 
 def test_justext_falls_back_to_english_stoplist():

@@ -26,8 +26,10 @@ project's peer table, Scrapinghub F1 within about 0.01):
     ``goose3.Goose().extract(raw_html=html).cleaned_text`` (one ``Goose``
     instance per worker).
 ``newspaper4k``
-    ``newspaper.Article(url).download(input_html=html)``, then ``parse()`` and
-    ``.text``, with a placeholder URL (the adapter sees no URL).
+    ``newspaper.fulltext(html, language=LANG)``, its documented HTML-to-text
+    call that makes no HTTP request (``Article.parse`` would try to download
+    images), with the page language when newspaper4k has stopwords for it,
+    else English.
 ``all-text``
     The trivial baseline: every text node of the page as lxml parses it
     (``<title>`` included, ``<script>`` and ``<style>`` dropped), one per
@@ -72,7 +74,7 @@ log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = 10.0
 #: Default cache folder (relative to the working directory).
 DEFAULT_CACHE_DIR = Path(".cache") / "peers"
-#: Bumped when an adapter's settings change, so that old cache rows are not reused.
+#: Part of every adapter's cache key; bumped when the cache format or shared helpers change.
 SETTINGS_VERSION = "1"
 
 #: ISO 639-1 code -> jusText stoplist name, for the languages of the corpora and their neighbours.
@@ -91,9 +93,6 @@ JUSTEXT_LANGUAGES: dict[str, str] = {
     "tl": "Tagalog", "tr": "Turkish", "uk": "Ukrainian", "ur": "Urdu", "uz": "Uzbek",
     "vi": "Vietnamese",
 }
-
-#: Placeholder URL for extractors that insist on one.
-PLACEHOLDER_URL = "http://example.com/article"
 
 
 @runtime_checkable
@@ -117,6 +116,8 @@ class PeerAdapter:
     module = ""
     #: whether outputs go to the on-disk cache (not for the cheap, evolving baseline)
     cacheable = True
+    #: bumped when this adapter's settings change, so that its old cache rows are not reused
+    settings = "1"
 
     @classmethod
     def available(cls) -> bool:
@@ -125,14 +126,14 @@ class PeerAdapter:
 
     @classmethod
     def version(cls) -> str:
-        """Library version plus :data:`SETTINGS_VERSION` (part of the cache key)."""
+        """Library version plus :data:`SETTINGS_VERSION` and the adapter's ``settings`` (the cache key)."""
         lib = "builtin"
         if cls.distribution:
             try:
                 lib = importlib.metadata.version(cls.distribution)
             except importlib.metadata.PackageNotFoundError:
                 lib = "missing"
-        return f"{lib}+s{SETTINGS_VERSION}"
+        return f"{lib}+s{SETTINGS_VERSION}.{cls.settings}"
 
     def extract(self, html: str, lang: str | None) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -308,11 +309,12 @@ class Goose3(PeerAdapter):
 
 
 class Newspaper4k(PeerAdapter):
-    """newspaper4k's article text, parsed from the given HTML."""
+    """newspaper4k's article body from given HTML (``newspaper.fulltext``: no HTTP requests)."""
 
     name = "newspaper4k"
     distribution = "newspaper4k"
     module = "newspaper"
+    settings = "2"  # 1 was Article.parse, which tries to download images
 
     def extract(self, html: str, lang: str | None) -> str:
         with warnings.catch_warnings():
@@ -320,10 +322,17 @@ class Newspaper4k(PeerAdapter):
             warnings.filterwarnings("ignore", message="nltk is not installed", category=UserWarning)
             import newspaper
 
-        article = newspaper.Article(url=PLACEHOLDER_URL)
-        article.download(input_html=html)
-        article.parse()
-        return article.text or ""
+        code = (lang or "").lower().split("-")[0]
+        if code not in _newspaper_languages():
+            code = "en"
+        return newspaper.fulltext(html, language=code) or ""
+
+
+@functools.lru_cache(maxsize=1)
+def _newspaper_languages() -> frozenset[str]:
+    from newspaper.languages import get_available_languages
+
+    return frozenset(get_available_languages())
 
 
 class AllText(PeerAdapter):

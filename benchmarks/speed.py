@@ -1,0 +1,232 @@
+"""Speed and memory of chromesift and its peers on the same pages, side by side.
+
+Each extractor runs in a fresh process of its own (spawned), single-threaded,
+over the same sample of corpus pages: one untimed warm-up page (imports,
+model load), then every page timed with ``time.perf_counter``. Peak memory is
+the process's maximum resident set size (``ru_maxrss``), reported whole and
+above the process's size once the pages were loaded.
+
+Usage::
+
+    python benchmarks/speed.py [--data DIR] [--datasets NAME ...] [--pages 300]
+                               [--peers all|name,name] [--model BUNDLE] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import random
+import resource
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+SELF = "chromesift"
+#: Extractors the ratios are computed against.
+REFERENCES = ("trafilatura", "resiliparse")
+
+
+@dataclass(frozen=True)
+class SpeedConfig:
+    """What one benchmark run measures."""
+
+    data_dir: Path | None = None
+    datasets: tuple[str, ...] = ()
+    pages: int = 300
+    peers: str = "all"
+    model: Path | None = None
+    include_model: bool = True
+    seed: int = 0
+    timeout: float = 10.0
+
+
+def sample_pages(data_dir: Path, datasets: list[str], n: int, seed: int) -> list[dict]:
+    """A seeded uniform sample of ``n`` pages across the datasets (reservoir sampling)."""
+    from chromesift.data.corpus import dataset_path, iter_pages
+
+    rng = random.Random(seed)
+    sample: list[dict] = []
+    seen = 0
+    for name in datasets:
+        for page in iter_pages(dataset_path(data_dir, name)):
+            rec = {"id": page.id, "html": page.html, "lang": page.lang}
+            if len(sample) < n:
+                sample.append(rec)
+            else:
+                j = rng.randrange(seen + 1)
+                if j < n:
+                    sample[j] = rec
+            seen += 1
+    return sample
+
+
+def _maxrss_mb() -> float:
+    # Linux reports kilobytes, macOS bytes
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
+
+
+class _PageTimeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise _PageTimeout
+
+
+def _extractor(name: str, model_path: str | None):
+    if name == SELF:
+        import chromesift
+
+        model = chromesift.load_model(Path(model_path) if model_path else None)
+        return lambda html, lang: model.extract(html)
+    from chromesift.evaluate.peers import get_peer
+
+    return get_peer(name).extract
+
+
+def measure(name: str, pages_file: str, model_path: str | None, timeout: float, queue) -> None:
+    """Child process: time one extractor over the pages in ``pages_file``; put a result dict."""
+    import logging
+    import warnings
+
+    logging.disable(logging.CRITICAL)
+    warnings.simplefilter("ignore")
+    with open(pages_file, encoding="utf-8") as f:
+        pages = [json.loads(line) for line in f]
+    base_mb = _maxrss_mb()
+    try:
+        extract = _extractor(name, model_path)
+        extract(pages[0]["html"], pages[0]["lang"])  # warm-up: imports, lazy set-up
+    except Exception as exc:
+        queue.put({"name": name, "error": f"{type(exc).__name__}: {exc}"})
+        return
+    ms, failed = [], 0
+    signal.signal(signal.SIGALRM, _alarm)
+    for page in pages:
+        signal.setitimer(signal.ITIMER_REAL, timeout)
+        start = time.perf_counter()
+        try:
+            extract(page["html"], page["lang"])
+            ms.append((time.perf_counter() - start) * 1000)
+        except Exception:  # a timeout (_PageTimeout) or a failing page
+            failed += 1
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    queue.put({"name": name, "ms": ms, "failed": failed, "peak_mb": _maxrss_mb(), "base_mb": base_mb})
+
+
+def run_speed(config: SpeedConfig) -> list[dict]:
+    """Measure every extractor in its own process; one result dict per extractor.
+
+    Returns
+    -------
+    list of dict
+        ``name``, ``pages``, ``failed``, ``ms_median``, ``ms_p90``,
+        ``pages_per_s``, ``peak_mb``, ``extra_mb`` (or ``error``).
+    """
+    from chromesift.data.corpus import dataset_names, default_data_dir
+    from chromesift.evaluate.peers import parse_peer_names
+
+    data_dir = Path(config.data_dir) if config.data_dir else default_data_dir()
+    datasets = list(config.datasets) or dataset_names(data_dir)
+    names = ([SELF] if config.include_model else []) + parse_peer_names(config.peers)
+    pages = sample_pages(data_dir, datasets, config.pages, config.seed)
+    if not pages:
+        raise SystemExit("no pages to measure")
+    ctx = mp.get_context("spawn")
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        pages_file = os.path.join(tmp, "pages.jsonl")
+        with open(pages_file, "w", encoding="utf-8") as f:
+            for p in pages:
+                f.write(json.dumps(p) + "\n")
+        for name in names:
+            print(f"measuring {name} on {len(pages)} pages ...", file=sys.stderr, flush=True)
+            queue = ctx.Queue()
+            proc = ctx.Process(
+                target=measure,
+                args=(name, pages_file, str(config.model) if config.model else None, config.timeout, queue),
+            )
+            proc.start()
+            try:
+                out = queue.get(timeout=config.timeout * len(pages) + 300)
+            except Exception:
+                out = {"name": name, "error": f"no result (exit code {proc.exitcode})"}
+            proc.join(30)
+            if "error" in out:
+                results.append(out)
+                continue
+            ms = np.asarray(out["ms"], dtype=float)
+            results.append({
+                "name": name,
+                "pages": len(pages),
+                "failed": out["failed"],
+                "ms_median": float(np.median(ms)) if len(ms) else float("nan"),
+                "ms_p90": float(np.percentile(ms, 90)) if len(ms) else float("nan"),
+                "pages_per_s": float(1000 * len(ms) / ms.sum()) if ms.sum() > 0 else float("nan"),
+                "peak_mb": out["peak_mb"],
+                "extra_mb": out["peak_mb"] - out["base_mb"],
+            })
+    return results
+
+
+def format_table(results: list[dict]) -> str:
+    """The results as a text table, with median-time ratios against the reference peers."""
+    ok = {r["name"]: r for r in results if "error" not in r}
+    refs = [r for r in REFERENCES if r in ok]
+    header = ["extractor", "pages", "failed", "ms median", "ms p90", "pages/s", "peak MB", "+MB"]
+    header += [f"x {r}" for r in refs]
+    rows = []
+    for r in results:
+        if "error" in r:
+            rows.append([r["name"], "error: " + r["error"]] + [""] * (len(header) - 2))
+            continue
+        row = [
+            r["name"], str(r["pages"]), str(r["failed"]), f"{r['ms_median']:.1f}",
+            f"{r['ms_p90']:.1f}", f"{r['pages_per_s']:.1f}", f"{r['peak_mb']:.0f}", f"{r['extra_mb']:.0f}",
+        ]
+        # time ratio: above 1 means slower than the reference
+        row += [f"{r['ms_median'] / ok[ref]['ms_median']:.2f}" for ref in refs]
+        rows.append(row)
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    lines.append("x <peer>: median ms/page divided by that peer's (above 1 = slower)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the flags, run the benchmark, print the table (and write JSON when asked)."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", type=Path, default=None, help="corpus folder")
+    p.add_argument("--datasets", nargs="+", default=[], help="datasets to sample from (default: all)")
+    p.add_argument("--pages", type=int, default=300, help="pages sampled (default: %(default)s)")
+    p.add_argument("--peers", default="all", help="'all', 'none' or comma-separated peer names")
+    p.add_argument("--model", type=Path, default=None, help="model bundle (default: the shipped one)")
+    p.add_argument("--no-model", action="store_true", help="peers only")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds per page")
+    p.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = p.parse_args(argv)
+    config = SpeedConfig(
+        data_dir=args.data, datasets=tuple(args.datasets), pages=args.pages, peers=args.peers,
+        model=args.model, include_model=not args.no_model, seed=args.seed, timeout=args.timeout,
+    )
+    results = run_speed(config)
+    print(format_table(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
