@@ -153,6 +153,38 @@ def test_mlflow_run_holds_metrics_and_report(tiny_corpus, tmp_path, monkeypatch)
     assert (tmp_path / "mlartifacts").is_dir()  # the experiment's explicit artifact location
 
 
+def test_leave_one_dataset_out_trains_without_the_held_out_set(tiny_corpus, tmp_path, monkeypatch):
+    import chromesift.train
+    from chromesift.data.build import BuildConfig, build
+
+    manifest = [{"name": n, "file": f"{n}.jsonl.xz", "pages": 0, "license": "test", "sha256": ""}
+                for n in ("tiny", "snips")]
+    (tiny_corpus / "MANIFEST.json").write_text(json.dumps(manifest), encoding="utf-8")
+    tables = tmp_path / "paragraphs"
+    build(BuildConfig(data_dir=tiny_corpus, out_dir=tables, jobs=1, verify=False, progress=False))
+    toml = tmp_path / "train.toml"
+    toml.write_text(
+        f"[train]\ntables = {json.dumps(str(tables))}\nmax_iter = 5\nmin_samples_leaf = 2\n"
+        "second_stage = false\ntext_copies = 0.0\n",
+        encoding="utf-8",
+    )
+    seen = []
+    real_fit = chromesift.train.fit_for_evaluation
+
+    def spy(table, config=None):
+        seen.append(sorted(set(table["dataset"])))
+        return real_fit(table, config)
+
+    monkeypatch.setattr(chromesift.train, "fit_for_evaluation", spy)
+    results = run_evaluation(
+        _config(tiny_corpus, tmp_path, split="leave-one-dataset-out", train_config=toml, n_boot=0)
+    )
+    assert seen == [["snips"], ["tiny"]]  # each fit saw only the other dataset
+    assert results["meta"]["model"] == "one fit per held-out dataset"
+    for name in ("tiny", "snips"):
+        assert 0.0 <= results["datasets"][name]["extractors"]["chromesift"]["f1"] <= 1.0
+
+
 def test_user_errors_exit_2(tiny_corpus, tmp_path, capsys):
     code = cli_main(["evaluate", "--data", str(tiny_corpus), "--datasets", "tiny", "nope",
                      "--no-mlflow", "--no-progress", "--out", str(tmp_path / "r")])

@@ -273,18 +273,32 @@ def _fit_for_evaluation():
     return fit_for_evaluation
 
 
-def _lodo_model(held_out: str, datasets: list[str], config: EvaluationConfig):
-    """A model trained on every dataset but ``held_out`` (needs ``chromesift.train.fit_for_evaluation``)."""
-    fit_for_evaluation = _fit_for_evaluation()
-    from chromesift.data.build import load_tables
-    from chromesift.train.config import load_config
+class _HeldOutTrainer:
+    """Fits, for each held-out dataset, a model on the built tables of every other dataset."""
 
-    train_config = load_config(config.train_config)
-    others = [d for d in datasets if d != held_out]
-    if not others:
-        raise UserError("--split leave-one-dataset-out needs at least two datasets")
-    table = load_tables(train_config.tables, others)
-    return fit_for_evaluation(table, train_config)
+    def __init__(self, config: EvaluationConfig) -> None:
+        from chromesift.train.config import load_config
+
+        self.fit = _fit_for_evaluation()
+        # no tracking and no cross-validation: these fits exist only to be scored here
+        self.train_config = load_config(config.train_config, cv_folds=0, mlflow=False)
+        self._table = None
+
+    def model_for(self, held_out: str):
+        """A model trained without ``held_out``."""
+        from chromesift.data.build import load_tables
+
+        if self._table is None:
+            datasets = list(self.train_config.datasets) or None
+            self._table = load_tables(self.train_config.tables, datasets)
+        train = self._table[self._table["dataset"] != held_out]
+        if not len(train):
+            raise UserError(
+                f"no training data without {held_out!r} in {self.train_config.tables} "
+                "(run `chromesift data build` for the other datasets)"
+            )
+        log.info("training without %s on %d paragraphs", held_out, len(train))
+        return self.fit(train.reset_index(drop=True), self.train_config)
 
 
 def _content_text(frame) -> str:
@@ -473,17 +487,22 @@ def run_evaluation(config: EvaluationConfig, *, model=None) -> dict:
         raise UserError("nothing to evaluate: --peers-only needs at least one peer")
     if config.include_model and config.split == "whole" and model is None:
         model = load_bundle(config.model)
+    trainer = None
     if config.include_model and config.split != "whole":
         if model is not None:
             raise UserError("a given model can only be evaluated with --split whole")
-        _fit_for_evaluation()
+        trainer = _HeldOutTrainer(config)
     extractors = ([SELF] if config.include_model else []) + peer_names
 
     started = datetime.now(timezone.utc)
     out_dir = Path(config.out) if config.out else Path("reports") / f"evaluate-{started:%Y%m%d-%H%M%S}"
     results: dict = {
         "meta": {
-            "model": str(config.model) if config.model else ("shipped default" if config.include_model else None),
+            "model": (
+                None if not config.include_model
+                else "one fit per held-out dataset" if trainer is not None
+                else str(config.model) if config.model else "shipped default"
+            ),
             "model_metadata": _model_meta(model) if model is not None else {},
             "split": config.split,
             "datasets": {},
@@ -525,7 +544,7 @@ def run_evaluation(config: EvaluationConfig, *, model=None) -> dict:
             n_pages_total += len(pages)
             outputs: dict[str, tuple[list[str], list[float], int]] = {}
             if config.include_model:
-                ds_model = model if config.split == "whole" else _lodo_model(ds, datasets, config)
+                ds_model = model if trainer is None else trainer.model_for(ds)
                 texts, ms, frames = _run_model(ds_model, pages, progress=config.progress, desc=f"{SELF} {ds}")
                 outputs[SELF] = (texts, ms, sum(1 for m in ms if m != m))
                 rows = _paragraph_rows(frames, pages)
