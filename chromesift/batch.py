@@ -326,6 +326,23 @@ def time_budget(seconds: float | None):
         signal.signal(signal.SIGALRM, previous)
 
 
+@contextlib.contextmanager
+def one_thread():
+    """Native thread pools (OpenMP, BLAS) at one thread inside the block.
+
+    Pages run in parallel across processes, and on a page-sized table the start-up
+    of an OpenMP team costs more than it saves (HistGradientBoosting prediction
+    of one page was 20 times slower with a pool per core on a 2-CPU container).
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # scikit-learn brings it; without it, leave the pools alone
+        yield
+        return
+    with threadpool_limits(limits=1):
+        yield
+
+
 def result_record(frame: Any) -> dict:
     """``text`` and ``paragraphs`` of a classified paragraph table."""
     texts = [str(t) for t in frame["text"]]
@@ -627,8 +644,9 @@ def load_with(loader: Loader, path: Path | None) -> Model:
 
 
 def _run_here(feed: _Feed, model: Model, config: BatchConfig) -> None:
-    while (job := feed.next()) is not None:
-        feed.record(process(model, job, config.timeout))
+    with one_thread():
+        while (job := feed.next()) is not None:
+            feed.record(process(model, job, config.timeout))
 
 
 # --- worker processes ------------------------------------------------------------------
@@ -644,8 +662,9 @@ def _worker_main(conn, loader: Loader, model_path: Path | None, timeout: float |
             conn.send(("load_failed", str(exc)))
             return
         conn.send(("ready", None))
-        while (job := conn.recv()) is not None:
-            conn.send(("result", process(model, job, timeout)))
+        with one_thread():
+            while (job := conn.recv()) is not None:
+                conn.send(("result", process(model, job, timeout)))
     except (EOFError, OSError):  # the parent is gone: nobody wants the result
         return
 

@@ -204,7 +204,8 @@ def run_page(config: ExtractConfig, loader: batch.Loader | None = None) -> int:
     document = read_page(config.page)
     model = batch.load_with(loader or batch.load_default, config.model)
     name = None if config.page == "-" else config.page
-    result = extract_page(document, model, format=config.format, name=name)
+    with batch.one_thread():
+        result = extract_page(document, model, format=config.format, name=name)
     if config.json:
         out = json.dumps({"id": name or "-", **result}, ensure_ascii=False)
     elif config.paragraphs:
