@@ -22,7 +22,6 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import os
-import re
 import signal
 import sys
 import threading
@@ -47,10 +46,6 @@ KILL_GRACE = 5.0
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 FORMATS = ("html", "text")
 
-_HTML_SNIFF = re.compile(
-    rb"<(?:!doctype\s+html|html|head|body|p|div|br|span|a|table|meta|title|li|ul|h[1-6]|!--)[\s>/]",
-    re.I,
-)
 _WARC_SUFFIXES = (".warc", ".warc.gz", ".warc.zst", ".warc.lz4")
 _JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.xz", ".ndjson", ".json")
 
@@ -119,7 +114,8 @@ def detect_format(document: str | bytes, name: str | None = None) -> str:
     Returns
     -------
     str
-        ``"html"`` when the start of the page holds an HTML tag, else ``"text"``.
+        The suffix's answer, else that of :func:`chromesift.api.detect_format` (the
+        library call's own rule), so the command line and the library agree.
     """
     if name:
         suffix = Path(name).suffix.lower()
@@ -127,10 +123,9 @@ def detect_format(document: str | bytes, name: str | None = None) -> str:
             return "text"
         if suffix in (".html", ".htm", ".xhtml", ".shtml"):
             return "html"
-    head = document[:8192]
-    if isinstance(head, str):
-        head = head.encode("utf-8", errors="replace")
-    return "html" if _HTML_SNIFF.search(bytes(head)) else "text"
+    from chromesift.api import detect_format as sniff
+
+    return sniff(bytes(document) if isinstance(document, bytearray) else document)
 
 
 def _size(document: str | bytes) -> int:
