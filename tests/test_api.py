@@ -23,7 +23,7 @@ CHROME_STARTS = (
     "- Die besten KI-News", "- Jetzt die KI-Nachrichten-App", "Stellenangebote",
     "Platform AI Developer", "Data Engineer für Sprachmodelle", "Werkstudent Machine Learning",
     "Kommentare", "Wir freuen uns über Ihre Meinung", "Dieses Thema bei Google suchen",
-    "Abonnieren Sie unseren Newsletter", "Anmelden", "© 2026",
+    "Abonnieren Sie unseren Newsletter", "Anmelden", "© 2026 KI-Nachrichten · Impressum · Datenschutz",
 )
 
 
@@ -40,7 +40,8 @@ def test_seed_page_every_paragraph_right(seed_html, fmt):
         hits = [v for t, v in verdict.items() if t.startswith(start)]
         assert hits == [True], f"{fmt}: article paragraph {start!r} lost"
     for start in CHROME_STARTS:
-        hits = [v for t, v in verdict.items() if t.startswith(start)]
+        # short menu words must match whole lines, not the headline that starts alike
+        hits = [v for t, v in verdict.items() if t == start or (len(start) > 12 and t.startswith(start))]
         assert hits and not any(hits), f"{fmt}: chrome line {start!r} kept"
 
 
