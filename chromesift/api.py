@@ -66,7 +66,11 @@ class Model:
         schema.validate(table, stage="predict")
         if len(table) == 0:
             return np.zeros(0)
-        return self.pipeline.predict_proba(table)[:, 1]
+        if len(table) > _THREADED_ROWS:
+            return self.pipeline.predict_proba(table)[:, 1]
+        # on a page or a small batch, OpenMP's thread start-up costs more than it saves
+        with _threadpools().limit(limits=1, user_api="openmp"):
+            return self.pipeline.predict_proba(table)[:, 1]
 
     def _result(self, table: pd.DataFrame, proba: np.ndarray) -> pd.DataFrame:
         out = table.drop(columns=["doc_id"]).copy()
@@ -157,6 +161,19 @@ class Model:
         out = res[RESULT_COLUMNS].copy()
         out["reasons"] = reasons
         return out
+
+
+_THREADED_ROWS = 50_000
+_CONTROLLER = None
+
+
+def _threadpools():
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER
 
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:

@@ -16,6 +16,7 @@ def register(sub) -> None:
     p.add_argument("--out-dir", type=Path, default=None)
     p.add_argument("--cv-folds", type=int, default=None, help="grouped CV folds (0: none)")
     p.add_argument("--max-rows", type=int, default=None)
+    p.add_argument("--max-fit-rows", type=int, default=None)
     p.add_argument("--max-iter", type=int, default=None)
     p.add_argument("--text-copies", type=float, default=None)
     p.add_argument("--threshold", type=float, default=None)
@@ -39,6 +40,7 @@ def _run(args: argparse.Namespace) -> int:
         cv_folds=args.cv_folds,
         max_rows=args.max_rows,
         max_iter=args.max_iter,
+        max_fit_rows=args.max_fit_rows,
         text_copies=args.text_copies,
         threshold=args.threshold,
         random_state=args.random_state,

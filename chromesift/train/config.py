@@ -35,10 +35,11 @@ class TrainConfig:
     min_samples_leaf: int = 40
     l2_regularization: float = 1.0
     second_stage: bool = True
-    stack_folds: int = 3
+    stack_folds: int = 2
     # data
-    text_copies: float = 0.3  # share of pages also trained on as plain text
-    max_rows: int = 300_000  # paragraphs per fit (whole pages are sampled)
+    text_copies: float = 0.5  # share of pages also trained on as plain text
+    max_rows: int = 2_000_000  # paragraphs in the training table (whole pages are sampled)
+    max_fit_rows: int = 300_000  # labeled paragraphs each booster is fitted on (random rows)
     min_label_weight: float = 0.4  # paragraphs whose label confidence is lower are left out
     length_weight: bool = False  # weight paragraphs by log length (slower: weighted binning)
     # evaluation
@@ -64,6 +65,7 @@ class TrainConfig:
             "l2_regularization": self.l2_regularization,
             "second_stage": self.second_stage,
             "stack_folds": self.stack_folds,
+            "max_fit_rows": self.max_fit_rows,
             "random_state": self.random_state,
         }
 

@@ -99,6 +99,10 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         Fit the context stage; False gives a one-stage model.
     threshold : float, default=0.5
         Decision threshold on the content probability.
+    max_fit_rows : int or None, default=None
+        Each booster is fitted on at most this many labeled rows, drawn at
+        random; every row still gets a stage-1 probability, so the context
+        of stage 2 is always whole pages. None fits on all labeled rows.
     random_state : int, default=0
     """
 
@@ -113,8 +117,10 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         stack_folds: int = 3,
         second_stage: bool = True,
         threshold: float = 0.5,
+        max_fit_rows: int | None = None,
         random_state: int = 0,
     ):
+        self.max_fit_rows = max_fit_rows
         self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.max_leaf_nodes = max_leaf_nodes
@@ -138,6 +144,16 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
             random_state=self.random_state,
         )
 
+    def _subsample(self, mask: np.ndarray) -> np.ndarray:
+        """Keep at most ``max_fit_rows`` of the rows where ``mask`` is set (seeded)."""
+        idx = np.flatnonzero(mask)
+        if self.max_fit_rows is None or len(idx) <= self.max_fit_rows:
+            return mask
+        rng = np.random.default_rng(self.random_state)
+        keep = np.zeros_like(mask)
+        keep[rng.choice(idx, size=self.max_fit_rows, replace=False)] = True
+        return keep
+
     def fit(self, X: pd.DataFrame, y, sample_weight=None):
         """Fit both stages; rows whose label is NaN give context but are not learned from."""
         F, books = _split(X)
@@ -146,6 +162,7 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         labeled = np.isfinite(y) & (w > 0)
         if labeled.sum() == 0 or len(np.unique(y[labeled])) < 2:
             raise ValueError("training needs labeled paragraphs of both classes")
+        labeled = self._subsample(labeled)
         if np.all(w[labeled] == w[labeled][0]):
             # uniform weights: leave them out, as weighted binning is several times slower
             w = None

@@ -1,0 +1,439 @@
+"""Classify pages on Apache Spark (the optional extra ``chromesift[spark]``).
+
+:func:`extract_dataframe` adds ``main_text``, ``paragraphs`` and ``error`` columns to a
+Spark DataFrame of pages. It runs the same fitted pipeline as the library call, through
+``mapInPandas``: each Python worker loads the bundle once (the library's own cache)
+and classifies the pages of each Arrow batch a few dozen at a time, so a page's result
+equals :func:`chromesift.extract` and :func:`chromesift.classify` of that page.
+
+The bundle folder is shipped from the driver to the executors with
+``SparkContext.addFile``, so a cluster needs chromesift (and its dependencies) installed
+in the executors' Python, but not the bundle. Under Spark Connect there is no
+``addFile``: pass ``ship_model=False`` and a bundle path every executor can read.
+
+A bundle is a pickle: only ship bundles you trust.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sys
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from chromesift.batch import MAX_BYTES, one_thread, result_record
+
+if TYPE_CHECKING:  # pyspark is an optional dependency
+    import pandas as pd
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
+
+#: Columns :func:`extract_dataframe` adds.
+OUTPUT_COLUMNS = ("main_text", "paragraphs", "error")
+#: Pages classified together in one call of the pipeline (batched prediction is ~3x
+#: faster than page by page and gives the same probabilities).
+BATCH_PAGES = 32
+#: Pages per Arrow batch handed to a Python worker in sessions made by
+#: :func:`local_session` (Spark's default, 10 000 rows, is gigabytes of HTML).
+RECORDS_PER_BATCH = 256
+#: pyspark 4.x warns that it does not fully support pandas 3; the conversions this
+#: module uses (strings, binary, arrays of structs) are covered by its tests.
+_PANDAS3_WARNING = "PySpark does not yet fully support pandas"
+
+
+def require_pyspark() -> None:
+    """Raise a :class:`~chromesift.errors.UserError` naming the extra when pyspark is missing."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        from chromesift.errors import UserError
+
+        raise UserError(
+            "pyspark is not installed; install the Spark extra: pip install 'chromesift[spark]'"
+        ) from None
+
+
+@contextlib.contextmanager
+def _quiet_pandas3():
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_PANDAS3_WARNING, category=FutureWarning)
+        yield
+
+
+def paragraphs_type():
+    """Spark type of the ``paragraphs`` column: array of (text, is_content, probability)."""
+    from pyspark.sql.types import (
+        ArrayType,
+        BooleanType,
+        DoubleType,
+        StringType,
+        StructField,
+        StructType,
+    )
+
+    return ArrayType(
+        StructType([
+            StructField("text", StringType()),
+            StructField("is_content", BooleanType()),
+            StructField("probability", DoubleType()),
+        ])
+    )
+
+
+def output_schema(schema: StructType) -> StructType:
+    """``schema`` plus the columns :func:`extract_dataframe` adds."""
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    return StructType([
+        *schema.fields,
+        StructField("main_text", StringType()),
+        StructField("paragraphs", paragraphs_type()),
+        StructField("error", StringType()),
+    ])
+
+
+# --- the executor side --------------------------------------------------------------------
+
+
+def _size(document: str | bytes) -> int:
+    return len(document.encode("utf-8", errors="surrogatepass")) if isinstance(document, str) else len(document)
+
+
+def classify_documents(
+    model: Any,
+    documents: list,
+    *,
+    format: str | None = None,
+    max_bytes: int | None = MAX_BYTES,
+    batch_pages: int = BATCH_PAGES,
+) -> list[tuple[str | None, list[dict] | None, str | None]]:
+    """Classify a list of pages: ``(main_text, paragraphs, error)`` for each, in order.
+
+    Parameters
+    ----------
+    model
+        A loaded :class:`chromesift.Model`.
+    documents
+        HTML or text (str or bytes); None (or NaN) is a missing page.
+    format
+        ``"html"``, ``"text"``, or None to detect per page as the library call does.
+    max_bytes
+        Size budget; a bigger page is not classified (None: no limit).
+    batch_pages
+        Pages predicted together.
+
+    Returns
+    -------
+    list of tuple
+        ``main_text`` and ``paragraphs`` (``text``, ``is_content``, ``probability``
+        rounded to 4 digits, as in the batch CLI's records) of each page, or None for
+        both and the reason in ``error``. One failing page does not fail the others.
+    """
+    out: list[tuple[str | None, list[dict] | None, str | None]] = [(None, None, None)] * len(documents)
+    todo: list[int] = []
+    for i, doc in enumerate(documents):
+        if isinstance(doc, (bytearray, memoryview)):
+            doc = documents[i] = bytes(doc)
+        if doc is None or (isinstance(doc, float) and math.isnan(doc)):
+            out[i] = (None, None, "no document (null)")
+        elif not isinstance(doc, (str, bytes)):
+            out[i] = (None, None, f"document must be a string or binary, not {type(doc).__name__}")
+        elif max_bytes is not None and _size(doc) > max_bytes:
+            out[i] = (None, None, f"page is {_size(doc)} bytes, over the {max_bytes}-byte budget")
+        else:
+            todo.append(i)
+
+    def done(i: int, frame) -> None:
+        rec = result_record(frame)
+        out[i] = (rec["text"], rec["paragraphs"], None)
+
+    for start in range(0, len(todo), max(1, batch_pages)):
+        chunk = todo[start : start + max(1, batch_pages)]
+        try:
+            frames = list(model.classify_many([documents[i] for i in chunk], format=format,
+                                              batch_size=len(chunk)))
+        except Exception:  # one bad page fails its batch: redo the batch page by page
+            frames = None
+        for k, i in enumerate(chunk):
+            if frames is not None:
+                done(i, frames[k])
+                continue
+            try:
+                done(i, model.classify(documents[i], format=format))
+            except Exception as exc:
+                out[i] = (None, None, f"{type(exc).__name__}: {exc}")
+    return out
+
+
+@dataclass(frozen=True)
+class _Extractor:
+    """The function ``mapInPandas`` runs on the executors (pickled by reference to this class)."""
+
+    html_col: str
+    model_path: str | None
+    shipped_name: str | None
+    format: str | None
+    max_bytes: int | None
+    batch_pages: int
+
+    def bundle(self) -> Path | None:
+        """The bundle folder on this executor: the shipped copy, else the given path."""
+        if self.shipped_name is not None:
+            from pyspark import SparkFiles
+
+            with contextlib.suppress(Exception):
+                shipped = Path(SparkFiles.get(self.shipped_name))
+                if shipped.is_dir():
+                    return shipped
+        return Path(self.model_path) if self.model_path is not None else None
+
+    def __call__(self, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        model = None
+        with one_thread():  # one Python worker per core: no native thread pools on top
+            for frame in batches:
+                if model is None:
+                    import chromesift
+
+                    model = chromesift.load_model(self.bundle())  # cached: once per worker
+                results = classify_documents(
+                    model, list(frame[self.html_col]), format=self.format,
+                    max_bytes=self.max_bytes, batch_pages=self.batch_pages,
+                )
+                text, paragraphs, error = zip(*results, strict=True) if results else ((), (), ())
+                yield frame.assign(main_text=list(text), paragraphs=list(paragraphs), error=list(error))
+
+
+# --- the driver side ------------------------------------------------------------------------
+
+
+def _ship(spark: SparkSession, folder: Path) -> str | None:
+    """Add the bundle folder to the Spark application's files; its name there, or None."""
+    try:
+        sc = spark.sparkContext
+    except Exception:  # Spark Connect: no SparkContext, no addFile
+        return None
+    folder = folder.resolve()
+    for added in sc.listFiles:
+        path = urlsplit(added).path.rstrip("/")
+        if path == folder.as_posix():
+            return folder.name
+        if path.rsplit("/", 1)[-1] == folder.name:  # executors would refuse the second one
+            raise ValueError(
+                f"another folder named {folder.name!r} ({added}) was already shipped in this "
+                "Spark application; give the bundle folder a name of its own"
+            )
+    sc.addFile(str(folder), recursive=True)
+    return folder.name
+
+
+def extract_dataframe(
+    df: DataFrame,
+    html_col: str = "html",
+    model_path: str | Path | None = None,
+    *,
+    format: str | None = None,
+    max_bytes: int | None = MAX_BYTES,
+    batch_pages: int = BATCH_PAGES,
+    ship_model: bool = True,
+) -> DataFrame:
+    """Add ``main_text``, ``paragraphs`` and ``error`` columns to a DataFrame of pages.
+
+    Lazy, as Spark transformations are: nothing runs before an action (``write``,
+    ``collect``, ``count``).
+
+    Parameters
+    ----------
+    df
+        Pages, one a row; every column is kept.
+    html_col
+        Column holding the page (string or binary): HTML, or plain text with
+        ``format="text"``.
+    model_path
+        Bundle folder; None for the shipped default model. It is checked here, on the
+        driver, before any task starts.
+    format
+        ``"html"``, ``"text"``, or None to detect per page (the library call's rule).
+    max_bytes
+        Per-page size budget: a bigger page gets ``error`` and no classification
+        (None: no limit).
+    batch_pages
+        Pages predicted together on an executor.
+    ship_model
+        Ship the bundle to the executors with ``SparkContext.addFile``; False when
+        ``model_path`` is readable at the same path on every executor.
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        ``df``'s columns plus ``main_text`` (string: content paragraphs joined by
+        newlines, as :func:`chromesift.extract`), ``paragraphs`` (array of structs
+        ``text``, ``is_content``, ``probability``) and ``error`` (null, or why the
+        page was not classified, in which case the other two are null).
+
+    Raises
+    ------
+    ValueError
+        For a missing ``html_col``, a column name that the output would repeat, or a
+        format other than html/text/None.
+    chromesift.errors.BundleError
+        When the bundle is missing, altered or made with another scikit-learn.
+
+    Notes
+    -----
+    Each Python worker holds one Arrow batch of pages in memory at a time; Spark's
+    default of 10 000 rows a batch is too many pages, so set
+    ``spark.sql.execution.arrow.maxRecordsPerBatch`` (sessions from
+    :func:`local_session` use :data:`RECORDS_PER_BATCH`).
+    """
+    from chromesift.models import DEFAULT_BUNDLE, verify_bundle
+
+    if html_col not in df.columns:
+        raise ValueError(f"no column {html_col!r} among {', '.join(df.columns)}")
+    clash = [c for c in OUTPUT_COLUMNS if c in df.columns]
+    if clash:
+        raise ValueError(f"the DataFrame already has column(s) {', '.join(clash)}; rename or drop them")
+    if format not in (None, "html", "text"):
+        raise ValueError(f"format must be 'html', 'text' or None, not {format!r}")
+    folder = Path(model_path) if model_path is not None else DEFAULT_BUNDLE
+    verify_bundle(folder)  # fail here, not in every task
+    shipped = _ship(df.sparkSession, folder) if ship_model else None
+    func = _Extractor(
+        html_col=html_col,
+        model_path=str(folder.resolve()) if model_path is not None else None,
+        shipped_name=shipped,
+        format=format,
+        max_bytes=max_bytes,
+        batch_pages=batch_pages,
+    )
+    with _quiet_pandas3():
+        return df.mapInPandas(func, output_schema(df.schema))
+
+
+# --- WARC input -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _WarcReader:
+    """Pages of the WARC files named in a ``path`` column (read on the executors)."""
+
+    max_bytes: int | None
+
+    def __call__(self, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        import pandas as pd
+
+        from chromesift.batch import Job, iter_warc
+        from chromesift.data.html import decode
+        from chromesift.errors import ChromesiftError
+
+        for frame in batches:
+            for path in frame["path"]:
+                rows: list[dict] = []
+                try:
+                    for job in iter_warc(Path(path), max_bytes=self.max_bytes):
+                        if not isinstance(job, Job):
+                            continue  # not an HTML response
+                        html, error = job.document, job.error
+                        if isinstance(html, bytes):
+                            try:  # as the parser would, so the column can be a string
+                                html = decode(html).text
+                            except ChromesiftError as exc:
+                                html, error = None, str(exc)
+                        rows.append({"id": str(job.id), "url": job.url, "path": path,
+                                     "html": html, "read_error": error})
+                except ChromesiftError as exc:  # an unreadable file: its pages so far, and a row saying so
+                    rows.append({"id": path, "url": None, "path": path, "html": None,
+                                 "read_error": str(exc)})
+                if rows:
+                    yield pd.DataFrame(rows, columns=list(WARC_COLUMNS))
+
+
+#: Columns of :func:`read_warc`.
+WARC_COLUMNS = ("id", "url", "path", "html", "read_error")
+
+
+def read_warc(spark: SparkSession, paths: list[str], *, max_bytes: int | None = MAX_BYTES) -> DataFrame:
+    """The HTML responses of WARC files as a DataFrame ``id, url, path, html, read_error``.
+
+    Each file is read whole by one task, on the executors, with the batch CLI's rules
+    (:func:`chromesift.batch.iter_warc`: response records of an HTML content type, the
+    ``WARC-Record-ID`` as id); so every path must be readable on every executor (a
+    local path in local mode, a shared file system on a cluster). Bytes without a
+    usable HTTP charset are decoded as the HTML parser would.
+
+    Parameters
+    ----------
+    spark
+        The session.
+    paths
+        ``.warc`` / ``.warc.gz`` files.
+    max_bytes
+        Per-page size budget: a bigger page has no ``html`` and a ``read_error``.
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        One row per HTML page, one partition per file (repartition before heavy work).
+    """
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    schema = StructType([StructField(c, StringType()) for c in WARC_COLUMNS])
+    files = spark.createDataFrame([(str(p),) for p in paths], "path string")
+    files = files.repartition(max(1, len(paths)))
+    with _quiet_pandas3():
+        return files.mapInPandas(_WarcReader(max_bytes), schema)
+
+
+# --- sessions ------------------------------------------------------------------------------
+
+
+def local_session(master: str | None = "local[*]", conf: dict[str, str] | None = None,
+                  app_name: str = "chromesift") -> SparkSession:
+    """Get or create a Spark session; in local mode one that stays on this machine.
+
+    For a ``local`` master: the driver binds to 127.0.0.1, the web UI is off, and
+    the Python workers run this interpreter (so they see this environment's
+    packages). Every session gets :data:`RECORDS_PER_BATCH` pages per Arrow batch.
+    ``conf`` overrides any of these. An active session is returned as it is.
+
+    Parameters
+    ----------
+    master
+        Spark master URL (``local[2]``, ``spark://host:7077``, ``yarn``, ...); None
+        for the one ``spark-submit`` gives.
+    conf
+        Extra Spark settings.
+    app_name
+        Application name.
+    """
+    from pyspark.sql import SparkSession
+
+    settings = {"spark.sql.execution.arrow.maxRecordsPerBatch": str(RECORDS_PER_BATCH)}
+    local = master is not None and master.startswith("local")
+    if local:
+        settings.update({
+            "spark.driver.bindAddress": "127.0.0.1",
+            "spark.driver.host": "127.0.0.1",
+            "spark.ui.enabled": "false",
+        })
+    settings.update(conf or {})
+    builder = SparkSession.builder.appName(app_name)
+    if master is not None:
+        builder = builder.master(master)
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    # read from the environment when the JVM and the context start
+    env = {"PYSPARK_PYTHON": sys.executable, "SPARK_LOCAL_IP": "127.0.0.1"} if local else {}
+    env = {k: v for k, v in env.items() if k not in os.environ}
+    os.environ.update(env)
+    try:
+        with _quiet_pandas3():
+            return builder.getOrCreate()
+    finally:
+        for key in env:
+            os.environ.pop(key, None)
