@@ -1,0 +1,237 @@
+"""The MLflow pyfunc flavour: predict in process, and `mlflow models serve` over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import chromesift
+from chromesift.data.corpus import dataset_path, iter_pages
+from chromesift.models import DEFAULT_BUNDLE
+
+mlflow = pytest.importorskip("mlflow")
+serving = pytest.importorskip("chromesift.serving")
+
+TEXT_PAGE = (
+    "Home | News | Contact\n"
+    "The harbour seals came back to the sandbank this spring, and the wardens counted "
+    "more pups than in any year since the count began.\n"
+    "Share this page"
+)
+
+
+@pytest.fixture(scope="module")
+def model() -> chromesift.Model:
+    return chromesift.load_model(DEFAULT_BUNDLE)
+
+
+@pytest.fixture(scope="module")
+def pages(shared_data) -> list[tuple[str, str]]:
+    return [(p.id, p.html) for p in iter_pages(dataset_path(shared_data, "cleaneval"), 3)]
+
+
+def _check_rows(rows: list[dict], pages: list[tuple[str, str]], model) -> None:
+    assert [r["id"] for r in rows] == [pid for pid, _ in pages]
+    for row, (_, html) in zip(rows, pages, strict=True):
+        assert row["main_text"] == chromesift.extract(html, model=model)
+        pars = json.loads(row["paragraphs"])
+        assert [p["text"] for p in pars] == list(model.classify(html)["text"])
+        assert "\n".join(p["text"] for p in pars if p["is_content"]) == row["main_text"]
+        assert all(0 <= p["probability"] <= 1 for p in pars)
+
+
+def test_predict_frame_equals_the_library_call(model, pages):
+    frame = pd.DataFrame({"id": [pid for pid, _ in pages], "html": [h for _, h in pages]})
+    out = serving.predict_frame(model, frame)
+    assert list(out.columns) == ["id", "main_text", "paragraphs"]
+    _check_rows(out.to_dict(orient="records"), pages, model)
+
+
+def test_predict_frame_text_column_and_no_id(model):
+    out = serving.predict_frame(model, pd.DataFrame({"html": [None], "text": [TEXT_PAGE]}))
+    assert list(out.columns) == ["main_text", "paragraphs"]
+    assert out["main_text"][0] == chromesift.extract(TEXT_PAGE, format="text", model=model)
+    assert [p["text"] for p in json.loads(out["paragraphs"][0])] == TEXT_PAGE.split("\n")
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        (pd.DataFrame({"id": ["a"]}), r"no 'html' or 'text' column \(columns: id\)"),
+        (pd.DataFrame({"id": ["a", "b"], "html": ["<p>x</p>", None]}), r"row 1 \(id 'b'\): no page"),
+        (pd.DataFrame({"html": ["<p>x</p>"] * 3}), r"3 pages in one request, over the limit of 2"),
+        (pd.DataFrame({"id": ["big"], "html": ["<p>" + "é" * 60 + "</p>"]}),
+         r"row 0 \(id 'big'\): page is 127 bytes, over the limit of 100"),
+    ],
+)
+def test_predict_frame_refuses_bad_requests(model, frame, message):
+    from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, ErrorCode
+
+    with pytest.raises(mlflow.exceptions.MlflowException, match=message) as info:
+        serving.predict_frame(model, frame, serving.Limits(max_bytes=100, max_pages=2))
+    assert info.value.error_code == ErrorCode.Name(INVALID_PARAMETER_VALUE)
+    assert info.value.get_http_status_code() == 400
+
+
+def test_limits_from_config_and_environment():
+    assert serving.Limits.resolve(None, environ={}) == serving.Limits(serving.MAX_BYTES, serving.MAX_PAGES)
+    assert serving.Limits.resolve({"max_bytes": 10}, environ={}).max_bytes == 10
+    env = {serving.ENV_MAX_BYTES: "7", serving.ENV_MAX_PAGES: "3"}
+    assert serving.Limits.resolve({"max_bytes": 10}, environ=env) == serving.Limits(7, 3)
+    with pytest.raises(ValueError, match="CHROMESIFT_SERVE_MAX_BYTES must be a whole number, not 'lots'"):
+        serving.Limits.resolve(None, environ={serving.ENV_MAX_BYTES: "lots"})
+    with pytest.raises(ValueError, match="max_pages must be at least 1, not 0"):
+        serving.Limits.resolve({"max_pages": 0}, environ={})
+
+
+def test_log_needs_an_active_run():
+    assert mlflow.active_run() is None
+    with pytest.raises(RuntimeError, match="active MLflow run"):
+        serving.log_pyfunc_model(DEFAULT_BUNDLE)
+
+
+def test_save_refuses_an_altered_bundle(tmp_path):
+    import shutil
+
+    from chromesift.errors import BundleError
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(DEFAULT_BUNDLE, bundle)
+    with open(bundle / "model.joblib", "ab") as f:
+        f.write(b"\0")
+    with pytest.raises(BundleError, match="sha256"):
+        serving.save_pyfunc_model(bundle, tmp_path / "pyfunc")
+    assert not (tmp_path / "pyfunc").exists()
+
+
+# --- logged in a run, served over HTTP -----------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _post(url: str, body: bytes, content_type: str = "application/json") -> tuple[int, str]:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.read().decode("utf-8")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode("utf-8")
+
+
+def _records(frame: dict) -> bytes:
+    return json.dumps({"dataframe_records": frame}).encode("utf-8")
+
+
+@pytest.fixture(scope="module")
+def logged_model(tmp_path_factory) -> tuple[str, str]:
+    """The pyfunc logged in a run of a throwaway SQLite tracking store: (tracking URI, model URI)."""
+    root = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    try:
+        exp = mlflow.create_experiment("serving-test", artifact_location=(root / "artifacts").as_uri())
+        with mlflow.start_run(experiment_id=exp) as run:
+            serving.log_pyfunc_model(DEFAULT_BUNDLE)
+        return uri, f"runs:/{run.info.run_id}/pyfunc"
+    finally:
+        mlflow.set_tracking_uri(previous)
+
+
+def test_logged_model_loads_and_predicts(logged_model, model, pages):
+    tracking, model_uri = logged_model
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(tracking)
+    try:
+        info = mlflow.models.get_model_info(model_uri)
+        loaded = mlflow.pyfunc.load_model(model_uri)
+    finally:
+        mlflow.set_tracking_uri(previous)
+    assert info.signature.inputs.input_names() == ["id", "html", "text"]
+    assert info.flavors["python_function"]["config"] == {
+        "max_bytes": serving.MAX_BYTES, "max_pages": serving.MAX_PAGES,
+    }
+    frame = pd.DataFrame({"id": [pid for pid, _ in pages], "html": [h for _, h in pages]})
+    _check_rows(loaded.predict(frame).to_dict(orient="records"), pages, model)
+
+
+def test_mlflow_models_serve(logged_model, model, pages, tmp_path):
+    tracking, model_uri = logged_model
+    port = _free_port()
+    limit = max(len(h.encode("utf-8")) for _, h in pages) + 1000
+    venv_bin = str(Path(sys.executable).parent)
+    env = {
+        **os.environ,
+        "PATH": venv_bin + os.pathsep + os.environ.get("PATH", ""),  # uvicorn
+        "MLFLOW_TRACKING_URI": tracking,
+        "OMP_NUM_THREADS": "1",
+        serving.ENV_MAX_BYTES: str(limit),
+    }
+    log = open(tmp_path / "server.log", "wb")  # closed in the finally below
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri, "--env-manager", "local",
+         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert server.poll() is None, (tmp_path / "server.log").read_text(errors="replace")[-3000:]
+            try:
+                with urllib.request.urlopen(base + "/ping", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "server did not answer /ping within 90 s"
+            time.sleep(0.5)
+
+        # three pages in, main text out
+        status, body = _post(base + "/invocations", _records([{"id": pid, "html": h} for pid, h in pages]))
+        assert status == 200, body
+        _check_rows(json.loads(body)["predictions"], pages, model)
+
+        # malformed payloads: 4xx with a message, and the server goes on
+        status, body = _post(base + "/invocations", b'{"dataframe_records": [{"id": "a", "html": ')
+        assert status == 400 and "Invalid input" in body, body
+        status, body = _post(base + "/invocations", _records([{"id": "a", "url": "http://x.example/"}]))
+        assert status == 400 and "no 'html' or 'text' column" in json.loads(body)["message"], body
+        status, body = _post(base + "/invocations", _records([{"id": "a", "html": "<p>hi</p>"}]),
+                             content_type="text/plain")
+        assert status == 415, body
+        big = "<html><body>" + "<p>" + "word " * (limit // 5) + "</p></body></html>"
+        status, body = _post(base + "/invocations", _records([{"id": "big", "html": big}]))
+        message = json.loads(body)["message"]
+        assert status == 400 and f"row 0 (id 'big'): page is {len(big)} bytes, over the limit of {limit}" in message
+
+        # still serving
+        status, body = _post(base + "/invocations", _records([{"id": "t", "text": TEXT_PAGE}]))
+        assert status == 200, body
+        row = json.loads(body)["predictions"][0]
+        assert row["id"] == "t"
+        assert row["main_text"] == chromesift.extract(TEXT_PAGE, format="text", model=model)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)  # the server and its uvicorn child
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        log.close()
+    assert server.returncode is not None
