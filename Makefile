@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 JOBS ?= 2
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: train test data lint bench evaluate clean
+.PHONY: train test data lint bench evaluate clean serve spark
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,13 +17,20 @@ $(VENV)/.peers: $(VENV)/.installed
 	$(PY) -m pip install -q -e ".[dev,peers]"
 	touch $@
 
+$(VENV)/.spark: $(VENV)/.installed
+	$(PY) -m pip install -q -e ".[dev,spark]"
+	touch $@
+
+# the Spark extra (pyspark; Spark also needs Java 17+)
+spark: $(VENV)/.spark
+
 data: $(VENV)/.installed
 	$(VENV)/bin/chromesift data build --jobs $(JOBS)
 
 train: data
 	$(VENV)/bin/chromesift train
 
-test: $(VENV)/.peers
+test: $(VENV)/.peers $(VENV)/.spark
 	bash .ci/install-chromium.sh || echo "chromium could not be installed: browser test will skip"
 	$(PY) -m pytest -q
 
@@ -38,3 +45,11 @@ bench: $(VENV)/.peers
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# serve BUNDLE over HTTP on 127.0.0.1:PORT: POST pages to /invocations (README: Serving and Spark)
+PORT ?= 5001
+BUNDLE ?= chromesift/models/default
+serve: $(VENV)/.installed
+	$(PY) -m chromesift.serving models/pyfunc --bundle $(BUNDLE)
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/mlflow models serve -m models/pyfunc \
+		--env-manager local --host 127.0.0.1 --port $(PORT)
