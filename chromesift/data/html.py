@@ -17,6 +17,7 @@ import pandas as pd
 from lxml import etree
 
 from chromesift.data import schema
+from chromesift.data.text import fix_surrogates
 from chromesift.data.vocab import (
     BLOCK_TAGS,
     FLAG_TAGS,
@@ -73,7 +74,7 @@ def decode(page: str | bytes) -> Decoded:
         The text and which rule chose the encoding.
     """
     if isinstance(page, str):
-        return Decoded(page, "unicode", "str")
+        return Decoded(fix_surrogates(page), "unicode", "str")
     if not isinstance(page, (bytes, bytearray, memoryview)):
         raise TypeError(f"a page must be str or bytes, not {type(page).__name__}")
     raw = bytes(page)

@@ -12,6 +12,20 @@ _WS = re.compile(r"[^\S\n]+")
 _LINES = re.compile(r"\r\n|\r|\n|\u2028|\u2029")
 
 
+def fix_surrogates(text: str) -> str:
+    """Join surrogate pairs into their characters and replace lone surrogates with U+FFFD.
+
+    A Python str may hold surrogate code points (``json.loads('"\\ud800"')``,
+    ``surrogateescape``-decoded file names) that no UTF-8 encoder accepts; pandas'
+    Arrow-backed strings and lxml both need valid text.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
+
+
 def parse_text(page: str | bytes, *, doc_id: str = "page") -> pd.DataFrame:
     """Split a text dump into paragraphs, one per non-blank line.
 
@@ -32,6 +46,7 @@ def parse_text(page: str | bytes, *, doc_id: str = "page") -> pd.DataFrame:
         page = bytes(page).decode("utf-8", errors="replace").lstrip("\ufeff")
     if not isinstance(page, str):
         raise TypeError(f"a page must be str or bytes, not {type(page).__name__}")
+    page = fix_surrogates(page)
     texts = [t for t in (_WS.sub(" ", line).strip() for line in _LINES.split(page)) if t]
     total = sum(map(len, texts))
     rows = [
