@@ -135,6 +135,7 @@ def classify_documents(
         rounded to 4 digits, as in the batch CLI's records) of each page, or None for
         both and the reason in ``error``. One failing page does not fail the others.
     """
+    documents = list(documents)
     out: list[tuple[str | None, list[dict] | None, str | None]] = [(None, None, None)] * len(documents)
     todo: list[int] = []
     for i, doc in enumerate(documents):

@@ -87,6 +87,38 @@ def test_bad_pages_get_an_error_and_the_rest_go_on(spark, model):
     assert [p["text"] for p in rows["text"]["paragraphs"]] == ["one line", "another line"]
 
 
+class _Fussy:
+    """The real model, but a page holding "<boom>" fails to parse."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def classify(self, document, *, format=None):
+        if "<boom>" in document:
+            raise ValueError("cannot parse this page")
+        return self.model.classify(document, format=format)
+
+    def classify_many(self, documents, *, format=None, batch_size=64):
+        for doc in documents:
+            yield self.classify(doc, format=format)
+
+
+def test_a_failing_page_fails_alone(model):
+    from chromesift.spark import classify_documents
+
+    docs = [f"<html><body><p>Page {i}: {'an ordinary sentence of prose. ' * 4}</p></body></html>" for i in range(5)]
+    docs[2] = "<html><body><boom>x</boom></body></html>"
+    got = classify_documents(_Fussy(model), docs, batch_pages=4)
+    assert got[2] == (None, None, "ValueError: cannot parse this page")
+    for i in (0, 1, 3, 4):
+        assert got[i][0] == chromesift.extract(docs[i], model=model) and got[i][2] is None
+    assert classify_documents(model, [float("nan"), b"<p>bytes</p>", 7], max_bytes=5) == [
+        (None, None, "no document (null)"),
+        (None, None, "page is 12 bytes, over the 5-byte budget"),
+        (None, None, "document must be a string or binary, not int"),
+    ]
+
+
 def test_extract_dataframe_checks_its_arguments(spark, tmp_path):
     from chromesift.errors import BundleError
     from chromesift.spark import extract_dataframe
