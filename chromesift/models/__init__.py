@@ -1,10 +1,23 @@
-"""Model bundles: save, verify, load; the default bundle ships in ``default/``."""
+"""Model bundles: save, verify, trust, load; the default bundle ships in ``default/``."""
 
-from pathlib import Path
+from chromesift.models.bundle import (
+    DEFAULT_BUNDLE,
+    SKOPS_TRUSTED_TYPES,
+    UntrustedBundleError,
+    check_trusted,
+    export_skops,
+    is_trusted,
+    load_bundle,
+    load_skops,
+    read_metadata,
+    save_bundle,
+    trust_bundle,
+    trust_store_path,
+    verify_bundle,
+)
 
-from chromesift.models.bundle import load_bundle, read_metadata, save_bundle, verify_bundle
-
-#: The bundle installed with the package (package data, so ``__file__`` is right here).
-DEFAULT_BUNDLE = Path(__file__).resolve().parent / "default"
-
-__all__ = ["DEFAULT_BUNDLE", "load_bundle", "read_metadata", "save_bundle", "verify_bundle"]
+__all__ = [
+    "DEFAULT_BUNDLE", "SKOPS_TRUSTED_TYPES", "UntrustedBundleError", "check_trusted",
+    "export_skops", "is_trusted", "load_bundle", "load_skops", "read_metadata", "save_bundle",
+    "trust_bundle", "trust_store_path", "verify_bundle",
+]

@@ -4,26 +4,70 @@ A bundle is a pickle underneath, and unpickling can run code. Loading
 therefore checks the bundle format, the sha256 of ``model.joblib`` and the
 scikit-learn version recorded in ``metadata.json`` *before* unpickling, and
 refuses with one :class:`~chromesift.errors.BundleError` naming the cause.
-Only load bundles you trust.
+
+Trust. The checks above catch damage, not malice: whoever hands you a bundle
+also wrote its ``metadata.json``. So :func:`load_bundle` unpickles only
+
+- the shipped default bundle,
+- bundles this machine wrote: :func:`save_bundle` records the sha256 of every
+  model it writes in a trust store (one line per model, see
+  :func:`trust_store_path`), so ``chromesift train`` then
+  ``chromesift extract --model models/chromesift`` just works, also after the
+  folder is copied or renamed,
+- and any other bundle only with ``trusted=True`` (command line ``--trust``) or
+  ``trusted="<its sha256>"``. The refusal shows the sha256 to compare with what
+  the bundle's source published; :func:`trust_bundle` records it for good.
+
+For sharing, a bundle may also hold ``model.skops`` (``save_bundle(..., skops=True)``
+or :func:`export_skops`): skops rebuilds the pipeline without running code and
+accepts only the types in :data:`SKOPS_TRUSTED_TYPES`. An untrusted bundle with a
+``model.skops`` loads from it with no ``trusted`` flag at all.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import os
 import platform
 import shutil
 import subprocess
 import tempfile
+import time
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
 from chromesift.errors import BundleError
 
+log = logging.getLogger(__name__)
+
 FORMAT = "chromesift-bundle/1"
 MODEL_FILE = "model.joblib"
+SKOPS_FILE = "model.skops"
 META_FILE = "metadata.json"
+#: The bundle installed with the package (package data, so ``__file__`` is right here).
+DEFAULT_BUNDLE = Path(__file__).resolve().parent / "default"
+#: Environment variable naming the trust store file (see :func:`trust_store_path`).
+TRUST_ENV = "CHROMESIFT_TRUST_STORE"
+#: ``expect`` value of :func:`save_bundle` that replaces whatever is at the path.
+ANY = "any"
+#: Types a ``model.skops`` may hold beyond skops' own safe defaults (numpy, sklearn
+#: estimators): our two estimators, the boosters' tree predictor, and the
+#: ``partial(check_array, ...)`` that HistGradientBoosting keeps in its preprocessor.
+SKOPS_TRUSTED_TYPES: tuple[str, ...] = (
+    "chromesift.features.transformer.ParagraphFeatures",
+    "chromesift.train.model.TwoStageClassifier",
+    "functools.partial",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.utils.validation.check_array",
+)
+
+
+class UntrustedBundleError(BundleError):
+    """A bundle that neither ships with chromesift nor was written on this machine."""
 
 
 def _sha256(path: Path) -> str:
@@ -61,7 +105,193 @@ def git_commit(cwd: Path | None = None) -> str:
         return ""
 
 
-def save_bundle(pipeline, path: Path, metadata: dict, files: dict[str, str] | None = None) -> Path:
+# --- trust store ---------------------------------------------------------------------------
+
+
+def trust_store_path() -> Path:
+    """The trust store: ``$CHROMESIFT_TRUST_STORE``, else ``chromesift/trusted-bundles.txt``
+    in the user's cache folder (``$XDG_CACHE_HOME``, default ``~/.cache``).
+
+    One line per trusted model: its sha256, when it was recorded, and where it was.
+    Deleting the file only means that bundles need ``trusted=True`` again.
+    """
+    env = os.environ.get(TRUST_ENV)
+    if env:
+        return Path(env)
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "chromesift" / "trusted-bundles.txt"
+
+
+def trusted_digests() -> set[str]:
+    """sha256s of the models in the trust store (an unreadable store trusts nothing)."""
+    try:
+        lines = trust_store_path().read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return set()
+    out = set()
+    for line in lines:
+        digest = line.split("\t", 1)[0].strip().lower()
+        if len(digest) == 64 and all(c in "0123456789abcdef" for c in digest):
+            out.add(digest)
+    return out
+
+
+def _default_digest() -> str | None:
+    try:
+        return json.loads((DEFAULT_BUNDLE / META_FILE).read_text(encoding="utf-8")).get("sha256")
+    except (OSError, ValueError):
+        return None  # a code copy without the shipped model (e.g. an MLflow pyfunc)
+
+
+def is_trusted(digest: str) -> bool:
+    """Whether a model sha256 is the shipped model's or in the trust store."""
+    digest = digest.lower()
+    return digest == _default_digest() or digest in trusted_digests()
+
+
+def record_trust(digest: str, where: Path | str = "") -> bool:
+    """Append a model sha256 to the trust store; False (and a logged warning) when it cannot.
+
+    One short line written with a single ``O_APPEND`` write, so concurrent writers
+    do not interleave.
+    """
+    store = trust_store_path()
+    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    line = f"{digest.lower()}\t{stamp}\t{where}".replace("\n", " ") + "\n"
+    try:
+        store.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(store, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line.encode("utf-8"))
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        log.warning("could not record model %s in the trust store %s (%s); "
+                    "load its bundle with trusted=True", digest[:16], store, exc.strerror or exc)
+        return False
+    return True
+
+
+def trust_bundle(path: Path) -> str:
+    """Verify a bundle and record its model in the trust store; return the model's sha256.
+
+    Do this only for a bundle whose sha256 you compared with what its source published:
+    afterwards it loads without ``trusted=True``, wherever it is copied.
+    """
+    meta, files = _verify(path)
+    if MODEL_FILE not in files:
+        raise BundleError(f"{path}: no {MODEL_FILE}; a {SKOPS_FILE} needs no trust")
+    if not record_trust(meta["sha256"], Path(path).resolve()):
+        raise BundleError(f"could not write the trust store {trust_store_path()}")
+    return meta["sha256"]
+
+
+def _untrusted_message(path: Path, meta: dict, digest: str) -> str:
+    return (
+        f"{path}: refusing to unpickle a bundle that is not the shipped model and was not "
+        f"written on this machine (its model is not in the trust store {trust_store_path()}). "
+        f"A bundle is a pickle: loading it can run any code it holds.\n"
+        f"  {MODEL_FILE} sha256: {digest}\n"
+        f"  name {meta.get('name', '?')!r}, created {meta.get('created', '?')}, "
+        f"git commit {meta.get('git_commit') or '?'}\n"
+        f"If this sha256 is the one its source published, load it with trusted=True "
+        f"(command line: --trust), or record it once with chromesift.models.trust_bundle()."
+    )
+
+
+def check_trusted(path: Path, trusted: bool | str = False) -> dict:
+    """Verify a bundle and decide whether its ``model.joblib`` may be unpickled.
+
+    Parameters
+    ----------
+    path
+        The bundle folder.
+    trusted
+        ``True`` trusts this bundle whatever it is; a sha256 string trusts it only if
+        its model has exactly that checksum (to pin what its source published).
+
+    Returns
+    -------
+    dict
+        The verified metadata.
+
+    Raises
+    ------
+    UntrustedBundleError
+        When the model is neither shipped, nor written here, nor trusted by the caller;
+        the message shows its sha256.
+    """
+    meta, files = _verify(path)
+    if MODEL_FILE not in files:
+        raise UntrustedBundleError(f"{path}: no {MODEL_FILE} to unpickle (only {SKOPS_FILE})")
+    _check_trust(Path(path), meta, trusted)
+    return meta
+
+
+def _check_trust(path: Path, meta: dict, trusted: bool | str) -> None:
+    digest = meta["sha256"]
+    if isinstance(trusted, str):
+        if trusted.strip().lower() != digest:
+            raise UntrustedBundleError(
+                f"{path}: {MODEL_FILE} sha256 is {digest}, not the {trusted.strip()} you trusted"
+            )
+    elif not trusted and not is_trusted(digest):
+        raise UntrustedBundleError(_untrusted_message(path, meta, digest))
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+def bundle_identity(path: Path) -> str | None:
+    """What is at ``path`` now: None (nothing), else the sha256 of its ``metadata.json``.
+
+    The metadata holds the creation time and run id, so two bundles of identical models
+    still differ (``"?"`` for a folder without readable metadata).
+    """
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        return _sha256(path / META_FILE)
+    except OSError:
+        return "?"
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on a folder (no lock file left behind; a no-op without fcntl)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: concurrent writers are not guarded there
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _beside(path: Path) -> Path:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    for i in range(1000):
+        candidate = path.with_name(f"{path.name}-{stamp}-{os.getpid()}" + (f"-{i}" if i else ""))
+        if not candidate.exists():
+            return candidate
+    raise BundleError(f"no free bundle name beside {path}")
+
+
+def save_bundle(
+    pipeline,
+    path: Path,
+    metadata: dict,
+    files: dict[str, str] | None = None,
+    *,
+    skops: bool = False,
+    expect: str | None = ANY,
+    trust: bool = True,
+) -> Path:
     """Write a bundle atomically: a temporary folder beside ``path``, then a rename.
 
     Parameters
@@ -69,41 +299,147 @@ def save_bundle(pipeline, path: Path, metadata: dict, files: dict[str, str] | No
     pipeline
         The fitted pipeline.
     path
-        Bundle folder to create (an existing bundle there is replaced whole).
+        Bundle folder to create (an existing bundle there is replaced whole, see ``expect``).
     metadata
         Extra metadata (threshold, metrics, data fingerprint, licenses, run id ...).
     files
         Extra text files to put in the bundle (name -> content), e.g. ``report.md``.
+    skops
+        Also write ``model.skops``, loadable without trust (see :func:`load_skops`).
+    expect
+        :data:`ANY` replaces whatever is at ``path``. Otherwise the
+        :func:`bundle_identity` that ``path`` must still have (None: nothing there)
+        for it to be replaced: a training run passes what it saw when it started, so a
+        bundle that a concurrent run wrote meanwhile is never overwritten; the new
+        bundle then goes beside it as ``<name>-<UTC time>-<pid>``.
+    trust
+        Record the model's sha256 in the trust store (:func:`trust_store_path`).
+
+    Returns
+    -------
+    pathlib.Path
+        Where the bundle was written (``path``, or the name beside it).
+
+    Notes
+    -----
+    An interrupted save (exception, SIGINT, SIGTERM turned into an exception) leaves
+    the previous bundle in place and no temporary folder. Only SIGKILL between the two
+    renames can leave the previous bundle at ``.<name>.old-<pid>`` beside ``path``.
     """
     import joblib
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    old = None
     try:
         joblib.dump(pipeline, tmp / MODEL_FILE, compress=3)
+        extra = {}
+        if skops:
+            extra["skops_sha256"] = _dump_skops(pipeline, tmp / SKOPS_FILE)
         meta = {
             "format": FORMAT,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "git_commit": git_commit(),
             "versions": versions(),
             **metadata,
+            **extra,
             "sha256": _sha256(tmp / MODEL_FILE),
         }
         (tmp / META_FILE).write_text(json.dumps(meta, indent=1, default=str), encoding="utf-8")
         for name, content in (files or {}).items():
             (tmp / name).write_text(content, encoding="utf-8")
-        old = None
-        if path.exists():
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
-            os.replace(path, old)
-        os.replace(tmp, path)
+        with _folder_lock(path.parent):
+            if expect != ANY and bundle_identity(path) != expect:
+                target = _beside(path)
+                log.warning("%s changed since this run started (another run wrote it): "
+                            "writing the new bundle to %s instead", path, target)
+                path = target
+            if path.exists():
+                old = path.with_name(f".{path.name}.old-{os.getpid()}")
+                os.replace(path, old)
+            os.replace(tmp, path)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     except BaseException:
+        if old is not None and old.exists() and not path.exists():
+            os.replace(old, path)  # interrupted between the two renames: put the old one back
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if trust:
+        record_trust(meta["sha256"], path.resolve())
     return path
+
+
+# --- skops -----------------------------------------------------------------------------------
+
+
+def _dump_skops(pipeline, file: Path) -> str:
+    import zipfile
+
+    import skops.io
+
+    skops.io.dump(pipeline, file, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
+    return _sha256(file)
+
+
+def export_skops(path: Path) -> Path:
+    """Add ``model.skops`` to an existing (trusted) bundle, rewriting it atomically.
+
+    Returns the bundle path. The metadata, report and other files are kept.
+    """
+    path = Path(path)
+    pipeline, meta = load_bundle(path)
+    files = {
+        p.name: p.read_text(encoding="utf-8")
+        for p in path.iterdir()
+        if p.is_file() and p.name not in (MODEL_FILE, SKOPS_FILE, META_FILE)
+    }
+    written = ("format", "created", "git_commit", "versions", "sha256", "skops_sha256")
+    keep = {k: v for k, v in meta.items() if k not in written}
+    return save_bundle(pipeline, path, keep, files, skops=True)
+
+
+def load_skops(path: Path, trusted_types: tuple[str, ...] | list[str] = SKOPS_TRUSTED_TYPES):
+    """Verify, then rebuild the pipeline from ``model.skops``: returns ``(pipeline, metadata)``.
+
+    skops creates only allowed types and runs no code of the file's choosing, so no
+    trust is needed.
+
+    Parameters
+    ----------
+    path
+        The bundle folder.
+    trusted_types
+        Types allowed besides skops' safe defaults (default :data:`SKOPS_TRUSTED_TYPES`).
+
+    Raises
+    ------
+    BundleError
+        When the file is missing or altered, or holds a type outside ``trusted_types``
+        (named in the message).
+    """
+    import skops.io
+
+    meta, files = _verify(path)
+    file = Path(path) / SKOPS_FILE
+    if SKOPS_FILE not in files:
+        raise BundleError(f"{path}: no {SKOPS_FILE} in this bundle")
+    try:
+        found = skops.io.get_untrusted_types(file=file)
+    except Exception as exc:
+        raise BundleError(f"{path}: unreadable {SKOPS_FILE} ({type(exc).__name__}: {exc})") from None
+    refused = sorted(set(found) - set(trusted_types))
+    if refused:
+        raise BundleError(f"{path}: {SKOPS_FILE} holds types that are not trusted: {', '.join(refused)}")
+    try:
+        pipeline = skops.io.load(file, trusted=list(found))
+    except Exception as exc:
+        raise BundleError(f"{path}: cannot load {SKOPS_FILE} ({type(exc).__name__}: {exc})") from None
+    return pipeline, meta
+
+
+# --- reading ---------------------------------------------------------------------------------
 
 
 def read_metadata(path: Path) -> dict:
@@ -116,44 +452,87 @@ def read_metadata(path: Path) -> dict:
         meta = json.loads(meta_file.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise BundleError(f"{path}: no {META_FILE}; not a chromesift bundle") from None
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BundleError(f"{path}: unreadable {META_FILE} ({exc})") from None
-    if meta.get("format") != FORMAT:
-        raise BundleError(f"{path}: bundle format {meta.get('format')!r}, this chromesift reads {FORMAT!r}")
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise BundleError(f"{path}: bundle format {found!r}, this chromesift reads {FORMAT!r}")
     return meta
 
 
 def verify_bundle(path: Path) -> dict:
-    """Check format, sha256 and scikit-learn version; return the metadata."""
+    """Check format, the sha256 of every model file and the scikit-learn version; return the metadata.
+
+    A bundle holds ``model.joblib``, ``model.skops`` or both; each present one must
+    match its checksum in the metadata.
+    """
+    return _verify(path)[0]
+
+
+def _verify(path: Path) -> tuple[dict, list[str]]:
     import sklearn
 
     path = Path(path)
     meta = read_metadata(path)
-    model_file = path / MODEL_FILE
-    if not model_file.is_file():
+    present = []
+    for name, key in ((MODEL_FILE, "sha256"), (SKOPS_FILE, "skops_sha256")):
+        file = path / name
+        if not file.is_file():
+            continue
+        digest = _sha256(file)
+        if digest != meta.get(key):
+            raise BundleError(
+                f"{path}: sha256 of {name} is {digest[:16]}..., metadata says "
+                f"{str(meta.get(key))[:16]}...: the model file was changed or damaged"
+            )
+        present.append(name)
+    if not present:
         raise BundleError(f"{path}: {MODEL_FILE} missing")
-    digest = _sha256(model_file)
-    if digest != meta.get("sha256"):
-        raise BundleError(
-            f"{path}: sha256 of {MODEL_FILE} is {digest[:16]}..., metadata says "
-            f"{str(meta.get('sha256'))[:16]}...: the model file was changed or damaged"
-        )
     trained = meta.get("versions", {}).get("sklearn")
     if trained != sklearn.__version__:
         raise BundleError(
             f"{path}: trained with scikit-learn {trained}, this environment has "
             f"{sklearn.__version__}; install scikit-learn=={trained} or retrain"
         )
-    return meta
+    return meta, present
 
 
-def load_bundle(path: Path):
-    """Verify, then unpickle: returns ``(pipeline, metadata)``."""
+def load_bundle(path: Path, *, trusted: bool | str = False):
+    """Verify, check trust, then load: returns ``(pipeline, metadata)``.
+
+    Parameters
+    ----------
+    path
+        The bundle folder.
+    trusted
+        For a bundle that is neither the shipped one nor written on this machine:
+        ``True``, or the exact sha256 of its ``model.joblib``, to unpickle it anyway.
+        Without it, such a bundle loads from its ``model.skops`` if it has one.
+
+    Raises
+    ------
+    UntrustedBundleError
+        An untrusted bundle without ``model.skops``; the message shows its sha256.
+    BundleError
+        A missing, altered or incompatible bundle.
+    """
     import joblib
 
-    meta = verify_bundle(path)
+    path = Path(path)
+    meta, files = _verify(path)
+    if MODEL_FILE not in files:
+        return load_skops(path)
     try:
-        pipeline = joblib.load(Path(path) / MODEL_FILE)
+        _check_trust(path, meta, trusted)
+    except UntrustedBundleError:
+        if trusted is False and SKOPS_FILE in files:
+            log.info("%s is not trusted here: loading its %s (no code runs)", path, SKOPS_FILE)
+            return load_skops(path)
+        raise
+    if trusted is not False and not is_trusted(meta["sha256"]):
+        log.warning("loading bundle %s on trust: %s sha256 %s", path, MODEL_FILE, meta["sha256"])
+    try:
+        pipeline = joblib.load(path / MODEL_FILE)
     except Exception as exc:  # a verified file that still fails to load is an environment problem
         raise BundleError(f"{path}: cannot load {MODEL_FILE} ({type(exc).__name__}: {exc})") from None
     return pipeline, meta
