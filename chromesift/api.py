@@ -193,13 +193,17 @@ _CACHE: dict[str, Model] = {}
 _LOCK = threading.Lock()
 
 
-def load_model(path: str | Path | None = None) -> Model:
+def load_model(path: str | Path | None = None, *, trusted: bool | str = False) -> Model:
     """Load (once, then from cache) a verified bundle; None is the shipped default model.
+
+    A bundle that is neither the shipped one nor written on this machine is refused,
+    with its sha256 shown, unless ``trusted`` is True or that sha256 (a bundle is a
+    pickle: loading it can run code); see :mod:`chromesift.models.bundle`.
 
     Raises
     ------
     chromesift.errors.BundleError
-        When the bundle is missing, altered, or made with another scikit-learn.
+        When the bundle is missing, altered, made with another scikit-learn, or untrusted.
     """
     from chromesift.models import DEFAULT_BUNDLE, load_bundle
 
@@ -208,6 +212,6 @@ def load_model(path: str | Path | None = None) -> Model:
     with _LOCK:
         model = _CACHE.get(key)
         if model is None:
-            pipeline, meta = load_bundle(folder)
+            pipeline, meta = load_bundle(folder, trusted=trusted)
             model = _CACHE[key] = Model(pipeline, meta, folder)
     return model
