@@ -70,6 +70,16 @@ def test_bootstrap_interval_collapses_on_identical_pages():
     assert score.as_dict()["f1_ci"] == pytest.approx([2 / 3, 2 / 3])
 
 
+def test_f1_is_zero_when_nothing_was_extracted():
+    assert metrics.f1_from(float("nan"), 0.0) == 0.0
+    assert math.isnan(metrics.f1_from(float("nan"), 0.5))
+    # an extractor that failed on every page: precision undefined, recall 0, F1 0
+    score = metrics.shingle_score(["", ""], ["one two three four", "five six"], n_boot=20)
+    assert math.isnan(score.precision) and score.recall == 0.0 and score.f1 == 0.0
+    assert score.f1_ci == (0.0, 0.0)
+    assert metrics.snippet_score([None], [["a b"]], [["c"]])["f1"] == 0.0
+
+
 def test_shingle_score_empty_input():
     score = metrics.shingle_score([], [])
     assert score.n_pages == 0 and math.isnan(score.f1)

@@ -107,11 +107,16 @@ def page_precision_recall(tp: float, fp: float, fn: float) -> tuple[float, float
 
 
 def f1_from(precision: float, recall: float) -> float:
-    """Harmonic mean of precision and recall (0 when both are 0, NaN if either is NaN)."""
+    """Harmonic mean of precision and recall.
+
+    0 when either is 0 (even if the other is undefined: an extractor that
+    returns nothing has recall 0 and F1 0), NaN when one is NaN and the other
+    is not 0.
+    """
+    if precision == 0 or recall == 0:
+        return 0.0
     if np.isnan(precision) or np.isnan(recall):
         return float("nan")
-    if precision + recall == 0:
-        return 0.0
     return 2 * precision * recall / (precision + recall)
 
 
@@ -154,11 +159,12 @@ def _nanmean_rows(values: np.ndarray) -> np.ndarray:
 
 
 def _f1_arrays(p: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """:func:`f1_from` over arrays."""
     out = np.full(p.shape, np.nan)
     ok = ~(np.isnan(p) | np.isnan(r))
     denom = np.where(ok, p + r, 0.0)
     pos = denom > 0
-    out[ok] = 0.0
+    out[(p == 0) | (r == 0)] = 0.0
     out[pos] = 2 * p[pos] * r[pos] / denom[pos]
     return out
 

@@ -139,6 +139,15 @@ class PeerAdapter:
         raise NotImplementedError
 
 
+#: Characters lxml refuses in text (XML 1.0 forbids them); a few corpus pages contain them.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _xml_safe(html: str) -> str:
+    """The page without the control characters that make lxml-based peers fail."""
+    return _XML_INVALID.sub("", html)
+
+
 #: Elements whose content is code, not text.
 _NO_TEXT_TAGS = frozenset({"script", "style"})
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
@@ -244,11 +253,12 @@ class ReadabilityLxml(PeerAdapter):
     name = "readability-lxml"
     distribution = "readability-lxml"
     module = "readability"
+    settings = "2"  # control characters removed first
 
     def extract(self, html: str, lang: str | None) -> str:
         from readability import Document
 
-        return fragment_text(Document(html).summary(html_partial=True))
+        return fragment_text(Document(_xml_safe(html)).summary(html_partial=True))
 
 
 class JusText(PeerAdapter):
@@ -257,12 +267,13 @@ class JusText(PeerAdapter):
     name = "justext"
     distribution = "jusText"
     module = "justext"
+    settings = "2"  # control characters removed first
 
     def extract(self, html: str, lang: str | None) -> str:
         import justext
 
         language = JUSTEXT_LANGUAGES.get((lang or "").lower().split("-")[0], "English")
-        paragraphs = justext.justext(html, justext.get_stoplist(language))
+        paragraphs = justext.justext(_xml_safe(html), justext.get_stoplist(language))
         return "\n".join(p.text for p in paragraphs if not p.is_boilerplate)
 
 
@@ -271,11 +282,13 @@ class BoilerPy3(PeerAdapter):
 
     name = "boilerpy3"
     distribution = module = "boilerpy3"
+    settings = "2"  # 1 raised on unbalanced end tags
 
     def extract(self, html: str, lang: str | None) -> str:
         from boilerpy3 import extractors
 
-        return extractors.ArticleExtractor(raise_on_failure=True).get_content(html) or ""
+        # tolerant parsing: an unbalanced end tag, common in real pages, would otherwise fail the page
+        return extractors.ArticleExtractor(raise_on_failure=False).get_content(_xml_safe(html)) or ""
 
 
 class Resiliparse(PeerAdapter):
@@ -296,6 +309,7 @@ class Goose3(PeerAdapter):
 
     name = "goose3"
     distribution = module = "goose3"
+    settings = "2"  # control characters removed first
 
     def __init__(self) -> None:
         self._goose = None
@@ -305,7 +319,7 @@ class Goose3(PeerAdapter):
             from goose3 import Goose
 
             self._goose = Goose()
-        return self._goose.extract(raw_html=html).cleaned_text or ""
+        return self._goose.extract(raw_html=_xml_safe(html)).cleaned_text or ""
 
 
 class Newspaper4k(PeerAdapter):
@@ -314,7 +328,7 @@ class Newspaper4k(PeerAdapter):
     name = "newspaper4k"
     distribution = "newspaper4k"
     module = "newspaper"
-    settings = "2"  # 1 was Article.parse, which tries to download images
+    settings = "3"  # 1 was Article.parse, which tries to download images; 3 removes control characters
 
     def extract(self, html: str, lang: str | None) -> str:
         with warnings.catch_warnings():
@@ -325,7 +339,7 @@ class Newspaper4k(PeerAdapter):
         code = (lang or "").lower().split("-")[0]
         if code not in _newspaper_languages():
             code = "en"
-        return newspaper.fulltext(html, language=code) or ""
+        return newspaper.fulltext(_xml_safe(html), language=code) or ""
 
 
 @functools.lru_cache(maxsize=1)
