@@ -427,6 +427,37 @@ def _paragraph_scores(rows: dict[str, np.ndarray]) -> dict:
     return out
 
 
+class _WorstPages:
+    """The ``k`` pages with the lowest F1 seen so far (a heap on -F1 keeps the best of them on top)."""
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+        self._heap: list[tuple[float, int, dict]] = []
+        self._count = itertools.count()
+
+    def add(self, dataset: str, page, pred: str) -> None:
+        """Score one page of a full-text dataset and keep it if it is among the worst."""
+        p, r, f = _page_f1(pred, page.text)
+        if self.k <= 0 or (len(self._heap) >= self.k and -f <= self._heap[0][0]):
+            return
+        item = {"dataset": dataset, "id": page.id, "url": page.url, "precision": p, "recall": r,
+                "f1": f, "_pred": pred, "_truth": page.text}
+        entry = (-f, next(self._count), item)
+        if len(self._heap) < self.k:
+            heapq.heappush(self._heap, entry)
+        else:
+            heapq.heapreplace(self._heap, entry)
+
+    def pages(self) -> list[dict]:
+        """The kept pages, lowest F1 first, each with its missed and extra lines."""
+        out = []
+        for _, _, item in sorted(self._heap, key=lambda t: (-t[0], t[1])):
+            item = dict(item)
+            missed, extra = text_diff(item.pop("_pred"), item.pop("_truth"))
+            out.append({**item, "missed": missed, "extra": extra})
+        return out
+
+
 def _macro(values: list[float | None]) -> float | None:
     vals = [v for v in values if v is not None and v == v]
     return float(np.mean(vals)) if vals else None
@@ -521,9 +552,7 @@ def run_evaluation(config: EvaluationConfig, *, model=None) -> dict:
     }
     failures = {e: 0 for e in extractors}
     n_pages_total = 0
-    # the pages with the lowest F1: a heap keyed on -F1 keeps the best of them at the root
-    worst: list[tuple[float, int, dict]] = []
-    tiebreak = itertools.count()
+    worst = _WorstPages(config.worst)
     para_rows: list[dict[str, np.ndarray]] = []
     para_by_dataset: dict[str, dict] = {}
 
@@ -550,18 +579,9 @@ def run_evaluation(config: EvaluationConfig, *, model=None) -> dict:
                 rows = _paragraph_rows(frames, pages)
                 para_rows.append(rows)
                 para_by_dataset[ds] = _paragraph_scores(rows)
-                if kind == "full":
-                    for page, text in zip(pages, texts, strict=True):
-                        if page.text is None:
-                            continue
-                        p, r, f = _page_f1(text, page.text)
-                        item = {"dataset": ds, "id": page.id, "url": page.url,
-                                "precision": p, "recall": r, "f1": f, "_pred": text, "_truth": page.text}
-                        entry_key = (-f, next(tiebreak), item)
-                        if len(worst) < config.worst:
-                            heapq.heappush(worst, entry_key)
-                        elif -f > worst[0][0]:
-                            heapq.heapreplace(worst, entry_key)
+                for page, text in zip(pages, texts, strict=True):
+                    if page.text is not None:
+                        worst.add(ds, page, text)
                 del frames
             for name in peer_names:
                 res = run_peer(name, pages, cache_dir=config.cache_dir, timeout=config.timeout,
@@ -606,11 +626,7 @@ def run_evaluation(config: EvaluationConfig, *, model=None) -> dict:
             "reliability": curve,
             "ece": metrics.expected_calibration_error(curve),
         }
-        pages_worst = []
-        for _, _, item in sorted(worst, key=lambda t: (-t[0], t[1])):
-            missed, extra = text_diff(item.pop("_pred"), item.pop("_truth"))
-            pages_worst.append({**item, "missed": missed, "extra": extra})
-        results["worst_pages"] = pages_worst
+        results["worst_pages"] = worst.pages()
 
     from chromesift.evaluate.report import write_report
 
