@@ -43,6 +43,7 @@ class SpeedConfig:
     pages: int = 300
     peers: str = "all"
     model: Path | None = None
+    trust: bool = False
     include_model: bool = True
     seed: int = 0
     timeout: float = 10.0
@@ -82,18 +83,18 @@ def _alarm(signum, frame):
     raise _PageTimeout
 
 
-def _extractor(name: str, model_path: str | None):
+def _extractor(name: str, model_path: str | None, trust: bool):
     if name == SELF:
         import chromesift
 
-        model = chromesift.load_model(Path(model_path) if model_path else None)
+        model = chromesift.load_model(Path(model_path) if model_path else None, trusted=trust)
         return lambda html, lang: model.extract(html)
     from chromesift.evaluate.peers import get_peer
 
     return get_peer(name).extract
 
 
-def measure(name: str, pages_file: str, model_path: str | None, timeout: float, queue) -> None:
+def measure(name: str, pages_file: str, model_path: str | None, trust: bool, timeout: float, queue) -> None:
     """Child process: time one extractor over the pages in ``pages_file``; put a result dict."""
     import logging
     import warnings
@@ -104,7 +105,7 @@ def measure(name: str, pages_file: str, model_path: str | None, timeout: float, 
         pages = [json.loads(line) for line in f]
     base_mb = _maxrss_mb()
     try:
-        extract = _extractor(name, model_path)
+        extract = _extractor(name, model_path, trust)
         extract(pages[0]["html"], pages[0]["lang"])  # warm-up: imports, lazy set-up
     except Exception as exc:
         queue.put({"name": name, "error": f"{type(exc).__name__}: {exc}"})
@@ -154,7 +155,8 @@ def run_speed(config: SpeedConfig) -> list[dict]:
             queue = ctx.Queue()
             proc = ctx.Process(
                 target=measure,
-                args=(name, pages_file, str(config.model) if config.model else None, config.timeout, queue),
+                args=(name, pages_file, str(config.model) if config.model else None, config.trust,
+                      config.timeout, queue),
             )
             proc.start()
             try:
@@ -212,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pages", type=int, default=300, help="pages sampled (default: %(default)s)")
     p.add_argument("--peers", default="all", help="'all', 'none' or comma-separated peer names")
     p.add_argument("--model", type=Path, default=None, help="model bundle (default: the shipped one)")
+    p.add_argument("--trust", action="store_true", help="load a bundle this machine did not write")
     p.add_argument("--no-model", action="store_true", help="peers only")
     p.add_argument("--seed", type=int, default=0, help="sampling seed")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per page")
@@ -219,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     config = SpeedConfig(
         data_dir=args.data, datasets=tuple(args.datasets), pages=args.pages, peers=args.peers,
-        model=args.model, include_model=not args.no_model, seed=args.seed, timeout=args.timeout,
+        model=args.model, trust=args.trust, include_model=not args.no_model, seed=args.seed, timeout=args.timeout,
     )
     results = run_speed(config)
     print(format_table(results))

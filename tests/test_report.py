@@ -185,6 +185,28 @@ def test_leave_one_dataset_out_trains_without_the_held_out_set(tiny_corpus, tmp_
         assert 0.0 <= results["datasets"][name]["extractors"]["chromesift"]["f1"] <= 1.0
 
 
+def test_model_flags_reach_load_model(tiny_corpus, tmp_path, monkeypatch, capsys):
+    import chromesift
+
+    calls = []
+
+    def fake_load_model(path=None, *, trusted=False):
+        calls.append((path, trusted))
+        return LongParagraphModel()
+
+    monkeypatch.setattr(chromesift, "load_model", fake_load_model)
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    code = cli_main(["evaluate", "--model", str(bundle), "--trust", "--data", str(tiny_corpus),
+                     "--datasets", "tiny", "--no-mlflow", "--no-progress", "--bootstrap", "0",
+                     "--out", str(tmp_path / "r")])
+    assert code == 0
+    assert calls == [(bundle, True)]
+    assert "chromesift" in capsys.readouterr().out
+    saved = json.loads((tmp_path / "r" / "metrics.json").read_text(encoding="utf-8"))
+    assert saved["meta"]["model_metadata"]["name"] == "long-paragraph-rule"
+
+
 def test_user_errors_exit_2(tiny_corpus, tmp_path, capsys):
     code = cli_main(["evaluate", "--data", str(tiny_corpus), "--datasets", "tiny", "nope",
                      "--no-mlflow", "--no-progress", "--out", str(tmp_path / "r")])

@@ -50,6 +50,9 @@ class EvaluationConfig:
     ----------
     model
         Model bundle folder; ``None`` for the shipped default bundle.
+    trust
+        Load the bundle although this machine did not write it (a bundle is
+        a pickle: only for a bundle whose sha256 you checked).
     data_dir
         Corpus folder; ``None`` for :func:`chromesift.data.corpus.default_data_dir`.
     datasets
@@ -88,6 +91,7 @@ class EvaluationConfig:
     """
 
     model: Path | None = None
+    trust: bool = False
     data_dir: Path | None = None
     datasets: tuple[str, ...] = ()
     peers: tuple[str, ...] = ()
@@ -126,6 +130,8 @@ def register(subparsers) -> None:
     )
     p.add_argument("--model", type=Path, default=None, metavar="BUNDLE",
                    help="model bundle folder (default: the shipped model)")
+    p.add_argument("--trust", action="store_true",
+                   help="load a bundle this machine did not write (it is a pickle: check its sha256 first)")
     p.add_argument("--data", type=Path, default=None, metavar="DIR",
                    help="corpus folder (default: $CHROMESIFT_DATA, ../shared/datasets, data/corpora)")
     p.add_argument("--datasets", nargs="+", default=[], metavar="NAME",
@@ -165,6 +171,7 @@ def config_from_args(args: argparse.Namespace) -> EvaluationConfig:
         raise UserError("--bootstrap must not be negative")
     return EvaluationConfig(
         model=args.model,
+        trust=args.trust,
         data_dir=args.data,
         datasets=tuple(args.datasets),
         peers=tuple(parse_peer_names(args.peers)),
@@ -238,8 +245,10 @@ def _resolve_datasets(config: EvaluationConfig) -> tuple[Path, list[str]]:
     return data_dir, wanted
 
 
-def load_bundle(path: Path | None):
+def load_bundle(path: Path | None, *, trusted: bool = False):
     """Load a model bundle with :func:`chromesift.load_model`, with user-facing errors.
+
+    ``trusted`` is passed on: True loads a bundle this machine did not write.
 
     Raises
     ------
@@ -255,7 +264,7 @@ def load_bundle(path: Path | None):
     if load_model is None:
         raise UserError("this chromesift has no model API yet (chromesift.load_model is missing)")
     try:
-        return load_model(path)
+        return load_model(path, trusted=trusted)
     except ChromesiftError as exc:
         where = f"model bundle {path}" if path is not None else "the default model bundle"
         raise UserError(f"cannot load {where}: {exc}") from None
@@ -517,7 +526,7 @@ def run_evaluation(config: EvaluationConfig, *, model=None) -> dict:
     if not config.include_model and not peer_names:
         raise UserError("nothing to evaluate: --peers-only needs at least one peer")
     if config.include_model and config.split == "whole" and model is None:
-        model = load_bundle(config.model)
+        model = load_bundle(config.model, trusted=config.trust)
     trainer = None
     if config.include_model and config.split != "whole":
         if model is not None:
