@@ -16,6 +16,11 @@ Limits come from the model config (``max_bytes``, ``max_pages``, set when loggin
 can be changed where the model is served with the environment variables
 ``CHROMESIFT_SERVE_MAX_BYTES`` and ``CHROMESIFT_SERVE_MAX_PAGES``.
 
+Trust: when the model is logged or saved, this machine decides whether the bundle's
+pickle may be loaded (shipped, written here, or ``trusted``, see
+:mod:`chromesift.models.bundle`) and the model config pins its sha256 for the serving
+side. Serving any MLflow model runs the code it carries: serve only models you trust.
+
 This module imports MLflow; the library call (:mod:`chromesift`) does not need it.
 """
 
@@ -202,8 +207,11 @@ class ChromesiftPyfunc(mlflow.pyfunc.PythonModel):
         """Load (and verify) the bundle; read the request limits."""
         import chromesift
 
-        self.model = chromesift.load_model(Path(context.artifacts["bundle"]))
-        self.limits = Limits.resolve(getattr(context, "model_config", None))
+        config = getattr(context, "model_config", None) or {}
+        # the sha256 decided where the model was logged; False: load model.skops
+        trusted = config.get("bundle_trust", False)
+        self.model = chromesift.load_model(Path(context.artifacts["bundle"]), trusted=trusted)
+        self.limits = Limits.resolve(config)
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         """Main text and paragraph labels of every page (see :func:`predict_frame`)."""
@@ -229,11 +237,11 @@ def _package_copy(folder: Path) -> Path:
     return target
 
 
-def _model_kwargs(bundle_dir: Path, folder: Path, limits: Limits) -> dict:
-    from chromesift.models import verify_bundle
+def _model_kwargs(bundle_dir: Path, folder: Path, limits: Limits, trusted: bool | str) -> dict:
+    from chromesift.spark import bundle_trust
 
     bundle_dir = Path(bundle_dir)
-    verify_bundle(bundle_dir)  # a bad bundle fails here, not in the serving process
+    trust = bundle_trust(bundle_dir, trusted)  # a bad bundle fails here, not in the server
     entry = folder / "chromesift_pyfunc.py"
     entry.write_text(_ENTRY_POINT, encoding="utf-8")
     return {
@@ -243,11 +251,14 @@ def _model_kwargs(bundle_dir: Path, folder: Path, limits: Limits) -> dict:
         "signature": signature(),
         "input_example": input_example(),
         "pip_requirements": requirements(),
-        "model_config": {"max_bytes": limits.max_bytes, "max_pages": limits.max_pages},
+        "model_config": {"max_bytes": limits.max_bytes, "max_pages": limits.max_pages,
+                         "bundle_trust": trust},
     }
 
 
-def log_pyfunc_model(bundle_dir: Path, name: str = "pyfunc", *, limits: Limits | None = None) -> None:
+def log_pyfunc_model(
+    bundle_dir: Path, name: str = "pyfunc", *, trusted: bool | str = False, limits: Limits | None = None
+) -> None:
     """Log the pyfunc flavour of a bundle in the active MLflow run.
 
     Parameters
@@ -256,6 +267,9 @@ def log_pyfunc_model(bundle_dir: Path, name: str = "pyfunc", *, limits: Limits |
         The bundle folder (verified first).
     name
         Name of the logged model in the run.
+    trusted
+        True, or the bundle's sha256, for a bundle neither shipped nor written on this
+        machine (see :func:`chromesift.load_model`).
     limits
         Request limits stored in the model config (default: :class:`Limits`).
 
@@ -264,15 +278,17 @@ def log_pyfunc_model(bundle_dir: Path, name: str = "pyfunc", *, limits: Limits |
     RuntimeError
         When no MLflow run is active.
     chromesift.errors.BundleError
-        When the bundle is missing, altered or made with another scikit-learn.
+        When the bundle is missing, altered, made with another scikit-learn, or untrusted.
     """
     if mlflow.active_run() is None:
         raise RuntimeError("log_pyfunc_model logs into the active MLflow run; start one first")
     with tempfile.TemporaryDirectory(prefix="chromesift-pyfunc-") as tmp:
-        mlflow.pyfunc.log_model(name=name, **_model_kwargs(bundle_dir, Path(tmp), limits or Limits()))
+        mlflow.pyfunc.log_model(name=name, **_model_kwargs(bundle_dir, Path(tmp), limits or Limits(), trusted))
 
 
-def save_pyfunc_model(bundle_dir: Path, path: Path, *, limits: Limits | None = None) -> Path:
+def save_pyfunc_model(
+    bundle_dir: Path, path: Path, *, trusted: bool | str = False, limits: Limits | None = None
+) -> Path:
     """Write the pyfunc flavour of a bundle to a folder (replaced whole), for serving without tracking.
 
     Parameters
@@ -281,6 +297,8 @@ def save_pyfunc_model(bundle_dir: Path, path: Path, *, limits: Limits | None = N
         The bundle folder (verified first).
     path
         MLflow model folder to write.
+    trusted
+        As for :func:`log_pyfunc_model`.
     limits
         Request limits stored in the model config (default: :class:`Limits`).
     """
@@ -289,7 +307,7 @@ def save_pyfunc_model(bundle_dir: Path, path: Path, *, limits: Limits | None = N
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         with tempfile.TemporaryDirectory(prefix="chromesift-pyfunc-") as tmp:
-            mlflow.pyfunc.save_model(str(staging / "model"), **_model_kwargs(bundle_dir, Path(tmp), limits or Limits()))
+            mlflow.pyfunc.save_model(str(staging / "model"), **_model_kwargs(bundle_dir, Path(tmp), limits or Limits(), trusted))
         if path.exists():
             shutil.rmtree(path)
         os.replace(staging / "model", path)
@@ -307,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path, help="model folder to write (replaced)")
     parser.add_argument("--bundle", type=Path, default=None,
                         help="bundle folder (default: the shipped model)")
+    parser.add_argument("--trust", action="store_true",
+                        help="accept a bundle not written on this machine (only one you trust)")
     parser.add_argument("--max-bytes", type=int, default=MAX_BYTES, help="page size limit (bytes)")
     parser.add_argument("--max-pages", type=int, default=MAX_PAGES, help="pages per request")
     args = parser.parse_args(argv)
@@ -315,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         limits = Limits.resolve({"max_bytes": args.max_bytes, "max_pages": args.max_pages}, environ={})
-        out = save_pyfunc_model(args.bundle or DEFAULT_BUNDLE, args.out, limits=limits)
+        out = save_pyfunc_model(args.bundle or DEFAULT_BUNDLE, args.out, trusted=args.trust, limits=limits)
     except (ChromesiftError, ValueError) as exc:
         print(f"chromesift.serving: error: {exc}", file=sys.stderr)
         return 2

@@ -11,7 +11,10 @@ The bundle folder is shipped from the driver to the executors with
 in the executors' Python, but not the bundle. Under Spark Connect there is no
 ``addFile``: pass ``ship_model=False`` and a bundle path every executor can read.
 
-A bundle is a pickle: only ship bundles you trust.
+A bundle is a pickle. The driver decides whether it may be unpickled (the rules of
+:mod:`chromesift.models.bundle`: shipped, written on this machine, or ``trusted``) and
+the executors then load exactly that model, pinned by its sha256, whatever their own
+trust stores hold.
 """
 
 from __future__ import annotations
@@ -179,6 +182,7 @@ class _Extractor:
     html_col: str
     model_path: str | None
     shipped_name: str | None
+    trusted: bool | str
     format: str | None
     max_bytes: int | None
     batch_pages: int
@@ -201,7 +205,8 @@ class _Extractor:
                 if model is None:
                     import chromesift
 
-                    model = chromesift.load_model(self.bundle())  # cached: once per worker
+                    # cached: once per worker
+                    model = chromesift.load_model(self.bundle(), trusted=self.trusted)
                 results = classify_documents(
                     model, list(frame[self.html_col]), format=self.format,
                     max_bytes=self.max_bytes, batch_pages=self.batch_pages,
@@ -211,6 +216,44 @@ class _Extractor:
 
 
 # --- the driver side ------------------------------------------------------------------------
+
+
+def bundle_trust(folder: Path, trusted: bool | str = False) -> bool | str:
+    """Decide here how another process or machine may load a bundle.
+
+    Parameters
+    ----------
+    folder
+        The bundle.
+    trusted
+        As for :func:`chromesift.load_model`: True, or the sha256 of its ``model.joblib``,
+        to trust a bundle that is neither shipped nor written on this machine.
+
+    Returns
+    -------
+    bool or str
+        The sha256 of the ``model.joblib`` that may be unpickled (pass it as ``trusted``
+        where the bundle is loaded, so a swapped file is refused there), or False when
+        the bundle is to load from its ``model.skops`` (no code runs).
+
+    Raises
+    ------
+    chromesift.errors.BundleError
+        When the bundle is missing, altered, incompatible, or untrusted without a
+        ``model.skops`` (:class:`~chromesift.models.UntrustedBundleError`, with its sha256).
+    """
+    from chromesift.models import UntrustedBundleError, check_trusted
+    from chromesift.models.bundle import MODEL_FILE, SKOPS_FILE
+
+    folder = Path(folder)
+    try:
+        return check_trusted(folder, trusted)["sha256"]
+    except UntrustedBundleError:
+        skops_only = not (folder / MODEL_FILE).is_file()
+        if (folder / SKOPS_FILE).is_file() and (trusted is False or skops_only):
+            return False
+        raise
+
 
 
 def _ship(spark: SparkSession, folder: Path) -> str | None:
@@ -242,6 +285,7 @@ def extract_dataframe(
     max_bytes: int | None = MAX_BYTES,
     batch_pages: int = BATCH_PAGES,
     ship_model: bool = True,
+    trusted: bool | str = False,
 ) -> DataFrame:
     """Add ``main_text``, ``paragraphs`` and ``error`` columns to a DataFrame of pages.
 
@@ -268,6 +312,9 @@ def extract_dataframe(
     ship_model
         Ship the bundle to the executors with ``SparkContext.addFile``; False when
         ``model_path`` is readable at the same path on every executor.
+    trusted
+        True, or the bundle's sha256, to unpickle a bundle that is neither shipped
+        nor written on this machine (see :func:`chromesift.load_model`).
 
     Returns
     -------
@@ -283,7 +330,8 @@ def extract_dataframe(
         For a missing ``html_col``, a column name that the output would repeat, or a
         format other than html/text/None.
     chromesift.errors.BundleError
-        When the bundle is missing, altered or made with another scikit-learn.
+        When the bundle is missing, altered, made with another scikit-learn, or not
+        trusted (:func:`bundle_trust`).
 
     Notes
     -----
@@ -292,7 +340,7 @@ def extract_dataframe(
     ``spark.sql.execution.arrow.maxRecordsPerBatch`` (sessions from
     :func:`local_session` use :data:`RECORDS_PER_BATCH`).
     """
-    from chromesift.models import DEFAULT_BUNDLE, verify_bundle
+    from chromesift.models import DEFAULT_BUNDLE
 
     if html_col not in df.columns:
         raise ValueError(f"no column {html_col!r} among {', '.join(df.columns)}")
@@ -302,12 +350,13 @@ def extract_dataframe(
     if format not in (None, "html", "text"):
         raise ValueError(f"format must be 'html', 'text' or None, not {format!r}")
     folder = Path(model_path) if model_path is not None else DEFAULT_BUNDLE
-    verify_bundle(folder)  # fail here, not in every task
+    trust = bundle_trust(folder, trusted)  # fail here, not in every task
     shipped = _ship(df.sparkSession, folder) if ship_model else None
     func = _Extractor(
         html_col=html_col,
         model_path=str(folder.resolve()) if model_path is not None else None,
         shipped_name=shipped,
+        trusted=trust,
         format=format,
         max_bytes=max_bytes,
         batch_pages=batch_pages,

@@ -51,6 +51,7 @@ class SparkExtractConfig:
     partitions: int | None = None
     keep_html: bool = False
     overwrite: bool = False
+    trust: bool = False
     conf: dict[str, str] = field(default_factory=dict)
 
 
@@ -101,6 +102,9 @@ def register(sub: Any) -> None:
                    help="pages larger than this get an error, unclassified (default 20MB; 0: no limit)")
     p.add_argument("--partitions", type=int, default=None, metavar="N",
                    help="spread the pages over N partitions (default: as read; WARC: 4 per core)")
+    p.add_argument("--trust", action="store_true",
+                   help="unpickle a --model bundle that was not written on this machine "
+                        "(a bundle is a pickle: only one whose source you trust)")
     p.add_argument("--keep-html", action="store_true", help="write the page column too")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("--conf", type=_conf_pair, action="append", default=[], metavar="KEY=VALUE",
@@ -123,6 +127,7 @@ def config_from_args(args: argparse.Namespace) -> SparkExtractConfig:
         partitions=args.partitions,
         keep_html=args.keep_html,
         overwrite=args.overwrite,
+        trust=args.trust,
         conf=dict(args.conf),
     )
 
@@ -211,7 +216,8 @@ def run_spark_extract(config: SparkExtractConfig) -> SparkExtractSummary:
             elif df.rdd.getNumPartitions() < cores:  # a small file is one partition: use every core
                 df = df.repartition(2 * cores)
         try:
-            out = cs.extract_dataframe(df, column, config.model, format=fmt, max_bytes=config.max_bytes)
+            out = cs.extract_dataframe(df, column, config.model, format=fmt, max_bytes=config.max_bytes,
+                                       trusted=config.trust)
         except (BundleError, ValueError) as exc:
             raise UserError(str(exc)) from None
         if "read_error" in out.columns:

@@ -101,6 +101,37 @@ def test_log_needs_an_active_run():
         serving.log_pyfunc_model(DEFAULT_BUNDLE)
 
 
+@pytest.fixture
+def stranger(tmp_path, monkeypatch, model) -> Path:
+    """The default pipeline saved as a bundle written elsewhere (its own sha256, not in this machine's store)."""
+    import copy
+
+    from chromesift.models import save_bundle
+
+    monkeypatch.setenv("CHROMESIFT_TRUST_STORE", str(tmp_path / "store.txt"))
+    pipeline = copy.deepcopy(model.pipeline)
+    pipeline.verbose = True  # same predictions, other bytes
+    return save_bundle(pipeline, tmp_path / "stranger", {"threshold": model.threshold}, trust=False)
+
+
+def test_an_untrusted_bundle_is_refused_at_save_time_and_pinned_when_trusted(stranger, model, tmp_path):
+    from chromesift.models import UntrustedBundleError, read_metadata
+
+    digest = read_metadata(stranger)["sha256"]
+    assert digest != read_metadata(DEFAULT_BUNDLE)["sha256"]
+    with pytest.raises(UntrustedBundleError, match=digest):
+        serving.save_pyfunc_model(stranger, tmp_path / "refused")
+    assert not (tmp_path / "refused").exists()
+
+    out = serving.save_pyfunc_model(stranger, tmp_path / "pyfunc", trusted=True)
+    config = mlflow.models.get_model_info(str(out)).flavors["python_function"]["config"]
+    assert config["bundle_trust"] == digest
+    loaded = mlflow.pyfunc.load_model(str(out))  # the store does not know it: the pin does
+    page = "<html><body><nav>Home | About</nav><p>" + "A sentence of the article. " * 6 + "</p></body></html>"
+    got = loaded.predict(pd.DataFrame({"html": [page]}))
+    assert got["main_text"][0] == chromesift.extract(page, model=model)
+
+
 def test_save_refuses_an_altered_bundle(tmp_path):
     import shutil
 
@@ -165,6 +196,7 @@ def test_logged_model_loads_and_predicts(logged_model, model, pages):
     assert info.signature.inputs.input_names() == ["id", "html", "text"]
     assert info.flavors["python_function"]["config"] == {
         "max_bytes": serving.MAX_BYTES, "max_pages": serving.MAX_PAGES,
+        "bundle_trust": model.metadata["sha256"],
     }
     frame = pd.DataFrame({"id": [pid for pid, _ in pages], "html": [h for _, h in pages]})
     _check_rows(loaded.predict(frame).to_dict(orient="records"), pages, model)

@@ -119,6 +119,27 @@ def test_a_failing_page_fails_alone(model):
     ]
 
 
+def test_an_untrusted_bundle_is_refused_on_the_driver_and_pinned_when_trusted(spark, model, tmp_path, monkeypatch):
+    import copy
+
+    from chromesift.models import UntrustedBundleError, read_metadata, save_bundle
+    from chromesift.spark import extract_dataframe
+
+    monkeypatch.setenv("CHROMESIFT_TRUST_STORE", str(tmp_path / "store.txt"))
+    pipeline = copy.deepcopy(model.pipeline)
+    pipeline.verbose = True  # same predictions, other bytes
+    stranger = save_bundle(pipeline, tmp_path / "stranger", {"threshold": model.threshold}, trust=False)
+    digest = read_metadata(stranger)["sha256"]
+    page = "<html><body><nav>Home | About</nav><p>" + "A sentence of the article. " * 6 + "</p></body></html>"
+    df = spark.createDataFrame(pd.DataFrame({"html": [page]}))
+    with pytest.raises(UntrustedBundleError, match=digest):
+        extract_dataframe(df, model_path=stranger)
+    with pytest.raises(UntrustedBundleError, match="not the 0000 you trusted"):
+        extract_dataframe(df, model_path=stranger, trusted="0000")
+    row = extract_dataframe(df, model_path=stranger, trusted=digest).first()
+    assert row["error"] is None and row["main_text"] == chromesift.extract(page, model=model)
+
+
 def test_extract_dataframe_checks_its_arguments(spark, tmp_path):
     from chromesift.errors import BundleError
     from chromesift.spark import extract_dataframe
