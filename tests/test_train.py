@@ -139,3 +139,16 @@ def test_text_mode_copies_have_no_structure(tiny_tables):
     assert len(text) == (rows["source"] == "html").sum()
     assert (text["tag"] == "").all() and (text["anc1"] == -1).all()
     assert isinstance(rows, pd.DataFrame) and rows["sample_weight"].isin([0.0, 1.0]).all()
+
+
+def test_precomputed_features_give_the_same_pipeline(tiny_tables, seed_html):
+    from chromesift.api import to_table
+    from chromesift.train import core
+
+    cfg = load_config(tables=tiny_tables, max_iter=8, stack_folds=2, max_rows=3000, cv_folds=0, mlflow=False)
+    rows = core.prepare(load_tables(tiny_tables), cfg)
+    plain = core.fit(rows, cfg)
+    feats = core.make_pipeline(cfg)[0].fit_transform(rows)
+    cached = core.fit(rows, cfg, features=feats)
+    page = to_table(seed_html)
+    np.testing.assert_array_equal(plain.predict_proba(page), cached.predict_proba(page))

@@ -289,7 +289,8 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
         path_codes = pd.factorize(pd.Series(doc).astype(str) + "\x00" + pd.Series(path).astype(str))[0]
         n_doc = np.bincount(doc)[doc].astype(float)
         f["s_path_repeat"] = _div(np.bincount(path_codes)[path_codes].astype(float), n_doc) * nan_text
-        f["s_path_len"] = X["path"].astype(object).str.count("/").to_numpy(dtype=float) * nan_text
+        path_arr = pa.array(X["path"].astype(object).fillna("").to_numpy(), type=pa.string())
+        f["s_path_len"] = _count(path_arr, "/") * nan_text
         page_chars = np.maximum(_group_sum(doc, chars), 1)
         for lvl, col in (("block", "block_id"), ("cont1", "anc1"), ("cont2", "anc2"), ("cont3", "anc3")):
             ids = X[col].to_numpy()
@@ -322,7 +323,7 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
         cum = np.cumsum(chars)
         before = cum - chars - (cum - chars)[start_of]
         f["p_before_share"] = _div(before, page_chars)
-        longest = g["c"].transform(lambda s: s.to_numpy().argmax()).to_numpy()
+        longest = g["c"].transform("idxmax").to_numpy() - start_of
         f["p_dist_longest"] = (pos - longest) / size_of
         h1 = f["t_is_h1"]
         h1_pos = pd.Series(np.where(h1 > 0, pos, np.nan)).groupby(doc).transform("min").to_numpy()

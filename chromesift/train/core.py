@@ -74,15 +74,52 @@ def prepare(table: pd.DataFrame, config: TrainConfig, *, seed_offset: int = 0) -
     return out
 
 
-def fit(rows: pd.DataFrame, config: TrainConfig) -> Pipeline:
-    """Fit the pipeline on prepared rows (see :func:`prepare`)."""
+# The feature frame of the last cross-validated table, kept for the final fit on
+# the same table (features are stateless, so computing them twice is waste).
+_FEATURES: list = []
+
+
+def _key(rows: pd.DataFrame, config: TrainConfig) -> tuple:
+    return (id(rows), len(rows), config.neighbours, config.hash_buckets)
+
+
+def _cache(rows: pd.DataFrame, config: TrainConfig, features: pd.DataFrame) -> None:
+    _FEATURES[:] = [(_key(rows, config), features)]
+
+
+def _take_cached(rows: pd.DataFrame, config: TrainConfig) -> pd.DataFrame | None:
+    """The cached features of ``rows`` (dropping them from the cache), else None."""
+    if not _FEATURES:
+        return None
+    key, features = _FEATURES.pop()
+    if key != _key(rows, config) or not features.index.equals(rows.index):
+        return None
+    return features
+
+
+def fit(rows: pd.DataFrame, config: TrainConfig, features: pd.DataFrame | None = None) -> Pipeline:
+    """Fit the pipeline on prepared rows (see :func:`prepare`).
+
+    ``features`` may hold the feature frame of ``rows`` already computed: the
+    feature step is stateless and per page, so the result is the same pipeline
+    as fitting end to end, without computing the features again.
+    """
     pipe = make_pipeline(config)
-    pipe.fit(rows, rows["label"].to_numpy(dtype=float),
-             classifier__sample_weight=rows["sample_weight"].to_numpy())
+    y = rows["label"].to_numpy(dtype=float)
+    w = rows["sample_weight"].to_numpy()
+    if features is None:
+        features = _take_cached(rows, config)
+    if features is None:
+        pipe.fit(rows, y, classifier__sample_weight=w)
+        return pipe
+    pipe.steps[0][1].fit(rows)
+    pipe.steps[-1][1].fit(features, y, sample_weight=w)
     return pipe
 
 
-def grouped_cv(rows: pd.DataFrame, config: TrainConfig, progress=None) -> pd.DataFrame:
+def grouped_cv(
+    rows: pd.DataFrame, config: TrainConfig, progress=None, features: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Out-of-fold content probabilities, folds grouped by site.
 
     Returns
@@ -93,12 +130,16 @@ def grouped_cv(rows: pd.DataFrame, config: TrainConfig, progress=None) -> pd.Dat
     """
     groups = rows["site"].to_numpy()
     folds = GroupKFold(n_splits=config.cv_folds)
+    if features is None:
+        features = make_pipeline(config)[0].fit_transform(rows)
+        _cache(rows, config, features)
     out = []
     for k, (tr, te) in enumerate(folds.split(rows, groups=groups)):
         log.info("cv fold %d/%d: %d train rows, %d test rows", k + 1, config.cv_folds, len(tr), len(te))
-        pipe = fit(rows.iloc[tr], config)
+        # pages never straddle folds, so per-page features sliced by rows are exact
+        pipe = fit(rows.iloc[tr], config, features=features.iloc[tr])
         test = rows.iloc[te]
-        p = pipe.predict_proba(test)[:, 1]
+        p = pipe[-1].predict_proba(features.iloc[te])[:, 1]
         lab = test["label"].to_numpy(dtype=float)
         ok = np.isfinite(lab)
         out.append(
