@@ -20,6 +20,7 @@ COMMANDS = {
     "train": "chromesift.train.cli",
     "evaluate": "chromesift.evaluate.cli",
     "extract": "chromesift.extract_cli",
+    "spark-extract": "chromesift.spark_cli",
 }
 
 
