@@ -1,13 +1,31 @@
-"""A tracked training run: grouped CV, threshold, final fit, bundle, MLflow."""
+"""A tracked training run: grouped CV, threshold, final fit, bundle, MLflow.
+
+Faults, and what they cost:
+
+- MLflow store unreachable, locked or read-only: the bundle is still written;
+  :attr:`TrainResult.tracking_error` (also logged as an error) says what was not
+  logged. With ``require_tracking`` the run stops before loading any data instead.
+- SIGTERM or SIGINT: the MLflow run is marked KILLED and the exception propagates;
+  bundles are written atomically, so there is either the previous bundle or the new
+  one, never part of one.
+- Two runs at once with the same name: each gets its own MLflow run and bundle. The
+  bundle at ``out_dir/name`` is replaced only if it is still the one that was there
+  when the run started; otherwise the later run writes ``<name>-<UTC time>-<pid>``
+  beside it (see :func:`chromesift.models.bundle.save_bundle`) and says so.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import signal
 import tempfile
+import threading
 import time
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +33,7 @@ import pandas as pd
 
 from chromesift.data.build import load_tables
 from chromesift.errors import UserError
-from chromesift.models.bundle import save_bundle
+from chromesift.models.bundle import bundle_identity, save_bundle
 from chromesift.train import core
 from chromesift.train.config import HUMAN_FULLTEXT, TrainConfig
 
@@ -33,11 +51,16 @@ class TrainResult:
     cv: pd.DataFrame  # per dataset and source
     run_id: str | None
     seconds: float
+    #: logging steps that did not reach MLflow (empty when tracking is complete or off)
+    not_logged: list[str] = field(default_factory=list)
+    #: what went wrong with tracking and what it cost, or None
+    tracking_error: str | None = None
 
 
 def tracking_setup(experiment: str) -> str:
     """Point MLflow at ``$MLFLOW_TRACKING_URI`` or the local SQLite store; return the experiment id."""
     import mlflow
+    from mlflow.exceptions import MlflowException
 
     uri = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
     mlflow.set_tracking_uri(uri)
@@ -45,7 +68,13 @@ def tracking_setup(experiment: str) -> str:
     if exp is not None:
         return exp.experiment_id
     artifacts = Path(os.environ.get("CHROMESIFT_ARTIFACTS", "mlartifacts")).resolve() / experiment
-    return mlflow.create_experiment(experiment, artifact_location=artifacts.as_uri())
+    try:
+        return mlflow.create_experiment(experiment, artifact_location=artifacts.as_uri())
+    except MlflowException:
+        exp = mlflow.get_experiment_by_name(experiment)  # a concurrent run created it first
+        if exp is None:
+            raise
+        return exp.experiment_id
 
 
 def _plots(oof: pd.DataFrame, threshold: float, importances: pd.Series, folder: Path) -> list[Path]:
@@ -142,11 +171,200 @@ def _skops_trusted(pipe) -> list[str]:
     return skops.io.get_untrusted_types(data=skops.io.dumps(pipe))
 
 
-def run_training(config: TrainConfig, progress: bool = True) -> TrainResult:
-    """Train, evaluate by grouped CV, export a bundle and track it all in MLflow."""
+class TrackingError(UserError):
+    """The MLflow store could not be used and the run was asked to require it."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGTERM (or SIGINT) during training: the run is marked KILLED and no bundle is half-written."""
+
+
+@contextlib.contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into :class:`TrainingInterrupted` (SIGINT already interrupts).
+
+    Python's default for SIGTERM is to die at once, which would leave the MLflow run
+    RUNNING forever. A second signal during the clean-up is ignored. Only the main
+    thread can install handlers; elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    fired = []
+
+    def handler(signum: int, frame: object) -> None:
+        if fired:
+            return
+        fired.append(signum)
+        raise TrainingInterrupted(f"{signal.Signals(signum).name} received")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class _Tracking:
+    """The MLflow side of a run, where a failing store costs the log, not the model.
+
+    Each logging step runs through :meth:`step`; the first failure is kept and every
+    later step is skipped and listed as not logged (a locked or unreachable store
+    would otherwise make each call wait out its own timeout), except the run's final
+    status, which is always attempted.
+    """
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.run_id: str | None = None
+        self.uri: str | None = None
+        self.error: str | None = None
+        self.not_logged: list[str] = []
+
+    def step(self, what: str, fn: Callable[..., object], *args: object, **kwargs: object) -> bool:
+        """Run one logging step; False (and the step recorded as not logged) when it fails or is skipped."""
+        if not self.enabled:
+            return False
+        if self.error is not None:
+            self.not_logged.append(what)
+            return False
+        try:
+            fn(*args, **kwargs)
+        except Exception as exc:
+            self.error = f"{what}: {_cause(exc)}"
+            self.not_logged.append(what)
+            log.error("MLflow logging failed at %s; the rest of the run is not logged (%s)", what, self.error)
+            return False
+        return True
+
+    def start(self, config: TrainConfig) -> None:
+        import mlflow
+
+        self.uri = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+        def start_run() -> None:
+            exp_id = tracking_setup(config.experiment)
+            self.run_id = mlflow.start_run(experiment_id=exp_id, run_name=config.name).info.run_id
+
+        self.step("the run", start_run)
+
+        def params_and_tags() -> None:
+            from chromesift.models.bundle import git_commit
+
+            mlflow.log_params(config.params())
+            mlflow.set_tags({"git_commit": git_commit(), "chromesift.stage": "train"})
+
+        self.step("params and tags", params_and_tags)
+        # an artifact now, so a read-only artifact store shows up before the expensive work
+        self.step("config.json", mlflow.log_dict, {k: str(v) for k, v in config.params().items()}, "config.json")
+
+    def end(self, status: str, error: BaseException | None = None) -> None:
+        """Mark the run ``status`` (and tag the error); a failure here is recorded too."""
+        if self.run_id is None:
+            return
+        import mlflow
+
+        if error is not None and self.error is None:
+            with contextlib.suppress(Exception):
+                mlflow.set_tag("error", f"{type(error).__name__}: {error}"[:5000])
+        try:
+            mlflow.end_run(status)
+        except Exception as exc:
+            self.not_logged.append(f"run status {status}")
+            self.error = self.error or f"run status: {_cause(exc)}"
+
+    def report(self, bundle: Path | None) -> str | None:
+        """What was not logged and where the model is, or None when tracking is complete."""
+        if self.error is None:
+            return None
+        where = f"The bundle {bundle} is complete" if bundle is not None else "No bundle was written"
+        run = f"run {self.run_id} is incomplete" if self.run_id else "no MLflow run was created"
+        return (
+            f"MLflow tracking at {self.uri} failed ({self.error}); not logged: "
+            f"{', '.join(dict.fromkeys(self.not_logged))}. {where}; {run}."
+        )
+
+
+def _cause(exc: BaseException) -> str:
+    """The innermost cause of an exception in one line (MLflow wraps the store's own error)."""
+    seen = {id(exc)}
+    while (inner := exc.__cause__ or exc.__context__) is not None and id(inner) not in seen:
+        seen.add(id(inner))
+        exc = inner
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = next((line for line in lines if not line.startswith("(raised as a result")), "")
+    return f"{type(exc).__name__}: {text}"[:300]
+
+
+def run_training(
+    config: TrainConfig,
+    progress: bool = True,
+    *,
+    require_tracking: bool = False,
+    skops: bool = True,
+) -> TrainResult:
+    """Train, evaluate by grouped CV, export a bundle and track it all in MLflow.
+
+    Parameters
+    ----------
+    config
+        The run's configuration.
+    progress
+        Show a progress bar.
+    require_tracking
+        Stop with :class:`TrackingError` before loading data when the MLflow store
+        cannot start the run, take its params or store an artifact. Without it a
+        broken store is reported in :attr:`TrainResult.tracking_error` and the bundle
+        is written all the same.
+    skops
+        Also write ``model.skops`` into the bundle (for sharing, see
+        :mod:`chromesift.models.bundle`).
+
+    Returns
+    -------
+    TrainResult
+        Where the bundle went (beside ``out_dir/name`` when a concurrent run wrote that
+        meanwhile), the threshold, the CV table, the run id and what was not logged.
+
+    Raises
+    ------
+    TrainingInterrupted
+        On SIGTERM or SIGINT (a :class:`KeyboardInterrupt`): the MLflow run is marked
+        KILLED, and no bundle, not even a partial one, is left by this run.
+    """
+    if require_tracking and not config.mlflow:
+        raise UserError("tracking is required but MLflow is switched off (mlflow = false / --no-mlflow)")
+    t0 = time.perf_counter()
+    target = Path(config.out_dir) / config.name
+    seen = bundle_identity(target)  # a bundle that appears there during the run is not overwritten
+    tracking = _Tracking(config.mlflow)
+    with _signals_interrupt():
+        if config.mlflow:
+            tracking.start(config)
+            if tracking.error is not None and require_tracking:
+                tracking.end("FAILED")
+                raise TrackingError(f"{tracking.report(None)} Nothing was trained (--require-tracking).")
+        try:
+            result = _train(config, tracking, target, seen, progress, skops)
+            # a run that misses part of its log is not a finished one
+            tracking.end("FAILED" if tracking.error is not None else "FINISHED")
+        except BaseException as exc:
+            tracking.end("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED", exc)
+            raise
+    result.seconds = time.perf_counter() - t0
+    result.run_id = tracking.run_id
+    result.not_logged = list(dict.fromkeys(tracking.not_logged))
+    result.tracking_error = tracking.report(result.bundle)
+    if result.tracking_error:
+        log.error("%s", result.tracking_error)
+    return result
+
+
+def _train(
+    config: TrainConfig, tracking: _Tracking, target: Path, seen: str | None, progress: bool, skops: bool
+) -> TrainResult:
     from tqdm.auto import tqdm
 
-    t0 = time.perf_counter()
     table = load_tables(config.tables, list(config.datasets) or None)
     info_file = Path(config.tables) / "build.json"
     info = json.loads(info_file.read_text(encoding="utf-8")) if info_file.is_file() else {}
@@ -155,99 +373,101 @@ def run_training(config: TrainConfig, progress: bool = True) -> TrainResult:
     rows = core.prepare(table, config)
     log.info("training rows: %d from %d pages", len(rows), rows["doc_id"].nunique())
 
-    run = None
-    if config.mlflow:
+    def data_params() -> None:
         import mlflow
 
-        exp_id = tracking_setup(config.experiment)
-        run = mlflow.start_run(experiment_id=exp_id, run_name=config.name)
-    try:
-        if run is not None:
-            from chromesift.models.bundle import git_commit
+        for ds in present:
+            mlflow.log_param(f"data.{ds}.sha256", info.get("sha256", {}).get(ds, "unknown"))
+            mlflow.log_param(f"data.{ds}.pages", int((table["dataset"] == ds).groupby(table["doc_id"]).first().sum()))
 
-            mlflow.log_params(config.params())
-            mlflow.set_tags({"git_commit": git_commit(), "chromesift.stage": "train"})
-            for ds in present:
-                mlflow.log_param(f"data.{ds}.sha256", info.get("sha256", {}).get(ds, "unknown"))
-                mlflow.log_param(f"data.{ds}.pages", int((table["dataset"] == ds).groupby(table["doc_id"]).first().sum()))
-        steps = config.cv_folds + 1
-        with tqdm(total=steps, desc="train", unit="fit", disable=not progress) as bar:
-            cv = pd.DataFrame()
-            oof = pd.DataFrame()
-            threshold = config.threshold if config.threshold is not None else 0.5
-            if config.cv_folds:
-                oof = core.grouped_cv(rows, config, progress=bar)
-                if config.threshold is None:
-                    threshold = core.tune_threshold(oof)
-                cv = core.cv_metrics(oof, threshold)
-            final_cfg = replace(config, threshold=threshold)
-            pipe = core.fit(rows, final_cfg)
-            bar.update(1)
-        human = cv[(cv["dataset"].isin(HUMAN_FULLTEXT)) & (cv["source"] == "html")] if len(cv) else cv
-        summary = {"threshold": threshold}
-        if len(human):
-            summary["cv_len_f1_human_mean"] = float(human["len_f1"].mean())
-        metrics = {
-            "threshold": threshold,
-            "cv": cv.to_dict(orient="records"),
-            **summary,
-        }
-        importances = pd.Series(dtype=float)
+    tracking.step("data params", data_params)
+    steps = config.cv_folds + 1
+    with tqdm(total=steps, desc="train", unit="fit", disable=not progress) as bar:
+        cv = pd.DataFrame()
+        oof = pd.DataFrame()
+        threshold = config.threshold if config.threshold is not None else 0.5
+        if config.cv_folds:
+            oof = core.grouped_cv(rows, config, progress=bar)
+            if config.threshold is None:
+                threshold = core.tune_threshold(oof)
+            cv = core.cv_metrics(oof, threshold)
+        final_cfg = replace(config, threshold=threshold)
+        pipe = core.fit(rows, final_cfg)
+        bar.update(1)
+    human = cv[(cv["dataset"].isin(HUMAN_FULLTEXT)) & (cv["source"] == "html")] if len(cv) else cv
+    summary = {"threshold": threshold}
+    if len(human):
+        summary["cv_len_f1_human_mean"] = float(human["len_f1"].mean())
+    metrics = {"threshold": threshold, "cv": cv.to_dict(orient="records"), **summary}
+    importances = pd.Series(dtype=float)
+    if len(oof):
+        importances = permutation_importances(pipe, rows, final_cfg)
+    report = report_markdown(final_cfg, cv, threshold, info)
+    meta = {
+        "name": config.name,
+        "threshold": threshold,
+        "feature_names": [str(c) for c in pipe[0].get_feature_names_out()],
+        "data": {k: info.get(k) for k in ("sha256", "licenses", "pages")},
+        "config": config.params(),
+        "metrics": metrics,
+        "mlflow_run_id": tracking.run_id,
+    }
+    bundle = _save(pipe, target, meta, report, seen, skops)
+    _log_run(tracking, config, pipe, rows, cv, oof, threshold, importances, report, bundle, summary)
+    return TrainResult(bundle, threshold, cv, tracking.run_id, 0.0)
+
+
+def _save(pipe, target: Path, meta: dict, report: str, seen: str | None, skops: bool) -> Path:
+    files = {"report.md": report}
+    if skops:
+        try:
+            return save_bundle(pipe, target, meta, files, skops=True, expect=seen)
+        except Exception as exc:  # the joblib bundle matters more than its shareable copy
+            log.warning("no %s in the bundle (%s: %s)", "model.skops", type(exc).__name__, exc)
+    return save_bundle(pipe, target, meta, files, expect=seen)
+
+
+def _log_run(tracking: _Tracking, config: TrainConfig, pipe, rows, cv, oof, threshold, importances,
+             report, bundle, summary) -> None:
+    import mlflow
+
+    def metrics() -> None:
+        for r in cv.itertuples():
+            for m in ("precision", "recall", "f1", "len_precision", "len_recall", "len_f1"):
+                mlflow.log_metric(f"cv.{r.dataset}.{r.source}.{m}", float(getattr(r, m)))
         if len(oof):
-            importances = permutation_importances(pipe, rows, final_cfg)
-        report = report_markdown(final_cfg, cv, threshold, info)
-        bundle = Path(config.out_dir) / config.name
-        meta = {
-            "name": config.name,
-            "threshold": threshold,
-            "feature_names": [str(c) for c in pipe[0].get_feature_names_out()],
-            "data": {k: info.get(k) for k in ("sha256", "licenses", "pages")},
-            "config": config.params(),
-            "metrics": metrics,
-            "mlflow_run_id": run.info.run_id if run is not None else None,
-        }
-        save_bundle(pipe, bundle, meta, files={"report.md": report})
-        if run is not None:
-            _log_run(pipe, rows, cv, oof, threshold, importances, report, bundle, summary)
-        if run is not None:
-            mlflow.end_run("FINISHED")
-    except BaseException as exc:
-        if run is not None:
-            import mlflow
+            for k, d in oof.groupby("fold"):
+                pred = (d["probability"].to_numpy() >= threshold).astype(int)
+                f = core.weighted_prf(d["label"].to_numpy(), pred, d["chars"].to_numpy(dtype=float))[2]
+                mlflow.log_metric("cv.fold.len_f1", f, step=int(k))
+        mlflow.log_metrics({k: float(v) for k, v in summary.items()})
+        mlflow.set_tag("chromesift.bundle", str(bundle))
 
-            mlflow.set_tag("error", f"{type(exc).__name__}: {exc}"[:5000])
-            status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
-            mlflow.end_run(status)
-        raise
-    return TrainResult(bundle, threshold, cv, run.info.run_id if run else None, time.perf_counter() - t0)
+    def tables_and_plots() -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            if len(oof):
+                for path in _plots(oof, threshold, importances, folder):
+                    mlflow.log_artifact(str(path), artifact_path="plots")
+            cv.to_csv(folder / "cv_metrics.csv", index=False)
+            mlflow.log_artifact(str(folder / "cv_metrics.csv"))
+
+    tracking.step("metrics", metrics)
+    tracking.step("plots and cv table", tables_and_plots)
+    tracking.step("report.md", mlflow.log_text, report, "report.md")
+    tracking.step("bundle artifacts", mlflow.log_artifacts, str(bundle), artifact_path="bundle")
+    if config.log_model:
+        tracking.step("sklearn model", _log_sklearn_model, pipe, rows)
+        tracking.step("pyfunc model", _log_pyfunc_model, bundle)
 
 
-def _log_run(pipe, rows, cv, oof, threshold, importances, report, bundle, summary) -> None:
+def _log_sklearn_model(pipe, rows) -> None:
     import mlflow
     from mlflow.models import infer_signature
 
-    for r in cv.itertuples():
-        for m in ("precision", "recall", "f1", "len_precision", "len_recall", "len_f1"):
-            mlflow.log_metric(f"cv.{r.dataset}.{r.source}.{m}", float(getattr(r, m)))
-    if len(oof):
-        for k, d in oof.groupby("fold"):
-            pred = (d["probability"].to_numpy() >= threshold).astype(int)
-            f = core.weighted_prf(d["label"].to_numpy(), pred, d["chars"].to_numpy(dtype=float))[2]
-            mlflow.log_metric("cv.fold.len_f1", f, step=int(k))
-    mlflow.log_metrics({k: float(v) for k, v in summary.items()})
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        if len(oof):
-            for path in _plots(oof, threshold, importances, folder):
-                mlflow.log_artifact(str(path), artifact_path="plots")
-        cv.to_csv(folder / "cv_metrics.csv", index=False)
-        mlflow.log_artifact(str(folder / "cv_metrics.csv"))
-    mlflow.log_text(report, "report.md")
-    mlflow.log_artifacts(str(bundle), artifact_path="bundle")
-    example = rows[rows["doc_id"] == rows["doc_id"].iloc[0]].head(5)
-    example = example[[c for c in pipe[0].feature_names_in_ if c in example.columns]] if hasattr(pipe[0], "feature_names_in_") else example
     from chromesift.data import schema
 
+    example = rows[rows["doc_id"] == rows["doc_id"].iloc[0]].head(5)
     example = example[list(schema.COLUMNS) + (["site"] if "site" in example.columns else [])].copy()
     for c in example.columns:
         if example[c].dtype.kind not in "biuf":
@@ -260,6 +480,13 @@ def _log_run(pipe, rows, cv, oof, threshold, importances, report, bundle, summar
         pipe, name="model", signature=signature, input_example=example,
         pip_requirements=reqs + ["chromesift"], skops_trusted_types=_skops_trusted(pipe),
     )
+
+
+def _log_pyfunc_model(bundle: Path) -> None:
+    """The serving flavour (``chromesift.serving``): pages in, main text out."""
+    from chromesift.serving import log_pyfunc_model
+
+    log_pyfunc_model(bundle)
 
 
 def check_inputs(config: TrainConfig) -> None:
