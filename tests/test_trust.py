@@ -180,9 +180,15 @@ def test_skops_copy_loads_without_trust_and_predicts_the_same(tmp_path, shipped_
     assert meta["name"] == "stranger"
 
 
-def test_skops_refuses_types_outside_the_list(tmp_path):
+def test_skops_refuses_types_outside_the_list(tmp_path, monkeypatch):
     pipe = make_pipeline(FunctionTransformer(os.system), dummy())
-    b = foreign_bundle(tmp_path / "b", pipe, skops=True)
+    with pytest.raises(BundleError, match=r"outside SKOPS_TRUSTED_TYPES: .*system"):
+        foreign_bundle(tmp_path / "refused", pipe, skops=True)  # no copy that could not be loaded
+    assert not (tmp_path / "refused").exists()
+    # a hostile skops file (written with a wider list, as a stranger might)
+    with monkeypatch.context() as wider:
+        wider.setattr(bundle_mod, "SKOPS_TRUSTED_TYPES", (*bundle_mod.SKOPS_TRUSTED_TYPES, "posix.system"))
+        b = foreign_bundle(tmp_path / "b", pipe, skops=True)
     with pytest.raises(BundleError, match=r"not trusted: .*system"):
         load_skops(b)
     with pytest.raises(BundleError, match=r"not trusted: .*system"):
