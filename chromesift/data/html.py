@@ -10,6 +10,7 @@ exhausts the Python stack.
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 from dataclasses import dataclass
 
@@ -94,6 +95,10 @@ def decode(page: str | bytes) -> Decoded:
             enc = codecs.lookup(name).name
         except LookupError:
             enc = None
+        if enc is not None and not _ascii_compatible(enc):
+            # the declaration was read as ASCII, so it cannot name UTF-16, EBCDIC or
+            # Python's transforming codecs (rot13, base64, unicode-escape, punycode ...)
+            enc = None
         if enc is not None:
             if enc != "utf-8" and not raw.isascii():
                 # pages re-saved as UTF-8 often keep their old declaration, and a legacy
@@ -126,6 +131,19 @@ def decode(page: str | bytes) -> Decoded:
         # the detector finds it about as plausible
         enc = "cp1252"
     return Decoded(raw.decode(enc, errors="replace"), enc, "detected")
+
+
+#: printable ASCII, the whitespace of markup and escape-like sequences: an encoding a
+#: page may declare in a ``<meta>`` must decode these bytes to themselves
+_ASCII_PROBE = b"xn--bcher-kva." + bytes(range(0x20, 0x7F)) + b"\t\n\r \\x41\\u00e9\\n +AGEA- ~{~}"
+
+
+@functools.lru_cache(maxsize=64)
+def _ascii_compatible(encoding: str) -> bool:
+    try:
+        return _ASCII_PROBE.decode(encoding) == _ASCII_PROBE.decode("ascii")
+    except Exception:  # noqa: BLE001 - non-text codecs raise LookupError, TypeError, UnicodeError ...
+        return False
 
 
 def attr_tokens(value: str | None) -> list[str]:
