@@ -12,7 +12,11 @@ lost, nothing invented, nothing reordered.
 from __future__ import annotations
 
 import encodings.aliases
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -212,7 +216,7 @@ def test_plain_text_as_utf8_bytes_is_the_same(text):
     assert parse_text(text.encode("utf-8"))["text"].tolist() == expected
 
 
-# --- declared charsets (found by fuzzing) ------------------------------------------------------
+# --- declared charsets (found while probing the decoder) ------------------------------------------------------
 
 CODECS = sorted(set(encodings.aliases.aliases) | set(encodings.aliases.aliases.values())
                 | {"rot13", "base64", "hex", "zlib", "punycode", "idna", "unicode-escape", "utf-7", "x-user-defined"})
@@ -256,7 +260,27 @@ def test_classify_many_equals_classify_one_by_one(model, documents):
         pd.testing.assert_frame_equal(model.classify(one), many)
 
 
-# --- inputs the fuzzer found (benchmarks/fuzz) ----------------------------------------
+# --- the fuzz target (benchmarks/fuzz) and the inputs it found --------------------------
+
+FUZZ = Path(__file__).resolve().parents[1] / "benchmarks" / "fuzz"
+#: executions of the CI smoke run (the longer run is described in benchmarks/fuzz/README.md)
+SMOKE_RUNS = 400
+
+
+def test_fuzz_smoke(tmp_path):
+    pytest.importorskip("atheris", reason="atheris is not installed (pip install atheris): fuzz smoke skipped")
+    corpus, crashes = tmp_path / "corpus", tmp_path / "crashes"
+    crashes.mkdir()
+    target = str(FUZZ / "fuzz_parse.py")
+    subprocess.run([sys.executable, target, "--write-seeds", str(corpus)], check=True, capture_output=True)
+    proc = subprocess.run(
+        [sys.executable, target, f"-atheris_runs={SMOKE_RUNS}", "-seed=1", f"-dict={FUZZ / 'html.dict'}",
+         f"-artifact_prefix={crashes}/", str(corpus)],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path, env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert proc.returncode == 0 and list(crashes.iterdir()) == [], proc.stderr[-4000:]
+    assert f"Done {SMOKE_RUNS} " in proc.stderr or f"Done {SMOKE_RUNS - 1} " in proc.stderr, proc.stderr[-2000:]
+    assert len(list(corpus.iterdir())) > 8  # the fuzzer found new paths beyond the seeds
 
 
 @pytest.mark.parametrize("parse", [parse_html, parse_text])

@@ -1,0 +1,112 @@
+"""Coverage-guided fuzz target (atheris): page parsing and classification.
+
+Each input is one page. The first byte picks how it is fed to chromesift (HTML bytes,
+HTML as str, plain text as bytes or str), the rest is the page. Parsing and, for one
+input in ``CLASSIFY_EVERY``, classification with the shipped model must not raise, and
+the results must keep the paragraph-table contract (see :func:`check_table`). Any
+exception or failed check is a crash that libFuzzer saves as ``crash-<sha1>``.
+
+Run (see README.md beside this file)::
+
+    .venv/bin/python benchmarks/fuzz/fuzz_parse.py -atheris_runs=2000 CORPUS_DIR
+
+``--write-seeds DIR`` fills a corpus folder with the hand-made test pages first.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+from pathlib import Path
+
+#: Classify one input in this many (classification costs far more than parsing).
+CLASSIFY_EVERY = 8
+#: Pages longer than this are cut (the batch size budget handles real giants).
+MAX_INPUT = 200_000
+_MODES = ("html-bytes", "html-str", "text-bytes", "text-str")
+_BAD_SPACE = re.compile(r"\s\s|[^\S ]")
+
+_state: dict = {}
+
+
+def check_table(frame, *, source: str) -> None:
+    """Assert the contract of a parsed page (raises AssertionError naming the broken rule)."""
+    from chromesift.data import schema
+
+    schema.validate(frame, stage="fuzz")
+    n = len(frame)
+    assert frame["position"].tolist() == list(range(n)), "positions are not 0..n-1"
+    texts = frame["text"].tolist()
+    for t in texts:
+        assert isinstance(t, str) and t, f"empty or non-str paragraph {t!r}"
+        assert t == t.strip(), f"paragraph not stripped: {t!r}"
+        assert not _BAD_SPACE.search(t), f"whitespace not normalised: {t!r}"
+    assert (frame["source"] == source).all(), "wrong source column"
+    if n:
+        assert int(frame["page_chars"].iloc[0]) == sum(map(len, texts)), "page_chars is not the text length"
+        assert (frame["link_chars"] <= frame["text"].str.len()).all(), "more link text than text"
+        assert (frame["n_links"] >= 0).all(), "negative link count"
+        assert (frame["depth"] >= 0).all(), "negative depth"
+
+
+def check_result(result, table, threshold: float) -> None:
+    """Assert the contract of :meth:`chromesift.Model.classify` against the parsed table."""
+    assert len(result) == len(table), "classify lost or added paragraphs"
+    assert result["text"].tolist() == table["text"].tolist(), "classify changed the texts"
+    proba = result["probability"].to_numpy(dtype=float)
+    assert all(math.isfinite(p) and 0.0 <= p <= 1.0 for p in proba), "probability outside [0, 1]"
+    assert (result["is_content"].to_numpy() == (proba >= threshold)).all(), "decision disagrees with threshold"
+
+
+def test_one_input(data: bytes) -> None:
+    """The fuzz target: parse (and sometimes classify) one page, checking the contracts."""
+    from chromesift.api import to_table
+
+    if not data:
+        return
+    mode = _MODES[data[0] % len(_MODES)]
+    raw = data[1 : MAX_INPUT + 1]
+    page: str | bytes = raw.decode("utf-8", errors="surrogateescape") if mode.endswith("str") else raw
+    fmt = mode.split("-")[0]
+    table = to_table(page, format=fmt)
+    check_table(table, source=fmt)
+    _state["n"] = _state.get("n", 0) + 1
+    if _state["n"] % CLASSIFY_EVERY == 0:
+        model = _state["model"]
+        check_result(model.classify(page, format=fmt), table, model.threshold)
+
+
+def write_seeds(folder: Path) -> int:
+    """Copy the hand-made test pages into ``folder`` as seeds (one per mode); return the count."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fixtures = Path(__file__).resolve().parents[2] / "tests" / "fixtures"
+    n = 0
+    for page in sorted(fixtures.glob("*.html")):
+        body = page.read_bytes()
+        for i, mode in enumerate(_MODES):
+            (folder / f"{page.stem}-{mode}").write_bytes(bytes([i]) + body)
+            n += 1
+    return n
+
+
+def main(argv: list[str]) -> None:
+    """Set up atheris with libFuzzer's arguments and fuzz until it stops."""
+    if len(argv) > 2 and argv[1] == "--write-seeds":
+        print(f"{write_seeds(Path(argv[2]))} seeds in {argv[2]}")
+        return
+    import atheris
+
+    with atheris.instrument_imports(include=["chromesift"]):
+        import chromesift
+        import chromesift.api
+        import chromesift.data.html
+        import chromesift.data.text  # noqa: F401
+
+    _state["model"] = chromesift.load_model()
+    atheris.Setup(argv, test_one_input)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main(sys.argv)
