@@ -380,6 +380,9 @@ def _dump_skops(pipeline, file: Path) -> str:
     import skops.io
 
     skops.io.dump(pipeline, file, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
+    refused = sorted(set(skops.io.get_untrusted_types(file=file)) - set(SKOPS_TRUSTED_TYPES))
+    if refused:  # a copy that load_skops would refuse is no use to anyone
+        raise BundleError(f"{SKOPS_FILE} would hold types outside SKOPS_TRUSTED_TYPES: {', '.join(refused)}")
     return _sha256(file)
 
 
