@@ -46,9 +46,16 @@ def dummy(constant: int = 1) -> DummyClassifier:
     return DummyClassifier(strategy="constant", constant=constant).fit([[0], [1]], [0, 1])
 
 
-def foreign_bundle(path: Path, pipeline=None, **kwargs) -> Path:
+def foreign_bundle(path: Path, pipeline=None, meta: dict | None = None, **kwargs) -> Path:
     """A bundle written elsewhere: consistent checksums, but not in this machine's store."""
-    return save_bundle(dummy() if pipeline is None else pipeline, path, {"name": "stranger"}, trust=False, **kwargs)
+    meta = {"name": "stranger", **(meta or {})}
+    return save_bundle(dummy() if pipeline is None else pipeline, path, meta, trust=False, **kwargs)
+
+
+def shipped_copy(path: Path) -> Path:
+    """The shipped model as a bundle from elsewhere."""
+    threshold = json.loads((DEFAULT_BUNDLE / "metadata.json").read_text())["threshold"]
+    return foreign_bundle(path, joblib.load(DEFAULT_BUNDLE / "model.joblib"), {"threshold": threshold})
 
 
 class Payload:
@@ -257,3 +264,46 @@ def test_interrupted_swap_puts_the_old_bundle_back(tmp_path, monkeypatch):
     monkeypatch.setattr(bundle_mod.os, "replace", real)
     assert load_bundle(b)[1]["threshold"] == 0.4
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "cache") == ["b"]
+
+
+# --- the command line ------------------------------------------------------------------------
+
+needs_trust_flag = pytest.mark.skipif(
+    not hasattr(__import__("chromesift.extract_cli").extract_cli.ExtractConfig, "trusted"),
+    reason="chromesift extract has no --trust yet",
+)
+
+
+@needs_trust_flag
+def test_extract_cli_refuses_a_foreign_bundle_until_trusted(tmp_path, capsys):
+    from chromesift.cli import main
+
+    page = Path(__file__).parent / "fixtures" / "segmentation.html"
+    b = shipped_copy(tmp_path / "b")
+    digest = json.loads((b / "metadata.json").read_text())["sha256"]
+    assert main(["extract", str(page), "--model", str(b)]) == 2
+    err = capsys.readouterr().err
+    assert digest in err and "--trust" in err
+    assert main(["extract", str(page), "--model", str(b), "--trust", "0" * 64]) == 2
+    assert f"not the {'0' * 64} you trusted" in capsys.readouterr().err
+    assert main(["extract", str(page)]) == 0
+    shipped = capsys.readouterr().out
+    for flag in (["--trust"], ["--trust", digest]):
+        assert main(["extract", str(page), "--model", str(b), *flag]) == 0
+        assert capsys.readouterr().out == shipped
+
+
+@needs_trust_flag
+def test_extract_cli_batch_workers_get_the_trust(tmp_path, capsys):
+    from chromesift.cli import main
+
+    b = shipped_copy(tmp_path / "b")
+    inp = tmp_path / "in.jsonl"
+    inp.write_text("".join(json.dumps({"id": i, "html": f"<p>Page {i} has a sentence of its own.</p>"}) + "\n"
+                           for i in range(4)))
+    out = tmp_path / "out.jsonl"
+    args = ["extract", "--input", str(inp), "--output", str(out), "--model", str(b), "--jobs", "2", "--no-progress"]
+    assert main(args) == 2
+    assert "--trust" in capsys.readouterr().err
+    assert main([*args, "--trust"]) == 0
+    assert sorted(json.loads(line)["id"] for line in out.read_text().splitlines()) == [0, 1, 2, 3]
