@@ -354,21 +354,19 @@ def _worst_html(pages: list[dict]) -> str:
 
 
 def _worst_md(pages: list[dict]) -> str:
-    out = []
+    out: list[str] = []
     for p in pages:
-        out.append(
-            f"### {p['dataset']} / {p['id']}\n\n"
-            + (f"{p['url']}\n\n" if p.get("url") else "")
-            + f"F1 {_fmt(p.get('f1'))}, precision {_fmt(p.get('precision'))}, "
-            f"recall {_fmt(p.get('recall'))}\n"
-        )
-        for label, key, sign in (("missed", "missed", "-"), ("extra", "extra", "+")):
-            items = p.get(key, [])
-            out.append(f"\n{label}:\n")
+        out += [f"### {p['dataset']} / {p['id']}", ""]
+        if p.get("url"):
+            out += [p["url"], ""]
+        out += [f"F1 {_fmt(p.get('f1'))}, precision {_fmt(p.get('precision'))}, "
+                f"recall {_fmt(p.get('recall'))}", ""]
+        for label, sign in (("missed", "-"), ("extra", "+")):
+            items = p.get(label, [])
             if items:
-                out.append("```diff\n" + "\n".join(f"{sign} {s}" for s in items) + "\n```\n")
+                out += [f"{label}:", "", "```diff", *(f"{sign} {s}" for s in items), "```", ""]
             else:
-                out.append("none\n")
+                out += [f"{label}: none", ""]
     return "\n".join(out)
 
 
