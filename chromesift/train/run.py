@@ -2,9 +2,10 @@
 
 Faults, and what they cost:
 
-- MLflow store unreachable, locked or read-only: the bundle is still written;
-  :attr:`TrainResult.tracking_error` (also logged as an error) says what was not
-  logged. With ``require_tracking`` the run stops before loading any data instead.
+- MLflow store unreachable, locked or read-only: the bundle is still written; the
+  first failure is logged as an error when it happens, and
+  :attr:`TrainResult.tracking_error` says what was not logged. With
+  ``require_tracking`` the run stops before loading any data instead.
 - SIGTERM or SIGINT: the MLflow run is marked KILLED and the exception propagates;
   bundles are written atomically, so there is either the previous bundle or the new
   one, never part of one.
@@ -286,9 +287,16 @@ class _Tracking:
 
 
 def _cause(exc: BaseException) -> str:
-    """The innermost cause of an exception in one line (MLflow wraps the store's own error)."""
+    """The innermost cause of an exception in one line (MLflow wraps the store's own error).
+
+    The chain is the one a traceback shows: ``__cause__``, else ``__context__`` unless
+    suppressed.
+    """
     seen = {id(exc)}
-    while (inner := exc.__cause__ or exc.__context__) is not None and id(inner) not in seen:
+    while True:
+        inner = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+        if inner is None or id(inner) in seen:
+            break
         seen.add(id(inner))
         exc = inner
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
@@ -339,12 +347,11 @@ def run_training(
     seen = bundle_identity(target)  # a bundle that appears there during the run is not overwritten
     tracking = _Tracking(config.mlflow)
     with _signals_interrupt():
-        if config.mlflow:
-            tracking.start(config)
-            if tracking.error is not None and require_tracking:
-                tracking.end("FAILED")
-                raise TrackingError(f"{tracking.report(None)} Nothing was trained (--require-tracking).")
         try:
+            if config.mlflow:
+                tracking.start(config)
+                if tracking.error is not None and require_tracking:
+                    raise TrackingError(f"{tracking.report(None)} Nothing was trained (tracking is required).")
             result = _train(config, tracking, target, seen, progress, skops)
             # a run that misses part of its log is not a finished one
             tracking.end("FAILED" if tracking.error is not None else "FINISHED")
@@ -354,9 +361,7 @@ def run_training(
     result.seconds = time.perf_counter() - t0
     result.run_id = tracking.run_id
     result.not_logged = list(dict.fromkeys(tracking.not_logged))
-    result.tracking_error = tracking.report(result.bundle)
-    if result.tracking_error:
-        log.error("%s", result.tracking_error)
+    result.tracking_error = tracking.report(result.bundle)  # the first failure was logged as it happened
     return result
 
 
