@@ -79,6 +79,8 @@ def test_a_bundle_written_here_loads_without_a_flag_even_when_moved(tmp_path, st
     shutil.copytree(written, moved)
     model, meta = load_bundle(moved)
     assert model.predict([[3]]).tolist() == [1] and meta["threshold"] == 0.4
+    save_bundle(dummy(), tmp_path / "again", {"threshold": 0.4})  # the same model once more
+    assert store.read_text().count(digest) == 1
 
 
 def test_the_store_lives_in_the_user_cache_by_default(monkeypatch, tmp_path):

@@ -156,6 +156,8 @@ def record_trust(digest: str, where: Path | str = "") -> bool:
     do not interleave.
     """
     store = trust_store_path()
+    if digest.lower() in trusted_digests():
+        return True  # retraining the same model, or saving a copy: one line is enough
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     line = f"{digest.lower()}\t{stamp}\t{where}".replace("\n", " ") + "\n"
     try:
