@@ -388,13 +388,15 @@ def _dump_skops(pipeline, file: Path) -> str:
     return _sha256(file)
 
 
-def export_skops(path: Path) -> Path:
-    """Add ``model.skops`` to an existing (trusted) bundle, rewriting it atomically.
+def export_skops(path: Path, *, trusted: bool | str = False) -> Path:
+    """Add ``model.skops`` to an existing bundle, rewriting it atomically.
 
-    Returns the bundle path. The metadata, report and other files are kept.
+    Returns the bundle path. The metadata, report and other files are kept. The bundle
+    is loaded as :func:`load_bundle` would, so ``trusted`` is needed for one that was
+    not written here.
     """
     path = Path(path)
-    pipeline, meta = load_bundle(path)
+    pipeline, meta = load_bundle(path, trusted=trusted)
     files = {
         p.name: p.read_text(encoding="utf-8")
         for p in path.iterdir()
