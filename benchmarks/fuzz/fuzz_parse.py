@@ -2,9 +2,10 @@
 
 Each input is one page. The first byte picks how it is fed to chromesift (HTML bytes,
 HTML as str, plain text as bytes or str), the rest is the page. Parsing and, for one
-input in ``CLASSIFY_EVERY``, classification with the shipped model must not raise, and
-the results must keep the paragraph-table contract (see :func:`check_table`). Any
-exception or failed check is a crash that libFuzzer saves as ``crash-<sha1>``.
+input in ``CLASSIFY_EVERY``, classification with the shipped model must not raise, the
+results must keep the paragraph-table contract (:func:`check_table`), and HTML
+paragraphs must be the page's visible text (:func:`check_visible`). Any exception or
+failed check is a crash that libFuzzer saves as ``crash-<sha1>``.
 
 Run (see README.md beside this file)::
 
@@ -26,6 +27,8 @@ CLASSIFY_EVERY = 8
 MAX_INPUT = 200_000
 _MODES = ("html-bytes", "html-str", "text-bytes", "text-str")
 _BAD_SPACE = re.compile(r"\s\s|[^\S ]")
+_WS = re.compile(r"\s+")
+_HIDDEN = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 
 _state: dict = {}
 
@@ -50,6 +53,59 @@ def check_table(frame, *, source: str) -> None:
         assert (frame["depth"] >= 0).all(), "negative depth"
 
 
+def visible_text(text: str) -> str | None:
+    """Visible text of a decoded page, defined on libxml2's tree independently of the walk.
+
+    An element's text, its children's and its tail in document order; skipped tags
+    (``SKIP_TAGS``), hidden elements, comments and processing instructions give only
+    their tail. None when libxml2 hit its depth limit (the parser flattens such pages
+    first, so there is no independent reference).
+    """
+    from lxml import etree
+
+    from chromesift.data.vocab import SKIP_TAGS
+
+    data = text.encode("utf-8", errors="replace")
+    if not data.strip():
+        return ""
+    parser = etree.HTMLParser(encoding="utf-8", remove_pis=True, huge_tree=True)
+    try:
+        root = etree.fromstring(data, parser)
+    except (etree.XMLSyntaxError, etree.ParserError, ValueError):
+        return ""
+    if any("Excessive depth" in e.message for e in parser.error_log):
+        return None
+    if root is None:
+        return ""
+    out: list[str] = []
+    stack = [(root, False)]
+    while stack:
+        el, tail_only = stack.pop()
+        if not tail_only:
+            invisible = not isinstance(el.tag, str)
+            if not invisible:
+                tag = el.tag.rsplit("}", 1)[-1].lower()
+                invisible = tag in SKIP_TAGS or "hidden" in el.attrib or bool(_HIDDEN.search(el.get("style") or ""))
+            if not invisible:
+                out.append(el.text or "")
+                stack.append((el, True))
+                stack.extend((child, False) for child in reversed(el))
+                continue
+        if el is not root:
+            out.append(el.tail or "")
+    return "".join(out)
+
+
+def check_visible(table, page: str | bytes) -> None:
+    """Assert the paragraphs are the page's visible text, in order, whitespace aside."""
+    from chromesift.data.html import decode
+
+    reference = visible_text(decode(page).text)
+    if reference is not None:
+        got = _WS.sub("", "".join(table["text"]))
+        assert got == _WS.sub("", reference), "paragraphs are not the visible text"
+
+
 def check_result(result, table, threshold: float) -> None:
     """Assert the contract of :meth:`chromesift.Model.classify` against the parsed table."""
     assert len(result) == len(table), "classify lost or added paragraphs"
@@ -71,6 +127,8 @@ def test_one_input(data: bytes) -> None:
     fmt = mode.split("-")[0]
     table = to_table(page, format=fmt)
     check_table(table, source=fmt)
+    if fmt == "html":
+        check_visible(table, page)
     _state["n"] = _state.get("n", 0) + 1
     if _state["n"] % CLASSIFY_EVERY == 0:
         model = _state["model"]
