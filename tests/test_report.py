@@ -125,7 +125,7 @@ def test_run_evaluation_end_to_end(tiny_corpus, tmp_path):
     assert saved["datasets"]["tiny"]["extractors"]["chromesift"]["f1"] == pytest.approx(1.0)
     assert "timings" not in saved
     md = (out / "report.md").read_text(encoding="utf-8")
-    assert "| **macro** |" in md and "![F1 per dataset" in md
+    assert "| **macro** |" in md and "![F1 per dataset" in md and "## 95% intervals of F1" in md
     page = (out / "report.html").read_text(encoding="utf-8")
     assert len(re.findall(r"src='data:image/png;base64,", page)) == len(report.FIGURES)
     assert "http" not in re.sub(r"https://example\.org/\d", "", page)  # self-contained

@@ -242,6 +242,20 @@ def _pr_table(results: dict) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def _ci_table(results: dict) -> tuple[list[str], list[list[str]]] | None:
+    extractors = results["extractors"]
+    rows = []
+    for name, d in results["datasets"].items():
+        cells = []
+        for e in extractors:
+            ci = d["extractors"].get(e, {}).get("f1_ci")
+            ok = ci and all(v is not None and v == v for v in ci)
+            cells.append(f"{_fmt(ci[0])}–{_fmt(ci[1])}" if ok else "–")
+        if any(c != "–" for c in cells):
+            rows.append([name] + cells)
+    return (["dataset"] + extractors, rows) if rows else None
+
+
 def _speed_table(results: dict) -> tuple[list[str], list[list[str]]]:
     header = ["extractor", "ms/page median", "ms/page p90", "pages/s", "failed pages", "macro F1"]
     rows = []
@@ -378,6 +392,11 @@ def _sections(results: dict) -> list[tuple[str, tuple[list[str], list[list[str]]
          "Wall time of the extraction call per page; peers run in worker processes with a "
          "time limit, and a failed or timed-out page counts as empty output."),
     ]
+    ci = _ci_table(results)
+    if ci is not None:
+        sections.insert(2, ("95% intervals of F1", ci,
+                            "Percentile bootstrap over pages (full-text datasets; snippet F1 is pooled "
+                            "over snippets and has none)."))
     para = _paragraph_table(results)
     if para is not None:
         sections.append(("chromesift, paragraph level", para,
