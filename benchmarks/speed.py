@@ -2,9 +2,10 @@
 
 Each extractor runs in a fresh process of its own (spawned), single-threaded,
 over the same sample of corpus pages: one untimed warm-up page (imports,
-model load), then every page timed with ``time.perf_counter``. Peak memory is
-the process's maximum resident set size (``ru_maxrss``), reported whole and
-above the process's size once the pages were loaded.
+model load), then every page timed with ``time.perf_counter``; pages are read
+from a temporary file one at a time. Peak memory is the process's maximum
+resident set size (``VmHWM`` on Linux), reported whole and above the process's
+size with the chromesift package (which holds the adapters) imported.
 
 Usage::
 
@@ -70,8 +71,21 @@ def sample_pages(data_dir: Path, datasets: list[str], n: int, seed: int) -> list
 
 
 def _maxrss_mb() -> float:
-    # Linux reports kilobytes, macOS bytes
+    """Peak resident set size of this process, in MB.
+
+    On Linux ``VmHWM`` of ``/proc/self/status``: unlike ``ru_maxrss``, which
+    keeps the parent's size across fork and exec, it starts afresh in the
+    spawned process.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # macOS reports bytes, the others kilobytes
     return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
 
 
@@ -94,25 +108,37 @@ def _extractor(name: str, model_path: str | None, trust: bool):
     return get_peer(name).extract
 
 
+def _read_pages(pages_file: str):
+    with open(pages_file, encoding="utf-8") as f:
+        for line in f:
+            yield json.loads(line)
+
+
 def measure(name: str, pages_file: str, model_path: str | None, trust: bool, timeout: float, queue) -> None:
-    """Child process: time one extractor over the pages in ``pages_file``; put a result dict."""
+    """Child process: time one extractor over the pages in ``pages_file``; put a result dict.
+
+    Pages are read one at a time, so the peak memory is the extractor's (plus
+    the interpreter and one page), not the sample's.
+    """
     import logging
     import warnings
 
     logging.disable(logging.CRITICAL)
     warnings.simplefilter("ignore")
-    with open(pages_file, encoding="utf-8") as f:
-        pages = [json.loads(line) for line in f]
+    # the adapters live in the chromesift package, whose import (pandas) every extractor pays
+    import chromesift.evaluate.peers  # noqa: F401
+
+    first = next(_read_pages(pages_file))
     base_mb = _maxrss_mb()
     try:
         extract = _extractor(name, model_path, trust)
-        extract(pages[0]["html"], pages[0]["lang"])  # warm-up: imports, lazy set-up
+        extract(first["html"], first["lang"])  # warm-up: imports, lazy set-up
     except Exception as exc:
         queue.put({"name": name, "error": f"{type(exc).__name__}: {exc}"})
         return
     ms, failed = [], 0
     signal.signal(signal.SIGALRM, _alarm)
-    for page in pages:
+    for page in _read_pages(pages_file):
         signal.setitimer(signal.ITIMER_REAL, timeout)
         start = time.perf_counter()
         try:
@@ -202,6 +228,8 @@ def format_table(results: list[dict]) -> str:
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
     lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))]
     lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    lines.append("peak MB: the process's maximum RSS; +MB: above the interpreter with the "
+                 "chromesift package imported and one page read")
     lines.append("x <peer>: median ms/page divided by that peer's (above 1 = slower)")
     return "\n".join(lines)
 
