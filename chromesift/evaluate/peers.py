@@ -520,15 +520,18 @@ class PeerCache:
             return {}
         found = {}
         wanted = set(keys)
-        rows = db.execute(
-            "SELECT page_id, html_sha, text, seconds, status, error FROM outputs"
-            " WHERE peer = ? AND version = ?",
-            (peer, version),
-        )
-        for page_id, sha, text, seconds, status, error in rows:
-            if (page_id, sha) in wanted:
-                secs = float("nan") if seconds is None else seconds
-                found[(page_id, sha)] = PeerResult(page_id, text, secs, status, error, True)
+        ids = sorted({page_id for page_id, _ in wanted})
+        for at in range(0, len(ids), 500):  # SQLite caps the number of parameters
+            chunk = ids[at : at + 500]
+            rows = db.execute(
+                "SELECT page_id, html_sha, text, seconds, status, error FROM outputs"
+                f" WHERE peer = ? AND version = ? AND page_id IN ({','.join('?' * len(chunk))})",
+                (peer, version, *chunk),
+            )
+            for page_id, sha, text, seconds, status, error in rows:
+                if (page_id, sha) in wanted:
+                    secs = float("nan") if seconds is None else seconds
+                    found[(page_id, sha)] = PeerResult(page_id, text, secs, status, error, True)
         return found
 
     def put_many(self, peer: str, version: str, items: Iterable[tuple[str, PeerResult]]) -> None:
