@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import re
 import subprocess
 import sys
@@ -53,20 +52,9 @@ class Figure:
 
 def sample_pages(data_dir: Path, datasets: list[str], n: int, seed: int) -> list[dict]:
     """A seeded sample of ``n`` pages across the datasets (reservoir sampling)."""
-    from chromesift.data.corpus import dataset_path, iter_pages
+    from chromesift.data.corpus import sample_pages as sample
 
-    rng = random.Random(seed)
-    sample: list[dict] = []
-    seen = 0
-    for name in datasets:
-        for page in iter_pages(dataset_path(data_dir, name)):
-            rec = {"id": page.id, "html": page.html}
-            seen += 1
-            if len(sample) < n:
-                sample.append(rec)
-            elif (j := rng.randrange(seen)) < n:
-                sample[j] = rec
-    return sample
+    return [{"id": page.id, "html": page.html} for page in sample(data_dir, datasets, n, seed)]
 
 
 def _timed(cmd: list[str], env: dict) -> tuple[float, str]:

@@ -19,7 +19,6 @@ import argparse
 import json
 import multiprocessing as mp
 import os
-import random
 import resource
 import signal
 import sys
@@ -52,22 +51,9 @@ class SpeedConfig:
 
 def sample_pages(data_dir: Path, datasets: list[str], n: int, seed: int) -> list[dict]:
     """A seeded uniform sample of ``n`` pages across the datasets (reservoir sampling)."""
-    from chromesift.data.corpus import dataset_path, iter_pages
+    from chromesift.data.corpus import sample_pages as sample
 
-    rng = random.Random(seed)
-    sample: list[dict] = []
-    seen = 0
-    for name in datasets:
-        for page in iter_pages(dataset_path(data_dir, name)):
-            rec = {"id": page.id, "html": page.html, "lang": page.lang}
-            if len(sample) < n:
-                sample.append(rec)
-            else:
-                j = rng.randrange(seen + 1)
-                if j < n:
-                    sample[j] = rec
-            seen += 1
-    return sample
+    return [{"id": page.id, "html": page.html, "lang": page.lang} for page in sample(data_dir, datasets, n, seed)]
 
 
 def _maxrss_mb() -> float:

@@ -13,6 +13,7 @@ import pandas as pd
 from chromesift.data import schema
 from chromesift.data.html import parse_html
 from chromesift.data.text import parse_text
+from chromesift.data.util import chunked
 
 FORMATS = ("html", "text")
 _MARKUP = re.compile(
@@ -106,7 +107,7 @@ class Model:
 
         Only ``batch_size`` pages (times ``n_jobs``) are held in memory at a time.
         """
-        batches = _chunks(documents, batch_size)
+        batches = chunked(documents, batch_size)
         if n_jobs == 1:
             for batch in batches:
                 yield from self._classify_batch(batch, format)
@@ -174,19 +175,6 @@ def _threadpools():
 
         _CONTROLLER = ThreadpoolController()
     return _CONTROLLER
-
-
-def _chunks(items: Iterable, size: int) -> Iterator[list]:
-    if size < 1:
-        raise ValueError("batch_size must be at least 1")
-    batch: list = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 _CACHE: dict[str, Model] = {}

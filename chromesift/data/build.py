@@ -15,6 +15,7 @@ import pandas as pd
 from chromesift.data import corpus
 from chromesift.data.html import parse_html
 from chromesift.data.labels import label_page
+from chromesift.data.util import chunked
 
 log = logging.getLogger(__name__)
 
@@ -66,17 +67,6 @@ def _label_batch(pages: list[corpus.Page]) -> list[tuple[pd.DataFrame, dict]]:
     return [label_one(p) for p in pages]
 
 
-def _batches(pages: Iterator[corpus.Page], size: int) -> Iterator[list[corpus.Page]]:
-    batch: list[corpus.Page] = []
-    for p in pages:
-        batch.append(p)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def label_dataset(
     path: Path, *, limit: int | None = None, jobs: int = 1, progress: bool = False, desc: str = ""
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -91,7 +81,7 @@ def label_dataset(
     from joblib import Parallel, delayed
     from tqdm.auto import tqdm
 
-    batches = _batches(corpus.iter_pages(path, limit=limit), 16)
+    batches = chunked(corpus.iter_pages(path, limit=limit), 16)
     if jobs == 1:
         results: Iterator = map(_label_batch, batches)
     else:

@@ -176,3 +176,20 @@ def dataset_path(data_dir: Path, name: str) -> Path:
     if not path.is_file():
         raise CorpusError(f"dataset {name!r}: {path} not found")
     return path
+
+
+def sample_pages(data_dir: Path, datasets: list[str], n: int, seed: int) -> list[Page]:
+    """A seeded uniform sample of ``n`` pages across datasets, in one pass (reservoir sampling)."""
+    import random
+
+    rng = random.Random(seed)
+    sample: list[Page] = []
+    seen = 0
+    for name in datasets:
+        for page in iter_pages(dataset_path(data_dir, name)):
+            seen += 1
+            if len(sample) < n:
+                sample.append(page)
+            elif (j := rng.randrange(seen)) < n:
+                sample[j] = page
+    return sample
