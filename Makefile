@@ -38,7 +38,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check chromesift tests benchmarks
 
 evaluate: $(VENV)/.peers
-	$(VENV)/bin/chromesift evaluate --peers all
+	$(VENV)/bin/chromesift evaluate --peers all --jobs $(JOBS)
 
 bench: $(VENV)/.peers
 	$(PY) benchmarks/speed.py
