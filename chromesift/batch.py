@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import functools
 import json
 import logging
 import multiprocessing
@@ -60,8 +61,10 @@ class Model(Protocol):
 Loader = Callable[[Path | None], Model]
 
 
-def load_default(path: Path | None) -> Model:
+def load_default(path: Path | None, trusted: bool | str = False) -> Model:
     """Load a bundle with :func:`chromesift.load_model` (the shipped model when ``path`` is None).
+
+    ``trusted`` (True, or the bundle's sha256) allows a bundle this machine did not write.
 
     Raises
     ------
@@ -74,7 +77,7 @@ def load_default(path: Path | None) -> Model:
     if load_model is None:
         raise UserError("this chromesift has no model API (chromesift.load_model is missing)")
     try:
-        return load_model(path)
+        return load_model(path, trusted=trusted) if trusted is not False else load_model(path)
     except BundleError as exc:
         where = f"model bundle {path}" if path is not None else "the default model bundle"
         raise UserError(f"cannot load {where}: {exc}") from None
@@ -455,6 +458,8 @@ class BatchConfig:
         Per-page time budget in seconds (None or 0: no limit).
     progress
         Show a progress bar on standard error.
+    trusted
+        True, or the bundle's sha256, to load a bundle this machine did not write.
     """
 
     input: Path
@@ -465,6 +470,7 @@ class BatchConfig:
     max_bytes: int | None = MAX_BYTES
     timeout: float | None = TIMEOUT
     progress: bool = True
+    trusted: bool | str = False
 
 
 @dataclass
@@ -523,7 +529,7 @@ def run_batch(config: BatchConfig, *, loader: Loader | None = None) -> BatchSumm
     """
     from tqdm.auto import tqdm
 
-    loader = loader or load_default
+    loader = loader or (functools.partial(load_default, trusted=config.trusted) if config.trusted else load_default)
     if config.jobs < 1:
         raise UserError("--jobs must be at least 1")
     if config.format not in (None, *FORMATS):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -47,6 +48,7 @@ class ExtractConfig:
     max_bytes: int | None = batch.MAX_BYTES
     timeout: float | None = batch.TIMEOUT
     progress: bool = True
+    trusted: bool | str = False
 
 
 def parse_size(value: str) -> int:
@@ -74,6 +76,9 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object (single page)")
     p.add_argument("--model", type=Path, default=None, metavar="BUNDLE",
                    help="model bundle folder (default: the shipped model)")
+    p.add_argument("--trust", nargs="?", const=True, default=False, metavar="SHA256",
+                   help="load a bundle this machine did not write (a bundle is a pickle: "
+                        "trust only its maker); give its sha256 to pin exactly that model")
     b = p.add_argument_group("batch")
     b.add_argument("--input", type=Path, default=None, metavar="FILE",
                    help="pages.jsonl[.gz|.xz] (records with id and html or text) or crawl.warc[.gz]")
@@ -114,6 +119,7 @@ def config_from_args(args: argparse.Namespace) -> ExtractConfig:
         jobs=args.jobs,
         max_bytes=args.max_bytes or None,
         timeout=args.timeout or None,
+        trusted=args.trust,
         progress=not args.no_progress,
     )
 
@@ -138,6 +144,7 @@ def run_batch(config: ExtractConfig, loader: batch.Loader | None = None) -> int:
             max_bytes=config.max_bytes,
             timeout=config.timeout,
             progress=config.progress,
+            trusted=config.trusted,
         ),
         loader=loader,
     )
@@ -202,6 +209,8 @@ def run_page(config: ExtractConfig, loader: batch.Loader | None = None) -> int:
     if config.model is not None and not Path(config.model).exists():
         raise UserError(f"model bundle {config.model}: no such folder")
     document = read_page(config.page)
+    if loader is None and config.trusted:
+        loader = functools.partial(batch.load_default, trusted=config.trusted)
     model = batch.load_with(loader or batch.load_default, config.model)
     name = None if config.page == "-" else config.page
     with batch.one_thread():

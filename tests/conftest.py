@@ -24,3 +24,12 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def seed_html() -> str:
     return (FIXTURES / "seed_article.html").read_text(encoding="utf-8")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_trust_store(tmp_path_factory):
+    """Bundles the tests write are trusted in a store of their own, not the user's."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("CHROMESIFT_TRUST_STORE", str(tmp_path_factory.mktemp("trust") / "trusted-bundles.txt"))
+    yield
+    mp.undo()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -23,6 +24,9 @@ def register(sub) -> None:
     p.add_argument("--random-state", type=int, default=None)
     p.add_argument("--one-stage", action="store_true", help="no context stage")
     p.add_argument("--no-mlflow", action="store_true")
+    p.add_argument("--require-tracking", action="store_true",
+                   help="stop before training when the MLflow store cannot be written")
+    p.add_argument("--no-skops", action="store_true", help="do not add model.skops to the bundle")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_run)
 
@@ -48,8 +52,19 @@ def _run(args: argparse.Namespace) -> int:
         mlflow=False if args.no_mlflow else None,
     )
     check_inputs(cfg)
-    res = run_training(cfg, progress=not args.no_progress)
+    res = run_training(
+        cfg, progress=not args.no_progress, require_tracking=args.require_tracking,
+        skops=not args.no_skops,
+    )
     if len(res.cv):
         print(res.cv.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"bundle: {res.bundle}  threshold: {res.threshold:.2f}  run: {res.run_id}  ({res.seconds:.0f} s)")
+    usual = Path(cfg.out_dir) / cfg.name
+    if Path(res.bundle) != usual:
+        print(f"another run wrote {usual} while this one trained: this run's bundle is {res.bundle}",
+              file=sys.stderr)
+    if res.tracking_error:
+        print(f"chromesift train: the bundle is complete, the MLflow run is not: {res.tracking_error}",
+              file=sys.stderr)
+        return 1
     return 0
