@@ -28,62 +28,125 @@ CONTEXT_NAMES = (
 )
 
 
+#: Bookkeeping columns the context stage reads, in the order :func:`context_features` takes them.
+CONTEXT_BOOKS = ("_doc", "_pos", "_block", "_anc1", "_anc2")
+_COL = {name: i for i, name in enumerate(CONTEXT_NAMES)}
+
+
 def _take(w: np.ndarray | None, rows) -> np.ndarray | None:
     return None if w is None else w[rows]
 
 
-def _split(X: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    books = [c for c in BOOKKEEPING if c in X.columns]
-    return X.drop(columns=books), X[books]
-
-
-def context_features(p: np.ndarray, books: pd.DataFrame, chars: np.ndarray) -> pd.DataFrame:
+def context_features(
+    p: np.ndarray,
+    doc: np.ndarray,
+    pos: np.ndarray,
+    block: np.ndarray,
+    anc1: np.ndarray,
+    anc2: np.ndarray,
+    chars: np.ndarray,
+) -> np.ndarray:
     """Context built from first-stage probabilities ``p``, computed in document order.
 
+    All arguments are arrays of one value per row: the probability, the document
+    and the position in it, the ids of the block element and of the first two
+    ancestor containers (-1 where unknown, as in text input), and the text length.
     The rows may come in any order: they are sorted by document and position
-    here, and the result is returned in the input's order.
+    here, and the result is returned in the input's order. Returns a float
+    array of shape ``(n, len(CONTEXT_NAMES))``, columns in :data:`CONTEXT_NAMES` order.
     """
-    order = np.lexsort((books["_pos"].to_numpy(), books["_doc"].to_numpy()))
-    if np.array_equal(order, np.arange(len(order))):
-        return _context_sorted(p, books, chars)
-    out = _context_sorted(p[order], books.iloc[order], chars[order])
-    return out.loc[books.index]
-
-
-def _context_sorted(p: np.ndarray, books: pd.DataFrame, chars: np.ndarray) -> pd.DataFrame:
+    p, doc, pos, block, anc1, anc2, chars = (
+        np.asarray(a, dtype=float).reshape(-1) for a in (p, doc, pos, block, anc1, anc2, chars)
+    )
     n = len(p)
-    doc = books["_doc"].to_numpy()
-    out: dict[str, np.ndarray] = {"c_p": p}
+    if n == 0:
+        return np.empty((0, len(CONTEXT_NAMES)))
+    # already in (doc, pos) order -- the usual case -- needs no sort (lexsort is stable,
+    # so it would return the identity there)
+    d_next, d_prev = doc[1:], doc[:-1]
+    if np.all((d_next > d_prev) | ((d_next == d_prev) & (pos[1:] >= pos[:-1]))):
+        return _context_sorted(p, doc, block, anc1, anc2, chars)
+    order = np.lexsort((pos, doc))
+    out = np.empty((n, len(CONTEXT_NAMES)))
+    out[order] = _context_sorted(p[order], doc[order], block[order], anc1[order], anc2[order], chars[order])
+    return out
+
+
+def _segments(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Runs that start where ``flags`` is set: (start of each run, run length, run of each row)."""
+    starts = np.flatnonzero(flags)
+    sizes = np.diff(starts, append=len(flags))
+    return starts, sizes, np.cumsum(flags) - 1
+
+
+def _breaks(*keys: np.ndarray) -> np.ndarray:
+    """True where any of the (sorted) ``keys`` differs from the row before; True on row 0."""
+    flags = np.zeros(len(keys[0]), dtype=bool)
+    flags[0] = True
+    for k in keys:
+        flags[1:] |= k[1:] != k[:-1]
+    return flags
+
+
+def _context_sorted(
+    p: np.ndarray, doc: np.ndarray, block: np.ndarray, anc1: np.ndarray, anc2: np.ndarray, chars: np.ndarray
+) -> np.ndarray:
+    """:func:`context_features` on rows sorted by document and position (documents contiguous)."""
+    n = len(p)
+    out = np.empty((n, len(CONTEXT_NAMES)))
+    starts, sizes, g = _segments(_breaks(doc))
     idx = np.arange(n)
+    before = idx - starts[g]  # rows of the same document before this one
+    after = (starts + sizes - 1)[g] - idx  # and after it
+    out[:, _COL["c_p"]] = p
     for k in (1, 2, 3):
-        for side, shift in (("prev", k), ("next", -k)):
-            src = np.clip(idx - shift, 0, n - 1)
-            ok = (idx - shift >= 0) & (idx - shift < n) & (doc[src] == doc)
-            out[f"c_{side}{k}"] = np.where(ok, p[src], np.nan)
-    frame = pd.DataFrame({"doc": doc, "p": p, "pc": p * chars, "c": chars}, index=np.arange(n))
-    g = frame.groupby("doc", sort=False)
-    out["c_doc_mean"] = g["p"].transform("mean").to_numpy()
-    csum = g["c"].transform("sum").to_numpy()
-    out["c_doc_wmean"] = np.divide(
-        g["pc"].transform("sum").to_numpy(), csum, out=np.zeros(n), where=csum > 0
+        prev = np.full(n, np.nan)
+        nxt = np.full(n, np.nan)
+        if k < n:
+            prev[k:] = p[: n - k]
+            prev[before < k] = np.nan
+            nxt[: n - k] = p[k:]
+            nxt[after < k] = np.nan
+        out[:, _COL[f"c_prev{k}"]] = prev
+        out[:, _COL[f"c_next{k}"]] = nxt
+    # centred window of 7 clipped to the document = p and its 3+3 neighbours, where they exist
+    win = out[:, [_COL[c] for c in ("c_p", "c_prev1", "c_prev2", "c_prev3", "c_next1", "c_next2", "c_next3")]]
+    present = ~np.isnan(win)
+    count = present.sum(axis=1)
+    out[:, _COL["c_window_mean"]] = np.divide(
+        np.where(present, win, 0.0).sum(axis=1), count, out=np.full(n, np.nan), where=count > 0
     )
-    out["c_doc_max"] = g["p"].transform("max").to_numpy()
-    for name, col in (("block", "_block"), ("cont1", "_anc1"), ("cont2", "_anc2")):
-        key = pd.Series(doc).astype(np.int64) * (1 << 32) + books[col].to_numpy().astype(np.int64)
-        mean = frame["p"].groupby(key.to_numpy()).transform("mean").to_numpy()
-        # text input has no containers (-1): leave it unknown
-        out[f"c_{name}_mean"] = np.where(books[col].to_numpy() >= 0, mean, np.nan)
-    out["c_window_mean"] = (
-        g["p"].rolling(7, center=True, min_periods=1).mean().reset_index(level=0, drop=True)
-        .sort_index().to_numpy()
-    )
-    out["c_rank"] = g["p"].rank(ascending=False, pct=True).to_numpy()
+
+    out[:, _COL["c_doc_mean"]] = (np.add.reduceat(p, starts) / sizes)[g]
+    out[:, _COL["c_doc_max"]] = np.maximum.reduceat(p, starts)[g]
     mass = p * chars
-    cum = g["pc"].cumsum().to_numpy()
-    total = g["pc"].transform("sum").to_numpy()
-    out["c_mass_before"] = np.divide(cum - mass, total, out=np.zeros(n), where=total > 0)
-    out["c_mass_after"] = np.divide(total - cum, total, out=np.zeros(n), where=total > 0)
-    return pd.DataFrame(out, index=books.index)[CONTEXT_NAMES]
+    # running sum of the mass within each document: one cumsum, less what came before the document
+    cum = np.cumsum(mass)
+    if len(starts) > 1:
+        cum -= np.concatenate(([0.0], cum[starts[1:] - 1]))[g]
+    total = cum[starts + sizes - 1]
+    csum = np.add.reduceat(chars, starts)
+    out[:, _COL["c_doc_wmean"]] = np.divide(total, csum, out=np.zeros(len(starts)), where=csum > 0)[g]
+    total = total[g]
+    out[:, _COL["c_mass_before"]] = np.divide(cum - mass, total, out=np.zeros(n), where=total > 0)
+    out[:, _COL["c_mass_after"]] = np.divide(total - cum, total, out=np.zeros(n), where=total > 0)
+
+    for name, ids in (("block", block), ("cont1", anc1), ("cont2", anc2)):
+        o = np.lexsort((ids, g))
+        c_starts, c_sizes, c_of = _segments(_breaks(g[o], ids[o]))
+        mean = np.empty(n)
+        mean[o] = (np.add.reduceat(p[o], c_starts) / c_sizes)[c_of]
+        # text input has no containers (-1): leave it unknown
+        out[:, _COL[f"c_{name}_mean"]] = np.where(ids >= 0, mean, np.nan)
+
+    # rank of p within its document, highest first, ties sharing their average rank, over its size
+    # (g is sorted, so sorting by (g, -p) keeps every document on its rows: g[o] == g)
+    o = np.lexsort((-p, g))
+    rank = before + 1.0
+    t_starts, t_sizes, t_of = _segments(_breaks(g, p[o]))
+    avg = (rank[t_starts] + rank[t_starts + t_sizes - 1]) / 2
+    out[o, _COL["c_rank"]] = avg[t_of] / sizes[g]
+    return out
 
 
 class TwoStageClassifier(ClassifierMixin, BaseEstimator):
@@ -131,10 +194,9 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         self.threshold = threshold
         self.random_state = random_state
 
-    def _booster(self, columns) -> HistGradientBoostingClassifier:
-        cats = [c for c in CATEGORICAL if c in columns]
+    def _booster(self, categorical: np.ndarray) -> HistGradientBoostingClassifier:
         return HistGradientBoostingClassifier(
-            categorical_features=cats or None,
+            categorical_features=categorical if categorical.any() else None,
             max_iter=self.max_iter,
             learning_rate=self.learning_rate,
             max_leaf_nodes=self.max_leaf_nodes,
@@ -154,9 +216,27 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         keep[rng.choice(idx, size=self.max_fit_rows, replace=False)] = True
         return keep
 
+    def _set_layout(self) -> None:
+        """Where the boosters' columns, the context's bookkeeping and ``t_chars`` are in
+        :attr:`feature_names_in_`."""
+        names = list(self.feature_names_in_)
+        self.model_idx_ = np.array([i for i, c in enumerate(names) if c not in BOOKKEEPING], dtype=np.intp)
+        model_names = [names[i] for i in self.model_idx_]
+        self.categorical_ = np.array([c in CATEGORICAL for c in model_names], dtype=bool)
+        if self.second_stage:
+            missing = [c for c in (*CONTEXT_BOOKS, "t_chars") if c not in names]
+            if missing:
+                raise ValueError(f"the context stage needs the columns {missing}")
+            self.context_idx_ = np.array([names.index(c) for c in CONTEXT_BOOKS], dtype=np.intp)
+            self.chars_idx_ = model_names.index("t_chars")
+
     def fit(self, X: pd.DataFrame, y, sample_weight=None):
-        """Fit both stages; rows whose label is NaN give context but are not learned from."""
-        F, books = _split(X)
+        """Fit both stages; rows whose label is NaN give context but are not learned from.
+
+        ``X`` is the feature frame: feature columns and the bookkeeping columns
+        (:data:`~chromesift.features.transformer.BOOKKEEPING`). The boosters are
+        fitted on float arrays of the feature columns, without names.
+        """
         y = np.asarray(y, dtype=float)
         w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
         labeled = np.isfinite(y) & (w > 0)
@@ -167,37 +247,70 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
             # uniform weights: leave them out, as weighted binning is several times slower
             w = None
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        self.stage1_ = self._booster(F.columns).fit(F[labeled], y[labeled].astype(int), sample_weight=_take(w, labeled))
+        self._set_layout()
+        F = X.iloc[:, self.model_idx_].to_numpy(dtype=float)
+        self.stage1_ = self._booster(self.categorical_).fit(
+            F[labeled], y[labeled].astype(int), sample_weight=_take(w, labeled)
+        )
         if self.second_stage:
             oof = np.empty(len(y))
-            groups = books["_group"].to_numpy()
+            groups = X["_group"].to_numpy()
             n_groups = len(np.unique(groups))
             folds = GroupKFold(n_splits=min(self.stack_folds, n_groups))
             for tr, te in folds.split(F, groups=groups):
                 tr_l = tr[labeled[tr]]
                 ys = y[tr_l].astype(int)
                 if len(np.unique(ys)) < 2:
-                    oof[te] = self.stage1_.predict_proba(F.iloc[te])[:, 1]
+                    oof[te] = self.stage1_.predict_proba(F[te])[:, 1]
                     continue
-                m = self._booster(F.columns).fit(F.iloc[tr_l], ys, sample_weight=_take(w, tr_l))
-                oof[te] = m.predict_proba(F.iloc[te])[:, 1]
-            S = context_features(oof, books, F["t_chars"].to_numpy())
-            Z = pd.concat([F, S], axis=1)
-            self.stage2_ = self._booster(Z.columns).fit(Z[labeled], y[labeled].astype(int), sample_weight=_take(w, labeled))
+                m = self._booster(self.categorical_).fit(F[tr_l], ys, sample_weight=_take(w, tr_l))
+                oof[te] = m.predict_proba(F[te])[:, 1]
+            books = X.iloc[:, self.context_idx_].to_numpy(dtype=float)
+            S = context_features(oof, *books.T, F[:, self.chars_idx_])
+            Z = np.hstack([F[labeled], S[labeled]])
+            del F, S
+            cats = np.concatenate([self.categorical_, np.zeros(len(CONTEXT_NAMES), dtype=bool)])
+            self.stage2_ = self._booster(cats).fit(Z, y[labeled].astype(int), sample_weight=_take(w, labeled))
         self.classes_ = np.array([0, 1])
         return self
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Probabilities of chrome and content, one row per paragraph."""
+    def predict_proba_matrix(self, M: np.ndarray) -> np.ndarray:
+        """Probabilities of chrome and content from a float matrix, one row per paragraph.
+
+        ``M`` holds the columns of :attr:`feature_names_in_` in that order,
+        bookkeeping columns included. This is the prediction path without pandas.
+        """
         check_is_fitted(self, "stage1_")
-        F, books = _split(X)
-        if len(F) == 0:
+        M = np.asarray(M, dtype=float)
+        if M.ndim != 2 or M.shape[1] != len(self.feature_names_in_):
+            raise ValueError(
+                f"expected a matrix of {len(self.feature_names_in_)} columns "
+                f"(feature_names_in_), got shape {M.shape}"
+            )
+        if len(M) == 0:
             return np.zeros((0, 2))
+        if not hasattr(self, "model_idx_"):
+            self._set_layout()  # pickled before the layout was recorded
+        F = M[:, self.model_idx_]
         p = self.stage1_.predict_proba(F)[:, 1]
         if self.second_stage:
-            S = context_features(p, books, F["t_chars"].to_numpy())
-            p = self.stage2_.predict_proba(pd.concat([F, S], axis=1))[:, 1]
+            S = context_features(p, *M[:, self.context_idx_].T, F[:, self.chars_idx_])
+            p = self.stage2_.predict_proba(np.hstack([F, S]))[:, 1]
         return np.column_stack([1 - p, p])
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Probabilities of chrome and content, one row per paragraph.
+
+        ``X`` is the feature frame (its :attr:`feature_names_in_` columns are
+        used, in any order) or a matrix as :meth:`predict_proba_matrix` takes.
+        """
+        check_is_fitted(self, "stage1_")
+        if isinstance(X, pd.DataFrame):
+            names = self.feature_names_in_
+            if not (len(X.columns) == len(names) and (X.columns == names).all()):
+                X = X[list(names)]
+            X = X.to_numpy(dtype=float)
+        return self.predict_proba_matrix(X)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """1 for content, 0 for chrome, at :attr:`threshold`."""
