@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from chromesift.data import schema
-from chromesift.data.html import parse_html
-from chromesift.data.text import parse_text
+from chromesift.data.html import parse_html, parse_html_columns
+from chromesift.data.text import parse_text, parse_text_columns
 from chromesift.data.util import chunked
 
 FORMATS = ("html", "text")
@@ -46,6 +46,24 @@ def to_table(document: str | bytes, *, format: str | None = None, doc_id: str = 
     return parse_html(document, doc_id=doc_id) if fmt == "html" else parse_text(document, doc_id=doc_id)
 
 
+def to_columns(document: str | bytes, *, format: str | None = None) -> dict[str, list]:
+    """Parse a document into the paragraph table's columns as lists (no ``doc_id``)."""
+    _check_document(document)
+    fmt = format or detect_format(document)
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be 'html', 'text' or None, not {format!r}")
+    return parse_html_columns(document)[0] if fmt == "html" else parse_text_columns(document)
+
+
+def _concat_columns(pages: list[dict[str, list]]) -> tuple[dict, np.ndarray]:
+    """Columns of several pages end to end, and the page number of each row."""
+    sizes = [len(c["text"]) for c in pages]
+    if len(pages) == 1:
+        return pages[0], np.zeros(sizes[0], dtype=np.int64)
+    cols = {k: [v for c in pages for v in c[k]] for k in pages[0]}
+    return cols, np.repeat(np.arange(len(pages)), sizes)
+
+
 class Model:
     """A loaded bundle: the fitted pipeline, its threshold and metadata.
 
@@ -67,32 +85,53 @@ class Model:
         schema.validate(table, stage="predict")
         if len(table) == 0:
             return np.zeros(0)
-        if len(table) > _THREADED_ROWS:
-            return self.pipeline.predict_proba(table)[:, 1]
-        # on a page or a small batch, OpenMP's thread start-up costs more than it saves
-        with _threadpools().limit(limits=1, user_api="openmp"):
+        with _single_thread(len(table)):
             return self.pipeline.predict_proba(table)[:, 1]
 
-    def _result(self, table: pd.DataFrame, proba: np.ndarray) -> pd.DataFrame:
-        out = table.drop(columns=["doc_id"]).copy()
+    def predict_columns(self, pages: list[dict[str, list]]) -> list[np.ndarray]:
+        """Content probabilities of pages given as column lists (:func:`to_columns`), predicted at once.
+
+        The fast path: features as one numpy matrix, no DataFrame, when the
+        pipeline supports it (bundles of chromesift 0.2 and later).
+        """
+        sizes = [len(c["text"]) for c in pages]
+        total = sum(sizes)
+        if total == 0:
+            return [np.zeros(0) for _ in pages]
+        features, clf = self.pipeline[0], self.pipeline[-1]
+        fast = hasattr(features, "transform_columns") and hasattr(clf, "predict_proba_matrix")
+        cols, doc = _concat_columns([c for c in pages if len(c["text"])])
+        with _single_thread(total):
+            if fast:
+                proba = clf.predict_proba_matrix(features.transform_columns(cols, doc))[:, 1]
+            else:
+                proba = self.pipeline.predict_proba(_columns_table(cols, doc))[:, 1]
+        out, at = [], 0
+        for n in sizes:
+            out.append(proba[at : at + n])
+            at += n
+        return out
+
+    def _result(self, cols: dict[str, list], proba: np.ndarray) -> pd.DataFrame:
+        if not len(proba):
+            return _empty_result()
+        out = schema.from_columns(cols, "page").drop(columns=["doc_id"])
         out.insert(2, "is_content", proba >= self.threshold)
         out.insert(3, "probability", proba)
         if (out["source"] == "text").all():
             out = out[RESULT_COLUMNS]
-        return out.reset_index(drop=True)
+        return out
 
     def classify(self, document: str | bytes, *, format: str | None = None) -> pd.DataFrame:
         """One row per paragraph: position, text, is_content, probability (+ structure for HTML)."""
-        table = to_table(document, format=format)
-        if len(table) == 0:
-            return pd.DataFrame({"position": pd.Series([], dtype="int64"), "text": pd.Series([], dtype=object),
-                                 "is_content": pd.Series([], dtype=bool), "probability": pd.Series([], dtype=float)})
-        return self._result(table, self.predict_table(table))
+        cols = to_columns(document, format=format)
+        return self._result(cols, self.predict_columns([cols])[0])
 
     def extract(self, document: str | bytes, *, format: str | None = None) -> str:
         """The main text: content paragraphs joined by newlines ("" when there is none)."""
-        res = self.classify(document, format=format)
-        return "\n".join(res.loc[res["is_content"], "text"]) if len(res) else ""
+        cols = to_columns(document, format=format)
+        proba = self.predict_columns([cols])[0]
+        return "\n".join(t for t, p in zip(cols["text"], proba.tolist(), strict=True) if p >= self.threshold)
 
     # -- many documents -------------------------------------------------------------
     def classify_many(
@@ -119,14 +158,8 @@ class Model:
             yield from results
 
     def _classify_batch(self, batch: list, format: str | None) -> list[pd.DataFrame]:
-        tables = [to_table(doc, format=format, doc_id=str(i)) for i, doc in enumerate(batch)]
-        whole = pd.concat([t for t in tables if len(t)], ignore_index=True) if any(len(t) for t in tables) else None
-        proba = self.predict_table(whole) if whole is not None else np.zeros(0)
-        out, at = [], 0
-        for t in tables:
-            out.append(self._result(t, proba[at : at + len(t)]) if len(t) else self.classify(""))
-            at += len(t)
-        return out
+        pages = [to_columns(doc, format=format) for doc in batch]
+        return [self._result(c, p) for c, p in zip(pages, self.predict_columns(pages), strict=True)]
 
     # -- explanation ----------------------------------------------------------------
     def explain(self, document: str | bytes, *, format: str | None = None, top: int = 3) -> pd.DataFrame:
@@ -166,6 +199,34 @@ class Model:
 
 _THREADED_ROWS = 50_000
 _CONTROLLER = None
+
+
+def _empty_result() -> pd.DataFrame:
+    return pd.DataFrame({"position": pd.Series([], dtype="int64"), "text": pd.Series([], dtype=object),
+                         "is_content": pd.Series([], dtype=bool), "probability": pd.Series([], dtype=float)})
+
+
+def _columns_table(cols: dict[str, list], doc: np.ndarray) -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series(cols[c], dtype=t) for c, t in schema.COLUMNS.items() if c != "doc_id"})
+    frame.insert(0, "doc_id", doc.astype(str).astype(object))
+    return frame
+
+
+class _single_thread:
+    """Limit OpenMP to one thread for page-sized predictions (start-up costs more than it saves)."""
+
+    def __init__(self, rows: int) -> None:
+        self.ctx = _threadpools().limit(limits=1, user_api="openmp") if rows <= _THREADED_ROWS else None
+
+    def __enter__(self):
+        if self.ctx is not None:
+            self.ctx.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.ctx is not None:
+            self.ctx.__exit__(*exc)
+        return False
 
 
 def _threadpools():

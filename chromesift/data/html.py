@@ -226,12 +226,17 @@ class _Frame:
         self.block = block
 
 
-def _is_hidden(el) -> bool:
-    attrib = el.attrib
-    if "hidden" in attrib:
-        return True
-    style = attrib.get("style")
-    return bool(style and _HIDDEN_STYLE.search(style))
+_TOKEN_CACHE: dict[str, tuple[str, ...]] = {}
+
+
+def _tokens(value: str) -> tuple[str, ...]:
+    """:func:`attr_tokens` of a class/id/role value, memoised (the values repeat a lot)."""
+    toks = _TOKEN_CACHE.get(value)
+    if toks is None:
+        if len(_TOKEN_CACHE) > 100_000:
+            _TOKEN_CACHE.clear()
+        toks = _TOKEN_CACHE[value] = tuple(attr_tokens(value))
+    return toks
 
 
 def parse_html(page: str | bytes, *, doc_id: str = "page") -> pd.DataFrame:
@@ -251,29 +256,40 @@ def parse_html(page: str | bytes, *, doc_id: str = "page") -> pd.DataFrame:
         has no visible text). ``frame.attrs`` holds ``encoding`` and
         ``encoding_source``.
     """
-    decoded = decode(page)
-    root = _parse_tree(decoded.text)
-    rows: list[dict] = []
-    title = ""
-    if root is not None:
-        t = root.find(".//title")
-        if t is not None:
-            title = _WS.sub(" ", "".join(t.itertext())).strip()
-        rows = _walk(root, doc_id)
-    h1 = next((r["text"] for r in rows if r["tag"] == "h1"), "")
-    total = sum(len(r["text"]) for r in rows)
-    for r in rows:
-        r["page_title"] = title
-        r["page_h1"] = h1
-        r["page_chars"] = total
-    frame = schema.from_records(rows)
+    cols, decoded = parse_html_columns(page)
+    frame = schema.from_columns(cols, doc_id)
     frame.attrs["encoding"] = decoded.encoding
     frame.attrs["encoding_source"] = decoded.source
     return frame
 
 
-def _walk(root, doc_id: str) -> list[dict]:
-    rows: list[dict] = []
+def parse_html_columns(page: str | bytes) -> tuple[dict[str, list], Decoded]:
+    """The paragraph table of a page as plain column lists (no ``doc_id``), and its decoding.
+
+    The columns are those of :data:`chromesift.data.schema.COLUMNS`; this is what
+    :func:`parse_html` wraps in a DataFrame and what the prediction fast path reads.
+    """
+    decoded = decode(page)
+    root = _parse_tree(decoded.text)
+    cols: dict[str, list] = {c: [] for c in schema.COLUMNS if c != "doc_id"}
+    title = ""
+    if root is not None:
+        t = root.find(".//title")
+        if t is not None:
+            title = _WS.sub(" ", "".join(t.itertext())).strip()
+        _walk(root, cols)
+    texts = cols["text"]
+    n = len(texts)
+    h1 = next((text for text, tag in zip(texts, cols["tag"], strict=True) if tag == "h1"), "")
+    cols["page_title"] = [title] * n
+    cols["page_h1"] = [h1] * n
+    cols["page_chars"] = [sum(map(len, texts))] * n
+    cols["source"] = ["html"] * n
+    cols["position"] = list(range(n))
+    return cols, decoded
+
+
+def _walk(root, cols: dict[str, list]) -> None:
     stack: list[_Frame] = []
     counts = dict.fromkeys(_FLAG_NAMES, 0)
     skipping = 0  # > 0 while inside a skipped subtree
@@ -281,18 +297,23 @@ def _walk(root, doc_id: str) -> list[dict]:
     link_buf = [0, 0]  # link characters, number of links
     pending_br = False
     serial = -1
+    texts, tags, paths, depths = cols["text"], cols["tag"], cols["path"], cols["depth"]
+    block_ids, anc1s, anc2s, anc3s = cols["block_id"], cols["anc1"], cols["anc2"], cols["anc3"]
+    owns, ancs, links, link_chars = cols["own_attrs"], cols["anc_attrs"], cols["n_links"], cols["link_chars"]
+    flag_cols = [(cols[name], name) for name in _FLAG_NAMES]
 
     def flush() -> None:
         nonlocal pending_br
         pending_br = False
         if not buf:
             return
-        text = _WS.sub(" ", "".join(buf)).strip()
+        text = "".join(buf)
         buf.clear()
-        link_chars, n_links = link_buf
+        n_chars, n_links = link_buf
         link_buf[0] = link_buf[1] = 0
-        if not text:
+        if not text or text.isspace():
             return
+        text = _WS.sub(" ", text).strip()
         # the paragraph belongs to the nearest open block element
         bi = len(stack) - 1
         while bi > 0 and not stack[bi].block:
@@ -306,28 +327,20 @@ def _walk(root, doc_id: str) -> list[dict]:
                 kept += 1
                 if kept >= MAX_ANCESTOR_ATTRS:
                     break
-        anc = [stack[j].serial if j >= 0 else -1 for j in (bi - 1, bi - 2, bi - 3)]
-        path = [fr.tag for fr in stack[max(0, bi + 1 - MAX_PATH_TAGS) : bi + 1]]
-        row = {
-            "doc_id": doc_id,
-            "position": len(rows),
-            "text": text,
-            "source": "html",
-            "tag": block.tag if block else "",
-            "path": "/".join(path),
-            "depth": bi + 1,
-            "block_id": block.serial if block else -1,
-            "anc1": anc[0],
-            "anc2": anc[1],
-            "anc3": anc[2],
-            "own_attrs": " ".join(block.tokens) if block else "",
-            "anc_attrs": " ".join(anc_tokens),
-            "n_links": n_links,
-            "link_chars": min(link_chars, len(text)),
-        }
-        for name in _FLAG_NAMES:
-            row[name] = counts[name] > 0
-        rows.append(row)
+        texts.append(text)
+        tags.append(block.tag if block else "")
+        paths.append("/".join([fr.tag for fr in stack[max(0, bi + 1 - MAX_PATH_TAGS) : bi + 1]]))
+        depths.append(bi + 1)
+        block_ids.append(block.serial if block else -1)
+        anc1s.append(stack[bi - 1].serial if bi >= 1 else -1)
+        anc2s.append(stack[bi - 2].serial if bi >= 2 else -1)
+        anc3s.append(stack[bi - 3].serial if bi >= 3 else -1)
+        owns.append(" ".join(block.tokens) if block else "")
+        ancs.append(" ".join(anc_tokens))
+        links.append(n_links)
+        link_chars.append(min(n_chars, len(text)))
+        for col, name in flag_cols:
+            col.append(counts[name] > 0)
 
     walker = etree.iterwalk(root, events=("start", "end", "comment", "pi"))
     for event, el in walker:
@@ -339,19 +352,20 @@ def _walk(root, doc_id: str) -> list[dict]:
             continue
         if event == "start":
             tag = tag.lower() if "}" not in tag else tag.rsplit("}", 1)[1].lower()
-            if skipping or tag in SKIP_TAGS or _is_hidden(el):
+            if skipping or tag in SKIP_TAGS or el.get("hidden") is not None or (
+                (style := el.get("style")) and _HIDDEN_STYLE.search(style)
+            ):
                 skipping += 1
                 stack.append(_Frame(tag, [], (), True, False))
                 walker.skip_subtree()
                 continue
-            attrib = el.attrib
-            tokens = attr_tokens(attrib.get("class")) + attr_tokens(attrib.get("id"))
-            role = attrib.get("role")
+            cls, id_, role = el.get("class"), el.get("id"), el.get("role")
+            tokens = (_tokens(cls) if cls else ()) + (_tokens(id_) if id_ else ())
             flags: tuple[str, ...] = ()
             if tag in FLAG_TAGS:
                 flags = (FLAG_TAGS[tag],)
             if role:
-                tokens += attr_tokens(role)
+                tokens += _tokens(role)
                 rf = ROLE_FLAGS.get(role.strip().lower())
                 if rf:
                     flags = flags + (rf,)
@@ -395,7 +409,6 @@ def _walk(root, doc_id: str) -> list[dict]:
                 if pending_br and not tail.isspace():
                     pending_br = False
     flush()
-    return rows
 
 
 def _add(buf: list[str], text: str, counts: dict[str, int], link_buf: list[int]) -> None:

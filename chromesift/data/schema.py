@@ -94,6 +94,18 @@ def from_records(records: list[dict], columns: Iterable[str] = COLUMNS) -> pd.Da
     return frame.astype({c: COLUMNS[c] for c in frame.columns if c in COLUMNS})
 
 
+def from_columns(columns: dict[str, list], doc_id: str) -> pd.DataFrame:
+    """Build a typed paragraph table of one page from column lists (without ``doc_id``)."""
+    n = len(columns["text"])
+    if n == 0:
+        return empty_table()
+    data = {"doc_id": pd.Series([doc_id] * n, dtype=COLUMNS["doc_id"])}
+    for c, t in COLUMNS.items():
+        if c != "doc_id":
+            data[c] = pd.Series(columns[c], dtype=t)
+    return pd.DataFrame(data)
+
+
 def validate(frame: object, *, require_labels: bool = False, stage: str = "input") -> pd.DataFrame:
     """Check that ``frame`` is a paragraph table and return it unchanged.
 

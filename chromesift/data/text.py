@@ -42,18 +42,23 @@ def parse_text(page: str | bytes, *, doc_id: str = "page") -> pd.DataFrame:
         The paragraph table with the structural columns at their text-mode
         defaults (:data:`chromesift.data.schema.TEXT_DEFAULTS`).
     """
+    frame = schema.from_columns(parse_text_columns(page), doc_id)
+    frame.attrs["encoding"] = "unicode"
+    frame.attrs["encoding_source"] = "str"
+    return frame
+
+
+def parse_text_columns(page: str | bytes) -> dict[str, list]:
+    """The paragraph table of a text dump as plain column lists (no ``doc_id``)."""
     if isinstance(page, (bytes, bytearray, memoryview)):
         page = bytes(page).decode("utf-8", errors="replace").lstrip("\ufeff")
     if not isinstance(page, str):
         raise TypeError(f"a page must be str or bytes, not {type(page).__name__}")
     page = fix_surrogates(page)
     texts = [t for t in (_WS.sub(" ", line).strip() for line in _LINES.split(page)) if t]
-    total = sum(map(len, texts))
-    rows = [
-        {**schema.TEXT_DEFAULTS, "doc_id": doc_id, "position": i, "text": t, "page_chars": total}
-        for i, t in enumerate(texts)
-    ]
-    frame = schema.from_records(rows)
-    frame.attrs["encoding"] = "unicode"
-    frame.attrs["encoding_source"] = "str"
-    return frame
+    n = len(texts)
+    cols: dict[str, list] = {c: [v] * n for c, v in schema.TEXT_DEFAULTS.items()}
+    cols["text"] = texts
+    cols["position"] = list(range(n))
+    cols["page_chars"] = [sum(map(len, texts))] * n
+    return cols

@@ -35,15 +35,12 @@ import zlib
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from chromesift.data import schema
 from chromesift.features import vocab
 
-_CJK = r"\p{Han}|\p{Hiragana}|\p{Katakana}|\p{Hangul}"
 _FLAGS = [c for c, t in schema.STRUCT_COLUMNS.items() if t == "bool"]
 #: base features repeated for each neighbour
 NEIGHBOUR_BASE = (
@@ -53,31 +50,8 @@ NEIGHBOUR_BASE = (
 #: integer-coded tag column, to be treated as categorical by the classifier
 CATEGORICAL = ("s_tag",)
 BOOKKEEPING = ("_doc", "_pos", "_group", "_anc1", "_anc2", "_block")
-
-
-def _attr_regex(words: tuple[str, ...]) -> str:
-    long_ = sorted({w for w in words if len(w) >= 4}, key=len, reverse=True)
-    short = sorted({w for w in words if len(w) < 4}, key=len, reverse=True)
-    parts = []
-    if long_:
-        parts.append("|".join(map(re.escape, long_)))
-    if short:
-        parts.append(r"(?:^|\s)(?:" + "|".join(map(re.escape, short)) + r")(?:\s|$)")
-    return "|".join(parts)
-
-
-_ATTR_RE = {fam: _attr_regex(words) for fam, words in vocab.ATTR_WORDS.items()}
-_PHRASE_RE = "|".join(re.escape(p) for p in sorted(vocab.CHROME_PHRASES, key=len, reverse=True))
-_ZH_STOP_RE = "[" + "".join(sorted(vocab.ZH_STOPCHARS)) + "]"
-_STOP_SET = pa.array(sorted(vocab.ALL_STOPWORDS))
-
-
-def _count(arr: pa.Array, pattern: str) -> np.ndarray:
-    return pc.count_substring_regex(arr, pattern).to_numpy(zero_copy_only=False).astype(float)
-
-
-def _match(arr: pa.Array, pattern: str) -> np.ndarray:
-    return pc.match_substring_regex(arr, pattern).to_numpy(zero_copy_only=False).astype(float)
+#: the feature computation works on this many paragraphs (whole pages) at a time
+CHUNK_ROWS = 50_000
 
 
 def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -92,6 +66,205 @@ def _group_sum(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 def _hash_bucket(token: str, buckets: int) -> int:
     return zlib.crc32(token.encode("utf-8")) % buckets
+
+
+# -- column access -----------------------------------------------------------------
+#: columns the features read, besides the flags
+_STR_COLUMNS = ("text", "page_title", "page_h1", "source", "tag", "path", "own_attrs", "anc_attrs")
+_INT_COLUMNS = ("position", "depth", "n_links", "link_chars", "block_id", "anc1", "anc2", "anc3")
+
+
+def table_columns(X: pd.DataFrame) -> dict:
+    """The columns of a paragraph table as the feature computation reads them."""
+    cols: dict = {}
+    for c in _STR_COLUMNS:
+        s = X[c]
+        cols[c] = ["" if v is None or v != v else v for v in s.tolist()] if s.hasnans else s.tolist()
+    for c in _INT_COLUMNS:
+        cols[c] = X[c].to_numpy(dtype=np.int64)
+    for c in _FLAGS:
+        cols[c] = X[c].to_numpy(dtype=bool)
+    group_src = X["site"] if "site" in X.columns else X["doc_id"]
+    cols["_group"] = pd.factorize(group_src, sort=True)[0]
+    return cols
+
+
+def _take_columns(cols: dict, rows: np.ndarray) -> dict:
+    out = {}
+    for c, v in cols.items():
+        out[c] = [v[i] for i in rows.tolist()] if isinstance(v, list) else v[rows]
+    return out
+
+
+# -- character classes ---------------------------------------------------------------
+_B_LETTER, _B_NUMBER, _B_UPPER, _B_PUNCT, _B_CJK, _B_ZH_STOP, _B_SENT_END, _B_SEP, _B_SPACE = (
+    1 << i for i in range(9)
+)
+_CJK_RANGES = (
+    (0x1100, 0x11FF), (0x2E80, 0x2FDF), (0x3005, 0x3007), (0x3021, 0x3029), (0x3038, 0x303B),
+    (0x3041, 0x309F), (0x30A0, 0x30FF), (0x3130, 0x318F), (0x31F0, 0x31FF), (0x3400, 0x4DBF),
+    (0x4E00, 0x9FFF), (0xA960, 0xA97F), (0xAC00, 0xD7FF), (0xF900, 0xFAFF), (0xFF66, 0xFF9F),
+    (0xFFA0, 0xFFDC), (0x20000, 0x3134F),
+)
+_TABLE: list[np.ndarray] = []
+_ASTRAL: dict[int, int] = {}
+
+
+def _char_bits(cp: int) -> int:
+    import unicodedata
+
+    ch = chr(cp)
+    cat = unicodedata.category(ch)
+    bits = 0
+    if cat[0] == "L":
+        bits |= _B_LETTER
+        if cat == "Lu":
+            bits |= _B_UPPER
+    elif cat[0] == "N":
+        bits |= _B_NUMBER
+    elif cat[0] == "P":
+        bits |= _B_PUNCT
+    if any(lo <= cp <= hi for lo, hi in _CJK_RANGES):
+        bits |= _B_CJK
+    if ch in vocab.ZH_STOPCHARS:
+        bits |= _B_ZH_STOP
+    if ch in ".!?。！？":
+        bits |= _B_SENT_END
+    if ch in "|·•»/":
+        bits |= _B_SEP
+    if ch.isspace():
+        bits |= _B_SPACE
+    return bits
+
+
+def _char_table() -> np.ndarray:
+    """Class bits of every code point of the Basic Multilingual Plane (built once)."""
+    if not _TABLE:
+        _TABLE.append(np.array([_char_bits(cp) for cp in range(0x10000)], dtype=np.uint16))
+    return _TABLE[0]
+
+
+def _classes(joined: str) -> np.ndarray:
+    """Class bits of each character of ``joined``."""
+    cp = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    bits = _char_table()[np.minimum(cp, 0xFFFF)]
+    astral = cp > 0xFFFF
+    if astral.any():
+        for i in np.flatnonzero(astral).tolist():
+            c = int(cp[i])
+            b = _ASTRAL.get(c)
+            if b is None:
+                b = _ASTRAL[c] = _char_bits(c)
+            bits[i] = b
+    return bits
+
+
+def _segment_sums(values: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    cs = np.zeros(len(values) + 1, dtype=np.int64)
+    np.cumsum(values, out=cs[1:])
+    return (cs[ends] - cs[starts]).astype(float)
+
+
+def _regex_counts(rx: re.Pattern, joined: str, starts: np.ndarray, n: int) -> np.ndarray:
+    """Non-overlapping matches of ``rx`` per paragraph (matches never cross the separators)."""
+    pos = [m.start() for m in rx.finditer(joined)]
+    if not pos:
+        return np.zeros(n)
+    para = np.searchsorted(starts, np.asarray(pos), side="right") - 1
+    return np.bincount(para, minlength=n).astype(float)
+
+
+def _joined(texts: list[str]) -> tuple[str, np.ndarray, np.ndarray]:
+    """Texts joined by newlines, with each text's start and end offset."""
+    lens = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    starts = np.zeros(len(texts), dtype=np.int64)
+    np.cumsum(lens[:-1] + 1, out=starts[1:])
+    return "\n".join(texts), starts, starts + lens
+
+
+_DATE_RE = re.compile(r"\b\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b|\b(?:19|20)\d\d\b", re.ASCII)
+_URL_RE = re.compile(r"https?://|www\.|\S@\S+\.\w")
+
+
+def trie_regex(words) -> str:
+    """One regex matching any of ``words``, longest first, with common prefixes shared.
+
+    An alternation of many literals makes Python's ``re`` try every branch at every
+    position; a trie tries one branch per character.
+    """
+    trie: dict = {}
+    for w in words:
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict) -> str:
+        ends = "" in node
+        branches = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        if ends:  # the shorter word ends here: try the longer ones first
+            body = (body if len(branches) == 1 and len(branches[0]) == 1 else f"(?:{body})") + "?"
+        return body
+
+    return emit(trie)
+
+
+_PHRASE_RE = re.compile(trie_regex(vocab.CHROME_PHRASES))
+_TITLE_SPLIT = re.compile(r"[^\w]+")
+_BULLETS = frozenset("-–—•·*►▶»›>|+~")
+_END_PUNCT = frozenset(".!?。！？\"”'’)")
+_STOPS = vocab.ALL_STOPWORDS
+_HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
+
+
+# -- class/id words ----------------------------------------------------------------
+_FAMILIES = tuple(vocab.ATTR_WORDS)
+_LONG_RE = {
+    fam: re.compile("|".join(map(re.escape, sorted({w for w in ws if len(w) >= 4}, key=len, reverse=True))))
+    for fam, ws in vocab.ATTR_WORDS.items()
+}
+_SHORT = {fam: frozenset(w for w in ws if len(w) < 4) for fam, ws in vocab.ATTR_WORDS.items()}
+_TOKEN_CACHE: dict[tuple[str, int], np.ndarray] = {}
+_ATTR_CACHE: dict[tuple[str, int], np.ndarray] = {}
+_CACHE_LIMIT = 200_000
+
+
+def _token_vector(token: str, buckets: int) -> np.ndarray:
+    """Family counts, then the one-hot hash bucket, of one class/id token."""
+    key = (token, buckets)
+    v = _TOKEN_CACHE.get(key)
+    if v is None:
+        v = np.zeros(len(_FAMILIES) + buckets)
+        for j, fam in enumerate(_FAMILIES):
+            v[j] = (token in _SHORT[fam]) + len(_LONG_RE[fam].findall(token))
+        v[len(_FAMILIES) + _hash_bucket(token, buckets)] = 1.0
+        if len(_TOKEN_CACHE) > _CACHE_LIMIT:
+            _TOKEN_CACHE.clear()
+        _TOKEN_CACHE[key] = v
+    return v
+
+
+def _attr_matrix(values: list[str], buckets: int) -> np.ndarray:
+    """Per attribute string (space-separated tokens), the summed token vectors."""
+    out = np.empty((len(values), len(_FAMILIES) + buckets))
+    local: dict[str, np.ndarray] = {}
+    for i, s in enumerate(values):
+        v = local.get(s)
+        if v is None:
+            v = _ATTR_CACHE.get((s, buckets))
+            if v is None:
+                toks = s.split()
+                v = (np.sum([_token_vector(t, buckets) for t in toks], axis=0) if toks
+                     else np.zeros(len(_FAMILIES) + buckets))
+                if len(_ATTR_CACHE) > _CACHE_LIMIT:
+                    _ATTR_CACHE.clear()
+                _ATTR_CACHE[(s, buckets)] = v
+            local[s] = v
+        out[i] = v
+    return out
 
 
 class ParagraphFeatures(TransformerMixin, BaseEstimator):
@@ -131,10 +304,45 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
             )
         doc_codes, _ = pd.factorize(X["doc_id"], sort=True)
         order = np.lexsort((X["position"].to_numpy(), doc_codes))
-        Xs = X.iloc[order]
-        feats = self._compute(Xs, doc_codes[order])
-        out = pd.DataFrame(feats, index=Xs.index)[list(self.feature_names_out_)]
-        return out.loc[X.index] if not np.array_equal(order, np.arange(len(X))) else out
+        cols = table_columns(X)
+        sorted_ = np.array_equal(order, np.arange(len(X)))
+        if not sorted_:
+            cols = _take_columns(cols, order)
+        matrix = self.transform_columns(cols, doc_codes[order])
+        index = X.index if sorted_ else X.index[order]
+        out = pd.DataFrame(matrix, index=index, columns=list(self.feature_names_out_))
+        return out if sorted_ else out.loc[X.index]
+
+    def transform_columns(self, cols: dict, doc: np.ndarray | None = None) -> np.ndarray:
+        """The feature matrix (columns in :meth:`get_feature_names_out` order) of paragraph columns.
+
+        ``cols`` maps column names of the paragraph table to lists (strings) or arrays,
+        rows grouped by document and in position order within each; ``_group`` may
+        hold integer site codes. ``doc`` holds integer document codes (None: one page).
+        This is the prediction fast path: no DataFrame is built.
+        """
+        check_is_fitted(self, "feature_names_out_")
+        n = len(cols["text"])
+        names = list(self.feature_names_out_)
+        if n == 0:
+            return np.zeros((0, len(names)))
+        doc = np.zeros(n, dtype=np.int64) if doc is None else np.asarray(doc, dtype=np.int64)
+        if n <= CHUNK_ROWS:
+            f = self._compute(cols, doc)
+            return np.column_stack([f[c] for c in names]).astype(float, copy=False)
+        out = np.empty((n, len(names)))
+        bounds = np.r_[0, np.flatnonzero(np.diff(doc)) + 1, n]
+        lo = 0
+        while lo < n:
+            # whole documents, about CHUNK_ROWS paragraphs (more when one page is bigger)
+            hi = int(bounds[min(np.searchsorted(bounds, lo + CHUNK_ROWS, side="right") - 1, len(bounds) - 1)])
+            if hi <= lo:
+                hi = int(bounds[np.searchsorted(bounds, lo, side="right")])
+            rows = np.arange(lo, hi)
+            f = self._compute({c: (v[lo:hi] if not isinstance(v, list) else v[lo:hi]) for c, v in cols.items()}, doc[rows])
+            out[lo:hi] = np.column_stack([f[c] for c in names])
+            lo = hi
+        return out
 
     # -- names -----------------------------------------------------------------
     def _names(self) -> list[str]:
@@ -166,24 +374,36 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
         return names
 
     # -- computation -------------------------------------------------------------
-    def _compute(self, X: pd.DataFrame, doc: np.ndarray) -> dict[str, np.ndarray]:
-        n = len(X)
+    def _compute(self, cols: dict, doc: np.ndarray) -> dict[str, np.ndarray]:
+        texts: list[str] = cols["text"]
+        n = len(texts)
         f: dict[str, np.ndarray] = {}
-        text = pa.array(X["text"].astype(object).to_numpy(), type=pa.string())
-        lower = pc.utf8_lower(text)
-        chars = pc.utf8_length(text).to_numpy(zero_copy_only=False).astype(float)
+        joined, starts, ends = _joined(texts)
+        bits = _classes(joined)
+        chars = (ends - starts).astype(float)
 
-        toks = pc.split_pattern_regex(lower, r"[^\p{L}\p{N}]+")
-        flat = pc.list_flatten(toks)
-        parents = pc.list_parent_indices(toks).to_numpy(zero_copy_only=False)
-        nonempty = pc.not_equal(flat, "").to_numpy(zero_copy_only=False)
-        words = np.bincount(parents[nonempty], minlength=n).astype(float)
-        is_stop = pc.is_in(flat, value_set=_STOP_SET).to_numpy(zero_copy_only=False)
-        stops = np.bincount(parents[is_stop], minlength=n).astype(float)
+        def count(bit: int) -> np.ndarray:
+            return _segment_sums((bits & bit) != 0, starts, ends)
 
-        cjk = _count(text, _CJK)
-        letters = _count(text, r"\p{L}")
-        sentences = _count(text, r"[.!?。！？]+(?:\s|$)")
+        letters = count(_B_LETTER)
+        cjk = count(_B_CJK)
+        # words: runs of letters and digits
+        alnum = (bits & (_B_LETTER | _B_NUMBER)) != 0
+        prev = np.r_[False, alnum[:-1]]
+        nxt = np.r_[alnum[1:], False]
+        w_starts = np.flatnonzero(alnum & ~prev)
+        w_ends = np.flatnonzero(alnum & ~nxt) + 1
+        w_para = np.searchsorted(starts, w_starts, side="right") - 1
+        words = np.bincount(w_para, minlength=n).astype(float)
+        word_list = [joined[a:b].lower() for a, b in zip(w_starts.tolist(), w_ends.tolist(), strict=True)]
+        is_stop = np.fromiter((w in _STOPS for w in word_list), dtype=bool, count=len(word_list))
+        stops = np.bincount(w_para[is_stop], minlength=n).astype(float)
+        # a sentence ends with a run of . ! ? followed by whitespace (the separator counts)
+        end_mark = (bits & _B_SENT_END) != 0
+        follow = np.r_[bits[1:], np.uint16(_B_SPACE)]
+        sent = end_mark & ((follow & _B_SENT_END) == 0) & ((follow & _B_SPACE) != 0)
+        sentences = _segment_sums(sent, starts, ends)
+
         tokens = words + cjk
         f["t_chars"] = chars
         f["t_log_chars"] = np.log1p(chars)
@@ -193,108 +413,97 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
         f["t_mean_word_len"] = _div(letters - cjk, words)
         f["t_sentences"] = sentences
         f["t_mean_sentence_len"] = tokens / np.maximum(sentences, 1)
-        f["t_digit_ratio"] = _div(_count(text, r"\p{N}"), chars)
-        f["t_upper_ratio"] = _div(_count(text, r"\p{Lu}"), letters)
-        f["t_punct_ratio"] = _div(_count(text, r"\p{P}"), chars)
-        f["t_starts_bullet"] = _match(text, r"^[-–—•·*►▶»›>|+~]")
-        f["t_ends_punct"] = _match(text, r"[.!?。！？\"”'’)]$")
-        f["t_ends_colon"] = _match(text, r"[:：]$")
-        f["t_separators"] = _count(text, r"[|·•»/]")
-        f["t_has_date"] = _match(text, r"\b\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b|\b(?:19|20)\d\d\b")
-        f["t_has_url"] = _match(lower, r"https?://|www\.|\S@\S+\.\w")
+        f["t_digit_ratio"] = _div(count(_B_NUMBER), chars)
+        f["t_upper_ratio"] = _div(count(_B_UPPER), letters)
+        f["t_punct_ratio"] = _div(count(_B_PUNCT), chars)
+        f["t_starts_bullet"] = np.fromiter((t[:1] in _BULLETS for t in texts), dtype=float, count=n)
+        f["t_ends_punct"] = np.fromiter((t[-1:] in _END_PUNCT for t in texts), dtype=float, count=n)
+        f["t_ends_colon"] = np.fromiter((t[-1:] in (":", "：") for t in texts), dtype=float, count=n)
+        f["t_separators"] = count(_B_SEP)
+        f["t_has_date"] = np.minimum(_regex_counts(_DATE_RE, joined, starts, n), 1)
+        lower_texts = [t.lower() for t in texts]
+        lower, lstarts, _ = _joined(lower_texts)
+        f["t_has_url"] = np.fromiter(
+            (("http" in t or "www." in t or "@" in t) and _URL_RE.search(t) is not None for t in lower_texts),
+            dtype=float, count=n,
+        )
         f["t_text_density"] = tokens / np.maximum(np.ceil(chars / 80.0), 1)
         f["t_stop_density"] = _div(stops, words)
-        f["t_zh_stop_ratio"] = _div(_count(text, _ZH_STOP_RE), cjk)
-        f["t_chrome_phrases"] = _count(lower, _PHRASE_RE)
+        f["t_zh_stop_ratio"] = _div(count(_B_ZH_STOP), cjk)
+        f["t_chrome_phrases"] = _regex_counts(_PHRASE_RE, lower, lstarts, n)
 
-        # similarity to the page title, token overlap within each document
-        title = X["page_title"].astype(object).fillna("").to_numpy()
-        h1 = X["page_h1"].astype(object).fillna("").to_numpy()
-        texts = X["text"].astype(object).to_numpy()
-        title_keys = set()
+        # similarity to the page title: share of the words that occur in the title
+        title: list[str] = cols["page_title"]
+        h1: list[str] = cols["page_h1"]
         first_rows = np.r_[0, np.flatnonzero(np.diff(doc)) + 1]
-        for r in first_rows:
-            for tok in re.split(r"[^\w]+", str(title[r]).lower()):
-                if tok:
-                    title_keys.add(f"{doc[r]}\x00{tok}")
-        if title_keys:
-            keys = pc.binary_join_element_wise(
-                pa.array(doc[parents].astype(str)), flat, "\x00"
+        doc_titles = {
+            int(doc[r]): frozenset(t for t in _TITLE_SPLIT.split(title[r].lower()) if t)
+            for r in first_rows.tolist()
+        }
+        if any(doc_titles.values()) and word_list:
+            w_doc = doc[w_para].tolist()
+            in_title = np.fromiter(
+                (w in doc_titles[d] for w, d in zip(word_list, w_doc, strict=True)), dtype=bool, count=len(word_list)
             )
-            in_title = pc.is_in(keys, value_set=pa.array(list(title_keys))).to_numpy(
-                zero_copy_only=False
-            )
-            f["t_title_overlap"] = _div(
-                np.bincount(parents[in_title & nonempty], minlength=n).astype(float), words
-            )
+            f["t_title_overlap"] = _div(np.bincount(w_para[in_title], minlength=n).astype(float), words)
         else:
             f["t_title_overlap"] = np.zeros(n)
-        f["t_is_title"] = np.array(
-            [bool(t) and (t == ti or (len(t) > 15 and t in ti)) for t, ti in zip(texts, title, strict=True)],
-            dtype=float,
+        f["t_is_title"] = np.fromiter(
+            (bool(t) and (t == ti or (len(t) > 15 and t in ti)) for t, ti in zip(texts, title, strict=True)),
+            dtype=float, count=n,
         )
-        f["t_is_h1"] = np.array([bool(t) and t == hh for t, hh in zip(texts, h1, strict=True)], dtype=float)
+        f["t_is_h1"] = np.fromiter((bool(t) and t == hh for t, hh in zip(texts, h1, strict=True)), dtype=float, count=n)
 
-        self._structure(X, doc, chars, f)
+        self._structure(cols, doc, chars, f)
         self._position(doc, chars, f)
         self._neighbours(doc, f)
         f["_doc"] = doc.astype(float)
-        f["_pos"] = X["position"].to_numpy(dtype=float)
-        group_src = X["site"] if "site" in X.columns else X["doc_id"]
-        f["_group"] = pd.factorize(group_src, sort=True)[0].astype(float)
-        f["_anc1"] = X["anc1"].to_numpy(dtype=float)
-        f["_anc2"] = X["anc2"].to_numpy(dtype=float)
-        f["_block"] = X["block_id"].to_numpy(dtype=float)
+        f["_pos"] = np.asarray(cols["position"], dtype=float)
+        group = cols.get("_group")
+        f["_group"] = doc.astype(float) if group is None else np.asarray(group, dtype=float)
+        f["_anc1"] = np.asarray(cols["anc1"], dtype=float)
+        f["_anc2"] = np.asarray(cols["anc2"], dtype=float)
+        f["_block"] = np.asarray(cols["block_id"], dtype=float)
         return f
 
-    def _structure(self, X: pd.DataFrame, doc: np.ndarray, chars: np.ndarray, f: dict) -> None:
-        n = len(X)
-        is_html = (X["source"].astype(object).to_numpy() == "html")
+    def _structure(self, cols: dict, doc: np.ndarray, chars: np.ndarray, f: dict) -> None:
+        n = len(doc)
+        is_html = np.fromiter((s == "html" for s in cols["source"]), dtype=bool, count=n)
         nan_text = np.where(is_html, 1.0, np.nan)
-        tag = X["tag"].astype(object).to_numpy()
+        tags: list[str] = cols["tag"]
         codes = {t: i for i, t in enumerate(vocab.TAG_ONEHOT)}
-        f["s_tag"] = np.array([codes.get(t, len(codes)) for t in tag], dtype=float) * nan_text
-        f["s_tag_p"] = (tag == "p") * nan_text
-        f["s_tag_li"] = (tag == "li") * nan_text
-        f["s_tag_heading"] = np.isin(tag, ("h1", "h2", "h3", "h4", "h5", "h6")) * nan_text
-        f["s_depth"] = X["depth"].to_numpy(dtype=float) * nan_text
-        links = X["n_links"].to_numpy(dtype=float)
-        link_chars = X["link_chars"].to_numpy(dtype=float)
+        other = len(codes)
+        f["s_tag"] = np.fromiter((codes.get(t, other) for t in tags), dtype=float, count=n) * nan_text
+        f["s_tag_p"] = np.fromiter((t == "p" for t in tags), dtype=float, count=n) * nan_text
+        f["s_tag_li"] = np.fromiter((t == "li" for t in tags), dtype=float, count=n) * nan_text
+        f["s_tag_heading"] = np.fromiter((t in _HEADINGS for t in tags), dtype=float, count=n) * nan_text
+        f["s_depth"] = np.asarray(cols["depth"], dtype=float) * nan_text
+        links = np.asarray(cols["n_links"], dtype=float)
+        link_chars = np.asarray(cols["link_chars"], dtype=float)
         f["s_links"] = links * nan_text
         f["s_link_density"] = _div(link_chars, chars) * nan_text
         f["s_is_html"] = is_html.astype(float)
         for flag in _FLAGS:
-            f[f"s_{flag}"] = X[flag].to_numpy(dtype=float) * nan_text
-        own = pa.array(X["own_attrs"].astype(object).fillna("").to_numpy(), type=pa.string())
-        anc = pa.array(X["anc_attrs"].astype(object).fillna("").to_numpy(), type=pa.string())
-        for fam, rx in _ATTR_RE.items():
-            f[f"s_own_{fam}"] = _count(own, rx) * nan_text
-            f[f"s_anc_{fam}"] = _count(anc, rx) * nan_text
-        for name, arr in (("own", own), ("anc", anc)):
-            toks = pc.split_pattern(arr, " ")
-            flat = pc.list_flatten(toks)
-            parents = pc.list_parent_indices(toks).to_numpy(zero_copy_only=False)
-            enc = pc.dictionary_encode(flat).combine_chunks() if isinstance(flat, pa.ChunkedArray) else pc.dictionary_encode(flat)
-            idx = enc.indices.to_numpy(zero_copy_only=False)
-            dic = enc.dictionary.to_pylist()
-            buckets = np.array([_hash_bucket(t, self.hash_buckets) if t else -1 for t in dic], dtype=int)
-            b = buckets[idx] if len(idx) else np.zeros(0, dtype=int)
-            keep = b >= 0
-            counts = np.bincount(
-                parents[keep] * self.hash_buckets + b[keep], minlength=n * self.hash_buckets
-            ).reshape(n, self.hash_buckets)
+            f[f"s_{flag}"] = np.asarray(cols[flag], dtype=float) * nan_text
+        nf = len(_FAMILIES)
+        for name in ("own", "anc"):
+            m = _attr_matrix(cols[f"{name}_attrs"], self.hash_buckets) * nan_text[:, None]
+            for j, fam in enumerate(_FAMILIES):
+                f[f"s_{name}_{fam}"] = m[:, j]
             for i in range(self.hash_buckets):
-                f[f"s_{name}_hash{i}"] = counts[:, i] * nan_text
-        path = X["path"].astype(object).to_numpy()
-        path_codes = pd.factorize(pd.Series(doc).astype(str) + "\x00" + pd.Series(path).astype(str))[0]
-        n_doc = np.bincount(doc)[doc].astype(float)
+                f[f"s_{name}_hash{i}"] = m[:, nf + i]
+        paths: list[str] = cols["path"]
+        seen: dict = {}
+        path_codes = np.fromiter(
+            (seen.setdefault((d, p), len(seen)) for d, p in zip(doc.tolist(), paths, strict=True)), dtype=np.int64, count=n
+        )
+        n_doc = np.bincount(doc - doc.min())[doc - doc.min()].astype(float)
         f["s_path_repeat"] = _div(np.bincount(path_codes)[path_codes].astype(float), n_doc) * nan_text
-        path_arr = pa.array(X["path"].astype(object).fillna("").to_numpy(), type=pa.string())
-        f["s_path_len"] = _count(path_arr, "/") * nan_text
+        f["s_path_len"] = np.fromiter((p.count("/") for p in paths), dtype=float, count=n) * nan_text
         page_chars = np.maximum(_group_sum(doc, chars), 1)
         for lvl, col in (("block", "block_id"), ("cont1", "anc1"), ("cont2", "anc2"), ("cont3", "anc3")):
-            ids = X[col].to_numpy()
-            key = doc.astype(np.int64) * (1 << 32) + ids.astype(np.int64)
+            ids = np.asarray(cols[col], dtype=np.int64)
+            key = doc.astype(np.int64) * (1 << 32) + ids
             csum = _group_sum(key, chars)
             f[f"s_{lvl}_share"] = csum / page_chars * nan_text
             f[f"s_{lvl}_paras"] = _group_sum(key, np.ones(n)) * nan_text
@@ -302,36 +511,43 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
 
     def _position(self, doc: np.ndarray, chars: np.ndarray, f: dict) -> None:
         n = len(doc)
+        idx = np.arange(n)
         starts = np.r_[0, np.flatnonzero(np.diff(doc)) + 1]
         sizes = np.diff(np.r_[starts, n])
+        local = np.repeat(np.arange(len(starts)), sizes)  # document number within this block
         start_of = np.repeat(starts, sizes)
         size_of = np.repeat(sizes, sizes).astype(float)
-        pos = np.arange(n) - start_of
+        pos = idx - start_of
         page_chars = np.repeat(np.add.reduceat(chars, starts), sizes)
         f["p_paragraphs"] = size_of
         f["p_page_chars"] = page_chars
         f["p_rel_pos"] = pos / np.maximum(size_of - 1, 1)
         f["p_from_end"] = np.minimum(size_of - 1 - pos, 50)
         f["p_from_start"] = np.minimum(pos, 50)
+        # rank by length within the page, longest first, ties share the best rank
+        order = np.lexsort((-chars, local))
+        sc, sl = chars[order], local[order]
+        new = np.r_[True, (sl[1:] != sl[:-1]) | (sc[1:] != sc[:-1])]
+        first = np.maximum.accumulate(np.where(new, idx, 0))
+        rank = np.empty(n)
+        rank[order] = first - start_of[order]
+        f["p_rank"] = rank / size_of
         logc = np.log1p(chars)
-        frame = pd.DataFrame({"doc": doc, "c": chars, "l": logc})
-        g = frame.groupby("doc", sort=False)
-        f["p_rank"] = (g["c"].rank(ascending=False, method="min").to_numpy() - 1) / size_of
-        mu = g["l"].transform("mean").to_numpy()
-        sd = g["l"].transform("std").fillna(0).to_numpy()
+        mu = (np.bincount(local, weights=logc) / sizes)[local]
+        ss = np.bincount(local, weights=(logc - mu) ** 2)
+        sd = np.sqrt(np.divide(ss, sizes - 1, out=np.zeros(len(sizes)), where=sizes > 1))[local]
         f["p_zscore"] = _div(logc - mu, sd)
         cum = np.cumsum(chars)
         before = cum - chars - (cum - chars)[start_of]
         f["p_before_share"] = _div(before, page_chars)
-        longest = g["c"].transform("idxmax").to_numpy() - start_of
-        f["p_dist_longest"] = (pos - longest) / size_of
-        h1 = f["t_is_h1"]
-        h1_pos = pd.Series(np.where(h1 > 0, pos, np.nan)).groupby(doc).transform("min").to_numpy()
-        f["p_dist_h1"] = (pos - h1_pos) / size_of
+        longest = np.lexsort((idx, -chars, local))[starts] - starts  # first longest paragraph
+        f["p_dist_longest"] = (pos - np.repeat(longest, sizes)) / size_of
+        h1_at = np.minimum.reduceat(np.where(f["t_is_h1"] > 0, pos, np.inf), starts)
+        f["p_dist_h1"] = (pos - np.repeat(np.where(np.isfinite(h1_at), h1_at, np.nan), sizes)) / size_of
         # text mass within +-3 paragraphs, as a share of the page
         padded = np.r_[0.0, cum]
-        lo = np.maximum(np.arange(n) - 3, start_of)
-        hi = np.minimum(np.arange(n) + 3, start_of + size_of.astype(int) - 1)
+        lo = np.maximum(idx - 3, start_of)
+        hi = np.minimum(idx + 3, start_of + size_of.astype(int) - 1)
         f["p_window_share"] = _div(padded[hi + 1] - padded[lo], page_chars)
         # share of the page's long-paragraph text (>= 200 chars) that comes after
         long_c = np.where(chars >= 200, chars, 0.0)
