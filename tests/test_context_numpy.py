@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from chromesift.features.transformer import CATEGORICAL
 from chromesift.train.model import (
     CONTEXT_BOOKS,
     CONTEXT_NAMES,
@@ -172,7 +173,9 @@ def test_classifier_fits_and_predicts_on_matrices():
     assert FEATURES[clf.chars_idx_] == "t_chars"
     for booster in (clf.stage1_, clf.stage2_):
         assert not hasattr(booster, "feature_names_in_")
-    assert clf.stage1_.is_categorical_.tolist() == [c == "s_tag" for c in FEATURES]
+    cats = [c in CATEGORICAL for c in FEATURES]
+    got = clf.stage1_.is_categorical_
+    assert (got.tolist() if got is not None else [False] * len(FEATURES)) == cats
     assert clf.stage2_.n_features_in_ == len(FEATURES) + len(CONTEXT_NAMES)
     page, _ = _frame(5, 1, bookkeeping_first=True)
     M = page.to_numpy(dtype=float)
@@ -203,7 +206,7 @@ def test_stage1_equals_a_booster_fitted_on_the_dataframe():
     X, y = _frame(3, 20)
     clf = TwoStageClassifier(max_iter=20, stack_folds=2).fit(X, y)
     old = HistGradientBoostingClassifier(
-        categorical_features=["s_tag"], max_iter=clf.max_iter, learning_rate=clf.learning_rate,
+        categorical_features=list(CATEGORICAL) or None, max_iter=clf.max_iter, learning_rate=clf.learning_rate,
         max_leaf_nodes=clf.max_leaf_nodes, min_samples_leaf=clf.min_samples_leaf,
         l2_regularization=clf.l2_regularization, early_stopping=False, random_state=clf.random_state,
     ).fit(X[FEATURES], y.astype(int))
