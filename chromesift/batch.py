@@ -343,9 +343,11 @@ def one_thread():
 
 def result_record(frame: Any) -> dict:
     """``text`` and ``paragraphs`` of a classified paragraph table."""
-    texts = [str(t) for t in frame["text"]]
-    flags = [bool(c) for c in frame["is_content"]]
-    probs = [float(p) for p in frame["probability"]]
+    return _record([str(t) for t in frame["text"]], [bool(c) for c in frame["is_content"]],
+                   [float(p) for p in frame["probability"]])
+
+
+def _record(texts: list[str], flags: list[bool], probs: list[float]) -> dict:
     return {
         "text": "\n".join(t for t, c in zip(texts, flags, strict=True) if c),
         "paragraphs": [
@@ -367,8 +369,15 @@ def process(model: Model | None, job: Job, timeout: float | None = None) -> dict
     if error is None and model is not None:
         try:
             with time_budget(timeout):
-                frame = model.classify(job.document, format=job.format)
-            record.update(result_record(frame))
+                if hasattr(model, "predict_columns"):
+                    # the fast path: no paragraph DataFrame in between
+                    from chromesift.api import to_columns
+
+                    cols = to_columns(job.document, format=job.format)
+                    proba = model.predict_columns([cols])[0]
+                    record.update(_record(cols["text"], (proba >= model.threshold).tolist(), proba.tolist()))
+                else:
+                    record.update(result_record(model.classify(job.document, format=job.format)))
             return record
         except PageTimeout as exc:
             error = str(exc)
