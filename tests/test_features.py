@@ -159,3 +159,13 @@ def test_trie_regex_matches_like_the_plain_alternation():
         assert [m.group() for m in trie.finditer(s)] == [m.group() for m in plain.finditer(s)], s
     for w in words:
         assert trie.fullmatch(w)
+
+
+def test_token_table_restarts_between_pages_only(monkeypatch):
+    values = ["main navigation", "article body", "newsletter box", "", "main navigation"]
+    expected = tr._attr_matrix(values, 8)
+    monkeypatch.setattr(tr, "_CACHE_LIMIT", 3)
+    monkeypatch.setattr(tr, "_TOKEN_TABLES", {})
+    for _ in range(3):  # the table fills past the limit within a call, and restarts before the next
+        np.testing.assert_array_equal(tr._attr_matrix(values, 8), expected)
+    assert expected[0, tr._FAMILIES.index("nav")] == 1 and expected[3].sum() == 0

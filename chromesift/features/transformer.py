@@ -229,44 +229,60 @@ _LONG_RE = {
     for fam, ws in vocab.ATTR_WORDS.items()
 }
 _SHORT = {fam: frozenset(w for w in ws if len(w) < 4) for fam, ws in vocab.ATTR_WORDS.items()}
-_TOKEN_CACHE: dict[tuple[str, int], np.ndarray] = {}
-_ATTR_CACHE: dict[tuple[str, int], np.ndarray] = {}
+class _TokenTable:
+    """Family counts and hash bucket of every class/id token seen, as rows of one matrix.
+
+    Tokens repeat across paragraphs and pages, so each is matched against the
+    vocabulary once per process; a paragraph's attribute features are then a
+    sum of rows. Started afresh (between pages) once it holds :data:`_CACHE_LIMIT` tokens.
+    """
+
+    def __init__(self, buckets: int) -> None:
+        self.buckets = buckets
+        self.index: dict[str, int] = {"": 0}
+        self.rows = np.zeros((1024, len(_FAMILIES) + buckets))
+
+    def ids(self, tokens: list[str]) -> list[int]:
+        index = self.index
+        out = []
+        for t in tokens:
+            i = index.get(t)
+            if i is None:
+                i = self._add(t)
+            out.append(i)
+        return out
+
+    def _add(self, token: str) -> int:
+        i = len(self.index)
+        if i >= len(self.rows):
+            self.rows = np.vstack([self.rows, np.zeros_like(self.rows)])
+        v = self.rows[i]
+        v[:] = 0
+        for j, fam in enumerate(_FAMILIES):
+            v[j] = (token in _SHORT[fam]) + len(_LONG_RE[fam].findall(token))
+        v[len(_FAMILIES) + _hash_bucket(token, self.buckets)] = 1.0
+        self.index[token] = i
+        return i
+
+
+_TOKEN_TABLES: dict[int, _TokenTable] = {}
 _CACHE_LIMIT = 200_000
 
 
-def _token_vector(token: str, buckets: int) -> np.ndarray:
-    """Family counts, then the one-hot hash bucket, of one class/id token."""
-    key = (token, buckets)
-    v = _TOKEN_CACHE.get(key)
-    if v is None:
-        v = np.zeros(len(_FAMILIES) + buckets)
-        for j, fam in enumerate(_FAMILIES):
-            v[j] = (token in _SHORT[fam]) + len(_LONG_RE[fam].findall(token))
-        v[len(_FAMILIES) + _hash_bucket(token, buckets)] = 1.0
-        if len(_TOKEN_CACHE) > _CACHE_LIMIT:
-            _TOKEN_CACHE.clear()
-        _TOKEN_CACHE[key] = v
-    return v
-
-
 def _attr_matrix(values: list[str], buckets: int) -> np.ndarray:
-    """Per attribute string (space-separated tokens), the summed token vectors."""
-    out = np.empty((len(values), len(_FAMILIES) + buckets))
-    local: dict[str, np.ndarray] = {}
-    for i, s in enumerate(values):
-        v = local.get(s)
-        if v is None:
-            v = _ATTR_CACHE.get((s, buckets))
-            if v is None:
-                toks = s.split()
-                v = (np.sum([_token_vector(t, buckets) for t in toks], axis=0) if toks
-                     else np.zeros(len(_FAMILIES) + buckets))
-                if len(_ATTR_CACHE) > _CACHE_LIMIT:
-                    _ATTR_CACHE.clear()
-                _ATTR_CACHE[(s, buckets)] = v
-            local[s] = v
-        out[i] = v
-    return out
+    """Per attribute string (space-separated tokens), the summed token rows."""
+    table = _TOKEN_TABLES.get(buckets)
+    if table is None or len(table.index) >= _CACHE_LIMIT:
+        table = _TOKEN_TABLES[buckets] = _TokenTable(buckets)
+    uniq: dict[str, int] = {}
+    which = np.fromiter((uniq.setdefault(v, len(uniq)) for v in values), dtype=np.int64, count=len(values))
+    ids: list[int] = []
+    starts: list[int] = []
+    for v in uniq:
+        starts.append(len(ids))
+        ids.extend(table.ids(v.split()) or [0])  # "" is row 0, all zeros
+    sums = np.add.reduceat(table.rows[ids], starts, axis=0)
+    return sums[which]
 
 
 class ParagraphFeatures(TransformerMixin, BaseEstimator):
