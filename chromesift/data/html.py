@@ -209,21 +209,9 @@ def _flatten_deep(data: bytes, limit: int) -> bytes:
     return b"".join(out)
 
 
-class _Frame:
-    """One open element on the walk's stack."""
-
-    __slots__ = ("tag", "tokens", "flags", "skip", "block", "serial")
-
-    def __init__(
-        self, tag: str, tokens: list[str], flags: tuple[str, ...], skip: bool, block: bool,
-        serial: int = -1,
-    ):
-        self.serial = serial
-        self.tag = tag
-        self.tokens = tokens
-        self.flags = flags
-        self.skip = skip
-        self.block = block
+# One open element on the walk's stack is a tuple (a class with slots is slower to make):
+# tag, class/id tokens, flag names it sets, skipped?, block element?, serial number
+_F_TAG, _F_TOKENS, _F_FLAGS, _F_SKIP, _F_BLOCK, _F_SERIAL = range(6)
 
 
 _TOKEN_CACHE: dict[str, tuple[str, ...]] = {}
@@ -290,7 +278,7 @@ def parse_html_columns(page: str | bytes) -> tuple[dict[str, list], Decoded]:
 
 
 def _walk(root, cols: dict[str, list]) -> None:
-    stack: list[_Frame] = []
+    stack: list[tuple] = []
     counts = dict.fromkeys(_FLAG_NAMES, 0)
     skipping = 0  # > 0 while inside a skipped subtree
     buf: list[str] = []
@@ -301,6 +289,7 @@ def _walk(root, cols: dict[str, list]) -> None:
     block_ids, anc1s, anc2s, anc3s = cols["block_id"], cols["anc1"], cols["anc2"], cols["anc3"]
     owns, ancs, links, link_chars = cols["own_attrs"], cols["anc_attrs"], cols["n_links"], cols["link_chars"]
     flag_cols = [(cols[name], name) for name in _FLAG_NAMES]
+    skip_tags, block_tags, flag_tags, hidden_style = SKIP_TAGS, BLOCK_TAGS, FLAG_TAGS, _HIDDEN_STYLE
 
     def flush() -> None:
         nonlocal pending_br
@@ -316,26 +305,27 @@ def _walk(root, cols: dict[str, list]) -> None:
         text = _WS.sub(" ", text).strip()
         # the paragraph belongs to the nearest open block element
         bi = len(stack) - 1
-        while bi > 0 and not stack[bi].block:
+        while bi > 0 and not stack[bi][_F_BLOCK]:
             bi -= 1
         block = stack[bi] if stack else None
         anc_tokens: list[str] = []
         kept = 0
-        for fr in reversed(stack[:bi]):
-            if fr.tokens:
-                anc_tokens.extend(fr.tokens)
+        for j in range(bi - 1, -1, -1):
+            toks = stack[j][_F_TOKENS]
+            if toks:
+                anc_tokens.extend(toks)
                 kept += 1
                 if kept >= MAX_ANCESTOR_ATTRS:
                     break
         texts.append(text)
-        tags.append(block.tag if block else "")
-        paths.append("/".join([fr.tag for fr in stack[max(0, bi + 1 - MAX_PATH_TAGS) : bi + 1]]))
+        tags.append(block[_F_TAG] if block else "")
+        paths.append("/".join([fr[_F_TAG] for fr in stack[max(0, bi + 1 - MAX_PATH_TAGS) : bi + 1]]))
         depths.append(bi + 1)
-        block_ids.append(block.serial if block else -1)
-        anc1s.append(stack[bi - 1].serial if bi >= 1 else -1)
-        anc2s.append(stack[bi - 2].serial if bi >= 2 else -1)
-        anc3s.append(stack[bi - 3].serial if bi >= 3 else -1)
-        owns.append(" ".join(block.tokens) if block else "")
+        block_ids.append(block[_F_SERIAL] if block else -1)
+        anc1s.append(stack[bi - 1][_F_SERIAL] if bi >= 1 else -1)
+        anc2s.append(stack[bi - 2][_F_SERIAL] if bi >= 2 else -1)
+        anc3s.append(stack[bi - 3][_F_SERIAL] if bi >= 3 else -1)
+        owns.append(" ".join(block[_F_TOKENS]) if block else "")
         ancs.append(" ".join(anc_tokens))
         links.append(n_links)
         link_chars.append(min(n_chars, len(text)))
@@ -344,32 +334,27 @@ def _walk(root, cols: dict[str, list]) -> None:
 
     walker = etree.iterwalk(root, events=("start", "end", "comment", "pi"))
     for event, el in walker:
-        tag = el.tag
-        if event == "comment" or event == "pi":
-            # the comment itself is invisible, the text after it is not
-            if not skipping and el.tail:
-                _add(buf, el.tail, counts, link_buf)
-            continue
         if event == "start":
+            tag = el.tag
             tag = tag.lower() if "}" not in tag else tag.rsplit("}", 1)[1].lower()
-            if skipping or tag in SKIP_TAGS or el.get("hidden") is not None or (
-                (style := el.get("style")) and _HIDDEN_STYLE.search(style)
+            if skipping or tag in skip_tags or el.get("hidden") is not None or (
+                (style := el.get("style")) and hidden_style.search(style)
             ):
                 skipping += 1
-                stack.append(_Frame(tag, [], (), True, False))
+                stack.append((tag, (), (), True, False, -1))
                 walker.skip_subtree()
                 continue
             cls, id_, role = el.get("class"), el.get("id"), el.get("role")
             tokens = (_tokens(cls) if cls else ()) + (_tokens(id_) if id_ else ())
             flags: tuple[str, ...] = ()
-            if tag in FLAG_TAGS:
-                flags = (FLAG_TAGS[tag],)
+            if tag in flag_tags:
+                flags = (flag_tags[tag],)
             if role:
                 tokens += _tokens(role)
                 rf = ROLE_FLAGS.get(role.strip().lower())
                 if rf:
                     flags = flags + (rf,)
-            block = tag in BLOCK_TAGS
+            block = tag in block_tags
             if block:
                 flush()
             elif tag == "br":
@@ -378,40 +363,44 @@ def _walk(root, cols: dict[str, list]) -> None:
                 else:
                     pending_br = True
                     buf.append(" ")
-            elif tag == "img":
-                pass
             for f in flags:
                 counts[f] += 1
             serial += 1
-            stack.append(_Frame(tag, tokens, flags, False, block, serial))
+            stack.append((tag, tokens, flags, False, block, serial))
             if tag == "a" and el.get("href") is not None:
                 link_buf[1] += 1
             txt = el.text
             if txt:
-                _add(buf, txt, counts, link_buf)
+                buf.append(txt)
+                if counts["in_a"]:
+                    link_buf[0] += len(txt.strip())
                 if pending_br and not txt.isspace():
                     pending_br = False
-        else:
-            fr = stack[-1]
-            if fr.skip:
+        elif event == "end":
+            fr = stack.pop()
+            if fr[_F_SKIP]:
                 skipping -= 1
             else:
-                if fr.block:
+                if fr[_F_BLOCK]:
+                    stack.append(fr)  # the paragraph still belongs to this element
                     flush()
-                for f in fr.flags:
+                    stack.pop()
+                for f in fr[_F_FLAGS]:
                     counts[f] -= 1
-            stack.pop()
             if skipping:
                 continue
             tail = el.tail
             if tail:
-                _add(buf, tail, counts, link_buf)
+                buf.append(tail)
+                if counts["in_a"]:
+                    link_buf[0] += len(tail.strip())
                 if pending_br and not tail.isspace():
                     pending_br = False
+        elif not skipping:
+            # a comment or processing instruction: itself invisible, the text after it is not
+            tail = el.tail
+            if tail:
+                buf.append(tail)
+                if counts["in_a"]:
+                    link_buf[0] += len(tail.strip())
     flush()
-
-
-def _add(buf: list[str], text: str, counts: dict[str, int], link_buf: list[int]) -> None:
-    buf.append(text)
-    if counts["in_a"]:
-        link_buf[0] += len(text.strip())
