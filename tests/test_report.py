@@ -14,6 +14,7 @@ import pytest
 
 from chromesift.cli import main as cli_main
 from chromesift.data.html import parse_html
+from chromesift.data.text import parse_text
 from chromesift.evaluate import report
 from chromesift.evaluate.cli import EvaluationConfig, flat_metrics, run_evaluation, text_diff
 from chromesift.evaluate.peers import PEERS
@@ -83,7 +84,7 @@ class LongParagraphModel:
     metadata = {"name": "long-paragraph-rule", "threshold": 0.5}
 
     def classify(self, document, *, format=None):
-        frame = parse_html(document)
+        frame = parse_text(document) if format == "text" else parse_html(document)
         frame["probability"] = np.clip(frame["text"].str.len().to_numpy() / 200.0, 0.0, 1.0)
         frame["is_content"] = frame["probability"] >= 0.5
         return frame
@@ -99,8 +100,10 @@ def _config(tiny_corpus: Path, tmp_path: Path, **kw) -> EvaluationConfig:
 def test_run_evaluation_end_to_end(tiny_corpus, tmp_path):
     peers = ("all-text", "resiliparse") if PEERS["resiliparse"].available() else ("all-text",)
     results = run_evaluation(_config(tiny_corpus, tmp_path, peers=peers), model=LongParagraphModel())
-    assert results["extractors"] == ["chromesift", *peers]
+    assert results["extractors"] == ["chromesift", "chromesift-text", *peers]
     tiny = results["datasets"]["tiny"]
+    # the same rule on the plain-text dumps keeps the same paragraphs
+    assert tiny["extractors"]["chromesift-text"]["f1"] == pytest.approx(1.0)
     assert tiny["kind"] == "full" and tiny["n_pages"] == 3
     ours, everything = tiny["extractors"]["chromesift"], tiny["extractors"]["all-text"]
     # the rule keeps exactly the article paragraphs: perfect, and better than all the text

@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 SPLITS = ("whole", "leave-one-dataset-out")
 #: Name of chromesift's own column in the results.
 SELF = "chromesift"
+#: chromesift on the plain-text dump of each page (its visible text, one line per paragraph).
+SELF_TEXT = "chromesift-text"
 DEFAULT_EXPERIMENT = "chromesift-evaluate"
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 
@@ -88,6 +90,8 @@ class EvaluationConfig:
         TOML file for the leave-one-dataset-out training runs.
     progress
         Show progress bars.
+    text_mode
+        Also score chromesift on each page's plain-text dump (column ``chromesift-text``).
     """
 
     model: Path | None = None
@@ -109,6 +113,7 @@ class EvaluationConfig:
     experiment: str = DEFAULT_EXPERIMENT
     train_config: Path | None = None
     progress: bool = True
+    text_mode: bool = True
 
     def params(self) -> dict[str, str]:
         """Flat string parameters for MLflow."""
@@ -156,6 +161,8 @@ def register(subparsers) -> None:
                    help="training TOML for --split leave-one-dataset-out")
     p.add_argument("--experiment", default=DEFAULT_EXPERIMENT, help="MLflow experiment name")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--no-text-mode", action="store_true",
+                   help="do not score chromesift on the pages' plain-text dumps (chromesift-text)")
     p.set_defaults(func=_main)
 
 
@@ -188,6 +195,7 @@ def config_from_args(args: argparse.Namespace) -> EvaluationConfig:
         experiment=args.experiment,
         train_config=args.train_config,
         progress=not args.no_progress,
+        text_mode=not args.no_text_mode,
     )
 
 
@@ -314,8 +322,19 @@ def _content_text(frame) -> str:
     return "\n".join(str(t) for t, c in zip(frame["text"], frame["is_content"], strict=True) if c)
 
 
-def _run_model(model, pages, *, progress: bool, desc: str) -> tuple[list, list[float], list]:
-    """Classify every page: extracted texts, ms per page (NaN on failure), paragraph frames."""
+def text_dump(html: str) -> str:
+    """A page as plain text: its visible text, one line per paragraph, as the HTML parser sees it."""
+    from chromesift.api import to_columns
+
+    return "\n".join(to_columns(html, format="html")["text"])
+
+
+def _run_model(model, pages, *, progress: bool, desc: str, text_mode: bool = False) -> tuple[list, list[float], list]:
+    """Classify every page: extracted texts, ms per page (NaN on failure), paragraph frames.
+
+    ``text_mode`` classifies each page's :func:`text_dump` instead of its HTML
+    (the dump is made before the clock starts).
+    """
     texts, ms, frames = [], [], []
     bar = None
     if progress:
@@ -323,9 +342,10 @@ def _run_model(model, pages, *, progress: bool, desc: str) -> tuple[list, list[f
 
         bar = tqdm(total=len(pages), desc=desc, unit="page", leave=False)
     for page in pages:
-        start = time.perf_counter()
         try:
-            frame = model.classify(page.html, format="html")
+            document = text_dump(page.html) if text_mode else page.html
+            start = time.perf_counter()
+            frame = model.classify(document, format="text" if text_mode else "html")
         except Exception as exc:  # one bad page must not end a long evaluation
             log.warning("chromesift failed on %s: %s: %s", page.id, type(exc).__name__, exc)
             texts.append("")
@@ -532,7 +552,8 @@ def run_evaluation(config: EvaluationConfig, *, model=None) -> dict:
         if model is not None:
             raise UserError("a given model can only be evaluated with --split whole")
         trainer = _HeldOutTrainer(config)
-    extractors = ([SELF] if config.include_model else []) + peer_names
+    own = ([SELF] + ([SELF_TEXT] if config.text_mode else [])) if config.include_model else []
+    extractors = own + peer_names
 
     started = datetime.now(timezone.utc)
     out_dir = Path(config.out) if config.out else Path("reports") / f"evaluate-{started:%Y%m%d-%H%M%S}"
@@ -592,6 +613,10 @@ def run_evaluation(config: EvaluationConfig, *, model=None) -> dict:
                     if page.text is not None:
                         worst.add(ds, page, text)
                 del frames
+                if config.text_mode:
+                    t_texts, t_ms, _ = _run_model(ds_model, pages, progress=config.progress,
+                                                  desc=f"{SELF_TEXT} {ds}", text_mode=True)
+                    outputs[SELF_TEXT] = (t_texts, t_ms, sum(1 for m in t_ms if m != m))
             for name in peer_names:
                 res = run_peer(name, pages, cache_dir=config.cache_dir, timeout=config.timeout,
                                n_jobs=config.n_jobs, progress=config.progress)
