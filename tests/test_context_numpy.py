@@ -214,3 +214,25 @@ def test_stage1_equals_a_booster_fitted_on_the_dataframe():
     np.testing.assert_array_equal(
         clf.stage1_.predict_proba(page[FEATURES].to_numpy(dtype=float)), old.predict_proba(page[FEATURES])
     )
+
+
+def test_calibration_keeps_the_ranking_and_matches_observed_frequencies():
+    X, y = _frame(5, 160)
+    test, y_test = _frame(6, 80)
+    kw = dict(max_iter=60, learning_rate=0.3, min_samples_leaf=5, stack_folds=3)
+    raw = TwoStageClassifier(calibrate=False, **kw).fit(X, y)
+    cal = TwoStageClassifier(calibrate=True, **kw).fit(X, y)
+    assert raw.calibration_ is None
+    a, b = cal.calibration_
+    assert np.isfinite(a) and np.isfinite(b) and a > 0
+    p_raw, p_cal = raw.predict_proba(test)[:, 1], cal.predict_proba(test)[:, 1]
+    # the same boosters, rescaled monotonically: the order of the paragraphs is kept
+    np.testing.assert_array_equal(np.argsort(p_raw, kind="stable"), np.argsort(p_cal, kind="stable"))
+
+    def calibration_error(p):
+        bins = np.minimum((p * 10).astype(int), 9)
+        return sum(abs(p[bins == k].mean() - y_test[bins == k].mean()) * (bins == k).mean()
+                   for k in range(10) if (bins == k).any())
+
+    # an over-fitted booster (noisy labels, many small leaves) is overconfident; Platt scaling helps
+    assert calibration_error(p_cal) < calibration_error(p_raw)

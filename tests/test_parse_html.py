@@ -344,3 +344,31 @@ def test_any_tag_soup_gives_a_well_formed_table(pieces, as_bytes):
     for text in frame["text"]:
         for word in ("word", "\u00e9t\u00e9", "\u4e2d\u6587"):
             assert text.count(word) <= page.count(word)
+
+
+def test_main_container_is_the_densest_element():
+    long_a = "The council approved the new budget on Monday after a long debate. " * 3
+    long_b = "Opposition members said the plan leaves too little money for schools. " * 3
+    html = f"""<html><body>
+    <nav><a href="/">Home</a> <a href="/n">News</a></nav>
+    <div class="teasers"><p><a href="/x">{long_a}</a></p></div>
+    <div class="story"><h1>Budget passes</h1><p>{long_a}</p><p>{long_b}</p><p>Short line.</p></div>
+    <footer><p>Contact</p><p>Imprint</p></footer></body></html>"""
+    frame = parse_html(html)
+    heads = frame["text"].str[:12].tolist()
+    # the story's paragraphs, its headline and short line too; not the linked teaser
+    assert [t for t, m in zip(heads, frame["in_main"], strict=True) if m] == [
+        "Budget passe", long_a[:12], long_b[:12], "Short line."
+    ]
+    assert not frame["in_main"][heads.index(long_a[:12])]  # the teaser comes first
+    assert not any(frame.loc[frame["tag"].isin(["nav", "footer"]) | frame["in_nav"], "in_main"])
+
+
+def test_no_main_container_without_article_like_text():
+    frame = parse_html("<html><body><ul><li><a href='/a'>A</a></li><li>B</li></ul><p>tiny</p></body></html>")
+    assert len(frame) and not frame["in_main"].any()
+    from chromesift.data.html import main_container
+
+    assert main_container([], [], []) == []
+    # innermost element wins a tie; score: 100 good - 0.5 * 10 other
+    assert main_container([(0, 2), (0, 2), (0, 3)], [100, 10, 0], [0, 0, 0]) == [True, True, False]

@@ -14,6 +14,7 @@ import functools
 import re
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from lxml import etree
 
@@ -210,8 +211,15 @@ def _flatten_deep(data: bytes, limit: int) -> bytes:
 
 
 # One open element on the walk's stack is a tuple (a class with slots is slower to make):
-# tag, class/id tokens, flag names it sets, skipped?, block element?, serial number
-_F_TAG, _F_TOKENS, _F_FLAGS, _F_SKIP, _F_BLOCK, _F_SERIAL = range(6)
+# tag, class/id tokens, flag names it sets, skipped?, block element?, serial number,
+# paragraphs before it
+_F_TAG, _F_TOKENS, _F_FLAGS, _F_SKIP, _F_BLOCK, _F_SERIAL, _F_FIRST = range(7)
+#: a paragraph counts as article-like text for the main container when it is at least
+#: this long and at most this much of it is link text
+MAIN_MIN_CHARS = 80
+MAIN_MAX_LINK_SHARE = 0.3
+#: weight of the other text inside a candidate main container (it counts against it)
+MAIN_OTHER_WEIGHT = 0.5
 
 
 _TOKEN_CACHE: dict[str, tuple[str, ...]] = {}
@@ -265,9 +273,12 @@ def parse_html_columns(page: str | bytes) -> tuple[dict[str, list], Decoded]:
         t = root.find(".//title")
         if t is not None:
             title = _WS.sub(" ", "".join(t.itertext())).strip()
-        _walk(root, cols)
+        ranges = _walk(root, cols)
+    else:
+        ranges = []
     texts = cols["text"]
     n = len(texts)
+    cols["in_main"] = main_container(ranges, [len(t) for t in texts], cols["link_chars"])
     h1 = next((text for text, tag in zip(texts, cols["tag"], strict=True) if tag == "h1"), "")
     cols["page_title"] = [title] * n
     cols["page_h1"] = [h1] * n
@@ -277,8 +288,43 @@ def parse_html_columns(page: str | bytes) -> tuple[dict[str, list], Decoded]:
     return cols, decoded
 
 
-def _walk(root, cols: dict[str, list]) -> None:
+def main_container(ranges: list[tuple[int, int]], chars: list[int], link_chars: list[int]) -> list[bool]:
+    """Which paragraphs lie in the page's main container, found by text density.
+
+    Each element is scored by its article-like text (paragraphs of at least
+    :data:`MAIN_MIN_CHARS` characters, at most :data:`MAIN_MAX_LINK_SHARE` of
+    them links) minus :data:`MAIN_OTHER_WEIGHT` times its other text; the best
+    element (the innermost on ties) is the main container. All False when no
+    element scores above zero.
+    """
+    n = len(chars)
+    if not n or not ranges:
+        return [False] * n
+    c = np.asarray(chars, dtype=float)
+    links = np.asarray(link_chars, dtype=float)
+    good = np.where((c >= MAIN_MIN_CHARS) & (links <= MAIN_MAX_LINK_SHARE * c), c, 0.0)
+    cum_good = np.r_[0.0, np.cumsum(good)]
+    cum_all = np.r_[0.0, np.cumsum(c)]
+    r = np.asarray(ranges, dtype=np.int64)
+    g = cum_good[r[:, 1]] - cum_good[r[:, 0]]
+    score = g - MAIN_OTHER_WEIGHT * (cum_all[r[:, 1]] - cum_all[r[:, 0]] - g)
+    best = int(np.argmax(score))  # first maximum: inner elements close first
+    out = [False] * n
+    if score[best] > 0:
+        first, end = r[best]
+        out[first:end] = [True] * (end - first)
+    return out
+
+
+def _walk(root, cols: dict[str, list]) -> list[tuple[int, int]]:
+    """Fill ``cols`` with the paragraphs under ``root``; return each element's paragraph range.
+
+    Elements span consecutive paragraphs: an element holding any text gives
+    ``(first, end)``, its paragraphs being ``first <= i < end``, in the order the
+    elements close (inner before outer).
+    """
     stack: list[tuple] = []
+    ranges: list[tuple[int, int]] = []
     counts = dict.fromkeys(_FLAG_NAMES, 0)
     skipping = 0  # > 0 while inside a skipped subtree
     buf: list[str] = []
@@ -341,7 +387,7 @@ def _walk(root, cols: dict[str, list]) -> None:
                 (style := el.get("style")) and hidden_style.search(style)
             ):
                 skipping += 1
-                stack.append((tag, (), (), True, False, -1))
+                stack.append((tag, (), (), True, False, -1, 0))
                 walker.skip_subtree()
                 continue
             cls, id_, role = el.get("class"), el.get("id"), el.get("role")
@@ -366,7 +412,7 @@ def _walk(root, cols: dict[str, list]) -> None:
             for f in flags:
                 counts[f] += 1
             serial += 1
-            stack.append((tag, tokens, flags, False, block, serial))
+            stack.append((tag, tokens, flags, False, block, serial, len(texts)))
             if tag == "a" and el.get("href") is not None:
                 link_buf[1] += 1
             txt = el.text
@@ -387,6 +433,8 @@ def _walk(root, cols: dict[str, list]) -> None:
                     stack.pop()
                 for f in fr[_F_FLAGS]:
                     counts[f] -= 1
+                if len(texts) > fr[_F_FIRST]:
+                    ranges.append((fr[_F_FIRST], len(texts)))
             if skipping:
                 continue
             tail = el.tail
@@ -404,3 +452,4 @@ def _walk(root, cols: dict[str, list]) -> None:
                 if counts["in_a"]:
                     link_buf[0] += len(tail.strip())
     flush()
+    return ranges

@@ -45,6 +45,7 @@ STRUCT_COLUMNS: dict[str, str] = {
     "in_table": "bool",
     "in_article": "bool",  # inside <article> or <main>
     "in_heading": "bool",  # inside h1-h6
+    "in_main": "bool",  # inside the main container found by text density (html.main_container)
     # page-level facts, repeated on every row of the page
     "page_title": "object",
     "page_h1": "object",

@@ -36,6 +36,7 @@ class TrainConfig:
     l2_regularization: float = 1.0
     second_stage: bool = True
     stack_folds: int = 2
+    calibrate: bool = True  # Platt scaling of the probabilities on out-of-fold stage-2 predictions
     # data
     text_copies: float = 0.5  # share of pages also trained on as plain text
     max_rows: int = 2_000_000  # paragraphs in the training table (whole pages are sampled)
@@ -65,6 +66,7 @@ class TrainConfig:
             "l2_regularization": self.l2_regularization,
             "second_stage": self.second_stage,
             "stack_folds": self.stack_folds,
+            "calibrate": self.calibrate,
             "max_fit_rows": self.max_fit_rows,
             "random_state": self.random_state,
         }

@@ -33,6 +33,11 @@ CONTEXT_BOOKS = ("_doc", "_pos", "_block", "_anc1", "_anc2")
 _COL = {name: i for i, name in enumerate(CONTEXT_NAMES)}
 
 
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
 def _take(w: np.ndarray | None, rows) -> np.ndarray | None:
     return None if w is None else w[rows]
 
@@ -166,6 +171,10 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         Each booster is fitted on at most this many labeled rows, drawn at
         random; every row still gets a stage-1 probability, so the context
         of stage 2 is always whole pages. None fits on all labeled rows.
+    calibrate : bool, default=True
+        Rescale the final probabilities (Platt scaling on the logit) so they match
+        observed frequencies, fitted on out-of-fold stage-2 probabilities (folds
+        grouped by site, as for stage 1). Costs ``stack_folds`` more stage-2 fits.
     random_state : int, default=0
     """
 
@@ -181,8 +190,10 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         second_stage: bool = True,
         threshold: float = 0.5,
         max_fit_rows: int | None = None,
+        calibrate: bool = True,
         random_state: int = 0,
     ):
+        self.calibrate = calibrate
         self.max_fit_rows = max_fit_rows
         self.max_iter = max_iter
         self.learning_rate = learning_rate
@@ -270,9 +281,32 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
             Z = np.hstack([F[labeled], S[labeled]])
             del F, S
             cats = np.concatenate([self.categorical_, np.zeros(len(CONTEXT_NAMES), dtype=bool)])
-            self.stage2_ = self._booster(cats).fit(Z, y[labeled].astype(int), sample_weight=_take(w, labeled))
+            y_l, w_l = y[labeled].astype(int), _take(w, labeled)
+            self.stage2_ = self._booster(cats).fit(Z, y_l, sample_weight=w_l)
+            self.calibration_ = None
+            if self.calibrate:
+                self.calibration_ = self._fit_calibration(Z, y_l, w_l, groups[labeled], cats)
         self.classes_ = np.array([0, 1])
         return self
+
+    def _fit_calibration(self, Z, y, w, groups, cats) -> tuple[float, float] | None:
+        """Platt scaling ``(a, b)`` of stage 2 from its out-of-fold probabilities (None if impossible)."""
+        from sklearn.linear_model import LogisticRegression
+
+        n_groups = len(np.unique(groups))
+        if n_groups < 2:
+            return None
+        oof = np.full(len(y), np.nan)
+        for tr, te in GroupKFold(n_splits=min(self.stack_folds, n_groups)).split(Z, groups=groups):
+            if len(np.unique(y[tr])) < 2:
+                continue
+            m = self._booster(cats).fit(Z[tr], y[tr], sample_weight=_take(w, tr))
+            oof[te] = m.predict_proba(Z[te])[:, 1]
+        ok = np.isfinite(oof)
+        if ok.sum() < 100 or len(np.unique(y[ok])) < 2:
+            return None
+        lr = LogisticRegression(C=1e4).fit(_logit(oof[ok])[:, None], y[ok], sample_weight=_take(w, ok))
+        return float(lr.coef_[0, 0]), float(lr.intercept_[0])
 
     def predict_proba_matrix(self, M: np.ndarray) -> np.ndarray:
         """Probabilities of chrome and content from a float matrix, one row per paragraph.
@@ -296,6 +330,9 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         if self.second_stage:
             S = context_features(p, *M[:, self.context_idx_].T, F[:, self.chars_idx_])
             p = self.stage2_.predict_proba(np.hstack([F, S]))[:, 1]
+            cal = getattr(self, "calibration_", None)  # bundles before calibration have none
+            if cal is not None:
+                p = 1.0 / (1.0 + np.exp(-(cal[0] * _logit(p) + cal[1])))
         return np.column_stack([1 - p, p])
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
