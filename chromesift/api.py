@@ -157,6 +157,19 @@ class Model:
         for results in run(delayed(self._classify_batch)(b, format) for b in batches):
             yield from results
 
+    def extract_many(
+        self, documents: Iterable[str | bytes], *, format: str | None = None, batch_size: int = 64
+    ) -> Iterator[str]:
+        """Main texts of documents, lazily and in input order, ``batch_size`` pages predicted at once.
+
+        The same texts as :meth:`extract` one by one, with the per-call costs of the
+        feature and prediction steps shared across the batch (no DataFrame at all).
+        """
+        for batch in chunked(documents, batch_size):
+            pages = [to_columns(doc, format=format) for doc in batch]
+            for cols, proba in zip(pages, self.predict_columns(pages), strict=True):
+                yield "\n".join(t for t, p in zip(cols["text"], proba.tolist(), strict=True) if p >= self.threshold)
+
     def _classify_batch(self, batch: list, format: str | None) -> list[pd.DataFrame]:
         pages = [to_columns(doc, format=format) for doc in batch]
         return [self._result(c, p) for c, p in zip(pages, self.predict_columns(pages), strict=True)]

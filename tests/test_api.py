@@ -109,6 +109,15 @@ def test_classify_many_matches_classify(seed_html):
         pd.testing.assert_frame_equal(res, model.classify(doc), check_exact=False, atol=1e-9)
 
 
+def test_extract_many_matches_extract(seed_html):
+    model = chromesift.load_model()
+    docs = [seed_html, "", "Only one line of text here.\nAnd a second one, longer than the first.",
+            seed_html.replace("Darmstadt", "Kassel"), b"<p>bytes page</p>"]
+    many = list(model.extract_many(iter(docs), batch_size=2))
+    assert many == [model.extract(d) for d in docs]
+    assert "Darmstadt" in many[0] and "Kassel" in many[3]
+
+
 def test_explain_gives_reasons(seed_html):
     table = chromesift.explain(seed_html, top=2)
     assert list(table.columns) == ["position", "text", "is_content", "probability", "reasons"]

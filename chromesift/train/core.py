@@ -107,13 +107,15 @@ def fit(rows: pd.DataFrame, config: TrainConfig, features: pd.DataFrame | None =
     pipe = make_pipeline(config)
     y = rows["label"].to_numpy(dtype=float)
     w = rows["sample_weight"].to_numpy()
+    # calibrated across datasets: the probabilities should hold on corpora unlike the training ones
+    groups = pd.factorize(rows["dataset"])[0] if "dataset" in rows.columns else None
     if features is None:
         features = _take_cached(rows, config)
     if features is None:
-        pipe.fit(rows, y, classifier__sample_weight=w)
+        pipe.fit(rows, y, classifier__sample_weight=w, classifier__calibration_groups=groups)
         return pipe
     pipe.steps[0][1].fit(rows)
-    pipe.steps[-1][1].fit(features, y, sample_weight=w)
+    pipe.steps[-1][1].fit(features, y, sample_weight=w, calibration_groups=groups)
     return pipe
 
 

@@ -174,7 +174,8 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
     calibrate : bool, default=True
         Rescale the final probabilities (Platt scaling on the logit) so they match
         observed frequencies, fitted on out-of-fold stage-2 probabilities (folds
-        grouped by site, as for stage 1). Costs ``stack_folds`` more stage-2 fits.
+        grouped by ``calibration_groups`` of :meth:`fit`, else by site). Costs
+        ``stack_folds`` more stage-2 fits.
     random_state : int, default=0
     """
 
@@ -241,12 +242,15 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
             self.context_idx_ = np.array([names.index(c) for c in CONTEXT_BOOKS], dtype=np.intp)
             self.chars_idx_ = model_names.index("t_chars")
 
-    def fit(self, X: pd.DataFrame, y, sample_weight=None):
+    def fit(self, X: pd.DataFrame, y, sample_weight=None, calibration_groups=None):
         """Fit both stages; rows whose label is NaN give context but are not learned from.
 
         ``X`` is the feature frame: feature columns and the bookkeeping columns
         (:data:`~chromesift.features.transformer.BOOKKEEPING`). The boosters are
         fitted on float arrays of the feature columns, without names.
+        ``calibration_groups`` (one code per row, e.g. the dataset) makes the
+        folds of the calibration whole groups, so the probabilities are
+        calibrated for data unlike the training data; None groups by site.
         """
         y = np.asarray(y, dtype=float)
         w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
@@ -285,7 +289,10 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
             self.stage2_ = self._booster(cats).fit(Z, y_l, sample_weight=w_l)
             self.calibration_ = None
             if self.calibrate:
-                self.calibration_ = self._fit_calibration(Z, y_l, w_l, groups[labeled], cats)
+                cal_groups = groups if calibration_groups is None else np.asarray(calibration_groups)
+                if len(np.unique(cal_groups[labeled])) < 2:
+                    cal_groups = groups
+                self.calibration_ = self._fit_calibration(Z, y_l, w_l, cal_groups[labeled], cats)
         self.classes_ = np.array([0, 1])
         return self
 
