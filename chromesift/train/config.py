@@ -36,7 +36,9 @@ class TrainConfig:
     l2_regularization: float = 1.0
     second_stage: bool = True
     stack_folds: int = 2
-    calibrate: bool = True  # Platt scaling of the probabilities on out-of-fold stage-2 predictions
+    # Platt scaling of the probabilities on out-of-fold stage-2 predictions (folds = datasets);
+    # off: held-out corpora showed ECE 0.059 -> 0.041 but shingle F1 -0.004 (4 datasets)
+    calibrate: bool = False
     # data
     text_copies: float = 0.5  # share of pages also trained on as plain text
     max_rows: int = 2_000_000  # paragraphs in the training table (whole pages are sampled)

@@ -171,7 +171,7 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         Each booster is fitted on at most this many labeled rows, drawn at
         random; every row still gets a stage-1 probability, so the context
         of stage 2 is always whole pages. None fits on all labeled rows.
-    calibrate : bool, default=True
+    calibrate : bool, default=False
         Rescale the final probabilities (Platt scaling on the logit) so they match
         observed frequencies, fitted on out-of-fold stage-2 probabilities (folds
         grouped by ``calibration_groups`` of :meth:`fit`, else by site). Costs
@@ -191,7 +191,7 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         second_stage: bool = True,
         threshold: float = 0.5,
         max_fit_rows: int | None = None,
-        calibrate: bool = True,
+        calibrate: bool = False,
         random_state: int = 0,
     ):
         self.calibrate = calibrate
