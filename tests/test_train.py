@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -152,3 +153,13 @@ def test_precomputed_features_give_the_same_pipeline(tiny_tables, seed_html):
     cached = core.fit(rows, cfg, features=feats)
     page = to_table(seed_html)
     np.testing.assert_array_equal(plain.predict_proba(page), cached.predict_proba(page))
+
+
+def test_params_carry_no_machine_paths(tmp_path, monkeypatch):
+    from chromesift.train.config import TrainConfig
+
+    monkeypatch.chdir(tmp_path)
+    inside = TrainConfig(out_dir=tmp_path / "models" / "x", tables=Path("data") / "paragraphs").params()
+    assert inside["out_dir"] == str(Path("models") / "x") and inside["tables"] == str(Path("data") / "paragraphs")
+    outside = TrainConfig(out_dir=tmp_path.parent / "elsewhere").params()["out_dir"]
+    assert outside == "(outside the working directory)/elsewhere" and str(tmp_path.parent) not in outside
