@@ -7,8 +7,6 @@ with one clear message instead of deep inside a transformer.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import pandas as pd
 
 from chromesift.errors import ChromesiftError
@@ -85,14 +83,6 @@ class SchemaError(ChromesiftError, ValueError):
 def empty_table() -> pd.DataFrame:
     """Return a paragraph table with no rows and every column typed."""
     return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in COLUMNS.items()})
-
-
-def from_records(records: list[dict], columns: Iterable[str] = COLUMNS) -> pd.DataFrame:
-    """Build a typed paragraph table from row dicts (an empty list gives an empty table)."""
-    if not records:
-        return empty_table()
-    frame = pd.DataFrame.from_records(records, columns=list(columns))
-    return frame.astype({c: COLUMNS[c] for c in frame.columns if c in COLUMNS})
 
 
 def from_columns(columns: dict[str, list], doc_id: str) -> pd.DataFrame:
