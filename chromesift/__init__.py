@@ -16,7 +16,7 @@ from chromesift.errors import BundleError, ChromesiftError, UserError
 
 __all__ = [
     "BundleError", "ChromesiftError", "Model", "UserError", "classify", "detect_format",
-    "explain", "extract", "load_model",
+    "explain", "extract", "headline", "load_model",
 ]
 __version__ = "0.1.0"
 
@@ -39,14 +39,25 @@ def classify(document: str | bytes, *, format: str | None = None, model: Model |
     -------
     pandas.DataFrame
         One row per paragraph in order: ``position``, ``text``, ``is_content``,
-        ``probability`` (content probability), plus structural columns for HTML.
+        ``probability`` (content probability), ``role`` (``title`` for the headline,
+        ``body``, ``chrome``), plus structural columns for HTML.
     """
     return (model or load_model()).classify(document, format=format)
 
 
-def extract(document: str | bytes, *, format: str | None = None, model: Model | None = None) -> str:
-    """The main text of a page: its content paragraphs joined by newlines ("" if none)."""
-    return (model or load_model()).extract(document, format=format)
+def extract(
+    document: str | bytes, *, format: str | None = None, model: Model | None = None, title: bool = True
+) -> str:
+    """The main text of a page: its content paragraphs joined by newlines ("" if none).
+
+    ``title=False`` leaves the headline out (it is then :func:`headline`).
+    """
+    return (model or load_model()).extract(document, format=format, title=title)
+
+
+def headline(document: str | bytes, *, format: str | None = None, model: Model | None = None) -> str:
+    """The page's headline ("" when none is found; see :meth:`Model.headline`)."""
+    return (model or load_model()).headline(document, format=format)
 
 
 def explain(document: str | bytes, *, format: str | None = None, model: Model | None = None, top: int = 3) -> pd.DataFrame:

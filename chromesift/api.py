@@ -21,7 +21,34 @@ _MARKUP = re.compile(
     re.I,
 )
 #: columns of :meth:`Model.classify`, before the structural ones
-RESULT_COLUMNS = ["position", "text", "is_content", "probability"]
+RESULT_COLUMNS = ["position", "text", "is_content", "probability", "role"]
+#: a headline is at least this long (shorter h1 are logos and section names)
+MIN_HEADLINE_CHARS = 15
+
+
+def headline_index(cols: dict[str, list]) -> int | None:
+    """Position of the page's headline among its paragraphs, or None.
+
+    The headline is the first paragraph of at least :data:`MIN_HEADLINE_CHARS`
+    characters that is the page's first ``<h1>`` or that the ``<title>`` holds.
+    Plain text has neither, so it never has one.
+    """
+    texts = cols["text"]
+    if not texts:
+        return None
+    h1, title = cols["page_h1"][0], cols["page_title"][0]
+    for i, (text, tag) in enumerate(zip(texts, cols["tag"], strict=True)):
+        if len(text) >= MIN_HEADLINE_CHARS and ((tag == "h1" and text == h1) or (title and text in title)):
+            return i
+    return None
+
+
+def _roles(cols: dict[str, list], content: np.ndarray) -> list[str]:
+    roles = ["body" if c else "chrome" for c in content.tolist()]
+    head = headline_index(cols)
+    if head is not None:
+        roles[head] = "title"
+    return roles
 
 
 def detect_format(document: str | bytes) -> str:
@@ -116,22 +143,43 @@ class Model:
         if not len(proba):
             return _empty_result()
         out = schema.from_columns(cols, "page").drop(columns=["doc_id"])
-        out.insert(2, "is_content", proba >= self.threshold)
+        content = proba >= self.threshold
+        out.insert(2, "is_content", content)
         out.insert(3, "probability", proba)
+        out.insert(4, "role", _roles(cols, content))
         if (out["source"] == "text").all():
             out = out[RESULT_COLUMNS]
         return out
 
     def classify(self, document: str | bytes, *, format: str | None = None) -> pd.DataFrame:
-        """One row per paragraph: position, text, is_content, probability (+ structure for HTML)."""
+        """One row per paragraph: position, text, is_content, probability, role (+ structure for HTML).
+
+        ``role`` is ``"title"`` for the page's headline (:func:`headline_index`, whatever
+        the model says of it: corpora disagree on whether it belongs to the main text),
+        ``"body"`` for the other content paragraphs and ``"chrome"`` for the rest.
+        """
         cols = to_columns(document, format=format)
         return self._result(cols, self.predict_columns([cols])[0])
 
-    def extract(self, document: str | bytes, *, format: str | None = None) -> str:
-        """The main text: content paragraphs joined by newlines ("" when there is none)."""
+    def extract(self, document: str | bytes, *, format: str | None = None, title: bool = True) -> str:
+        """The main text: content paragraphs joined by newlines ("" when there is none).
+
+        ``title=False`` leaves the page's headline out (see :meth:`headline`), so the
+        text is the body alone.
+        """
         cols = to_columns(document, format=format)
         proba = self.predict_columns([cols])[0]
-        return "\n".join(t for t, p in zip(cols["text"], proba.tolist(), strict=True) if p >= self.threshold)
+        drop = None if title else headline_index(cols)
+        return "\n".join(
+            t for i, (t, p) in enumerate(zip(cols["text"], proba.tolist(), strict=True))
+            if p >= self.threshold and i != drop
+        )
+
+    def headline(self, document: str | bytes, *, format: str | None = None) -> str:
+        """The page's headline ("" when none is found): its first long ``<h1>``, or the paragraph the ``<title>`` holds."""
+        cols = to_columns(document, format=format)
+        head = headline_index(cols)
+        return "" if head is None else cols["text"][head]
 
     # -- many documents -------------------------------------------------------------
     def classify_many(
@@ -216,7 +264,8 @@ _CONTROLLER = None
 
 def _empty_result() -> pd.DataFrame:
     return pd.DataFrame({"position": pd.Series([], dtype="int64"), "text": pd.Series([], dtype=object),
-                         "is_content": pd.Series([], dtype=bool), "probability": pd.Series([], dtype=float)})
+                         "is_content": pd.Series([], dtype=bool), "probability": pd.Series([], dtype=float),
+                         "role": pd.Series([], dtype=object)})
 
 
 def _columns_table(cols: dict[str, list], doc: np.ndarray) -> pd.DataFrame:

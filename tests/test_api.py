@@ -56,11 +56,27 @@ def test_extract_seed_page(seed_html):
 
 def test_classify_columns_and_detection(seed_html):
     res = chromesift.classify(seed_html)
-    assert list(res.columns[:4]) == ["position", "text", "is_content", "probability"]
+    assert list(res.columns[:5]) == ["position", "text", "is_content", "probability", "role"]
     assert "tag" in res.columns and res["position"].tolist() == list(range(len(res)))
     assert res["probability"].between(0, 1).all()
     plain = chromesift.classify("First line of text.\nSecond line.")
-    assert list(plain.columns) == ["position", "text", "is_content", "probability"]
+    assert list(plain.columns) == ["position", "text", "is_content", "probability", "role"]
+    assert plain["role"].tolist() == ["body" if c else "chrome" for c in plain["is_content"]]
+
+
+def test_headline_has_its_own_role(seed_html):
+    res = chromesift.classify(seed_html)
+    head = "Forschungsteam stellt offenes Sprachmodell für Behörden vor"
+    assert res.loc[res["role"] == "title", "text"].tolist() == [head]
+    assert (res.loc[res["role"] == "body", "is_content"]).all()
+    assert not res.loc[res["role"] == "chrome", "is_content"].any()
+    assert chromesift.headline(seed_html) == head
+    full, body = chromesift.extract(seed_html), chromesift.extract(seed_html, title=False)
+    assert head in full.splitlines() and head not in body.splitlines()
+    assert body.splitlines() == [line for line in full.splitlines() if line != head]
+    # a short h1 is a logo or a section name, not a headline; plain text has none
+    assert chromesift.headline("<html><body><h1>KI-News</h1><p>Text of the page.</p></body></html>") == ""
+    assert chromesift.headline("Some title\nSome text.", format="text") == ""
     assert chromesift.detect_format(seed_html) == "html"
     assert chromesift.detect_format("just words\nmore words") == "text"
 
@@ -120,7 +136,7 @@ def test_extract_many_matches_extract(seed_html):
 
 def test_explain_gives_reasons(seed_html):
     table = chromesift.explain(seed_html, top=2)
-    assert list(table.columns) == ["position", "text", "is_content", "probability", "reasons"]
+    assert list(table.columns) == ["position", "text", "is_content", "probability", "role", "reasons"]
     assert table["reasons"].map(len).le(2).all()
     assert table["reasons"].map(len).gt(0).mean() > 0.5
     assert all(r.split(":")[0] for rs in table["reasons"] for r in rs)
