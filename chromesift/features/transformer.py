@@ -345,19 +345,15 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
         if n == 0:
             return np.zeros((0, len(names)))
         doc = np.zeros(n, dtype=np.int64) if doc is None else np.asarray(doc, dtype=np.int64)
-        if n <= CHUNK_ROWS:
-            f = self._compute(cols, doc)
-            return np.column_stack([f[c] for c in names]).astype(float, copy=False)
         out = np.empty((n, len(names)))
         bounds = np.r_[0, np.flatnonzero(np.diff(doc)) + 1, n]
         lo = 0
         while lo < n:
             # whole documents, about CHUNK_ROWS paragraphs (more when one page is bigger)
-            hi = int(bounds[min(np.searchsorted(bounds, lo + CHUNK_ROWS, side="right") - 1, len(bounds) - 1)])
+            hi = int(bounds[np.searchsorted(bounds, lo + CHUNK_ROWS, side="right") - 1])
             if hi <= lo:
                 hi = int(bounds[np.searchsorted(bounds, lo, side="right")])
-            rows = np.arange(lo, hi)
-            f = self._compute({c: (v[lo:hi] if not isinstance(v, list) else v[lo:hi]) for c, v in cols.items()}, doc[rows])
+            f = self._compute({c: v[lo:hi] for c, v in cols.items()}, doc[lo:hi])
             out[lo:hi] = np.column_stack([f[c] for c in names])
             lo = hi
         return out
