@@ -86,16 +86,17 @@ def _alarm(signum, frame):
     raise _PageTimeout
 
 
+def _load_model(model_path: str | None, trust: bool):
+    import chromesift
+
+    return chromesift.load_model(Path(model_path) if model_path else None, trusted=trust)
+
+
 def _extractor(name: str, model_path: str | None, trust: bool):
-    if name == SELF:
-        import chromesift
-
-        model = chromesift.load_model(Path(model_path) if model_path else None, trusted=trust)
-        return lambda html, lang: model.extract(html)
-    if name == SELF_BATCH:
-        import chromesift
-
-        model = chromesift.load_model(Path(model_path) if model_path else None, trusted=trust)
+    if name in (SELF, SELF_BATCH):
+        model = _load_model(model_path, trust)
+        if name == SELF:
+            return lambda html, lang: model.extract(html)
         return lambda html, lang: list(model.extract_many([html]))
     from chromesift.evaluate.peers import get_peer
 
@@ -106,9 +107,7 @@ def _measure_batches(model_path: str | None, trust: bool, pages_file: str) -> li
     """ms per page of ``Model.extract_many``: each page gets its batch's mean (amortised)."""
     from itertools import islice
 
-    import chromesift
-
-    model = chromesift.load_model(Path(model_path) if model_path else None, trusted=trust)
+    model = _load_model(model_path, trust)  # loaded once already by the warm-up: from cache
     pages = _read_pages(pages_file)
     ms: list[float] = []
     while batch := [p["html"] for p in islice(pages, BATCH_SIZE)]:
