@@ -53,8 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    return run_command(args.func, args)
+
+
+def run_command(func, args: argparse.Namespace) -> int:
+    """Run a command's function: a user's mistake is one line and exit 2, Ctrl-C exit 130."""
     try:
-        return int(args.func(args) or 0)
+        return int(func(args) or 0)
     except ChromesiftError as exc:
         print(f"chromesift {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -248,20 +248,13 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``spark-extract`` alone (the application file for ``spark-submit``)."""
-    from chromesift.errors import ChromesiftError
+    from chromesift.cli import run_command
 
     parser = argparse.ArgumentParser(prog="chromesift")
     register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["spark-extract", *(sys.argv[1:] if argv is None else argv)])
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return run(args)
-    except ChromesiftError as exc:
-        print(f"chromesift spark-extract: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return run_command(run, args)
 
 
 if __name__ == "__main__":
