@@ -122,6 +122,8 @@ def test_require_tracking_stops_before_any_data_is_loaded(tables, env, monkeypat
 
 def read_only_store(env: Path, monkeypatch) -> None:
     """A store that exists (with the experiment) but can only be read."""
+    # MLflow makes the folder of a sqlite URI's path, here the literal "file:..." one: keep it in env
+    monkeypatch.chdir(env)
     client(env).create_experiment("faults", artifact_location=(env / "artifacts").as_uri())
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///file:{env / 'mlflow.db'}?mode=ro&uri=true")
 
