@@ -137,6 +137,18 @@ def test_run_evaluation_end_to_end(tiny_corpus, tmp_path):
     assert keys["f1.tiny.chromesift"] == pytest.approx(1.0)
     assert "macro_f1.all-text" in keys and "paragraph_brier" in keys
 
+    # every paragraph's probability, per mode, keyed so the paragraph tables can be rebuilt
+    import pandas as pd
+
+    pred = pd.read_parquet(results["meta"]["predictions"])
+    assert set(pred["mode"]) == {"html", "text"} and set(pred["dataset"]) == {"tiny", "snips"}
+    story0 = parse_html(_page("Story 0", BODIES[0]))
+    rows = pred[(pred["page"] == "tiny/0") & (pred["mode"] == "html")].sort_values("position")
+    assert rows["position"].tolist() == story0["position"].tolist()
+    expected = np.clip(story0["text"].str.len().to_numpy() / 200.0, 0.0, 1.0)
+    assert np.allclose(rows["probability"].to_numpy(), expected, atol=1e-6)
+    assert len(pred[pred["mode"] == "text"]) == len(pred[pred["mode"] == "html"])  # the dump keeps every paragraph
+
 
 def test_mlflow_run_holds_metrics_and_report(tiny_corpus, tmp_path, monkeypatch):
     mlflow = pytest.importorskip("mlflow")

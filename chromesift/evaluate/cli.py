@@ -20,8 +20,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas
 
 from chromesift.errors import ChromesiftError, UserError
 from chromesift.evaluate import metrics
@@ -362,6 +366,29 @@ def _run_model(model, pages, *, progress: bool, desc: str, text_mode: bool = Fal
     return texts, ms, frames
 
 
+def _prediction_frame(ds: str, mode: str, pages, frames) -> pandas.DataFrame:
+    """chromesift's probability for every paragraph of ``pages``, keyed by page and position.
+
+    The rows of ``predictions.parquet``: with the pages' paragraph tables (which
+    :func:`chromesift.to_columns` rebuilds exactly) they let a decision rule be
+    studied on held-out probabilities without training again.
+    """
+    import pandas as pd
+
+    parts = [
+        pd.DataFrame({"page": page.id, "position": frame["position"].to_numpy(dtype="int32"),
+                      "probability": frame["probability"].to_numpy(dtype="float32")})
+        for page, frame in zip(pages, frames, strict=True)
+        if frame is not None and len(frame)
+    ]
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        {"page": pd.Series([], dtype=object), "position": pd.Series([], dtype="int32"),
+         "probability": pd.Series([], dtype="float32")})
+    out.insert(0, "mode", mode)
+    out.insert(0, "dataset", ds)
+    return out
+
+
 def _dataset_kind(pages) -> str:
     return "full" if any(p.text is not None for p in pages) else "snippets"
 
@@ -585,6 +612,7 @@ def run_evaluation(config: EvaluationConfig, *, model=None) -> dict:
     worst = _WorstPages(config.worst)
     para_rows: list[dict[str, np.ndarray]] = []
     para_by_dataset: dict[str, dict] = {}
+    predictions: list = []  # DataFrames of _prediction_frame
 
     bar = None
     if config.progress and len(datasets) > 1:
@@ -612,11 +640,14 @@ def run_evaluation(config: EvaluationConfig, *, model=None) -> dict:
                 for page, text in zip(pages, texts, strict=True):
                     if page.text is not None:
                         worst.add(ds, page, text)
+                predictions.append(_prediction_frame(ds, "html", pages, frames))
                 del frames
                 if config.text_mode:
-                    t_texts, t_ms, _ = _run_model(ds_model, pages, progress=config.progress,
-                                                  desc=f"{SELF_TEXT} {ds}", text_mode=True)
+                    t_texts, t_ms, t_frames = _run_model(ds_model, pages, progress=config.progress,
+                                                         desc=f"{SELF_TEXT} {ds}", text_mode=True)
                     outputs[SELF_TEXT] = (t_texts, t_ms, sum(1 for m in t_ms if m != m))
+                    predictions.append(_prediction_frame(ds, "text", pages, t_frames))
+                    del t_frames
             for name in peer_names:
                 res = run_peer(name, pages, cache_dir=config.cache_dir, timeout=config.timeout,
                                n_jobs=config.n_jobs, progress=config.progress)
@@ -667,6 +698,14 @@ def run_evaluation(config: EvaluationConfig, *, model=None) -> dict:
     results["meta"]["report_dir"] = str(out_dir)
     results["meta"]["mlflow_run_id"] = None
     write_report(results, out_dir)
+    if predictions:
+        import pandas as pd
+
+        frame = pd.concat(predictions, ignore_index=True)
+        frame["dataset"] = frame["dataset"].astype("category")
+        frame["mode"] = frame["mode"].astype("category")
+        frame.to_parquet(out_dir / "predictions.parquet", index=False)
+        results["meta"]["predictions"] = str(out_dir / "predictions.parquet")
     if config.mlflow:
         results["meta"]["mlflow_run_id"] = log_to_mlflow(results, out_dir, config)
     return results
