@@ -1,0 +1,230 @@
+"""The compiled flat forest against scikit-learn's own prediction, and the fallback to it."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier
+
+import chromesift
+from chromesift.api import _concat_columns, to_columns
+from chromesift.train import forest
+
+needs_extension = pytest.mark.skipif(
+    forest._forest is None,
+    reason="the C extension chromesift._forest is not built (no C compiler at install)",
+)
+
+N_FEATURES = 6
+
+PAGES = (
+    """<html><head><title>Allotment notes</title></head><body>
+    <nav><a href="/">Home</a> | <a href="/veg">Vegetables</a> | <a href="/about">About</a></nav>
+    <article><h1>Leeks after a wet winter</h1>
+    <p>The leeks came through the floods better than anything else on the plot, though the
+    lower leaves rotted where the water stood for more than a week in January.</p>
+    <p>We lifted half of them in March, trimmed the roots and heeled them in by the shed,
+    which freed the bed for early potatoes without losing the crop.</p></article>
+    <footer>© 2025 Allotment notes · <a href="/privacy">Privacy</a></footer></body></html>""",
+    """<html><body><div class="header"><ul><li><a href="/a">Products</a></li>
+    <li><a href="/b">Support</a></li><li><a href="/c">Log in</a></li></ul></div>
+    <div class="content"><h2>Replacing the pump seal</h2>
+    <p>Drain the housing first and keep the old seal: the new one must sit at the same depth,
+    and the old one shows you where that is.</p>
+    <table><tr><td>Seal</td><td>12 mm</td></tr><tr><td>Torque</td><td>8 Nm</td></tr></table>
+    </div><div class="sidebar"><p>Related: <a href="/d">Pump manuals</a></p>
+    <p>Subscribe to our newsletter</p></div></body></html>""",
+    "<html><body><p>One short paragraph and nothing else.</p></body></html>",
+)
+
+
+def _booster(X: np.ndarray, y: np.ndarray, **kw) -> HistGradientBoostingClassifier:
+    params = dict(
+        max_iter=25, max_leaf_nodes=15, min_samples_leaf=5, early_stopping=False, random_state=0
+    )
+    return HistGradientBoostingClassifier(**(params | kw)).fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    """A small booster fitted on data with NaNs, and test rows that hit every kind of split."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(800, N_FEATURES))
+    y = (X[:, 0] + np.nan_to_num(X[:, 1]) * X[:, 2] + 0.3 * rng.normal(size=800) > 0).astype(int)
+    X[rng.random(X.shape) < 0.15] = np.nan
+    booster = _booster(X, y)
+    nodes = np.concatenate([p.nodes for (p,) in booster._predictors])
+    split = nodes[nodes["is_leaf"] == 0]
+    T = rng.normal(size=(400, N_FEATURES))
+    T[rng.random(T.shape) < 0.2] = np.nan
+    T[:5] = np.inf
+    T[5:10] = -np.inf
+    # values exactly on a threshold must go left
+    rows = np.arange(10, 10 + len(split)) % len(T)
+    T[rows, split["feature_idx"]] = split["num_threshold"]
+    return booster, split, T
+
+
+def test_fixture_covers_both_missing_directions(fitted):
+    _, split, _ = fitted
+    assert set(np.unique(split["missing_go_to_left"])) == {0, 1}
+
+
+@needs_extension
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_flat_forest_equals_sklearn(fitted, order):
+    booster, _, T = fitted
+    flat = forest.flat_forest(booster)
+    assert flat is not None
+    X = np.asarray(T, order=order)
+    np.testing.assert_allclose(flat.predict_proba(X), booster.predict_proba(X), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        flat.predict_proba(X[:1]), booster.predict_proba(X[:1]), rtol=0, atol=1e-12
+    )
+
+
+@needs_extension
+def test_flat_forest_on_strided_and_empty_input(fitted):
+    booster, _, T = fitted
+    flat = forest.flat_forest(booster)
+    wide = np.repeat(T, 2, axis=1)[::-3, ::2]  # negative row stride, column stride of two
+    np.testing.assert_allclose(
+        flat.predict_proba(wide), booster.predict_proba(wide), rtol=0, atol=1e-12
+    )
+    assert flat.predict_proba(np.empty((0, N_FEATURES))).shape == (0, 2)
+
+
+@needs_extension
+def test_cache_follows_the_booster(fitted):
+    booster, _, T = fitted
+    assert forest.flat_forest(booster) is forest.flat_forest(booster)
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, N_FEATURES))
+    other = _booster(X, (X[:, 3] > 0).astype(int), max_iter=5)
+    before = forest.flat_forest(other)
+    other.fit(X, (X[:, 4] > 0).astype(int))  # refit: the cached forest is stale
+    after = forest.flat_forest(other)
+    assert after is not before
+    np.testing.assert_allclose(after.predict_proba(T), other.predict_proba(T), rtol=0, atol=1e-12)
+
+
+@needs_extension
+def test_boosters_it_does_not_cover_fall_back():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(300, 3))
+    multi = _booster(X, np.digitize(X[:, 0], [-0.5, 0.5]), max_iter=3)
+    X[:, 2] = rng.integers(0, 4, size=300)
+    categorical = _booster(X, (X[:, 2] > 1).astype(int), max_iter=3, categorical_features=[2])
+    assert forest.flat_forest(multi) is None
+    assert forest.flat_forest(categorical) is None
+    assert forest.flat_forest(HistGradientBoostingClassifier()) is None  # not fitted
+
+
+@needs_extension
+def test_bad_input_raises_value_error(fitted):
+    booster, _, T = fitted
+    flat = forest.flat_forest(booster)
+    with pytest.raises(ValueError, match="6 columns"):
+        flat.predict_proba(T[:, :5])
+    with pytest.raises(ValueError, match="6 columns"):
+        flat.predict_proba(T[0])
+
+    feature, threshold, left, right, is_leaf, missing, value = flat._nodes
+    args = [
+        feature,
+        threshold,
+        left,
+        right,
+        is_leaf,
+        missing,
+        value,
+        flat.roots,
+        T,
+        np.zeros(len(T)),
+    ]
+
+    def call(**changes):
+        names = [*forest.FlatForest._NODE_ARGS, "roots", "X", "out"]
+        forest._forest.add_trees(*(changes.get(n, a) for n, a in zip(names, args, strict=True)))
+
+    call()  # the unchanged arguments are fine
+    split = int(np.flatnonzero(is_leaf == 0)[0])
+    backwards = left.copy()
+    backwards[split] = split  # a loop
+    with pytest.raises(ValueError, match="children of node"):
+        call(left=backwards)
+    with pytest.raises(ValueError, match="splits on column"):
+        call(X=T[:, :3])
+    with pytest.raises(ValueError, match="value has"):
+        call(value=value[:-1])
+    with pytest.raises(ValueError, match="root"):
+        call(roots=flat.roots + len(feature))
+    with pytest.raises(ValueError, match="out has"):
+        call(out=np.zeros(3))
+    with pytest.raises(ValueError, match="format 'i'"):
+        call(left=left.astype(np.int64))
+    with pytest.raises(ValueError, match="float64"):
+        call(X=T.astype(np.float32))
+    with pytest.raises(ValueError, match="float64"):
+        call(X=T[:, 0])
+
+
+# --- the shipped model ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shipped(seed_html):
+    """The shipped classifier and the feature matrix of a few hand-made pages (one batch)."""
+    model = chromesift.load_model()
+    features, clf = model.pipeline[0], model.pipeline[-1]
+    pages = [to_columns(html) for html in (seed_html, *PAGES)]
+    return clf, features.transform_columns(*_concat_columns(pages))
+
+
+@needs_extension
+@pytest.mark.parametrize("rows", ["all", "one"])
+def test_shipped_model_flat_equals_sklearn(shipped, monkeypatch, rows):
+    clf, M = shipped
+    M = M if rows == "all" else M[:1]
+    assert (
+        forest.flat_forest(clf.stage1_) is not None and forest.flat_forest(clf.stage2_) is not None
+    )
+    with monkeypatch.context() as mp:
+        mp.setattr(forest, "flat_forest", lambda booster: None)
+        reference = clf.predict_proba_matrix(M)
+
+    def not_called(X):
+        raise AssertionError("scikit-learn predicted where the flat forest should")
+
+    monkeypatch.setattr(clf.stage1_, "predict_proba", not_called)
+    monkeypatch.setattr(clf.stage2_, "predict_proba", not_called)
+    flat = clf.predict_proba_matrix(M)
+    np.testing.assert_allclose(flat, reference, rtol=0, atol=1e-9)
+    if rows == "all":
+        assert 0.05 < flat[:, 1].mean() < 0.95  # the pages have both content and chrome
+
+
+def test_fallback_without_extension(shipped, monkeypatch):
+    clf, M = shipped
+    expected = clf.predict_proba_matrix(M)
+    monkeypatch.setattr(forest, "_forest", None)
+    assert forest.flat_forest(clf.stage1_) is None
+    np.testing.assert_allclose(clf.predict_proba_matrix(M), expected, rtol=0, atol=1e-9)
+
+
+def test_pickled_model_does_not_carry_the_flat_forest(shipped):
+    clf, M = shipped
+    expected = clf.predict_proba_matrix(M)  # builds and caches the flat forests
+    blob = pickle.dumps(clf)
+    assert b"chromesift.train.forest" not in blob and b"_forest" not in blob
+    np.testing.assert_allclose(
+        pickle.loads(blob).predict_proba_matrix(M), expected, rtol=0, atol=1e-12
+    )
+
+
+def test_shipped_model_rejects_wrong_column_count(shipped):
+    clf, M = shipped
+    with pytest.raises(ValueError, match="columns"):
+        clf.predict_proba_matrix(M[:, :-1])
