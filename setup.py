@@ -1,9 +1,33 @@
-"""Build hook for the one C extension, ``chromesift._forest``; everything else is in pyproject.toml.
+"""Build hook for the optional C extensions; everything else is in pyproject.toml.
 
-The extension is optional: where no C compiler is found the build goes on without it and
-prediction falls back to scikit-learn (:mod:`chromesift.train.forest`).
+- ``chromesift._forest`` (plain C): where no C compiler is found the build goes on without
+  it and prediction falls back to scikit-learn (:mod:`chromesift.train.forest`).
+- ``chromesift.data._walk`` (Cython, against lxml's C API): the paragraph walk of the HTML
+  parser. Built only where Cython and lxml can be imported at build time (pyproject.toml's
+  build requirements bring both); without it :mod:`chromesift.data.html` walks in Python.
 """
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("chromesift._forest", ["chromesift/_forest.c"], optional=True)])
+ext_modules = [Extension("chromesift._forest", ["chromesift/_forest.c"], optional=True)]
+
+try:
+    import lxml
+    from Cython.Build import cythonize
+except ImportError:  # no Cython or lxml at build time: the Python walk is used
+    pass
+else:
+    ext_modules += cythonize(
+        [
+            Extension(
+                "chromesift.data._walk",
+                ["chromesift/data/_walk.pyx"],
+                include_dirs=lxml.get_include(),
+                optional=True,
+            )
+        ],
+        compiler_directives={"language_level": 3},
+        quiet=True,
+    )
+
+setup(ext_modules=ext_modules)

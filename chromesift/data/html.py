@@ -4,7 +4,9 @@ A paragraph is the visible text of one block element with inline markup merged,
 in the spirit of boilerpipe and jusText. Two ``<br>`` in a row also end a
 paragraph, since old pages lay out whole articles in one cell that way.
 The walk is iterative (lxml's ``iterwalk``), so nesting depth never
-exhausts the Python stack.
+exhausts the Python stack. Where the optional extension :mod:`chromesift.data._walk`
+is built, the same walk runs in C over libxml2's tree; :func:`_walk` stays its
+reference and the fallback.
 """
 
 from __future__ import annotations
@@ -29,6 +31,13 @@ from chromesift.data.vocab import (
     SKIP_TAGS,
 )
 from chromesift.errors import ChromesiftError
+
+try:  # the compiled walk (an optional extension); _walk below is its reference
+    from chromesift.data._walk import walk as _compiled_walk
+except (ImportError, ValueError, TypeError):
+    # not built, or built against an lxml whose C API does not match this one (Cython's
+    # import checks raise ValueError or TypeError): walk in Python
+    _compiled_walk = None
 
 _WS = re.compile(r"\s+")
 _ATTR_SPLIT = re.compile(r"[^a-z0-9]+")
@@ -273,7 +282,7 @@ def parse_html_columns(page: str | bytes) -> tuple[dict[str, list], Decoded]:
         t = root.find(".//title")
         if t is not None:
             title = _WS.sub(" ", "".join(t.itertext())).strip()
-        ranges = _walk(root, cols)
+        ranges = _walk_fast(root, cols)
     else:
         ranges = []
     texts = cols["text"]
@@ -314,6 +323,25 @@ def main_container(ranges: list[tuple[int, int]], chars: list[int], link_chars: 
         first, end = r[best]
         out[first:end] = [True] * (end - first)
     return out
+
+
+def _walk_fast(root, cols: dict[str, list]) -> list[tuple[int, int]]:
+    """:func:`_walk` in C (:mod:`chromesift.data._walk`) where the extension is built."""
+    if _compiled_walk is None:
+        return _walk(root, cols)
+    return _compiled_walk(
+        root,
+        cols,
+        _FLAG_NAMES,
+        SKIP_TAGS,
+        BLOCK_TAGS,
+        FLAG_TAGS,
+        ROLE_FLAGS,
+        _HIDDEN_STYLE.search,
+        _tokens,
+        MAX_ANCESTOR_ATTRS,
+        MAX_PATH_TAGS,
+    )
 
 
 def _walk(root, cols: dict[str, list]) -> list[tuple[int, int]]:

@@ -1,0 +1,256 @@
+"""The compiled paragraph walk (chromesift.data._walk) against the Python walk it replaces."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from lxml import etree
+
+from chromesift.data import html, schema
+from chromesift.data.vocab import FLAG_TAGS, ROLE_FLAGS, SKIP_TAGS
+
+needs_extension = pytest.mark.skipif(
+    html._compiled_walk is None,
+    reason="the extension chromesift.data._walk is not built (no Cython or C compiler at install)",
+)
+
+
+def _empty_columns() -> dict[str, list]:
+    return {c: [] for c in schema.COLUMNS if c != "doc_id"}
+
+
+def walk_both(root) -> tuple[dict[str, list], list]:
+    """Run both walks on one tree; assert every column, value type and range is equal."""
+    ref, fast = _empty_columns(), _empty_columns()
+    ref_ranges = html._walk(root, ref)
+    fast_ranges = html._walk_fast(root, fast)
+    for name in ref:
+        assert fast[name] == ref[name], name
+        assert [type(v) for v in fast[name]] == [type(v) for v in ref[name]], name
+    assert fast_ranges == ref_ranges
+    return ref, ref_ranges
+
+
+def same(page: str) -> dict[str, list]:
+    """Parse ``page`` as the parser does and compare the walks; return the columns."""
+    root = html._parse_tree(html.decode(page).text)
+    assert root is not None
+    return walk_both(root)[0]
+
+
+def body(inner: str) -> str:
+    return f"<html><head><title>t</title></head><body>{inner}</body></html>"
+
+
+CASES = {
+    "nested blocks": body(
+        "<div>outer <div>inner <p>para <section>deep</section> after</p> tail</div> end</div>"
+    ),
+    "inline markup": body("<p>one <b>bold <i>both</i></b> <span>and <em>more</em></span>.</p>"),
+    "br": body("<div>line one<br>line two<br> <br>line three<br><br>new para<br></div>"),
+    "br runs": body("<p>a<br><br><br><br>b<br>\n<br>c<br><!-- x --><br>d<br>e <b> </b><br>f</p>"),
+    "br at the edges": body("<br><br>x<p><br>y</p><br>"),
+    "skipped tags": body(
+        "".join(f"<div>before {t}<{t}>hidden {t}</{t}>after {t}</div>" for t in sorted(SKIP_TAGS))
+    ),
+    "hidden attribute": body(
+        "<div>shown <p hidden>not shown</p>tail <span hidden=''>no</span>more "
+        "<div hidden='hidden'><p>deep no</p></div>last</div>"
+    ),
+    "hidden style": body(
+        "<div>a<p style='display:none'>no</p>b<p style='DISPLAY : None'>no</p>c"
+        "<span style='color:red; visibility:hidden'>no</span>d<p style='display:block'>yes</p>"
+        "<p style=''>empty style</p><p style='visibility:visible'>visible</p></div>"
+    ),
+    "comments and pis": body(
+        "<p>before<!-- a comment -->after<!--x-->more</p><!-- between --> loose text"
+        "<p>x<?php echo 1 ?>y</p><div><!--first-->text after first comment</div>"
+    ),
+    "tails after skipped": body(
+        "<div><script>var a;</script>tail one<style>p{}</style> tail two "
+        "<p hidden>h</p>tail three</div>"
+    ),
+    "links": body(
+        "<p>Read <a href='/a'>the first link</a> and <a href=''>an empty href</a> and "
+        "<a name='x'>an anchor</a> then <a href='/b'><b>bold</b> link <i> </i></a>.</p>"
+        "<p><a href='/c'></a></p><p>after an empty link</p><a href='/d'>loose link</a>"
+        "<ul><li><a href='/e'>  spaced  </a></li></ul>"
+    ),
+    "tokens": body(
+        "<div class='mainContent wrapper-x' id='postBody'><section class='a' role='main'>"
+        "<div id='Inner_Box'><p class='leadPara'>text one</p></div></section>"
+        "<nav class='top' role=' Navigation '><p>nav text</p></nav>"
+        "<div role='banner'>banner</div><div role='contentinfo'>info</div>"
+        "<div role='complementary'>side</div><div role='search'>search</div>"
+        "<div role='article'>art</div><div role='unknown'>unk</div><div class=''>empty</div></div>"
+    ),
+    "ancestor tokens": body(
+        "".join(f"<div class='c{i}' id='i{i}'>" for i in range(12))
+        + "<p>deep text</p>"
+        + "</div>" * 12
+    ),
+    "flag tags": body(
+        "".join(f"<{t} class='{t}'>inside {t} <p>para in {t}</p> tail</{t}>" for t in sorted(FLAG_TAGS))
+    ),
+    "role flags": body("".join(f"<div role='{r}'>role {r}</div>" for r in sorted(ROLE_FLAGS))),
+    "entities": body(
+        "<p>caf&eacute; &amp; cr&egrave;me &lt;b&gt; &nbsp;&nbsp; &#x1F600; &#8212; &unknown; &copy</p>"
+    ),
+    "non-BMP": body("<p>\U0001d518\U0001d52b\U0001d526 \U0001f600 <b>\U00020000</b>\U0001f44d\U0001f3fd</p>"),
+    "unicode whitespace": body(
+        "<p>a\u00a0b\u2003c\u3000d\u200be\u2028f\u0085g\u1680h\u202fi\u205fj\x0bk\x1cl</p>"
+        "<p>\u00a0\u2003\u3000</p><p> \t\n </p><p>\u200b</p>"
+    ),
+    "whitespace only": body("   <div>  \n\t </div>  <p> </p> <span>\u00a0</span> "),
+    "tables": body(
+        "<table><tr><td>cell one</td><td>cell <a href='#'>two</a></td></tr>"
+        "<tr><th>head</th></tr></table><dl><dt>term</dt><dd>definition</dd></dl>"
+    ),
+    "odd tag names": body(
+        "<o:p>office</o:p><svg:rect>x</svg:rect><FOO-Bar>custom</FOO-Bar><DIV>upper</DIV>"
+        "<my}tag>brace</my}tag><h1>Heading</h1>"
+    ),
+    "text outside body": "leading text<html><body><p>x</p></body></html>trailing text",
+    "no body": "<p>just a paragraph</p> and text",
+}
+
+
+@needs_extension
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_hand_written_pages_match_the_python_walk(name):
+    cols = same(CASES[name])
+    if name != "whitespace only":
+        assert cols["text"], "the page has visible text"
+    else:
+        assert cols["text"] == []
+
+
+@needs_extension
+def test_cases_exercise_what_they_claim():
+    links = same(CASES["links"])
+    assert sum(links["n_links"]) == 6 and sum(links["link_chars"]) > 0
+    flags = same(CASES["flag tags"])
+    for flag in set(FLAG_TAGS.values()):
+        assert any(flags[flag]), flag
+    roles = same(CASES["role flags"])
+    for flag in set(ROLE_FLAGS.values()):
+        assert any(roles[flag]), flag
+    tokens = same(CASES["tokens"])
+    assert "main content" in " ".join(tokens["anc_attrs"])
+    assert "inner box" in " ".join(tokens["anc_attrs"] + tokens["own_attrs"])
+    hidden = " ".join(same(CASES["hidden attribute"])["text"]) + " ".join(same(CASES["hidden style"])["text"])
+    assert "no" not in hidden.split() and "yes" in hidden.split()
+    br = same(CASES["br runs"])["text"]
+    assert len(br) >= 3
+
+
+_FRAGMENTS = [
+    "<div>", "</div>", "<p>", "</p>", "<span class='x'>", "</span>", "<a href='#'>", "</a>",
+    "<a>", "<br>", "<br/>", "<li role='navigation'>", "</li>", "<nav>", "</nav>", "<table>",
+    "<td>", "</td>", "<h2 id='topHead'>", "</h2>", "<script>", "</script>", "<style>",
+    "</style>", "<b hidden>", "</b>", "<i style='display: none'>", "</i>", "<!-- c -->",
+    "<?x y?>", "text", " more words ", "\u00a0", "\u2003", "\U0001f600", "&amp;", "&nbsp;",
+    "\n", "  ", "<", ">", "&", "</html>", "<body>", "<o:p>", "</o:p>", "<![CDATA[x]]>",
+]
+
+
+@needs_extension
+@given(st.lists(st.sampled_from(_FRAGMENTS), max_size=80))
+@settings(max_examples=300, derandomize=True, database=None, deadline=None)
+def test_tag_soup_matches_the_python_walk(fragments):
+    root = html._parse_tree(html.decode("".join(fragments)).text)
+    if root is not None:
+        walk_both(root)
+
+
+@needs_extension
+def test_deep_nesting():
+    for open_, close in (("<div>", "</div>"), ("<span>", "</span>"), ("<div><b>", "</b></div>")):
+        page = body(open_ * 5000 + "deep text" + close * 5000 + "<p>after</p>")
+        cols = same(page)
+        assert "deep text" in cols["text"]
+
+
+@needs_extension
+def test_xml_trees_namespaces_cdata_and_pis():
+    # trees lxml builds from XML: namespaced tags, CDATA kept, processing instructions
+    parser = etree.XMLParser(strip_cdata=False)
+    root = etree.fromstring(
+        '<x:html xmlns:x="urn:x" xmlns="urn:d"><x:body><x:P class="A">one<![CDATA[ two ]]>three'
+        "<?pi data?>after pi<!--c-->after comment</x:P><Div><x:BR/>four<br/><br/>five</Div>"
+        '<a href="h">link</a><y:nav xmlns:y="urn:y">nav</y:nav></x:body></x:html>',
+        parser,
+    )
+    cols, _ = walk_both(root)
+    assert cols["text"][0] == "one two threeafter piafter comment"
+
+
+@needs_extension
+def test_root_element_skipped_or_with_tail():
+    walk_both(etree.fromstring("<script>x</script>"))
+    root = etree.fromstring("<div hidden=''>x</div>")
+    cols, ranges = walk_both(root)
+    assert cols["text"] == [] and ranges == []
+    # an inline root: its paragraph closes after the walk, outside any element
+    root = etree.fromstring("<span>inline root <b>bold</b></span>")
+    cols, ranges = walk_both(root)
+    assert cols["text"] == ["inline root bold"] and cols["depth"] == [0] and ranges == []
+    for markup in ("<div>block root</div>", "<span>inline root</span>", "<p hidden=''>x</p>"):
+        root = etree.fromstring(markup)
+        root.tail = " text after the root "
+        cols, _ = walk_both(root)
+        assert cols["text"][-1].endswith("text after the root")
+
+
+@needs_extension
+def test_entity_reference_nodes_fail_in_both_walks():
+    root = etree.fromstring(
+        '<!DOCTYPE d [<!ENTITY e "x">]><div>a&e;b</div>', etree.XMLParser(resolve_entities=False)
+    )
+    with pytest.raises(TypeError):
+        html._walk(root, _empty_columns())
+    with pytest.raises(TypeError):
+        html._walk_fast(root, _empty_columns())
+
+
+@needs_extension
+@pytest.mark.parametrize("page", ["", "   ", "<html></html>", "<!-- only a comment -->", b"\xef\xbb\xbf"])
+def test_empty_pages(page):
+    cols, _ = html.parse_html_columns(page)
+    assert cols["text"] == []
+    root = html._parse_tree(html.decode(page).text)
+    if root is not None:
+        walk_both(root)
+
+
+def test_fallback_without_the_extension(monkeypatch, seed_html):
+    compiled = html.parse_html_columns(seed_html)[0]
+    calls = []
+    python_walk = html._walk
+
+    def spy(root, cols):
+        calls.append(root)
+        return python_walk(root, cols)
+
+    monkeypatch.setattr(html, "_compiled_walk", None)
+    monkeypatch.setattr(html, "_walk", spy)
+    fallback = html.parse_html_columns(seed_html)[0]
+    assert calls, "the Python walk was used"
+    assert len(fallback["text"]) > 5
+    assert fallback == compiled
+    assert html.parse_html(seed_html)["text"].tolist() == fallback["text"]
+
+
+@needs_extension
+def test_corpus_pages_match_the_python_walk(shared_data):
+    from chromesift.data.corpus import dataset_names, sample_pages
+
+    pages = sample_pages(shared_data, dataset_names(shared_data), 60, seed=7)
+    assert len(pages) == 60
+    rows = 0
+    for page in pages:
+        root = html._parse_tree(html.decode(page.html).text)
+        if root is not None:
+            rows += len(walk_both(root)[0]["text"])
+    assert rows > 1000
