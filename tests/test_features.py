@@ -100,6 +100,36 @@ def test_position_features_by_hand():
     assert np.isnan(f["n_prev1_t_log_chars"][0]) and f["n_prev1_t_log_chars"][1] == pytest.approx(np.log1p(4))
 
 
+def test_comment_section_features_by_hand():
+    texts = [
+        "The council met on Monday and agreed to the new budget after a long debate.",  # 0
+        "3 Comments",  # 1: the heading
+        "Susana June 27, 2012 at 2:49 pm",  # 2: byline
+        "I think the budget is far too small for what the town needs this year.",  # 3
+        "Reply",  # 4: action line
+        "Mark 28/06/2012 10:15",  # 5: byline
+        "Agreed.",  # 6
+    ]
+    f = features(parse_text("\n".join(texts)))
+    np.testing.assert_array_equal(f["t_comment_head"], [0, 1, 0, 0, 0, 0, 0])
+    np.testing.assert_array_equal(f["t_stamp"], [0, 0, 1, 0, 1, 1, 0])
+    # everything after the heading, not the heading itself
+    np.testing.assert_array_equal(f["p_after_comment_head"], [0, 0, 1, 1, 1, 1, 1])
+    # byline lines among the other paragraphs within 4 on each side, clipped to the page:
+    # row 0 sees rows 1-4 (2 and 4): 2/4; row 3 sees 0-6 but itself (2, 4, 5): 3/6;
+    # row 4 sees 0-6 but itself (2, 5): 2/6; row 5 sees 1-6 but itself (2, 4): 2/5;
+    # row 6 sees 2-5 (2, 4, 5): 3/4
+    np.testing.assert_allclose(f["p_stamp_window"], [2 / 4, 3 / 5, 2 / 6, 3 / 6, 2 / 6, 2 / 5, 3 / 4])
+    # a long sentence that mentions comments is not a heading; a time inside prose is a stamp
+    # only in a short paragraph
+    g = features(parse_text("Comments are welcome, said the mayor, who promised to read them all.\n"
+                            "The vote, which began at 10:30 am and lasted well into the evening, was close."))
+    np.testing.assert_array_equal(g["t_comment_head"], [0, 0])
+    np.testing.assert_array_equal(g["t_stamp"], [0, 1])
+    h = features(parse_text("Kommentare (12)\nLeave a reply\n评论\ncomments are closed."))
+    np.testing.assert_array_equal(h["t_comment_head"], [1, 1, 1, 1])
+
+
 def test_pages_do_not_leak_into_each_other():
     a = parse_text("one line here\nanother line", doc_id="a")
     b = parse_html(PAGE, doc_id="b")

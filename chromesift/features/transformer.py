@@ -41,6 +41,11 @@ from sklearn.utils.validation import check_is_fitted
 from chromesift.data import schema
 from chromesift.features import vocab
 
+try:  # the per-word and per-row loops in C (an optional extension); the Python code is its reference
+    from chromesift.features import _text as _fast
+except (ImportError, ValueError, TypeError):  # not built (or built for another ABI): Python loops
+    _fast = None
+
 _FLAGS = [c for c, t in schema.STRUCT_COLUMNS.items() if t == "bool"]
 #: base features repeated for each neighbour
 NEIGHBOUR_BASE = (
@@ -108,6 +113,11 @@ _CJK_RANGES = (
     (0x4E00, 0x9FFF), (0xA960, 0xA97F), (0xAC00, 0xD7FF), (0xF900, 0xFAFF), (0xFF66, 0xFF9F),
     (0xFFA0, 0xFFDC), (0x20000, 0x3134F),
 )
+#: the class counts :func:`_text_counts` gives
+_BIT_NAMES = {
+    "letters": _B_LETTER, "numbers": _B_NUMBER, "upper": _B_UPPER, "punct": _B_PUNCT, "cjk": _B_CJK,
+    "zh_stop": _B_ZH_STOP, "separators": _B_SEP,
+}
 _TABLE: list[np.ndarray] = []
 _ASTRAL: dict[int, int] = {}
 
@@ -216,10 +226,29 @@ def trie_regex(words) -> str:
 
 _PHRASE_RE = re.compile(trie_regex(vocab.CHROME_PHRASES))
 _TITLE_SPLIT = re.compile(r"[^\w]+")
+_COUNT = r"(?:[\(\[]?\d+[\)\]]?\s*)?"
+#: a comment-section heading: the whole (short) paragraph, with an optional count
+_COMMENT_HEAD_RE = re.compile(
+    rf"{_COUNT}(?:{trie_regex(vocab.COMMENT_HEADS)})\s*:?\s*{_COUNT}[:»›>.!]?"
+)
+#: a comment's byline or action line: a time of day (10:30, 5:46 pm, 14.30 uhr), or only action words
+_STAMP_RE = re.compile(
+    r"\b\d{1,2}[:.]\d{2}\s*(?:[ap]\.?\s?m\b|uhr\b)|\b\d{1,2}:\d{2}\b|^\W*(?:(?:"
+    + trie_regex(vocab.COMMENT_ACTIONS) + r")(?:\W+|$))+$"
+)
+#: paragraphs longer than this are neither comment headings nor byline lines
+COMMENT_HEAD_MAX = 60
+STAMP_MAX = 120
+#: paragraphs on each side whose byline lines count in ``p_stamp_window``
+STAMP_WINDOW = 4
 _BULLETS = frozenset("-–—•·*►▶»›>|+~")
 _END_PUNCT = frozenset(".!?。！？\"”'’)")
 _STOPS = vocab.ALL_STOPWORDS
 _HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
+_TAG_CODES = {t: i for i, t in enumerate(vocab.TAG_ONEHOT)}
+_STOP_MAXLEN = max(map(len, _STOPS), default=0)
+#: the compiled matcher of the chrome phrases: the same matches as ``_PHRASE_RE.finditer``
+_PHRASES = None if _fast is None else _fast.Phrases(vocab.CHROME_PHRASES)
 
 
 # -- class/id words ----------------------------------------------------------------
@@ -285,6 +314,123 @@ def _attr_matrix(values: list[str], buckets: int) -> np.ndarray:
     return sums[which]
 
 
+class _AttrRows:
+    """Summed token rows (:func:`_attr_matrix`) of every attribute string seen, as rows of one matrix.
+
+    A page's attribute features are then one dictionary lookup per paragraph (in C) and
+    one fancy index. The sums are of small integers, so they are the same numbers in
+    any order. Started afresh (between pages) once it holds :data:`_ATTR_CACHE_LIMIT` strings.
+    """
+
+    def __init__(self, buckets: int) -> None:
+        self.buckets = buckets
+        self.index: dict[str, int] = {}
+        self.rows = np.zeros((1024, len(_FAMILIES) + buckets))
+
+    def matrix(self, values: list[str]) -> np.ndarray:
+        new: list[str] = []
+        ids = _fast.lookup(values, self.index, new)
+        if new:
+            lo = len(self.index) - len(new)
+            while len(self.index) > len(self.rows):
+                self.rows = np.vstack([self.rows, np.zeros_like(self.rows)])
+            self.rows[lo:len(self.index)] = _attr_matrix(new, self.buckets)
+        return self.rows[ids]
+
+
+_ATTR_ROWS: dict[int, _AttrRows] = {}
+_ATTR_CACHE_LIMIT = 100_000
+
+
+def _attr_matrix_fast(values: list[str], buckets: int) -> np.ndarray:
+    """:func:`_attr_matrix` through the cache of attribute strings (needs the extension)."""
+    cache = _ATTR_ROWS.get(buckets)
+    if cache is None or len(cache.index) >= _ATTR_CACHE_LIMIT:
+        cache = _ATTR_ROWS[buckets] = _AttrRows(buckets)
+    return cache.matrix(values)
+
+
+def _text_counts(joined: str, lower: str, bits: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                 doc: np.ndarray, doc_titles: dict[int, frozenset]) -> dict[str, np.ndarray]:
+    """Per paragraph, its characters of each class, sentences, words, stopwords and title words.
+
+    ``lower`` is ``joined`` with each text lowercased. Where no character changed length
+    and there is no capital sigma (the one letter whose lowercase depends on what
+    follows), a word of ``lower`` is the lowercased word of ``joined``.
+    """
+    n = len(starts)
+    if _fast is not None:
+        aligned = len(lower) == len(joined) and "\u03a3" not in joined
+        maxlen = max([_STOP_MAXLEN, *(len(w) for t in doc_titles.values() for w in t)]) if aligned else -1
+        m = _fast.text_counts(
+            bits, starts, ends, _B_LETTER | _B_NUMBER, _B_SENT_END, _B_SPACE,
+            lower if aligned else joined, not aligned, doc, _STOPS, doc_titles, maxlen,
+        ).astype(float)
+        out = {name: m[:, bit.bit_length() - 1] for name, bit in _BIT_NAMES.items()}
+        out.update(sentences=m[:, _fast.SENTENCES], words=m[:, _fast.WORDS], stops=m[:, _fast.STOPWORDS],
+                   in_title=m[:, _fast.TITLE_WORDS])
+        return out
+    out = {name: _segment_sums((bits & bit) != 0, starts, ends) for name, bit in _BIT_NAMES.items()}
+    # words: runs of letters and digits
+    alnum = (bits & (_B_LETTER | _B_NUMBER)) != 0
+    prev = np.r_[False, alnum[:-1]]
+    nxt = np.r_[alnum[1:], False]
+    w_starts = np.flatnonzero(alnum & ~prev)
+    w_ends = np.flatnonzero(alnum & ~nxt) + 1
+    w_para = np.searchsorted(starts, w_starts, side="right") - 1
+    out["words"] = np.bincount(w_para, minlength=n).astype(float)
+    word_list = [joined[a:b].lower() for a, b in zip(w_starts.tolist(), w_ends.tolist(), strict=True)]
+    is_stop = np.fromiter((w in _STOPS for w in word_list), dtype=bool, count=len(word_list))
+    out["stops"] = np.bincount(w_para[is_stop], minlength=n).astype(float)
+    if any(doc_titles.values()) and word_list:
+        w_doc = doc[w_para].tolist()
+        in_title = np.fromiter(
+            (w in doc_titles[d] for w, d in zip(word_list, w_doc, strict=True)), dtype=bool, count=len(word_list)
+        )
+        out["in_title"] = np.bincount(w_para[in_title], minlength=n).astype(float)
+    else:
+        out["in_title"] = np.zeros(n)
+    # a sentence ends with a run of . ! ? followed by whitespace (the separator counts)
+    end_mark = (bits & _B_SENT_END) != 0
+    follow = np.r_[bits[1:], np.uint16(_B_SPACE)]
+    sent = end_mark & ((follow & _B_SENT_END) == 0) & ((follow & _B_SPACE) != 0)
+    out["sentences"] = _segment_sums(sent, starts, ends)
+    return out
+
+
+#: the numeric columns the features read, as floats (:func:`_float_columns`)
+_NUM_COLUMNS = ("position", "depth", "n_links", "link_chars", "block_id", "anc1", "anc2", "anc3", *_FLAGS)
+
+
+def _float_columns(cols: dict) -> dict[str, np.ndarray]:
+    """The columns of :data:`_NUM_COLUMNS` (lists or arrays) as float arrays."""
+    if _fast is None:
+        return {c: np.asarray(cols[c], dtype=float) for c in _NUM_COLUMNS}
+    return dict(zip(_NUM_COLUMNS, _fast.float_rows([cols[c] for c in _NUM_COLUMNS]), strict=True))
+
+
+def _row_flags(texts: list[str], lower_texts: list[str], title: list[str], h1: list[str]) -> np.ndarray:
+    """Per paragraph: starts with a bullet, ends with punctuation, ends with a colon, has a
+    URL, is the title, is the h1 (the columns of a matrix)."""
+    if _fast is not None:
+        return _fast.row_flags(texts, lower_texts, title, h1, "".join(_BULLETS), "".join(_END_PUNCT), _URL_RE.search)
+    n = len(texts)
+    return np.column_stack([
+        np.fromiter((t[:1] in _BULLETS for t in texts), dtype=float, count=n),
+        np.fromiter((t[-1:] in _END_PUNCT for t in texts), dtype=float, count=n),
+        np.fromiter((t[-1:] in (":", "：") for t in texts), dtype=float, count=n),
+        np.fromiter(
+            (("http" in t or "www." in t or "@" in t) and _URL_RE.search(t) is not None for t in lower_texts),
+            dtype=float, count=n,
+        ),
+        np.fromiter(
+            (bool(t) and (t == ti or (len(t) > 15 and t in ti)) for t, ti in zip(texts, title, strict=True)),
+            dtype=float, count=n,
+        ),
+        np.fromiter((bool(t) and t == hh for t, hh in zip(texts, h1, strict=True)), dtype=float, count=n),
+    ])
+
+
 class ParagraphFeatures(TransformerMixin, BaseEstimator):
     """Stateless transformer: paragraph table -> numeric features.
 
@@ -346,7 +492,7 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
             return np.zeros((0, len(names)))
         doc = np.zeros(n, dtype=np.int64) if doc is None else np.asarray(doc, dtype=np.int64)
         out = np.empty((n, len(names)))
-        bounds = np.r_[0, np.flatnonzero(np.diff(doc)) + 1, n]
+        bounds = np.concatenate(([0], np.flatnonzero(np.diff(doc)) + 1, [n]))
         lo = 0
         while lo < n:
             # whole documents, about CHUNK_ROWS paragraphs (more when one page is bigger)
@@ -354,7 +500,7 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
             if hi <= lo:
                 hi = int(bounds[np.searchsorted(bounds, lo, side="right")])
             f = self._compute({c: v[lo:hi] for c, v in cols.items()}, doc[lo:hi])
-            out[lo:hi] = np.column_stack([f[c] for c in names])
+            out[lo:hi] = np.array([f[c] for c in names]).T
             lo = hi
         return out
 
@@ -366,6 +512,7 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
             "t_punct_ratio", "t_starts_bullet", "t_ends_punct", "t_ends_colon", "t_separators",
             "t_has_date", "t_has_url", "t_text_density", "t_stop_density", "t_zh_stop_ratio",
             "t_chrome_phrases", "t_title_overlap", "t_is_title", "t_is_h1",
+            "t_comment_head", "t_stamp",
         ]
         names += ["s_tag", "s_tag_p", "s_tag_li", "s_tag_heading"]
         names += ["s_depth", "s_links", "s_link_density", "s_is_html"]
@@ -379,7 +526,7 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
         names += [
             "p_paragraphs", "p_page_chars", "p_rel_pos", "p_from_end", "p_from_start",
             "p_rank", "p_zscore", "p_before_share", "p_dist_longest", "p_dist_h1",
-            "p_window_share", "p_long_share_after",
+            "p_window_share", "p_long_share_after", "p_after_comment_head", "p_stamp_window",
         ]
         for k in range(1, self.neighbours + 1):
             for side in ("prev", "next"):
@@ -395,28 +542,18 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
         joined, starts, ends = _joined(texts)
         bits = _classes(joined)
         chars = (ends - starts).astype(float)
-
-        def count(bit: int) -> np.ndarray:
-            return _segment_sums((bits & bit) != 0, starts, ends)
-
-        letters = count(_B_LETTER)
-        cjk = count(_B_CJK)
-        # words: runs of letters and digits
-        alnum = (bits & (_B_LETTER | _B_NUMBER)) != 0
-        prev = np.r_[False, alnum[:-1]]
-        nxt = np.r_[alnum[1:], False]
-        w_starts = np.flatnonzero(alnum & ~prev)
-        w_ends = np.flatnonzero(alnum & ~nxt) + 1
-        w_para = np.searchsorted(starts, w_starts, side="right") - 1
-        words = np.bincount(w_para, minlength=n).astype(float)
-        word_list = [joined[a:b].lower() for a, b in zip(w_starts.tolist(), w_ends.tolist(), strict=True)]
-        is_stop = np.fromiter((w in _STOPS for w in word_list), dtype=bool, count=len(word_list))
-        stops = np.bincount(w_para[is_stop], minlength=n).astype(float)
-        # a sentence ends with a run of . ! ? followed by whitespace (the separator counts)
-        end_mark = (bits & _B_SENT_END) != 0
-        follow = np.r_[bits[1:], np.uint16(_B_SPACE)]
-        sent = end_mark & ((follow & _B_SENT_END) == 0) & ((follow & _B_SPACE) != 0)
-        sentences = _segment_sums(sent, starts, ends)
+        lower_texts = [t.lower() for t in texts]
+        lower, lstarts, _ = _joined(lower_texts)
+        # similarity to the page title: share of the words that occur in the title
+        title: list[str] = cols["page_title"]
+        h1: list[str] = cols["page_h1"]
+        first_rows = np.concatenate(([0], np.flatnonzero(np.diff(doc)) + 1))
+        doc_titles = {
+            int(doc[r]): frozenset(t for t in _TITLE_SPLIT.split(title[r].lower()) if t)
+            for r in first_rows.tolist()
+        }
+        c = _text_counts(joined, lower, bits, starts, ends, doc, doc_titles)
+        letters, cjk, words, sentences = c["letters"], c["cjk"], c["words"], c["sentences"]
 
         tokens = words + cjk
         f["t_chars"] = chars
@@ -427,107 +564,116 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
         f["t_mean_word_len"] = _div(letters - cjk, words)
         f["t_sentences"] = sentences
         f["t_mean_sentence_len"] = tokens / np.maximum(sentences, 1)
-        f["t_digit_ratio"] = _div(count(_B_NUMBER), chars)
-        f["t_upper_ratio"] = _div(count(_B_UPPER), letters)
-        f["t_punct_ratio"] = _div(count(_B_PUNCT), chars)
-        f["t_starts_bullet"] = np.fromiter((t[:1] in _BULLETS for t in texts), dtype=float, count=n)
-        f["t_ends_punct"] = np.fromiter((t[-1:] in _END_PUNCT for t in texts), dtype=float, count=n)
-        f["t_ends_colon"] = np.fromiter((t[-1:] in (":", "：") for t in texts), dtype=float, count=n)
-        f["t_separators"] = count(_B_SEP)
-        f["t_has_date"] = np.minimum(_regex_counts(_DATE_RE, joined, starts, n), 1)
-        lower_texts = [t.lower() for t in texts]
-        lower, lstarts, _ = _joined(lower_texts)
-        f["t_has_url"] = np.fromiter(
-            (("http" in t or "www." in t or "@" in t) and _URL_RE.search(t) is not None for t in lower_texts),
-            dtype=float, count=n,
-        )
+        f["t_digit_ratio"] = _div(c["numbers"], chars)
+        f["t_upper_ratio"] = _div(c["upper"], letters)
+        f["t_punct_ratio"] = _div(c["punct"], chars)
+        flags = _row_flags(texts, lower_texts, title, h1)
+        f["t_starts_bullet"] = flags[:, 0]
+        f["t_ends_punct"] = flags[:, 1]
+        f["t_ends_colon"] = flags[:, 2]
+        f["t_separators"] = c["separators"]
+        if _fast is None:
+            f["t_has_date"] = np.minimum(_regex_counts(_DATE_RE, joined, starts, n), 1)
+        else:  # the same matches as _DATE_RE and _PHRASE_RE, found in C
+            f["t_has_date"] = _fast.date_flags(joined, starts, n)
+        f["t_has_url"] = flags[:, 3]
         f["t_text_density"] = tokens / np.maximum(np.ceil(chars / 80.0), 1)
-        f["t_stop_density"] = _div(stops, words)
-        f["t_zh_stop_ratio"] = _div(count(_B_ZH_STOP), cjk)
-        f["t_chrome_phrases"] = _regex_counts(_PHRASE_RE, lower, lstarts, n)
-
-        # similarity to the page title: share of the words that occur in the title
-        title: list[str] = cols["page_title"]
-        h1: list[str] = cols["page_h1"]
-        first_rows = np.r_[0, np.flatnonzero(np.diff(doc)) + 1]
-        doc_titles = {
-            int(doc[r]): frozenset(t for t in _TITLE_SPLIT.split(title[r].lower()) if t)
-            for r in first_rows.tolist()
-        }
-        if any(doc_titles.values()) and word_list:
-            w_doc = doc[w_para].tolist()
-            in_title = np.fromiter(
-                (w in doc_titles[d] for w, d in zip(word_list, w_doc, strict=True)), dtype=bool, count=len(word_list)
-            )
-            f["t_title_overlap"] = _div(np.bincount(w_para[in_title], minlength=n).astype(float), words)
+        f["t_stop_density"] = _div(c["stops"], words)
+        f["t_zh_stop_ratio"] = _div(c["zh_stop"], cjk)
+        if _PHRASES is None or _fast is None:
+            f["t_chrome_phrases"] = _regex_counts(_PHRASE_RE, lower, lstarts, n)
         else:
-            f["t_title_overlap"] = np.zeros(n)
-        f["t_is_title"] = np.fromiter(
-            (bool(t) and (t == ti or (len(t) > 15 and t in ti)) for t, ti in zip(texts, title, strict=True)),
-            dtype=float, count=n,
+            f["t_chrome_phrases"] = _PHRASES.count(lower, lstarts, n)
+        f["t_title_overlap"] = _div(c["in_title"], words)
+        f["t_is_title"] = flags[:, 4]
+        f["t_is_h1"] = flags[:, 5]
+        head, stamp = _COMMENT_HEAD_RE.fullmatch, _STAMP_RE.search
+        f["t_comment_head"] = np.fromiter(
+            (len(t) <= COMMENT_HEAD_MAX and head(t) is not None for t in lower_texts), dtype=float, count=n
         )
-        f["t_is_h1"] = np.fromiter((bool(t) and t == hh for t, hh in zip(texts, h1, strict=True)), dtype=float, count=n)
+        f["t_stamp"] = np.fromiter(
+            (len(t) <= STAMP_MAX and stamp(t) is not None for t in lower_texts), dtype=float, count=n
+        )
 
-        self._structure(cols, doc, chars, f)
+        num = _float_columns(cols)
+        self._structure(cols, num, doc, chars, f)
         self._position(doc, chars, f)
         self._neighbours(doc, f)
         f["_doc"] = doc.astype(float)
-        f["_pos"] = np.asarray(cols["position"], dtype=float)
+        f["_pos"] = num["position"]
         group = cols.get("_group")
         f["_group"] = doc.astype(float) if group is None else np.asarray(group, dtype=float)
-        f["_anc1"] = np.asarray(cols["anc1"], dtype=float)
-        f["_anc2"] = np.asarray(cols["anc2"], dtype=float)
-        f["_block"] = np.asarray(cols["block_id"], dtype=float)
+        f["_anc1"] = num["anc1"]
+        f["_anc2"] = num["anc2"]
+        f["_block"] = num["block_id"]
         return f
 
-    def _structure(self, cols: dict, doc: np.ndarray, chars: np.ndarray, f: dict) -> None:
+    def _structure(self, cols: dict, num: dict, doc: np.ndarray, chars: np.ndarray, f: dict) -> None:
         n = len(doc)
-        is_html = np.fromiter((s == "html" for s in cols["source"]), dtype=bool, count=n)
-        nan_text = np.where(is_html, 1.0, np.nan)
         tags: list[str] = cols["tag"]
-        codes = {t: i for i, t in enumerate(vocab.TAG_ONEHOT)}
-        other = len(codes)
-        f["s_tag"] = np.fromiter((codes.get(t, other) for t in tags), dtype=float, count=n) * nan_text
-        f["s_tag_p"] = np.fromiter((t == "p" for t in tags), dtype=float, count=n) * nan_text
-        f["s_tag_li"] = np.fromiter((t == "li" for t in tags), dtype=float, count=n) * nan_text
-        f["s_tag_heading"] = np.fromiter((t in _HEADINGS for t in tags), dtype=float, count=n) * nan_text
-        f["s_depth"] = np.asarray(cols["depth"], dtype=float) * nan_text
-        links = np.asarray(cols["n_links"], dtype=float)
-        link_chars = np.asarray(cols["link_chars"], dtype=float)
+        paths: list[str] = cols["path"]
+        if _fast is None:
+            is_html = np.fromiter((s == "html" for s in cols["source"]), dtype=bool, count=n)
+            codes = {t: i for i, t in enumerate(vocab.TAG_ONEHOT)}
+            other = len(codes)
+            rows = np.column_stack([
+                np.fromiter((codes.get(t, other) for t in tags), dtype=float, count=n),
+                np.fromiter((t == "p" for t in tags), dtype=float, count=n),
+                np.fromiter((t == "li" for t in tags), dtype=float, count=n),
+                np.fromiter((t in _HEADINGS for t in tags), dtype=float, count=n),
+                np.fromiter((p.count("/") for p in paths), dtype=float, count=n),
+            ])
+            seen: dict = {}
+            path_codes = np.fromiter(
+                (seen.setdefault((d, p), len(seen)) for d, p in zip(doc.tolist(), paths, strict=True)),
+                dtype=np.int64, count=n,
+            )
+            attr_matrix = _attr_matrix
+        else:
+            m, path_codes = _fast.structure_rows(cols["source"], tags, paths, doc, _TAG_CODES, len(_TAG_CODES))
+            is_html = m[:, 0] > 0
+            rows = m[:, 1:]
+            attr_matrix = _attr_matrix_fast
+        nan_text = np.where(is_html, 1.0, np.nan)
+        rows = rows * nan_text[:, None]
+        f["s_tag"], f["s_tag_p"], f["s_tag_li"], f["s_tag_heading"] = rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3]
+        f["s_depth"] = num["depth"] * nan_text
+        links = num["n_links"]
+        link_chars = num["link_chars"]
         f["s_links"] = links * nan_text
         f["s_link_density"] = _div(link_chars, chars) * nan_text
         f["s_is_html"] = is_html.astype(float)
-        for flag in _FLAGS:
-            f[f"s_{flag}"] = np.asarray(cols[flag], dtype=float) * nan_text
+        flags = np.array([num[flag] for flag in _FLAGS]).T * nan_text[:, None]
+        for j, flag in enumerate(_FLAGS):
+            f[f"s_{flag}"] = flags[:, j]
         nf = len(_FAMILIES)
         for name in ("own", "anc"):
-            m = _attr_matrix(cols[f"{name}_attrs"], self.hash_buckets) * nan_text[:, None]
+            m = attr_matrix(cols[f"{name}_attrs"], self.hash_buckets) * nan_text[:, None]
             for j, fam in enumerate(_FAMILIES):
                 f[f"s_{name}_{fam}"] = m[:, j]
             for i in range(self.hash_buckets):
                 f[f"s_{name}_hash{i}"] = m[:, nf + i]
-        paths: list[str] = cols["path"]
-        seen: dict = {}
-        path_codes = np.fromiter(
-            (seen.setdefault((d, p), len(seen)) for d, p in zip(doc.tolist(), paths, strict=True)), dtype=np.int64, count=n
-        )
         n_doc = np.bincount(doc - doc.min())[doc - doc.min()].astype(float)
         f["s_path_repeat"] = _div(np.bincount(path_codes)[path_codes].astype(float), n_doc) * nan_text
-        f["s_path_len"] = np.fromiter((p.count("/") for p in paths), dtype=float, count=n) * nan_text
+        f["s_path_len"] = rows[:, 4]
         page_chars = np.maximum(_group_sum(doc, chars), 1)
+        ones = np.ones(n)
+        # the groups of _group_sum, once for three sums (codes in any order give the same sums)
+        groups = _fast.factorize if _fast is not None else (lambda k: np.unique(k, return_inverse=True)[1])
         for lvl, col in (("block", "block_id"), ("cont1", "anc1"), ("cont2", "anc2"), ("cont3", "anc3")):
-            ids = np.asarray(cols[col], dtype=np.int64)
+            ids = num[col].astype(np.int64)
             key = doc.astype(np.int64) * (1 << 32) + ids
-            csum = _group_sum(key, chars)
+            inv = groups(key)
+            csum = np.bincount(inv, weights=chars)[inv]
             f[f"s_{lvl}_share"] = csum / page_chars * nan_text
-            f[f"s_{lvl}_paras"] = _group_sum(key, np.ones(n)) * nan_text
-            f[f"s_{lvl}_link_density"] = _div(_group_sum(key, link_chars), csum) * nan_text
+            f[f"s_{lvl}_paras"] = np.bincount(inv, weights=ones)[inv] * nan_text
+            f[f"s_{lvl}_link_density"] = _div(np.bincount(inv, weights=link_chars)[inv], csum) * nan_text
 
     def _position(self, doc: np.ndarray, chars: np.ndarray, f: dict) -> None:
         n = len(doc)
         idx = np.arange(n)
-        starts = np.r_[0, np.flatnonzero(np.diff(doc)) + 1]
-        sizes = np.diff(np.r_[starts, n])
+        starts = np.concatenate(([0], np.flatnonzero(np.diff(doc)) + 1))
+        sizes = np.diff(np.concatenate((starts, [n])))
         local = np.repeat(np.arange(len(starts)), sizes)  # document number within this block
         start_of = np.repeat(starts, sizes)
         size_of = np.repeat(sizes, sizes).astype(float)
@@ -541,7 +687,7 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
         # rank by length within the page, longest first, ties share the best rank
         order = np.lexsort((-chars, local))
         sc, sl = chars[order], local[order]
-        new = np.r_[True, (sl[1:] != sl[:-1]) | (sc[1:] != sc[:-1])]
+        new = np.concatenate(([True], (sl[1:] != sl[:-1]) | (sc[1:] != sc[:-1])))
         first = np.maximum.accumulate(np.where(new, idx, 0))
         rank = np.empty(n)
         rank[order] = first - start_of[order]
@@ -559,7 +705,7 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
         h1_at = np.minimum.reduceat(np.where(f["t_is_h1"] > 0, pos, np.inf), starts)
         f["p_dist_h1"] = (pos - np.repeat(np.where(np.isfinite(h1_at), h1_at, np.nan), sizes)) / size_of
         # text mass within +-3 paragraphs, as a share of the page
-        padded = np.r_[0.0, cum]
+        padded = np.concatenate(([0.0], cum))
         lo = np.maximum(idx - 3, start_of)
         hi = np.minimum(idx + 3, start_of + size_of.astype(int) - 1)
         f["p_window_share"] = _div(padded[hi + 1] - padded[lo], page_chars)
@@ -569,15 +715,28 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
         long_total = np.repeat(np.add.reduceat(long_c, starts), sizes)
         long_before = lcum - (lcum - long_c)[start_of]
         f["p_long_share_after"] = _div(long_total - long_before, long_total)
+        # a comment-section heading earlier on the page
+        hcum = np.cumsum(f["t_comment_head"])
+        heads_before = hcum - f["t_comment_head"] - (hcum - f["t_comment_head"])[start_of]
+        f["p_after_comment_head"] = (heads_before > 0).astype(float)
+        # share of the other paragraphs within +-STAMP_WINDOW that are byline or action lines
+        scum = np.r_[0.0, np.cumsum(f["t_stamp"])]
+        lo = np.maximum(idx - STAMP_WINDOW, start_of)
+        hi = np.minimum(idx + STAMP_WINDOW, start_of + size_of.astype(int) - 1)
+        f["p_stamp_window"] = _div(scum[hi + 1] - scum[lo] - f["t_stamp"], (hi - lo).astype(float))
 
     def _neighbours(self, doc: np.ndarray, f: dict) -> None:
         n = len(doc)
-        for k in range(1, self.neighbours + 1):
-            for side, shift in (("prev", k), ("next", -k)):
-                src = np.arange(n) - shift
-                ok = (src >= 0) & (src < n)
-                src_c = np.clip(src, 0, n - 1)
-                ok &= doc[src_c] == doc
-                for b in NEIGHBOUR_BASE:
-                    vals = f[b][src_c].astype(float)
-                    f[f"n_{side}{k}_{b}"] = np.where(ok, vals, np.nan)
+        shifts = [(side, k, shift) for k in range(1, self.neighbours + 1) for side, shift in (("prev", k), ("next", -k))]
+        if not shifts:
+            return
+        base = np.array([f[b] for b in NEIGHBOUR_BASE], dtype=float).T
+        # all shifts at once: row i, shift s reads row src[i, s] of its own document
+        src = np.arange(n)[:, None] - np.array([shift for _, _, shift in shifts], dtype=np.int64)
+        ok = (src >= 0) & (src < n)
+        src_c = np.clip(src, 0, n - 1)
+        ok &= doc[src_c] == doc[:, None]
+        vals = np.where(ok[:, :, None], base[src_c], np.nan)
+        for s, (side, k, _) in enumerate(shifts):
+            for j, b in enumerate(NEIGHBOUR_BASE):
+                f[f"n_{side}{k}_{b}"] = vals[:, s, j]

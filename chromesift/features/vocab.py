@@ -51,6 +51,25 @@ CHROME_PHRASES: tuple[str, ...] = (
     "关注", "扫码", "二维码", "订阅", "点击", "上一篇", "下一篇", "返回",
 )
 
+#: Headings that open a comment section (lowercase; a whole short paragraph, an optional
+#: count before or after): everything after one is likely reader comments.
+COMMENT_HEADS: tuple[str, ...] = (
+    "comments", "comment", "responses", "replies", "reader comments", "discussion",
+    "leave a reply", "leave a comment", "post a comment", "add a comment", "add comment",
+    "write a comment", "join the discussion", "show comments", "view comments",
+    "comments are closed", "what do you think?",
+    "kommentare", "kommentar", "leserkommentare", "diskussion", "kommentar schreiben",
+    "kommentar verfassen", "jetzt kommentieren", "kommentieren",
+    "commentaires", "comentarios", "commenti", "comentários", "reacties", "komentarze",
+    "评论", "网友评论", "发表评论", "我要评论", "留言", "相关评论",
+)
+#: Words of the action lines under each comment (a whole short paragraph).
+COMMENT_ACTIONS: tuple[str, ...] = (
+    "reply", "report", "report abuse", "flag", "flag as inappropriate", "permalink", "quote",
+    "like", "recommend", "share", "edit", "delete", "link", "log in to reply",
+    "antworten", "melden", "zitieren", "回复", "举报", "顶", "踩",
+)
+
 #: Short stopword lists (most frequent function words) per language.
 STOPWORDS: dict[str, frozenset[str]] = {
     "en": frozenset(
