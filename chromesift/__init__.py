@@ -46,11 +46,12 @@ def classify(document: str | bytes, *, format: str | None = None, model: Model |
 
 
 def extract(
-    document: str | bytes, *, format: str | None = None, model: Model | None = None, title: bool = True
+    document: str | bytes, *, format: str | None = None, model: Model | None = None, title: bool = False
 ) -> str:
-    """The main text of a page: its content paragraphs joined by newlines ("" if none).
+    """The main text of a page: its body's content paragraphs joined by newlines ("" if none).
 
-    ``title=False`` leaves the headline out (it is then :func:`headline`).
+    The headline is left out (it is :func:`headline`); ``title=True`` keeps it in place
+    when the model counts it as content.
     """
     return (model or load_model()).extract(document, format=format, title=title)
 

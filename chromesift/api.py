@@ -43,6 +43,22 @@ def headline_index(cols: dict[str, list]) -> int | None:
     return None
 
 
+def content_mask(cols: dict[str, list], proba: np.ndarray, threshold: float, *, title: bool = False) -> np.ndarray:
+    """Which paragraphs are the main text: probability at least ``threshold``, headline excluded.
+
+    The headline (:func:`headline_index`) is left out unless ``title`` is True: corpora
+    disagree on whether it belongs to the main text, so the text is the body and the
+    title is asked for separately (:meth:`Model.headline`). With ``title=True`` the
+    headline is kept when the model says it is content, like any other paragraph.
+    """
+    keep = np.asarray(proba) >= threshold
+    if not title:
+        head = headline_index(cols)
+        if head is not None:
+            keep[head] = False
+    return keep
+
+
 def _roles(cols: dict[str, list], content: np.ndarray) -> list[str]:
     roles = ["body" if c else "chrome" for c in content.tolist()]
     head = headline_index(cols)
@@ -143,7 +159,7 @@ class Model:
         if not len(proba):
             return _empty_result()
         out = schema.from_columns(cols, "page").drop(columns=["doc_id"])
-        content = proba >= self.threshold
+        content = content_mask(cols, proba, self.threshold)
         out.insert(2, "is_content", content)
         out.insert(3, "probability", proba)
         out.insert(4, "role", _roles(cols, content))
@@ -161,19 +177,15 @@ class Model:
         cols = to_columns(document, format=format)
         return self._result(cols, self.predict_columns([cols])[0])
 
-    def extract(self, document: str | bytes, *, format: str | None = None, title: bool = True) -> str:
-        """The main text: content paragraphs joined by newlines ("" when there is none).
+    def extract(self, document: str | bytes, *, format: str | None = None, title: bool = False) -> str:
+        """The main text: the body's content paragraphs joined by newlines ("" when there is none).
 
-        ``title=False`` leaves the page's headline out (see :meth:`headline`), so the
-        text is the body alone.
+        The page's headline is left out (it is :meth:`headline`); ``title=True`` keeps it
+        in place when the model counts it as content.
         """
         cols = to_columns(document, format=format)
-        proba = self.predict_columns([cols])[0]
-        drop = None if title else headline_index(cols)
-        return "\n".join(
-            t for i, (t, p) in enumerate(zip(cols["text"], proba.tolist(), strict=True))
-            if p >= self.threshold and i != drop
-        )
+        keep = content_mask(cols, self.predict_columns([cols])[0], self.threshold, title=title)
+        return "\n".join(t for t, k in zip(cols["text"], keep.tolist(), strict=True) if k)
 
     def headline(self, document: str | bytes, *, format: str | None = None) -> str:
         """The page's headline ("" when none is found): its first long ``<h1>``, or the paragraph the ``<title>`` holds."""
@@ -206,7 +218,8 @@ class Model:
             yield from results
 
     def extract_many(
-        self, documents: Iterable[str | bytes], *, format: str | None = None, batch_size: int = 64
+        self, documents: Iterable[str | bytes], *, format: str | None = None, batch_size: int = 64,
+        title: bool = False,
     ) -> Iterator[str]:
         """Main texts of documents, lazily and in input order, ``batch_size`` pages predicted at once.
 
@@ -216,7 +229,8 @@ class Model:
         for batch in chunked(documents, batch_size):
             pages = [to_columns(doc, format=format) for doc in batch]
             for cols, proba in zip(pages, self.predict_columns(pages), strict=True):
-                yield "\n".join(t for t, p in zip(cols["text"], proba.tolist(), strict=True) if p >= self.threshold)
+                keep = content_mask(cols, proba, self.threshold, title=title)
+                yield "\n".join(t for t, k in zip(cols["text"], keep.tolist(), strict=True) if k)
 
     def _classify_batch(self, batch: list, format: str | None) -> list[pd.DataFrame]:
         pages = [to_columns(doc, format=format) for doc in batch]

@@ -371,11 +371,12 @@ def process(model: Model | None, job: Job, timeout: float | None = None) -> dict
             with time_budget(timeout):
                 if hasattr(model, "predict_columns"):
                     # the fast path: no paragraph DataFrame in between
-                    from chromesift.api import to_columns
+                    from chromesift.api import content_mask, to_columns
 
                     cols = to_columns(job.document, format=job.format)
                     proba = model.predict_columns([cols])[0]
-                    record.update(_record(cols["text"], (proba >= model.threshold).tolist(), proba.tolist()))
+                    keep = content_mask(cols, proba, model.threshold)
+                    record.update(_record(cols["text"], keep.tolist(), proba.tolist()))
                 else:
                     record.update(result_record(model.classify(job.document, format=job.format)))
             return record

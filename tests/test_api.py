@@ -70,10 +70,18 @@ def test_headline_has_its_own_role(seed_html):
     assert res.loc[res["role"] == "title", "text"].tolist() == [head]
     assert (res.loc[res["role"] == "body", "is_content"]).all()
     assert not res.loc[res["role"] == "chrome", "is_content"].any()
+    # the main text is the body: the headline is never content, whatever its probability
+    assert not res.loc[res["role"] == "title", "is_content"].any()
     assert chromesift.headline(seed_html) == head
-    full, body = chromesift.extract(seed_html), chromesift.extract(seed_html, title=False)
-    assert head in full.splitlines() and head not in body.splitlines()
+    body, full = chromesift.extract(seed_html), chromesift.extract(seed_html, title=True)
+    assert body.splitlines() == res.loc[res["is_content"], "text"].tolist()
+    # title=True keeps the headline in place when the model counts it as content
+    m = chromesift.load_model()
+    title_p = float(res.loc[res["role"] == "title", "probability"].iloc[0])
+    assert (head in full.splitlines()) == (title_p >= m.threshold) and head not in body.splitlines()
     assert body.splitlines() == [line for line in full.splitlines() if line != head]
+    assert list(m.extract_many([seed_html, seed_html], title=True)) == [full, full]
+    assert list(m.extract_many([seed_html])) == [body]
     # a short h1 is a logo or a section name, not a headline; plain text has none
     assert chromesift.headline("<html><body><h1>KI-News</h1><p>Text of the page.</p></body></html>") == ""
     assert chromesift.headline("Some title\nSome text.", format="text") == ""
