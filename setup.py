@@ -5,6 +5,9 @@
 - ``chromesift.data._walk`` (Cython, against lxml's C API): the paragraph walk of the HTML
   parser. Built only where Cython and lxml can be imported at build time (pyproject.toml's
   build requirements bring both); without it :mod:`chromesift.data.html` walks in Python.
+- ``chromesift.features._text`` (Cython): the per-word and per-row loops of the feature
+  computation. Built only where Cython can be imported at build time; without it
+  :mod:`chromesift.features.transformer` runs its Python loops (the same numbers).
 """
 
 from setuptools import Extension, setup
@@ -26,6 +29,17 @@ else:
                 optional=True,
             )
         ],
+        compiler_directives={"language_level": 3},
+        quiet=True,
+    )
+
+try:
+    from Cython.Build import cythonize
+except ImportError:  # no Cython at build time: the Python feature loops are used
+    pass
+else:
+    ext_modules += cythonize(
+        [Extension("chromesift.features._text", ["chromesift/features/_text.pyx"], optional=True)],
         compiler_directives={"language_level": 3},
         quiet=True,
     )

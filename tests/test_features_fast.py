@@ -1,0 +1,220 @@
+"""The compiled feature loops (chromesift.features._text) against the Python code they replace."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from chromesift.api import _concat_columns, to_columns
+from chromesift.data.html import parse_html
+from chromesift.data.text import parse_text
+from chromesift.features import ParagraphFeatures
+from chromesift.features import transformer as tr
+
+needs_extension = pytest.mark.skipif(
+    tr._fast is None,
+    reason="the extension chromesift.features._text is not built (no Cython or C compiler at install)",
+)
+
+
+def fitted() -> ParagraphFeatures:
+    return ParagraphFeatures().fit(parse_html(PAGES["en"]))
+
+
+def reference(pf: ParagraphFeatures, cols: dict, doc: np.ndarray | None = None) -> np.ndarray:
+    """The feature matrix from the Python loops (the extension hidden)."""
+    mp = pytest.MonkeyPatch()
+    mp.setattr(tr, "_fast", None)
+    mp.setattr(tr, "_PHRASES", None)
+    try:
+        return pf.transform_columns(cols, doc)
+    finally:
+        mp.undo()
+
+
+def assert_same(pf: ParagraphFeatures, cols: dict, doc: np.ndarray | None = None) -> np.ndarray:
+    fast = pf.transform_columns(cols, doc)
+    ref = reference(pf, cols, doc)
+    if not np.array_equal(fast, ref, equal_nan=True):
+        bad = ~((fast == ref) | (np.isnan(fast) & np.isnan(ref)))
+        names = pf.get_feature_names_out()
+        pytest.fail(f"fast and reference differ in {sorted({names[j] for j in np.flatnonzero(bad.any(axis=0))})}")
+    return fast
+
+
+def page(title: str, body: str) -> str:
+    return f"<html><head><title>{title}</title></head><body>{body}</body></html>"
+
+
+PAGES = {
+    "en": page(
+        "Storm hits the coast | Example News",
+        "<nav class='main-nav menu'><a href='/'>Home</a> · <a href='/s'>Search</a></nav>"
+        "<h1>Storm hits the coast</h1><p class='byline meta'>Posted by Jane Doe on 12/03/2024, 10:30 am</p>"
+        "<article class='article-body'><p>The storm hit the coast on Monday. Thousands were left "
+        "without power! Officials said repairs could take until 2025.</p>"
+        "<p>Visit https://example.org or www.example.com, or mail news@example.org.</p>"
+        "<ul><li>- first point</li><li>• second point:</li></ul></article>"
+        "<div class='comments'><h3>Comments (12)</h3><p>Reply · Report</p><p>5:46 pm</p></div>"
+        "<footer id='footer'><p>© 2026 Example. All rights reserved. Privacy | Terms of use</p></footer>",
+    ),
+    "de": page(
+        "Merz trifft Macron in Paris",
+        "<h1>Merz trifft Macron</h1><div class='artikel-text'><p>Der Kanzler ist am Montag nach Paris "
+        "gereist. Dort traf er den Präsidenten. ÄÖÜ äöü ß STRASSE.</p><p>Die besten News kostenlos per "
+        "E-Mail erhalten! Jetzt abonnieren (m/w/d) – 14.30 Uhr, 1.2.2026</p></div>"
+        "<aside class='sidebar teaser'><p>Mehr zum Thema: Weiterlesen »</p></aside>",
+    ),
+    "zh": page(
+        "暴雨袭击沿海城市_新闻网",
+        "<h1>暴雨袭击沿海城市</h1><div class='content'><p>本报讯，暴雨于周一袭击了沿海城市。数千户居民停电！"
+        "官员表示，修复工作可能需要数天。</p><p>责任编辑：张三 版权所有 相关推荐 上一篇 下一篇</p>"
+        "<p>发表评论</p><p>2026-03-12 10:30 回复 举报</p></div>",
+    ),
+    "odd letters": page(
+        "ΟΔΟΣ ΚΑΙ ΣΟΦΙΑ İstanbul",
+        "<p>ΟΔΟΣ ΚΑΙ ΣΟΦΙΑ: ΟΔΟΣ'Α ΣΑΣ. İstanbul'da İYİ günler, DİYARBAKIR.</p>"
+        "<p>ﬁnance ﬂow ǅemal Ǆ ǆ ΐ ẞ ß ŉ — the Straße and STRASSE.</p>"
+        "<p>Emoji 😀 and 𠀀𠀁 (CJK ext. B) and 𝐀𝐁𝐂 math letters, 𝟏𝟐 digits 2024.</p>"
+        "<p>😀</p><p>a\u00adb\u200bc \u3000 full\u3000width ＡＢＣ １２３ ｱｲｳ ：</p>",
+    ),
+    "one paragraph": page("", "<p>Only one paragraph, no title.</p>"),
+    "no text": page("t", "<div><p> </p></div>"),
+}
+
+
+@needs_extension
+@pytest.mark.parametrize("name", sorted(PAGES))
+def test_html_pages_same(name):
+    pf = fitted()
+    cols, doc = _concat_columns([to_columns(PAGES[name])])
+    assert_same(pf, cols, doc)
+    assert_same(pf, cols)  # doc None: one page
+
+
+@needs_extension
+@pytest.mark.parametrize("name", sorted(PAGES))
+def test_text_pages_same(name):
+    pf = fitted()
+    text = "\n".join(to_columns(PAGES[name])["text"])
+    cols = to_columns(text, format="text") if text.strip() else to_columns("x", format="text")
+    assert_same(pf, cols)
+
+
+@needs_extension
+def test_empty_texts_titles_and_batches_same():
+    pf = fitted()
+    pages = [to_columns(PAGES[name]) for name in sorted(PAGES)]
+    # empty texts, a text equal to the title, long texts inside the title, the h1
+    cols = {k: list(v) for k, v in pages[0].items()}
+    cols["text"][0] = ""
+    cols["text"][-1] = ""
+    cols["text"][1] = cols["page_title"][1]
+    cols["page_title"] = ["A long headline about the storm | Example"] * len(cols["text"])
+    cols["text"][2] = "A long headline about the storm"
+    pages[0] = cols
+    assert_same(pf, *_concat_columns(pages))
+    assert_same(pf, *_concat_columns(pages[::-1]))
+    text_pages = [to_columns("\n".join(p["text"]) + "\nx", format="text") for p in pages]
+    assert_same(pf, *_concat_columns(pages + text_pages))
+    one = _concat_columns([to_columns(PAGES["one paragraph"])] * 5)
+    assert_same(pf, *one)
+
+
+@needs_extension
+def test_dataframe_path_same():
+    """transform (DataFrame in, array columns) with and without the extension."""
+    table = pd.concat(
+        [parse_html(PAGES["en"], doc_id="a"), parse_text("Eine Zeile.\nNoch eine: 1999.\n\nEnde", doc_id="b")],
+        ignore_index=True,
+    )
+    pf = ParagraphFeatures().fit(table)
+    fast = pf.transform(table.sample(frac=1, random_state=0))
+    mp = pytest.MonkeyPatch()
+    mp.setattr(tr, "_fast", None)
+    try:
+        ref = pf.transform(table.sample(frac=1, random_state=0))
+    finally:
+        mp.undo()
+    assert fast.index.equals(ref.index)
+    assert np.array_equal(fast.to_numpy(), ref.to_numpy(), equal_nan=True)
+
+
+def _regex_hits(rx, s: str, starts: np.ndarray) -> np.ndarray:
+    return tr._regex_counts(rx, s, starts, len(starts))
+
+
+@needs_extension
+def test_date_flags_match_the_regex():
+    rng = random.Random(0)
+    alphabet = "0123456789" * 4 + "./-" * 4 + "ab_ :\n" + "١٢"
+    for _ in range(3000):
+        texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14))) for _ in range(rng.randint(1, 4))]
+        texts = [t.replace("\n", " ") for t in texts]
+        joined, starts, _ = tr._joined(texts)
+        want = np.minimum(_regex_hits(tr._DATE_RE, joined, starts), 1)
+        assert np.array_equal(tr._fast.date_flags(joined, starts, len(texts)), want), texts
+
+
+@needs_extension
+def test_phrase_counts_match_the_regex():
+    rng = random.Random(1)
+    pieces = [*tr.vocab.CHROME_PHRASES, "comm", "comments", "s", "e", " ", "x", "(m/", "😀", "版", "上一"]
+    for _ in range(3000):
+        texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 6))) for _ in range(rng.randint(1, 4))]
+        joined, starts, _ = tr._joined(texts)
+        want = _regex_hits(tr._PHRASE_RE, joined, starts)
+        assert np.array_equal(tr._PHRASES.count(joined, starts, len(texts)), want), texts
+
+
+@needs_extension
+def test_phrases_take_the_longest_word_first():
+    p = tr._fast.Phrases(["ab", "abcd", "abc", "b", "😀x"])
+    starts = np.array([0], dtype=np.int64)
+    # "abcd" then "b"; "abc" (not "ab" + nothing); the astral first character
+    assert p.count("abcdb", starts, 1).tolist() == [2.0]
+    assert p.count("abce", starts, 1).tolist() == [1.0]
+    assert p.count("😀x😀", starts, 1).tolist() == [1.0]
+
+
+@needs_extension
+def test_float_rows_as_numpy_converts():
+    rows = tr._fast.float_rows([[1, 2, 3], [True, False, True], np.array([4, 5, 6]), [None, 1, 2.5]])
+    assert np.array_equal(rows, np.array([[1, 2, 3], [1, 0, 1], [4, 5, 6], [np.nan, 1, 2.5]]), equal_nan=True)
+
+
+def test_fallback_without_extension(monkeypatch):
+    """Without the extension the Python loops run and give the hand-checked values."""
+    monkeypatch.setattr(tr, "_fast", None)
+    monkeypatch.setattr(tr, "_PHRASES", None)
+    pf = fitted()
+    cols = to_columns(PAGES["de"])
+    f = dict(zip(pf.get_feature_names_out(), pf.transform_columns(cols).T, strict=True))
+    i = next(r for r, t in enumerate(cols["text"]) if t.startswith("Der Kanzler"))
+    assert f["t_words"][i] == 17  # ... Präsidenten, ÄÖÜ äöü ß STRASSE
+    assert f["t_sentences"][i] == 3
+    assert f["t_title_overlap"][i] == pytest.approx(1 / 17)  # paris
+    j = next(r for r, t in enumerate(cols["text"]) if t.startswith("Die besten"))
+    assert f["t_has_date"][j] == 1 and f["t_chrome_phrases"][j] == 5  # kostenlos, per e-mail, jetzt, abonnieren, (m/w/d)
+
+
+@pytest.fixture(scope="module")
+def corpus_pages(shared_data):
+    from chromesift.data.corpus import dataset_names, sample_pages
+
+    return sample_pages(shared_data, dataset_names(shared_data), 60, 0)
+
+
+@needs_extension
+def test_corpus_sample_same(corpus_pages):
+    pf = fitted()
+    html_cols = [to_columns(p.html) for p in corpus_pages]
+    for cols in html_cols:
+        assert_same(pf, *_concat_columns([cols]))
+        text = "\n".join(cols["text"])
+        if text.strip():
+            assert_same(pf, *_concat_columns([to_columns(text, format="text")]))
+    assert_same(pf, *_concat_columns(html_cols[:32]))
