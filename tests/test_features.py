@@ -113,8 +113,9 @@ def test_comment_section_features_by_hand():
     f = features(parse_text("\n".join(texts)))
     np.testing.assert_array_equal(f["t_comment_head"], [0, 1, 0, 0, 0, 0, 0])
     np.testing.assert_array_equal(f["t_stamp"], [0, 0, 1, 0, 1, 1, 0])
-    # everything after the heading, not the heading itself
-    np.testing.assert_array_equal(f["p_after_comment_head"], [0, 0, 1, 1, 1, 1, 1])
+    # below the heading (not on it): the share of the page's text before the heading
+    head_at = len(texts[0]) / sum(map(len, texts))
+    np.testing.assert_allclose(f["p_comment_head_at"], [-1, -1] + [head_at] * 5)
     # byline lines among the other paragraphs within 4 on each side, clipped to the page:
     # row 0 sees rows 1-4 (2 and 4): 2/4; row 3 sees 0-6 but itself (2, 4, 5): 3/6;
     # row 4 sees 0-6 but itself (2, 5): 2/6; row 5 sees 1-6 but itself (2, 4): 2/5;
@@ -128,6 +129,14 @@ def test_comment_section_features_by_hand():
     np.testing.assert_array_equal(g["t_stamp"], [0, 1])
     h = features(parse_text("Kommentare (12)\nLeave a reply\n评论\ncomments are closed."))
     np.testing.assert_array_equal(h["t_comment_head"], [1, 1, 1, 1])
+    # the latest heading above counts (a menu entry at the top, then the real heading),
+    # and pages do not leak into each other
+    menu = parse_text("Comments\n" + "A long paragraph of the article, well past the menu. " * 3
+                      + "\nComments\nNice piece.", doc_id="a")
+    other = parse_text("First line of another page.\nSecond line.", doc_id="b")
+    m = features(pd.concat([menu, other], ignore_index=True))
+    share = m["p_before_share"].to_numpy()
+    np.testing.assert_allclose(m["p_comment_head_at"], [-1, 0.0, 0.0, share[2], -1, -1])
 
 
 def test_pages_do_not_leak_into_each_other():

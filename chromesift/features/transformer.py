@@ -526,7 +526,7 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
         names += [
             "p_paragraphs", "p_page_chars", "p_rel_pos", "p_from_end", "p_from_start",
             "p_rank", "p_zscore", "p_before_share", "p_dist_longest", "p_dist_h1",
-            "p_window_share", "p_long_share_after", "p_after_comment_head", "p_stamp_window",
+            "p_window_share", "p_long_share_after", "p_comment_head_at", "p_stamp_window",
         ]
         for k in range(1, self.neighbours + 1):
             for side in ("prev", "next"):
@@ -715,10 +715,14 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
         long_total = np.repeat(np.add.reduceat(long_c, starts), sizes)
         long_before = lcum - (lcum - long_c)[start_of]
         f["p_long_share_after"] = _div(long_total - long_before, long_total)
-        # a comment-section heading earlier on the page
-        hcum = np.cumsum(f["t_comment_head"])
-        heads_before = hcum - f["t_comment_head"] - (hcum - f["t_comment_head"])[start_of]
-        f["p_after_comment_head"] = (heads_before > 0).astype(float)
+        # where the latest comment-section heading above this paragraph stands: the share of
+        # the page's text before it (-1: none above). A "Comments" link in the menu stands
+        # near 0 and says little; a heading after the article stands far down the page
+        heads = np.where(f["t_comment_head"] > 0, idx, -1)
+        last = np.maximum.accumulate(heads)  # latest heading at or above each row
+        above = np.concatenate(([-1], last[:-1]))  # strictly above
+        found = above >= start_of
+        f["p_comment_head_at"] = np.where(found, f["p_before_share"][np.maximum(above, 0)], -1.0)
         # share of the other paragraphs within +-STAMP_WINDOW that are byline or action lines
         scum = np.r_[0.0, np.cumsum(f["t_stamp"])]
         lo = np.maximum(idx - STAMP_WINDOW, start_of)
