@@ -43,6 +43,12 @@ def headline_index(cols: dict[str, list]) -> int | None:
     return None
 
 
+#: plain text: a paragraph with at least this share of the page's highest probability is
+#: content even below the threshold (chosen on held-out corpora, leave-one-dataset-out:
+#: text-dump shingle F1 +0.003 on the mean of 10; 0.5 won in 8 of 10 nested folds, 0.6 in 2)
+TEXT_RELATIVE_CUT = 0.5
+
+
 def content_mask(cols: dict[str, list], proba: np.ndarray, threshold: float, *, title: bool = False) -> np.ndarray:
     """Which paragraphs are the main text: probability at least ``threshold``, headline excluded.
 
@@ -50,8 +56,17 @@ def content_mask(cols: dict[str, list], proba: np.ndarray, threshold: float, *, 
     disagree on whether it belongs to the main text, so the text is the body and the
     title is asked for separately (:meth:`Model.headline`). With ``title=True`` the
     headline is kept when the model says it is content, like any other paragraph.
+
+    Plain text has no markup to be sure with, so there the cut is relative as well: a
+    paragraph is kept from :data:`TEXT_RELATIVE_CUT` of the page's highest probability
+    when that is below ``threshold`` (a page the model is unsure of keeps its likeliest
+    paragraphs rather than nothing).
     """
-    keep = np.asarray(proba) >= threshold
+    proba = np.asarray(proba)
+    cut = threshold
+    if len(proba) and cols["source"][0] == "text":
+        cut = min(threshold, TEXT_RELATIVE_CUT * float(proba.max()))
+    keep = proba >= cut
     if not title:
         head = headline_index(cols)
         if head is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -167,3 +168,25 @@ def test_import_has_no_side_effects(tmp_path):
     )
     subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_content_mask_rules():
+    from chromesift.api import TEXT_RELATIVE_CUT, content_mask, to_columns
+
+    text = to_columns("First line.\nSecond line.\nThird line.\nFourth line.", format="text")
+    proba = np.array([0.30, 0.16, 0.14, 0.05])
+    # plain text: below the threshold, the page's likeliest paragraphs still count
+    # (from TEXT_RELATIVE_CUT of its highest probability: 0.15 here)
+    assert TEXT_RELATIVE_CUT == 0.5
+    assert content_mask(text, proba, 0.5).tolist() == [True, True, False, False]
+    # the cut is the lower of the threshold and half the page's highest probability
+    assert content_mask(text, np.array([0.9, 0.6, 0.45, 0.2]), 0.5).tolist() == [True, True, True, False]
+    assert content_mask(text, np.array([1.0, 0.6, 0.45, 0.2]), 0.5).tolist() == [True, True, False, False]
+    # HTML has no relative cut, and the headline is never content unless asked for
+    html = to_columns("<html><head><title>A headline long enough to count</title></head><body>"
+                      "<h1>A headline long enough to count</h1><p>Body one.</p><p>Body two.</p></body></html>")
+    assert html["text"][0] == "A headline long enough to count"
+    p = np.array([0.9, 0.3, 0.7])
+    assert content_mask(html, p, 0.5).tolist() == [False, False, True]
+    assert content_mask(html, p, 0.5, title=True).tolist() == [True, False, True]
+    assert content_mask(to_columns("", format="text"), np.zeros(0), 0.5).tolist() == []
