@@ -209,9 +209,12 @@ def test_require_tracking_needs_tracking_on(tables, env):
 
 CHILD = textwrap.dedent(
     """
-    import json, sys, time
+    import json, signal, sys, time
     from pathlib import Path
 
+    # Ctrl-C as in a terminal, even when the suite runs where SIGINT is ignored (a shell's
+    # background job): Python then starts without its KeyboardInterrupt handler
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     args = json.loads(sys.argv[1])
     from chromesift.train import core
     from chromesift.train.config import load_config
