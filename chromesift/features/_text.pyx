@@ -199,6 +199,13 @@ cdef class Phrases:
         return out
 
 
+cdef inline Py_ssize_t _digits_end(int kind, void *data, Py_ssize_t j, Py_ssize_t L) noexcept:
+    """End of the run of ASCII digits that starts at ``j`` (``j`` itself when there is none)."""
+    while j < L and _digit(PyUnicode_READ(kind, data, j)):
+        j += 1
+    return j
+
+
 def date_flags(str s, const int64_t[:] starts, Py_ssize_t n):
     """1.0 where a paragraph holds a match of ``transformer._DATE_RE``, else 0.0.
 
@@ -210,7 +217,7 @@ def date_flags(str s, const int64_t[:] starts, Py_ssize_t n):
     cdef int kind = PyUnicode_KIND(s)
     cdef void *data = PyUnicode_DATA(s)
     cdef Py_ssize_t L = len(s)
-    cdef Py_ssize_t i, i2, j, r, para = 0
+    cdef Py_ssize_t i, i2, j, para = 0
     cdef Py_UCS4 c, prev = 0
     cdef bint ok
     for i in range(L):
@@ -230,24 +237,14 @@ def date_flags(str s, const int64_t[:] starts, Py_ssize_t n):
             ok = True
         if not ok:
             # \d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b
-            j = i
-            r = 0
-            while j < L and _digit(PyUnicode_READ(kind, data, j)):
-                j += 1
-            r = j - i
-            if 1 <= r <= 4 and j < L and _sep(PyUnicode_READ(kind, data, j)):
+            j = _digits_end(kind, data, i, L)
+            if 1 <= j - i <= 4 and j < L and _sep(PyUnicode_READ(kind, data, j)):
                 i2 = j + 1
-                j = i2
-                while j < L and _digit(PyUnicode_READ(kind, data, j)):
-                    j += 1
-                r = j - i2
-                if 1 <= r <= 2 and j < L and _sep(PyUnicode_READ(kind, data, j)):
+                j = _digits_end(kind, data, i2, L)
+                if 1 <= j - i2 <= 2 and j < L and _sep(PyUnicode_READ(kind, data, j)):
                     i2 = j + 1
-                    j = i2
-                    while j < L and _digit(PyUnicode_READ(kind, data, j)):
-                        j += 1
-                    r = j - i2
-                    if 1 <= r <= 4 and (j == L or not _ascii_word(PyUnicode_READ(kind, data, j))):
+                    j = _digits_end(kind, data, i2, L)
+                    if 1 <= j - i2 <= 4 and (j == L or not _ascii_word(PyUnicode_READ(kind, data, j))):
                         ok = True
         if ok:
             while para + 1 < n and starts[para + 1] <= i:
