@@ -62,21 +62,24 @@ def content_mask(cols: dict[str, list], proba: np.ndarray, threshold: float, *, 
     when that is below ``threshold`` (a page the model is unsure of keeps its likeliest
     paragraphs rather than nothing).
     """
+    return _decide(cols, proba, threshold, title=title)[0]
+
+
+def _decide(cols: dict[str, list], proba: np.ndarray, threshold: float, *, title: bool) -> tuple[np.ndarray, int | None]:
+    """:func:`content_mask` and the headline's position (:func:`headline_index`), found once."""
     proba = np.asarray(proba)
     cut = threshold
     if len(proba) and cols["source"][0] == "text":
         cut = min(threshold, TEXT_RELATIVE_CUT * float(proba.max()))
     keep = proba >= cut
-    if not title:
-        head = headline_index(cols)
-        if head is not None:
-            keep[head] = False
-    return keep
-
-
-def _roles(cols: dict[str, list], content: np.ndarray) -> list[str]:
-    roles = ["body" if c else "chrome" for c in content.tolist()]
     head = headline_index(cols)
+    if head is not None and not title:
+        keep[head] = False
+    return keep, head
+
+
+def _roles(content: np.ndarray, head: int | None) -> list[str]:
+    roles = ["body" if c else "chrome" for c in content.tolist()]
     if head is not None:
         roles[head] = "title"
     return roles
@@ -174,10 +177,10 @@ class Model:
         if not len(proba):
             return _empty_result()
         out = schema.from_columns(cols, "page").drop(columns=["doc_id"])
-        content = content_mask(cols, proba, self.threshold)
+        content, head = _decide(cols, proba, self.threshold, title=False)
         out.insert(2, "is_content", content)
         out.insert(3, "probability", proba)
-        out.insert(4, "role", _roles(cols, content))
+        out.insert(4, "role", _roles(content, head))
         if (out["source"] == "text").all():
             out = out[RESULT_COLUMNS]
         return out
@@ -198,9 +201,7 @@ class Model:
         The page's headline is left out (it is :meth:`headline`); ``title=True`` keeps it
         in place when the model counts it as content.
         """
-        cols = to_columns(document, format=format)
-        keep = content_mask(cols, self.predict_columns([cols])[0], self.threshold, title=title)
-        return "\n".join(t for t, k in zip(cols["text"], keep.tolist(), strict=True) if k)
+        return next(self.extract_many([document], format=format, title=title))
 
     def headline(self, document: str | bytes, *, format: str | None = None) -> str:
         """The page's headline ("" when none is found): its first long ``<h1>``, or the paragraph the ``<title>`` holds."""
