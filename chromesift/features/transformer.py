@@ -580,7 +580,7 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
         f["t_text_density"] = tokens / np.maximum(np.ceil(chars / 80.0), 1)
         f["t_stop_density"] = _div(c["stops"], words)
         f["t_zh_stop_ratio"] = _div(c["zh_stop"], cjk)
-        if _PHRASES is None or _fast is None:
+        if _PHRASES is None:
             f["t_chrome_phrases"] = _regex_counts(_PHRASE_RE, lower, lstarts, n)
         else:
             f["t_chrome_phrases"] = _PHRASES.count(lower, lstarts, n)
@@ -614,10 +614,9 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
         paths: list[str] = cols["path"]
         if _fast is None:
             is_html = np.fromiter((s == "html" for s in cols["source"]), dtype=bool, count=n)
-            codes = {t: i for i, t in enumerate(vocab.TAG_ONEHOT)}
-            other = len(codes)
+            other = len(_TAG_CODES)
             rows = np.column_stack([
-                np.fromiter((codes.get(t, other) for t in tags), dtype=float, count=n),
+                np.fromiter((_TAG_CODES.get(t, other) for t in tags), dtype=float, count=n),
                 np.fromiter((t == "p" for t in tags), dtype=float, count=n),
                 np.fromiter((t == "li" for t in tags), dtype=float, count=n),
                 np.fromiter((t in _HEADINGS for t in tags), dtype=float, count=n),
