@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from chromesift.data.build import BuildConfig, build, load_tables
+from chromesift.errors import UserError
 from chromesift.train.config import load_config
 from chromesift.train.run import run_training
 
@@ -140,6 +141,30 @@ def test_text_mode_copies_have_no_structure(tiny_tables):
     assert len(text) == (rows["source"] == "html").sum()
     assert (text["tag"] == "").all() and (text["anc1"] == -1).all()
     assert isinstance(rows, pd.DataFrame) and rows["sample_weight"].isin([0.0, 1.0]).all()
+
+
+def test_page_weight_counts_pages_not_paragraphs(tiny_tables):
+    from chromesift.train import core
+
+    table = load_tables(tiny_tables)
+    flat = core.prepare(table, load_config(tables=tiny_tables, max_rows=10**7, text_copies=0.0))
+    pages = core.prepare(table, load_config(tables=tiny_tables, max_rows=10**7, text_copies=0.0, page_weight=1.0))
+    used = flat["sample_weight"].to_numpy() > 0
+    assert ((pages["sample_weight"].to_numpy() > 0) == used).all()
+    # full page weighting: every page's used paragraphs weigh the same in total,
+    # and the weights keep their mean of 1 over the used paragraphs
+    per_page = pages[used].groupby("doc_id")["sample_weight"].sum()
+    np.testing.assert_allclose(per_page.to_numpy(), per_page.iloc[0])
+    assert pages["sample_weight"][used].mean() == pytest.approx(1.0)
+    # half way: long pages still weigh more than short ones, each paragraph less
+    half = core.prepare(table, load_config(tables=tiny_tables, max_rows=10**7, text_copies=0.0, page_weight=0.5))
+    n = flat[used].groupby("doc_id").size()
+    w = half[used].groupby("doc_id")["sample_weight"].agg(["sum", "first"])
+    longest, shortest = n.idxmax(), n.idxmin()
+    assert n[longest] > n[shortest]
+    assert w.loc[longest, "sum"] > w.loc[shortest, "sum"] and w.loc[longest, "first"] < w.loc[shortest, "first"]
+    with pytest.raises(UserError, match="page_weight"):
+        load_config(page_weight=1.5)
 
 
 def test_precomputed_features_give_the_same_pipeline(tiny_tables, seed_html):

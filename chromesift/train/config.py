@@ -45,6 +45,9 @@ class TrainConfig:
     max_fit_rows: int = 300_000  # labeled paragraphs each booster is fitted on (random rows)
     min_label_weight: float = 0.4  # paragraphs whose label confidence is lower are left out
     length_weight: bool = False  # weight paragraphs by log length (slower: weighted binning)
+    # each paragraph weighs n ** -page_weight, n = labeled paragraphs of its page: 0 counts
+    # paragraphs (long pages dominate), 1 counts pages (as the page-averaged scores do)
+    page_weight: float = 0.0
     # evaluation
     cv_folds: int = 3  # grouped by site; 0 skips cross-validation
     threshold: float | None = None  # None: tuned on cross-validated predictions
@@ -114,4 +117,6 @@ def load_config(path: Path | None = None, **overrides) -> TrainConfig:
         raise UserError("cv_folds must be 0 (off) or at least 2")
     if not 0 <= cfg.text_copies <= 1:
         raise UserError("text_copies must be between 0 and 1")
+    if not 0 <= cfg.page_weight <= 1:
+        raise UserError("page_weight must be between 0 and 1")
     return cfg

@@ -70,8 +70,19 @@ def prepare(table: pd.DataFrame, config: TrainConfig, *, seed_offset: int = 0) -
     if config.length_weight:
         n_chars = out["text"].str.len().to_numpy(dtype=float)
         w = w * np.clip(np.log2(2 + n_chars) / 6, 0.3, 2.0)
-    out["sample_weight"] = np.where(np.isfinite(out["label"].to_numpy(dtype=float)), w, 0.0)
+    w = np.where(np.isfinite(out["label"].to_numpy(dtype=float)), w, 0.0)
+    if config.page_weight > 0:
+        w = w * page_weights(out["doc_id"], w > 0, config.page_weight)
+    out["sample_weight"] = w
     return out
+
+
+def page_weights(doc_id: pd.Series, used: np.ndarray, power: float) -> np.ndarray:
+    """``n ** -power`` per row, n = used rows of its page, scaled to mean 1 over used rows."""
+    codes = pd.factorize(doc_id)[0]
+    n = np.bincount(codes, weights=used.astype(float))[codes]
+    w = np.where(used, np.maximum(n, 1.0) ** -power, 0.0)
+    return w * (used.sum() / w.sum()) if used.any() else w
 
 
 # The feature frame of the last cross-validated table, kept for the final fit on
