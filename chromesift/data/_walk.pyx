@@ -22,6 +22,12 @@ cimport lxml.includes.etreepublic as cetree
 from lxml.includes cimport tree
 from lxml.includes.tree cimport const_xmlChar
 
+cdef extern from "Python.h":
+    int PyUnicode_KIND(object o)
+    void* PyUnicode_DATA(object o)
+    Py_UCS4 PyUnicode_READ(int kind, void* data, Py_ssize_t index)
+    object PyUnicode_Substring(object s, Py_ssize_t start, Py_ssize_t end)
+
 cetree.import_lxml__etree()
 
 # kinds of tag name, a bit set
@@ -142,7 +148,7 @@ cdef object _attr_value(tree.xmlNode* node, tree.xmlAttr* a):
 cdef class _Walk:
     # configuration
     cdef object skip_tags, block_tags, flag_tags, role_flags, hidden_search, tokens_fn
-    cdef dict flag_index
+    cdef dict flag_index, token_cache
     cdef int n_flags, in_a, max_anc, max_path
     # output columns
     cdef list texts, tags, paths, depths, block_ids, anc1s, anc2s, anc3s, owns, ancs
@@ -193,12 +199,14 @@ cdef class _Walk:
         PyMem_Free(self.nbuf)
 
     cdef int setup(self, dict cols, list flag_names, skip_tags, block_tags, flag_tags,
-                   role_flags, hidden_search, tokens_fn, int max_anc, int max_path) except -1:
+                   role_flags, hidden_search, tokens_fn, dict token_cache, int max_anc,
+                   int max_path) except -1:
         cdef Py_ssize_t i
         if len(flag_names) > MAX_FLAGS:
             raise ValueError(f"at most {MAX_FLAGS} flags")
         self.skip_tags, self.block_tags, self.flag_tags = skip_tags, block_tags, flag_tags
         self.role_flags, self.hidden_search, self.tokens_fn = role_flags, hidden_search, tokens_fn
+        self.token_cache = token_cache
         self.max_anc, self.max_path = max_anc, max_path
         self.flag_index = {name: i for i, name in enumerate(flag_names)}
         self.n_flags = len(flag_names)
@@ -369,6 +377,11 @@ cdef class _Walk:
             self.pending_br = False
         return 0
 
+    cdef inline object value_tokens(self, value):
+        """``tokens_fn(value)``, read from its cache without a call where it is there."""
+        toks = self.token_cache.get(value)
+        return self.tokens_fn(value) if toks is None else toks
+
     cdef object tokens(self, Frame* fr):
         """The class, id and role tokens of an element, as ``html._walk`` makes them."""
         cdef tree.xmlAttr* found[N_ATTRS]
@@ -378,9 +391,9 @@ cdef class _Walk:
             cls = _attr_value(fr.node, found[A_CLASS])
             id_ = _attr_value(fr.node, found[A_ID])
             role = _attr_value(fr.node, found[A_ROLE])
-            toks = (self.tokens_fn(cls) if cls else ()) + (self.tokens_fn(id_) if id_ else ())
+            toks = (self.value_tokens(cls) if cls else ()) + (self.value_tokens(id_) if id_ else ())
             if role:
-                toks += self.tokens_fn(role)
+                toks += self.value_tokens(role)
             Py_INCREF(toks)
             fr.tokens = <PyObject*>toks
         return <object>fr.tokens
@@ -573,12 +586,13 @@ cdef class _Walk:
 
 
 def walk(root, dict cols, list flag_names, skip_tags, block_tags, flag_tags, role_flags,
-         hidden_search, tokens_fn, int max_ancestor_attrs, int max_path_tags):
+         hidden_search, tokens_fn, dict token_cache, int max_ancestor_attrs, int max_path_tags):
     """Fill ``cols`` with the paragraphs under ``root``; return each element's paragraph range.
 
     The same as ``chromesift.data.html._walk``, whose vocabularies come as arguments:
     ``hidden_search`` is the search method of the hidden-style pattern, ``tokens_fn``
-    turns a class/id/role value into a tuple of tokens.
+    turns a class/id/role value into a tuple of tokens, and ``token_cache`` is the dict
+    in which it keeps them (a value found there is not passed to it).
     """
     cdef cetree._Element el
     if not isinstance(root, cetree._Element):
@@ -588,6 +602,45 @@ def walk(root, dict cols, list flag_names, skip_tags, block_tags, flag_tags, rol
         raise TypeError("root must be an element")
     cdef _Walk w = _Walk()
     w.setup(cols, flag_names, skip_tags, block_tags, flag_tags, role_flags, hidden_search,
-            tokens_fn, max_ancestor_attrs, max_path_tags)
+            tokens_fn, token_cache, max_ancestor_attrs, max_path_tags)
     w.run(el._c_node)
     return w.ranges
+
+
+cdef inline bint _lower_ascii(Py_UCS4 c) noexcept:
+    return c >= 97 and c <= 122
+
+
+def ascii_tokens(str value):
+    """``html.attr_tokens(value)`` as a tuple where ``value`` is ASCII; None where it is not.
+
+    A token is a run of ASCII letters and digits, lowercased, also broken between a
+    lowercase letter and an uppercase one (camelCase); beyond ASCII, ``str.lower`` can
+    make letters of other characters, so those values are left to the regexes.
+    """
+    if not value.isascii():
+        return None
+    cdef Py_ssize_t n = len(value), i, start = -1
+    cdef int kind = PyUnicode_KIND(value)
+    cdef void* data = PyUnicode_DATA(value)
+    cdef Py_UCS4 c, prev = 0
+    cdef bint upper, word
+    lowered = value.lower()
+    out = []
+    for i in range(n):
+        c = PyUnicode_READ(kind, data, i)
+        upper = c >= 65 and c <= 90
+        word = upper or _lower_ascii(c) or (c >= 48 and c <= 57)
+        if word:
+            if start < 0:
+                start = i
+            elif upper and _lower_ascii(prev):  # camelCase: a new token
+                out.append(PyUnicode_Substring(lowered, start, i))
+                start = i
+        elif start >= 0:
+            out.append(PyUnicode_Substring(lowered, start, i))
+            start = -1
+        prev = c
+    if start >= 0:
+        out.append(PyUnicode_Substring(lowered, start, n))
+    return tuple(out)

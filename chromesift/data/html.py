@@ -32,12 +32,13 @@ from chromesift.data.vocab import (
 )
 from chromesift.errors import ChromesiftError
 
-try:  # the compiled walk (an optional extension); _walk below is its reference
+try:  # the compiled walk (an optional extension); _walk and attr_tokens below are its reference
+    from chromesift.data._walk import ascii_tokens as _ascii_tokens
     from chromesift.data._walk import walk as _compiled_walk
 except (ImportError, ValueError, TypeError):
     # not built, or built against an lxml whose C API does not match this one (Cython's
-    # import checks raise ValueError or TypeError): walk in Python
-    _compiled_walk = None
+    # import checks raise ValueError or TypeError): walk and tokenise in Python
+    _compiled_walk = _ascii_tokens = None
 
 _WS = re.compile(r"\s+")
 _ATTR_SPLIT = re.compile(r"[^a-z0-9]+")
@@ -239,8 +240,11 @@ def _tokens(value: str) -> tuple[str, ...]:
     toks = _TOKEN_CACHE.get(value)
     if toks is None:
         if len(_TOKEN_CACHE) > 100_000:
-            _TOKEN_CACHE.clear()
-        toks = _TOKEN_CACHE[value] = tuple(attr_tokens(value))
+            _TOKEN_CACHE.clear()  # in place: the compiled walk reads this dict
+        toks = None if _ascii_tokens is None else _ascii_tokens(value)  # None: not ASCII
+        if toks is None:
+            toks = tuple(attr_tokens(value))
+        _TOKEN_CACHE[value] = toks
     return toks
 
 
@@ -339,6 +343,7 @@ def _walk_fast(root, cols: dict[str, list]) -> list[tuple[int, int]]:
         ROLE_FLAGS,
         _HIDDEN_STYLE.search,
         _tokens,
+        _TOKEN_CACHE,
         MAX_ANCESTOR_ATTRS,
         MAX_PATH_TAGS,
     )

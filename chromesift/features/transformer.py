@@ -232,10 +232,14 @@ _COMMENT_HEAD_RE = re.compile(
     rf"{_COUNT}(?:{trie_regex(vocab.COMMENT_HEADS)})\s*:?\s*{_COUNT}[:»›>.!]?"
 )
 #: a comment's byline or action line: a time of day (10:30, 5:46 pm, 14.30 uhr), or only action words
-_STAMP_RE = re.compile(
-    r"\b\d{1,2}[:.]\d{2}\s*(?:[ap]\.?\s?m\b|uhr\b)|\b\d{1,2}:\d{2}\b|^\W*(?:(?:"
-    + trie_regex(vocab.COMMENT_ACTIONS) + r")(?:\W+|$))+$"
-)
+_STAMP_TIME = r"\b\d{1,2}[:.]\d{2}\s*(?:[ap]\.?\s?m\b|uhr\b)|\b\d{1,2}:\d{2}\b"
+_STAMP_ACTIONS = r"^\W*(?:(?:" + trie_regex(vocab.COMMENT_ACTIONS) + r")(?:\W+|$))+$"
+_STAMP_RE = re.compile(f"{_STAMP_TIME}|{_STAMP_ACTIONS}")
+#: :data:`_STAMP_RE`'s two parts: it finds a match exactly where the time part does (which
+#: needs a ":" or "."), or the action-word part matches at the start (its "^" allows no other
+#: place); testing the parts apart skips most of the search
+_STAMP_TIME_RE = re.compile(_STAMP_TIME)
+_STAMP_ACTIONS_RE = re.compile(_STAMP_ACTIONS)
 #: paragraphs longer than this are neither comment headings nor byline lines
 COMMENT_HEAD_MAX = 60
 STAMP_MAX = 120
@@ -258,6 +262,18 @@ _LONG_RE = {
     for fam, ws in vocab.ATTR_WORDS.items()
 }
 _SHORT = {fam: frozenset(w for w in ws if len(w) < 4) for fam, ws in vocab.ATTR_WORDS.items()}
+#: short word -> the families (their index in :data:`_FAMILIES`) whose short words hold it
+_SHORT_FAMILIES = {
+    w: tuple(j for j, fam in enumerate(_FAMILIES) if w in _SHORT[fam]) for w in set().union(*_SHORT.values())
+}
+#: the compiled matchers of each family's long words: the same matches as ``_LONG_RE[fam].findall``
+#: (a family without long words would make that pattern empty, matching everywhere: not covered)
+_FAMILY_PHRASES = (
+    None if _fast is None or not all(p.pattern for p in _LONG_RE.values())
+    else [_fast.Phrases([w for w in vocab.ATTR_WORDS[fam] if len(w) >= 4]) for fam in _FAMILIES]
+)
+
+
 class _TokenTable:
     """Family counts and hash bucket of every class/id token seen, as rows of one matrix.
 
@@ -271,7 +287,14 @@ class _TokenTable:
         self.index: dict[str, int] = {"": 0}
         self.rows = np.zeros((1024, len(_FAMILIES) + buckets))
 
-    def ids(self, tokens: list[str]) -> list[int]:
+    def ids(self, tokens: list[str]) -> list[int] | np.ndarray:
+        """The row of each token, new tokens matched and added first."""
+        if _fast is not None and _FAMILY_PHRASES is not None:
+            new: list[str] = []
+            ids = _fast.lookup(tokens, self.index, new)
+            if new:
+                self._fill(len(self.index) - len(new), new)
+            return ids
         index = self.index
         out = []
         for t in tokens:
@@ -293,6 +316,23 @@ class _TokenTable:
         self.index[token] = i
         return i
 
+    def _fill(self, lo: int, new: list[str]) -> None:
+        """Rows ``lo:lo + len(new)`` for the tokens ``new`` (already in :attr:`index`), as
+        :meth:`_add` makes them, the long words matched in C (:data:`_FAMILY_PHRASES`)."""
+        hi = lo + len(new)
+        while hi > len(self.rows):
+            self.rows = np.vstack([self.rows, np.zeros_like(self.rows)])
+        block = self.rows[lo:hi]
+        block[:] = 0
+        for r, t in enumerate(new):
+            for j in _SHORT_FAMILIES.get(t, ()):
+                block[r, j] = 1.0
+            block[r, len(_FAMILIES) + _hash_bucket(t, self.buckets)] = 1.0
+        # a token holds no whitespace and a word no newline: one scan of all tokens per family
+        joined, starts, _ = _joined(new)
+        for j, phrases in enumerate(_FAMILY_PHRASES):
+            block[:, j] += phrases.count(joined, starts, len(new))
+
 
 _TOKEN_TABLES: dict[int, _TokenTable] = {}
 _CACHE_LIMIT = 200_000
@@ -305,11 +345,12 @@ def _attr_matrix(values: list[str], buckets: int) -> np.ndarray:
         table = _TOKEN_TABLES[buckets] = _TokenTable(buckets)
     uniq: dict[str, int] = {}
     which = np.fromiter((uniq.setdefault(v, len(uniq)) for v in values), dtype=np.int64, count=len(values))
-    ids: list[int] = []
+    tokens: list[str] = []
     starts: list[int] = []
     for v in uniq:
-        starts.append(len(ids))
-        ids.extend(table.ids(v.split()) or [0])  # "" is row 0, all zeros
+        starts.append(len(tokens))
+        tokens.extend(v.split() or [""])  # "" is row 0, all zeros
+    ids = table.ids(tokens)  # before reading table.rows: new tokens may grow it
     sums = np.add.reduceat(table.rows[ids], starts, axis=0)
     return sums[which]
 
@@ -587,12 +628,17 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
         f["t_title_overlap"] = _div(c["in_title"], words)
         f["t_is_title"] = flags[:, 4]
         f["t_is_h1"] = flags[:, 5]
-        head, stamp = _COMMENT_HEAD_RE.fullmatch, _STAMP_RE.search
+        head, time_of_day, actions = _COMMENT_HEAD_RE.fullmatch, _STAMP_TIME_RE.search, _STAMP_ACTIONS_RE.match
         f["t_comment_head"] = np.fromiter(
             (len(t) <= COMMENT_HEAD_MAX and head(t) is not None for t in lower_texts), dtype=float, count=n
         )
-        f["t_stamp"] = np.fromiter(
-            (len(t) <= STAMP_MAX and stamp(t) is not None for t in lower_texts), dtype=float, count=n
+        f["t_stamp"] = np.fromiter(  # _STAMP_RE.search(t) is not None, by its parts
+            (
+                len(t) <= STAMP_MAX
+                and ((("." in t or ":" in t) and time_of_day(t) is not None) or actions(t) is not None)
+                for t in lower_texts
+            ),
+            dtype=float, count=n,
         )
 
         num = _float_columns(cols)
