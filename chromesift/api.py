@@ -47,6 +47,11 @@ def headline_index(cols: dict[str, list]) -> int | None:
 #: content even below the threshold (chosen on held-out corpora, leave-one-dataset-out:
 #: text-dump shingle F1 +0.003 on the mean of 10; 0.5 won in 8 of 10 nested folds, 0.6 in 2)
 TEXT_RELATIVE_CUT = 0.5
+#: a kept paragraph with no other kept one within this many paragraphs on either side is
+#: isolated, and stays content only from :data:`ISOLATED_SURE` up (a stray teaser, a caption
+#: or a footer line the model half believes, far from the article)
+ISOLATED_REACH = 3
+ISOLATED_SURE = 0.7
 
 
 def content_mask(cols: dict[str, list], proba: np.ndarray, threshold: float, *, title: bool = False) -> np.ndarray:
@@ -61,6 +66,9 @@ def content_mask(cols: dict[str, list], proba: np.ndarray, threshold: float, *, 
     paragraph is kept from :data:`TEXT_RELATIVE_CUT` of the page's highest probability
     when that is below ``threshold`` (a page the model is unsure of keeps its likeliest
     paragraphs rather than nothing).
+
+    A kept paragraph alone, with no other kept one within :data:`ISOLATED_REACH`
+    paragraphs, needs :data:`ISOLATED_SURE` (when the page keeps more than one).
     """
     return _decide(cols, proba, threshold, title=title)[0]
 
@@ -72,6 +80,11 @@ def _decide(cols: dict[str, list], proba: np.ndarray, threshold: float, *, title
     if len(proba) and cols["source"][0] == "text":
         cut = min(threshold, TEXT_RELATIVE_CUT * float(proba.max()))
     keep = proba >= cut
+    kept = np.flatnonzero(keep)
+    if len(kept) > 1:
+        close = np.diff(kept) <= ISOLATED_REACH
+        alone = ~(np.r_[False, close] | np.r_[close, False]) & (proba[kept] < ISOLATED_SURE)
+        keep[kept[alone]] = False
     head = headline_index(cols)
     if head is not None and not title:
         keep[head] = False

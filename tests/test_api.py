@@ -190,3 +190,21 @@ def test_content_mask_rules():
     assert content_mask(html, p, 0.5).tolist() == [False, False, True]
     assert content_mask(html, p, 0.5, title=True).tolist() == [True, False, True]
     assert content_mask(to_columns("", format="text"), np.zeros(0), 0.5).tolist() == []
+
+
+def test_isolated_paragraphs_need_to_be_sure():
+    from chromesift.api import ISOLATED_REACH, ISOLATED_SURE, content_mask, to_columns
+
+    assert (ISOLATED_REACH, ISOLATED_SURE) == (3, 0.7)
+    cols = to_columns("\n".join(f"Line number {i}." for i in range(12)), format="text")
+    p = np.full(12, 0.05)
+    p[[0, 1, 2]] = 0.9  # the article
+    p[6] = 0.6  # 4 lines below it: alone, and not sure enough
+    p[11] = 0.75  # alone, but sure
+    assert np.flatnonzero(content_mask(cols, p, 0.5)).tolist() == [0, 1, 2, 11]
+    p[5] = 0.55  # now 6 has a kept neighbour 1 away, and 5 one 3 away from the article
+    assert np.flatnonzero(content_mask(cols, p, 0.5)).tolist() == [0, 1, 2, 5, 6, 11]
+    # a page that keeps a single paragraph keeps it however unsure
+    q = np.full(12, 0.05)
+    q[6] = 0.55
+    assert np.flatnonzero(content_mask(cols, q, 0.5)).tolist() == [6]

@@ -239,12 +239,12 @@ def test_classify_is_deterministic_and_keeps_its_contract(model, document):
     pd.testing.assert_frame_equal(first, second)
     proba = first["probability"].to_numpy(dtype=float)
     assert np.all((proba >= 0) & (proba <= 1))
-    # the threshold decides, except that the headline is never content and plain text also
-    # keeps what reaches TEXT_RELATIVE_CUT of the page's highest probability
+    # the decision follows the rules as the fuzz target writes them out (threshold, relative
+    # cut of plain text, isolated paragraphs, headline never content)
     body = first["role"].to_numpy() != "title"
     text = "tag" not in first.columns
-    cut = min(model.threshold, chromesift.api.TEXT_RELATIVE_CUT * proba.max()) if text and len(proba) else model.threshold
-    assert (first["is_content"].to_numpy() == ((proba >= cut) & body)).all()
+    expected = _FUZZ.expected_content(proba.tolist(), body.tolist(), text=text, threshold=model.threshold)
+    assert first["is_content"].tolist() == expected
     assert text or body.sum() >= len(first) - 1
     assert first["text"].tolist() == chromesift.api.to_table(document)["text"].tolist()
     assert model.extract(document) == "\n".join(first.loc[first["is_content"], "text"])

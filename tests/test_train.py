@@ -135,7 +135,7 @@ def test_config_errors_are_clear(tmp_path):
 def test_text_mode_copies_have_no_structure(tiny_tables):
     from chromesift.train import core
 
-    cfg = load_config(tables=tiny_tables, text_copies=1.0, max_rows=10**7)
+    cfg = load_config(tables=tiny_tables, text_copies=1.0, max_rows=10**7, page_weight=0.0)
     rows = core.prepare(load_tables(tiny_tables), cfg)
     text = rows[rows["source"] == "text"]
     assert len(text) == (rows["source"] == "html").sum()
@@ -147,7 +147,7 @@ def test_page_weight_counts_pages_not_paragraphs(tiny_tables):
     from chromesift.train import core
 
     table = load_tables(tiny_tables)
-    flat = core.prepare(table, load_config(tables=tiny_tables, max_rows=10**7, text_copies=0.0))
+    flat = core.prepare(table, load_config(tables=tiny_tables, max_rows=10**7, text_copies=0.0, page_weight=0.0))
     pages = core.prepare(table, load_config(tables=tiny_tables, max_rows=10**7, text_copies=0.0, page_weight=1.0))
     used = flat["sample_weight"].to_numpy() > 0
     assert ((pages["sample_weight"].to_numpy() > 0) == used).all()

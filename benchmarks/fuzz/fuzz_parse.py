@@ -112,12 +112,27 @@ def check_result(result, table, threshold: float) -> None:
     assert result["text"].tolist() == table["text"].tolist(), "classify changed the texts"
     proba = result["probability"].to_numpy(dtype=float)
     assert all(math.isfinite(p) and 0.0 <= p <= 1.0 for p in proba), "probability outside [0, 1]"
-    # the main text is the body: the headline (role "title") is never content; plain text
-    # also keeps what reaches half of the page's highest probability
-    body = result["role"].to_numpy() != "title"
-    cut = min(threshold, 0.5 * proba.max()) if len(proba) and "tag" not in result.columns else threshold
-    assert (result["is_content"].to_numpy() == ((proba >= cut) & body)).all(), "decision disagrees with threshold"
-    assert (body.sum() >= len(result) - 1), "more than one headline"
+    body = [role != "title" for role in result["role"]]
+    expected = expected_content(list(proba), body, text="tag" not in result.columns, threshold=threshold)
+    assert result["is_content"].tolist() == expected, "decision disagrees with the rules"
+    assert sum(body) >= len(result) - 1, "more than one headline"
+
+
+def expected_content(proba: list[float], body: list[bool], *, text: bool, threshold: float) -> list[bool]:
+    """The content decision, written out rule by rule (the reference for chromesift.api's).
+
+    A paragraph is content when its probability reaches the threshold -- for plain text,
+    or half of the page's highest probability when that is lower -- unless it is alone:
+    no other such paragraph within 3 on either side (and more than one on the page) with a
+    probability under 0.7. The headline (``body`` False) is never content.
+    """
+    cut = min(threshold, 0.5 * max(proba)) if text and proba else threshold
+    over = [i for i, p in enumerate(proba) if p >= cut]
+    keep = [False] * len(proba)
+    for i in over:
+        neighbours = [j for j in over if j != i and abs(j - i) <= 3]
+        keep[i] = len(over) == 1 or bool(neighbours) or proba[i] >= 0.7
+    return [k and b for k, b in zip(keep, body)]
 
 
 def test_one_input(data: bytes) -> None:
