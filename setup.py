@@ -6,9 +6,12 @@
   parser. Built only where Cython and lxml can be imported at build time (pyproject.toml's
   build requirements bring both); without it :mod:`chromesift.data.html` walks in Python.
 - ``chromesift.features._text`` (Cython): the per-word and per-row loops of the feature
-  computation. Built only where Cython can be imported at build time; without it
-  :mod:`chromesift.features.transformer` runs its Python loops (the same numbers).
+  computation and the context stage of the classifier. Built only where Cython can be
+  imported at build time; without it :mod:`chromesift.features.transformer` and
+  :mod:`chromesift.train.model` run their Python/numpy code (the same numbers).
 """
+
+import sys
 
 from setuptools import Extension, setup
 
@@ -38,8 +41,17 @@ try:
 except ImportError:  # no Cython at build time: the Python feature loops are used
     pass
 else:
+    # its sums must round as numpy's do: no fused multiply-adds (-march=native would allow them)
+    no_fma = [] if sys.platform == "win32" else ["-ffp-contract=off"]
     ext_modules += cythonize(
-        [Extension("chromesift.features._text", ["chromesift/features/_text.pyx"], optional=True)],
+        [
+            Extension(
+                "chromesift.features._text",
+                ["chromesift/features/_text.pyx"],
+                extra_compile_args=no_fma,
+                optional=True,
+            )
+        ],
         compiler_directives={"language_level": 3},
         quiet=True,
     )

@@ -38,8 +38,8 @@ def reference(pf: ParagraphFeatures, cols: dict, doc: np.ndarray | None = None) 
 def assert_same(pf: ParagraphFeatures, cols: dict, doc: np.ndarray | None = None) -> np.ndarray:
     fast = pf.transform_columns(cols, doc)
     ref = reference(pf, cols, doc)
-    if not np.array_equal(fast, ref, equal_nan=True):
-        bad = ~((fast == ref) | (np.isnan(fast) & np.isnan(ref)))
+    if not (np.array_equal(fast, ref, equal_nan=True) and np.array_equal(np.signbit(fast), np.signbit(ref))):
+        bad = ~((fast == ref) | (np.isnan(fast) & np.isnan(ref))) | (np.signbit(fast) != np.signbit(ref))
         names = pf.get_feature_names_out()
         pytest.fail(f"fast and reference differ in {sorted({names[j] for j in np.flatnonzero(bad.any(axis=0))})}")
     return fast

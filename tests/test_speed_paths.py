@@ -10,11 +10,23 @@ import pytest
 from chromesift.data import html
 from chromesift.features import transformer as tr
 from chromesift.features import vocab
+from chromesift.train import model
 
 needs_walk = pytest.mark.skipif(html._ascii_tokens is None, reason="chromesift.data._walk is not built")
 needs_text = pytest.mark.skipif(
     tr._fast is None or tr._FAMILY_PHRASES is None, reason="chromesift.features._text is not built"
 )
+needs_context = pytest.mark.skipif(model._fast_context is None, reason="chromesift.features._text is not built")
+
+
+def _same_floats(a: np.ndarray, b: np.ndarray) -> bool:
+    """The same numbers: equal values, NaN in the same places, the same sign bits (-0.0)."""
+    return (
+        a.shape == b.shape
+        and np.array_equal(a, b, equal_nan=True)
+        and np.array_equal(np.isnan(a), np.isnan(b))
+        and np.array_equal(np.signbit(a), np.signbit(b))
+    )
 
 
 def _ascii_values(rng: random.Random, n: int) -> list[str]:
@@ -73,3 +85,98 @@ def test_stamp_parts_find_what_the_whole_pattern_finds():
             tr._STAMP_ACTIONS_RE.match(t) is not None
         )
         assert parts == (tr._STAMP_RE.search(t) is not None), t
+
+
+# --- the compiled context stage and row passes against the numpy code ---------------------
+
+
+def _context_case(rng: np.random.Generator, n_docs: int, max_rows: int) -> tuple[np.ndarray, ...]:
+    """Sorted context inputs: ties, zeros of both signs, NaN, ids in and out of row order."""
+    sizes = rng.integers(1, max_rows + 1, n_docs)
+    n = int(sizes.sum())
+    doc = np.repeat(np.arange(n_docs, dtype=float), sizes)
+    p = rng.random(n)
+    kind = rng.integers(0, 4)
+    if kind == 1:
+        p = np.round(p, 1)  # many ties
+    elif kind == 2:
+        p = p * 10.0 ** rng.integers(-15, 3, n)  # magnitudes whose sums depend on the order
+    p[rng.random(n) < 0.03] = 0.0
+    p[rng.random(n) < 0.03] = -0.0
+    if rng.random() < 0.2:
+        p[rng.random(n) < 0.05] = np.nan
+    ids = []
+    for _ in range(3):
+        a = rng.integers(-1, 6, n).astype(float)
+        ids.append(np.sort(a) if rng.random() < 0.5 else a)
+    chars = np.round(np.exp(rng.normal(4, 1.5, n)))
+    chars[rng.random(n) < 0.1] = 0.0
+    return (p, doc, *ids, chars)
+
+
+def _fast_context(*columns: np.ndarray) -> np.ndarray:
+    out = np.empty((len(columns[0]), len(model.CONTEXT_NAMES)))
+    model._fast_context(*columns, out)
+    return out
+
+
+@needs_context
+@pytest.mark.parametrize("seed", range(4))
+def test_compiled_context_gives_the_numpy_floats(seed):
+    rng = np.random.default_rng(seed)
+    # up to 600 rows per document: numpy's pairwise sums recurse from 128 values on
+    for n_docs, max_rows in [(1, 8), (1, 600), (3, 40), (6, 300)] * 25:
+        columns = _context_case(rng, n_docs, max_rows)
+        assert _same_floats(_fast_context(*columns), model._context_sorted(*columns))
+
+
+@needs_context
+def test_compiled_context_gives_the_numpy_floats_on_pages(shared_data, monkeypatch):
+    import chromesift
+    from chromesift.api import to_columns
+    from chromesift.data.corpus import dataset_names, sample_pages
+
+    calls = []
+    context = model.context_features
+    monkeypatch.setattr(model, "context_features", lambda *a: (calls.append(a), context(*a))[1])
+    m = chromesift.load_model()
+    html_cols = [to_columns(p.html) for p in sample_pages(shared_data, dataset_names(shared_data), 40, 0)]
+    for cols in html_cols:
+        m.predict_columns([cols])
+        m.predict_columns([to_columns("\n".join(cols["text"]), format="text")])
+    m.predict_columns(html_cols)  # one batch
+    assert len(calls) > 40
+    for a in calls:
+        fast = context(*a)
+        monkeypatch.setattr(model, "_fast_context", None)
+        ref = context(*a)
+        monkeypatch.undo()  # the recorder too: calls is complete
+        assert _same_floats(fast, ref)
+
+
+@needs_text
+@pytest.mark.parametrize("seed", range(3))
+def test_compiled_position_and_container_rows_give_the_numpy_floats(seed, monkeypatch):
+    rng = np.random.default_rng(seed)
+    pf = tr.ParagraphFeatures()
+    for _ in range(30):
+        sizes = rng.integers(1, 200, rng.integers(1, 5))
+        n = int(sizes.sum())
+        doc = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
+        chars = rng.integers(0, 3, n) * rng.integers(0, 400, n).astype(float)
+        flags = {c: (rng.random(n) < q).astype(float) for c, q in (("t_is_h1", 0.02), ("t_comment_head", 0.03),
+                                                                   ("t_stamp", 0.1))}
+        f = {"t_log_chars": np.log1p(chars), **flags}
+        num = {c: rng.integers(-1, 8, n).astype(float) for c in ("block_id", "anc1", "anc2", "anc3")}
+        link_chars = np.minimum(chars, rng.integers(0, 300, n))
+        nan_text = np.where(rng.random(n) < 0.8, 1.0, np.nan)  # text rows of a mixed batch
+        fast, ref = dict(f), dict(f)
+        pf._position(doc, chars, fast)
+        pf._containers(num, doc, chars, link_chars, nan_text, fast)
+        with monkeypatch.context() as mp:
+            mp.setattr(tr, "_fast", None)
+            pf._position(doc, chars, ref)
+            pf._containers(num, doc, chars, link_chars, nan_text, ref)
+        assert fast.keys() == ref.keys()
+        for c in ref:
+            assert _same_floats(np.asarray(fast[c], dtype=float), np.asarray(ref[c], dtype=float)), c

@@ -1,14 +1,18 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
-"""The per-word and per-row loops of :mod:`chromesift.features.transformer`, in C.
+"""The per-word and per-row loops of :mod:`chromesift.features.transformer`, in C, and the
+context stage of :mod:`chromesift.train.model` (:func:`context_sorted`).
 
 Each function gives exactly what the Python code it replaces gives (that code stays in
-the transformer as the reference and the fallback): counts are integers, so the
-float features built from them are the same numbers. Strings are read through
-CPython's code point access; Python objects are made only where a word must be
-looked up in a set (stopwords, title words) or an attribute string in the cache.
+the transformer and the model as the reference and the fallback): counts are integers,
+so the float features built from them are the same numbers, and the sums of floats add
+in numpy's order. Strings are read through CPython's code point access; Python objects
+are made only where a word must be looked up in a set (stopwords, title words) or an
+attribute string in the cache.
 """
 
+from libc.math cimport NAN, isnan, sqrt
 from libc.stdint cimport int64_t, uint16_t
+from libc.stdlib cimport free, malloc, qsort
 
 import numpy as np
 
@@ -368,21 +372,6 @@ def lookup(list values, dict index, list new):
     return ids
 
 
-def factorize(const int64_t[:] keys):
-    """An integer code per key, the same for equal keys (in order of first appearance)."""
-    cdef Py_ssize_t n = keys.shape[0], r
-    codes = np.empty(n, dtype=np.int64)
-    cdef int64_t[:] cv = codes
-    cdef dict seen = {}
-    for r in range(n):
-        k = keys[r]
-        c = seen.get(k)
-        if c is None:
-            c = seen[k] = len(seen)
-        cv[r] = c
-    return codes
-
-
 def float_rows(list columns):
     """The columns (lists or arrays of numbers, equally long) as the rows of a float matrix."""
     cdef Py_ssize_t k = len(columns), n = len(columns[0]) if columns else 0, j, r
@@ -400,4 +389,391 @@ def float_rows(list columns):
                 out[j] = np.asarray(col, dtype=float)
         else:
             out[j] = col
+    return out
+
+
+# --- the stage-2 context (chromesift.train.model._context_sorted) ---------------------------
+#
+# Bit for bit the numpy code: every sum adds in numpy's order. ``np.add.reduceat`` takes a
+# segment's first value and adds the pairwise sum of the rest (_reduceat_sum), a row sum
+# over the window adds left to right from 0.0, ``np.cumsum`` runs left to right, and the
+# stable sorts of ``np.lexsort`` become sorts by (key, row).
+
+#: the columns :func:`context_sorted` fills, in order (model.CONTEXT_NAMES, checked there)
+CONTEXT_COLUMNS = (
+    "c_p", "c_prev1", "c_prev2", "c_prev3", "c_next1", "c_next2", "c_next3",
+    "c_doc_mean", "c_doc_wmean", "c_doc_max", "c_block_mean", "c_cont1_mean",
+    "c_cont2_mean", "c_window_mean", "c_rank", "c_mass_before", "c_mass_after",
+)
+
+
+cdef enum:
+    X_P = 0
+    X_PREV1 = 1  # .. X_PREV1 + 2
+    X_NEXT1 = 4  # .. X_NEXT1 + 2
+    X_DOC_MEAN = 7
+    X_DOC_WMEAN = 8
+    X_DOC_MAX = 9
+    X_BLOCK_MEAN = 10  # then cont1, cont2
+    X_WINDOW_MEAN = 13
+    X_RANK = 14
+    X_MASS_BEFORE = 15
+    X_MASS_AFTER = 16
+
+
+cdef double _pairwise_sum(const double *a, Py_ssize_t n) noexcept nogil:
+    # numpy's pairwise summation (DOUBLE_pairwise_sum), as its add loop reduces a run
+    cdef double r[8]
+    cdef double res
+    cdef Py_ssize_t i, j, n2
+    if n < 8:
+        res = -0.0
+        for i in range(n):
+            res += a[i]
+        return res
+    elif n <= 128:
+        for j in range(8):
+            r[j] = a[j]
+        i = 8
+        while i < n - (n % 8):
+            for j in range(8):
+                r[j] += a[i + j]
+            i += 8
+        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+        while i < n:
+            res += a[i]
+            i += 1
+        return res
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _pairwise_sum(a, n2) + _pairwise_sum(a + n2, n - n2)
+
+
+cdef inline double _reduceat_sum(const double *a, Py_ssize_t n) noexcept nogil:
+    # np.add.reduceat over one segment of n >= 1 values
+    return a[0] + _pairwise_sum(a + 1, n - 1)
+
+
+cdef struct _Keyed:
+    double key
+    Py_ssize_t row
+
+
+cdef int _by_key_then_row(const void *x, const void *y) noexcept nogil:
+    # ascending key, NaN last (as numpy sorts), then ascending row: a stable sort's order
+    cdef const _Keyed *a = <const _Keyed *>x
+    cdef const _Keyed *b = <const _Keyed *>y
+    cdef bint na = isnan(a.key), nb = isnan(b.key)
+    if na != nb:
+        return 1 if na else -1
+    if not na:
+        if a.key < b.key:
+            return -1
+        if a.key > b.key:
+            return 1
+    return (a.row > b.row) - (a.row < b.row)
+
+
+def context_sorted(const double[:] p, const double[:] doc, const double[:] block, const double[:] anc1,
+                   const double[:] anc2, const double[:] chars, double[:, ::1] out):
+    """``model._context_sorted`` into ``out`` (rows sorted by document and position, columns
+    :data:`CONTEXT_COLUMNS`), the same floats."""
+    cdef Py_ssize_t n = p.shape[0]
+    if n == 0:
+        return
+    cdef double *buf = <double *>malloc(n * sizeof(double))
+    cdef double *cum = <double *>malloc(n * sizeof(double))
+    cdef _Keyed *keyed = <_Keyed *>malloc(n * sizeof(_Keyed))
+    if buf == NULL or cum == NULL or keyed == NULL:
+        free(buf); free(cum); free(keyed)
+        raise MemoryError()
+    cdef Py_ssize_t s = 0, e, i, j, k, size, cnt, a, b
+    cdef double v, acc, mx, base, total, csum, mean, mass
+    cdef const double[:] ids
+    try:
+        # running mass over all rows, as one np.cumsum
+        cum[0] = p[0] * chars[0]
+        for i in range(1, n):
+            cum[i] = cum[i - 1] + p[i] * chars[i]
+        while s < n:
+            e = s + 1
+            while e < n and doc[e] == doc[s]:
+                e += 1
+            size = e - s
+            for i in range(s, e):
+                out[i, X_P] = p[i]
+                for k in range(1, 4):
+                    out[i, X_PREV1 + k - 1] = p[i - k] if i - k >= s else NAN
+                    out[i, X_NEXT1 + k - 1] = p[i + k] if i + k < e else NAN
+                # window mean: a row sum from 0.0 over p, prev1-3, next1-3 (the columns 0-6),
+                # absent values as 0.0
+                acc = 0.0
+                cnt = 0
+                for k in range(X_P, X_NEXT1 + 3):
+                    v = out[i, k]
+                    if isnan(v):
+                        acc += 0.0
+                    else:
+                        acc += v
+                        cnt += 1
+                out[i, X_WINDOW_MEAN] = acc / cnt if cnt > 0 else NAN
+
+            for i in range(size):
+                buf[i] = p[s + i]
+            mean = _reduceat_sum(buf, size) / size
+            mx = p[s]
+            for i in range(s + 1, e):  # np.maximum: NaN wins
+                v = p[i]
+                if not (mx >= v or isnan(mx)):
+                    mx = v
+            for i in range(size):
+                buf[i] = chars[s + i]
+            csum = _reduceat_sum(buf, size)
+            # the document's running mass: the global one less what came before the document
+            base = cum[s - 1] if s > 0 else 0.0
+            total = cum[e - 1] - base
+            for i in range(s, e):
+                out[i, X_DOC_MEAN] = mean
+                out[i, X_DOC_MAX] = mx
+                out[i, X_DOC_WMEAN] = total / csum if csum > 0 else 0.0
+                acc = cum[i] - base
+                mass = p[i] * chars[i]
+                out[i, X_MASS_BEFORE] = (acc - mass) / total if total > 0 else 0.0
+                out[i, X_MASS_AFTER] = (total - acc) / total if total > 0 else 0.0
+
+            # mean p over the rows of each block / container (id) of the document
+            for j in range(3):
+                ids = block if j == 0 else anc1 if j == 1 else anc2
+                for i in range(size):
+                    keyed[i].key = ids[s + i]
+                    keyed[i].row = s + i
+                for i in range(1, size):
+                    if _by_key_then_row(&keyed[i - 1], &keyed[i]) > 0:
+                        qsort(keyed, size, sizeof(_Keyed), _by_key_then_row)
+                        break
+                a = 0
+                while a < size:
+                    b = a + 1
+                    while b < size and keyed[b].key == keyed[a].key:
+                        b += 1
+                    for i in range(a, b):
+                        buf[i - a] = p[keyed[i].row]
+                    mean = _reduceat_sum(buf, b - a) / (b - a)
+                    for i in range(a, b):
+                        k = keyed[i].row
+                        out[k, X_BLOCK_MEAN + j] = mean if ids[k] >= 0 else NAN
+                    a = b
+
+            # rank of p, highest first, ties (equal p; NaN ties nothing) at their average rank
+            for i in range(size):
+                keyed[i].key = -p[s + i]
+                keyed[i].row = s + i
+            qsort(keyed, size, sizeof(_Keyed), _by_key_then_row)
+            a = 0
+            while a < size:
+                b = a + 1
+                while b < size and p[keyed[b].row] == p[keyed[a].row]:
+                    b += 1
+                mean = ((a + 1.0) + <double>b) / 2 / size
+                for i in range(a, b):
+                    out[keyed[i].row, X_RANK] = mean
+                a = b
+            s = e
+    finally:
+        free(buf); free(cum); free(keyed)
+
+
+# --- the position features (transformer._position) ---------------------------------------
+#
+# Bit for bit too: np.bincount sums left to right from 0.0, np.add.reduceat as above,
+# np.cumsum runs over the whole block (a document's part is the difference of two of its
+# values, as there), and x ** 2 is x * x.
+
+#: the columns :func:`position_rows` gives, in order
+POSITION_COLUMNS = (
+    "p_paragraphs", "p_page_chars", "p_rel_pos", "p_from_end", "p_from_start", "p_rank", "p_zscore",
+    "p_before_share", "p_dist_longest", "p_dist_h1", "p_window_share", "p_long_share_after",
+    "p_comment_head_at", "p_stamp_window",
+)
+
+cdef inline double _div0(double a, double b) noexcept nogil:
+    # transformer._div: a / b where b > 0, else 0
+    return a / b if b > 0 else 0.0
+
+
+def position_rows(const int64_t[:] doc, const double[:] chars, const double[:] log_chars, const double[:] is_h1,
+                  const double[:] comment_head, const double[:] stamp, Py_ssize_t stamp_window):
+    """Per paragraph, the :data:`POSITION_COLUMNS` (rows of the result) of ``_position``;
+    ``log_chars`` is ``np.log1p(chars)`` (numpy's, so that it is the same number)."""
+    cdef Py_ssize_t n = doc.shape[0]
+    out = np.empty((len(POSITION_COLUMNS), n))
+    if n == 0:
+        return out
+    cdef double[:, ::1] o = out
+    cdef double *cum = <double *>malloc(n * sizeof(double))  # np.cumsum(chars)
+    cdef double *lcum = <double *>malloc(n * sizeof(double))  # of the long paragraphs' chars
+    cdef double *scum = <double *>malloc(n * sizeof(double))  # of the stamp flags
+    cdef double *buf = <double *>malloc(n * sizeof(double))
+    cdef _Keyed *keyed = <_Keyed *>malloc(n * sizeof(_Keyed))
+    if cum == NULL or lcum == NULL or scum == NULL or buf == NULL or keyed == NULL:
+        free(cum); free(lcum); free(scum); free(buf); free(keyed)
+        raise MemoryError()
+    cdef Py_ssize_t s = 0, e, i, size, pos, a, b, lo, hi, head, above
+    cdef double fsize, page_chars, long_total, mu, ss, sd, dev, base, lbase, h1_at, longest, c
+    try:
+        cum[0] = chars[0]
+        lcum[0] = chars[0] if chars[0] >= 200 else 0.0
+        scum[0] = stamp[0]
+        for i in range(1, n):
+            cum[i] = cum[i - 1] + chars[i]
+            lcum[i] = lcum[i - 1] + (chars[i] if chars[i] >= 200 else 0.0)
+            scum[i] = scum[i - 1] + stamp[i]
+        while s < n:
+            e = s + 1
+            while e < n and doc[e] == doc[s]:
+                e += 1
+            size = e - s
+            fsize = <double>size
+            for i in range(size):
+                buf[i] = chars[s + i]
+            page_chars = _reduceat_sum(buf, size)
+            for i in range(size):
+                c = chars[s + i]
+                buf[i] = c if c >= 200 else 0.0
+            long_total = _reduceat_sum(buf, size)
+            # log length: mean and (sample) standard deviation over the page
+            mu = 0.0
+            for i in range(s, e):
+                mu += log_chars[i]
+            mu = mu / size
+            ss = 0.0
+            for i in range(s, e):
+                dev = log_chars[i] - mu
+                ss += dev * dev
+            sd = sqrt(ss / (size - 1)) if size > 1 else 0.0
+            # by length, longest first, ties in row order
+            for i in range(size):
+                keyed[i].key = -chars[s + i]
+                keyed[i].row = s + i
+            qsort(keyed, size, sizeof(_Keyed), _by_key_then_row)
+            longest = <double>(keyed[0].row - s)
+            a = 0
+            while a < size:  # ties share the best rank
+                b = a + 1
+                while b < size and chars[keyed[b].row] == chars[keyed[a].row]:
+                    b += 1
+                for i in range(a, b):
+                    o[5, keyed[i].row] = a / fsize
+                a = b
+            h1_at = NAN
+            for i in range(s, e):
+                if is_h1[i] > 0:
+                    h1_at = <double>(i - s)
+                    break
+            base = cum[s] - chars[s]
+            lbase = lcum[s] - (chars[s] if chars[s] >= 200 else 0.0)
+            head = -1  # latest comment heading strictly above the row
+            for i in range(s, e):
+                pos = i - s
+                o[0, i] = fsize
+                o[1, i] = page_chars
+                o[2, i] = pos / (fsize - 1 if fsize - 1 > 1 else 1.0)
+                o[3, i] = min(fsize - 1 - pos, 50.0)
+                o[4, i] = min(pos, 50)
+                o[6, i] = _div0(log_chars[i] - mu, sd)
+                o[7, i] = _div0(cum[i] - chars[i] - base, page_chars)
+                o[8, i] = (pos - longest) / fsize
+                o[9, i] = (pos - h1_at) / fsize
+                lo = max(i - 3, s)
+                hi = min(i + 3, e - 1)
+                o[10, i] = _div0(cum[hi] - (cum[lo - 1] if lo > 0 else 0.0), page_chars)
+                o[11, i] = _div0(long_total - (lcum[i] - lbase), long_total)
+                o[12, i] = o[7, head] if head >= 0 else -1.0
+                if comment_head[i] > 0:
+                    head = i
+                lo = max(i - stamp_window, s)
+                hi = min(i + stamp_window, e - 1)
+                o[13, i] = _div0(scum[hi] - (scum[lo - 1] if lo > 0 else 0.0) - stamp[i], <double>(hi - lo))
+            s = e
+    finally:
+        free(cum); free(lcum); free(scum); free(buf); free(keyed)
+    return out
+
+
+# --- the container sums of transformer._structure -------------------------------------------
+
+cdef struct _IntKeyed:
+    int64_t key
+    Py_ssize_t row
+
+
+cdef int _by_int_key_then_row(const void *x, const void *y) noexcept nogil:
+    cdef const _IntKeyed *a = <const _IntKeyed *>x
+    cdef const _IntKeyed *b = <const _IntKeyed *>y
+    if a.key != b.key:
+        return -1 if a.key < b.key else 1
+    return (a.row > b.row) - (a.row < b.row)
+
+
+def container_rows(const int64_t[:] doc, const double[:] chars, const double[:] link_chars,
+                   const int64_t[:, :] ids, const double[:] nan_text):
+    """For each level ``k`` (row of ``ids``: block, ancestor 1, 2, ...) the rows ``3k``,
+    ``3k + 1``, ``3k + 2`` of the result: share of the page's characters, paragraphs and
+    link density of the (document, id) group of each paragraph, times ``nan_text``, as
+    ``_structure`` computes them (np.bincount: sums in row order from 0.0)."""
+    cdef Py_ssize_t n = doc.shape[0], levels = ids.shape[0]
+    out = np.empty((3 * levels, n))
+    if n == 0:
+        return out
+    cdef double[:, ::1] o = out
+    cdef double *page = <double *>malloc(n * sizeof(double))
+    cdef _IntKeyed *keyed = <_IntKeyed *>malloc(n * sizeof(_IntKeyed))
+    if page == NULL or keyed == NULL:
+        free(page); free(keyed)
+        raise MemoryError()
+    cdef Py_ssize_t s = 0, e, i, k, a, b, r
+    cdef double acc, csum, cnt, lsum
+    try:
+        # characters of the page, at least 1 (np.maximum(_group_sum(doc, chars), 1))
+        while s < n:
+            e = s + 1
+            while e < n and doc[e] == doc[s]:
+                e += 1
+            acc = 0.0
+            for i in range(s, e):
+                acc += chars[i]
+            acc = acc if acc >= 1 or isnan(acc) else 1.0
+            for i in range(s, e):
+                page[i] = acc
+            s = e
+        for k in range(levels):
+            # the groups: equal keys doc * 2**32 + id, as the numpy code keys them
+            for i in range(n):
+                keyed[i].key = doc[i] * (<int64_t>1 << 32) + ids[k, i]
+                keyed[i].row = i
+            for i in range(1, n):
+                if _by_int_key_then_row(&keyed[i - 1], &keyed[i]) > 0:
+                    qsort(keyed, n, sizeof(_IntKeyed), _by_int_key_then_row)
+                    break
+            a = 0
+            while a < n:
+                b = a + 1
+                while b < n and keyed[b].key == keyed[a].key:
+                    b += 1
+                csum = 0.0
+                cnt = 0.0
+                lsum = 0.0
+                for i in range(a, b):
+                    r = keyed[i].row
+                    csum += chars[r]
+                    cnt += 1.0
+                    lsum += link_chars[r]
+                for i in range(a, b):
+                    r = keyed[i].row
+                    o[3 * k, r] = csum / page[r] * nan_text[r]
+                    o[3 * k + 1, r] = cnt * nan_text[r]
+                    o[3 * k + 2, r] = _div0(lsum, csum) * nan_text[r]
+                a = b
+    finally:
+        free(page); free(keyed)
     return out

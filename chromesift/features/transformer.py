@@ -701,20 +701,39 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
         n_doc = np.bincount(doc - doc.min())[doc - doc.min()].astype(float)
         f["s_path_repeat"] = _div(np.bincount(path_codes)[path_codes].astype(float), n_doc) * nan_text
         f["s_path_len"] = rows[:, 4]
+        self._containers(num, doc, chars, link_chars, nan_text, f)
+
+    @staticmethod
+    def _containers(num: dict, doc: np.ndarray, chars: np.ndarray, link_chars: np.ndarray, nan_text: np.ndarray,
+                    f: dict) -> None:
+        """Share of the page's text, paragraphs and link density of each paragraph's block and
+        ancestor containers (the paragraphs of its document with the same id)."""
+        levels = (("block", "block_id"), ("cont1", "anc1"), ("cont2", "anc2"), ("cont3", "anc3"))
+        if _fast is not None:  # the same numbers in one compiled pass
+            ids = np.array([num[col] for _, col in levels]).astype(np.int64)
+            m = _fast.container_rows(doc, chars, link_chars, ids, nan_text)
+            for k, (lvl, _) in enumerate(levels):
+                f[f"s_{lvl}_share"], f[f"s_{lvl}_paras"], f[f"s_{lvl}_link_density"] = m[3 * k:3 * k + 3]
+            return
         page_chars = np.maximum(_group_sum(doc, chars), 1)
-        ones = np.ones(n)
-        # the groups of _group_sum, once for three sums (codes in any order give the same sums)
-        groups = _fast.factorize if _fast is not None else (lambda k: np.unique(k, return_inverse=True)[1])
-        for lvl, col in (("block", "block_id"), ("cont1", "anc1"), ("cont2", "anc2"), ("cont3", "anc3")):
+        ones = np.ones(len(doc))
+        # the groups of _group_sum, once for three sums
+        for lvl, col in levels:
             ids = num[col].astype(np.int64)
             key = doc.astype(np.int64) * (1 << 32) + ids
-            inv = groups(key)
+            inv = np.unique(key, return_inverse=True)[1]
             csum = np.bincount(inv, weights=chars)[inv]
             f[f"s_{lvl}_share"] = csum / page_chars * nan_text
             f[f"s_{lvl}_paras"] = np.bincount(inv, weights=ones)[inv] * nan_text
             f[f"s_{lvl}_link_density"] = _div(np.bincount(inv, weights=link_chars)[inv], csum) * nan_text
 
     def _position(self, doc: np.ndarray, chars: np.ndarray, f: dict) -> None:
+        if _fast is not None:  # the same numbers in one compiled pass
+            rows = _fast.position_rows(
+                doc, chars, f["t_log_chars"], f["t_is_h1"], f["t_comment_head"], f["t_stamp"], STAMP_WINDOW
+            )
+            f.update(zip(_fast.POSITION_COLUMNS, rows, strict=True))
+            return
         n = len(doc)
         idx = np.arange(n)
         starts = np.concatenate(([0], np.flatnonzero(np.diff(doc)) + 1))

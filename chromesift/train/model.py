@@ -32,6 +32,15 @@ CONTEXT_NAMES = (
 CONTEXT_BOOKS = ("_doc", "_pos", "_block", "_anc1", "_anc2")
 _COL = {name: i for i, name in enumerate(CONTEXT_NAMES)}
 
+try:  # the compiled twin of _context_sorted (optional extension; same floats)
+    from chromesift.features._text import CONTEXT_COLUMNS as _FAST_COLUMNS
+    from chromesift.features._text import context_sorted as _fast_context
+except ImportError:
+    _fast_context = None
+else:
+    if tuple(_FAST_COLUMNS) != tuple(CONTEXT_NAMES):  # built from another column layout
+        _fast_context = None
+
 
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-6, 1 - 1e-6)
@@ -70,10 +79,19 @@ def context_features(
     # so it would return the identity there)
     d_next, d_prev = doc[1:], doc[:-1]
     if np.all((d_next > d_prev) | ((d_next == d_prev) & (pos[1:] >= pos[:-1]))):
-        return _context_sorted(p, doc, block, anc1, anc2, chars)
+        return _context_in_order(p, doc, block, anc1, anc2, chars)
     order = np.lexsort((pos, doc))
     out = np.empty((n, len(CONTEXT_NAMES)))
-    out[order] = _context_sorted(p[order], doc[order], block[order], anc1[order], anc2[order], chars[order])
+    out[order] = _context_in_order(p[order], doc[order], block[order], anc1[order], anc2[order], chars[order])
+    return out
+
+
+def _context_in_order(*columns: np.ndarray) -> np.ndarray:
+    """:func:`_context_sorted`, by its compiled twin where the extension is built."""
+    if _fast_context is None:
+        return _context_sorted(*columns)
+    out = np.empty((len(columns[0]), len(CONTEXT_NAMES)))
+    _fast_context(*columns, out)
     return out
 
 
