@@ -274,6 +274,13 @@ _FAMILY_PHRASES = (
 )
 
 
+def _grown(rows: np.ndarray, size: int) -> np.ndarray:
+    """``rows``, doubled (zeros appended) until it holds at least ``size`` rows."""
+    while size > len(rows):
+        rows = np.vstack([rows, np.zeros_like(rows)])
+    return rows
+
+
 class _TokenTable:
     """Family counts and hash bucket of every class/id token seen, as rows of one matrix.
 
@@ -306,8 +313,7 @@ class _TokenTable:
 
     def _add(self, token: str) -> int:
         i = len(self.index)
-        if i >= len(self.rows):
-            self.rows = np.vstack([self.rows, np.zeros_like(self.rows)])
+        self.rows = _grown(self.rows, i + 1)
         v = self.rows[i]
         v[:] = 0
         for j, fam in enumerate(_FAMILIES):
@@ -320,8 +326,7 @@ class _TokenTable:
         """Rows ``lo:lo + len(new)`` for the tokens ``new`` (already in :attr:`index`), as
         :meth:`_add` makes them, the long words matched in C (:data:`_FAMILY_PHRASES`)."""
         hi = lo + len(new)
-        while hi > len(self.rows):
-            self.rows = np.vstack([self.rows, np.zeros_like(self.rows)])
+        self.rows = _grown(self.rows, hi)
         block = self.rows[lo:hi]
         block[:] = 0
         for r, t in enumerate(new):
@@ -373,8 +378,7 @@ class _AttrRows:
         ids = _fast.lookup(values, self.index, new)
         if new:
             lo = len(self.index) - len(new)
-            while len(self.index) > len(self.rows):
-                self.rows = np.vstack([self.rows, np.zeros_like(self.rows)])
+            self.rows = _grown(self.rows, len(self.index))
             self.rows[lo:len(self.index)] = _attr_matrix(new, self.buckets)
         return self.rows[ids]
 
