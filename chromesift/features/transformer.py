@@ -343,11 +343,18 @@ _TOKEN_TABLES: dict[int, _TokenTable] = {}
 _CACHE_LIMIT = 200_000
 
 
+def _cache_for(caches: dict, buckets: int, limit: int, make):
+    """The per-process cache of ``caches`` for ``buckets``, made afresh by ``make(buckets)``
+    when there is none yet or it has grown to ``limit`` entries."""
+    cache = caches.get(buckets)
+    if cache is None or len(cache.index) >= limit:
+        cache = caches[buckets] = make(buckets)
+    return cache
+
+
 def _attr_matrix(values: list[str], buckets: int) -> np.ndarray:
     """Per attribute string (space-separated tokens), the summed token rows."""
-    table = _TOKEN_TABLES.get(buckets)
-    if table is None or len(table.index) >= _CACHE_LIMIT:
-        table = _TOKEN_TABLES[buckets] = _TokenTable(buckets)
+    table = _cache_for(_TOKEN_TABLES, buckets, _CACHE_LIMIT, _TokenTable)
     uniq: dict[str, int] = {}
     which = np.fromiter((uniq.setdefault(v, len(uniq)) for v in values), dtype=np.int64, count=len(values))
     tokens: list[str] = []
@@ -389,10 +396,7 @@ _ATTR_CACHE_LIMIT = 100_000
 
 def _attr_matrix_fast(values: list[str], buckets: int) -> np.ndarray:
     """:func:`_attr_matrix` through the cache of attribute strings (needs the extension)."""
-    cache = _ATTR_ROWS.get(buckets)
-    if cache is None or len(cache.index) >= _ATTR_CACHE_LIMIT:
-        cache = _ATTR_ROWS[buckets] = _AttrRows(buckets)
-    return cache.matrix(values)
+    return _cache_for(_ATTR_ROWS, buckets, _ATTR_CACHE_LIMIT, _AttrRows).matrix(values)
 
 
 def _text_counts(joined: str, lower: str, bits: np.ndarray, starts: np.ndarray, ends: np.ndarray,
