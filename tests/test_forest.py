@@ -169,6 +169,167 @@ def test_bad_input_raises_value_error(fitted):
         call(X=T.astype(np.float32))
     with pytest.raises(ValueError, match="float64"):
         call(X=T[:, 0])
+    with pytest.raises(ValueError, match="pre-order"):
+        call(left=np.where(is_leaf == 0, right, left).astype(np.int32))
+
+
+# --- the packed forest -----------------------------------------------------------------------
+
+
+def _node_args(flat: forest.FlatForest) -> dict[str, np.ndarray]:
+    """The node arguments of ``_forest.Forest`` for a flat forest, as writable copies."""
+    names = [*forest.FlatForest._NODE_ARGS, "roots"]
+    return {n: a.copy() for n, a in zip(names, [*flat._nodes, flat.roots], strict=True)}
+
+
+def _mirror(args: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The same trees with every split's children laid out right subtree first.
+
+    The walks end at the same leaves, but the left child of a split is no longer the
+    next node: a valid forest that is not in pre-order.
+    """
+    old_feature, old_leaf = args["feature"], args["is_leaf"]
+    new_of_old = np.empty(len(old_feature), dtype=np.int64)
+    order: list[int] = []
+
+    def visit(k: int) -> None:
+        new_of_old[k] = len(order)
+        order.append(k)
+        if not old_leaf[k]:
+            visit(int(args["right"][k]))
+            visit(int(args["left"][k]))
+
+    for root in args["roots"]:
+        visit(int(root))
+    order_a = np.array(order)
+    out = {n: args[n][order_a].copy() for n in args if n not in ("roots",)}
+    for side in ("left", "right"):
+        children = args[side][order_a]
+        out[side] = np.where(old_leaf[order_a] == 0, new_of_old[children], 0).astype(np.int32)
+    out["roots"] = new_of_old[args["roots"]].astype(np.int32)
+    return out
+
+
+@needs_extension
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_packed_forest_equals_add_trees_and_sklearn(fitted, order):
+    booster, split, T = fitted
+    flat = forest.flat_forest(booster)
+    args = _node_args(flat)
+    packed = forest._forest.Forest(*args.values())
+    assert packed.n_trees == len(flat.roots) == len(booster._predictors)
+    assert packed.n_nodes == len(args["feature"])
+    assert packed.n_columns == split["feature_idx"].max() + 1
+    X = np.asarray(T, order=order)
+    by_packed = np.full(len(X), flat.baseline)
+    packed.add(X, by_packed)
+    by_call = np.full(len(X), flat.baseline)
+    forest._forest.add_trees(*args.values(), X, by_call)
+    assert np.array_equal(by_packed, by_call)
+    assert np.array_equal(by_packed, booster._raw_predict(X)[:, 0])
+    # the forest holds its own copy: changing the arrays it was built from changes nothing
+    for a in args.values():
+        a[:] = 0
+    again = np.full(len(X), flat.baseline)
+    packed.add(X, again)
+    assert np.array_equal(again, by_packed)
+
+
+@needs_extension
+def test_predict_proba_is_sklearns_to_the_bit(fitted):
+    booster, _, T = fitted
+    flat = forest.flat_forest(booster)
+    for X in (T, np.asfortranarray(T), T[:1], T[::-7]):
+        assert np.array_equal(flat.predict_proba(X), booster.predict_proba(X))
+        assert np.array_equal(flat.decision_function(X), booster.decision_function(X))
+
+
+@needs_extension
+def test_packed_forest_rejects_malformed_nodes(fitted):
+    booster, _, T = fitted
+    args = _node_args(forest.flat_forest(booster))
+    split = int(np.flatnonzero(args["is_leaf"] == 0)[0])
+
+    def build(**changes):
+        return forest._forest.Forest(*(changes.get(n, a) for n, a in args.items()))
+
+    def changed(name, at, to):
+        a = args[name].copy()
+        a[at] = to
+        return a
+
+    build()  # the unchanged arrays are fine
+    with pytest.raises(ValueError, match=f"children of node {split} are out of range"):
+        build(right=changed("right", split, split))  # a loop
+    with pytest.raises(ValueError, match=f"children of node {split} are out of range"):
+        build(right=changed("right", split, len(args["right"])))
+    with pytest.raises(ValueError, match=f"children of node {split} are out of range"):
+        build(left=changed("left", split, -1))
+    with pytest.raises(ValueError, match=f"node {split} is node {split + 2}, not the next one"):
+        build(left=changed("left", split, split + 2))
+    with pytest.raises(ValueError, match=f"node {split} splits on column -1"):
+        build(feature=changed("feature", split, -1))
+    with pytest.raises(ValueError, match="root -1 of tree 0 is out of range"):
+        build(roots=changed("roots", 0, -1))
+    with pytest.raises(ValueError, match="out of range"):
+        build(roots=changed("roots", -1, len(args["feature"])))
+    with pytest.raises(ValueError, match="is_leaf has"):
+        build(is_leaf=args["is_leaf"][:-1])
+    with pytest.raises(ValueError, match="format 'd'"):
+        build(threshold=args["threshold"].astype(np.float32))
+    with pytest.raises(TypeError):
+        build(value=None)
+    with pytest.raises(TypeError):
+        forest._forest.Forest(*list(args.values())[:-1])
+    with pytest.raises(TypeError):
+        forest._forest.Forest(*args.values(), X=T)
+    # a valid forest out of pre-order is refused, and flat_forest would fall back then
+    mirrored = _mirror(args)
+    splits = np.flatnonzero(mirrored["is_leaf"] == 0)
+    assert (mirrored["left"][splits] > splits).all() and (mirrored["right"][splits] > splits).all()
+    assert (mirrored["left"][splits] != splits + 1).any()
+    ref = np.zeros(len(T))
+    forest._forest.add_trees(*args.values(), T, ref)
+    with pytest.raises(ValueError, match="pre-order"):
+        forest._forest.Forest(*mirrored.values())
+    # leaves are not checked: their children and columns are never read
+    leaf = int(np.flatnonzero(args["is_leaf"] == 1)[0])
+    odd = build(
+        left=changed("left", leaf, -5),
+        right=changed("right", leaf, 10**6),
+        feature=changed("feature", leaf, -7),
+    )
+    out = np.zeros(len(T))
+    odd.add(T, out)
+    assert np.array_equal(out, ref)
+
+
+@needs_extension
+def test_packed_forest_checks_every_call(fitted):
+    booster, split, T = fitted
+    packed = forest.flat_forest(booster)._packed
+    n_columns = split["feature_idx"].max() + 1
+    packed.add(T[:, :n_columns], np.zeros(len(T)))  # the columns the trees read are enough
+    with pytest.raises(ValueError, match=f"splits on column {n_columns - 1}, but X has"):
+        packed.add(T[:, : n_columns - 1], np.zeros(len(T)))
+    with pytest.raises(ValueError, match="out has 3 rows"):
+        packed.add(T, np.zeros(3))
+    with pytest.raises(ValueError, match="float64"):
+        packed.add(T.astype(np.float32), np.zeros(len(T)))
+    with pytest.raises(ValueError, match="float64"):
+        packed.add(T[:, 0], np.zeros(len(T)))
+    with pytest.raises(ValueError, match="format 'd'"):
+        packed.add(T, np.zeros(len(T), dtype=np.float32))
+    with pytest.raises(ValueError, match="contiguous"):
+        packed.add(T, np.zeros(2 * len(T))[::2])
+    read_only = np.zeros(len(T))
+    read_only.setflags(write=False)
+    with pytest.raises((ValueError, BufferError)):
+        packed.add(T, read_only)
+    with pytest.raises(TypeError):
+        packed.add(T)
+    with pytest.raises(AttributeError):
+        packed.n_trees = 0
 
 
 # --- the shipped model ----------------------------------------------------------------------

@@ -5,7 +5,9 @@ and call: for a booster of 120 trees that is about 0.7 ms even for one row, most
 the time of a page. :class:`FlatForest` lays all trees of a booster end to end in flat
 node arrays and sums their leaf values in C (:mod:`chromesift._forest`), with the same
 splits (``x <= threshold`` goes left, NaN follows ``missing_go_to_left``) and the same
-order of summation, so the probabilities are scikit-learn's.
+order of summation, so the probabilities are scikit-learn's. The extension checks and
+packs the node arrays once (:class:`chromesift._forest.Forest`), when the flat forest
+is built, so a prediction only checks the shape of its matrix.
 
 The extension is optional: :func:`flat_forest` returns None where it is not built or
 the booster is not one it covers (multiclass, categorical splits), and callers use
@@ -39,15 +41,22 @@ class FlatForest:
     Parameters
     ----------
     nodes : dict of str to ndarray
-        Node arrays of all trees end to end, by :func:`chromesift._forest.add_trees`
+        Node arrays of all trees end to end, by :class:`chromesift._forest.Forest`
         argument name: ``feature``, ``threshold``, ``left``, ``right`` (absolute node
-        indices), ``is_leaf``, ``missing_go_to_left``, ``value``.
+        indices), ``is_leaf``, ``missing_go_to_left``, ``value``. Each tree in
+        pre-order (the left child of a split is the next node), as scikit-learn's.
     roots : ndarray of int32
         Index of the first node of each tree.
     baseline : float
         The booster's raw prediction before any tree (``_baseline_prediction``).
     n_features : int
         Columns of the matrices it predicts.
+
+    Raises
+    ------
+    ValueError
+        If the extension rejects the nodes (children out of range or out of pre-order,
+        arrays of different lengths).
     """
 
     _NODE_ARGS = ("feature", "threshold", "left", "right", "is_leaf", "missing_go_to_left", "value")
@@ -60,8 +69,9 @@ class FlatForest:
         self.baseline = float(baseline)
         self.n_features = int(n_features)
         for a in (*self._nodes, roots):
-            # read-only: the extension checks the nodes, then walks them without the GIL
-            a.setflags(write=False)
+            a.setflags(write=False)  # the arrays describe the packed forest: keep them so
+        # checked and copied once here; predictions walk this copy without the GIL
+        self._packed = _forest.Forest(*self._nodes, roots)
 
     @classmethod
     def from_booster(cls, booster: HistGradientBoostingClassifier) -> FlatForest:
@@ -70,7 +80,8 @@ class FlatForest:
         Raises
         ------
         ValueError
-            If the booster is multiclass or has categorical features.
+            If the booster is multiclass or has categorical features, or its trees are
+            not in pre-order.
         """
         if booster.n_trees_per_iteration_ != 1 or len(booster.classes_) != 2:
             raise ValueError("only binary boosters can be flattened")
@@ -106,13 +117,17 @@ class FlatForest:
         # start from the baseline and add the trees in order, as scikit-learn does
         out = np.full(len(X), self.baseline)
         if len(X):
-            _forest.add_trees(*self._nodes, self.roots, X, out)
+            self._packed.add(X, out)
         return out
 
     def predict_proba(self, X) -> np.ndarray:
         """Probabilities of class 0 and class 1, shape ``(n, 2)``, as the booster's ``predict_proba``."""
         p = expit(self.decision_function(X))
-        return np.column_stack([1 - p, p])
+        # the values of np.column_stack([1 - p, p]), without its list and intermediate array
+        proba = np.empty((len(p), 2))
+        proba[:, 1] = p
+        np.subtract(1.0, p, out=proba[:, 0])
+        return proba
 
 
 def flat_forest(booster) -> FlatForest | None:
