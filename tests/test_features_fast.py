@@ -218,3 +218,45 @@ def test_corpus_sample_same(corpus_pages):
         if text.strip():
             assert_same(pf, *_concat_columns([to_columns(text, format="text")]))
     assert_same(pf, *_concat_columns(html_cols[:32]))
+
+
+@needs_extension
+def test_word_set_as_set_membership():
+    words = ["der", "die", "the", "und", "ο", "和", "😀x", "a"]
+    ws = tr._fast.WordSet(words)
+    for w in [*words, "", "th", "thee", "de", "😀", "x", "A", "ö"]:
+        assert (w in ws) == (w in set(words)), w
+    stops = tr._fast.WordSet(tr._STOPS)
+    assert all(w in stops for w in tr._STOPS)
+
+
+@needs_extension
+def test_comment_rows_prefilters_keep_the_regex_answers():
+    texts = [
+        "", "comments", "comments (12)", "(3) comments:", "[12] kommentare »", "12 comments", "comments 12",
+        " comments", "comments ", "add a comment.", "发表评论", "what do you think?", "xcomments", "٣ comments",
+        "comments\n", "5:46 pm", "posted at 14.30 uhr", "a.b", "1.5", "v1.2", "reply", "- reply · report -",
+        "reply report", "replyx", "_reply", "reply\n", "举报", "share this", "like", "edit 10:30", "10:30",
+        "١٠:٣٠", "reply to this", "x" * 200 + " 10:30",
+    ]
+    names = ("t_comment_head", "t_stamp")
+    out = np.zeros((2, len(texts)))
+    tr._comment_rows(texts, tr._Rows(out, {c: j for j, c in enumerate(names)}))
+    want = np.zeros((2, len(texts)))
+    mp = pytest.MonkeyPatch()
+    mp.setattr(tr, "_fast", None)
+    try:
+        tr._comment_rows(texts, tr._Rows(want, {c: j for j, c in enumerate(names)}))
+    finally:
+        mp.undo()
+    assert np.array_equal(out, want)
+    assert want.sum() > 10
+
+
+def test_batches_through_their_own_matrix_same(monkeypatch):
+    """Blocks of more than DIRECT_ROWS paragraphs are computed apart and copied over: the same matrix."""
+    pf = fitted()
+    cols, doc = _concat_columns([to_columns(p) for p in PAGES.values()])
+    direct = pf.transform_columns(cols, doc)
+    monkeypatch.setattr(tr, "DIRECT_ROWS", 0)
+    assert np.array_equal(pf.transform_columns(cols, doc), direct, equal_nan=True)

@@ -10,8 +10,8 @@ are made only where a word must be looked up in a set (stopwords, title words) o
 attribute string in the cache.
 """
 
-from libc.math cimport NAN, isnan, sqrt
-from libc.stdint cimport int64_t, uint16_t
+from libc.math cimport NAN, ceil, isnan, sqrt
+from libc.stdint cimport int64_t, uint16_t, uint64_t
 from libc.stdlib cimport free, malloc, qsort
 
 import numpy as np
@@ -23,6 +23,10 @@ cdef extern from "Python.h":
     object PyUnicode_Substring(object s, Py_ssize_t start, Py_ssize_t end)
     int PySet_Contains(object anyset, object key) except -1
     int PyUnicode_Contains(object container, object element) except -1
+    bint Py_UNICODE_ISDECIMAL(Py_UCS4 ch)
+    bint Py_UNICODE_ISSPACE(Py_UCS4 ch)
+    bint Py_UNICODE_ISALNUM(Py_UCS4 ch)
+    double PyLong_AsDouble(object o) except? -1.0
 
 
 cdef inline bint _ascii_word(Py_UCS4 c) noexcept:
@@ -48,9 +52,69 @@ cdef enum:
 SENTENCES, WORDS, STOPWORDS, TITLE_WORDS = C_SENTENCES, C_WORDS, C_STOPWORDS, C_TITLE_WORDS
 
 
+cdef inline uint64_t _fnv(int kind, void *data, Py_ssize_t a, Py_ssize_t b) noexcept:
+    # FNV-1a over the code points of data[a:b]
+    cdef uint64_t h = 14695981039346656037ULL
+    cdef Py_ssize_t i
+    for i in range(a, b):
+        h = (h ^ <uint64_t>PyUnicode_READ(kind, data, i)) * 1099511628211ULL
+    return h
+
+
+cdef class WordSet:
+    """A set of strings that a substring is looked up in where it stands, code point by code
+    point: the answer of ``in`` on a set of ``str``, without making the substring."""
+
+    cdef Py_UCS4[::1] chars     # all words' code points, one after another
+    cdef int64_t[::1] w_start   # word i: chars[w_start[i]:w_start[i] + w_len[i]]
+    cdef int64_t[::1] w_len
+    cdef int64_t[::1] slots     # open addressing by _fnv: a word's index, -1 for none
+    cdef uint64_t mask
+
+    def __init__(self, words):
+        uniq = sorted({w for w in words})
+        cdef uint64_t j
+        self.chars = np.array([ord(c) for w in uniq for c in w] or [0], dtype=np.uint32)
+        lens = [len(w) for w in uniq]
+        self.w_len = np.array(lens or [0], dtype=np.int64)
+        self.w_start = np.concatenate(([0], np.cumsum(lens, dtype=np.int64)))[:max(len(lens), 1)]
+        size = 8
+        while size < 4 * len(uniq):
+            size *= 2
+        self.mask = size - 1
+        slots = np.full(size, -1, dtype=np.int64)
+        for i, w in enumerate(uniq):
+            j = _fnv(PyUnicode_KIND(w), PyUnicode_DATA(w), 0, len(w)) & self.mask
+            while slots[j] >= 0:
+                j = (j + 1) & self.mask
+            slots[j] = i
+        self.slots = slots
+
+    cdef bint has(self, int kind, void *data, Py_ssize_t a, Py_ssize_t b) noexcept:
+        # whether data[a:b] (a string's code points) is one of the words
+        cdef uint64_t j = _fnv(kind, data, a, b) & self.mask
+        cdef int64_t w, ws
+        cdef Py_ssize_t k
+        while True:
+            w = self.slots[j]
+            if w < 0:
+                return False
+            if self.w_len[w] == b - a:
+                ws = self.w_start[w]
+                k = 0
+                while k < b - a and PyUnicode_READ(kind, data, a + k) == self.chars[ws + k]:
+                    k += 1
+                if k == b - a:
+                    return True
+            j = (j + 1) & self.mask
+
+    def __contains__(self, str word):
+        return self.has(PyUnicode_KIND(word), PyUnicode_DATA(word), 0, len(word))
+
+
 def text_counts(const uint16_t[:] bits, const int64_t[:] starts, const int64_t[:] ends, int alnum, int sent_end,
                 int space, str src, bint lower_each, const int64_t[:] para_doc, frozenset stops, dict doc_titles,
-                Py_ssize_t maxlen):
+                Py_ssize_t maxlen, WordSet stop_set=None):
     """Per paragraph (row), counts of its characters and words (columns, integers).
 
     Columns 0-8: characters with class bit 0-8 set (``bits``: class bits of the joined
@@ -61,6 +125,10 @@ def text_counts(const uint16_t[:] bits, const int64_t[:] starts, const int64_t[:
     (``doc_titles[para_doc[r]]``). A word is ``src[i:j]``, lowercased with ``str.lower``
     where ``lower_each`` is set (else ``src`` is the lowercased text already, code point
     for code point); words longer than ``maxlen`` (>= 0) are in neither set.
+
+    ``stop_set``: ``stops`` as a :class:`WordSet`, for looking the words up in place (where
+    ``lower_each`` is not set); a word is then made a string only where a title word has its
+    length and first character (mod 64).
     """
     cdef Py_ssize_t n = starts.shape[0], total = bits.shape[0]
     out = np.zeros((n, 13), dtype=np.int64)
@@ -73,6 +141,11 @@ def text_counts(const uint16_t[:] bits, const int64_t[:] starts, const int64_t[:
     cdef object title = None
     cdef long long d, last = -1
     cdef bint any_title = False
+    cdef bint in_place = stop_set is not None and not lower_each
+    cdef int kind = PyUnicode_KIND(src)
+    cdef void *data = PyUnicode_DATA(src)
+    cdef uint64_t t_lens = 0, t_firsts = 0  # bits of the title words' lengths and first characters
+    cdef Py_UCS4 c0
     for t in doc_titles.values():
         if t:
             any_title = True
@@ -105,6 +178,28 @@ def text_counts(const uint16_t[:] bits, const int64_t[:] starts, const int64_t[:
             in_word = False  # a word is src[ws:i]
             ov[r, C_WORDS] += 1
             if maxlen >= 0 and i - ws > maxlen:
+                continue
+            if in_place:
+                if stop_set.has(kind, data, ws, i):
+                    ov[r, C_STOPWORDS] += 1
+                if not any_title:
+                    continue
+                d = para_doc[r]
+                if d != last:
+                    title = doc_titles[d]
+                    last = d
+                    t_lens = 0
+                    t_firsts = 0
+                    for w in title:
+                        if not w:  # no word is empty
+                            continue
+                        t_lens |= (<uint64_t>1) << (len(<str>w) & 63)
+                        c0 = (<str>w)[0]
+                        t_firsts |= (<uint64_t>1) << (<uint64_t>c0 & 63)
+                c0 = PyUnicode_READ(kind, data, ws)
+                if (t_lens >> ((i - ws) & 63)) & 1 and (t_firsts >> (<uint64_t>c0 & 63)) & 1 \
+                        and PySet_Contains(title, PyUnicode_Substring(src, ws, i)):
+                    ov[r, C_TITLE_WORDS] += 1
                 continue
             word = PyUnicode_Substring(src, ws, i)
             if lower_each:
@@ -302,6 +397,135 @@ def row_flags(list texts, list lower_texts, list title, list h1, str bullets, st
     return out
 
 
+#: the features :func:`text_rows` gives, in order
+TEXT_COLUMNS = (
+    "t_chars", "t_words", "t_cjk", "t_cjk_ratio", "t_mean_word_len", "t_sentences", "t_mean_sentence_len",
+    "t_digit_ratio", "t_upper_ratio", "t_punct_ratio", "t_separators", "t_text_density", "t_stop_density",
+    "t_zh_stop_ratio", "t_title_overlap",
+)
+
+
+def text_rows(const int64_t[:, :] counts, const int64_t[:] cls, const double[:] length, double[:, :] out,
+              const int64_t[:] dest):
+    """The :data:`TEXT_COLUMNS` of each paragraph (row ``r`` of :func:`text_counts`' ``counts``)
+    into the rows ``dest`` of ``out``, with the float operations of ``_compute`` on the
+    counts as floats (exact integers): a ratio is ``a / b`` where ``b > 0``, else 0.
+    ``length``: the characters of each paragraph. ``cls``: the columns of the letters, numbers, upper case, punctuation, CJK, Chinese
+    function characters and separators."""
+    cdef Py_ssize_t n = counts.shape[0], r
+    cdef double chars, letters, numbers, upper, punct, cjk, zh_stop, seps, sentences, words, stops, in_title
+    cdef double tokens, lines
+    for r in range(n):
+        letters = <double>counts[r, cls[0]]
+        numbers = <double>counts[r, cls[1]]
+        upper = <double>counts[r, cls[2]]
+        punct = <double>counts[r, cls[3]]
+        cjk = <double>counts[r, cls[4]]
+        zh_stop = <double>counts[r, cls[5]]
+        seps = <double>counts[r, cls[6]]
+        chars = length[r]
+        sentences = <double>counts[r, C_SENTENCES]
+        words = <double>counts[r, C_WORDS]
+        stops = <double>counts[r, C_STOPWORDS]
+        in_title = <double>counts[r, C_TITLE_WORDS]
+        tokens = words + cjk
+        lines = ceil(chars / 80.0)
+        out[dest[0], r] = chars
+        out[dest[1], r] = tokens
+        out[dest[2], r] = cjk
+        out[dest[3], r] = _div0(cjk, chars)
+        out[dest[4], r] = _div0(letters - cjk, words)
+        out[dest[5], r] = sentences
+        out[dest[6], r] = tokens / (sentences if sentences > 1.0 else 1.0)
+        out[dest[7], r] = _div0(numbers, chars)
+        out[dest[8], r] = _div0(upper, letters)
+        out[dest[9], r] = _div0(punct, chars)
+        out[dest[10], r] = seps
+        out[dest[11], r] = tokens / (lines if lines > 1.0 else 1.0)
+        out[dest[12], r] = _div0(stops, words)
+        out[dest[13], r] = _div0(zh_stop, cjk)
+        out[dest[14], r] = _div0(in_title, words)
+
+
+cdef inline bint _word(Py_UCS4 c) noexcept:
+    # a word character of re's \w (a str pattern without re.ASCII)
+    return Py_UNICODE_ISALNUM(c) or c == 95
+
+
+cdef inline bint _clock(int kind, void *data, Py_ssize_t L) noexcept:
+    # a digit, ":" or "." and a digit, in a row: what either part of transformer._STAMP_TIME needs
+    cdef Py_ssize_t i
+    cdef Py_UCS4 c
+    for i in range(1, L - 1):
+        c = PyUnicode_READ(kind, data, i)
+        if (c == 58 or c == 46) and Py_UNICODE_ISDECIMAL(PyUnicode_READ(kind, data, i - 1)) \
+                and Py_UNICODE_ISDECIMAL(PyUnicode_READ(kind, data, i + 1)):
+            return True
+    return False
+
+
+def comment_rows(list lower_texts, Py_ssize_t head_max, head_fullmatch, str head_first, str head_last,
+                 Py_ssize_t stamp_max, time_search, actions_match, str action_first, str action_last,
+                 double[:, :] out, Py_ssize_t head_row, Py_ssize_t stamp_row):
+    """``t_comment_head`` and ``t_stamp`` of ``_compute`` into the rows ``head_row`` and
+    ``stamp_row`` of ``out``: 1.0 where a (lowercased) text no longer than ``head_max`` is a
+    comment heading (``head_fullmatch``), and where one no longer than ``stamp_max`` has a
+    time of day (``time_search``) or is action words (``actions_match``), else 0.0.
+
+    Each regex runs only on texts that can match: a heading starts with a character of
+    ``head_first`` or a digit and ends with one of ``head_last``, a digit or a space; a
+    time has a digit, ":" or "." and a digit in a row; action words start and end the text
+    unless it starts (ends) with a non-word character, so a word character there must be
+    in ``action_first`` (``action_last``).
+    """
+    cdef Py_ssize_t n = len(lower_texts), r, L
+    cdef str t
+    cdef int kind
+    cdef void *data
+    cdef Py_UCS4 first, last
+    cdef double head, stamp
+    for r in range(n):
+        t = lower_texts[r]
+        L = len(t)
+        head = 0.0
+        stamp = 0.0
+        if L > 0:
+            kind = PyUnicode_KIND(t)
+            data = PyUnicode_DATA(t)
+            first = PyUnicode_READ(kind, data, 0)
+            last = PyUnicode_READ(kind, data, L - 1)
+            if L <= head_max and (Py_UNICODE_ISDECIMAL(first) or _in(first, head_first)) \
+                    and (Py_UNICODE_ISDECIMAL(last) or Py_UNICODE_ISSPACE(last) or _in(last, head_last)) \
+                    and head_fullmatch(t) is not None:
+                head = 1.0
+            if L <= stamp_max:
+                if _clock(kind, data, L) and time_search(t) is not None:
+                    stamp = 1.0
+                elif (not _word(first) or _in(first, action_first)) and (not _word(last) or _in(last, action_last)) \
+                        and actions_match(t) is not None:
+                    stamp = 1.0
+        out[head_row, r] = head
+        out[stamp_row, r] = stamp
+
+
+def neighbour_rows(const int64_t[:] doc, double[:, :] out, const int64_t[:] base, const int64_t[:] shifts,
+                   Py_ssize_t dest):
+    """``_neighbours``: for shift ``s`` and base feature ``j`` (row ``base[j]`` of ``out``),
+    row ``dest + s * len(base) + j`` of ``out`` holds the base feature of the row
+    ``shifts[s]`` before (negative: after) in the same document, NaN where there is none."""
+    cdef Py_ssize_t n = doc.shape[0], nb = base.shape[0], s, j, i, src, row
+    for s in range(shifts.shape[0]):
+        for i in range(n):
+            src = i - shifts[s]
+            row = dest + s * nb
+            if 0 <= src < n and doc[src] == doc[i]:
+                for j in range(nb):
+                    out[row + j, i] = out[base[j], src]
+            else:
+                for j in range(nb):
+                    out[row + j, i] = NAN
+
+
 def structure_rows(list source, list tags, list paths, const int64_t[:] doc, dict codes, Py_ssize_t other):
     """Per paragraph: from HTML, tag code, tag is p, li, a heading (h1-h6), path code
     (one per document and path) and the number of ``/`` in the path."""
@@ -378,13 +602,24 @@ def float_rows(list columns):
     out = np.empty((k, n))
     cdef double[:, ::1] ov = out
     cdef list values
+    cdef object v
     for j in range(k):
         col = columns[j]
         if type(col) is list:
             values = <list>col
             try:
                 for r in range(n):
-                    ov[j, r] = <double>values[r]
+                    v = values[r]
+                    # ints and bools without the float object float() makes of them (the same value:
+                    # int.__float__ is PyLong_AsDouble)
+                    if type(v) is int:
+                        ov[j, r] = PyLong_AsDouble(v)
+                    elif v is True:
+                        ov[j, r] = 1.0
+                    elif v is False:
+                        ov[j, r] = 0.0
+                    else:
+                        ov[j, r] = <double>v
             except (TypeError, ValueError):  # what numpy converts otherwise (None -> NaN)
                 out[j] = np.asarray(col, dtype=float)
         else:
@@ -602,14 +837,16 @@ cdef inline double _div0(double a, double b) noexcept nogil:
 
 
 def position_rows(const int64_t[:] doc, const double[:] chars, const double[:] log_chars, const double[:] is_h1,
-                  const double[:] comment_head, const double[:] stamp, Py_ssize_t stamp_window):
+                  const double[:] comment_head, const double[:] stamp, Py_ssize_t stamp_window, out=None):
     """Per paragraph, the :data:`POSITION_COLUMNS` (rows of the result) of ``_position``;
-    ``log_chars`` is ``np.log1p(chars)`` (numpy's, so that it is the same number)."""
+    ``log_chars`` is ``np.log1p(chars)`` (numpy's, so that it is the same number). ``out``:
+    where to write them (rows of the feature matrix, any strides), else a new matrix."""
     cdef Py_ssize_t n = doc.shape[0]
-    out = np.empty((len(POSITION_COLUMNS), n))
+    if out is None:
+        out = np.empty((len(POSITION_COLUMNS), n))
     if n == 0:
         return out
-    cdef double[:, ::1] o = out
+    cdef double[:, :] o = out
     cdef double *cum = <double *>malloc(n * sizeof(double))  # np.cumsum(chars)
     cdef double *lcum = <double *>malloc(n * sizeof(double))  # of the long paragraphs' chars
     cdef double *scum = <double *>malloc(n * sizeof(double))  # of the stamp flags
@@ -716,16 +953,18 @@ cdef int _by_int_key_then_row(const void *x, const void *y) noexcept nogil:
 
 
 def container_rows(const int64_t[:] doc, const double[:] chars, const double[:] link_chars,
-                   const int64_t[:, :] ids, const double[:] nan_text):
+                   const int64_t[:, :] ids, const double[:] nan_text, out=None):
     """For each level ``k`` (row of ``ids``: block, ancestor 1, 2, ...) the rows ``3k``,
     ``3k + 1``, ``3k + 2`` of the result: share of the page's characters, paragraphs and
     link density of the (document, id) group of each paragraph, times ``nan_text``, as
-    ``_structure`` computes them (np.bincount: sums in row order from 0.0)."""
+    ``_structure`` computes them (np.bincount: sums in row order from 0.0). ``out``: where
+    to write them (rows of the feature matrix, any strides), else a new matrix."""
     cdef Py_ssize_t n = doc.shape[0], levels = ids.shape[0]
-    out = np.empty((3 * levels, n))
+    if out is None:
+        out = np.empty((3 * levels, n))
     if n == 0:
         return out
-    cdef double[:, ::1] o = out
+    cdef double[:, :] o = out
     cdef double *page = <double *>malloc(n * sizeof(double))
     cdef _IntKeyed *keyed = <_IntKeyed *>malloc(n * sizeof(_IntKeyed))
     if page == NULL or keyed == NULL:

@@ -45,6 +45,15 @@ try:  # the per-word and per-row loops in C (an optional extension); the Python 
     from chromesift.features import _text as _fast
 except (ImportError, ValueError, TypeError):  # not built (or built for another ABI): Python loops
     _fast = None
+#: the features made of the counts of :func:`_text_counts` (the extension's ``text_rows``
+#: gives them in this order)
+_TEXT_FEATURES = (
+    "t_chars", "t_words", "t_cjk", "t_cjk_ratio", "t_mean_word_len", "t_sentences", "t_mean_sentence_len",
+    "t_digit_ratio", "t_upper_ratio", "t_punct_ratio", "t_separators", "t_text_density", "t_stop_density",
+    "t_zh_stop_ratio", "t_title_overlap",
+)
+if _fast is not None and getattr(_fast, "TEXT_COLUMNS", None) != _TEXT_FEATURES:
+    _fast = None  # built from an older _text.pyx: the Python loops
 
 _FLAGS = [c for c, t in schema.STRUCT_COLUMNS.items() if t == "bool"]
 #: base features repeated for each neighbour
@@ -409,12 +418,7 @@ def _text_counts(joined: str, lower: str, bits: np.ndarray, starts: np.ndarray, 
     """
     n = len(starts)
     if _fast is not None:
-        aligned = len(lower) == len(joined) and "\u03a3" not in joined
-        maxlen = max([_STOP_MAXLEN, *(len(w) for t in doc_titles.values() for w in t)]) if aligned else -1
-        m = _fast.text_counts(
-            bits, starts, ends, _B_LETTER | _B_NUMBER, _B_SENT_END, _B_SPACE,
-            lower if aligned else joined, not aligned, doc, _STOPS, doc_titles, maxlen,
-        ).astype(float)
+        m = _counts(joined, lower, bits, starts, ends, doc, doc_titles).astype(float)
         out = {name: m[:, bit.bit_length() - 1] for name, bit in _BIT_NAMES.items()}
         out.update(sentences=m[:, _fast.SENTENCES], words=m[:, _fast.WORDS], stops=m[:, _fast.STOPWORDS],
                    in_title=m[:, _fast.TITLE_WORDS])
@@ -445,6 +449,121 @@ def _text_counts(joined: str, lower: str, bits: np.ndarray, starts: np.ndarray, 
     sent = end_mark & ((follow & _B_SENT_END) == 0) & ((follow & _B_SPACE) != 0)
     out["sentences"] = _segment_sums(sent, starts, ends)
     return out
+
+
+def _counts(joined: str, lower: str, bits: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+            doc: np.ndarray, doc_titles: dict[int, frozenset]) -> np.ndarray:
+    """The counts of :func:`_text_counts` as the extension's matrix of integers."""
+    aligned = len(lower) == len(joined) and "\u03a3" not in joined
+    maxlen = max([_STOP_MAXLEN, *(len(w) for t in doc_titles.values() for w in t)]) if aligned else -1
+    return _fast.text_counts(
+        bits, starts, ends, _B_LETTER | _B_NUMBER, _B_SENT_END, _B_SPACE,
+        lower if aligned else joined, not aligned, doc, _STOPS, doc_titles, maxlen, _STOP_SET,
+    )
+
+
+#: the class counts text_rows reads, as columns of the extension's counts
+_TEXT_CLASSES = np.array(
+    [_BIT_NAMES[c].bit_length() - 1 for c in ("letters", "numbers", "upper", "punct", "cjk", "zh_stop", "separators")],
+    dtype=np.int64,
+)
+#: the stopwords for the extension, looked up there without making each word a string
+_STOP_SET = None if _fast is None else _fast.WordSet(_STOPS)
+
+
+def _text_rows(joined: str, lower: str, bits: np.ndarray, starts: np.ndarray, ends: np.ndarray, doc: np.ndarray,
+               doc_titles: dict[int, frozenset], chars: np.ndarray, f: _Rows) -> None:
+    """The :data:`_TEXT_FEATURES` of each paragraph (``chars`` long) into ``f``."""
+    if _fast is not None:  # the same float operations on the counts, in one compiled pass
+        m = _counts(joined, lower, bits, starts, ends, doc, doc_titles)
+        _fast.text_rows(m, _TEXT_CLASSES, chars, f.out, f.rows(_TEXT_FEATURES))
+        return
+    c = _text_counts(joined, lower, bits, starts, ends, doc, doc_titles)
+    letters, cjk, words, sentences = c["letters"], c["cjk"], c["words"], c["sentences"]
+    tokens = words + cjk
+    values = (
+        chars, tokens, cjk, _div(cjk, chars), _div(letters - cjk, words), sentences,
+        tokens / np.maximum(sentences, 1), _div(c["numbers"], chars), _div(c["upper"], letters),
+        _div(c["punct"], chars), c["separators"], tokens / np.maximum(np.ceil(chars / 80.0), 1),
+        _div(c["stops"], words), _div(c["zh_stop"], cjk), _div(c["in_title"], words),
+    )
+    for name, v in zip(_TEXT_FEATURES, values, strict=True):
+        f[name] = v
+
+
+#: the characters a comment heading (:data:`_COMMENT_HEAD_RE`) can start with besides a digit
+#: (the count's), and end with besides a digit or a space: the count's brackets, the closing
+#: punctuation, the first and last characters of the heading words
+_HEAD_EDGES = (
+    "".join(sorted({w[0] for w in vocab.COMMENT_HEADS if w} | set("(["))),
+    "".join(sorted({w[-1] for w in vocab.COMMENT_HEADS if w} | set(":»›>.!)]"))),
+)
+#: the first and last characters of the comment action words (:data:`_STAMP_ACTIONS`)
+_ACTION_EDGES = (
+    "".join(sorted({w[0] for w in vocab.COMMENT_ACTIONS if w})),
+    "".join(sorted({w[-1] for w in vocab.COMMENT_ACTIONS if w})),
+)
+
+
+def _comment_rows(lower_texts: list[str], f: _Rows) -> None:
+    """``t_comment_head`` (a comment-section heading) and ``t_stamp`` (a byline or action line)
+    of each (lowercased) text into ``f``."""
+    head, time_of_day, actions = _COMMENT_HEAD_RE.fullmatch, _STAMP_TIME_RE.search, _STAMP_ACTIONS_RE.match
+    if _fast is not None:  # the same, the regexes run only where the characters allow a match
+        _fast.comment_rows(
+            lower_texts, COMMENT_HEAD_MAX, head, *_HEAD_EDGES, STAMP_MAX, time_of_day, actions, *_ACTION_EDGES,
+            f.out, f.at["t_comment_head"], f.at["t_stamp"],
+        )
+        return
+    n = len(lower_texts)
+    f["t_comment_head"] = np.fromiter(
+        (len(t) <= COMMENT_HEAD_MAX and head(t) is not None for t in lower_texts), dtype=float, count=n
+    )
+    f["t_stamp"] = np.fromiter(  # _STAMP_RE.search(t) is not None, by its parts
+        (
+            len(t) <= STAMP_MAX
+            and ((("." in t or ":" in t) and time_of_day(t) is not None) or actions(t) is not None)
+            for t in lower_texts
+        ),
+        dtype=float, count=n,
+    )
+
+
+#: the features of :func:`_row_flags`, in its order
+_FLAG_FEATURES = ("t_starts_bullet", "t_ends_punct", "t_ends_colon", "t_has_url", "t_is_title", "t_is_h1")
+#: pages of at most this many paragraphs (together) are computed straight into the output
+DIRECT_ROWS = 4096
+#: (feature names, row of each) per (neighbours, hash_buckets): :meth:`ParagraphFeatures._layout`
+_LAYOUTS: dict[tuple[int, int], tuple[list[str], dict[str, int]]] = {}
+
+
+class _Rows:
+    """The feature matrix being filled, one row per feature (``at``: name -> row).
+
+    ``f[name]`` is the feature's row (a view), ``f[name] = values`` writes it, and
+    :meth:`block` is the rows of consecutive features, for the code that fills several at once.
+    """
+
+    __slots__ = ("out", "at")
+
+    def __init__(self, out: np.ndarray, at: dict[str, int]) -> None:
+        self.out = out
+        self.at = at
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.out[self.at[name]]
+
+    def __setitem__(self, name: str, values) -> None:
+        self.out[self.at[name]] = values
+
+    def block(self, first: str, k: int) -> np.ndarray:
+        """The rows of ``first`` and the ``k - 1`` features after it."""
+        j = self.at[first]
+        return self.out[j:j + k]
+
+    def rows(self, names) -> np.ndarray:
+        """The row of each of ``names``."""
+        return np.fromiter(map(self.at.__getitem__, names), dtype=np.int64, count=len(names))
 
 
 #: the numeric columns the features read, as floats (:func:`_float_columns`)
@@ -540,6 +659,10 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
         if n == 0:
             return np.zeros((0, len(names)))
         doc = np.zeros(n, dtype=np.int64) if doc is None else np.asarray(doc, dtype=np.int64)
+        layout, at = self._layout()
+        # the features are computed in _names() order: the fitted order, unless another
+        # version of this class fitted it (then they are put in its order)
+        perm = None if names == layout else [at[c] for c in names]
         out = np.empty((n, len(names)))
         bounds = np.concatenate(([0], np.flatnonzero(np.diff(doc)) + 1, [n]))
         lo = 0
@@ -548,12 +671,27 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
             hi = int(bounds[np.searchsorted(bounds, lo + CHUNK_ROWS, side="right") - 1])
             if hi <= lo:
                 hi = int(bounds[np.searchsorted(bounds, lo, side="right")])
-            f = self._compute({c: v[lo:hi] for c, v in cols.items()}, doc[lo:hi])
-            out[lo:hi] = np.array([f[c] for c in names]).T
+            # each feature is a row of ``rows``: for a few pages the columns of ``out`` itself;
+            # for more, a matrix of its own copied over in one pass (writing a big row-major
+            # matrix column by column touches a cache line per number, for every feature)
+            direct = perm is None and hi - lo <= DIRECT_ROWS
+            rows = out[lo:hi].T if direct else np.empty((len(layout), hi - lo))
+            self._compute({c: v[lo:hi] for c, v in cols.items()}, doc[lo:hi], _Rows(rows, at))
+            if not direct:
+                out[lo:hi] = (rows if perm is None else rows[perm]).T
             lo = hi
         return out
 
     # -- names -----------------------------------------------------------------
+    def _layout(self) -> tuple[list[str], dict[str, int]]:
+        """:meth:`_names` and the position of each name in it (made once per parameters)."""
+        key = (self.neighbours, self.hash_buckets)
+        layout = _LAYOUTS.get(key)
+        if layout is None:
+            names = self._names()
+            layout = _LAYOUTS[key] = (names, {c: j for j, c in enumerate(names)})
+        return layout
+
     def _names(self) -> list[str]:
         names = [
             "t_chars", "t_log_chars", "t_words", "t_cjk", "t_cjk_ratio", "t_mean_word_len",
@@ -583,11 +721,11 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
         names += list(BOOKKEEPING)
         return names
 
+
     # -- computation -------------------------------------------------------------
-    def _compute(self, cols: dict, doc: np.ndarray) -> dict[str, np.ndarray]:
+    def _compute(self, cols: dict, doc: np.ndarray, f: _Rows) -> None:
         texts: list[str] = cols["text"]
         n = len(texts)
-        f: dict[str, np.ndarray] = {}
         joined, starts, ends = _joined(texts)
         bits = _classes(joined)
         chars = (ends - starts).astype(float)
@@ -601,68 +739,35 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
             int(doc[r]): frozenset(t for t in _TITLE_SPLIT.split(title[r].lower()) if t)
             for r in first_rows.tolist()
         }
-        c = _text_counts(joined, lower, bits, starts, ends, doc, doc_titles)
-        letters, cjk, words, sentences = c["letters"], c["cjk"], c["words"], c["sentences"]
-
-        tokens = words + cjk
-        f["t_chars"] = chars
-        f["t_log_chars"] = np.log1p(chars)
-        f["t_words"] = tokens
-        f["t_cjk"] = cjk
-        f["t_cjk_ratio"] = _div(cjk, chars)
-        f["t_mean_word_len"] = _div(letters - cjk, words)
-        f["t_sentences"] = sentences
-        f["t_mean_sentence_len"] = tokens / np.maximum(sentences, 1)
-        f["t_digit_ratio"] = _div(c["numbers"], chars)
-        f["t_upper_ratio"] = _div(c["upper"], letters)
-        f["t_punct_ratio"] = _div(c["punct"], chars)
-        flags = _row_flags(texts, lower_texts, title, h1)
-        f["t_starts_bullet"] = flags[:, 0]
-        f["t_ends_punct"] = flags[:, 1]
-        f["t_ends_colon"] = flags[:, 2]
-        f["t_separators"] = c["separators"]
+        _text_rows(joined, lower, bits, starts, ends, doc, doc_titles, chars, f)
+        # computed on its own (contiguous) array: numpy may take another loop, maybe another
+        # rounding, for a strided one
+        log_chars = np.log1p(chars)
+        f["t_log_chars"] = log_chars
+        f.out[f.rows(_FLAG_FEATURES)] = _row_flags(texts, lower_texts, title, h1).T
         if _fast is None:
             f["t_has_date"] = np.minimum(_regex_counts(_DATE_RE, joined, starts, n), 1)
         else:  # the same matches as _DATE_RE and _PHRASE_RE, found in C
             f["t_has_date"] = _fast.date_flags(joined, starts, n)
-        f["t_has_url"] = flags[:, 3]
-        f["t_text_density"] = tokens / np.maximum(np.ceil(chars / 80.0), 1)
-        f["t_stop_density"] = _div(c["stops"], words)
-        f["t_zh_stop_ratio"] = _div(c["zh_stop"], cjk)
         if _PHRASES is None:
             f["t_chrome_phrases"] = _regex_counts(_PHRASE_RE, lower, lstarts, n)
         else:
             f["t_chrome_phrases"] = _PHRASES.count(lower, lstarts, n)
-        f["t_title_overlap"] = _div(c["in_title"], words)
-        f["t_is_title"] = flags[:, 4]
-        f["t_is_h1"] = flags[:, 5]
-        head, time_of_day, actions = _COMMENT_HEAD_RE.fullmatch, _STAMP_TIME_RE.search, _STAMP_ACTIONS_RE.match
-        f["t_comment_head"] = np.fromiter(
-            (len(t) <= COMMENT_HEAD_MAX and head(t) is not None for t in lower_texts), dtype=float, count=n
-        )
-        f["t_stamp"] = np.fromiter(  # _STAMP_RE.search(t) is not None, by its parts
-            (
-                len(t) <= STAMP_MAX
-                and ((("." in t or ":" in t) and time_of_day(t) is not None) or actions(t) is not None)
-                for t in lower_texts
-            ),
-            dtype=float, count=n,
-        )
+        _comment_rows(lower_texts, f)
 
         num = _float_columns(cols)
         self._structure(cols, num, doc, chars, f)
         self._position(doc, chars, f)
         self._neighbours(doc, f)
-        f["_doc"] = doc.astype(float)
+        f["_doc"] = doc
         f["_pos"] = num["position"]
         group = cols.get("_group")
-        f["_group"] = doc.astype(float) if group is None else np.asarray(group, dtype=float)
+        f["_group"] = doc if group is None else np.asarray(group, dtype=float)
         f["_anc1"] = num["anc1"]
         f["_anc2"] = num["anc2"]
         f["_block"] = num["block_id"]
-        return f
 
-    def _structure(self, cols: dict, num: dict, doc: np.ndarray, chars: np.ndarray, f: dict) -> None:
+    def _structure(self, cols: dict, num: dict, doc: np.ndarray, chars: np.ndarray, f: _Rows) -> None:
         n = len(doc)
         tags: list[str] = cols["tag"]
         paths: list[str] = cols["path"]
@@ -688,37 +793,38 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
             rows = m[:, 1:]
             attr_matrix = _attr_matrix_fast
         nan_text = np.where(is_html, 1.0, np.nan)
-        rows = rows * nan_text[:, None]
-        f["s_tag"], f["s_tag_p"], f["s_tag_li"], f["s_tag_heading"] = rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3]
-        f["s_depth"] = num["depth"] * nan_text
+        # (rows of consecutive features are written at once; the products are those of a
+        # matrix times nan_text[:, None])
+        np.multiply(rows[:, :4].T, nan_text, out=f.block("s_tag", 4))  # s_tag, s_tag_p, s_tag_li, s_tag_heading
+        np.multiply(num["depth"], nan_text, out=f["s_depth"])
         links = num["n_links"]
         link_chars = num["link_chars"]
-        f["s_links"] = links * nan_text
-        f["s_link_density"] = _div(link_chars, chars) * nan_text
-        f["s_is_html"] = is_html.astype(float)
-        flags = np.array([num[flag] for flag in _FLAGS]).T * nan_text[:, None]
-        for j, flag in enumerate(_FLAGS):
-            f[f"s_{flag}"] = flags[:, j]
+        np.multiply(links, nan_text, out=f["s_links"])
+        np.multiply(_div(link_chars, chars), nan_text, out=f["s_link_density"])
+        f["s_is_html"] = is_html
+        np.multiply([num[flag] for flag in _FLAGS], nan_text, out=f.block(f"s_{_FLAGS[0]}", len(_FLAGS)))
         nf = len(_FAMILIES)
         for name in ("own", "anc"):
-            m = attr_matrix(cols[f"{name}_attrs"], self.hash_buckets) * nan_text[:, None]
-            for j, fam in enumerate(_FAMILIES):
-                f[f"s_{name}_{fam}"] = m[:, j]
-            for i in range(self.hash_buckets):
-                f[f"s_{name}_hash{i}"] = m[:, nf + i]
+            m = attr_matrix(cols[f"{name}_attrs"], self.hash_buckets)
+            np.multiply(m[:, :nf].T, nan_text, out=f.block(f"s_{name}_{_FAMILIES[0]}", nf))
+            if self.hash_buckets:
+                np.multiply(m[:, nf:].T, nan_text, out=f.block(f"s_{name}_hash0", self.hash_buckets))
         n_doc = np.bincount(doc - doc.min())[doc - doc.min()].astype(float)
-        f["s_path_repeat"] = _div(np.bincount(path_codes)[path_codes].astype(float), n_doc) * nan_text
-        f["s_path_len"] = rows[:, 4]
+        np.multiply(_div(np.bincount(path_codes)[path_codes].astype(float), n_doc), nan_text, out=f["s_path_repeat"])
+        np.multiply(rows[:, 4], nan_text, out=f["s_path_len"])
         self._containers(num, doc, chars, link_chars, nan_text, f)
 
     @staticmethod
     def _containers(num: dict, doc: np.ndarray, chars: np.ndarray, link_chars: np.ndarray, nan_text: np.ndarray,
-                    f: dict) -> None:
+                    f: _Rows | dict) -> None:
         """Share of the page's text, paragraphs and link density of each paragraph's block and
         ancestor containers (the paragraphs of its document with the same id)."""
         levels = (("block", "block_id"), ("cont1", "anc1"), ("cont2", "anc2"), ("cont3", "anc3"))
         if _fast is not None:  # the same numbers in one compiled pass
             ids = np.array([num[col] for _, col in levels]).astype(np.int64)
+            if isinstance(f, _Rows):  # straight into the rows of the features (consecutive in _names)
+                _fast.container_rows(doc, chars, link_chars, ids, nan_text, out=f.block("s_block_share", 3 * len(levels)))
+                return
             m = _fast.container_rows(doc, chars, link_chars, ids, nan_text)
             for k, (lvl, _) in enumerate(levels):
                 f[f"s_{lvl}_share"], f[f"s_{lvl}_paras"], f[f"s_{lvl}_link_density"] = m[3 * k:3 * k + 3]
@@ -735,12 +841,13 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
             f[f"s_{lvl}_paras"] = np.bincount(inv, weights=ones)[inv] * nan_text
             f[f"s_{lvl}_link_density"] = _div(np.bincount(inv, weights=link_chars)[inv], csum) * nan_text
 
-    def _position(self, doc: np.ndarray, chars: np.ndarray, f: dict) -> None:
+    def _position(self, doc: np.ndarray, chars: np.ndarray, f: _Rows | dict) -> None:
         if _fast is not None:  # the same numbers in one compiled pass
-            rows = _fast.position_rows(
-                doc, chars, f["t_log_chars"], f["t_is_h1"], f["t_comment_head"], f["t_stamp"], STAMP_WINDOW
-            )
-            f.update(zip(_fast.POSITION_COLUMNS, rows, strict=True))
+            args = (doc, chars, f["t_log_chars"], f["t_is_h1"], f["t_comment_head"], f["t_stamp"], STAMP_WINDOW)
+            if isinstance(f, _Rows):  # straight into the rows of the features (consecutive in _names)
+                _fast.position_rows(*args, out=f.block(_fast.POSITION_COLUMNS[0], len(_fast.POSITION_COLUMNS)))
+            else:
+                f.update(zip(_fast.POSITION_COLUMNS, _fast.position_rows(*args), strict=True))
             return
         n = len(doc)
         idx = np.arange(n)
@@ -771,7 +878,8 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
         f["p_zscore"] = _div(logc - mu, sd)
         cum = np.cumsum(chars)
         before = cum - chars - (cum - chars)[start_of]
-        f["p_before_share"] = _div(before, page_chars)
+        before_share = _div(before, page_chars)
+        f["p_before_share"] = before_share
         longest = np.lexsort((idx, -chars, local))[starts] - starts  # first longest paragraph
         f["p_dist_longest"] = (pos - np.repeat(longest, sizes)) / size_of
         h1_at = np.minimum.reduceat(np.where(f["t_is_h1"] > 0, pos, np.inf), starts)
@@ -794,17 +902,25 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
         last = np.maximum.accumulate(heads)  # latest heading at or above each row
         above = np.concatenate(([-1], last[:-1]))  # strictly above
         found = above >= start_of
-        f["p_comment_head_at"] = np.where(found, f["p_before_share"][np.maximum(above, 0)], -1.0)
+        f["p_comment_head_at"] = np.where(found, before_share[np.maximum(above, 0)], -1.0)
         # share of the other paragraphs within +-STAMP_WINDOW that are byline or action lines
-        scum = np.r_[0.0, np.cumsum(f["t_stamp"])]
+        stamp = f["t_stamp"]  # 0 or 1: exact sums in any order
+        scum = np.r_[0.0, np.cumsum(stamp)]
         lo = np.maximum(idx - STAMP_WINDOW, start_of)
         hi = np.minimum(idx + STAMP_WINDOW, start_of + size_of.astype(int) - 1)
-        f["p_stamp_window"] = _div(scum[hi + 1] - scum[lo] - f["t_stamp"], (hi - lo).astype(float))
+        f["p_stamp_window"] = _div(scum[hi + 1] - scum[lo] - stamp, (hi - lo).astype(float))
 
-    def _neighbours(self, doc: np.ndarray, f: dict) -> None:
+    def _neighbours(self, doc: np.ndarray, f: _Rows) -> None:
         n = len(doc)
         shifts = [(side, k, shift) for k in range(1, self.neighbours + 1) for side, shift in (("prev", k), ("next", -k))]
         if not shifts:
+            return
+        # the neighbour features are consecutive in _names: shift by shift, base by base
+        side, k, _ = shifts[0]
+        first = f"n_{side}{k}_{NEIGHBOUR_BASE[0]}"
+        if _fast is not None:  # the same copies in C
+            shift_of = np.array([shift for _, _, shift in shifts], dtype=np.int64)
+            _fast.neighbour_rows(doc, f.out, f.rows(NEIGHBOUR_BASE), shift_of, f.at[first])
             return
         base = np.array([f[b] for b in NEIGHBOUR_BASE], dtype=float).T
         # all shifts at once: row i, shift s reads row src[i, s] of its own document
@@ -813,6 +929,4 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
         src_c = np.clip(src, 0, n - 1)
         ok &= doc[src_c] == doc[:, None]
         vals = np.where(ok[:, :, None], base[src_c], np.nan)
-        for s, (side, k, _) in enumerate(shifts):
-            for j, b in enumerate(NEIGHBOUR_BASE):
-                f[f"n_{side}{k}_{b}"] = vals[:, s, j]
+        f.block(first, len(shifts) * len(NEIGHBOUR_BASE))[:] = vals.reshape(n, -1).T
