@@ -180,3 +180,119 @@ def test_compiled_position_and_container_rows_give_the_numpy_floats(seed, monkey
         assert fast.keys() == ref.keys()
         for c in ref:
             assert _same_floats(np.asarray(fast[c], dtype=float), np.asarray(ref[c], dtype=float)), c
+
+
+# --- the compiled class/id rows, the order test of the context and the one stage matrix ------
+
+
+def _attr_values(rng: random.Random, n: int) -> list[str]:
+    words = [w for ws in vocab.ATTR_WORDS.values() for w in ws] + ["", "x", "é", "主导航"]
+    seps = [" ", "  ", "\t", "\n", "\u3000", "\x1c"]
+    return [
+        rng.choice(["", " "]) + "".join(rng.choice(words) + rng.choice(seps) for _ in range(rng.randint(0, 6)))
+        for _ in range(n)
+    ]
+
+
+@needs_text
+def test_attribute_rows_summed_in_c_match_the_numpy_sums(monkeypatch):
+    rng = random.Random(3)
+    values = _attr_values(rng, 2000)
+    monkeypatch.setattr(tr, "_TOKEN_TABLES", {})
+    monkeypatch.setattr(tr, "_ATTR_ROWS", {})
+    for buckets in (8, 3):
+        cache = tr._AttrRows(buckets)
+        for lo in range(0, len(values), 300):  # new and seen strings, the rows growing between calls
+            chunk = values[lo:lo + 300] + values[: lo // 10]
+            ids = cache.ids(chunk)
+            with monkeypatch.context() as mp:
+                mp.setattr(tr, "_fast", None)
+                mp.setattr(tr, "_TOKEN_TABLES", {})
+                ref = tr._attr_matrix(chunk, buckets)
+            assert np.array_equal(cache.rows[ids], ref)
+            scale = np.where(np.arange(len(chunk)) % 3 == 0, np.nan, 1.0)
+            out = np.full((2 * ref.shape[1] + 3, len(chunk)), -7.0)
+            tr._fast.take_rows(cache.rows, ids, scale, out, 1, 5, ref.shape[1] + 2)
+            want = np.full_like(out, -7.0)
+            want[1:6] = (ref[:, :5] * scale[:, None]).T
+            want[ref.shape[1] + 2:2 * ref.shape[1] - 3] = (ref[:, 5:] * scale[:, None]).T
+            assert _same_floats(out, want)
+
+
+@needs_context
+def test_compiled_order_test_is_the_numpy_one():
+    rng = np.random.default_rng(4)
+    for _ in range(3000):
+        n = int(rng.integers(0, 8))
+        doc = np.sort(rng.integers(0, 3, n)).astype(float)
+        pos = rng.integers(0, 4, n).astype(float)
+        if rng.random() < 0.3:
+            doc = rng.integers(0, 3, n).astype(float)
+        if rng.random() < 0.1 and n:
+            (doc if rng.random() < 0.5 else pos)[rng.integers(0, n)] = np.nan
+        d_next, d_prev = doc[1:], doc[:-1]
+        want = bool(np.all((d_next > d_prev) | ((d_next == d_prev) & (pos[1:] >= pos[:-1]))))
+        assert model._fast_in_order(doc, pos) == want
+        assert model._fast_in_order(doc[::-1], pos[::-1]) == bool(  # strided views
+            np.all((doc[-2::-1] > doc[:0:-1]) | ((doc[-2::-1] == doc[:0:-1]) & (pos[-2::-1] >= pos[:0:-1])))
+        )
+
+
+def _reference_proba(clf, M: np.ndarray) -> np.ndarray:
+    """predict_proba_matrix as it was: a copy of the boosters' columns, the context, then stage 2's matrix."""
+    F = np.asfortranarray(M[:, clf.model_idx_])
+    p = clf._stage_proba(clf.stage1_, F)
+    S = model.context_features(p, *M[:, clf.context_idx_].T, F[:, clf.chars_idx_])
+    p = clf._stage_proba(clf.stage2_, np.asfortranarray(np.hstack([F, S])))
+    return np.column_stack([1 - p, p])
+
+
+@pytest.mark.parametrize("bookkeeping_first", [False, True])
+def test_one_matrix_for_both_stages_gives_the_same_probabilities(bookkeeping_first):
+    import pandas as pd
+
+    rng = np.random.default_rng(5)
+    names = ["t_chars", "t_log_chars", "s_link_density", "p_rel_pos"]
+    parts = []
+    for d in range(40):
+        m = int(rng.integers(3, 30))
+        chars = np.round(np.exp(rng.normal(4, 1.2, m)))
+        parts.append(pd.DataFrame({
+            "t_chars": chars, "t_log_chars": np.log1p(chars), "s_link_density": rng.random(m),
+            "p_rel_pos": np.arange(m) / m, "_doc": float(d), "_pos": np.arange(m, dtype=float),
+            "_group": float(d // 2), "_anc1": rng.integers(-1, 4, m).astype(float),
+            "_anc2": rng.integers(0, 2, m).astype(float), "_block": rng.integers(0, 8, m).astype(float),
+        }))
+    X = pd.concat(parts, ignore_index=True)
+    if bookkeeping_first:  # the boosters' columns are then not the first ones
+        X = X[["_doc", "_pos", "_group", *names[:2], "_anc1", "_anc2", "_block", *names[2:]]]
+    y = ((X["t_log_chars"] / 3 - 2 * X["s_link_density"] + rng.normal(0, 0.5, len(X))) > 0.8).astype(float)
+    clf = model.TwoStageClassifier(max_iter=15, stack_folds=2).fit(X, y.to_numpy())
+    M = X.to_numpy(dtype=float)
+    want = _reference_proba(clf, M)
+    for matrix in (M, np.asfortranarray(M), np.repeat(M, 2, axis=0)[::2]):
+        assert np.array_equal(clf.predict_proba_matrix(matrix), want)
+    part = M[: len(M) // 2]
+    assert np.array_equal(clf.predict_proba_matrix(part), _reference_proba(clf, part))
+    perm = rng.permutation(len(M))  # out of order: the context sorts
+    assert np.array_equal(clf.predict_proba_matrix(M[perm]), _reference_proba(clf, M[perm]))
+
+
+@needs_text
+def test_big_outputs_are_column_major_and_the_same(monkeypatch):
+    from chromesift.api import _concat_columns, to_columns
+
+    pages = [
+        "<html><head><title>T</title></head><body><nav class='menu'><a href='/'>Home</a></nav>"
+        f"<article class='post body'><h1>Title {i}</h1><p>Some text {i} here. More words.</p>"
+        "<ul><li>one</li><li class='share'>two</li></ul></article><footer id='foot'>(c)</footer></body></html>"
+        for i in range(6)
+    ]
+    cols, doc = _concat_columns([to_columns(p) for p in pages])
+    pf = tr.ParagraphFeatures().fit(html.parse_html(pages[0]))
+    small = pf.transform_columns(cols, doc)
+    assert small.flags.c_contiguous
+    monkeypatch.setattr(tr, "DIRECT_ROWS", 3)
+    big = pf.transform_columns(cols, doc)
+    assert big.flags.f_contiguous and not big.flags.c_contiguous
+    assert _same_floats(big, small)

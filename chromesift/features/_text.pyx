@@ -14,6 +14,8 @@ from libc.math cimport NAN, ceil, isnan, sqrt
 from libc.stdint cimport int64_t, uint16_t, uint64_t
 from libc.stdlib cimport free, malloc, qsort
 
+import zlib
+
 import numpy as np
 
 cdef extern from "Python.h":
@@ -297,6 +299,42 @@ cdef class Phrases:
             i += wl
         return out
 
+    cdef double span_count(self, int kind, void *data, Py_ssize_t i, Py_ssize_t L) except? -1:
+        # the matches :meth:`count` finds in data[i:L] (a string's code points)
+        cdef Py_ssize_t m, w
+        cdef long long ws, wl
+        cdef int g
+        cdef Py_UCS4 c
+        cdef bint hit
+        cdef double found = 0.0
+        while i < L:
+            c = PyUnicode_READ(kind, data, i)
+            if c < 0x10000:
+                g = self.bmp[c]
+            else:
+                g = self.astral.get(<long>c, -1)
+            if g < 0:
+                i += 1
+                continue
+            hit = False
+            for w in range(self.g_start[g], self.g_start[g + 1]):  # longest first
+                ws = self.w_start[w]
+                wl = self.w_len[w]
+                if i + wl > L:
+                    continue
+                m = 1
+                while m < wl and PyUnicode_READ(kind, data, i + m) == self.chars[ws + m]:
+                    m += 1
+                if m == wl:
+                    hit = True
+                    break
+            if not hit:
+                i += 1
+                continue
+            found += 1.0
+            i += wl
+        return found
+
 
 cdef inline Py_ssize_t _digits_end(int kind, void *data, Py_ssize_t j, Py_ssize_t L) noexcept:
     """End of the run of ASCII digits that starts at ``j`` (``j`` itself when there is none)."""
@@ -526,59 +564,102 @@ def neighbour_rows(const int64_t[:] doc, double[:, :] out, const int64_t[:] base
                     out[row + j, i] = NAN
 
 
-def structure_rows(list source, list tags, list paths, const int64_t[:] doc, dict codes, Py_ssize_t other):
-    """Per paragraph: from HTML, tag code, tag is p, li, a heading (h1-h6), path code
-    (one per document and path) and the number of ``/`` in the path."""
-    cdef Py_ssize_t n = len(tags), r, k, L
-    out = np.zeros((n, 6), dtype=float)
-    pcodes = np.empty(n, dtype=np.int64)
-    cdef double[:, :] ov = out
-    cdef int64_t[:] pv = pcodes
+def structure_rows(list source, list tags, list paths, const int64_t[:] doc, dict codes, Py_ssize_t other,
+                   const double[:] chars, const double[:, :] num, const int64_t[:] num_rows, double[:, :] out,
+                   Py_ssize_t first, Py_ssize_t path_row):
+    """The structure features of ``_structure`` besides the class/id words and containers, into
+    the rows of ``out``; returns ``nan_text`` (1.0 for a paragraph from HTML, else NaN).
+
+    Rows ``first`` on: tag code, tag is p, li, a heading (h1-h6), depth, links, link density
+    (link characters over ``chars``, 0 where there are none), whether from HTML, then the
+    flags; rows ``path_row`` and ``path_row + 1``: the share of the document's paragraphs
+    with the same path, and the number of ``/`` in the path. All but the HTML one times
+    ``nan_text``. Depth, links, link characters and the flags are the rows
+    ``num_rows`` of ``num``, in that order."""
+    cdef Py_ssize_t n = len(tags), nflags = num_rows.shape[0] - 3, r, k, L, slashes
+    nan_text = np.empty(n)
+    cdef double[:] nv = nan_text
+    if n == 0:
+        return nan_text
+    cdef int64_t *buf = <int64_t *>malloc(4 * n * sizeof(int64_t))
+    if buf == NULL:
+        raise MemoryError()
+    # per row its path code and document code (the first row of each), and the rows of each code
+    cdef int64_t *pcode = buf
+    cdef int64_t *dcode = buf + n
+    cdef int64_t *pcount = buf + 2 * n
+    cdef int64_t *dcount = buf + 3 * n
     cdef str t, p
     cdef dict seen = {}
     cdef dict per_doc = None
+    cdef tuple entry
     cdef long long d, last = 0
-    cdef bint first = True
+    cdef Py_ssize_t dfirst = 0
+    cdef bint first_row = True
     cdef int kind
     cdef void *data
-    cdef Py_ssize_t slashes
     cdef Py_UCS4 c0, c1
-    for r in range(n):
-        if source[r] == "html":
-            ov[r, 0] = 1.0
-        t = tags[r]
-        code = codes.get(t)
-        ov[r, 1] = other if code is None else <double>code
-        L = len(t)
-        if L == 1 and PyUnicode_READ(PyUnicode_KIND(t), PyUnicode_DATA(t), 0) == 112:  # p
-            ov[r, 2] = 1.0
-        elif L == 2:
-            c0 = PyUnicode_READ(PyUnicode_KIND(t), PyUnicode_DATA(t), 0)
-            c1 = PyUnicode_READ(PyUnicode_KIND(t), PyUnicode_DATA(t), 1)
-            if c0 == 108 and c1 == 105:  # li
-                ov[r, 3] = 1.0
-            elif c0 == 104 and 49 <= c1 <= 54:  # h1-h6
-                ov[r, 4] = 1.0
-        d = doc[r]
-        if first or d != last:
-            per_doc = seen.get(d)
-            if per_doc is None:
-                per_doc = seen[d] = {}
-            last = d
-            first = False
-        p = paths[r]
-        code = per_doc.get(p)
-        if code is None:
-            code = per_doc[p] = r  # any code unique to (document, path)
-        pv[r] = code
-        kind = PyUnicode_KIND(p)
-        data = PyUnicode_DATA(p)
-        slashes = 0
-        for k in range(len(p)):
-            if PyUnicode_READ(kind, data, k) == 47:
-                slashes += 1
-        ov[r, 5] = slashes
-    return out, pcodes
+    cdef double tag, is_p, is_li, is_head, nt
+    try:
+        for r in range(n):
+            pcount[r] = 0
+            dcount[r] = 0
+        for r in range(n):
+            nt = 1.0 if source[r] == "html" else NAN
+            nv[r] = nt
+            t = tags[r]
+            code = codes.get(t)
+            tag = other if code is None else <double>code
+            is_p = is_li = is_head = 0.0
+            L = len(t)
+            if L == 1 and PyUnicode_READ(PyUnicode_KIND(t), PyUnicode_DATA(t), 0) == 112:  # p
+                is_p = 1.0
+            elif L == 2:
+                c0 = PyUnicode_READ(PyUnicode_KIND(t), PyUnicode_DATA(t), 0)
+                c1 = PyUnicode_READ(PyUnicode_KIND(t), PyUnicode_DATA(t), 1)
+                if c0 == 108 and c1 == 105:  # li
+                    is_li = 1.0
+                elif c0 == 104 and 49 <= c1 <= 54:  # h1-h6
+                    is_head = 1.0
+            out[first, r] = tag * nt
+            out[first + 1, r] = is_p * nt
+            out[first + 2, r] = is_li * nt
+            out[first + 3, r] = is_head * nt
+            out[first + 4, r] = num[num_rows[0], r] * nt
+            out[first + 5, r] = num[num_rows[1], r] * nt
+            out[first + 6, r] = _div0(num[num_rows[2], r], chars[r]) * nt
+            out[first + 7, r] = 1.0 if nt == 1.0 else 0.0
+            for k in range(nflags):
+                out[first + 8 + k, r] = num[num_rows[3 + k], r] * nt
+            d = doc[r]
+            if first_row or d != last:
+                entry = seen.get(d)
+                if entry is None:
+                    entry = seen[d] = ({}, r)
+                per_doc = <dict>entry[0]
+                dfirst = entry[1]
+                last = d
+                first_row = False
+            p = paths[r]
+            code = per_doc.get(p)
+            if code is None:
+                code = per_doc[p] = r  # any code unique to (document, path)
+            pcode[r] = code
+            pcount[pcode[r]] += 1
+            dcode[r] = dfirst
+            dcount[dfirst] += 1
+            kind = PyUnicode_KIND(p)
+            data = PyUnicode_DATA(p)
+            slashes = 0
+            for k in range(len(p)):
+                if PyUnicode_READ(kind, data, k) == 47:
+                    slashes += 1
+            out[path_row + 1, r] = <double>slashes * nt
+        for r in range(n):
+            out[path_row, r] = <double>pcount[pcode[r]] / <double>dcount[dcode[r]] * nv[r]
+    finally:
+        free(buf)
+    return nan_text
 
 
 def lookup(list values, dict index, list new):
@@ -594,6 +675,93 @@ def lookup(list values, dict index, list new):
             new.append(v)
         iv[r] = i
     return ids
+
+
+# --- the class/id words of transformer._structure (its _TokenTable and _AttrRows) -------------
+
+def split_lookup(list values, dict index, list new):
+    """The tokens of each value (``value.split()``, ``[""]`` for none) looked up as :func:`lookup`
+    does: (row of each token, the offset of each value's first token and the count at the end)."""
+    cdef Py_ssize_t n = len(values), r, k, at = 0
+    cdef list tokens
+    cdef list lists = []
+    for r in range(n):
+        tokens = values[r].split()
+        lists.append(tokens if tokens else [""])
+        at += len(lists[r])
+    ids = np.empty(at, dtype=np.int64)
+    starts = np.empty(n + 1, dtype=np.int64)
+    cdef int64_t[:] iv = ids
+    cdef int64_t[:] sv = starts
+    at = 0
+    for r in range(n):
+        sv[r] = at
+        tokens = lists[r]
+        for k in range(len(tokens)):
+            t = tokens[k]
+            i = index.get(t)
+            if i is None:
+                i = index[t] = len(index)
+                new.append(t)
+            iv[at] = i
+            at += 1
+    sv[n] = at
+    return ids, starts
+
+
+def token_rows(list tokens, double[:, :] rows, Py_ssize_t lo, list families, dict short_families, buckets):
+    """Rows ``lo:lo + len(tokens)`` of ``rows`` for ``tokens``, as ``_TokenTable._add`` makes them:
+    column ``j`` the token's words of family ``j`` (1 if it is one of the family's short
+    words, plus the matches of its long words, ``families[j]``: a :class:`Phrases`), then a 1
+    in the column of its hash bucket (``zlib.crc32`` of its UTF-8 bytes, mod ``buckets``)."""
+    cdef Py_ssize_t nf = len(families), width = rows.shape[1], r, j, row
+    cdef str t
+    cdef int kind
+    cdef void *data
+    for r in range(len(tokens)):
+        t = tokens[r]
+        row = lo + r
+        for j in range(width):
+            rows[row, j] = 0.0
+        for j in short_families.get(t, ()):
+            rows[row, j] = 1.0
+        rows[row, nf + <Py_ssize_t>(zlib.crc32(t.encode("utf-8")) % buckets)] = 1.0
+        kind = PyUnicode_KIND(t)
+        data = PyUnicode_DATA(t)
+        for j in range(nf):
+            rows[row, j] += (<Phrases>families[j]).span_count(kind, data, 0, len(t))
+
+
+def sum_rows(const double[:, :] table, const int64_t[:] ids, const int64_t[:] starts, double[:, :] out,
+             Py_ssize_t lo):
+    """Row ``lo + r`` of ``out``: the sum of the rows ``ids[starts[r]:starts[r + 1]]`` (at least
+    one) of ``table``, as ``np.add.reduceat`` adds them (sums of small integers: exact)."""
+    cdef Py_ssize_t n = starts.shape[0] - 1, width = table.shape[1], r, k, j
+    cdef int64_t i
+    for r in range(n):
+        i = ids[starts[r]]
+        for j in range(width):
+            out[lo + r, j] = table[i, j]
+        for k in range(starts[r] + 1, starts[r + 1]):
+            i = ids[k]
+            for j in range(width):
+                out[lo + r, j] += table[i, j]
+
+
+def take_rows(const double[:, :] rows, const int64_t[:] ids, const double[:] scale, double[:, :] out,
+              Py_ssize_t first, Py_ssize_t split, Py_ssize_t second):
+    """``rows[ids] * scale[:, None]``, transposed, into ``out``: column ``j`` of ``rows`` to row
+    ``first + j`` of ``out`` for ``j < split``, to row ``second + j - split`` after."""
+    cdef Py_ssize_t n = ids.shape[0], width = rows.shape[1], r, j
+    cdef int64_t i
+    cdef double s
+    for r in range(n):
+        i = ids[r]
+        s = scale[r]
+        for j in range(split):
+            out[first + j, r] = rows[i, j] * s
+        for j in range(split, width):
+            out[second + j - split, r] = rows[i, j] * s
 
 
 def float_rows(list columns):
@@ -709,10 +877,20 @@ cdef int _by_key_then_row(const void *x, const void *y) noexcept nogil:
     return (a.row > b.row) - (a.row < b.row)
 
 
+def in_doc_order(const double[:] doc, const double[:] pos):
+    """Whether the rows are in document and position order, as ``model.context_features``
+    tests it (each row's document greater, or the same and its position not smaller)."""
+    cdef Py_ssize_t i
+    for i in range(1, doc.shape[0]):
+        if not (doc[i] > doc[i - 1] or (doc[i] == doc[i - 1] and pos[i] >= pos[i - 1])):
+            return False
+    return True
+
+
 def context_sorted(const double[:] p, const double[:] doc, const double[:] block, const double[:] anc1,
-                   const double[:] anc2, const double[:] chars, double[:, ::1] out):
+                   const double[:] anc2, const double[:] chars, double[:, :] out):
     """``model._context_sorted`` into ``out`` (rows sorted by document and position, columns
-    :data:`CONTEXT_COLUMNS`), the same floats."""
+    :data:`CONTEXT_COLUMNS`; any strides), the same floats."""
     cdef Py_ssize_t n = p.shape[0]
     if n == 0:
         return

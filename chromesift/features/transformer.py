@@ -333,19 +333,9 @@ class _TokenTable:
 
     def _fill(self, lo: int, new: list[str]) -> None:
         """Rows ``lo:lo + len(new)`` for the tokens ``new`` (already in :attr:`index`), as
-        :meth:`_add` makes them, the long words matched in C (:data:`_FAMILY_PHRASES`)."""
-        hi = lo + len(new)
-        self.rows = _grown(self.rows, hi)
-        block = self.rows[lo:hi]
-        block[:] = 0
-        for r, t in enumerate(new):
-            for j in _SHORT_FAMILIES.get(t, ()):
-                block[r, j] = 1.0
-            block[r, len(_FAMILIES) + _hash_bucket(t, self.buckets)] = 1.0
-        # a token holds no whitespace and a word no newline: one scan of all tokens per family
-        joined, starts, _ = _joined(new)
-        for j, phrases in enumerate(_FAMILY_PHRASES):
-            block[:, j] += phrases.count(joined, starts, len(new))
+        :meth:`_add` makes them, in C (the long words by :data:`_FAMILY_PHRASES`)."""
+        self.rows = _grown(self.rows, lo + len(new))
+        _fast.token_rows(new, self.rows, lo, _FAMILY_PHRASES, _SHORT_FAMILIES, self.buckets)
 
 
 _TOKEN_TABLES: dict[int, _TokenTable] = {}
@@ -379,9 +369,10 @@ def _attr_matrix(values: list[str], buckets: int) -> np.ndarray:
 class _AttrRows:
     """Summed token rows (:func:`_attr_matrix`) of every attribute string seen, as rows of one matrix.
 
-    A page's attribute features are then one dictionary lookup per paragraph (in C) and
-    one fancy index. The sums are of small integers, so they are the same numbers in
-    any order. Started afresh (between pages) once it holds :data:`_ATTR_CACHE_LIMIT` strings.
+    A page's attribute features are then one dictionary lookup per paragraph and a copy of
+    its row into the features (both in C). The sums are of small integers, so they are the
+    same numbers in any order. Needs the extension. Started afresh (between pages) once it
+    holds :data:`_ATTR_CACHE_LIMIT` strings.
     """
 
     def __init__(self, buckets: int) -> None:
@@ -389,23 +380,31 @@ class _AttrRows:
         self.index: dict[str, int] = {}
         self.rows = np.zeros((1024, len(_FAMILIES) + buckets))
 
-    def matrix(self, values: list[str]) -> np.ndarray:
+    def ids(self, values: list[str]) -> np.ndarray:
+        """The row of each attribute string, the rows of new ones summed first."""
         new: list[str] = []
         ids = _fast.lookup(values, self.index, new)
         if new:
-            lo = len(self.index) - len(new)
-            self.rows = _grown(self.rows, len(self.index))
-            self.rows[lo:len(self.index)] = _attr_matrix(new, self.buckets)
-        return self.rows[ids]
+            self._fill(len(self.index) - len(new), new)
+        return ids
+
+    def _fill(self, lo: int, new: list[str]) -> None:
+        """Rows ``lo:lo + len(new)`` for the strings ``new`` (already in :attr:`index`): the
+        sums of :func:`_attr_matrix`, made in C where the token rows are (:data:`_FAMILY_PHRASES`)."""
+        self.rows = _grown(self.rows, lo + len(new))
+        if _FAMILY_PHRASES is None:
+            self.rows[lo:lo + len(new)] = _attr_matrix(new, self.buckets)
+            return
+        table = _cache_for(_TOKEN_TABLES, self.buckets, _CACHE_LIMIT, _TokenTable)
+        tokens: list[str] = []
+        ids, starts = _fast.split_lookup(new, table.index, tokens)
+        if tokens:
+            table._fill(len(table.index) - len(tokens), tokens)
+        _fast.sum_rows(table.rows, ids, starts, self.rows, lo)
 
 
 _ATTR_ROWS: dict[int, _AttrRows] = {}
 _ATTR_CACHE_LIMIT = 100_000
-
-
-def _attr_matrix_fast(values: list[str], buckets: int) -> np.ndarray:
-    """:func:`_attr_matrix` through the cache of attribute strings (needs the extension)."""
-    return _cache_for(_ATTR_ROWS, buckets, _ATTR_CACHE_LIMIT, _AttrRows).matrix(values)
 
 
 def _text_counts(joined: str, lower: str, bits: np.ndarray, starts: np.ndarray, ends: np.ndarray,
@@ -531,7 +530,7 @@ def _comment_rows(lower_texts: list[str], f: _Rows) -> None:
 
 #: the features of :func:`_row_flags`, in its order
 _FLAG_FEATURES = ("t_starts_bullet", "t_ends_punct", "t_ends_colon", "t_has_url", "t_is_title", "t_is_h1")
-#: pages of at most this many paragraphs (together) are computed straight into the output
+#: outputs of at most this many paragraphs are row-major, bigger ones column-major
 DIRECT_ROWS = 4096
 #: (feature names, row of each) per (neighbours, hash_buckets): :meth:`ParagraphFeatures._layout`
 _LAYOUTS: dict[tuple[int, int], tuple[list[str], dict[str, int]]] = {}
@@ -570,11 +569,21 @@ class _Rows:
 _NUM_COLUMNS = ("position", "depth", "n_links", "link_chars", "block_id", "anc1", "anc2", "anc3", *_FLAGS)
 
 
+#: the rows of :func:`_float_columns`' matrix that the extension's ``structure_rows`` reads
+_STRUCT_NUM_ROWS = np.array(
+    [_NUM_COLUMNS.index(c) for c in ("depth", "n_links", "link_chars", *_FLAGS)], dtype=np.int64
+)
+
+
 def _float_columns(cols: dict) -> dict[str, np.ndarray]:
-    """The columns of :data:`_NUM_COLUMNS` (lists or arrays) as float arrays."""
+    """The columns of :data:`_NUM_COLUMNS` (lists or arrays) as float arrays; with the
+    extension they are the rows of one matrix, ``"_matrix"``."""
     if _fast is None:
         return {c: np.asarray(cols[c], dtype=float) for c in _NUM_COLUMNS}
-    return dict(zip(_NUM_COLUMNS, _fast.float_rows([cols[c] for c in _NUM_COLUMNS]), strict=True))
+    m = _fast.float_rows([cols[c] for c in _NUM_COLUMNS])
+    out = dict(zip(_NUM_COLUMNS, m, strict=True))
+    out["_matrix"] = m
+    return out
 
 
 def _row_flags(texts: list[str], lower_texts: list[str], title: list[str], h1: list[str]) -> np.ndarray:
@@ -663,7 +672,11 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
         # the features are computed in _names() order: the fitted order, unless another
         # version of this class fitted it (then they are put in its order)
         perm = None if names == layout else [at[c] for c in names]
-        out = np.empty((n, len(names)))
+        # up to DIRECT_ROWS rows (a few pages) row-major, the features written down its columns
+        # (one page's matrix stays in cache either way); beyond, column-major: each feature's
+        # values consecutive, no transposing copy here, and none where the classifier (whose
+        # trees read column by column) takes the matrix
+        out = np.empty((n, len(names)), order="C" if n <= DIRECT_ROWS else "F")
         bounds = np.concatenate(([0], np.flatnonzero(np.diff(doc)) + 1, [n]))
         lo = 0
         while lo < n:
@@ -671,14 +684,12 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
             hi = int(bounds[np.searchsorted(bounds, lo + CHUNK_ROWS, side="right") - 1])
             if hi <= lo:
                 hi = int(bounds[np.searchsorted(bounds, lo, side="right")])
-            # each feature is a row of ``rows``: for a few pages the columns of ``out`` itself;
-            # for more, a matrix of its own copied over in one pass (writing a big row-major
-            # matrix column by column touches a cache line per number, for every feature)
-            direct = perm is None and hi - lo <= DIRECT_ROWS
-            rows = out[lo:hi].T if direct else np.empty((len(layout), hi - lo))
+            # each feature is a row of ``rows``: the columns of ``out`` itself, or, where the
+            # fitted order is another, a matrix of its own put in that order
+            rows = out[lo:hi].T if perm is None else np.empty((len(layout), hi - lo))
             self._compute({c: v[lo:hi] for c, v in cols.items()}, doc[lo:hi], _Rows(rows, at))
-            if not direct:
-                out[lo:hi] = (rows if perm is None else rows[perm]).T
+            if perm is not None:
+                out[lo:hi] = rows[perm].T
             lo = hi
         return out
 
@@ -768,30 +779,36 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
         f["_block"] = num["block_id"]
 
     def _structure(self, cols: dict, num: dict, doc: np.ndarray, chars: np.ndarray, f: _Rows) -> None:
+        if _fast is not None:  # the same numbers in compiled passes, straight into the rows of the features
+            nan_text = _fast.structure_rows(
+                cols["source"], cols["tag"], cols["path"], doc, _TAG_CODES, len(_TAG_CODES), chars, num["_matrix"],
+                _STRUCT_NUM_ROWS, f.out, f.at["s_tag"], f.at["s_path_repeat"],
+            )
+            nf = len(_FAMILIES)
+            cache = _cache_for(_ATTR_ROWS, self.hash_buckets, _ATTR_CACHE_LIMIT, _AttrRows)
+            for name in ("own", "anc"):
+                ids = cache.ids(cols[f"{name}_attrs"])  # before reading rows: new strings may grow it
+                hash0 = f.at[f"s_{name}_hash0"] if self.hash_buckets else 0
+                _fast.take_rows(cache.rows, ids, nan_text, f.out, f.at[f"s_{name}_{_FAMILIES[0]}"], nf, hash0)
+            self._containers(num, doc, chars, num["link_chars"], nan_text, f)
+            return
         n = len(doc)
         tags: list[str] = cols["tag"]
         paths: list[str] = cols["path"]
-        if _fast is None:
-            is_html = np.fromiter((s == "html" for s in cols["source"]), dtype=bool, count=n)
-            other = len(_TAG_CODES)
-            rows = np.column_stack([
-                np.fromiter((_TAG_CODES.get(t, other) for t in tags), dtype=float, count=n),
-                np.fromiter((t == "p" for t in tags), dtype=float, count=n),
-                np.fromiter((t == "li" for t in tags), dtype=float, count=n),
-                np.fromiter((t in _HEADINGS for t in tags), dtype=float, count=n),
-                np.fromiter((p.count("/") for p in paths), dtype=float, count=n),
-            ])
-            seen: dict = {}
-            path_codes = np.fromiter(
-                (seen.setdefault((d, p), len(seen)) for d, p in zip(doc.tolist(), paths, strict=True)),
-                dtype=np.int64, count=n,
-            )
-            attr_matrix = _attr_matrix
-        else:
-            m, path_codes = _fast.structure_rows(cols["source"], tags, paths, doc, _TAG_CODES, len(_TAG_CODES))
-            is_html = m[:, 0] > 0
-            rows = m[:, 1:]
-            attr_matrix = _attr_matrix_fast
+        is_html = np.fromiter((s == "html" for s in cols["source"]), dtype=bool, count=n)
+        other = len(_TAG_CODES)
+        rows = np.column_stack([
+            np.fromiter((_TAG_CODES.get(t, other) for t in tags), dtype=float, count=n),
+            np.fromiter((t == "p" for t in tags), dtype=float, count=n),
+            np.fromiter((t == "li" for t in tags), dtype=float, count=n),
+            np.fromiter((t in _HEADINGS for t in tags), dtype=float, count=n),
+            np.fromiter((p.count("/") for p in paths), dtype=float, count=n),
+        ])
+        seen: dict = {}
+        path_codes = np.fromiter(
+            (seen.setdefault((d, p), len(seen)) for d, p in zip(doc.tolist(), paths, strict=True)),
+            dtype=np.int64, count=n,
+        )
         nan_text = np.where(is_html, 1.0, np.nan)
         # (rows of consecutive features are written at once; the products are those of a
         # matrix times nan_text[:, None])
@@ -805,7 +822,7 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
         np.multiply([num[flag] for flag in _FLAGS], nan_text, out=f.block(f"s_{_FLAGS[0]}", len(_FLAGS)))
         nf = len(_FAMILIES)
         for name in ("own", "anc"):
-            m = attr_matrix(cols[f"{name}_attrs"], self.hash_buckets)
+            m = _attr_matrix(cols[f"{name}_attrs"], self.hash_buckets)
             np.multiply(m[:, :nf].T, nan_text, out=f.block(f"s_{name}_{_FAMILIES[0]}", nf))
             if self.hash_buckets:
                 np.multiply(m[:, nf:].T, nan_text, out=f.block(f"s_{name}_hash0", self.hash_buckets))

@@ -18,6 +18,7 @@ from sklearn.model_selection import GroupKFold
 from sklearn.utils.validation import check_is_fitted
 
 from chromesift.features.transformer import BOOKKEEPING, CATEGORICAL
+from chromesift.train.forest import flat_forest
 
 CONTEXT_NAMES = (
     ["c_p"]
@@ -35,8 +36,9 @@ _COL = {name: i for i, name in enumerate(CONTEXT_NAMES)}
 try:  # the compiled twin of _context_sorted (optional extension; same floats)
     from chromesift.features._text import CONTEXT_COLUMNS as _FAST_COLUMNS
     from chromesift.features._text import context_sorted as _fast_context
+    from chromesift.features._text import in_doc_order as _fast_in_order
 except ImportError:
-    _fast_context = None
+    _fast_context = _fast_in_order = None
 else:
     if tuple(_FAST_COLUMNS) != tuple(CONTEXT_NAMES):  # built from another column layout
         _fast_context = None
@@ -77,8 +79,12 @@ def context_features(
         return np.empty((0, len(CONTEXT_NAMES)))
     # already in (doc, pos) order -- the usual case -- needs no sort (lexsort is stable,
     # so it would return the identity there)
-    d_next, d_prev = doc[1:], doc[:-1]
-    if np.all((d_next > d_prev) | ((d_next == d_prev) & (pos[1:] >= pos[:-1]))):
+    if _fast_context is not None and _fast_in_order is not None:  # the same test in one compiled pass
+        in_order = _fast_in_order(doc, pos)
+    else:
+        d_next, d_prev = doc[1:], doc[:-1]
+        in_order = np.all((d_next > d_prev) | ((d_next == d_prev) & (pos[1:] >= pos[:-1])))
+    if in_order:
         return _context_in_order(p, doc, block, anc1, anc2, chars)
     order = np.lexsort((pos, doc))
     out = np.empty((n, len(CONTEXT_NAMES)))
@@ -337,8 +343,6 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
     def _stage_proba(booster: HistGradientBoostingClassifier, X: np.ndarray) -> np.ndarray:
         """Content probability from one stage: the compiled flat forest where it applies
         (same probabilities, a fraction of scikit-learn's per-tree cost), else scikit-learn."""
-        from chromesift.train.forest import flat_forest
-
         forest = flat_forest(booster)
         if forest is None:
             return booster.predict_proba(X)[:, 1]
@@ -350,31 +354,41 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         ``M`` holds the columns of :attr:`feature_names_in_` in that order,
         bookkeeping columns included. This is the prediction path without pandas.
         """
-        check_is_fitted(self, "stage1_")
+        if "stage1_" not in self.__dict__:
+            check_is_fitted(self, "stage1_")  # raises NotFittedError
         M = np.asarray(M, dtype=float)
         if M.ndim != 2 or M.shape[1] != len(self.feature_names_in_):
             raise ValueError(
                 f"expected a matrix of {len(self.feature_names_in_)} columns "
                 f"(feature_names_in_), got shape {M.shape}"
             )
-        if len(M) == 0:
+        n = len(M)
+        if n == 0:
             return np.zeros((0, 2))
         if not hasattr(self, "model_idx_"):
             self._set_layout()  # pickled before the layout was recorded
+        idx = self.model_idx_
+        k = len(idx)
         # column-major: a tree reads one feature of consecutive rows, which on a large batch
-        # keeps its reads in cache (5x faster on 50k rows than row-major; the same on one page)
-        F = np.asfortranarray(M[:, self.model_idx_])
+        # keeps its reads in cache (5x faster on 50k rows than row-major; the same on one page).
+        # One matrix for both stages: the boosters' columns, then stage 2's context
+        X = np.empty((n, k + len(CONTEXT_NAMES) if self.second_stage else k), order="F")
+        F = X[:, :k]
+        if k and idx[-1] == k - 1:  # (increasing, as _set_layout makes it) the first k columns
+            F[:] = M[:, :k]
+        else:
+            F[:] = M[:, idx]
         p = self._stage_proba(self.stage1_, F)
         if self.second_stage:
-            S = context_features(p, *M[:, self.context_idx_].T, F[:, self.chars_idx_])
-            X2 = np.empty((len(F), F.shape[1] + S.shape[1]), order="F")
-            X2[:, : F.shape[1]] = F
-            X2[:, F.shape[1] :] = S
-            p = self._stage_proba(self.stage2_, X2)
+            X[:, k:] = context_features(p, *(M[:, j] for j in self.context_idx_), F[:, self.chars_idx_])
+            p = self._stage_proba(self.stage2_, X)
             cal = getattr(self, "calibration_", None)  # bundles before calibration have none
             if cal is not None:
                 p = 1.0 / (1.0 + np.exp(-(cal[0] * _logit(p) + cal[1])))
-        return np.column_stack([1 - p, p])
+        out = np.empty((n, 2))  # the values of np.column_stack([1 - p, p])
+        out[:, 1] = p
+        np.subtract(1.0, p, out=out[:, 0])
+        return out
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Probabilities of chrome and content, one row per paragraph.
