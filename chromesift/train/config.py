@@ -45,7 +45,7 @@ class TrainConfig:
     max_fit_rows: int = 300_000  # labeled paragraphs each booster is fitted on (random rows)
     min_label_weight: float = 0.4  # paragraphs whose label confidence is lower are left out
     length_weight: bool = False  # weight paragraphs by log length (slower: weighted binning)
-    # each paragraph weighs n ** -page_weight, n = paragraphs of its page: 0 counts
+    # each paragraph weighs n ** -page_weight, n = labeled paragraphs of its page: 0 counts
     # paragraphs (long pages dominate), 1 counts pages (as the page-averaged scores do).
     # Held out (leave-one-dataset-out, benchmarks/lodo.toml) 0.5 beat 0 by +0.003 on the mean
     # of 10 (wcxb +0.017, cleaneval -0.004, German snippets -0.002), but the default model it

@@ -78,14 +78,9 @@ def prepare(table: pd.DataFrame, config: TrainConfig, *, seed_offset: int = 0) -
 
 
 def page_weights(doc_id: pd.Series, used: np.ndarray, power: float) -> np.ndarray:
-    """``n ** -power`` per used row, n = rows (paragraphs) of its page, scaled to mean 1 over used rows.
-
-    n counts every paragraph of the page, labeled or not: a page labeled by a few snippets
-    (trafilatura-eval) is as long as any other, and its few labels should not each carry
-    the weight of a whole page.
-    """
+    """``n ** -power`` per row, n = used rows of its page, scaled to mean 1 over used rows."""
     codes = pd.factorize(doc_id)[0]
-    n = np.bincount(codes)[codes].astype(float)
+    n = np.bincount(codes, weights=used.astype(float))[codes]
     w = np.where(used, np.maximum(n, 1.0) ** -power, 0.0)
     return w * (used.sum() / w.sum()) if used.any() else w
 
