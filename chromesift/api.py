@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable, Iterator
+from itertools import compress
 from pathlib import Path
 
 import numpy as np
@@ -82,8 +83,13 @@ def _decide(cols: dict[str, list], proba: np.ndarray, threshold: float, *, title
     keep = proba >= cut
     kept = np.flatnonzero(keep)
     if len(kept) > 1:
-        close = np.diff(kept) <= ISOLATED_REACH
-        alone = ~(np.r_[False, close] | np.r_[close, False]) & (proba[kept] < ISOLATED_SURE)
+        # a kept paragraph is near another when the gap before or after it is small (slices,
+        # not np.diff and np.r_: their Python set-up costs more than a page's arithmetic)
+        close = (kept[1:] - kept[:-1]) <= ISOLATED_REACH
+        near = np.zeros(len(kept), dtype=bool)
+        near[1:] = close
+        near[:-1] |= close
+        alone = ~near & (proba[kept] < ISOLATED_SURE)
         keep[kept[alone]] = False
     head = headline_index(cols)
     if head is not None and not title:
@@ -259,7 +265,8 @@ class Model:
             pages = [to_columns(doc, format=format) for doc in batch]
             for cols, proba in zip(pages, self.predict_columns(pages), strict=True):
                 keep = content_mask(cols, proba, self.threshold, title=title)
-                yield "\n".join(t for t, k in zip(cols["text"], keep.tolist(), strict=True) if k)
+                # keep has a value per paragraph (the model scored each): compress needs no strict check
+                yield "\n".join(compress(cols["text"], keep.tolist()))
 
     def _classify_batch(self, batch: list, format: str | None) -> list[pd.DataFrame]:
         pages = [to_columns(doc, format=format) for doc in batch]

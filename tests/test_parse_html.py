@@ -372,3 +372,59 @@ def test_no_main_container_without_article_like_text():
     assert main_container([], [], []) == []
     # innermost element wins a tie; score: 100 good - 0.5 * 10 other
     assert main_container([(0, 2), (0, 2), (0, 3)], [100, 10, 0], [0, 0, 0]) == [True, True, False]
+
+
+# --- the parse's shortcuts ------------------------------------------------------------------
+
+
+def test_bytes_and_text_of_a_page_give_the_same_columns():
+    from chromesift.data.html import parse_html_columns
+
+    page = (FIXTURES / "segmentation.html").read_text(encoding="utf-8") + "<p>caf\u00e9 \u4e2d\u6587 \U0001f600</p>"
+    expected = parse_html_columns(page)[0]
+    for data in (page.encode("utf-8"), codecs.BOM_UTF8 + page.encode("utf-8")):
+        assert parse_html_columns(data)[0] == expected
+    declared = "<html><head><meta charset='latin-1'><title>\u00e9t\u00e9</title></head><body><p>caf\u00e9</p></body></html>"
+    for data in (declared.encode("latin-1"), declared.encode("utf-8")):
+        cols, decoded = parse_html_columns(data)
+        assert cols == parse_html_columns(decoded.text)[0]
+        assert cols["text"] == ["caf\u00e9"] and cols["page_title"] == ["\u00e9t\u00e9"]
+
+
+def test_decode_hands_over_the_utf8_it_already_has():
+    from chromesift.data.html import _decode
+
+    pages = [
+        "plain", "caf\u00e9", "\ud800 lone surrogate", b"plain", "caf\u00e9".encode(), b"caf\xe9",
+        codecs.BOM_UTF8 + b"x", b"<meta charset='utf-8'>\xc3\xa9", b"<meta charset='latin-1'>\xe9",
+        b"<meta charset='latin-1'>\xc3\xa9",
+    ]
+    for page in pages:
+        decoded, data = _decode(page)
+        assert decoded == decode(page)
+        if data is not None:
+            assert data == decoded.text.encode("utf-8")
+
+
+def test_a_page_after_a_too_deep_or_broken_one_parses_as_on_its_own():
+    from chromesift.data.html import parse_html_columns
+
+    page = (FIXTURES / "segmentation.html").read_bytes()
+    alone = parse_html_columns(page)[0]
+    deep = "<div>" * 5000 + "<p>deep</p>" + "</div>" * 5000
+    for other in (deep, "<?xml version='1.0' encoding='ascii'?><p>x", "\x00<p>\x00", "", "<" * 1000):
+        parse_html_columns(other)
+        assert parse_html_columns(page)[0] == alone
+    assert parse_html_columns(deep)[0]["text"] == ["deep"]
+
+
+def test_threads_parse_with_parsers_of_their_own():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from chromesift.data.html import parse_html_columns
+
+    pages = [(FIXTURES / "segmentation.html").read_bytes(), "<p>one</p>" * 50, "<div>" * 3000 + "x"]
+    expected = [parse_html_columns(p)[0] for p in pages]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda i: parse_html_columns(pages[i % 3])[0], range(60)))
+    assert got == [expected[i % 3] for i in range(60)]

@@ -254,3 +254,108 @@ def test_corpus_pages_match_the_python_walk(shared_data):
         if root is not None:
             rows += len(walk_both(root)[0]["text"])
     assert rows > 1000
+
+
+# --- the other shortcuts of parse_html_columns --------------------------------------------
+
+
+@needs_extension
+@pytest.mark.parametrize(
+    "page",
+    [
+        body("x"),
+        "<p>no title at all</p>",
+        "<html><body><svg><title>icon</title></svg><p>x</p></body></html>",
+        "<html><head><TITLE>upper</TITLE><title>second</title></head></html>",
+        "<title>alone</title>",
+        "<html><body><x:title>prefixed</x:title><div><title>late <b>bold</b></title></div></body></html>",
+    ],
+)
+def test_first_descendant_finds_what_elementpath_finds(page):
+    root = html._parse_tree(page)
+    found = html._first_descendant(root, "title")
+    expected = root.find(".//title")
+    assert (found is None) == (expected is None)
+    if found is not None:
+        assert found == expected  # lxml hands out one proxy per node
+    for el in root.iter():
+        assert html._first_descendant(el, "title") == el.find(".//title")
+    # XML: a name in a namespace is not the plain name, as for ElementPath
+    root = etree.fromstring('<r xmlns:n="urn:n"><n:title>a</n:title><a><title>b</title></a></r>')
+    assert html._first_descendant(root, "title") == root.find(".//title")
+    assert html._first_descendant(root, "title").text == "b"
+
+
+@needs_extension
+@given(
+    st.lists(st.tuples(st.integers(0, 300), st.integers(0, 300)), min_size=1, max_size=40),
+    st.lists(st.tuples(st.integers(0, 12), st.integers(0, 12)), min_size=1, max_size=30),
+)
+@settings(max_examples=300, derandomize=True, database=None, deadline=None)
+def test_main_range_is_main_container(paragraphs, spans):
+    chars = [c for c, _ in paragraphs]
+    links = [min(c, k * 25) for c, k in paragraphs]
+    n = len(chars)
+    ranges = sorted((min(a, b) % (n + 1), max(a, b) % (n + 1)) for a, b in spans)
+    ranges = [(a, b) for a, b in ranges if a < b]
+    assert html._main_container_fast(ranges, chars, links) == html.main_container(ranges, chars, links)
+
+
+@needs_extension
+def test_main_range_on_corpus_pages(shared_data):
+    from chromesift.data.corpus import dataset_names, sample_pages
+
+    for page in sample_pages(shared_data, dataset_names(shared_data), 60, seed=8):
+        root = html._parse_tree(html.decode(page.html).text)
+        if root is None:
+            continue
+        cols = _empty_columns()
+        ranges = html._walk_fast(root, cols)
+        chars = [len(t) for t in cols["text"]]
+        assert html._main_container_fast(ranges, chars, cols["link_chars"]) == html.main_container(
+            ranges, chars, cols["link_chars"]
+        )
+
+
+_STYLES = [
+    "display:none", "DISPLAY:NONE", "display : none", "display\t:\nnone", "display\x1c:\x1fnone",
+    "display:\u00a0none", "di\u017fplay:none", "d\u0130splay:none", "d\u0131splay:none", "visibility:hidden",
+    "VisiBility :  HIDDEN ", "visibility:hiddenx", "display:nonexistent", "color:red;display:none",
+    "display:", "display", "displaynone", "display::none", "x-display:none", "", " ", "display:block",
+    "visibility:visible", "\u00e9;display:none", "display:none\u00e9", "\u212a;visibility:hidden", "none display",
+]
+
+
+@needs_extension
+def test_hidden_styles_in_c_match_the_regex():
+    page = body("".join(f"<p style='{s}'>style {i}</p>after {i} " for i, s in enumerate(_STYLES)))
+    cols = same(page)
+    shown = {int(t.split()[1]) for t in cols["text"] if t.startswith("style")}
+    for i, s in enumerate(_STYLES):
+        assert (i not in shown) == bool(html._HIDDEN_STYLE.search(s)), s
+
+
+@needs_extension
+def test_another_hidden_style_pattern_is_searched_in_python(monkeypatch):
+    import re
+
+    monkeypatch.setattr(html, "_HIDDEN_STYLE", re.compile(r"opacity\s*:\s*0\b", re.I))
+    cols = same(body("<p style='opacity: 0'>gone</p><p style='display:none'>shown</p>"))
+    assert cols["text"] == ["shown"]
+
+
+@needs_extension
+def test_token_cache_filled_in_c_as_python_fills_it(monkeypatch):
+    monkeypatch.setattr(html, "_TOKEN_CACHE", {})
+    same(CASES["tokens"])
+    same(body("<div class='caf\u00e9Box \u212aey' id='A-b'><p class='x'>t</p></div>"))
+    filled = dict(html._TOKEN_CACHE)
+    expected = {v: tuple(html.attr_tokens(v)) for v in filled}
+    assert filled == expected
+    assert "caf\u00e9Box \u212aey" in filled and "mainContent wrapper-x" in filled
+    # at the size limit the Python memo decides (it empties the cache), also for ASCII values
+    monkeypatch.setattr(html, "_TOKEN_CACHE", {})
+    monkeypatch.setattr(html, "_TOKEN_CACHE_MAX", 3)
+    same(CASES["ancestor tokens"])
+    assert len(html._TOKEN_CACHE) <= 4
+    assert all(html._TOKEN_CACHE[v] == tuple(html.attr_tokens(v)) for v in html._TOKEN_CACHE)

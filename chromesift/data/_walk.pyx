@@ -4,8 +4,9 @@
 :func:`walk` gives exactly what ``html._walk`` gives (that Python function stays the
 reference and the fallback), without a Python object per node: it reads libxml2's
 nodes through lxml's public C API, keeps the text of the open paragraph as UTF-8
-bytes, and calls into Python only per paragraph, per distinct tag name and per
-``class``/``id``/``role``/``style`` value it needs.
+bytes, and calls into Python only per paragraph, per distinct tag name, per
+``class``/``id``/``role`` value it needs (tokenising new ASCII ones itself) and per
+non-ASCII ``style`` value (ASCII ones are matched in C).
 
 What lxml's ``iterwalk``, ``.text``, ``.tail`` and ``.get`` do is followed node type by
 node type: adjacent text and CDATA nodes make one text (XInclude markers skipped),
@@ -13,10 +14,15 @@ comments and PIs are invisible but the text after them counts, an attribute is t
 first one of that name in no namespace.
 """
 
+from cpython.dict cimport PyDict_GetItem
+from cpython.list cimport PyList_GET_ITEM
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.ref cimport Py_INCREF, Py_XDECREF, PyObject
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from cpython.unicode cimport Py_UNICODE_ISSPACE, PyUnicode_DecodeUTF8
 from libc.string cimport memcpy, memset, strcmp, strlen
+
+import re
 
 cimport lxml.includes.etreepublic as cetree
 from lxml.includes cimport tree
@@ -27,6 +33,11 @@ cdef extern from "Python.h":
     void* PyUnicode_DATA(object o)
     Py_UCS4 PyUnicode_READ(int kind, void* data, Py_ssize_t index)
     object PyUnicode_Substring(object s, Py_ssize_t start, Py_ssize_t end)
+    bint PyUnicode_IS_COMPACT_ASCII(PyObject* o)
+    Py_ssize_t PyUnicode_GET_LENGTH(PyObject* o)
+    unsigned char* PyUnicode_1BYTE_DATA(object o)
+    object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
+    PyObject** PySequence_Fast_ITEMS(object o)
 
 cetree.import_lxml__etree()
 
@@ -145,11 +156,102 @@ cdef object _attr_value(tree.xmlNode* node, tree.xmlAttr* a):
     return cetree.attributeValueFromNsName(node, NULL, a.name)
 
 
+cdef inline const unsigned char* _attr_text(tree.xmlAttr* a) noexcept nogil:
+    """The value of an attribute with one text child (the usual shape) as UTF-8; else NULL."""
+    cdef tree.xmlNode* ch = a.children
+    if (ch is not NULL and ch.next is NULL and ch.content is not NULL
+            and (ch.type == tree.XML_TEXT_NODE or ch.type == tree.XML_CDATA_SECTION_NODE)):
+        return <const unsigned char*>ch.content
+    return NULL
+
+
+#: the hidden-style pattern of ``html._walk`` that :func:`_hidden_ascii` implements; the walk
+#: checks the pattern it is given against this and otherwise calls its search method
+HIDDEN_STYLE_PATTERN = r"display\s*:\s*none|visibility\s*:\s*hidden"
+
+
+cdef inline Py_ssize_t _match_word(const unsigned char* s, Py_ssize_t i, Py_ssize_t n,
+                                   const char* word) noexcept:
+    """Where ``word`` (lowercase ASCII) ends when ``s[i:]`` starts with it in any case; else -1."""
+    cdef Py_ssize_t k = 0
+    cdef unsigned char c
+    while word[k]:
+        if i + k >= n:
+            return -1
+        c = s[i + k]
+        if c >= 65 and c <= 90:
+            c += 32
+        if c != <unsigned char>word[k]:
+            return -1
+        k += 1
+    return i + k
+
+
+cdef inline bint _declares(const unsigned char* s, Py_ssize_t i, Py_ssize_t n,
+                           const char* prop, const char* value) noexcept:
+    """``prop\\s*:\\s*value`` matches at ``s[i]`` (ASCII, any case)."""
+    cdef Py_ssize_t j = _match_word(s, i, n, prop)
+    if j < 0:
+        return False
+    while j < n and Py_UNICODE_ISSPACE(s[j]):
+        j += 1
+    if j >= n or s[j] != b':':
+        return False
+    j += 1
+    while j < n and Py_UNICODE_ISSPACE(s[j]):
+        j += 1
+    return _match_word(s, j, n, value) >= 0
+
+
+cdef int _hidden_ascii(const unsigned char* s) noexcept:
+    """:data:`HIDDEN_STYLE_PATTERN` searched case-insensitively in an ASCII value: 1 found, 0 not,
+    -1 when the value is not ASCII (there ``re`` folds case beyond ASCII: "ſ" is an "s")."""
+    cdef Py_ssize_t n = 0, i
+    while s[n]:
+        if s[n] >= 0x80:
+            return -1
+        n += 1
+    for i in range(n):
+        if _declares(s, i, n, "display", "none") or _declares(s, i, n, "visibility", "hidden"):
+            return 1
+    return 0
+
+
+cdef object _join_ascii(unsigned char sep, PyObject** items, Py_ssize_t n):
+    """``chr(sep).join(items)`` (``sep`` ASCII) without a list, in one piece when every item is
+    ASCII (the usual case): the walk joins a path and two token lists per paragraph."""
+    cdef Py_ssize_t k, total = 0, at = 0, m
+    cdef unsigned char* out_data
+    if n == 0:
+        return ""
+    if n == 1:
+        return <object>items[0]
+    for k in range(n):
+        if not PyUnicode_IS_COMPACT_ASCII(items[k]):
+            return chr(sep).join([<object>items[k] for k in range(n)])
+        total += PyUnicode_GET_LENGTH(items[k])
+    out = PyUnicode_New(total + n - 1, 127)
+    out_data = PyUnicode_1BYTE_DATA(out)
+    for k in range(n):
+        if k:
+            out_data[at] = sep
+            at += 1
+        m = PyUnicode_GET_LENGTH(items[k])
+        memcpy(out_data + at, PyUnicode_1BYTE_DATA(<object>items[k]), m)
+        at += m
+    return out
+
+
 cdef class _Walk:
     # configuration
     cdef object skip_tags, block_tags, flag_tags, role_flags, hidden_search, tokens_fn
     cdef dict flag_index, token_cache
     cdef int n_flags, in_a, max_anc, max_path
+    cdef Py_ssize_t token_cache_max  # tokenise ASCII misses here while the cache is no bigger
+    cdef bint c_style                 # hidden_search is HIDDEN_STYLE_PATTERN's: match ASCII in C
+    # the items of the string joined last (borrowed references)
+    cdef PyObject** jitems
+    cdef Py_ssize_t jcap
     # output columns
     cdef list texts, tags, paths, depths, block_ids, anc1s, anc2s, anc3s, owns, ancs
     cdef list links, link_chars, ranges
@@ -183,6 +285,7 @@ cdef class _Walk:
         self.stack = NULL
         self.buf = NULL
         self.nbuf = NULL
+        self.jitems = NULL
         self.depth = 0
 
     def __dealloc__(self):
@@ -197,16 +300,21 @@ cdef class _Walk:
         PyMem_Free(self.tag_flag)
         PyMem_Free(self.buf)
         PyMem_Free(self.nbuf)
+        PyMem_Free(self.jitems)
 
     cdef int setup(self, dict cols, list flag_names, skip_tags, block_tags, flag_tags,
                    role_flags, hidden_search, tokens_fn, dict token_cache, int max_anc,
-                   int max_path) except -1:
+                   int max_path, Py_ssize_t token_cache_max) except -1:
         cdef Py_ssize_t i
         if len(flag_names) > MAX_FLAGS:
             raise ValueError(f"at most {MAX_FLAGS} flags")
         self.skip_tags, self.block_tags, self.flag_tags = skip_tags, block_tags, flag_tags
         self.role_flags, self.hidden_search, self.tokens_fn = role_flags, hidden_search, tokens_fn
         self.token_cache = token_cache
+        self.token_cache_max = token_cache_max
+        pattern = getattr(hidden_search, "__self__", None)
+        self.c_style = (isinstance(pattern, re.Pattern) and pattern.pattern == HIDDEN_STYLE_PATTERN
+                        and pattern.flags == re.IGNORECASE | re.UNICODE)
         self.max_anc, self.max_path = max_anc, max_path
         self.flag_index = {name: i for i, name in enumerate(flag_names)}
         self.n_flags = len(flag_names)
@@ -232,9 +340,11 @@ cdef class _Walk:
         self.buf = <unsigned char*>PyMem_Malloc(self.bcap)
         self.ncap = 4096
         self.nbuf = <unsigned char*>PyMem_Malloc(self.ncap)
+        self.jcap = 64
+        self.jitems = <PyObject**>PyMem_Malloc(self.jcap * sizeof(PyObject*))
         if (self.hkeys is NULL or self.hvals is NULL or self.tag_kind is NULL
                 or self.tag_flag is NULL or self.stack is NULL or self.buf is NULL
-                or self.nbuf is NULL):
+                or self.nbuf is NULL or self.jitems is NULL):
             raise MemoryError()
         memset(self.hkeys, 0, self.hcap * sizeof(const_xmlChar*))
         self.blen = 0
@@ -363,7 +473,11 @@ cdef class _Walk:
         lo = -1
         hi = -1
         while i < self.blen:
-            step = _utf8_next(self.buf, i, self.blen, &cp)
+            if self.buf[i] < 0x80:  # ASCII inline: most text is
+                cp = self.buf[i]
+                step = 1
+            else:
+                step = _utf8_next(self.buf, i, self.blen, &cp)
             if not Py_UNICODE_ISSPACE(cp):
                 if lo < 0:
                     lo = k
@@ -377,13 +491,25 @@ cdef class _Walk:
             self.pending_br = False
         return 0
 
-    cdef inline object value_tokens(self, value):
-        """``tokens_fn(value)``, read from its cache without a call where it is there."""
-        toks = self.token_cache.get(value)
-        return self.tokens_fn(value) if toks is None else toks
+    cdef inline object value_tokens(self, str value):
+        """``tokens_fn(value)``, read from its cache without a call where it is there.
 
-    cdef object tokens(self, Frame* fr):
-        """The class, id and role tokens of an element, as ``html._walk`` makes them."""
+        An ASCII value not there yet is tokenised and cached here, as ``tokens_fn`` would do,
+        while the cache holds at most ``token_cache_max`` values (beyond that ``tokens_fn``
+        empties it first); other values go to ``tokens_fn``.
+        """
+        cdef PyObject* hit = PyDict_GetItem(self.token_cache, value)
+        if hit is not NULL:
+            return <object>hit
+        if PyUnicode_IS_COMPACT_ASCII(<PyObject*>value) and len(self.token_cache) <= self.token_cache_max:
+            toks = _ascii_tokens(value)
+            self.token_cache[value] = toks
+            return toks
+        return self.tokens_fn(value)
+
+    cdef PyObject* tokens(self, Frame* fr) except NULL:
+        """The class, id and role tokens of an element, as ``html._walk`` makes them (a
+        tuple, borrowed: the frame holds it until the element closes)."""
         cdef tree.xmlAttr* found[N_ATTRS]
         cdef object toks
         if fr.tokens is NULL:
@@ -394,17 +520,33 @@ cdef class _Walk:
             toks = (self.value_tokens(cls) if cls else ()) + (self.value_tokens(id_) if id_ else ())
             if role:
                 toks += self.value_tokens(role)
+            if type(toks) is not tuple:  # flush reads a tuple's items directly
+                raise TypeError(f"tokens must be a tuple, not {type(toks).__name__}")
             Py_INCREF(toks)
             fr.tokens = <PyObject*>toks
-        return <object>fr.tokens
+        return fr.tokens
+
+    cdef int _reserve_items(self, Py_ssize_t n) except -1:
+        cdef PyObject** items
+        if n <= self.jcap:
+            return 0
+        items = <PyObject**>PyMem_Realloc(self.jitems, n * sizeof(PyObject*))
+        if items is NULL:
+            raise MemoryError()
+        self.jitems = items
+        self.jcap = n
+        return 0
 
     cdef int flush(self) except -1:
-        cdef Py_ssize_t blen = self.blen, i = 0, o = 0, step, bi, j, kept, lo
+        cdef Py_ssize_t blen = self.blen, i = 0, o = 0, step, bi, j, kept, lo, m, k
         cdef Py_ssize_t n_chars, n_links, n
         cdef Py_UCS4 cp
         cdef bint started = False, space = False
+        cdef unsigned char c
         cdef unsigned char* nb
+        cdef const unsigned char* b = self.buf
         cdef Frame* block
+        cdef PyObject* toks
         self.pending_br = False
         if blen == 0:
             return 0
@@ -420,7 +562,21 @@ cdef class _Walk:
             self.ncap = blen
         nb = self.nbuf
         while i < blen:
-            step = _utf8_next(self.buf, i, blen, &cp)
+            c = b[i]
+            if c < 0x80:  # ASCII inline, a byte at a time (no memcpy call per character)
+                if Py_UNICODE_ISSPACE(c):
+                    space = started
+                else:
+                    if space:
+                        nb[o] = b' '
+                        o += 1
+                        space = False
+                    nb[o] = c
+                    o += 1
+                    started = True
+                i += 1
+                continue
+            step = _utf8_next(b, i, blen, &cp)
             if Py_UNICODE_ISSPACE(cp):
                 space = started
             else:
@@ -428,7 +584,8 @@ cdef class _Walk:
                     nb[o] = b' '
                     o += 1
                     space = False
-                memcpy(nb + o, self.buf + i, step)
+                for k in range(step):
+                    nb[o + k] = b[i + k]
                 o += step
                 started = True
             i += step
@@ -443,13 +600,17 @@ cdef class _Walk:
         self.texts.append(text)
         if n:
             block = &self.stack[bi]
-            self.tags.append(self.tag_strs[block.tag])
+            self.tags.append(<object>PyList_GET_ITEM(self.tag_strs, block.tag))
             lo = bi + 1 - self.max_path
             if lo < 0:
                 lo = 0
-            self.paths.append("/".join([self.tag_strs[self.stack[j].tag] for j in range(lo, bi + 1)]))
+            self._reserve_items(bi + 1 - lo)
+            for j in range(lo, bi + 1):
+                self.jitems[j - lo] = PyList_GET_ITEM(self.tag_strs, self.stack[j].tag)
+            self.paths.append(_join_ascii(b'/', self.jitems, bi + 1 - lo))
             self.block_ids.append(block.serial)
-            self.owns.append(" ".join(self.tokens(block)))
+            toks = self.tokens(block)
+            self.owns.append(_join_ascii(b' ', PySequence_Fast_ITEMS(<object>toks), PyTuple_GET_SIZE(<object>toks)))
         else:
             self.tags.append("")
             self.paths.append("")
@@ -459,18 +620,23 @@ cdef class _Walk:
         self.anc1s.append(self.stack[bi - 1].serial if bi >= 1 else -1)
         self.anc2s.append(self.stack[bi - 2].serial if bi >= 2 else -1)
         self.anc3s.append(self.stack[bi - 3].serial if bi >= 3 else -1)
-        anc_tokens = []
+        # the tokens of the nearest max_anc ancestors that have any, space-joined
         kept = 0
+        m = 0
         j = bi - 1
         while j >= 0:
             toks = self.tokens(&self.stack[j])
-            if toks:
-                anc_tokens.extend(toks)
+            k = PyTuple_GET_SIZE(<object>toks)
+            if k:
+                self._reserve_items(m + k)
+                for i in range(k):
+                    self.jitems[m + i] = PyTuple_GET_ITEM(<object>toks, i)
+                m += k
                 kept += 1
                 if kept >= self.max_anc:
                     break
             j -= 1
-        self.ancs.append(" ".join(anc_tokens))
+        self.ancs.append(_join_ascii(b' ', self.jitems, m))
         self.links.append(n_links)
         n = len(text)
         self.link_chars.append(n_chars if n_chars < n else n)
@@ -479,6 +645,19 @@ cdef class _Walk:
         return 0
 
     # --- elements ----------------------------------------------------------------------
+
+    cdef bint hidden_style(self, tree.xmlNode* node, tree.xmlAttr* a) except -1:
+        """``style and hidden_search(style)`` for the element's ``style`` attribute."""
+        cdef const unsigned char* value
+        cdef int found
+        if self.c_style:
+            value = _attr_text(a)
+            if value is not NULL:
+                found = _hidden_ascii(value)
+                if found >= 0:
+                    return found
+        style = _attr_value(node, a)
+        return bool(style and self.hidden_search(style))
 
     cdef int start(self, tree.xmlNode* node) except -1:
         """A start event; returns 1 when the element is skipped with its subtree."""
@@ -491,12 +670,11 @@ cdef class _Walk:
         if kind & K_SKIP:
             return 1
         _find_attrs(node, found)
-        if found[A_HIDDEN] is not NULL and _attr_value(node, found[A_HIDDEN]) is not None:
+        # el.get(name) is not None: the attribute is there (its value may be empty)
+        if found[A_HIDDEN] is not NULL:
             return 1
-        if found[A_STYLE] is not NULL:
-            style = _attr_value(node, found[A_STYLE])
-            if style and self.hidden_search(style):
-                return 1
+        if found[A_STYLE] is not NULL and self.hidden_style(node, found[A_STYLE]):
+            return 1
         flag_a = self.tag_flag[tag]
         if found[A_ROLE] is not NULL:
             role = _attr_value(node, found[A_ROLE])
@@ -536,7 +714,7 @@ cdef class _Walk:
         fr.first = len(self.texts)
         fr.tokens = NULL
         self.depth += 1
-        if kind & K_A and found[A_HREF] is not NULL and _attr_value(node, found[A_HREF]) is not None:
+        if kind & K_A and found[A_HREF] is not NULL:
             self.n_links += 1
         self.add_text(node.children, True)
         return 0
@@ -586,13 +764,18 @@ cdef class _Walk:
 
 
 def walk(root, dict cols, list flag_names, skip_tags, block_tags, flag_tags, role_flags,
-         hidden_search, tokens_fn, dict token_cache, int max_ancestor_attrs, int max_path_tags):
+         hidden_search, tokens_fn, dict token_cache, int max_ancestor_attrs, int max_path_tags,
+         Py_ssize_t token_cache_max=-1):
     """Fill ``cols`` with the paragraphs under ``root``; return each element's paragraph range.
 
     The same as ``chromesift.data.html._walk``, whose vocabularies come as arguments:
     ``hidden_search`` is the search method of the hidden-style pattern, ``tokens_fn``
     turns a class/id/role value into a tuple of tokens, and ``token_cache`` is the dict
-    in which it keeps them (a value found there is not passed to it).
+    in which it keeps them (a value found there is not passed to it). Where
+    ``tokens_fn`` is :func:`ascii_tokens` for ASCII values, caching each value and
+    clearing the cache only when it holds more than ``token_cache_max``, pass that
+    number: the walk then tokenises and caches ASCII values itself while the cache is
+    no bigger (-1: every value not cached goes to ``tokens_fn``).
     """
     cdef cetree._Element el
     if not isinstance(root, cetree._Element):
@@ -602,7 +785,7 @@ def walk(root, dict cols, list flag_names, skip_tags, block_tags, flag_tags, rol
         raise TypeError("root must be an element")
     cdef _Walk w = _Walk()
     w.setup(cols, flag_names, skip_tags, block_tags, flag_tags, role_flags, hidden_search,
-            tokens_fn, token_cache, max_ancestor_attrs, max_path_tags)
+            tokens_fn, token_cache, max_ancestor_attrs, max_path_tags, token_cache_max)
     w.run(el._c_node)
     return w.ranges
 
@@ -620,6 +803,11 @@ def ascii_tokens(str value):
     """
     if not value.isascii():
         return None
+    return _ascii_tokens(value)
+
+
+cdef tuple _ascii_tokens(str value):
+    """:func:`ascii_tokens` of an ASCII value."""
     cdef Py_ssize_t n = len(value), i, start = -1
     cdef int kind = PyUnicode_KIND(value)
     cdef void* data = PyUnicode_DATA(value)
@@ -644,3 +832,80 @@ def ascii_tokens(str value):
     if start >= 0:
         out.append(PyUnicode_Substring(lowered, start, n))
     return tuple(out)
+
+
+def first_descendant(root, str name):
+    """``root.find(".//" + name)`` for a plain tag name, without ElementPath.
+
+    The first element below ``root`` in document order named ``name`` in no namespace
+    (as ``iterdescendants(name)`` matches), or None; ElementPath reaches it through a
+    Python generator chain, which on a page without one walks the whole tree.
+    """
+    cdef cetree._Element el
+    cdef tree.xmlNode* top
+    cdef tree.xmlNode* c
+    if not isinstance(root, cetree._Element):
+        raise TypeError(f"root must be an lxml element, not {type(root).__name__}")
+    el = <cetree._Element>root
+    top = el._c_node
+    cname = name.encode("utf-8")
+    cdef const char* c_name = cname
+    c = top.children if top is not NULL else NULL
+    while c is not NULL:
+        if c.type == tree.XML_ELEMENT_NODE:
+            if c.ns is NULL and strcmp(<const char*>c.name, c_name) == 0:
+                return cetree.elementFactory(el._doc, c)
+            if c.children is not NULL:
+                c = c.children
+                continue
+        while c.next is NULL:
+            c = c.parent
+            if c is NULL or c is top:
+                return None
+        c = c.next
+    return None
+
+
+def main_range(list ranges, list chars, list link_chars, double min_chars, double max_link_share,
+               double other_weight):
+    """The paragraph range of ``html.main_container``'s main container, or None.
+
+    The same sums in the same order (numpy's cumulative sums add one by one; the counts
+    are whole numbers, so every value on the way is exact): an element scores its
+    article-like text minus ``other_weight`` times its other text, and the first range
+    (inner elements close first) with the highest score wins when it scores above zero.
+    """
+    cdef Py_ssize_t n = len(chars), n_ranges = len(ranges), i, first, end, best_first = 0, best_end = 0
+    cdef double c, g, score, best = 0.0
+    cdef double* cum_good
+    cdef double* cum_all
+    if n == 0 or n_ranges == 0:
+        return None
+    if len(link_chars) != n:
+        raise ValueError("chars and link_chars differ in length")
+    cum_good = <double*>PyMem_Malloc(2 * (n + 1) * sizeof(double))
+    if cum_good is NULL:
+        raise MemoryError()
+    cum_all = cum_good + n + 1
+    try:
+        cum_good[0] = cum_all[0] = 0.0
+        for i in range(n):
+            c = <double>chars[i]
+            cum_all[i + 1] = cum_all[i] + c
+            if c >= min_chars and <double>link_chars[i] <= max_link_share * c:
+                cum_good[i + 1] = cum_good[i] + c
+            else:
+                cum_good[i + 1] = cum_good[i] + 0.0
+        for i in range(n_ranges):
+            first, end = ranges[i]
+            if not (0 <= first <= n and 0 <= end <= n):
+                raise IndexError(f"range {(first, end)} outside {n} paragraphs")
+            g = cum_good[end] - cum_good[first]
+            score = g - other_weight * (cum_all[end] - cum_all[first] - g)
+            if i == 0 or score > best:  # the first maximum, as numpy.argmax
+                best, best_first, best_end = score, first, end
+    finally:
+        PyMem_Free(cum_good)
+    if best > 0:
+        return best_first, best_end
+    return None

@@ -14,6 +14,7 @@ from __future__ import annotations
 import codecs
 import functools
 import re
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,13 +33,16 @@ from chromesift.data.vocab import (
 )
 from chromesift.errors import ChromesiftError
 
-try:  # the compiled walk (an optional extension); _walk and attr_tokens below are its reference
+try:  # the compiled walk (an optional extension); _walk, attr_tokens, main_container and
+    # root.find(".//title") below are its reference
     from chromesift.data._walk import ascii_tokens as _ascii_tokens
+    from chromesift.data._walk import first_descendant as _first_descendant
+    from chromesift.data._walk import main_range as _main_range
     from chromesift.data._walk import walk as _compiled_walk
 except (ImportError, ValueError, TypeError):
     # not built, or built against an lxml whose C API does not match this one (Cython's
     # import checks raise ValueError or TypeError): walk and tokenise in Python
-    _compiled_walk = _ascii_tokens = None
+    _compiled_walk = _ascii_tokens = _first_descendant = _main_range = None
 
 _WS = re.compile(r"\s+")
 _ATTR_SPLIT = re.compile(r"[^a-z0-9]+")
@@ -85,8 +89,21 @@ def decode(page: str | bytes) -> Decoded:
     Decoded
         The text and which rule chose the encoding.
     """
+    return _decode(page)[0]
+
+
+def _decode(page: str | bytes) -> tuple[Decoded, bytes | None]:
+    """:func:`decode`, and the text as UTF-8 where that came for free (else None).
+
+    The parser reads UTF-8: a str that encodes cleanly and bytes that were valid UTF-8
+    already are it, so the page is not encoded a second time.
+    """
     if isinstance(page, str):
-        return Decoded(fix_surrogates(page), "unicode", "str")
+        try:
+            data = page.encode("utf-8")
+        except UnicodeEncodeError:  # surrogates: what fix_surrogates is for
+            return Decoded(fix_surrogates(page), "unicode", "str"), None
+        return Decoded(page, "unicode", "str"), data  # fix_surrogates keeps such a str as is
     if not isinstance(page, (bytes, bytearray, memoryview)):
         raise TypeError(f"a page must be str or bytes, not {type(page).__name__}")
     raw = bytes(page)
@@ -98,7 +115,7 @@ def decode(page: str | bytes) -> Decoded:
         (codecs.BOM_UTF16_BE, "utf-16"),
     ):
         if raw.startswith(bom):
-            return Decoded(raw.decode(enc, errors="replace").lstrip("\ufeff"), enc, "bom")
+            return Decoded(raw.decode(enc, errors="replace").lstrip("\ufeff"), enc, "bom"), None
     declared = _META_CHARSET.search(raw[:4096])
     if declared:
         name = declared.group(1).decode("ascii", "ignore").lower()
@@ -116,16 +133,17 @@ def decode(page: str | bytes) -> Decoded:
                 # code page (latin-1 above all) decodes any bytes without complaint, while
                 # multi-byte UTF-8 almost never arises from legacy text by chance
                 try:
-                    return Decoded(raw.decode("utf-8"), "utf-8", "utf-8")
+                    return Decoded(raw.decode("utf-8"), "utf-8", "utf-8"), raw
                 except UnicodeDecodeError:
                     pass
             # a lying declaration is common: believe it only if the bytes agree
             try:
-                return Decoded(raw.decode(enc), enc, "declared")
+                # strictly decoded UTF-8 encodes back to the same bytes
+                return Decoded(raw.decode(enc), enc, "declared"), raw if enc == "utf-8" else None
             except UnicodeDecodeError:
                 pass
     try:
-        return Decoded(raw.decode("utf-8"), "utf-8", "utf-8")
+        return Decoded(raw.decode("utf-8"), "utf-8", "utf-8"), raw
     except UnicodeDecodeError:
         pass
     from charset_normalizer import from_bytes  # imported lazily: only odd pages need it
@@ -141,7 +159,7 @@ def decode(page: str | bytes) -> Decoded:
         # first for Western text; cp1252 is the web's legacy default, so it wins whenever
         # the detector finds it about as plausible
         enc = "cp1252"
-    return Decoded(raw.decode(enc, errors="replace"), enc, "detected")
+    return Decoded(raw.decode(enc, errors="replace"), enc, "detected"), None
 
 
 #: printable ASCII, the whitespace of markup and escape-like sequences: an encoding a
@@ -164,20 +182,39 @@ def attr_tokens(value: str | None) -> list[str]:
     return [t for t in _ATTR_SPLIT.split(_CAMEL.sub(r"\1 \2", value).lower()) if t]
 
 
-def _parse_tree(text: str):
-    parser = etree.HTMLParser(
-        encoding="utf-8",
-        remove_pis=True,
-        remove_blank_text=False,
-        no_network=True,
-        huge_tree=True,
-        default_doctype=False,
-    )
-    data = text.encode("utf-8", errors="replace")
+#: one parser per thread (an lxml parser is not thread-safe): making one costs as much as
+#: a small page's walk, and its settings never change
+_PARSERS = threading.local()
+
+
+def _parser() -> etree.HTMLParser:
+    parser = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = _PARSERS.parser = etree.HTMLParser(
+            encoding="utf-8",
+            remove_pis=True,
+            remove_blank_text=False,
+            no_network=True,
+            huge_tree=True,
+            default_doctype=False,
+            collect_ids=False,  # no table of id attributes: the walk reads them as attributes
+        )
+    return parser
+
+
+def _parse_tree(text: str, data: bytes | None = None):
+    """The lxml tree of a page's text, None when there is none.
+
+    ``data`` is ``text`` as UTF-8 when the caller has it already (:func:`_decode`).
+    """
+    parser = _parser()
+    if data is None:
+        data = text.encode("utf-8", errors="replace")
     if not data.strip():
         return None
     try:
         root = etree.fromstring(data, parser)
+        # each parse starts a new error log, so this sees this page's errors only
         if any("Excessive depth" in e.message for e in parser.error_log):
             # libxml2 stops at 2048 levels even with huge_tree and silently drops the
             # rest of the page: parse again with the deepest nesting flattened
@@ -233,13 +270,20 @@ MAIN_OTHER_WEIGHT = 0.5
 
 
 _TOKEN_CACHE: dict[str, tuple[str, ...]] = {}
+#: :func:`_tokens` empties its cache when it holds more values than this
+_TOKEN_CACHE_MAX = 100_000
 
 
 def _tokens(value: str) -> tuple[str, ...]:
-    """:func:`attr_tokens` of a class/id/role value, memoised (the values repeat a lot)."""
+    """:func:`attr_tokens` of a class/id/role value, memoised (the values repeat a lot).
+
+    The compiled walk adds ASCII values to the cache itself, as this does, while the cache
+    holds at most :data:`_TOKEN_CACHE_MAX` (a call back into Python per new value costs more
+    than tokenising it).
+    """
     toks = _TOKEN_CACHE.get(value)
     if toks is None:
-        if len(_TOKEN_CACHE) > 100_000:
+        if len(_TOKEN_CACHE) > _TOKEN_CACHE_MAX:
             _TOKEN_CACHE.clear()  # in place: the compiled walk reads this dict
         toks = None if _ascii_tokens is None else _ascii_tokens(value)  # None: not ASCII
         if toks is None:
@@ -278,27 +322,50 @@ def parse_html_columns(page: str | bytes) -> tuple[dict[str, list], Decoded]:
     The columns are those of :data:`chromesift.data.schema.COLUMNS`; this is what
     :func:`parse_html` wraps in a DataFrame and what the prediction fast path reads.
     """
-    decoded = decode(page)
-    root = _parse_tree(decoded.text)
+    decoded, data = _decode(page)
+    root = _parse_tree(decoded.text, data)
+    del data  # the page's bytes: not needed past the parse
     cols: dict[str, list] = {c: [] for c in schema.COLUMNS if c != "doc_id"}
     title = ""
     if root is not None:
-        t = root.find(".//title")
+        if _first_descendant is None:
+            t = root.find(".//title")
+        else:  # the same element, without ElementPath (its set-up costs far more than the search)
+            t = _first_descendant(root, "title")
         if t is not None:
             title = _WS.sub(" ", "".join(t.itertext())).strip()
         ranges = _walk_fast(root, cols)
+        # free the tree here, not in the caller's frame (where a profile would charge it)
+        del root, t
     else:
         ranges = []
     texts = cols["text"]
     n = len(texts)
-    cols["in_main"] = main_container(ranges, [len(t) for t in texts], cols["link_chars"])
-    h1 = next((text for text, tag in zip(texts, cols["tag"], strict=True) if tag == "h1"), "")
+    chars = [len(t) for t in texts]
+    if _main_range is None:
+        cols["in_main"] = main_container(ranges, chars, cols["link_chars"])
+    else:
+        cols["in_main"] = _main_container_fast(ranges, chars, cols["link_chars"])
+    h1 = ""
+    if "h1" in cols["tag"]:
+        h1 = texts[cols["tag"].index("h1")]
     cols["page_title"] = [title] * n
     cols["page_h1"] = [h1] * n
-    cols["page_chars"] = [sum(map(len, texts))] * n
+    cols["page_chars"] = [sum(chars)] * n
     cols["source"] = ["html"] * n
     cols["position"] = list(range(n))
     return cols, decoded
+
+
+def _main_container_fast(ranges: list[tuple[int, int]], chars: list[int], link_chars: list[int]) -> list[bool]:
+    """:func:`main_container` in C: numpy's set-up costs more than the sums on a page."""
+    n = len(chars)
+    out = [False] * n
+    best = _main_range(ranges, chars, link_chars, MAIN_MIN_CHARS, MAIN_MAX_LINK_SHARE, MAIN_OTHER_WEIGHT)
+    if best is not None:
+        first, end = best
+        out[first:end] = [True] * (end - first)
+    return out
 
 
 def main_container(ranges: list[tuple[int, int]], chars: list[int], link_chars: list[int]) -> list[bool]:
@@ -346,6 +413,7 @@ def _walk_fast(root, cols: dict[str, list]) -> list[tuple[int, int]]:
         _TOKEN_CACHE,
         MAX_ANCESTOR_ATTRS,
         MAX_PATH_TAGS,
+        _TOKEN_CACHE_MAX,
     )
 
 
