@@ -257,6 +257,30 @@ cdef class Phrases:
                 self.astral[ord(c)] = g
         self.bmp = bmp
 
+    cdef Py_ssize_t match_at(self, int kind, void *data, Py_ssize_t i, Py_ssize_t L) except -1:
+        # length of the longest word that starts at data[i] and ends by L, 0 for none
+        cdef Py_ssize_t m, w
+        cdef long long ws, wl
+        cdef int g
+        cdef Py_UCS4 c = PyUnicode_READ(kind, data, i)
+        if c < 0x10000:
+            g = self.bmp[c]
+        else:
+            g = self.astral.get(<long>c, -1)
+        if g < 0:
+            return 0
+        for w in range(self.g_start[g], self.g_start[g + 1]):  # longest first
+            ws = self.w_start[w]
+            wl = self.w_len[w]
+            if i + wl > L:
+                continue
+            m = 1
+            while m < wl and PyUnicode_READ(kind, data, i + m) == self.chars[ws + m]:
+                m += 1
+            if m == wl:
+                return wl
+        return 0
+
     def count(self, str s, const int64_t[:] starts, Py_ssize_t n):
         """Matches per paragraph (``starts``: paragraph offsets in ``s``), as floats."""
         out = np.zeros(n, dtype=float)
@@ -264,33 +288,10 @@ cdef class Phrases:
         cdef int kind = PyUnicode_KIND(s)
         cdef void *data = PyUnicode_DATA(s)
         cdef Py_ssize_t L = len(s)
-        cdef Py_ssize_t i = 0, j, m, w, para = 0
-        cdef long long ws, wl
-        cdef int g
-        cdef Py_UCS4 c
-        cdef bint hit
+        cdef Py_ssize_t i = 0, wl, para = 0
         while i < L:
-            c = PyUnicode_READ(kind, data, i)
-            if c < 0x10000:
-                g = self.bmp[c]
-            else:
-                g = self.astral.get(<long>c, -1)
-            if g < 0:
-                i += 1
-                continue
-            hit = False
-            for w in range(self.g_start[g], self.g_start[g + 1]):  # longest first
-                ws = self.w_start[w]
-                wl = self.w_len[w]
-                if i + wl > L:
-                    continue
-                m = 1
-                while m < wl and PyUnicode_READ(kind, data, i + m) == self.chars[ws + m]:
-                    m += 1
-                if m == wl:
-                    hit = True
-                    break
-            if not hit:
+            wl = self.match_at(kind, data, i, L)
+            if wl == 0:
                 i += 1
                 continue
             while para + 1 < n and starts[para + 1] <= i:
@@ -301,34 +302,11 @@ cdef class Phrases:
 
     cdef double span_count(self, int kind, void *data, Py_ssize_t i, Py_ssize_t L) except? -1:
         # the matches :meth:`count` finds in data[i:L] (a string's code points)
-        cdef Py_ssize_t m, w
-        cdef long long ws, wl
-        cdef int g
-        cdef Py_UCS4 c
-        cdef bint hit
+        cdef Py_ssize_t wl
         cdef double found = 0.0
         while i < L:
-            c = PyUnicode_READ(kind, data, i)
-            if c < 0x10000:
-                g = self.bmp[c]
-            else:
-                g = self.astral.get(<long>c, -1)
-            if g < 0:
-                i += 1
-                continue
-            hit = False
-            for w in range(self.g_start[g], self.g_start[g + 1]):  # longest first
-                ws = self.w_start[w]
-                wl = self.w_len[w]
-                if i + wl > L:
-                    continue
-                m = 1
-                while m < wl and PyUnicode_READ(kind, data, i + m) == self.chars[ws + m]:
-                    m += 1
-                if m == wl:
-                    hit = True
-                    break
-            if not hit:
+            wl = self.match_at(kind, data, i, L)
+            if wl == 0:
                 i += 1
                 continue
             found += 1.0
