@@ -122,12 +122,15 @@ class FlatForest:
 
     def predict_proba(self, X) -> np.ndarray:
         """Probabilities of class 0 and class 1, shape ``(n, 2)``, as the booster's ``predict_proba``."""
-        p = expit(self.decision_function(X))
-        # the values of np.column_stack([1 - p, p]), without its list and intermediate array
-        proba = np.empty((len(p), 2))
-        proba[:, 1] = p
-        np.subtract(1.0, p, out=proba[:, 0])
-        return proba
+        return two_class(expit(self.decision_function(X)))
+
+
+def two_class(p: np.ndarray) -> np.ndarray:
+    """``np.column_stack([1 - p, p])`` (the same values), without its list and intermediate array."""
+    proba = np.empty((len(p), 2))
+    proba[:, 1] = p
+    np.subtract(1.0, p, out=proba[:, 0])
+    return proba
 
 
 def flat_forest(booster) -> FlatForest | None:

@@ -18,7 +18,7 @@ from sklearn.model_selection import GroupKFold
 from sklearn.utils.validation import check_is_fitted
 
 from chromesift.features.transformer import BOOKKEEPING, CATEGORICAL
-from chromesift.train.forest import flat_forest
+from chromesift.train.forest import flat_forest, two_class
 
 CONTEXT_NAMES = (
     ["c_p"]
@@ -385,10 +385,7 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
             cal = getattr(self, "calibration_", None)  # bundles before calibration have none
             if cal is not None:
                 p = 1.0 / (1.0 + np.exp(-(cal[0] * _logit(p) + cal[1])))
-        out = np.empty((n, 2))  # the values of np.column_stack([1 - p, p])
-        out[:, 1] = p
-        np.subtract(1.0, p, out=out[:, 0])
-        return out
+        return two_class(p)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Probabilities of chrome and content, one row per paragraph.
