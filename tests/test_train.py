@@ -167,6 +167,48 @@ def test_page_weight_counts_pages_not_paragraphs(tiny_tables):
         load_config(page_weight=1.5)
 
 
+def test_dataset_quotas_share_rows_by_power_and_pass_on_what_a_small_corpus_lacks():
+    from chromesift.train.core import dataset_quotas
+
+    sizes = np.array([900, 100, 4000])
+    # power 1: in proportion to the sizes; power 0: the same from each
+    np.testing.assert_array_equal(dataset_quotas(sizes, 500, 1.0), [90, 10, 400])
+    np.testing.assert_array_equal(dataset_quotas(sizes, 300, 0.0), [100, 100, 100])
+    # the corpus of 100 cannot give its equal third of 900: the others share what it lacks
+    np.testing.assert_array_equal(dataset_quotas(sizes, 900, 0.0), [400, 100, 400])
+    half = dataset_quotas(sizes, 500, 0.5)
+    assert half.sum() >= 498 and half[1] > 10 and half[2] < 400
+    assert half[0] / half[1] == pytest.approx(3, rel=0.02)  # sqrt(900 / 100)
+    # asking for more than there is takes every row; an empty corpus gives none
+    np.testing.assert_array_equal(dataset_quotas(sizes, 10**6, 0.5), sizes)
+    np.testing.assert_array_equal(dataset_quotas([0, 50], 20, 0.5), [0, 20])
+
+
+def test_dataset_balance_draws_the_learned_rows_per_corpus(tiny_tables):
+    from chromesift.train import core
+
+    table = load_tables(tiny_tables)
+    base = dict(tables=tiny_tables, max_rows=10**7, text_copies=0.0)
+    flat = core.prepare(table, load_config(**base))
+    used = flat["sample_weight"].to_numpy() > 0
+    per_ds = flat[used].groupby("dataset").size()
+    small = int(per_ds.min())
+    total = 2 * small
+    even = core.prepare(table, load_config(**base, max_fit_rows=total, dataset_balance=1.0))
+    w = even["sample_weight"].to_numpy()
+    assert set(np.unique(w)) == {0.0, 1.0}
+    # only labeled rows are drawn, and exactly ``max_fit_rows`` of them, as many per corpus
+    assert not (w[~used] > 0).any() and (w > 0).sum() == total
+    np.testing.assert_array_equal(even[w > 0].groupby("dataset").size().to_numpy(), [small, small])
+    # the other rows stay in the table as context for the neighbour features
+    assert len(even) == len(flat)
+    # the same seed draws the same rows
+    again = core.prepare(table, load_config(**base, max_fit_rows=total, dataset_balance=1.0))
+    np.testing.assert_array_equal(again["sample_weight"].to_numpy(), w)
+    with pytest.raises(UserError, match="dataset_balance"):
+        load_config(dataset_balance=-0.1)
+
+
 def test_precomputed_features_give_the_same_pipeline(tiny_tables, seed_html):
     from chromesift.api import to_table
     from chromesift.train import core

@@ -73,8 +73,50 @@ def prepare(table: pd.DataFrame, config: TrainConfig, *, seed_offset: int = 0) -
     w = np.where(np.isfinite(out["label"].to_numpy(dtype=float)), w, 0.0)
     if config.page_weight > 0:
         w = w * page_weights(out["doc_id"], w > 0, config.page_weight)
+    if config.dataset_balance > 0:
+        groups = out["dataset"] if "dataset" in out.columns else pd.Series(0, index=out.index)
+        w = w * balanced_rows(groups, w > 0, config.max_fit_rows, 1 - config.dataset_balance, rng)
     out["sample_weight"] = w
     return out
+
+
+def dataset_quotas(sizes: np.ndarray, total: int, power: float) -> np.ndarray:
+    """Rows to draw from each dataset: ``total`` in all (or every row if fewer), shared in
+    proportion to ``size ** power``, no dataset giving more rows than it has (its unused
+    share goes to the others)."""
+    sizes = np.asarray(sizes, dtype=float)
+    quota = np.zeros_like(sizes)
+    want = min(float(total), sizes.sum())
+    open_ = sizes > 0
+    while open_.any():
+        share = np.where(open_, sizes, 0.0) ** power * open_
+        q = (want - quota.sum()) * share / share.sum()
+        full = open_ & (q >= sizes)
+        if not full.any():
+            quota = np.where(open_, q, quota)
+            break
+        quota[full] = sizes[full]
+        open_ &= ~full
+    return np.minimum(np.floor(quota + 1e-9), sizes).astype(np.int64)
+
+
+def balanced_rows(dataset: pd.Series, used: np.ndarray, total: int, power: float,
+                  rng: np.random.Generator) -> np.ndarray:
+    """1.0 for the rows each booster learns from, 0.0 for the others (which stay as context).
+
+    Of the ``used`` rows, ``total`` are drawn at random, each dataset's share in
+    proportion to its used rows ``** power``: 1 draws rows uniformly (the largest
+    corpora dominate), 0 draws as many from every corpus.
+    """
+    codes, _ = pd.factorize(dataset)
+    used = np.asarray(used, dtype=bool)
+    sizes = np.bincount(codes[used], minlength=codes.max() + 1 if len(codes) else 0)
+    quotas = dataset_quotas(sizes, total, power)
+    keep = np.zeros(len(codes))
+    for code, quota in enumerate(quotas):
+        rows = np.flatnonzero(used & (codes == code))
+        keep[rng.choice(rows, size=quota, replace=False) if quota < len(rows) else rows] = 1.0
+    return keep
 
 
 def page_weights(doc_id: pd.Series, used: np.ndarray, power: float) -> np.ndarray:
