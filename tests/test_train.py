@@ -189,7 +189,7 @@ def test_dataset_balance_draws_the_learned_rows_per_corpus(tiny_tables):
 
     table = load_tables(tiny_tables)
     base = dict(tables=tiny_tables, max_rows=10**7, text_copies=0.0)
-    flat = core.prepare(table, load_config(**base))
+    flat = core.prepare(table, load_config(**base, dataset_balance=0.0))
     used = flat["sample_weight"].to_numpy() > 0
     per_ds = flat[used].groupby("dataset").size()
     small = int(per_ds.min())
