@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -53,9 +54,33 @@ def test_run_is_complete_in_mlflow(tracked):
     assert run.data.tags["git_commit"] is not None
     client = mlflow.MlflowClient()
     plots = {a.path for a in client.list_artifacts(result.run_id, "plots")}
-    assert {"plots/precision_recall.png", "plots/confusion_matrix.png", "plots/feature_importance.png"} <= plots
+    assert {"plots/precision_recall.png", "plots/confusion_matrix.png", "plots/feature_importance.png",
+            "plots/reliability.png"} <= plots
+    # out-of-fold calibration: logged, in the bundle's metadata and in its model card
+    assert 0 <= run.data.metrics["cv_ece"] <= run.data.metrics["cv_calibration_worst_gap"] <= 1
+    assert 0 <= run.data.metrics["cv_brier"] <= 1
+    meta = json.loads((result.bundle / "metadata.json").read_text(encoding="utf-8"))
+    curve = meta["metrics"]["cv_reliability"]
+    assert len(curve["count"]) == 10 and sum(curve["count"]) > 0
+    card = (result.bundle / "report.md").read_text(encoding="utf-8")
+    assert "## Calibration, grouped cross-validation" in card
+    assert f"{run.data.metrics['cv_brier']:.4f}" in card
     bundle_files = {a.path for a in client.list_artifacts(result.run_id, "bundle")}
     assert "bundle/model.joblib" in bundle_files
+
+
+def test_calibration_of_out_of_fold_probabilities():
+    from chromesift.train.run import calibration
+
+    # bin 0.1-0.2: predicted 0.15, observed 1 of 4; bin 0.9-1.0: predicted 0.95, observed 4 of 4
+    oof = pd.DataFrame({"label": [0, 0, 0, 1, 1, 1, 1, 1],
+                        "probability": [0.15, 0.15, 0.15, 0.15, 0.95, 0.95, 0.95, 0.95]})
+    cal = calibration(oof)
+    assert cal["reliability"]["count"][1] == 4 and cal["reliability"]["count"][9] == 4
+    assert cal["worst_gap"] == pytest.approx(0.10)
+    assert cal["ece"] == pytest.approx((4 * 0.10 + 4 * 0.05) / 8)
+    assert cal["brier"] == pytest.approx((3 * 0.15**2 + 0.85**2 + 4 * 0.05**2) / 8)
+    assert np.isnan(calibration(oof.iloc[:0])["worst_gap"])
 
 
 def test_logged_model_loads_and_predicts(tracked, seed_html):

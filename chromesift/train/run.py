@@ -103,6 +103,12 @@ def _plots(oof: pd.DataFrame, threshold: float, importances: pd.Series, folder: 
     paths.append(folder / "confusion_matrix.png")
     fig.savefig(paths[-1], dpi=90, bbox_inches="tight")
     plt.close(fig)
+    curve = calibration(oof)["reliability"]
+    if sum(curve["count"]):
+        from chromesift.evaluate.report import plot_reliability
+
+        paths.append(folder / "reliability.png")
+        paths[-1].write_bytes(plot_reliability({"paragraphs": {"reliability": curve}}))
     if len(importances):
         top = importances.head(25)[::-1]
         fig, ax = plt.subplots(figsize=(6, 7))
@@ -112,6 +118,23 @@ def _plots(oof: pd.DataFrame, threshold: float, importances: pd.Series, folder: 
         fig.savefig(paths[-1], dpi=90, bbox_inches="tight")
         plt.close(fig)
     return paths
+
+
+def calibration(oof: pd.DataFrame) -> dict:
+    """Reliability curve (ten bins), expected calibration error, Brier score and the largest
+    gap of a bin, over the out-of-fold probabilities of every labeled paragraph."""
+    from chromesift.evaluate import metrics
+
+    y = oof["label"].to_numpy(dtype=float) if len(oof) else np.zeros(0)
+    p = oof["probability"].to_numpy(dtype=float) if len(oof) else np.zeros(0)
+    curve = metrics.reliability_curve(y, p)
+    gaps = [abs(a - b) for a, b in zip(curve["mean_predicted"], curve["observed"], strict=True) if a is not None]
+    return {
+        "reliability": curve,
+        "ece": metrics.expected_calibration_error(curve),
+        "brier": metrics.brier_score(y, p),
+        "worst_gap": max(gaps) if gaps else float("nan"),
+    }
 
 
 def permutation_importances(pipe, rows: pd.DataFrame, config: TrainConfig, n_rows: int = 20000) -> pd.Series:
@@ -162,6 +185,23 @@ def report_markdown(config: TrainConfig, cv: pd.DataFrame, threshold: float, inf
                 f"| {r.dataset} | {r.source} | {r.paragraphs} | {r.f1:.3f} | "
                 f"{r.len_precision:.3f} | {r.len_recall:.3f} | {r.len_f1:.3f} |"
             )
+    cal = info.get("calibration")
+    if cal and sum(cal["reliability"]["count"]):
+        curve = cal["reliability"]
+        lines += [
+            "",
+            "## Calibration, grouped cross-validation (out-of-fold, HTML and text pooled)",
+            "",
+            f"Brier score {cal['brier']:.4f}, expected calibration error {cal['ece']:.3f}, "
+            f"largest gap of a bin {cal['worst_gap']:.3f}.",
+            "",
+            "| predicted | paragraphs | mean predicted | observed share of content |",
+            "|---|---|---|---|",
+        ]
+        for lo, hi, n, mp, ob in zip(curve["bin_lower"], curve["bin_upper"], curve["count"],
+                                     curve["mean_predicted"], curve["observed"], strict=True):
+            if n:
+                lines.append(f"| {lo:.1f}-{hi:.1f} | {n} | {mp:.3f} | {ob:.3f} |")
     lines += ["", "A bundle is a pickle: load only bundles you trust.", ""]
     return "\n".join(lines)
 
@@ -403,7 +443,13 @@ def _train(
     summary = {"threshold": threshold}
     if len(human):
         summary["cv_len_f1_human_mean"] = float(human["len_f1"].mean())
+    if len(oof):
+        cal = calibration(oof)
+        info = {**info, "calibration": cal}
+        summary.update(cv_brier=cal["brier"], cv_ece=cal["ece"], cv_calibration_worst_gap=cal["worst_gap"])
     metrics = {"threshold": threshold, "cv": cv.to_dict(orient="records"), **summary}
+    if "calibration" in info:
+        metrics["cv_reliability"] = info["calibration"]["reliability"]
     importances = pd.Series(dtype=float)
     if len(oof):
         importances = permutation_importances(pipe, rows, final_cfg)
