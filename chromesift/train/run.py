@@ -78,7 +78,8 @@ def tracking_setup(experiment: str) -> str:
         return exp.experiment_id
 
 
-def _plots(oof: pd.DataFrame, threshold: float, importances: pd.Series, folder: Path) -> list[Path]:
+def _plots(oof: pd.DataFrame, threshold: float, importances: pd.Series, folder: Path,
+           reliability: dict | None = None) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -103,12 +104,11 @@ def _plots(oof: pd.DataFrame, threshold: float, importances: pd.Series, folder: 
     paths.append(folder / "confusion_matrix.png")
     fig.savefig(paths[-1], dpi=90, bbox_inches="tight")
     plt.close(fig)
-    curve = calibration(oof)["reliability"]
-    if sum(curve["count"]):
+    if reliability and sum(reliability["count"]):
         from chromesift.evaluate.report import plot_reliability
 
         paths.append(folder / "reliability.png")
-        paths[-1].write_bytes(plot_reliability({"paragraphs": {"reliability": curve}}))
+        paths[-1].write_bytes(plot_reliability({"paragraphs": {"reliability": reliability}}))
     if len(importances):
         top = importances.head(25)[::-1]
         fig, ax = plt.subplots(figsize=(6, 7))
@@ -464,7 +464,8 @@ def _train(
         "mlflow_run_id": tracking.run_id,
     }
     bundle = _save(pipe, target, meta, report, seen, skops)
-    _log_run(tracking, config, pipe, rows, cv, oof, threshold, importances, report, bundle, summary)
+    _log_run(tracking, config, pipe, rows, cv, oof, threshold, importances, report, bundle, summary,
+             metrics.get("cv_reliability"))
     return TrainResult(bundle, threshold, cv, tracking.run_id, 0.0)
 
 
@@ -479,7 +480,7 @@ def _save(pipe, target: Path, meta: dict, report: str, seen: str | None, skops: 
 
 
 def _log_run(tracking: _Tracking, config: TrainConfig, pipe, rows, cv, oof, threshold, importances,
-             report, bundle, summary) -> None:
+             report, bundle, summary, reliability=None) -> None:
     import mlflow
 
     def metrics() -> None:
@@ -498,7 +499,7 @@ def _log_run(tracking: _Tracking, config: TrainConfig, pipe, rows, cv, oof, thre
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             if len(oof):
-                for path in _plots(oof, threshold, importances, folder):
+                for path in _plots(oof, threshold, importances, folder, reliability):
                     mlflow.log_artifact(str(path), artifact_path="plots")
             cv.to_csv(folder / "cv_metrics.csv", index=False)
             mlflow.log_artifact(str(folder / "cv_metrics.csv"))
