@@ -125,8 +125,8 @@ def calibration(oof: pd.DataFrame) -> dict:
     gap of a bin, over the out-of-fold probabilities of every labeled paragraph."""
     from chromesift.evaluate import metrics
 
-    y = oof["label"].to_numpy(dtype=float) if len(oof) else np.zeros(0)
-    p = oof["probability"].to_numpy(dtype=float) if len(oof) else np.zeros(0)
+    y = oof["label"].to_numpy(dtype=float)
+    p = oof["probability"].to_numpy(dtype=float)
     curve = metrics.reliability_curve(y, p)
     gaps = [abs(a - b) for a, b in zip(curve["mean_predicted"], curve["observed"], strict=True) if a is not None]
     return {
@@ -443,13 +443,13 @@ def _train(
     summary = {"threshold": threshold}
     if len(human):
         summary["cv_len_f1_human_mean"] = float(human["len_f1"].mean())
-    if len(oof):
-        cal = calibration(oof)
+    cal = calibration(oof) if len(oof) else None
+    if cal is not None:
         info = {**info, "calibration": cal}
         summary.update(cv_brier=cal["brier"], cv_ece=cal["ece"], cv_calibration_worst_gap=cal["worst_gap"])
     metrics = {"threshold": threshold, "cv": cv.to_dict(orient="records"), **summary}
-    if "calibration" in info:
-        metrics["cv_reliability"] = info["calibration"]["reliability"]
+    if cal is not None:
+        metrics["cv_reliability"] = cal["reliability"]
     importances = pd.Series(dtype=float)
     if len(oof):
         importances = permutation_importances(pipe, rows, final_cfg)
@@ -465,7 +465,7 @@ def _train(
     }
     bundle = _save(pipe, target, meta, report, seen, skops)
     _log_run(tracking, config, pipe, rows, cv, oof, threshold, importances, report, bundle, summary,
-             metrics.get("cv_reliability"))
+             cal["reliability"] if cal is not None else None)
     return TrainResult(bundle, threshold, cv, tracking.run_id, 0.0)
 
 
