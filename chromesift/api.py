@@ -159,9 +159,21 @@ class Model:
     def __repr__(self) -> str:
         return f"Model({self.metadata.get('name', '?')!r}, threshold={self.threshold:.2f}, path={self.path})"
 
+    def probability(self, scores: np.ndarray) -> np.ndarray:
+        """The calibrated content probabilities of the model's ``scores``.
+
+        :meth:`predict_table` and :meth:`predict_columns` give the classifier's own
+        probabilities, on which the decisions are made (:attr:`threshold`). A bundle
+        trained with ``calibrate`` also holds a map of those to the frequencies seen
+        on held-out datasets: this applies it (and is the identity without one). The
+        ``probability`` that :meth:`classify` and the batch records report is this.
+        """
+        cal = getattr(self.pipeline[-1], "calibrated_proba", None)
+        return np.asarray(scores, dtype=float) if cal is None else cal(scores)
+
     # -- single documents ---------------------------------------------------------
     def predict_table(self, table: pd.DataFrame) -> np.ndarray:
-        """Content probabilities for a paragraph table (any number of pages)."""
+        """Content scores (the classifier's uncalibrated probabilities) for a paragraph table (any number of pages)."""
         schema.validate(table, stage="predict")
         if len(table) == 0:
             return np.zeros(0)
@@ -169,7 +181,8 @@ class Model:
             return self.pipeline.predict_proba(table)[:, 1]
 
     def predict_columns(self, pages: list[dict[str, list]]) -> list[np.ndarray]:
-        """Content probabilities of pages given as column lists (:func:`to_columns`), predicted at once.
+        """Content scores (uncalibrated probabilities, see :meth:`probability`) of pages given
+        as column lists (:func:`to_columns`), predicted at once.
 
         The fast path: features as one numpy matrix, no DataFrame, when the
         pipeline supports it (bundles of chromesift 0.2 and later).
@@ -198,7 +211,7 @@ class Model:
         out = schema.from_columns(cols, "page").drop(columns=["doc_id"])
         content, head = _decide(cols, proba, self.threshold, title=False)
         out.insert(2, "is_content", content)
-        out.insert(3, "probability", proba)
+        out.insert(3, "probability", self.probability(proba))
         out.insert(4, "role", _roles(content, head))
         if (out["source"] == "text").all():
             out = out[RESULT_COLUMNS]

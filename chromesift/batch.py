@@ -376,7 +376,7 @@ def process(model: Model | None, job: Job, timeout: float | None = None) -> dict
                     cols = to_columns(job.document, format=job.format)
                     proba = model.predict_columns([cols])[0]
                     keep = content_mask(cols, proba, model.threshold)
-                    record.update(_record(cols["text"], keep.tolist(), proba.tolist()))
+                    record.update(_record(cols["text"], keep.tolist(), model.probability(proba).tolist()))
                 else:
                     record.update(result_record(model.classify(job.document, format=job.format)))
             return record

@@ -225,8 +225,14 @@ def test_calibration_keeps_the_ranking_and_matches_observed_frequencies():
     assert raw.calibration_ is None
     a, b = cal.calibration_
     assert np.isfinite(a) and np.isfinite(b) and a > 0
-    p_raw, p_cal = raw.predict_proba(test)[:, 1], cal.predict_proba(test)[:, 1]
-    # the same boosters, rescaled monotonically: the order of the paragraphs is kept
+    # the same boosters: calibrating changes neither the scores nor the decisions
+    np.testing.assert_array_equal(cal.predict_proba(test), raw.predict_proba(test))
+    np.testing.assert_array_equal(cal.predict(test), raw.predict(test))
+    np.testing.assert_array_equal(raw.calibrated_proba(raw.predict_proba(test)[:, 1]), raw.predict_proba(test)[:, 1])
+    p_raw = raw.predict_proba(test)[:, 1]
+    p_cal = cal.calibrated_proba(p_raw)
+    np.testing.assert_allclose(p_cal, 1 / (1 + np.exp(-(a * np.log(p_raw / (1 - p_raw)) + b))))
+    # rescaled monotonically: the order of the paragraphs is kept
     np.testing.assert_array_equal(np.argsort(p_raw, kind="stable"), np.argsort(p_cal, kind="stable"))
 
     def calibration_error(p):

@@ -180,8 +180,9 @@ def grouped_cv(
     Returns
     -------
     pandas.DataFrame
-        ``doc_id, dataset, source, fold, label, weight, chars, probability`` for every
-        labeled row.
+        ``doc_id, dataset, source, fold, label, weight, chars, probability`` (the score
+        the decisions use) and ``calibrated`` (the fold model's calibrated probability)
+        for every labeled row.
     """
     groups = rows["site"].to_numpy()
     folds = GroupKFold(n_splits=config.cv_folds)
@@ -195,6 +196,7 @@ def grouped_cv(
         pipe = fit(rows.iloc[tr], config, features=features.iloc[tr])
         test = rows.iloc[te]
         p = pipe[-1].predict_proba(features.iloc[te])[:, 1]
+        cal = pipe[-1].calibrated_proba(p)
         lab = test["label"].to_numpy(dtype=float)
         ok = np.isfinite(lab)
         out.append(
@@ -208,6 +210,7 @@ def grouped_cv(
                     "weight": test["weight"].to_numpy()[ok],
                     "chars": test["text"].str.len().to_numpy()[ok],
                     "probability": p[ok],
+                    "calibrated": cal[ok],
                 }
             )
         )

@@ -196,10 +196,14 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         random; every row still gets a stage-1 probability, so the context
         of stage 2 is always whole pages. None fits on all labeled rows.
     calibrate : bool, default=False
-        Rescale the final probabilities (Platt scaling on the logit) so they match
-        observed frequencies, fitted on out-of-fold stage-2 probabilities (folds
-        grouped by ``calibration_groups`` of :meth:`fit`, else by site). Costs
-        ``stack_folds`` more stage-2 fits.
+        Learn a map of the probabilities to observed frequencies (Platt scaling on
+        the logit), fitted on out-of-fold stage-2 probabilities (folds grouped by
+        ``calibration_groups`` of :meth:`fit`, else by site); :meth:`calibrated_proba`
+        applies it. The decisions (:meth:`predict`, :attr:`threshold`) stay on the
+        uncalibrated probabilities, so calibrating changes no decision. Costs
+        ``calibration_folds`` more stage-2 fits.
+    calibration_folds : int, default=4
+        Folds of that calibration.
     random_state : int, default=0
     """
 
@@ -216,9 +220,11 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         threshold: float = 0.5,
         max_fit_rows: int | None = None,
         calibrate: bool = False,
+        calibration_folds: int = 4,
         random_state: int = 0,
     ):
         self.calibrate = calibrate
+        self.calibration_folds = calibration_folds
         self.max_fit_rows = max_fit_rows
         self.max_iter = max_iter
         self.learning_rate = learning_rate
@@ -328,7 +334,7 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         if n_groups < 2:
             return None
         oof = np.full(len(y), np.nan)
-        for tr, te in GroupKFold(n_splits=min(self.stack_folds, n_groups)).split(Z, groups=groups):
+        for tr, te in GroupKFold(n_splits=min(self.calibration_folds, n_groups)).split(Z, groups=groups):
             if len(np.unique(y[tr])) < 2:
                 continue
             m = self._booster(cats).fit(Z[tr], y[tr], sample_weight=_take(w, tr))
@@ -382,10 +388,20 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         if self.second_stage:
             X[:, k:] = context_features(p, *(M[:, j] for j in self.context_idx_), F[:, self.chars_idx_])
             p = self._stage_proba(self.stage2_, X)
-            cal = getattr(self, "calibration_", None)  # bundles before calibration have none
-            if cal is not None:
-                p = 1.0 / (1.0 + np.exp(-(cal[0] * _logit(p) + cal[1])))
         return two_class(p)
+
+    def calibrated_proba(self, p: np.ndarray) -> np.ndarray:
+        """Content probabilities ``p`` of :meth:`predict_proba` mapped to observed frequencies.
+
+        The identity when the model was fitted without ``calibrate`` (or the
+        calibration could not be fitted). The map is increasing, so it keeps
+        the order of the paragraphs.
+        """
+        p = np.asarray(p, dtype=float)
+        cal = getattr(self, "calibration_", None)  # bundles before calibration have none
+        if cal is None:
+            return p
+        return 1.0 / (1.0 + np.exp(-(cal[0] * _logit(p) + cal[1])))
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Probabilities of chrome and content, one row per paragraph.

@@ -122,11 +122,12 @@ def _plots(oof: pd.DataFrame, threshold: float, importances: pd.Series, folder: 
 
 def calibration(oof: pd.DataFrame) -> dict:
     """Reliability curve (ten bins), expected calibration error, Brier score and the largest
-    gap of a bin, over the out-of-fold probabilities of every labeled paragraph."""
+    gap of a bin, over the out-of-fold probabilities of every labeled paragraph (the
+    calibrated ones where ``oof`` has them, as :func:`~chromesift.train.core.grouped_cv` gives)."""
     from chromesift.evaluate import metrics
 
     y = oof["label"].to_numpy(dtype=float)
-    p = oof["probability"].to_numpy(dtype=float)
+    p = oof["calibrated" if "calibrated" in oof.columns else "probability"].to_numpy(dtype=float)
     curve = metrics.reliability_curve(y, p)
     gaps = [abs(a - b) for a, b in zip(curve["mean_predicted"], curve["observed"], strict=True) if a is not None]
     return {
@@ -135,6 +136,19 @@ def calibration(oof: pd.DataFrame) -> dict:
         "brier": metrics.brier_score(y, p),
         "worst_gap": max(gaps) if gaps else float("nan"),
     }
+
+
+def _platt_lines(platt: tuple[float, float] | None) -> list[str]:
+    if platt is None:
+        return ["The probabilities are the classifier's own (trained without `calibrate`).", ""]
+    a, b = platt
+    return [
+        "The reported probabilities are calibrated: p = 1 / (1 + exp(-("
+        f"{a:.3f} logit(s) {'+' if b >= 0 else '-'} {abs(b):.3f}))) of the classifier's score s, "
+        "fitted on out-of-fold predictions whose folds are whole datasets. "
+        "The decisions (threshold above) are made on s.",
+        "",
+    ]
 
 
 def permutation_importances(pipe, rows: pd.DataFrame, config: TrainConfig, n_rows: int = 20000) -> pd.Series:
@@ -195,6 +209,7 @@ def report_markdown(config: TrainConfig, cv: pd.DataFrame, threshold: float, inf
             f"Brier score {cal['brier']:.4f}, expected calibration error {cal['ece']:.3f}, "
             f"largest gap of a bin {cal['worst_gap']:.3f}.",
             "",
+            *_platt_lines(info.get("platt")),
             "| predicted | paragraphs | mean predicted | observed share of content |",
             "|---|---|---|---|",
         ]
@@ -447,6 +462,10 @@ def _train(
     if cal is not None:
         info = {**info, "calibration": cal}
         summary.update(cv_brier=cal["brier"], cv_ece=cal["ece"], cv_calibration_worst_gap=cal["worst_gap"])
+    platt = getattr(pipe[-1], "calibration_", None)
+    if platt is not None:
+        info = {**info, "platt": platt}
+        summary.update(calibration_slope=platt[0], calibration_intercept=platt[1])
     metrics = {"threshold": threshold, "cv": cv.to_dict(orient="records"), **summary}
     if cal is not None:
         metrics["cv_reliability"] = cal["reliability"]
