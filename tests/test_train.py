@@ -67,6 +67,37 @@ def test_run_is_complete_in_mlflow(tracked):
     assert f"{run.data.metrics['cv_brier']:.4f}" in card
     bundle_files = {a.path for a in client.list_artifacts(result.run_id, "bundle")}
     assert "bundle/model.joblib" in bundle_files
+    # calibrated by default: the map is logged and stated in the card
+    assert run.data.params["calibrate"] == "True" and run.data.params["calibration_folds"] == "4"
+    assert run.data.metrics["calibration_slope"] > 0
+    assert "The reported probabilities are calibrated" in card
+
+
+def test_calibration_changes_the_probabilities_but_no_decision(tracked, seed_html):
+    import copy
+
+    import chromesift
+    from chromesift.api import to_columns
+    from chromesift.batch import Job, process
+
+    _, result = tracked
+    model = chromesift.load_model(result.bundle)
+    a, b = model.pipeline[-1].calibration_
+    raw = copy.deepcopy(model)
+    raw.pipeline[-1].calibration_ = None  # the same boosters without the map
+    for fmt, doc in (("html", seed_html), ("text", "\n".join(to_columns(seed_html)["text"]))):
+        cal_frame, raw_frame = model.classify(doc, format=fmt), raw.classify(doc, format=fmt)
+        assert cal_frame["is_content"].tolist() == raw_frame["is_content"].tolist()
+        assert model.extract(doc, format=fmt) == raw.extract(doc, format=fmt)
+        s = raw_frame["probability"].to_numpy()
+        np.testing.assert_array_equal(model.predict_columns([to_columns(doc, format=fmt)])[0], s)
+        expected = 1 / (1 + np.exp(-(a * np.log(s / (1 - s)) + b)))
+        np.testing.assert_allclose(cal_frame["probability"].to_numpy(), expected, rtol=1e-9)
+        assert not np.allclose(cal_frame["probability"], s)
+        # the batch records report the same calibrated probabilities
+        rec = process(model, Job(id="p", document=doc, format=fmt))
+        assert [p["probability"] for p in rec["paragraphs"]] == [round(float(p), 4) for p in expected]
+        assert [p["is_content"] for p in rec["paragraphs"]] == cal_frame["is_content"].tolist()
 
 
 def test_calibration_of_out_of_fold_probabilities():
@@ -78,6 +109,9 @@ def test_calibration_of_out_of_fold_probabilities():
     cal = calibration(oof)
     assert cal["reliability"]["count"][1] == 4 and cal["reliability"]["count"][9] == 4
     assert cal["worst_gap"] == pytest.approx(0.10)
+    # the calibrated probabilities are the ones measured when the folds give them
+    moved = calibration(oof.assign(calibrated=[0.25] * 4 + [0.95] * 4))
+    assert moved["reliability"]["count"][2] == 4 and moved["worst_gap"] == pytest.approx(0.05)
     assert cal["ece"] == pytest.approx((4 * 0.10 + 4 * 0.05) / 8)
     assert cal["brier"] == pytest.approx((3 * 0.15**2 + 0.85**2 + 4 * 0.05**2) / 8)
     assert np.isnan(calibration(oof.iloc[:0])["worst_gap"])
