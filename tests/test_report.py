@@ -303,6 +303,12 @@ def test_report_from_synthetic_results(tmp_path):
     assert "an extra &lt;b&gt;line" in page  # page text is escaped
     md = paths["md"].read_text(encoding="utf-8")
     assert "| alpha | 10 | shingle F1 | **0.900** | 0.700 | 0.500 |" in md
+    # the reliability curve as a table: every decile, its gap, and the worst gap stated
+    assert "## chromesift, calibration" in md
+    assert "| 0.1-0.2 | 20 | 0.150 | 0.120 | 0.030 |" in md
+    assert "| 0.9-1.0 | 70 | 0.950 | 0.920 | 0.030 |" in md
+    assert "expected calibration error 0.030, Brier score 0.080, largest gap 0.030." in md
+    assert "chromesift, calibration" in page
 
 
 CHROMIUM_FLAGS = [

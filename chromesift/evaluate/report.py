@@ -292,6 +292,20 @@ def _paragraph_table(results: dict) -> tuple[list[str], list[list[str]]] | None:
     return header, rows
 
 
+def _reliability_table(results: dict) -> tuple[list[str], list[list[str]]] | None:
+    """Per tenth of predicted probability: paragraphs, mean predicted, observed share, gap."""
+    curve = (results.get("paragraphs") or {}).get("reliability")
+    if not curve or not sum(curve.get("count", [])):
+        return None
+    header = ["predicted", "paragraphs", "mean predicted", "observed", "gap"]
+    rows = []
+    for lo, hi, n, mp, ob in zip(curve["bin_lower"], curve["bin_upper"], curve["count"],
+                                 curve["mean_predicted"], curve["observed"], strict=True):
+        if n:
+            rows.append([f"{lo:.1f}-{hi:.1f}", str(n), _fmt(mp), _fmt(ob), _fmt(abs(mp - ob))])
+    return header, rows
+
+
 def _md_table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
@@ -402,6 +416,17 @@ def _sections(results: dict) -> list[tuple[str, tuple[list[str], list[list[str]]
         sections.append(("chromesift, paragraph level", para,
                          "Against paragraph labels aligned from the ground truth (pages whose "
                          "ground truth is not found in the HTML are left out)."))
+    rel = _reliability_table(results)
+    if rel is not None:
+        para = results["paragraphs"]
+        curve = para["reliability"]
+        gaps = [abs(a - b) for a, b, n in zip(curve["mean_predicted"], curve["observed"], curve["count"],
+                                              strict=True) if n]
+        sections.append(("chromesift, calibration", rel,
+                         "Paragraph probabilities (HTML, every dataset pooled) against the share "
+                         f"of content among them: expected calibration error {_fmt(para.get('ece'))}, "
+                         f"Brier score {_fmt(para.get('overall', {}).get('brier'))}, largest gap "
+                         f"{max(gaps):.3f}."))
     return sections
 
 
