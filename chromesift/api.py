@@ -56,7 +56,11 @@ ISOLATED_SURE = 0.7
 
 
 def content_mask(cols: dict[str, list], proba: np.ndarray, threshold: float, *, title: bool = False) -> np.ndarray:
-    """Which paragraphs are the main text: probability at least ``threshold``, headline excluded.
+    """Which paragraphs are the main text: score at least ``threshold``, headline excluded.
+
+    ``proba`` holds the model's scores (:meth:`Model.predict_columns`), on which the
+    threshold and the rules below were chosen, not the calibrated probabilities of
+    :meth:`Model.probability`.
 
     The headline (:func:`headline_index`) is left out unless ``title`` is True: corpora
     disagree on whether it belongs to the main text, so the text is the body and the
