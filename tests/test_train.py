@@ -268,6 +268,31 @@ def test_dataset_balance_draws_the_learned_rows_per_corpus(tiny_tables):
         load_config(dataset_balance=-0.1)
 
 
+def test_headline_is_context_not_a_label(tiny_tables):
+    from chromesift.api import headline_index
+    from chromesift.train import core
+
+    table = load_tables(tiny_tables)
+    base = dict(tables=tiny_tables, max_rows=10**7, text_copies=1.0, dataset_balance=0.0)
+    rows = core.prepare(table, load_config(**base))
+    learned = core.prepare(table, load_config(**base, learn_headline=True))
+    heads = core.headline_rows(rows)
+    # the vectorised headline is api.headline_index of each page: HTML pages only
+    expected = np.zeros(len(rows), dtype=bool)
+    for _, page in rows.groupby("doc_id", sort=False):
+        cols = {k: page[k].tolist() for k in ("text", "tag", "page_h1", "page_title")}
+        at = headline_index(cols)
+        if at is not None:
+            expected[page.index[at]] = True
+    np.testing.assert_array_equal(heads, expected)
+    assert heads.sum() > 10 and (rows.loc[heads, "source"] == "html").all()
+    # by default the headline weighs nothing (it stays as context); everything else is unchanged
+    w, w_learned = rows["sample_weight"].to_numpy(), learned["sample_weight"].to_numpy()
+    assert (w[heads] == 0).all() and (w_learned[heads] > 0).any()
+    np.testing.assert_array_equal(w[~heads], w_learned[~heads])
+    assert len(rows) == len(learned)
+
+
 def test_precomputed_features_give_the_same_pipeline(tiny_tables, seed_html):
     from chromesift.api import to_table
     from chromesift.train import core

@@ -58,6 +58,10 @@ class TrainConfig:
     # being weighted up, and with it an `li` link after an article leaned to content.
     # page_weight 0.25 (labeled paragraphs, as now) kept that line out too but scored 0.8910
     page_weight: float = 0.0
+    # the page's headline (chromesift.api.headline_index): corpora disagree on whether it is
+    # main content (cleaneval, l3s and msv say yes for 9 in 10 pages, newspaper3k and
+    # readability no for 2 in 3) and extract never keeps it, so by default it is context only
+    learn_headline: bool = False
     # how the max_fit_rows labeled paragraphs each booster learns from are drawn: 0 uniformly
     # over all rows (the largest corpora, wcxb and dragnet, give two thirds of them), b > 0
     # per dataset in proportion to its labeled rows ** (1 - b), 1 as many from each corpus.

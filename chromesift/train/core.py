@@ -54,6 +54,25 @@ def sample_pages(table: pd.DataFrame, max_rows: int, rng: np.random.Generator) -
     return table[table["doc_id"].isin(set(keep))]
 
 
+def headline_rows(table: pd.DataFrame) -> np.ndarray:
+    """True at each HTML page's headline (:func:`chromesift.api.headline_index`, vectorised)."""
+    from chromesift.api import MIN_HEADLINE_CHARS
+
+    text = table["text"].astype(str)
+    title = table["page_title"].fillna("").astype(str).to_numpy()
+    long_enough = (text.str.len() >= MIN_HEADLINE_CHARS).to_numpy() & (table["source"] == "html").to_numpy()
+    is_h1 = ((table["tag"] == "h1") & (text == table["page_h1"])).to_numpy()
+    cand = long_enough & is_h1
+    check = np.flatnonzero(long_enough & ~is_h1 & (title != ""))
+    texts = text.to_numpy()
+    cand[check] = [t in ti for t, ti in zip(texts[check], title[check], strict=True)]
+    first = np.zeros(len(table), dtype=bool)
+    idx = np.flatnonzero(cand)
+    # the first candidate of each page (rows of a page are in position order)
+    first[idx[~pd.Series(table["doc_id"].to_numpy()[idx]).duplicated().to_numpy()]] = True
+    return first
+
+
 def prepare(table: pd.DataFrame, config: TrainConfig, *, seed_offset: int = 0) -> pd.DataFrame:
     """Training rows: sampled pages, text-mode copies, and the sample weights."""
     schema.validate(table, require_labels=True, stage="train")
@@ -71,6 +90,8 @@ def prepare(table: pd.DataFrame, config: TrainConfig, *, seed_offset: int = 0) -
         n_chars = out["text"].str.len().to_numpy(dtype=float)
         w = w * np.clip(np.log2(2 + n_chars) / 6, 0.3, 2.0)
     w = np.where(np.isfinite(out["label"].to_numpy(dtype=float)), w, 0.0)
+    if not config.learn_headline:
+        w = np.where(headline_rows(out), 0.0, w)
     if config.page_weight > 0:
         w = w * page_weights(out["doc_id"], w > 0, config.page_weight)
     if config.dataset_balance > 0:
