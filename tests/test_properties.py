@@ -239,11 +239,14 @@ def test_classify_is_deterministic_and_keeps_its_contract(model, document):
     pd.testing.assert_frame_equal(first, second)
     proba = first["probability"].to_numpy(dtype=float)
     assert np.all((proba >= 0) & (proba <= 1))
-    # the decision follows the rules as the fuzz target writes them out (threshold, relative
-    # cut of plain text, isolated paragraphs, headline never content)
+    # the reported probability is the calibrated score; the decision follows the rules on the
+    # score as the fuzz target writes them out (threshold, relative cut of plain text,
+    # isolated paragraphs, headline never content)
+    scores = model.predict_columns([chromesift.api.to_columns(document)])[0]
+    np.testing.assert_array_equal(proba, model.probability(scores))
     body = first["role"].to_numpy() != "title"
     text = "tag" not in first.columns
-    expected = _FUZZ.expected_content(proba.tolist(), body.tolist(), text=text, threshold=model.threshold)
+    expected = _FUZZ.expected_content(scores.tolist(), body.tolist(), text=text, threshold=model.threshold)
     assert first["is_content"].tolist() == expected
     assert text or body.sum() >= len(first) - 1
     assert first["text"].tolist() == chromesift.api.to_table(document)["text"].tolist()

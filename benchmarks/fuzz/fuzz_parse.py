@@ -106,14 +106,16 @@ def check_visible(table, page: str | bytes) -> None:
         assert got == _WS.sub("", reference), "paragraphs are not the visible text"
 
 
-def check_result(result, table, threshold: float) -> None:
-    """Assert the contract of :meth:`chromesift.Model.classify` against the parsed table."""
+def check_result(result, table, model, scores) -> None:
+    """Assert the contract of :meth:`chromesift.Model.classify` against the parsed table
+    and the model's scores of the page (:meth:`chromesift.Model.predict_columns`)."""
     assert len(result) == len(table), "classify lost or added paragraphs"
     assert result["text"].tolist() == table["text"].tolist(), "classify changed the texts"
     proba = result["probability"].to_numpy(dtype=float)
     assert all(math.isfinite(p) and 0.0 <= p <= 1.0 for p in proba), "probability outside [0, 1]"
+    assert list(proba) == list(model.probability(scores)), "probability is not the calibrated score"
     body = [role != "title" for role in result["role"]]
-    expected = expected_content(list(proba), body, text="tag" not in result.columns, threshold=threshold)
+    expected = expected_content(list(scores), body, text="tag" not in result.columns, threshold=model.threshold)
     assert result["is_content"].tolist() == expected, "decision disagrees with the rules"
     assert sum(body) >= len(result) - 1, "more than one headline"
 
@@ -121,10 +123,11 @@ def check_result(result, table, threshold: float) -> None:
 def expected_content(proba: list[float], body: list[bool], *, text: bool, threshold: float) -> list[bool]:
     """The content decision, written out rule by rule (the reference for chromesift.api's).
 
-    A paragraph is content when its probability reaches the threshold -- for plain text,
-    or half of the page's highest probability when that is lower -- unless it is alone:
-    no other such paragraph within 3 on either side (and more than one on the page) with a
-    probability under 0.7. The headline (``body`` False) is never content.
+    ``proba`` are the model's scores (its uncalibrated probabilities). A paragraph is
+    content when its score reaches the threshold -- for plain text, or half of the page's
+    highest score when that is lower -- unless it is alone: no other such paragraph within
+    3 on either side (and more than one on the page) with a score under 0.7. The headline
+    (``body`` False) is never content.
     """
     cut = min(threshold, 0.5 * max(proba)) if text and proba else threshold
     over = [i for i, p in enumerate(proba) if p >= cut]
@@ -137,7 +140,7 @@ def expected_content(proba: list[float], body: list[bool], *, text: bool, thresh
 
 def test_one_input(data: bytes) -> None:
     """The fuzz target: parse (and sometimes classify) one page, checking the contracts."""
-    from chromesift.api import to_table
+    from chromesift.api import to_columns, to_table
 
     if not data:
         return
@@ -152,7 +155,8 @@ def test_one_input(data: bytes) -> None:
     _state["n"] = _state.get("n", 0) + 1
     if _state["n"] % CLASSIFY_EVERY == 0:
         model = _state["model"]
-        check_result(model.classify(page, format=fmt), table, model.threshold)
+        scores = model.predict_columns([to_columns(page, format=fmt)])[0]
+        check_result(model.classify(page, format=fmt), table, model, scores)
 
 
 def write_seeds(folder: Path) -> int:
