@@ -135,3 +135,7 @@ def test_reliability_curve_and_brier_by_hand():
     assert metrics.brier_score(y, proba) == pytest.approx(0.7419 / 5)
     # ECE: (1 * 0.05 + 2 * 0.365 + 2 * 0.025) / 5
     assert metrics.expected_calibration_error(curve) == pytest.approx(0.83 / 5)
+    # the worst bin: 0.135 predicted against 0.5 observed; empty bins do not count
+    assert metrics.worst_calibration_gap(curve) == pytest.approx(0.365)
+    empty = metrics.reliability_curve([], [])
+    assert np.isnan(metrics.worst_calibration_gap(empty))

@@ -495,3 +495,10 @@ def expected_calibration_error(curve: dict[str, list]) -> float:
         if c
     )
     return float(gap / total)
+
+
+def worst_calibration_gap(curve: dict[str, list]) -> float:
+    """The largest gap between predicted and observed frequency of a non-empty bin (NaN if none)."""
+    gaps = [abs(p - o) for p, o, c in zip(curve["mean_predicted"], curve["observed"], curve["count"], strict=True)
+            if c]
+    return float(max(gaps)) if gaps else float("nan")

@@ -18,6 +18,8 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+from chromesift.evaluate import metrics
+
 #: CSS size of every figure box in the HTML report (pixels); the browser test relies on it.
 FIGURE_WIDTH = 960
 FIGURE_HEIGHT = 440
@@ -419,14 +421,11 @@ def _sections(results: dict) -> list[tuple[str, tuple[list[str], list[list[str]]
     rel = _reliability_table(results)
     if rel is not None:
         para = results["paragraphs"]
-        curve = para["reliability"]
-        gaps = [abs(a - b) for a, b, n in zip(curve["mean_predicted"], curve["observed"], curve["count"],
-                                              strict=True) if n]
         sections.append(("chromesift, calibration", rel,
                          "Paragraph probabilities (HTML, every dataset pooled) against the share "
                          f"of content among them: expected calibration error {_fmt(para.get('ece'))}, "
                          f"Brier score {_fmt(para.get('overall', {}).get('brier'))}, largest gap "
-                         f"{max(gaps):.3f}."))
+                         f"{metrics.worst_calibration_gap(para['reliability']):.3f}."))
     return sections
 
 

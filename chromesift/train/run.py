@@ -129,12 +129,11 @@ def calibration(oof: pd.DataFrame) -> dict:
     y = oof["label"].to_numpy(dtype=float)
     p = oof["calibrated" if "calibrated" in oof.columns else "probability"].to_numpy(dtype=float)
     curve = metrics.reliability_curve(y, p)
-    gaps = [abs(a - b) for a, b in zip(curve["mean_predicted"], curve["observed"], strict=True) if a is not None]
     return {
         "reliability": curve,
         "ece": metrics.expected_calibration_error(curve),
         "brier": metrics.brier_score(y, p),
-        "worst_gap": max(gaps) if gaps else float("nan"),
+        "worst_gap": metrics.worst_calibration_gap(curve),
     }
 
 
