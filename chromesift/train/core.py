@@ -55,21 +55,18 @@ def sample_pages(table: pd.DataFrame, max_rows: int, rng: np.random.Generator) -
 
 
 def headline_rows(table: pd.DataFrame) -> np.ndarray:
-    """True at each HTML page's headline (:func:`chromesift.api.headline_index`, vectorised)."""
-    from chromesift.api import MIN_HEADLINE_CHARS
+    """True at each HTML page's headline, as :func:`chromesift.api.headline_index` finds it."""
+    from chromesift.api import headline_index
 
-    text = table["text"].astype(str)
-    title = table["page_title"].fillna("").astype(str).to_numpy()
-    long_enough = (text.str.len() >= MIN_HEADLINE_CHARS).to_numpy() & (table["source"] == "html").to_numpy()
-    is_h1 = ((table["tag"] == "h1") & (text == table["page_h1"])).to_numpy()
-    cand = long_enough & is_h1
-    check = np.flatnonzero(long_enough & ~is_h1 & (title != ""))
-    texts = text.to_numpy()
-    cand[check] = [t in ti for t, ti in zip(texts[check], title[check], strict=True)]
     first = np.zeros(len(table), dtype=bool)
-    idx = np.flatnonzero(cand)
-    # the first candidate of each page (rows of a page are in position order)
-    first[idx[~pd.Series(table["doc_id"].to_numpy()[idx]).duplicated().to_numpy()]] = True
+    at = np.flatnonzero((table["source"] == "html").to_numpy())
+    columns = {k: table[k].to_numpy()[at] for k in ("text", "tag", "page_h1", "page_title")}
+    # rows of a page are in position order, so a page's rows are its paragraphs in order
+    pages = pd.Series(table["doc_id"].to_numpy()[at])
+    for rows in pages.groupby(pages, sort=False).indices.values():
+        head = headline_index({k: v[rows].tolist() for k, v in columns.items()})
+        if head is not None:
+            first[at[rows[head]]] = True
     return first
 
 
