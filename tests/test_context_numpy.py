@@ -242,3 +242,18 @@ def test_calibration_keeps_the_ranking_and_matches_observed_frequencies():
 
     # an over-fitted booster (noisy labels, many small leaves) is overconfident; Platt scaling helps
     assert calibration_error(p_cal) < calibration_error(p_raw)
+
+
+def test_calibration_weight_moves_the_map_only():
+    X, y = _frame(5, 160)
+    test, _ = _frame(6, 40)
+    kw = dict(max_iter=40, learning_rate=0.3, min_samples_leaf=5, stack_folds=3, calibrate=True)
+    plain = TwoStageClassifier(**kw).fit(X, y)
+    ones = TwoStageClassifier(**kw).fit(X, y, calibration_weight=np.ones(len(y)))
+    assert ones.calibration_ == pytest.approx(plain.calibration_)  # uniform weights are no weights
+    # content rows counted three times: the map must say "content" more often at every score
+    heavy = TwoStageClassifier(**kw).fit(X, y, calibration_weight=np.where(y == 1, 3.0, 1.0))
+    np.testing.assert_array_equal(heavy.predict_proba(test), plain.predict_proba(test))
+    p = plain.predict_proba(test)[:, 1]
+    assert (heavy.calibrated_proba(p) > plain.calibrated_proba(p)).all()
+    assert heavy.calibration_[1] > plain.calibration_[1]

@@ -268,6 +268,33 @@ def test_dataset_balance_draws_the_learned_rows_per_corpus(tiny_tables):
         load_config(dataset_balance=-0.1)
 
 
+def test_calibration_weight_counts_each_corpus_by_all_its_rows(tiny_tables):
+    from chromesift.train import core
+
+    table = load_tables(tiny_tables)
+    base = dict(tables=tiny_tables, max_rows=10**7, text_copies=0.0)
+    flat = core.prepare(table, load_config(**base, dataset_balance=0.0))
+    used = flat["sample_weight"].to_numpy() > 0
+    per_ds = flat[used].groupby("dataset").size()
+    total = 2 * int(per_ds.min())
+    rows = core.prepare(table, load_config(**base, max_fit_rows=total, dataset_balance=1.0))
+    w, cal = rows["sample_weight"].to_numpy(), rows["calibration_weight"].to_numpy()
+    # the map is fitted on the same drawn rows, each corpus weighing as much as all its
+    # labeled rows: the drawn rows of a corpus sum to its size
+    assert ((cal > 0) == (w > 0)).all()
+    np.testing.assert_allclose(rows.groupby("dataset")["calibration_weight"].sum().to_numpy(),
+                               per_ds.sort_index().to_numpy())
+    assert per_ds.max() > per_ds.min() and len(np.unique(cal[cal > 0])) == 2
+    # "training" fits the map on the rows as the boosters weigh them; without a draw the two agree
+    training = core.prepare(table, load_config(**base, max_fit_rows=total, dataset_balance=1.0,
+                                               calibration_mix="training"))
+    np.testing.assert_array_equal(training["calibration_weight"].to_numpy(), w)
+    np.testing.assert_array_equal(training["sample_weight"].to_numpy(), w)
+    np.testing.assert_array_equal(flat["calibration_weight"].to_numpy(), flat["sample_weight"].to_numpy())
+    with pytest.raises(UserError, match="calibration_mix"):
+        load_config(calibration_mix="pooled")
+
+
 def test_headline_is_context_not_a_label(tiny_tables):
     from chromesift.api import headline_index
     from chromesift.train import core

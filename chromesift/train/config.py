@@ -41,6 +41,11 @@ class TrainConfig:
     # decisions stay on the uncalibrated probabilities: calibrating changes no extracted text.
     calibrate: bool = True
     calibration_folds: int = 4
+    # which mix of corpora the calibration map is fitted to: "corpora" weighs each corpus by
+    # its labeled paragraphs (undoing dataset_balance's draw, so a probability is a frequency
+    # among the corpora's paragraphs as they are), "training" by the rows the boosters learn
+    # from (each corpus by the square root of its size at dataset_balance 0.5)
+    calibration_mix: str = "corpora"
     # data
     text_copies: float = 0.5  # share of pages also trained on as plain text
     max_rows: int = 2_000_000  # paragraphs in the training table (whole pages are sampled)
@@ -140,6 +145,8 @@ def load_config(path: Path | None = None, **overrides) -> TrainConfig:
         raise UserError("cv_folds must be 0 (off) or at least 2")
     if cfg.calibration_folds < 2:
         raise UserError("calibration_folds must be at least 2")
+    if cfg.calibration_mix not in ("corpora", "training"):
+        raise UserError(f"calibration_mix must be 'corpora' or 'training', not {cfg.calibration_mix!r}")
     if not 0 <= cfg.text_copies <= 1:
         raise UserError("text_copies must be between 0 and 1")
     if not 0 <= cfg.page_weight <= 1:

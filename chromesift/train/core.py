@@ -91,11 +91,25 @@ def prepare(table: pd.DataFrame, config: TrainConfig, *, seed_offset: int = 0) -
         w = np.where(headline_rows(out), 0.0, w)
     if config.page_weight > 0:
         w = w * page_weights(out["doc_id"], w > 0, config.page_weight)
+    cal_w = None
     if config.dataset_balance > 0:
         groups = out["dataset"] if "dataset" in out.columns else pd.Series(0, index=out.index)
-        w = w * balanced_rows(groups, w > 0, config.max_fit_rows, 1 - config.dataset_balance, rng)
+        drawn = balanced_rows(groups, w > 0, config.max_fit_rows, 1 - config.dataset_balance, rng)
+        if config.calibration_mix == "corpora":
+            cal_w = w * drawn * corpus_share(groups, w > 0, drawn > 0)
+        w = w * drawn
     out["sample_weight"] = w
+    out["calibration_weight"] = w if cal_w is None else cal_w
     return out
+
+
+def corpus_share(dataset: pd.Series, used: np.ndarray, drawn: np.ndarray) -> np.ndarray:
+    """Per row, its dataset's ``used`` rows over its ``drawn`` rows: the weight that makes
+    the drawn rows count each corpus as much as all its used rows do."""
+    codes = pd.factorize(dataset)[0]
+    n_used = np.bincount(codes, weights=np.asarray(used, dtype=float))
+    n_drawn = np.bincount(codes, weights=np.asarray(drawn, dtype=float))
+    return (n_used / np.maximum(n_drawn, 1.0))[codes]
 
 
 def dataset_quotas(sizes: np.ndarray, total: int, power: float) -> np.ndarray:
@@ -180,13 +194,15 @@ def fit(rows: pd.DataFrame, config: TrainConfig, features: pd.DataFrame | None =
     w = rows["sample_weight"].to_numpy()
     # calibrated across datasets: the probabilities should hold on corpora unlike the training ones
     groups = pd.factorize(rows["dataset"])[0] if "dataset" in rows.columns else None
+    cal_w = rows["calibration_weight"].to_numpy() if "calibration_weight" in rows.columns else None
     if features is None:
         features = _take_cached(rows, config)
     if features is None:
-        pipe.fit(rows, y, classifier__sample_weight=w, classifier__calibration_groups=groups)
+        pipe.fit(rows, y, classifier__sample_weight=w, classifier__calibration_groups=groups,
+                 classifier__calibration_weight=cal_w)
         return pipe
     pipe.steps[0][1].fit(rows)
-    pipe.steps[-1][1].fit(features, y, sample_weight=w, calibration_groups=groups)
+    pipe.steps[-1][1].fit(features, y, sample_weight=w, calibration_groups=groups, calibration_weight=cal_w)
     return pipe
 
 

@@ -272,7 +272,7 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
             self.context_idx_ = np.array([names.index(c) for c in CONTEXT_BOOKS], dtype=np.intp)
             self.chars_idx_ = model_names.index("t_chars")
 
-    def fit(self, X: pd.DataFrame, y, sample_weight=None, calibration_groups=None):
+    def fit(self, X: pd.DataFrame, y, sample_weight=None, calibration_groups=None, calibration_weight=None):
         """Fit both stages; rows whose label is NaN give context but are not learned from.
 
         ``X`` is the feature frame: feature columns and the bookkeeping columns
@@ -281,6 +281,8 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         ``calibration_groups`` (one code per row, e.g. the dataset) makes the
         folds of the calibration whole groups, so the probabilities are
         calibrated for data unlike the training data; None groups by site.
+        ``calibration_weight`` (one per row) weighs the rows in the fit of the
+        calibration map only; None uses ``sample_weight``.
         """
         y = np.asarray(y, dtype=float)
         w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
@@ -322,12 +324,16 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
                 cal_groups = groups if calibration_groups is None else np.asarray(calibration_groups)
                 if len(np.unique(cal_groups[labeled])) < 2:
                     cal_groups = groups
-                self.calibration_ = self._fit_calibration(Z, y_l, w_l, cal_groups[labeled], cats)
+                cal_w = w_l if calibration_weight is None else np.asarray(calibration_weight, dtype=float)[labeled]
+                self.calibration_ = self._fit_calibration(Z, y_l, w_l, cal_groups[labeled], cats, cal_w)
         self.classes_ = np.array([0, 1])
         return self
 
-    def _fit_calibration(self, Z, y, w, groups, cats) -> tuple[float, float] | None:
-        """Platt scaling ``(a, b)`` of stage 2 from its out-of-fold probabilities (None if impossible)."""
+    def _fit_calibration(self, Z, y, w, groups, cats, cal_w=None) -> tuple[float, float] | None:
+        """Platt scaling ``(a, b)`` of stage 2 from its out-of-fold probabilities (None if impossible).
+
+        The fold boosters learn with ``w``; the map is fitted with ``cal_w`` (default ``w``).
+        """
         from sklearn.linear_model import LogisticRegression
 
         n_groups = len(np.unique(groups))
@@ -342,7 +348,8 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         ok = np.isfinite(oof)
         if ok.sum() < 100 or len(np.unique(y[ok])) < 2:
             return None
-        lr = LogisticRegression(C=1e4).fit(_logit(oof[ok])[:, None], y[ok], sample_weight=_take(w, ok))
+        cal_w = w if cal_w is None else cal_w
+        lr = LogisticRegression(C=1e4).fit(_logit(oof[ok])[:, None], y[ok], sample_weight=_take(cal_w, ok))
         return float(lr.coef_[0, 0]), float(lr.intercept_[0])
 
     @staticmethod
