@@ -188,7 +188,10 @@ def test_leave_one_dataset_out_trains_without_the_held_out_set(tiny_corpus, tmp_
 
     def spy(table, config=None):
         seen.append(sorted(set(table["dataset"])))
-        return real_fit(table, config)
+        fitted = real_fit(table, config)
+        if "tiny" in seen[-1]:  # the fold that holds out snips gets a probability map
+            fitted.pipeline[-1].calibration_ = (0.75, 0.125)
+        return fitted
 
     monkeypatch.setattr(chromesift.train, "fit_for_evaluation", spy)
     results = run_evaluation(
@@ -196,6 +199,8 @@ def test_leave_one_dataset_out_trains_without_the_held_out_set(tiny_corpus, tmp_
     )
     assert seen == [["snips"], ["tiny"]]  # each fit saw only the other dataset
     assert results["meta"]["model"] == "one fit per held-out dataset"
+    # each fold's probability map is kept, so its scores can be recovered from its probabilities
+    assert results["meta"]["calibration_maps"] == {"tiny": None, "snips": [0.75, 0.125]}
     for name in ("tiny", "snips"):
         assert 0.0 <= results["datasets"][name]["extractors"]["chromesift"]["f1"] <= 1.0
 

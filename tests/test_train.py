@@ -277,7 +277,8 @@ def test_calibration_weight_counts_each_corpus_by_all_its_rows(tiny_tables):
     used = flat["sample_weight"].to_numpy() > 0
     per_ds = flat[used].groupby("dataset").size()
     total = 2 * int(per_ds.min())
-    rows = core.prepare(table, load_config(**base, max_fit_rows=total, dataset_balance=1.0))
+    rows = core.prepare(table, load_config(**base, max_fit_rows=total, dataset_balance=1.0,
+                                           calibration_mix="corpora"))
     w, cal = rows["sample_weight"].to_numpy(), rows["calibration_weight"].to_numpy()
     # the map is fitted on the same drawn rows, each corpus weighing as much as all its
     # labeled rows: the drawn rows of a corpus sum to its size
@@ -285,12 +286,13 @@ def test_calibration_weight_counts_each_corpus_by_all_its_rows(tiny_tables):
     np.testing.assert_allclose(rows.groupby("dataset")["calibration_weight"].sum().to_numpy(),
                                per_ds.sort_index().to_numpy())
     assert per_ds.max() > per_ds.min() and len(np.unique(cal[cal > 0])) == 2
-    # "training" fits the map on the rows as the boosters weigh them; without a draw the two agree
-    training = core.prepare(table, load_config(**base, max_fit_rows=total, dataset_balance=1.0,
-                                               calibration_mix="training"))
+    # "training" (the default) fits the map on the rows as the boosters weigh them; without a
+    # draw the two agree
+    training = core.prepare(table, load_config(**base, max_fit_rows=total, dataset_balance=1.0))
     np.testing.assert_array_equal(training["calibration_weight"].to_numpy(), w)
     np.testing.assert_array_equal(training["sample_weight"].to_numpy(), w)
-    np.testing.assert_array_equal(flat["calibration_weight"].to_numpy(), flat["sample_weight"].to_numpy())
+    flat_corpora = core.prepare(table, load_config(**base, dataset_balance=0.0, calibration_mix="corpora"))
+    np.testing.assert_array_equal(flat_corpora["calibration_weight"].to_numpy(), flat["sample_weight"].to_numpy())
     with pytest.raises(UserError, match="calibration_mix"):
         load_config(calibration_mix="pooled")
 

@@ -322,6 +322,12 @@ class _HeldOutTrainer:
         return self.fit(train.reset_index(drop=True), self.train_config)
 
 
+def _calibration_map(model) -> list[float] | None:
+    """``[a, b]`` of the model's probability map p = 1 / (1 + exp(-(a logit(s) + b))), None without one."""
+    cal = getattr(model.pipeline[-1], "calibration_", None)
+    return None if cal is None else [float(cal[0]), float(cal[1])]
+
+
 def _content_text(frame) -> str:
     return "\n".join(str(t) for t, c in zip(frame["text"], frame["is_content"], strict=True) if c)
 
@@ -632,6 +638,9 @@ def run_evaluation(config: EvaluationConfig, *, model=None) -> dict:
             outputs: dict[str, tuple[list[str], list[float], int]] = {}
             if config.include_model:
                 ds_model = model if trainer is None else trainer.model_for(ds)
+                if trainer is not None:
+                    # the fold's probability map, so its scores can be recovered from predictions.parquet
+                    results["meta"].setdefault("calibration_maps", {})[ds] = _calibration_map(ds_model)
                 texts, ms, frames = _run_model(ds_model, pages, progress=config.progress, desc=f"{SELF} {ds}")
                 outputs[SELF] = (texts, ms, sum(1 for m in ms if m != m))
                 rows = _paragraph_rows(frames, pages)

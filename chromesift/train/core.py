@@ -195,6 +195,8 @@ def fit(rows: pd.DataFrame, config: TrainConfig, features: pd.DataFrame | None =
     # calibrated across datasets: the probabilities should hold on corpora unlike the training ones
     groups = pd.factorize(rows["dataset"])[0] if "dataset" in rows.columns else None
     cal_w = rows["calibration_weight"].to_numpy() if "calibration_weight" in rows.columns else None
+    if cal_w is not None and np.array_equal(cal_w, w):
+        cal_w = None  # the map weighs the rows as the boosters do (calibration_mix = "training")
     if features is None:
         features = _take_cached(rows, config)
     if features is None:
