@@ -243,14 +243,22 @@ def test_dataset_quotas_share_rows_by_power_and_pass_on_what_a_small_corpus_lack
     np.testing.assert_array_equal(dataset_quotas([0, 50], 20, 0.5), [0, 20])
 
 
-def test_dataset_balance_draws_the_learned_rows_per_corpus(tiny_tables):
+def _undrawn(tiny_tables):
+    """The tiny tables, the base options, their rows without a draw per corpus, which of those
+    are learned from, and how many of those each corpus has."""
     from chromesift.train import core
 
     table = load_tables(tiny_tables)
     base = dict(tables=tiny_tables, max_rows=10**7, text_copies=0.0)
     flat = core.prepare(table, load_config(**base, dataset_balance=0.0))
     used = flat["sample_weight"].to_numpy() > 0
-    per_ds = flat[used].groupby("dataset").size()
+    return table, base, flat, used, flat[used].groupby("dataset").size()
+
+
+def test_dataset_balance_draws_the_learned_rows_per_corpus(tiny_tables):
+    from chromesift.train import core
+
+    table, base, flat, used, per_ds = _undrawn(tiny_tables)
     small = int(per_ds.min())
     total = 2 * small
     even = core.prepare(table, load_config(**base, max_fit_rows=total, dataset_balance=1.0))
@@ -271,11 +279,7 @@ def test_dataset_balance_draws_the_learned_rows_per_corpus(tiny_tables):
 def test_calibration_weight_counts_each_corpus_by_all_its_rows(tiny_tables):
     from chromesift.train import core
 
-    table = load_tables(tiny_tables)
-    base = dict(tables=tiny_tables, max_rows=10**7, text_copies=0.0)
-    flat = core.prepare(table, load_config(**base, dataset_balance=0.0))
-    used = flat["sample_weight"].to_numpy() > 0
-    per_ds = flat[used].groupby("dataset").size()
+    table, base, flat, _, per_ds = _undrawn(tiny_tables)
     total = 2 * int(per_ds.min())
     rows = core.prepare(table, load_config(**base, max_fit_rows=total, dataset_balance=1.0,
                                            calibration_mix="corpora"))
