@@ -119,6 +119,8 @@ def test_run_evaluation_end_to_end(tiny_corpus, tmp_path):
     para = results["paragraphs"]["overall"]
     assert para["n_paragraphs"] > 0 and para["f1"] == pytest.approx(1.0)
     assert sum(results["paragraphs"]["reliability"]["count"]) == para["n_paragraphs"]
+    per_ds = results["paragraphs"]["datasets"]
+    assert sum(sum(d["reliability"]["count"]) for d in per_ds.values()) == para["n_paragraphs"]
     # the worst pages are the full-text pages, lowest F1 first
     assert [p["f1"] for p in results["worst_pages"]] == sorted(p["f1"] for p in results["worst_pages"])
     assert len(results["worst_pages"]) == 3
@@ -292,7 +294,11 @@ def _synthetic_results() -> dict:
         "datasets": datasets,
         "overall": overall,
         "timings": {e: list(rng.lognormal(np.log(5 * (j + 1)), 0.5, 200)) for j, e in enumerate(extractors)},
-        "paragraphs": {"datasets": {"alpha": {"n_paragraphs": 215, "f1": 0.9, "brier": 0.08}},
+        "paragraphs": {"datasets": {"alpha": {"n_paragraphs": 215, "f1": 0.9, "brier": 0.08, "reliability": {
+                           **curve, "count": [50, 0, 10, 8, 6, 6, 8, 12, 25, 90],
+                           "mean_predicted": [0.02, None] + curve["mean_predicted"][2:],
+                           "observed": [0.1, None] + curve["observed"][2:]}},
+                                    "beta": {"n_paragraphs": 0, "f1": None}},
                        "overall": {"n_paragraphs": 215, "f1": 0.9, "precision": float("nan"), "brier": 0.08},
                        "reliability": curve, "ece": 0.03},
         "worst_pages": [{"dataset": "alpha", "id": "alpha/1", "url": None, "precision": 0.5,
@@ -314,6 +320,12 @@ def test_report_from_synthetic_results(tmp_path):
     assert "| 0.9-1.0 | 70 | 0.950 | 0.920 | 0.030 |" in md
     assert "expected calibration error 0.030, Brier score 0.080, largest gap 0.030." in md
     assert "chromesift, calibration" in page
+    # per dataset: predicted / observed per tenth, an empty tenth left blank, the largest gap;
+    # a dataset without a curve has no row
+    assert ("| alpha | 0.080 | 0.02 / 0.10 |  | 0.25 / 0.22 | 0.35 / 0.32 | 0.45 / 0.42 | 0.55 / 0.52 "
+            "| 0.65 / 0.62 | 0.75 / 0.72 | 0.85 / 0.82 | 0.95 / 0.92 |") in md
+    section = md.split("## chromesift, calibration per dataset", 1)[1].split("\n\n#", 1)[0]
+    assert "| alpha |" in section and "| beta |" not in section
 
 
 CHROMIUM_FLAGS = [

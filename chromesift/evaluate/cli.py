@@ -486,6 +486,7 @@ def _paragraph_rows(frames, pages) -> dict[str, np.ndarray]:
 def _paragraph_scores(rows: dict[str, np.ndarray]) -> dict:
     out = metrics.paragraph_scores(rows["y"], rows["pred"], lengths=rows["len"], proba=rows["proba"])
     out["brier"] = metrics.brier_score(rows["y"], rows["proba"])
+    out["reliability"] = metrics.reliability_curve(rows["y"], rows["proba"])
     return out
 
 
@@ -693,7 +694,7 @@ def run_evaluation(config: EvaluationConfig, *, model=None) -> dict:
     if config.include_model:
         pooled = {k: np.concatenate([r[k] for r in para_rows]) for k in ("y", "pred", "proba", "len")}
         overall = _paragraph_scores(pooled)
-        curve = metrics.reliability_curve(pooled["y"], pooled["proba"])
+        curve = overall["reliability"]
         results["paragraphs"] = {
             "datasets": para_by_dataset,
             "overall": overall,

@@ -308,6 +308,23 @@ def _reliability_table(results: dict) -> tuple[list[str], list[list[str]]] | Non
     return header, rows
 
 
+def _calibration_by_dataset(results: dict) -> tuple[list[str], list[list[str]]] | None:
+    """Per dataset and tenth of predicted probability: "mean predicted / observed", and the
+    dataset's largest gap (datasets without a reliability curve are left out)."""
+    per = {name: p["reliability"] for name, p in ((results.get("paragraphs") or {}).get("datasets") or {}).items()
+           if p.get("reliability") and sum(p["reliability"].get("count", []))}
+    if not per:
+        return None
+    first = next(iter(per.values()))
+    header = ["dataset", "largest gap"] + [f"{lo:.1f}-{hi:.1f}" for lo, hi in zip(first["bin_lower"], first["bin_upper"], strict=True)]
+    rows = []
+    for name, curve in per.items():
+        cells = [f"{_fmt(mp, 2)} / {_fmt(ob, 2)}" if n else ""
+                 for n, mp, ob in zip(curve["count"], curve["mean_predicted"], curve["observed"], strict=True)]
+        rows.append([name, _fmt(metrics.worst_calibration_gap(curve)), *cells])
+    return header, rows
+
+
 def _md_table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
@@ -426,6 +443,13 @@ def _sections(results: dict) -> list[tuple[str, tuple[list[str], list[list[str]]
                          f"of content among them: expected calibration error {_fmt(para.get('ece'))}, "
                          f"Brier score {_fmt(para.get('overall', {}).get('brier'))}, largest gap "
                          f"{metrics.worst_calibration_gap(para['reliability']):.3f}."))
+    by_dataset = _calibration_by_dataset(results)
+    if by_dataset is not None:
+        sections.append(("chromesift, calibration per dataset", by_dataset,
+                         "Mean predicted probability / observed share of content, per tenth of "
+                         "predicted probability. Where corpora label the same kind of paragraph "
+                         "differently, one probability cannot match all of them: the pooled table "
+                         "above is their mixture."))
     return sections
 
 
