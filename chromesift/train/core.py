@@ -99,7 +99,8 @@ def prepare(table: pd.DataFrame, config: TrainConfig, *, seed_offset: int = 0) -
             cal_w = w * drawn * corpus_share(groups, w > 0, drawn > 0)
         w = w * drawn
     out["sample_weight"] = w
-    out["calibration_weight"] = w if cal_w is None else cal_w
+    if cal_w is not None:  # else the map weighs the rows as the boosters do
+        out["calibration_weight"] = cal_w
     return out
 
 
@@ -195,8 +196,6 @@ def fit(rows: pd.DataFrame, config: TrainConfig, features: pd.DataFrame | None =
     # calibrated across datasets: the probabilities should hold on corpora unlike the training ones
     groups = pd.factorize(rows["dataset"])[0] if "dataset" in rows.columns else None
     cal_w = rows["calibration_weight"].to_numpy() if "calibration_weight" in rows.columns else None
-    if cal_w is not None and np.array_equal(cal_w, w):
-        cal_w = None  # the map weighs the rows as the boosters do (calibration_mix = "training")
     if features is None:
         features = _take_cached(rows, config)
     if features is None:
