@@ -324,7 +324,7 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
                 cal_groups = groups if calibration_groups is None else np.asarray(calibration_groups)
                 if len(np.unique(cal_groups[labeled])) < 2:
                     cal_groups = groups
-                cal_w = w_l if calibration_weight is None else np.asarray(calibration_weight, dtype=float)[labeled]
+                cal_w = None if calibration_weight is None else np.asarray(calibration_weight, dtype=float)[labeled]
                 self.calibration_ = self._fit_calibration(Z, y_l, w_l, cal_groups[labeled], cats, cal_w)
         self.classes_ = np.array([0, 1])
         return self
