@@ -78,12 +78,25 @@ def content_mask(cols: dict[str, list], proba: np.ndarray, threshold: float, *, 
     return _decide(cols, proba, threshold, title=title)[0]
 
 
-def _decide(cols: dict[str, list], proba: np.ndarray, threshold: float, *, title: bool) -> tuple[np.ndarray, int | None]:
-    """:func:`content_mask` and the headline's position (:func:`headline_index`), found once."""
+#: the relative cut of :func:`_decide` when none is given: the page's source decides
+_PER_SOURCE = object()
+
+
+def _decide(
+    cols: dict[str, list], proba: np.ndarray, threshold: float, *, title: bool, relative_cut=_PER_SOURCE
+) -> tuple[np.ndarray, int | None]:
+    """:func:`content_mask` and the headline's position (:func:`headline_index`), found once.
+
+    ``relative_cut`` (a share of the page's highest probability, or None for no relative
+    cut) replaces the default one, :data:`TEXT_RELATIVE_CUT` for plain text and none for
+    HTML: :mod:`chromesift.evaluate.rescore` tries other rules with it.
+    """
     proba = np.asarray(proba)
+    if relative_cut is _PER_SOURCE:
+        relative_cut = TEXT_RELATIVE_CUT if len(proba) and cols["source"][0] == "text" else None
     cut = threshold
-    if len(proba) and cols["source"][0] == "text":
-        cut = min(threshold, TEXT_RELATIVE_CUT * float(proba.max()))
+    if relative_cut is not None and len(proba):
+        cut = min(threshold, relative_cut * float(proba.max()))
     keep = proba >= cut
     kept = np.flatnonzero(keep)
     if len(kept) > 1:

@@ -19,6 +19,7 @@ COMMANDS = {
     "data": "chromesift.data.cli",
     "train": "chromesift.train.cli",
     "evaluate": "chromesift.evaluate.cli",
+    "rescore": "chromesift.evaluate.rescore",
     "extract": "chromesift.extract_cli",
     "spark-extract": "chromesift.spark_cli",
 }

@@ -192,6 +192,23 @@ def test_content_mask_rules():
     assert content_mask(to_columns("", format="text"), np.zeros(0), 0.5).tolist() == []
 
 
+def test_decide_takes_another_relative_cut():
+    """The rule that chromesift.evaluate.rescore varies: a relative cut for either source, or none."""
+    from chromesift.api import _decide, to_columns
+
+    text = to_columns("First line.\nSecond line.\nThird line.\nFourth line.", format="text")
+    proba = np.array([0.30, 0.16, 0.14, 0.05])
+    assert _decide(text, proba, 0.5, title=False, relative_cut=None)[0].tolist() == [False] * 4
+    assert _decide(text, proba, 0.5, title=False, relative_cut=0.4)[0].tolist() == [True, True, True, False]
+    html = to_columns("<html><head><title>A headline long enough to count</title></head><body>"
+                      "<h1>A headline long enough to count</h1><p>Body one.</p><p>Body two.</p></body></html>")
+    p = np.array([0.2, 0.3, 0.16])
+    assert _decide(html, p, 0.5, title=False)[0].tolist() == [False, False, False]
+    keep, head = _decide(html, p, 0.5, title=False, relative_cut=0.5)
+    assert keep.tolist() == [False, True, True] and head == 0  # the headline stays out
+    assert _decide(to_columns("", format="text"), np.zeros(0), 0.5, title=False, relative_cut=0.5)[0].tolist() == []
+
+
 def test_isolated_paragraphs_need_to_be_sure():
     from chromesift.api import ISOLATED_REACH, ISOLATED_SURE, content_mask, to_columns
 

@@ -170,7 +170,9 @@ def test_mlflow_run_holds_metrics_and_report(tiny_corpus, tmp_path, monkeypatch)
     assert (tmp_path / "mlartifacts").is_dir()  # the experiment's explicit artifact location
 
 
-def test_leave_one_dataset_out_trains_without_the_held_out_set(tiny_corpus, tmp_path, monkeypatch):
+def _held_out_run(tiny_corpus: Path, tmp_path: Path, monkeypatch, maps: dict) -> tuple[dict, list]:
+    """A leave-one-dataset-out run on the tiny corpus; the fold holding out ``name`` gets ``maps[name]``
+    as its probability map. Returns the results and the datasets each fit saw."""
     import chromesift.train
     from chromesift.data.build import BuildConfig, build
 
@@ -191,20 +193,114 @@ def test_leave_one_dataset_out_trains_without_the_held_out_set(tiny_corpus, tmp_
     def spy(table, config=None):
         seen.append(sorted(set(table["dataset"])))
         fitted = real_fit(table, config)
-        if "tiny" in seen[-1]:  # the fold that holds out snips gets a probability map
-            fitted.pipeline[-1].calibration_ = (0.75, 0.125)
+        held_out = ({"tiny", "snips"} - set(seen[-1])).pop()
+        fitted.pipeline[-1].calibration_ = maps.get(held_out)
         return fitted
 
     monkeypatch.setattr(chromesift.train, "fit_for_evaluation", spy)
     results = run_evaluation(
         _config(tiny_corpus, tmp_path, split="leave-one-dataset-out", train_config=toml, n_boot=0)
     )
+    return results, seen
+
+
+def test_leave_one_dataset_out_trains_without_the_held_out_set(tiny_corpus, tmp_path, monkeypatch):
+    results, seen = _held_out_run(tiny_corpus, tmp_path, monkeypatch, {"snips": (0.75, 0.125)})
     assert seen == [["snips"], ["tiny"]]  # each fit saw only the other dataset
     assert results["meta"]["model"] == "one fit per held-out dataset"
-    # each fold's probability map is kept, so its scores can be recovered from its probabilities
+    # each fold's probability map and threshold are kept, so its decisions can be made again
     assert results["meta"]["calibration_maps"] == {"tiny": None, "snips": [0.75, 0.125]}
+    assert results["meta"]["thresholds"] == {"tiny": 0.5, "snips": 0.5}
     for name in ("tiny", "snips"):
         assert 0.0 <= results["datasets"][name]["extractors"]["chromesift"]["f1"] <= 1.0
+
+
+def test_rescore_remakes_the_held_out_decisions(tiny_corpus, tmp_path, monkeypatch, capsys):
+    from chromesift.api import headline_index, to_columns
+    from chromesift.data.corpus import iter_pages
+    from chromesift.evaluate import metrics
+    from chromesift.evaluate.rescore import AS_RUN, Rule, rescore
+
+    results, _ = _held_out_run(tiny_corpus, tmp_path, monkeypatch,
+                               {"tiny": (0.8, -0.3), "snips": (1.3, 0.4)})
+    report_dir = Path(results["meta"]["report_dir"])
+    keep_all, keep_none = Rule(threshold=0.0), Rule(threshold=1.0, text_relative_cut=None)
+    out = rescore(report_dir, [keep_all, keep_none], data_dir=tiny_corpus)
+    assert out["rules"] == [AS_RUN.name, keep_all.name, keep_none.name]
+    # the run's own rule, from the probabilities through the inverted maps, gives the report's F1
+    for ds in ("tiny", "snips"):
+        for mode, name in (("html", "chromesift"), ("text", "chromesift-text")):
+            assert out["datasets"][ds][mode]["f1"][AS_RUN.name] == pytest.approx(
+                results["datasets"][ds]["extractors"][name]["f1"], abs=1e-12)
+    assert out["largest_difference"] == pytest.approx(0.0, abs=1e-12)
+    # threshold 0 keeps every paragraph but the headline: score that text independently
+    pages = [p for p in iter_pages(tiny_corpus / "tiny.jsonl.xz")]
+    expected = []
+    for page in pages:
+        cols = to_columns(page.html)
+        head = headline_index(cols)
+        expected.append("\n".join(t for i, t in enumerate(cols["text"]) if i != head))
+    want = metrics.shingle_score(expected, [p.text for p in pages], n_boot=0).f1
+    assert out["datasets"]["tiny"]["html"]["f1"][keep_all.name] == pytest.approx(want)
+    # threshold 1 keeps nothing: no snippet found, no shingle right
+    assert out["datasets"]["snips"]["html"]["f1"][keep_none.name] == 0.0
+    assert not out["datasets"]["tiny"]["html"]["f1"][keep_none.name] > 0.0
+    assert out["mean"]["html"][keep_all.name]["full"] == pytest.approx(want)
+
+    # the command line prints the rules side by side and writes the JSON
+    code = cli_main(["rescore", str(report_dir), "--data", str(tiny_corpus), "--threshold", "0", "--no-progress",
+                     "--modes", "html", "--json", str(tmp_path / "rescore.json")])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "rule 0 (as run) reproduces the report's F1" in printed and "mean, full-text datasets" in printed
+    saved = json.loads((tmp_path / "rescore.json").read_text(encoding="utf-8"))
+    assert saved["datasets"]["tiny"]["html"]["f1"][keep_all.name] == pytest.approx(want)
+    assert "text" not in saved["mean"]
+
+    # a report from before thresholds were recorded needs the run's threshold
+    saved_metrics = json.loads((report_dir / "metrics.json").read_text(encoding="utf-8"))
+    del saved_metrics["meta"]["thresholds"]
+    (report_dir / "metrics.json").write_text(json.dumps(saved_metrics), encoding="utf-8")
+    code = cli_main(["rescore", str(report_dir), "--data", str(tiny_corpus), "--no-progress"])
+    assert code == 2
+    assert "--run-threshold 0.5" in capsys.readouterr().err
+    again = rescore(report_dir, [], data_dir=tiny_corpus, modes=("html",), run_threshold=0.5)
+    assert again["largest_difference"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_rescore_user_errors(tiny_corpus, tmp_path, capsys):
+    from chromesift.evaluate.rescore import Rule, rescore
+    from chromesift.errors import UserError
+
+    with pytest.raises(UserError, match="no metrics.json"):
+        rescore(tmp_path / "nowhere", [], data_dir=tiny_corpus)
+    # a report of the shipped model keeps no folds' maps: nothing to invert
+    results = run_evaluation(_config(tiny_corpus, tmp_path, n_boot=0), model=LongParagraphModel())
+    report_dir = results["meta"]["report_dir"]
+    with pytest.raises(UserError, match="not a leave-one-dataset-out report"):
+        rescore(report_dir, [], data_dir=tiny_corpus)
+    code = cli_main(["rescore", report_dir, "--threshold", "1.5", "--no-progress"])
+    assert code == 2
+    assert "between 0 and 1" in capsys.readouterr().err
+    with pytest.raises(UserError, match="relative cut"):
+        rescore(report_dir, [Rule(html_relative_cut=0.0)], data_dir=tiny_corpus)
+    with pytest.raises(SystemExit):  # argparse: a cut that is no number
+        cli_main(["rescore", report_dir, "--html-relative-cut", "half"])
+    assert "expected a number or 'none'" in capsys.readouterr().err
+
+
+def test_rescore_inverts_the_models_probability_map():
+    from types import SimpleNamespace
+
+    from chromesift.evaluate.rescore import scores_from
+    from chromesift.train.model import TwoStageClassifier
+
+    s = np.array([0.001, 0.2, 0.46, 0.5, 0.93, 0.999])
+    for cal in [(0.78, 0.02), (1.3, -0.4)]:
+        p = TwoStageClassifier.calibrated_proba(SimpleNamespace(calibration_=cal), s)
+        assert not np.allclose(p, s)
+        assert np.allclose(scores_from(p, list(cal)), s, atol=1e-12)
+    assert np.array_equal(scores_from(s, None), s)
 
 
 def test_model_flags_reach_load_model(tiny_corpus, tmp_path, monkeypatch, capsys):

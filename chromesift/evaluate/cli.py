@@ -642,6 +642,8 @@ def run_evaluation(config: EvaluationConfig, *, model=None) -> dict:
                 if trainer is not None:
                     # the fold's probability map, so its scores can be recovered from predictions.parquet
                     results["meta"].setdefault("calibration_maps", {})[ds] = _calibration_map(ds_model)
+                    # and its decision threshold, so its decisions can be made again (evaluate.rescore)
+                    results["meta"].setdefault("thresholds", {})[ds] = float(ds_model.threshold)
                 texts, ms, frames = _run_model(ds_model, pages, progress=config.progress, desc=f"{SELF} {ds}")
                 outputs[SELF] = (texts, ms, sum(1 for m in ms if m != m))
                 rows = _paragraph_rows(frames, pages)

@@ -1,0 +1,275 @@
+"""Decisions made again from a held-out evaluation's stored probabilities, under other rules.
+
+A leave-one-dataset-out run (``chromesift evaluate --split leave-one-dataset-out``) keeps
+every paragraph's calibrated probability (``predictions.parquet``) and each fold's
+probability map and threshold (``metrics.json``). The map is increasing, so the model's
+scores follow from the probabilities (to float32 precision). :func:`rescore` rebuilds each
+page's paragraphs, decides again under each :class:`Rule` with the rule code of
+:mod:`chromesift.api`, and scores the texts as the run did: a decision rule is tried
+on every held-out page in minutes, without the run's hour of training. The rule the run
+used is always scored too, and compared with the report's own figures.
+
+Command line: ``chromesift rescore REPORT_DIR [--threshold T ...] [--html-relative-cut R ...]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from chromesift.api import TEXT_RELATIVE_CUT
+from chromesift.errors import UserError
+
+MODES = ("html", "text")
+#: the extractor names of the evaluation report, per mode
+REPORT_NAMES = {"html": "chromesift", "text": "chromesift-text"}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A decision rule: threshold and relative cuts (see :func:`chromesift.api.content_mask`).
+
+    ``threshold`` None is each fold's own (as the run decided); a relative cut None is none.
+    """
+
+    threshold: float | None = None
+    html_relative_cut: float | None = None
+    text_relative_cut: float | None = TEXT_RELATIVE_CUT
+
+    @property
+    def name(self) -> str:
+        def show(v: float | None, none: str) -> str:
+            return none if v is None else f"{v:g}"
+
+        return (f"threshold {show(self.threshold, 'as run')}, "
+                f"html cut {show(self.html_relative_cut, 'none')}, text cut {show(self.text_relative_cut, 'none')}")
+
+    def relative_cut(self, mode: str) -> float | None:
+        return self.html_relative_cut if mode == "html" else self.text_relative_cut
+
+
+#: the rule of :func:`chromesift.api.content_mask` with each fold's threshold
+AS_RUN = Rule()
+
+
+def scores_from(probability: np.ndarray, calibration: list[float] | None) -> np.ndarray:
+    """The model's scores behind calibrated probabilities: the inverse of ``1 / (1 + exp(-(a logit(s) + b)))``."""
+    p = np.asarray(probability, dtype=float)
+    if calibration is None:
+        return p
+    a, b = calibration
+    p = np.clip(p, 1e-12, 1 - 1e-12)
+    return 1.0 / (1.0 + np.exp(-((np.log(p / (1 - p)) - b) / a)))
+
+
+def load_report(report_dir: Path):
+    """``(metrics, predictions)`` of a leave-one-dataset-out report folder, or a :class:`UserError`."""
+    import pandas as pd
+
+    report_dir = Path(report_dir)
+    metrics_path, pred_path = report_dir / "metrics.json", report_dir / "predictions.parquet"
+    if not metrics_path.is_file():
+        raise UserError(f"{report_dir} holds no metrics.json: give the folder of a `chromesift evaluate` report")
+    try:
+        results = json.loads(metrics_path.read_text(encoding="utf-8"))
+        meta = results["meta"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"{metrics_path} is not an evaluation report's metrics: {exc}") from None
+    maps = meta.get("calibration_maps")
+    if meta.get("split") != "leave-one-dataset-out" or not isinstance(maps, dict):
+        raise UserError(
+            f"{report_dir} is not a leave-one-dataset-out report with its folds' probability maps "
+            "(`chromesift evaluate --split leave-one-dataset-out`, since the maps are recorded)"
+        )
+    if not pred_path.is_file():
+        raise UserError(f"{report_dir} holds no predictions.parquet (the run scored no chromesift paragraphs)")
+    try:
+        pred = pd.read_parquet(pred_path)
+    except Exception as exc:  # a truncated or foreign file: say which, not a pyarrow traceback
+        raise UserError(f"cannot read {pred_path}: {type(exc).__name__}: {exc}") from None
+    missing = {"dataset", "mode", "page", "position", "probability"} - set(pred.columns)
+    if missing:
+        raise UserError(f"{pred_path} lacks the column(s) {', '.join(sorted(missing))}")
+    return results, pred
+
+
+def _check_rules(rules: list[Rule]) -> None:
+    for rule in rules:
+        if rule.threshold is not None and not 0.0 <= rule.threshold <= 1.0:
+            raise UserError(f"a threshold must be between 0 and 1, not {rule.threshold:g}")
+        for cut in (rule.html_relative_cut, rule.text_relative_cut):
+            if cut is not None and not 0.0 < cut <= 1.0:
+                raise UserError(f"a relative cut must be in (0, 1], not {cut:g}")
+
+
+def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None,
+            modes: tuple[str, ...] = MODES, run_threshold: float | None = None, progress: bool = False) -> dict:
+    """Score each rule on the report's held-out pages, per dataset and mode.
+
+    ``run_threshold`` is the folds' threshold where the report does not record it.
+
+    Returns ``rules`` (names, :data:`AS_RUN` first), ``datasets`` (name -> ``kind`` and,
+    per mode, ``f1`` per rule and the ``reported`` F1), ``mean`` (per mode and rule: the
+    macro F1 over the full-text datasets, ``full``, and over the snippet ones,
+    ``snippets``, None where there are none) and ``largest_difference``: how far the
+    run's own rule lands from the report's figures (0 up to float32 ties).
+    """
+    from chromesift.api import _decide, to_columns
+    from chromesift.data import corpus
+    from chromesift.evaluate.cli import EvaluationConfig, _dataset_kind, _score, text_dump
+
+    rules = [AS_RUN] + [r for r in rules if r != AS_RUN]
+    _check_rules(rules + [Rule(threshold=run_threshold)])
+    unknown = [m for m in modes if m not in MODES]
+    if unknown or not modes:
+        raise UserError(f"modes are {' and '.join(MODES)}, not {', '.join(unknown) or 'none'}")
+    results, pred = load_report(report_dir)
+    meta = results["meta"]
+    maps = meta["calibration_maps"]
+    thresholds = {ds: run_threshold for ds in maps} if run_threshold is not None else {}
+    thresholds.update(meta.get("thresholds") or {})
+    lacking = [ds for ds in maps if ds not in thresholds]
+    if lacking:
+        raise UserError(
+            f"the report does not record the threshold of {', '.join(lacking)} (made before thresholds "
+            "were recorded): give the run's, e.g. `--run-threshold 0.5` for benchmarks/lodo.toml"
+        )
+    for mode in modes:
+        if not (pred["mode"] == mode).any():
+            raise UserError(f"the report has no {mode} predictions (run without that mode)")
+    data_dir = Path(data_dir) if data_dir is not None else corpus.default_data_dir()
+    if not data_dir.is_dir():
+        raise UserError(f"corpus folder {data_dir} not found (use --data or ${corpus.ENV_VAR})")
+    config = EvaluationConfig(n_boot=0)
+    out: dict = {"rules": [r.name for r in rules], "datasets": {}, "mean": {}}
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(maps) * len(modes), desc="datasets", unit="dataset")
+    differences = []
+    for ds in maps:
+        try:
+            pages = list(corpus.iter_pages(corpus.dataset_path(data_dir, ds), meta.get("limit")))
+        except corpus.CorpusError as exc:
+            raise UserError(str(exc)) from None
+        kind = _dataset_kind(pages)
+        entry = out["datasets"][ds] = {"kind": kind}
+        for mode in modes:
+            sub = pred[(pred["dataset"] == ds) & (pred["mode"] == mode)]
+            stored = {page: (g["position"].to_numpy(), g["probability"].to_numpy(dtype=float))
+                      for page, g in sub.groupby("page", observed=True, sort=False)}
+            texts: list[list[str]] = [[] for _ in rules]
+            for page in pages:
+                cols = to_columns(text_dump(page.html) if mode == "text" else page.html, format=mode)
+                rows = stored.get(page.id)
+                if rows is None:  # the page failed in the run, or has no paragraphs
+                    for t in texts:
+                        t.append("")
+                    continue
+                scores = np.zeros(len(cols["text"]))
+                scores[rows[0]] = scores_from(rows[1], maps[ds])
+                for k, rule in enumerate(rules):
+                    threshold = thresholds[ds] if rule.threshold is None else rule.threshold
+                    keep, _ = _decide(cols, scores, threshold, title=False, relative_cut=rule.relative_cut(mode))
+                    texts[k].append("\n".join(t for t, c in zip(cols["text"], keep.tolist(), strict=True) if c))
+            f1 = {rule.name: _score(kind, pages, t, config)["f1"] for rule, t in zip(rules, texts, strict=True)}
+            reported = (results.get("datasets", {}).get(ds, {}).get("extractors", {})
+                        .get(REPORT_NAMES[mode], {}).get("f1"))
+            entry[mode] = {"f1": f1, "reported": reported}
+            if reported is not None and f1[AS_RUN.name] is not None:
+                differences.append(abs(f1[AS_RUN.name] - reported))
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    for mode in modes:
+        out["mean"][mode] = {}
+        for rule in rules:
+            by_kind = {}
+            for kind in ("full", "snippets"):
+                vals = [d[mode]["f1"][rule.name] for d in out["datasets"].values() if d["kind"] == kind]
+                vals = [v for v in vals if v is not None and not math.isnan(v)]
+                by_kind[kind] = float(np.mean(vals)) if vals else None
+            out["mean"][mode][rule.name] = by_kind
+    out["largest_difference"] = max(differences) if differences else None
+    return out
+
+
+def table(out: dict) -> str:
+    """The rules side by side, one plain-text table per mode (F1 per dataset, then the means)."""
+    rules = out["rules"]
+    lines = [f"rule {k}: {name}" for k, name in enumerate(rules)]
+    width = max([len(d) for d in out["datasets"]] + [len("mean, full-text datasets")])
+
+    def fmt(v) -> str:
+        return "   -  " if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
+
+    for mode, means in out["mean"].items():
+        lines += ["", f"{mode}:", " ".join([f"{'dataset':{width}s}", "report"] + [f"rule {k}" for k in range(len(rules))])]
+        for ds, d in out["datasets"].items():
+            lines.append(" ".join([f"{ds:{width}s}", fmt(d[mode]["reported"])]
+                                  + [fmt(d[mode]["f1"][r]) for r in rules]))
+        for kind, label in (("full", "mean, full-text datasets"), ("snippets", "mean, snippet datasets")):
+            lines.append(" ".join([f"{label:{width}s}", "      "] + [fmt(means[r][kind]) for r in rules]))
+    diff = out["largest_difference"]
+    if diff is not None:
+        verdict = "reproduces" if diff < 1e-3 else "does NOT reproduce"
+        lines += ["", f"rule 0 (as run) {verdict} the report's F1 (largest difference {diff:.4f})"]
+    return "\n".join(lines)
+
+
+def _cut(value: str) -> float | None:
+    if value.lower() == "none":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'none', not {value!r}") from None
+
+
+def register(subparsers) -> None:
+    """Add the ``rescore`` sub-command to the top-level parser's sub-parsers."""
+    p = subparsers.add_parser(
+        "rescore",
+        help="try decision rules on a held-out evaluation's stored probabilities (no training)",
+        description=(
+            "Make the decisions of a leave-one-dataset-out report again under other rules "
+            "(threshold, relative cuts), from its predictions.parquet and each fold's probability "
+            "map, and score them on the same pages. Every combination of the values given is a rule."
+        ),
+    )
+    p.add_argument("report", type=Path, help="report folder of `chromesift evaluate --split leave-one-dataset-out`")
+    p.add_argument("--data", type=Path, default=None, metavar="DIR",
+                   help="corpus folder (default: $CHROMESIFT_DATA, ../shared/datasets, data/corpora)")
+    p.add_argument("--threshold", type=float, nargs="+", default=None, metavar="T",
+                   help="decision thresholds (default: each fold's own)")
+    p.add_argument("--run-threshold", type=float, default=None, metavar="T",
+                   help="the folds' threshold, for a report that does not record it")
+    p.add_argument("--html-relative-cut", type=_cut, nargs="+", default=[None], metavar="R",
+                   help="HTML: content from R times the page's highest score when that is below the "
+                        "threshold; 'none' for no such cut (default: none, as extract)")
+    p.add_argument("--text-relative-cut", type=_cut, nargs="+", default=[TEXT_RELATIVE_CUT], metavar="R",
+                   help=f"the same for plain text (default: {TEXT_RELATIVE_CUT:g}, as extract)")
+    p.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES, help="which pages to score")
+    p.add_argument("--json", type=Path, default=None, metavar="OUT", help="also write the scores as JSON")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_main)
+
+
+def _main(args: argparse.Namespace) -> int:
+    rules = [Rule(t, h, x) for t, h, x in
+             itertools.product(args.threshold or [None], args.html_relative_cut, args.text_relative_cut)]
+    out = rescore(args.report, rules, data_dir=args.data, modes=tuple(dict.fromkeys(args.modes)),
+                  run_threshold=args.run_threshold, progress=not args.no_progress)
+    print(table(out))
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(out, indent=2), encoding="utf-8")
+    return 0
