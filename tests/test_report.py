@@ -269,8 +269,8 @@ def test_rescore_remakes_the_held_out_decisions(tiny_corpus, tmp_path, monkeypat
 
 
 def test_rescore_user_errors(tiny_corpus, tmp_path, capsys):
-    from chromesift.evaluate.rescore import Rule, rescore
     from chromesift.errors import UserError
+    from chromesift.evaluate.rescore import Rule, rescore
 
     with pytest.raises(UserError, match="no metrics.json"):
         rescore(tmp_path / "nowhere", [], data_dir=tiny_corpus)
