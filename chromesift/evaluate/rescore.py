@@ -122,7 +122,14 @@ def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None
     """
     from chromesift.api import _decide, to_columns
     from chromesift.data import corpus
-    from chromesift.evaluate.cli import EvaluationConfig, _dataset_kind, _score, text_dump
+    from chromesift.evaluate.cli import (
+        EvaluationConfig,
+        _dataset_kind,
+        _macro,
+        _resolve_datasets,
+        _score,
+        text_dump,
+    )
 
     rules = [AS_RUN] + [r for r in rules if r != AS_RUN]
     _check_rules(rules + [Rule(threshold=run_threshold)])
@@ -143,10 +150,8 @@ def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None
     for mode in modes:
         if not (pred["mode"] == mode).any():
             raise UserError(f"the report has no {mode} predictions (run without that mode)")
-    data_dir = Path(data_dir) if data_dir is not None else corpus.default_data_dir()
-    if not data_dir.is_dir():
-        raise UserError(f"corpus folder {data_dir} not found (use --data or ${corpus.ENV_VAR})")
-    config = EvaluationConfig(n_boot=0)
+    config = EvaluationConfig(data_dir=data_dir, datasets=tuple(maps), n_boot=0)
+    data_dir, _ = _resolve_datasets(config)  # the corpus folder, each dataset checked to be there
     out: dict = {"rules": [r.name for r in rules], "datasets": {}, "mean": {}}
     bar = None
     if progress:
@@ -155,10 +160,7 @@ def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None
         bar = tqdm(total=len(maps) * len(modes), desc="datasets", unit="dataset")
     differences = []
     for ds in maps:
-        try:
-            pages = list(corpus.iter_pages(corpus.dataset_path(data_dir, ds), meta.get("limit")))
-        except corpus.CorpusError as exc:
-            raise UserError(str(exc)) from None
+        pages = list(corpus.iter_pages(corpus.dataset_path(data_dir, ds), meta.get("limit")))
         kind = _dataset_kind(pages)
         entry = out["datasets"][ds] = {"kind": kind}
         for mode in modes:
@@ -192,12 +194,10 @@ def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None
     for mode in modes:
         out["mean"][mode] = {}
         for rule in rules:
-            by_kind = {}
-            for kind in ("full", "snippets"):
-                vals = [d[mode]["f1"][rule.name] for d in out["datasets"].values() if d["kind"] == kind]
-                vals = [v for v in vals if v is not None and not math.isnan(v)]
-                by_kind[kind] = float(np.mean(vals)) if vals else None
-            out["mean"][mode][rule.name] = by_kind
+            out["mean"][mode][rule.name] = {
+                kind: _macro([d[mode]["f1"][rule.name] for d in out["datasets"].values() if d["kind"] == kind])
+                for kind in ("full", "snippets")
+            }
     out["largest_difference"] = max(differences) if differences else None
     return out
 
