@@ -7,7 +7,7 @@ Feature families (column prefixes):
     count, digit / uppercase / punctuation ratios, bullet start, sentence-final
     punctuation, text density (words per 80-character wrapped line), stopword
     density (union of en, de, fr, es, it, pt, nl, pl, ru lists; for Chinese the
-    share of function characters), chrome phrases (count, per 100 characters), a final exclamation mark, similarity to the title.
+    share of function characters), chrome phrases, similarity to the title.
 ``s_`` structure (HTML only; NaN for plain text)
     tag (integer code; one-hot for p, li and headings), depth, links and link density, inside nav/header/footer/aside/
     form/li/a/table/article/heading, class/id words of the element and its
@@ -256,7 +256,6 @@ STAMP_MAX = 120
 STAMP_WINDOW = 4
 _BULLETS = frozenset("-–—•·*►▶»›>|+~")
 _END_PUNCT = frozenset(".!?。！？\"”'’)")
-_EXCLAIM = ("!", "！")
 _STOPS = vocab.ALL_STOPWORDS
 _HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
 _TAG_CODES = {t: i for i, t in enumerate(vocab.TAG_ONEHOT)}
@@ -711,7 +710,7 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
             "t_punct_ratio", "t_starts_bullet", "t_ends_punct", "t_ends_colon", "t_separators",
             "t_has_date", "t_has_url", "t_text_density", "t_stop_density", "t_zh_stop_ratio",
             "t_chrome_phrases", "t_title_overlap", "t_is_title", "t_is_h1",
-            "t_comment_head", "t_stamp", "t_phrase_density", "t_ends_exclaim",
+            "t_comment_head", "t_stamp",
         ]
         names += ["s_tag", "s_tag_p", "s_tag_li", "s_tag_heading"]
         names += ["s_depth", "s_links", "s_link_density", "s_is_html"]
@@ -765,11 +764,6 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
             f["t_chrome_phrases"] = _regex_counts(_PHRASE_RE, lower, lstarts, n)
         else:
             f["t_chrome_phrases"] = _PHRASES.count(lower, lstarts, n)
-        # a short line made of chrome wording ("- Die besten News kostenlos per E-Mail
-        # erhalten!") against a long paragraph that mentions a comment once: phrases per
-        # 100 characters; and the exclamation mark of a call to action
-        f["t_phrase_density"] = _div(100.0 * f["t_chrome_phrases"], chars)
-        f["t_ends_exclaim"] = np.fromiter((t[-1:] in _EXCLAIM for t in texts), dtype=float, count=n)
         _comment_rows(lower_texts, f)
 
         num = _float_columns(cols)
