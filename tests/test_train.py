@@ -290,9 +290,10 @@ def test_calibration_weight_counts_each_corpus_by_all_its_rows(tiny_tables):
     np.testing.assert_allclose(rows.groupby("dataset")["calibration_weight"].sum().to_numpy(),
                                per_ds.sort_index().to_numpy())
     assert per_ds.max() > per_ds.min() and len(np.unique(cal[cal > 0])) == 2
-    # "training" (the default) fits the map on the rows as the boosters weigh them, and so does
-    # "corpora" without a draw: no separate calibration weights then
-    training = core.prepare(table, load_config(**base, max_fit_rows=total, dataset_balance=1.0))
+    # "training" fits the map on the rows as the boosters weigh them, and so does "corpora"
+    # (the default) without a draw: no separate calibration weights then
+    training = core.prepare(table, load_config(**base, max_fit_rows=total, dataset_balance=1.0,
+                                               calibration_mix="training"))
     np.testing.assert_array_equal(training["sample_weight"].to_numpy(), w)
     flat_corpora = core.prepare(table, load_config(**base, dataset_balance=0.0, calibration_mix="corpora"))
     assert "calibration_weight" not in training.columns and "calibration_weight" not in flat_corpora.columns

@@ -47,7 +47,12 @@ class TrainConfig:
     # "corpora" moved the worst decile held out (benchmarks/lodo.toml, paragraphs pooled) from
     # 0.066 to 0.058 but on unseen sites (grouped CV) from 0.032 to 0.056, ECE 0.015 -> 0.025:
     # the models that had not seen wcxb are under-confident on it, the ones that had are not
-    calibration_mix: str = "training"
+    calibration_mix: str = "corpora"
+    # which stages each calibration fold learns again without its held-out corpora: "stage2"
+    # (the held-out rows keep the context of the full model's stage 1, which saw their corpus:
+    # over-confident on a new corpus) or "both" (their context comes from a stage 1 that never
+    # saw them either, as for a corpus unlike the training ones; costs one more fit per fold)
+    calibration_refit: str = "both"
     # data
     text_copies: float = 0.5  # share of pages also trained on as plain text
     max_rows: int = 2_000_000  # paragraphs in the training table (whole pages are sampled)
@@ -119,6 +124,7 @@ class TrainConfig:
             "stack_folds": self.stack_folds,
             "calibrate": self.calibrate,
             "calibration_folds": self.calibration_folds,
+            "calibration_refit": self.calibration_refit,
             "max_fit_rows": self.max_fit_rows,
             "random_state": self.random_state,
         }
@@ -161,6 +167,8 @@ def load_config(path: Path | None = None, **overrides) -> TrainConfig:
         raise UserError("calibration_folds must be at least 2")
     if cfg.calibration_mix not in ("corpora", "training"):
         raise UserError(f"calibration_mix must be 'corpora' or 'training', not {cfg.calibration_mix!r}")
+    if cfg.calibration_refit not in ("stage2", "both"):
+        raise UserError(f"calibration_refit must be 'stage2' or 'both', not {cfg.calibration_refit!r}")
     if not 0 <= cfg.text_copies <= 1:
         raise UserError("text_copies must be between 0 and 1")
     if not 0 <= cfg.page_weight <= 1:

@@ -201,9 +201,17 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         ``calibration_groups`` of :meth:`fit`, else by site); :meth:`calibrated_proba`
         applies it. The decisions (:meth:`predict`, :attr:`threshold`) stay on the
         uncalibrated probabilities, so calibrating changes no decision. Costs
-        ``calibration_folds`` more stage-2 fits.
+        ``calibration_folds`` more stage-2 fits (and as many stage-1 fits with
+        ``calibration_refit="both"``).
     calibration_folds : int, default=4
         Folds of that calibration.
+    calibration_refit : {"stage2", "both"}, default="stage2"
+        Which stages each calibration fold learns again without its held-out
+        groups. "stage2": only the context stage, whose held-out rows keep the
+        context of the full model's stage 1 (which saw their groups). "both":
+        stage 1 too, and the held-out rows' context is built from that fold's
+        stage-1 probabilities, so they are predicted as a model that never saw
+        their groups would predict them (as on a corpus unlike the training ones).
     random_state : int, default=0
     """
 
@@ -221,10 +229,12 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         max_fit_rows: int | None = None,
         calibrate: bool = False,
         calibration_folds: int = 4,
+        calibration_refit: str = "stage2",
         random_state: int = 0,
     ):
         self.calibrate = calibrate
         self.calibration_folds = calibration_folds
+        self.calibration_refit = calibration_refit
         self.max_fit_rows = max_fit_rows
         self.max_iter = max_iter
         self.learning_rate = learning_rate
@@ -315,36 +325,80 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
             books = X.iloc[:, self.context_idx_].to_numpy(dtype=float)
             S = context_features(oof, *books.T, F[:, self.chars_idx_])
             Z = np.hstack([F[labeled], S[labeled]])
-            del F, S
             cats = np.concatenate([self.categorical_, np.zeros(len(CONTEXT_NAMES), dtype=bool)])
             y_l, w_l = y[labeled].astype(int), _take(w, labeled)
             self.stage2_ = self._booster(cats).fit(Z, y_l, sample_weight=w_l)
             self.calibration_ = None
             if self.calibrate:
+                if self.calibration_refit not in ("stage2", "both"):
+                    raise ValueError(f"calibration_refit must be 'stage2' or 'both', not {self.calibration_refit!r}")
                 cal_groups = groups if calibration_groups is None else np.asarray(calibration_groups)
                 if len(np.unique(cal_groups[labeled])) < 2:
                     cal_groups = groups
                 cal_w = None if calibration_weight is None else np.asarray(calibration_weight, dtype=float)[labeled]
-                self.calibration_ = self._fit_calibration(Z, y_l, w_l, cal_groups[labeled], cats, cal_w)
+                unseen = None
+                if self.calibration_refit == "both":
+                    fold_l = self._calibration_folds(cal_groups[labeled])
+                    unseen = self._unseen_context(F, books, y, w, labeled, cal_groups, fold_l)[labeled]
+                self.calibration_ = self._fit_calibration(Z, y_l, w_l, cal_groups[labeled], cats, cal_w, unseen)
+            del F, S
         self.classes_ = np.array([0, 1])
         return self
 
-    def _fit_calibration(self, Z, y, w, groups, cats, cal_w=None) -> tuple[float, float] | None:
+    def _calibration_folds(self, groups: np.ndarray) -> np.ndarray:
+        """Calibration fold of each row of ``groups`` (whole groups held out together)."""
+        fold = np.empty(len(groups), dtype=np.intp)
+        n_splits = min(self.calibration_folds, len(np.unique(groups)))
+        for i, (_, te) in enumerate(GroupKFold(n_splits=n_splits).split(groups, groups=groups)):
+            fold[te] = i
+        return fold
+
+    def _unseen_context(self, F, books, y, w, labeled, groups, fold_l) -> np.ndarray:
+        """Stage 2's context columns, for the rows of the labeled groups, as a stage 1
+        that never saw the row's group gives them.
+
+        ``fold_l`` is the calibration fold of each labeled row. Per fold, one stage-1
+        booster learns from the labeled rows of the other folds; every row of the
+        fold's groups (so whole pages) gets its probability, and their context is
+        built from those. Rows of no fold, or of a fold whose training part lacks a
+        class, keep NaN.
+        """
+        S = np.full((len(y), len(CONTEXT_NAMES)), np.nan)
+        g_l = groups[labeled]
+        for i in np.unique(fold_l):
+            held = np.isin(groups, np.unique(g_l[fold_l == i]))
+            tr_l = np.flatnonzero(labeled & ~held)
+            if len(np.unique(y[tr_l])) < 2:
+                continue
+            m = self._booster(self.categorical_).fit(F[tr_l], y[tr_l].astype(int), sample_weight=_take(w, tr_l))
+            te = np.flatnonzero(held)
+            S[te] = context_features(m.predict_proba(F[te])[:, 1], *books[te].T, F[te, self.chars_idx_])
+        return S
+
+    def _fit_calibration(self, Z, y, w, groups, cats, cal_w=None, unseen=None) -> tuple[float, float] | None:
         """Platt scaling ``(a, b)`` of stage 2 from its out-of-fold probabilities (None if impossible).
 
         The fold boosters learn with ``w``; the map is fitted with ``cal_w`` (default ``w``).
+        ``unseen`` (:meth:`_unseen_context` of the same rows) replaces the context of the
+        held-out rows when they are predicted; its NaN rows are left out.
         """
         from sklearn.linear_model import LogisticRegression
 
-        n_groups = len(np.unique(groups))
-        if n_groups < 2:
+        if len(np.unique(groups)) < 2:
             return None
+        fold = self._calibration_folds(groups)
         oof = np.full(len(y), np.nan)
-        for tr, te in GroupKFold(n_splits=min(self.calibration_folds, n_groups)).split(Z, groups=groups):
+        k = Z.shape[1] - len(CONTEXT_NAMES)
+        for i in np.unique(fold):
+            tr, te = np.flatnonzero(fold != i), np.flatnonzero(fold == i)
             if len(np.unique(y[tr])) < 2:
                 continue
+            Zte = Z[te]
+            if unseen is not None:
+                ok = ~np.isnan(unseen[te]).any(axis=1)
+                te, Zte = te[ok], np.hstack([Zte[ok, :k], unseen[te[ok]]])
             m = self._booster(cats).fit(Z[tr], y[tr], sample_weight=_take(w, tr))
-            oof[te] = m.predict_proba(Z[te])[:, 1]
+            oof[te] = m.predict_proba(Zte)[:, 1]
         ok = np.isfinite(oof)
         if ok.sum() < 100 or len(np.unique(y[ok])) < 2:
             return None
