@@ -257,3 +257,60 @@ def test_calibration_weight_moves_the_map_only():
     p = plain.predict_proba(test)[:, 1]
     assert (heavy.calibrated_proba(p) > plain.calibrated_proba(p)).all()
     assert heavy.calibration_[1] > plain.calibration_[1]
+
+
+def test_calibration_refit_both_predicts_held_out_corpora_as_unseen():
+    """With a corpus whose labels follow another rule, refitting stage 1 per calibration fold
+    shows the map how much weaker the model is on a corpus it never saw: a flatter map."""
+    X, y = _frame(5, 160)
+    other = (X["_doc"] >= 80).to_numpy()
+    # the second corpus (deeper pages, so a model that saw it can tell) calls content what
+    # the first calls chrome, for one feature's half
+    X.loc[other, "s_depth"] += 20
+    flip = other & (X["s_link_density"] > 0.5).to_numpy()
+    y = np.where(flip, 1 - y, y)
+    corpus = other.astype(int)
+    test, _ = _frame(6, 30)
+    kw = dict(max_iter=40, learning_rate=0.3, min_samples_leaf=5, stack_folds=2, calibrate=True,
+              calibration_folds=2)
+    old = TwoStageClassifier(calibration_refit="stage2", **kw).fit(X, y, calibration_groups=corpus)
+    new = TwoStageClassifier(calibration_refit="both", **kw).fit(X, y, calibration_groups=corpus)
+    # the same boosters, so the same decisions: only the map differs
+    np.testing.assert_array_equal(new.predict_proba(test), old.predict_proba(test))
+    assert new.calibration_ != pytest.approx(old.calibration_)
+    # a model that never saw the other rule is right on half of its rows and wrong on the
+    # other half: next to no better than chance there, and the map says so
+    assert abs(new.calibration_[0]) < 0.5 * old.calibration_[0]
+    with pytest.raises(ValueError, match="calibration_refit"):
+        TwoStageClassifier(calibration_refit="all", **kw).fit(X, y, calibration_groups=corpus)
+
+
+def test_unseen_context_comes_from_a_stage_1_without_the_rows_group():
+    X, y = _frame(7, 60)
+    clf = TwoStageClassifier(max_iter=20, stack_folds=2, calibrate=True, calibration_folds=3)
+    clf.fit(X, y)
+    groups = (X["_doc"].to_numpy() % 3).astype(int)
+    labeled = np.isfinite(y)
+    fold_l = clf._calibration_folds(groups[labeled])
+    assert len(np.unique(fold_l)) == 3
+    F = X.iloc[:, clf.model_idx_].to_numpy(dtype=float)
+    books = X.iloc[:, clf.context_idx_].to_numpy(dtype=float)
+    S = clf._unseen_context(F, books, y, None, labeled, groups, fold_l)
+    assert np.isfinite(S[:, 0]).all()  # every row has its probability (c_p)
+    # the held-out group's context is what a stage 1 fitted on the other two groups gives
+    held = groups == groups[labeled][fold_l == 0][0]
+    m = clf._booster(clf.categorical_).fit(F[~held], y[~held].astype(int))
+    want = context_features(m.predict_proba(F[held])[:, 1], *books[held].T, F[held, clf.chars_idx_])
+    np.testing.assert_allclose(S[held], want)
+    # and not what the full model's stage 1 (which saw that group) gives
+    seen = context_features(clf.stage1_.predict_proba(F[held])[:, 1], *books[held].T, F[held, clf.chars_idx_])
+    assert not np.allclose(S[held], seen)
+    # the held-out rows' own context in its place gives the map without refitting: no row is
+    # lost (the neighbours' columns are NaN at the ends of every page)
+    assert np.isnan(S).any()
+    cats = np.concatenate([clf.categorical_, np.zeros(len(CONTEXT_NAMES), dtype=bool)])
+    Z = np.hstack([F, S])[labeled]
+    g_l = groups[labeled]
+    plain = clf._fit_calibration(Z, y[labeled].astype(int), None, g_l, cats)
+    same = clf._fit_calibration(Z, y[labeled].astype(int), None, g_l, cats, unseen=S[labeled])
+    assert same == pytest.approx(plain, rel=1e-12)

@@ -361,7 +361,7 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         booster learns from the labeled rows of the other folds; every row of the
         fold's groups (so whole pages) gets its probability, and their context is
         built from those. Rows of no fold, or of a fold whose training part lacks a
-        class, keep NaN.
+        class, keep NaN in every column.
         """
         S = np.full((len(y), len(CONTEXT_NAMES)), np.nan)
         g_l = groups[labeled]
@@ -380,7 +380,7 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
 
         The fold boosters learn with ``w``; the map is fitted with ``cal_w`` (default ``w``).
         ``unseen`` (:meth:`_unseen_context` of the same rows) replaces the context of the
-        held-out rows when they are predicted; its NaN rows are left out.
+        held-out rows when they are predicted; its rows without a probability are left out.
         """
         from sklearn.linear_model import LogisticRegression
 
@@ -395,7 +395,7 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
                 continue
             Zte = Z[te]
             if unseen is not None:
-                ok = ~np.isnan(unseen[te]).any(axis=1)
+                ok = ~np.isnan(unseen[te, _COL["c_p"]])  # (the neighbours' columns are NaN at page ends)
                 te, Zte = te[ok], np.hstack([Zte[ok, :k], unseen[te[ok]]])
             m = self._booster(cats).fit(Z[tr], y[tr], sample_weight=_take(w, tr))
             oof[te] = m.predict_proba(Zte)[:, 1]
