@@ -281,6 +281,10 @@ def test_calibration_refit_both_predicts_held_out_corpora_as_unseen():
     # a model that never saw the other rule is right on half of its rows and wrong on the
     # other half: next to no better than chance there, and the map says so
     assert abs(new.calibration_[0]) < 0.5 * old.calibration_[0]
+    # both kinds of prediction, half each: a map between the two
+    mid = TwoStageClassifier(calibration_refit="mixed", **kw).fit(X, y, calibration_groups=corpus)
+    np.testing.assert_array_equal(mid.predict_proba(test), old.predict_proba(test))
+    assert new.calibration_[0] < mid.calibration_[0] < old.calibration_[0]
     with pytest.raises(ValueError, match="calibration_refit"):
         TwoStageClassifier(calibration_refit="all", **kw).fit(X, y, calibration_groups=corpus)
 

@@ -52,7 +52,8 @@ class TrainConfig:
     # (the held-out rows keep the context of the full model's stage 1, which saw their corpus:
     # over-confident on a new corpus) or "both" (their context comes from a stage 1 that never
     # saw them either, as for a corpus unlike the training ones; costs one more fit per fold)
-    calibration_refit: str = "both"
+    # or "mixed" (the map weighs both kinds of prediction half each)
+    calibration_refit: str = "mixed"
     # data
     text_copies: float = 0.5  # share of pages also trained on as plain text
     max_rows: int = 2_000_000  # paragraphs in the training table (whole pages are sampled)
@@ -167,8 +168,8 @@ def load_config(path: Path | None = None, **overrides) -> TrainConfig:
         raise UserError("calibration_folds must be at least 2")
     if cfg.calibration_mix not in ("corpora", "training"):
         raise UserError(f"calibration_mix must be 'corpora' or 'training', not {cfg.calibration_mix!r}")
-    if cfg.calibration_refit not in ("stage2", "both"):
-        raise UserError(f"calibration_refit must be 'stage2' or 'both', not {cfg.calibration_refit!r}")
+    if cfg.calibration_refit not in ("stage2", "both", "mixed"):
+        raise UserError(f"calibration_refit must be 'stage2', 'both' or 'mixed', not {cfg.calibration_refit!r}")
     if not 0 <= cfg.text_copies <= 1:
         raise UserError("text_copies must be between 0 and 1")
     if not 0 <= cfg.page_weight <= 1:

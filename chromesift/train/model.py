@@ -29,6 +29,10 @@ CONTEXT_NAMES = (
 )
 
 
+#: ``calibration_refit`` values: the share of the calibration map's weight on out-of-fold
+#: predictions made with the context of a stage 1 that never saw the row's group
+REFITS = {"stage2": 0.0, "both": 1.0, "mixed": 0.5}
+
 #: Bookkeeping columns the context stage reads, in the order :func:`context_features` takes them.
 CONTEXT_BOOKS = ("_doc", "_pos", "_block", "_anc1", "_anc2")
 _COL = {name: i for i, name in enumerate(CONTEXT_NAMES)}
@@ -205,13 +209,14 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         ``calibration_refit="both"``).
     calibration_folds : int, default=4
         Folds of that calibration.
-    calibration_refit : {"stage2", "both"}, default="stage2"
+    calibration_refit : {"stage2", "both", "mixed"}, default="stage2"
         Which stages each calibration fold learns again without its held-out
         groups. "stage2": only the context stage, whose held-out rows keep the
         context of the full model's stage 1 (which saw their groups). "both":
         stage 1 too, and the held-out rows' context is built from that fold's
         stage-1 probabilities, so they are predicted as a model that never saw
         their groups would predict them (as on a corpus unlike the training ones).
+        "mixed": the map weighs the two kinds of held-out predictions half each.
     random_state : int, default=0
     """
 
@@ -330,17 +335,18 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
             self.stage2_ = self._booster(cats).fit(Z, y_l, sample_weight=w_l)
             self.calibration_ = None
             if self.calibrate:
-                if self.calibration_refit not in ("stage2", "both"):
-                    raise ValueError(f"calibration_refit must be 'stage2' or 'both', not {self.calibration_refit!r}")
+                if self.calibration_refit not in REFITS:
+                    raise ValueError(f"calibration_refit must be one of {', '.join(REFITS)}, not {self.calibration_refit!r}")
                 cal_groups = groups if calibration_groups is None else np.asarray(calibration_groups)
                 if len(np.unique(cal_groups[labeled])) < 2:
                     cal_groups = groups
                 cal_w = None if calibration_weight is None else np.asarray(calibration_weight, dtype=float)[labeled]
                 unseen = None
-                if self.calibration_refit == "both":
+                if self.calibration_refit != "stage2":
                     fold_l = self._calibration_folds(cal_groups[labeled])
                     unseen = self._unseen_context(F, books, y, w, labeled, cal_groups, fold_l)[labeled]
-                self.calibration_ = self._fit_calibration(Z, y_l, w_l, cal_groups[labeled], cats, cal_w, unseen)
+                self.calibration_ = self._fit_calibration(Z, y_l, w_l, cal_groups[labeled], cats, cal_w, unseen,
+                                                          unseen_share=REFITS[self.calibration_refit])
             del F, S
         self.classes_ = np.array([0, 1])
         return self
@@ -375,35 +381,47 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
             S[te] = context_features(m.predict_proba(F[te])[:, 1], *books[te].T, F[te, self.chars_idx_])
         return S
 
-    def _fit_calibration(self, Z, y, w, groups, cats, cal_w=None, unseen=None) -> tuple[float, float] | None:
+    def _fit_calibration(self, Z, y, w, groups, cats, cal_w=None, unseen=None,
+                         unseen_share: float = 1.0) -> tuple[float, float] | None:
         """Platt scaling ``(a, b)`` of stage 2 from its out-of-fold probabilities (None if impossible).
 
         The fold boosters learn with ``w``; the map is fitted with ``cal_w`` (default ``w``).
-        ``unseen`` (:meth:`_unseen_context` of the same rows) replaces the context of the
-        held-out rows when they are predicted; its rows without a probability are left out.
+        ``unseen`` (:meth:`_unseen_context` of the same rows) gives the held-out rows a
+        second prediction, with that context instead of their own (rows without a
+        probability there have none); the map weighs those predictions ``unseen_share``
+        and the ones with their own context the rest.
         """
         from sklearn.linear_model import LogisticRegression
 
         if len(np.unique(groups)) < 2:
             return None
         fold = self._calibration_folds(groups)
-        oof = np.full(len(y), np.nan)
+        if unseen is None:
+            unseen_share = 0.0
+        own, other = np.full(len(y), np.nan), np.full(len(y), np.nan)
         k = Z.shape[1] - len(CONTEXT_NAMES)
         for i in np.unique(fold):
             tr, te = np.flatnonzero(fold != i), np.flatnonzero(fold == i)
             if len(np.unique(y[tr])) < 2:
                 continue
-            Zte = Z[te]
-            if unseen is not None:
-                ok = ~np.isnan(unseen[te, _COL["c_p"]])  # (the neighbours' columns are NaN at page ends)
-                te, Zte = te[ok], np.hstack([Zte[ok, :k], unseen[te[ok]]])
             m = self._booster(cats).fit(Z[tr], y[tr], sample_weight=_take(w, tr))
-            oof[te] = m.predict_proba(Zte)[:, 1]
-        ok = np.isfinite(oof)
-        if ok.sum() < 100 or len(np.unique(y[ok])) < 2:
-            return None
+            if unseen_share < 1:
+                own[te] = m.predict_proba(Z[te])[:, 1]
+            if unseen_share > 0:
+                te = te[~np.isnan(unseen[te, _COL["c_p"]])]  # (the neighbours' columns are NaN at page ends)
+                other[te] = m.predict_proba(np.hstack([Z[te, :k], unseen[te]]))[:, 1]
         cal_w = w if cal_w is None else cal_w
-        lr = LogisticRegression(C=1e4).fit(_logit(oof[ok])[:, None], y[ok], sample_weight=_take(cal_w, ok))
+        if cal_w is None:
+            cal_w = np.ones(len(y))
+        parts = [(p, share) for p, share in ((own, 1 - unseen_share), (other, unseen_share)) if share > 0]
+        p = np.concatenate([q[np.isfinite(q)] for q, _ in parts])
+        if len(p) < 100:
+            return None
+        t = np.concatenate([y[np.isfinite(q)] for q, _ in parts])
+        if len(np.unique(t)) < 2:
+            return None
+        sw = np.concatenate([share * cal_w[np.isfinite(q)] for q, share in parts])
+        lr = LogisticRegression(C=1e4).fit(_logit(p)[:, None], t, sample_weight=sw)
         return float(lr.coef_[0, 0]), float(lr.intercept_[0])
 
     @staticmethod
