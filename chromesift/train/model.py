@@ -206,7 +206,7 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         applies it. The decisions (:meth:`predict`, :attr:`threshold`) stay on the
         uncalibrated probabilities, so calibrating changes no decision. Costs
         ``calibration_folds`` more stage-2 fits (and as many stage-1 fits with
-        ``calibration_refit="both"``).
+        ``calibration_refit`` "both" or "mixed").
     calibration_folds : int, default=4
         Folds of that calibration.
     calibration_refit : {"stage2", "both", "mixed"}, default="stage2"
@@ -341,12 +341,12 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
                 if len(np.unique(cal_groups[labeled])) < 2:
                     cal_groups = groups
                 cal_w = None if calibration_weight is None else np.asarray(calibration_weight, dtype=float)[labeled]
-                unseen = None
+                unseen = fold_l = None
                 if self.calibration_refit != "stage2":
                     fold_l = self._calibration_folds(cal_groups[labeled])
                     unseen = self._unseen_context(F, books, y, w, labeled, cal_groups, fold_l)[labeled]
                 self.calibration_ = self._fit_calibration(Z, y_l, w_l, cal_groups[labeled], cats, cal_w, unseen,
-                                                          unseen_share=REFITS[self.calibration_refit])
+                                                          unseen_share=REFITS[self.calibration_refit], fold=fold_l)
             del F, S
         self.classes_ = np.array([0, 1])
         return self
@@ -382,20 +382,22 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         return S
 
     def _fit_calibration(self, Z, y, w, groups, cats, cal_w=None, unseen=None,
-                         unseen_share: float = 1.0) -> tuple[float, float] | None:
+                         unseen_share: float = 1.0, fold=None) -> tuple[float, float] | None:
         """Platt scaling ``(a, b)`` of stage 2 from its out-of-fold probabilities (None if impossible).
 
         The fold boosters learn with ``w``; the map is fitted with ``cal_w`` (default ``w``).
         ``unseen`` (:meth:`_unseen_context` of the same rows) gives the held-out rows a
         second prediction, with that context instead of their own (rows without a
         probability there have none); the map weighs those predictions ``unseen_share``
-        and the ones with their own context the rest.
+        and the ones with their own context the rest. ``fold`` is each row's calibration
+        fold, as :meth:`_calibration_folds` gives it (computed when None).
         """
         from sklearn.linear_model import LogisticRegression
 
         if len(np.unique(groups)) < 2:
             return None
-        fold = self._calibration_folds(groups)
+        if fold is None:
+            fold = self._calibration_folds(groups)
         if unseen is None:
             unseen_share = 0.0
         own, other = np.full(len(y), np.nan), np.full(len(y), np.nan)
