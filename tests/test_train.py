@@ -299,6 +299,8 @@ def test_calibration_weight_counts_each_corpus_by_all_its_rows(tiny_tables):
     assert "calibration_weight" not in training.columns and "calibration_weight" not in flat_corpora.columns
     with pytest.raises(UserError, match="calibration_mix"):
         load_config(calibration_mix="pooled")
+    with pytest.raises(UserError, match="calibration_refit must be one of stage2, both, mixed"):
+        load_config(calibration_refit="all")
 
 
 def test_headline_is_context_not_a_label(tiny_tables):

@@ -170,8 +170,10 @@ def load_config(path: Path | None = None, **overrides) -> TrainConfig:
         raise UserError("calibration_folds must be at least 2")
     if cfg.calibration_mix not in ("corpora", "training"):
         raise UserError(f"calibration_mix must be 'corpora' or 'training', not {cfg.calibration_mix!r}")
-    if cfg.calibration_refit not in ("stage2", "both", "mixed"):
-        raise UserError(f"calibration_refit must be 'stage2', 'both' or 'mixed', not {cfg.calibration_refit!r}")
+    from chromesift.train.model import REFITS  # (here: the model module loads scikit-learn)
+
+    if cfg.calibration_refit not in REFITS:
+        raise UserError(f"calibration_refit must be one of {', '.join(REFITS)}, not {cfg.calibration_refit!r}")
     if not 0 <= cfg.text_copies <= 1:
         raise UserError("text_copies must be between 0 and 1")
     if not 0 <= cfg.page_weight <= 1:

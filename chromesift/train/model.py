@@ -415,14 +415,15 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         cal_w = w if cal_w is None else cal_w
         if cal_w is None:
             cal_w = np.ones(len(y))
-        parts = [(p, share) for p, share in ((own, 1 - unseen_share), (other, unseen_share)) if share > 0]
-        p = np.concatenate([q[np.isfinite(q)] for q, _ in parts])
+        parts = [(q, np.isfinite(q), share) for q, share in ((own, 1 - unseen_share), (other, unseen_share))
+                 if share > 0]
+        p = np.concatenate([q[ok] for q, ok, _ in parts])
         if len(p) < 100:
             return None
-        t = np.concatenate([y[np.isfinite(q)] for q, _ in parts])
+        t = np.concatenate([y[ok] for _, ok, _ in parts])
         if len(np.unique(t)) < 2:
             return None
-        sw = np.concatenate([share * cal_w[np.isfinite(q)] for q, share in parts])
+        sw = np.concatenate([share * cal_w[ok] for _, ok, share in parts])
         lr = LogisticRegression(C=1e4).fit(_logit(p)[:, None], t, sample_weight=sw)
         return float(lr.coef_[0, 0]), float(lr.intercept_[0])
 
