@@ -7,7 +7,7 @@ export OMP_NUM_THREADS ?= 1
 
 .PHONY: train test data lint bench evaluate clean serve spark
 
-$(VENV)/.installed: pyproject.toml setup.py chromesift/_forest.c chromesift/data/_walk.pyx \
+$(VENV)/.installed: pyproject.toml setup.py chromesift/models/_forest.c chromesift/data/_walk.pyx \
 		chromesift/features/_text.pyx
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
@@ -51,6 +51,6 @@ clean:
 PORT ?= 5001
 BUNDLE ?= chromesift/models/default
 serve: $(VENV)/.installed
-	$(PY) -m chromesift.serving models/pyfunc --bundle $(BUNDLE)
+	$(PY) -m chromesift.runtime.serving models/pyfunc --bundle $(BUNDLE)
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/mlflow models serve -m models/pyfunc \
 		--env-manager local --host 127.0.0.1 --port $(PORT)

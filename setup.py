@@ -1,21 +1,21 @@
 """Build hook for the optional C extensions; everything else is in pyproject.toml.
 
-- ``chromesift._forest`` (plain C): where no C compiler is found the build goes on without
-  it and prediction falls back to scikit-learn (:mod:`chromesift.train.forest`).
+- ``chromesift.models._forest`` (plain C): where no C compiler is found the build goes on without
+  it and prediction falls back to scikit-learn (:mod:`chromesift.models.forest`).
 - ``chromesift.data._walk`` (Cython, against lxml's C API): the paragraph walk of the HTML
   parser. Built only where Cython and lxml can be imported at build time (pyproject.toml's
   build requirements bring both); without it :mod:`chromesift.data.html` walks in Python.
 - ``chromesift.features._text`` (Cython): the per-word and per-row loops of the feature
   computation and the context stage of the classifier. Built only where Cython can be
   imported at build time; without it :mod:`chromesift.features.transformer` and
-  :mod:`chromesift.train.model` run their Python/numpy code (the same numbers).
+  :mod:`chromesift.models.classifier` run their Python/numpy code (the same numbers).
 """
 
 import sys
 
 from setuptools import Extension, setup
 
-ext_modules = [Extension("chromesift._forest", ["chromesift/_forest.c"], optional=True)]
+ext_modules = [Extension("chromesift.models._forest", ["chromesift/models/_forest.c"], optional=True)]
 
 try:
     import lxml

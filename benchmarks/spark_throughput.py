@@ -5,7 +5,7 @@ Three ways through the same sample of corpus pages, each with ``--cores`` cores:
 - ``batch CLI``: ``chromesift extract --input pages.jsonl --output X --jobs N`` in a
   process of its own (wall time of the whole command, and the rate it reports itself,
   which leaves out start-up);
-- ``spark-extract``: ``python -m chromesift.spark_cli --input pages.parquet --master
+- ``spark-extract``: ``python -m chromesift.cli.spark --input pages.parquet --master
   local[N]`` in a process of its own (wall time, and its own rate, which leaves out
   the JVM start);
 - ``spark warm``: in this process, ``extract_dataframe`` over the same Parquet twice in
@@ -84,7 +84,7 @@ def run_spark_cli(parquet: Path, out: Path, cores: int, model: Path | None, env:
     """``spark-extract`` in local mode with ``cores`` cores."""
     import pandas as pd
 
-    cmd = [sys.executable, "-m", "chromesift.spark_cli", "--input", str(parquet), "--output", str(out),
+    cmd = [sys.executable, "-m", "chromesift.cli.spark", "--input", str(parquet), "--output", str(out),
            "--master", f"local[{cores}]", "--partitions", str(4 * cores)]
     cmd += ["--model", str(model)] if model else []
     seconds, stderr = _timed(cmd, env)
@@ -93,7 +93,7 @@ def run_spark_cli(parquet: Path, out: Path, cores: int, model: Path | None, env:
 
 def run_spark_warm(parquet: Path, cores: int, model: Path | None) -> list[Figure]:
     """Two passes in one session: with Python workers starting, then with warm workers."""
-    from chromesift.spark import extract_dataframe, local_session
+    from chromesift.runtime.spark import extract_dataframe, local_session
 
     spark = local_session(f"local[{cores}]", {"spark.sql.shuffle.partitions": str(4 * cores)})
     spark.sparkContext.setLogLevel("ERROR")

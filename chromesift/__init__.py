@@ -11,8 +11,9 @@ import logging
 
 import pandas as pd
 
-from chromesift.api import Model, detect_format, load_model
+from chromesift.data.page import detect_format
 from chromesift.errors import BundleError, ChromesiftError, UserError
+from chromesift.models.model import Model, load_model
 
 __all__ = [
     "BundleError", "ChromesiftError", "Model", "UserError", "classify", "detect_format",

@@ -171,7 +171,8 @@ def test_import_has_no_side_effects(tmp_path):
 
 
 def test_content_mask_rules():
-    from chromesift.api import TEXT_RELATIVE_CUT, content_mask, to_columns
+    from chromesift.data.page import to_columns
+    from chromesift.models.rules import TEXT_RELATIVE_CUT, content_mask
 
     text = to_columns("First line.\nSecond line.\nThird line.\nFourth line.", format="text")
     proba = np.array([0.30, 0.16, 0.14, 0.05])
@@ -194,23 +195,25 @@ def test_content_mask_rules():
 
 def test_decide_takes_another_relative_cut():
     """The rule that chromesift.evaluate.rescore varies: a relative cut for either source, or none."""
-    from chromesift.api import _decide, to_columns
+    from chromesift.data.page import to_columns
+    from chromesift.models.rules import decide
 
     text = to_columns("First line.\nSecond line.\nThird line.\nFourth line.", format="text")
     proba = np.array([0.30, 0.16, 0.14, 0.05])
-    assert _decide(text, proba, 0.5, title=False, relative_cut=None)[0].tolist() == [False] * 4
-    assert _decide(text, proba, 0.5, title=False, relative_cut=0.4)[0].tolist() == [True, True, True, False]
+    assert decide(text, proba, 0.5, title=False, relative_cut=None)[0].tolist() == [False] * 4
+    assert decide(text, proba, 0.5, title=False, relative_cut=0.4)[0].tolist() == [True, True, True, False]
     html = to_columns("<html><head><title>A headline long enough to count</title></head><body>"
                       "<h1>A headline long enough to count</h1><p>Body one.</p><p>Body two.</p></body></html>")
     p = np.array([0.2, 0.3, 0.16])
-    assert _decide(html, p, 0.5, title=False)[0].tolist() == [False, False, False]
-    keep, head = _decide(html, p, 0.5, title=False, relative_cut=0.5)
+    assert decide(html, p, 0.5, title=False)[0].tolist() == [False, False, False]
+    keep, head = decide(html, p, 0.5, title=False, relative_cut=0.5)
     assert keep.tolist() == [False, True, True] and head == 0  # the headline stays out
-    assert _decide(to_columns("", format="text"), np.zeros(0), 0.5, title=False, relative_cut=0.5)[0].tolist() == []
+    assert decide(to_columns("", format="text"), np.zeros(0), 0.5, title=False, relative_cut=0.5)[0].tolist() == []
 
 
 def test_isolated_paragraphs_need_to_be_sure():
-    from chromesift.api import ISOLATED_REACH, ISOLATED_SURE, content_mask, to_columns
+    from chromesift.data.page import to_columns
+    from chromesift.models.rules import ISOLATED_REACH, ISOLATED_SURE, content_mask
 
     assert (ISOLATED_REACH, ISOLATED_SURE) == (3, 0.7)
     cols = to_columns("\n".join(f"Line number {i}." for i in range(12)), format="text")

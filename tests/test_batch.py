@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 
 import chromesift
-from chromesift import batch
-from chromesift.batch import BatchConfig, run_batch
 from chromesift.data.html import parse_html
 from chromesift.data.text import parse_text
 from chromesift.errors import BundleError, UserError
+from chromesift.runtime import batch
+from chromesift.runtime.batch import BatchConfig, run_batch
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LONG = "This paragraph is long enough to count as the main content of its page."
@@ -286,7 +286,7 @@ def test_resume_after_sigkill(tmp_path):
         "import sys, time\n"
         f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
         "import test_batch\n"
-        "from chromesift.batch import BatchConfig, run_batch\n"
+        "from chromesift.runtime.batch import BatchConfig, run_batch\n"
         "class Slow(test_batch.FakeModel):\n"
         "    def classify(self, document, *, format=None):\n"
         "        time.sleep(0.02)\n"

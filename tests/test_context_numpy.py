@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from chromesift.features.transformer import CATEGORICAL
-from chromesift.train.model import (
+from chromesift.models.classifier import (
     CONTEXT_BOOKS,
     CONTEXT_NAMES,
     TwoStageClassifier,

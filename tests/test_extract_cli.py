@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 import chromesift
-from chromesift import batch
 from chromesift.cli import main
+from chromesift.cli.extract import format_table, parse_size
 from chromesift.errors import BundleError
-from chromesift.extract_cli import format_table, parse_size
+from chromesift.runtime import batch
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SEGMENTATION = FIXTURES / "segmentation.html"

@@ -157,7 +157,7 @@ def test_row_order_does_not_matter():
 
 
 def test_column_fast_path_equals_the_table_path(monkeypatch):
-    from chromesift.api import to_columns
+    from chromesift.data.page import to_columns
 
     table = parse_html(PAGE)
     fx = ParagraphFeatures().fit(table)

@@ -8,11 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from chromesift.api import _concat_columns, to_columns
 from chromesift.data.html import parse_html
+from chromesift.data.page import to_columns
 from chromesift.data.text import parse_text
 from chromesift.features import ParagraphFeatures
 from chromesift.features import transformer as tr
+from chromesift.models.model import _concat_columns
 
 needs_extension = pytest.mark.skipif(
     tr._fast is None,

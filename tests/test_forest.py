@@ -9,12 +9,13 @@ import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 import chromesift
-from chromesift.api import _concat_columns, to_columns
-from chromesift.train import forest
+from chromesift.data.page import to_columns
+from chromesift.models import forest
+from chromesift.models.model import _concat_columns
 
 needs_extension = pytest.mark.skipif(
     forest._forest is None,
-    reason="the C extension chromesift._forest is not built (no C compiler at install)",
+    reason="the C extension chromesift.models._forest is not built (no C compiler at install)",
 )
 
 N_FEATURES = 6
@@ -379,7 +380,7 @@ def test_pickled_model_does_not_carry_the_flat_forest(shipped):
     clf, M = shipped
     expected = clf.predict_proba_matrix(M)  # builds and caches the flat forests
     blob = pickle.dumps(clf)
-    assert b"chromesift.train.forest" not in blob and b"_forest" not in blob
+    assert b"chromesift.models.forest" not in blob and b"_forest" not in blob
     np.testing.assert_allclose(
         pickle.loads(blob).predict_proba_matrix(M), expected, rtol=0, atol=1e-12
     )

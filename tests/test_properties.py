@@ -242,14 +242,14 @@ def test_classify_is_deterministic_and_keeps_its_contract(model, document):
     # the reported probability is the calibrated score; the decision follows the rules on the
     # score as the fuzz target writes them out (threshold, relative cut of plain text,
     # isolated paragraphs, headline never content)
-    scores = model.predict_columns([chromesift.api.to_columns(document)])[0]
+    scores = model.predict_columns([chromesift.data.page.to_columns(document)])[0]
     np.testing.assert_array_equal(proba, model.probability(scores))
     body = first["role"].to_numpy() != "title"
     text = "tag" not in first.columns
     expected = _FUZZ.expected_content(scores.tolist(), body.tolist(), text=text, threshold=model.threshold)
     assert first["is_content"].tolist() == expected
     assert text or body.sum() >= len(first) - 1
-    assert first["text"].tolist() == chromesift.api.to_table(document)["text"].tolist()
+    assert first["text"].tolist() == chromesift.data.page.to_table(document)["text"].tolist()
     assert model.extract(document) == "\n".join(first.loc[first["is_content"], "text"])
 
 

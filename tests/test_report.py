@@ -16,8 +16,8 @@ from chromesift.cli import main as cli_main
 from chromesift.data.html import parse_html
 from chromesift.data.text import parse_text
 from chromesift.evaluate import report
-from chromesift.evaluate.cli import EvaluationConfig, flat_metrics, run_evaluation, text_diff
 from chromesift.evaluate.peers import PEERS
+from chromesift.evaluate.run import EvaluationConfig, flat_metrics, run_evaluation, text_diff
 
 NAV = "<nav><ul>" + "".join(f"<li><a href='/{w}'>{w.title()}</a></li>" for w in
                             ("home", "news", "sport", "weather", "contact")) + "</ul></nav>"
@@ -216,10 +216,11 @@ def test_leave_one_dataset_out_trains_without_the_held_out_set(tiny_corpus, tmp_
 
 
 def test_rescore_remakes_the_held_out_decisions(tiny_corpus, tmp_path, monkeypatch, capsys):
-    from chromesift.api import headline_index, to_columns
     from chromesift.data.corpus import iter_pages
+    from chromesift.data.page import to_columns
     from chromesift.evaluate import metrics
     from chromesift.evaluate.rescore import AS_RUN, Rule, rescore
+    from chromesift.models.rules import headline_index
 
     results, _ = _held_out_run(tiny_corpus, tmp_path, monkeypatch,
                                {"tiny": (0.8, -0.3), "snips": (1.3, 0.4)})
@@ -293,7 +294,7 @@ def test_rescore_inverts_the_models_probability_map():
     from types import SimpleNamespace
 
     from chromesift.evaluate.rescore import scores_from
-    from chromesift.train.model import TwoStageClassifier
+    from chromesift.models.classifier import TwoStageClassifier
 
     s = np.array([0.001, 0.2, 0.46, 0.5, 0.93, 0.999])
     for cal in [(0.78, 0.02), (1.3, -0.4)]:

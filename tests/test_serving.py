@@ -21,7 +21,7 @@ from chromesift.data.corpus import dataset_path, iter_pages
 from chromesift.models import DEFAULT_BUNDLE
 
 mlflow = pytest.importorskip("mlflow")
-serving = pytest.importorskip("chromesift.serving")
+serving = pytest.importorskip("chromesift.runtime.serving")
 
 TEXT_PAGE = (
     "Home | News | Contact\n"

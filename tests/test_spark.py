@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 
 import chromesift
-from chromesift import batch
 from chromesift.data.corpus import dataset_path, iter_pages
 from chromesift.errors import UserError
 from chromesift.models import DEFAULT_BUNDLE
+from chromesift.runtime import batch
 
 pytestmark = [
     # pyspark 4.x on pandas 3 warns on every conversion; this module checks the results
@@ -33,7 +33,7 @@ def spark():
     java_home = os.environ.get("JAVA_HOME")
     if shutil.which("java") is None and not (java_home and (Path(java_home) / "bin" / "java").exists()):
         pytest.skip("no Java runtime (java on PATH or JAVA_HOME) for Spark")
-    from chromesift.spark import local_session
+    from chromesift.runtime.spark import local_session
 
     session = local_session("local[2]", {
         "spark.sql.shuffle.partitions": "2",
@@ -56,7 +56,7 @@ def pages(shared_data) -> list[tuple[str, str]]:
 
 
 def test_extract_dataframe_equals_the_library_call_page_for_page(spark, model, pages):
-    from chromesift.spark import extract_dataframe
+    from chromesift.runtime.spark import extract_dataframe
 
     df = spark.createDataFrame(pd.DataFrame(pages, columns=["id", "html"])).repartition(4)
     out = extract_dataframe(df, "html", DEFAULT_BUNDLE)  # a path: shipped with addFile
@@ -73,7 +73,7 @@ def test_extract_dataframe_equals_the_library_call_page_for_page(spark, model, p
 
 
 def test_bad_pages_get_an_error_and_the_rest_go_on(spark, model):
-    from chromesift.spark import extract_dataframe
+    from chromesift.runtime.spark import extract_dataframe
 
     good = "<html><body><p>" + "A paragraph of ordinary article prose. " * 5 + "</p></body></html>"
     frame = pd.DataFrame({"id": ["good", "null", "big", "text"],
@@ -104,7 +104,7 @@ class _Fussy:
 
 
 def test_a_failing_page_fails_alone(model):
-    from chromesift.spark import classify_documents
+    from chromesift.runtime.spark import classify_documents
 
     docs = [f"<html><body><p>Page {i}: {'an ordinary sentence of prose. ' * 4}</p></body></html>" for i in range(5)]
     docs[2] = "<html><body><boom>x</boom></body></html>"
@@ -123,7 +123,7 @@ def test_an_untrusted_bundle_is_refused_on_the_driver_and_pinned_when_trusted(sp
     import copy
 
     from chromesift.models import UntrustedBundleError, read_metadata, save_bundle
-    from chromesift.spark import extract_dataframe
+    from chromesift.runtime.spark import extract_dataframe
 
     monkeypatch.setenv("CHROMESIFT_TRUST_STORE", str(tmp_path / "store.txt"))
     pipeline = copy.deepcopy(model.pipeline)
@@ -142,7 +142,7 @@ def test_an_untrusted_bundle_is_refused_on_the_driver_and_pinned_when_trusted(sp
 
 def test_extract_dataframe_checks_its_arguments(spark, tmp_path):
     from chromesift.errors import BundleError
-    from chromesift.spark import extract_dataframe
+    from chromesift.runtime.spark import extract_dataframe
 
     df = spark.createDataFrame(pd.DataFrame({"id": ["a"], "page": ["<p>x</p>"], "error": [None]}))
     with pytest.raises(ValueError, match="no column 'html' among id, page, error"):
@@ -192,7 +192,7 @@ def _write_warc(path: Path, pages: list[tuple[str, str]]) -> Path:
 def _cli(argv: list[str]) -> int:
     import argparse
 
-    from chromesift import spark_cli
+    from chromesift.cli import spark as spark_cli
 
     parser = argparse.ArgumentParser()
     spark_cli.register(parser.add_subparsers(dest="command"))

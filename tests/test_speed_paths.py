@@ -10,7 +10,7 @@ import pytest
 from chromesift.data import html
 from chromesift.features import transformer as tr
 from chromesift.features import vocab
-from chromesift.train import model
+from chromesift.models import classifier as model
 
 needs_walk = pytest.mark.skipif(html._ascii_tokens is None, reason="chromesift.data._walk is not built")
 needs_text = pytest.mark.skipif(
@@ -133,8 +133,8 @@ def test_compiled_context_gives_the_numpy_floats(seed):
 @needs_context
 def test_compiled_context_gives_the_numpy_floats_on_pages(shared_data, monkeypatch):
     import chromesift
-    from chromesift.api import to_columns
     from chromesift.data.corpus import dataset_names, sample_pages
+    from chromesift.data.page import to_columns
 
     calls = []
     context = model.context_features
@@ -280,7 +280,8 @@ def test_one_matrix_for_both_stages_gives_the_same_probabilities(bookkeeping_fir
 
 @needs_text
 def test_big_outputs_are_column_major_and_the_same(monkeypatch):
-    from chromesift.api import _concat_columns, to_columns
+    from chromesift.data.page import to_columns
+    from chromesift.models.model import _concat_columns
 
     pages = [
         "<html><head><title>T</title></head><body><nav class='menu'><a href='/'>Home</a></nav>"

@@ -77,8 +77,8 @@ def test_calibration_changes_the_probabilities_but_no_decision(tracked, seed_htm
     import copy
 
     import chromesift
-    from chromesift.api import to_columns
-    from chromesift.batch import Job, process
+    from chromesift.data.page import to_columns
+    from chromesift.runtime.batch import Job, process
 
     _, result = tracked
     model = chromesift.load_model(result.bundle)
@@ -120,7 +120,7 @@ def test_calibration_of_out_of_fold_probabilities():
 def test_logged_model_loads_and_predicts(tracked, seed_html):
     import mlflow.sklearn
 
-    from chromesift.api import to_table
+    from chromesift.data.page import to_table
 
     _, result = tracked
     model = mlflow.sklearn.load_model(f"runs:/{result.run_id}/model")
@@ -144,7 +144,7 @@ def test_bundle_loads_and_matches_pipeline(tracked, seed_html):
 
 
 def test_training_is_reproducible(tiny_tables, seed_html):
-    from chromesift.api import to_table
+    from chromesift.data.page import to_table
     from chromesift.train import core
 
     cfg = load_config(tables=tiny_tables, max_iter=10, stack_folds=2, max_rows=3000, cv_folds=0, mlflow=False)
@@ -304,7 +304,7 @@ def test_calibration_weight_counts_each_corpus_by_all_its_rows(tiny_tables):
 
 
 def test_headline_is_context_not_a_label(tiny_tables):
-    from chromesift.api import headline_index
+    from chromesift.models.rules import headline_index
     from chromesift.train import core
 
     table = load_tables(tiny_tables)
@@ -329,7 +329,7 @@ def test_headline_is_context_not_a_label(tiny_tables):
 
 
 def test_precomputed_features_give_the_same_pipeline(tiny_tables, seed_html):
-    from chromesift.api import to_table
+    from chromesift.data.page import to_table
     from chromesift.train import core
 
     cfg = load_config(tables=tiny_tables, max_iter=8, stack_folds=2, max_rows=3000, cv_folds=0, mlflow=False)

@@ -16,7 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 import chromesift
-from chromesift.api import Model, to_table
+from chromesift.data.page import to_table
 from chromesift.errors import BundleError
 from chromesift.models import bundle as bundle_mod
 from chromesift.models.bundle import (
@@ -32,6 +32,7 @@ from chromesift.models.bundle import (
     trust_bundle,
     trust_store_path,
 )
+from chromesift.models.model import Model
 
 
 @pytest.fixture(autouse=True)
@@ -271,7 +272,7 @@ def test_interrupted_swap_puts_the_old_bundle_back(tmp_path, monkeypatch):
 # --- the command line ------------------------------------------------------------------------
 
 needs_trust_flag = pytest.mark.skipif(
-    not hasattr(__import__("chromesift.extract_cli").extract_cli.ExtractConfig, "trusted"),
+    not hasattr(__import__("chromesift.cli.extract").cli.extract.ExtractConfig, "trusted"),
     reason="chromesift extract has no --trust yet",
 )
 

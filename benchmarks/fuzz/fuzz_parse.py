@@ -121,7 +121,7 @@ def check_result(result, table, model, scores) -> None:
 
 
 def expected_content(proba: list[float], body: list[bool], *, text: bool, threshold: float) -> list[bool]:
-    """The content decision, written out rule by rule (the reference for chromesift.api's).
+    """The content decision, written out rule by rule (the reference for chromesift.models.rules').
 
     ``proba`` are the model's scores (its uncalibrated probabilities). A paragraph is
     content when its score reaches the threshold -- for plain text, or half of the page's
@@ -135,12 +135,12 @@ def expected_content(proba: list[float], body: list[bool], *, text: bool, thresh
     for i in over:
         neighbours = [j for j in over if j != i and abs(j - i) <= 3]
         keep[i] = len(over) == 1 or bool(neighbours) or proba[i] >= 0.7
-    return [k and b for k, b in zip(keep, body)]
+    return [k and b for k, b in zip(keep, body, strict=True)]
 
 
 def test_one_input(data: bytes) -> None:
     """The fuzz target: parse (and sometimes classify) one page, checking the contracts."""
-    from chromesift.api import to_columns, to_table
+    from chromesift.data.page import to_columns, to_table
 
     if not data:
         return
@@ -181,9 +181,10 @@ def main(argv: list[str]) -> None:
 
     with atheris.instrument_imports(include=["chromesift"]):
         import chromesift
-        import chromesift.api
         import chromesift.data.html
+        import chromesift.data.page
         import chromesift.data.text  # noqa: F401
+        import chromesift.models.rules
 
     _state["model"] = chromesift.load_model()
     atheris.Setup(argv, test_one_input)

@@ -3,6 +3,6 @@
 Submodules are imported on demand: :mod:`chromesift.evaluate.metrics` (scores),
 :mod:`chromesift.evaluate.peers` (other extractors behind one interface),
 :mod:`chromesift.evaluate.report` (Markdown/HTML/JSON report) and
-:mod:`chromesift.evaluate.cli` (the ``chromesift evaluate`` command and
-:func:`~chromesift.evaluate.cli.run_evaluation`).
+:mod:`chromesift.evaluate.run` (the ``chromesift evaluate`` command and
+:func:`~chromesift.evaluate.run.run_evaluation`).
 """

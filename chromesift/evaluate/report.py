@@ -1,7 +1,7 @@
 """The evaluation report: ``report.md``, a self-contained ``report.html`` and ``metrics.json``.
 
 Everything here works on the plain results dict that
-:func:`chromesift.evaluate.cli.run_evaluation` returns (JSON types only), so a
+:func:`chromesift.evaluate.run.run_evaluation` returns (JSON types only), so a
 report can be rebuilt from a saved ``metrics.json``. Plots are drawn with
 matplotlib's object API on the Agg canvas (no pyplot, no global state) and
 embedded in the HTML as base64 PNG; the Markdown file links the same PNGs,
@@ -475,7 +475,7 @@ def write_report(results: dict, out_dir: Path | str, *, title: str = "chromesift
     Parameters
     ----------
     results
-        The dict of :func:`chromesift.evaluate.cli.run_evaluation`: ``meta``,
+        The dict of :func:`chromesift.evaluate.run.run_evaluation`: ``meta``,
         ``extractors``, ``datasets``, ``overall`` and optionally ``timings``,
         ``paragraphs`` and ``worst_pages``.
     out_dir

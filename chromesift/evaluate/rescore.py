@@ -5,7 +5,7 @@ every paragraph's calibrated probability (``predictions.parquet``) and each fold
 probability map and threshold (``metrics.json``). The map is increasing, so the model's
 scores follow from the probabilities (to float32 precision). :func:`rescore` rebuilds each
 page's paragraphs, decides again under each :class:`Rule` with the rule code of
-:mod:`chromesift.api`, and scores the texts as the run did: a decision rule is tried
+:mod:`chromesift.models.rules`, and scores the texts as the run did: a decision rule is tried
 on every held-out page in minutes, without the run's hour of training. The rule the run
 used is always scored too, and compared with the report's own figures.
 
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from chromesift.api import TEXT_RELATIVE_CUT
 from chromesift.errors import UserError
+from chromesift.models.rules import TEXT_RELATIVE_CUT
 
 MODES = ("html", "text")
 #: the extractor names of the evaluation report, per mode
@@ -33,7 +33,7 @@ REPORT_NAMES = {"html": "chromesift", "text": "chromesift-text"}
 
 @dataclass(frozen=True)
 class Rule:
-    """A decision rule: threshold and relative cuts (see :func:`chromesift.api.content_mask`).
+    """A decision rule: threshold and relative cuts (see :func:`chromesift.models.rules.content_mask`).
 
     ``threshold`` None is each fold's own (as the run decided); a relative cut None is none.
     """
@@ -54,7 +54,7 @@ class Rule:
         return self.html_relative_cut if mode == "html" else self.text_relative_cut
 
 
-#: the rule of :func:`chromesift.api.content_mask` with each fold's threshold
+#: the rule of :func:`chromesift.models.rules.content_mask` with each fold's threshold
 AS_RUN = Rule()
 
 
@@ -120,9 +120,9 @@ def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None
     ``snippets``, None where there are none) and ``largest_difference``: how far the
     run's own rule lands from the report's figures (0 up to float32 ties).
     """
-    from chromesift.api import _decide, to_columns
     from chromesift.data import corpus
-    from chromesift.evaluate.cli import (
+    from chromesift.data.page import to_columns
+    from chromesift.evaluate.run import (
         EvaluationConfig,
         _dataset_kind,
         _macro,
@@ -130,6 +130,7 @@ def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None
         _score,
         text_dump,
     )
+    from chromesift.models.rules import decide
 
     rules = [AS_RUN] + [r for r in rules if r != AS_RUN]
     _check_rules(rules + [Rule(threshold=run_threshold)])
@@ -179,7 +180,7 @@ def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None
                 scores[rows[0]] = scores_from(rows[1], maps[ds])
                 for k, rule in enumerate(rules):
                     threshold = thresholds[ds] if rule.threshold is None else rule.threshold
-                    keep, _ = _decide(cols, scores, threshold, title=False, relative_cut=rule.relative_cut(mode))
+                    keep, _ = decide(cols, scores, threshold, title=False, relative_cut=rule.relative_cut(mode))
                     texts[k].append("\n".join(t for t, c in zip(cols["text"], keep.tolist(), strict=True) if c))
             f1 = {rule.name: _score(kind, pages, t, config)["f1"] for rule, t in zip(rules, texts, strict=True)}
             reported = (results.get("datasets", {}).get(ds, {}).get("extractors", {})

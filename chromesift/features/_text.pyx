@@ -1,6 +1,6 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
 """The per-word and per-row loops of :mod:`chromesift.features.transformer`, in C, and the
-context stage of :mod:`chromesift.train.model` (:func:`context_sorted`).
+context stage of :mod:`chromesift.models.classifier` (:func:`context_sorted`).
 
 Each function gives exactly what the Python code it replaces gives (that code stays in
 the transformer and the model as the reference and the fallback): counts are integers,
@@ -773,7 +773,7 @@ def float_rows(list columns):
     return out
 
 
-# --- the stage-2 context (chromesift.train.model._context_sorted) ---------------------------
+# --- the stage-2 context (chromesift.models.classifier._context_sorted) ---------------------------
 #
 # Bit for bit the numpy code: every sum adds in numpy's order. ``np.add.reduceat`` takes a
 # segment's first value and adds the pairwise sum of the rest (_reduceat_sum), a row sum

@@ -41,6 +41,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from chromesift.errors import BundleError
+from chromesift.models.legacy import legacy_paths
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ ANY = "any"
 #: ``partial(check_array, ...)`` that HistGradientBoosting keeps in its preprocessor.
 SKOPS_TRUSTED_TYPES: tuple[str, ...] = (
     "chromesift.features.transformer.ParagraphFeatures",
-    "chromesift.train.model.TwoStageClassifier",
+    "chromesift.models.classifier.TwoStageClassifier",
     "functools.partial",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.utils.validation.check_array",
@@ -539,7 +540,8 @@ def load_bundle(path: Path, *, trusted: bool | str = False):
     if trusted is not False and not is_trusted(meta["sha256"]):
         log.warning("loading bundle %s on trust: %s sha256 %s", path, MODEL_FILE, meta["sha256"])
     try:
-        pipeline = joblib.load(path / MODEL_FILE)
+        with legacy_paths():
+            pipeline = joblib.load(path / MODEL_FILE)
     except Exception as exc:  # a verified file that still fails to load is an environment problem
         raise BundleError(f"{path}: cannot load {MODEL_FILE} ({type(exc).__name__}: {exc})") from None
     return pipeline, meta

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-    from chromesift.api import Model
+    from chromesift.models.model import Model
     from chromesift.train.config import TrainConfig
 
 
@@ -21,7 +21,7 @@ def fit_for_evaluation(table: pd.DataFrame, config: TrainConfig | None = None) -
     config
         Training config; its ``threshold`` (default 0.5) becomes the decision threshold.
     """
-    from chromesift.api import Model
+    from chromesift.models.model import Model
     from chromesift.train import core
     from chromesift.train.config import TrainConfig
 

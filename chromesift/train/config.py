@@ -73,7 +73,7 @@ class TrainConfig:
     # being weighted up, and with it an `li` link after an article leaned to content.
     # page_weight 0.25 (labeled paragraphs, as now) kept that line out too but scored 0.8910
     page_weight: float = 0.0
-    # the page's headline (chromesift.api.headline_index): corpora disagree on whether it is
+    # the page's headline (chromesift.models.rules.headline_index): corpora disagree on whether it is
     # main content (cleaneval, l3s and msv say yes for 9 in 10 pages, newspaper3k and
     # readability no for 2 in 3) and extract never keeps it, so by default it is context only.
     # Held out (benchmarks/lodo.toml): mean of 10 0.8951 -> 0.8947, newspaper3k 0.783 -> 0.793,
@@ -170,7 +170,7 @@ def load_config(path: Path | None = None, **overrides) -> TrainConfig:
         raise UserError("calibration_folds must be at least 2")
     if cfg.calibration_mix not in ("corpora", "training"):
         raise UserError(f"calibration_mix must be 'corpora' or 'training', not {cfg.calibration_mix!r}")
-    from chromesift.train.model import REFITS  # (here: the model module loads scikit-learn)
+    from chromesift.models.classifier import REFITS  # (here: the model module loads scikit-learn)
 
     if cfg.calibration_refit not in REFITS:
         raise UserError(f"calibration_refit must be one of {', '.join(REFITS)}, not {cfg.calibration_refit!r}")

@@ -11,8 +11,8 @@ from sklearn.pipeline import Pipeline
 
 from chromesift.data import schema
 from chromesift.features import ParagraphFeatures
+from chromesift.models.classifier import TwoStageClassifier
 from chromesift.train.config import TrainConfig
-from chromesift.train.model import TwoStageClassifier
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,8 @@ def sample_pages(table: pd.DataFrame, max_rows: int, rng: np.random.Generator) -
 
 
 def headline_rows(table: pd.DataFrame) -> np.ndarray:
-    """True at each HTML page's headline, as :func:`chromesift.api.headline_index` finds it."""
-    from chromesift.api import headline_index
+    """True at each HTML page's headline, as :func:`chromesift.models.rules.headline_index` finds it."""
+    from chromesift.models.rules import headline_index
 
     first = np.zeros(len(table), dtype=bool)
     at = np.flatnonzero((table["source"] == "html").to_numpy())

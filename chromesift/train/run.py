@@ -553,8 +553,8 @@ def _log_sklearn_model(pipe, rows) -> None:
 
 
 def _log_pyfunc_model(bundle: Path) -> None:
-    """The serving flavour (``chromesift.serving``): pages in, main text out."""
-    from chromesift.serving import log_pyfunc_model
+    """The serving flavour (``chromesift.runtime.serving``): pages in, main text out."""
+    from chromesift.runtime.serving import log_pyfunc_model
 
     log_pyfunc_model(bundle)
 

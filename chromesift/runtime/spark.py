@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from chromesift.batch import MAX_BYTES, one_thread, result_record
+from chromesift.runtime.batch import MAX_BYTES, one_thread, result_record
 
 if TYPE_CHECKING:  # pyspark is an optional dependency
     import pandas as pd
@@ -377,9 +377,9 @@ class _WarcReader:
     def __call__(self, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         import pandas as pd
 
-        from chromesift.batch import Job, iter_warc
         from chromesift.data.html import decode
         from chromesift.errors import ChromesiftError
+        from chromesift.runtime.batch import Job, iter_warc
 
         for frame in batches:
             for path in frame["path"]:
@@ -411,7 +411,7 @@ def read_warc(spark: SparkSession, paths: list[str], *, max_bytes: int | None = 
     """The HTML responses of WARC files as a DataFrame ``id, url, path, html, read_error``.
 
     Each file is read whole by one task, on the executors, with the batch CLI's rules
-    (:func:`chromesift.batch.iter_warc`: response records of an HTML content type, the
+    (:func:`chromesift.runtime.batch.iter_warc`: response records of an HTML content type, the
     ``WARC-Record-ID`` as id); so every path must be readable on every executor (a
     local path in local mode, a shared file system on a cluster). Bytes without a
     usable HTTP charset are decoded as the HTML parser would.

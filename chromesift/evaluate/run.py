@@ -334,7 +334,7 @@ def _content_text(frame) -> str:
 
 def text_dump(html: str) -> str:
     """A page as plain text: its visible text, one line per paragraph, as the HTML parser sees it."""
-    from chromesift.api import to_columns
+    from chromesift.data.page import to_columns
 
     return "\n".join(to_columns(html, format="html")["text"])
 

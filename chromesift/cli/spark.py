@@ -3,7 +3,7 @@
 Local mode (every core of this machine) by default; ``--master`` (or ``spark-submit``)
 for a cluster. Under ``spark-submit`` run this module's file as the application::
 
-    spark-submit --master yarn ... "$(python -c 'import chromesift.spark_cli as m; print(m.__file__)')" \\
+    spark-submit --master yarn ... "$(python -c 'import chromesift.cli.spark as m; print(m.__file__)')" \\
         --input hdfs:///crawl/pages.parquet --output hdfs:///crawl/main-text.parquet
 """
 
@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chromesift.batch import MAX_BYTES
 from chromesift.errors import UserError
+from chromesift.runtime.batch import MAX_BYTES
 
 EPILOG = """\
 input: Parquet files or folders (a column of HTML, --html-column), JSON Lines
@@ -78,7 +78,7 @@ def _conf_pair(value: str) -> tuple[str, str]:
 
 def register(sub: Any) -> None:
     """Add the ``spark-extract`` command."""
-    from chromesift.extract_cli import parse_size
+    from chromesift.cli.extract import parse_size
 
     p = sub.add_parser(
         "spark-extract",
@@ -175,8 +175,8 @@ def run_spark_extract(config: SparkExtractConfig) -> SparkExtractSummary:
         For pyspark missing, an input that does not exist or has no page column, an
         existing output without ``--overwrite``, or an unreadable model bundle.
     """
-    from chromesift import spark as cs
     from chromesift.errors import BundleError
+    from chromesift.runtime import spark as cs
 
     cs.require_pyspark()
     kind = input_kind(config.inputs)

@@ -52,11 +52,11 @@ ENV_MAX_PAGES = "CHROMESIFT_SERVE_MAX_PAGES"
 REQUIREMENTS = ("scikit-learn", "pandas", "numpy", "joblib", "lxml", "charset-normalizer", "pyarrow")
 
 _ENTRY_POINT = '''\
-"""chromesift pyfunc entry point (MLflow models from code), written by chromesift.serving."""
+"""chromesift pyfunc entry point (MLflow models from code), written by chromesift.runtime.serving."""
 
 import mlflow.models
 
-from chromesift.serving import ChromesiftPyfunc
+from chromesift.runtime.serving import ChromesiftPyfunc
 
 mlflow.models.set_model(ChromesiftPyfunc())
 '''
@@ -159,7 +159,7 @@ def predict_frame(model: Any, model_input: pd.DataFrame, limits: Limits | None =
         too many rows, a row without a page, a page over the size limit, or a page the
         parser rejects; the message names the row.
     """
-    from chromesift.spark import classify_documents
+    from chromesift.runtime.spark import classify_documents
 
     limits = limits or Limits()
     if isinstance(model_input, dict):
@@ -238,7 +238,7 @@ def _package_copy(folder: Path) -> Path:
 
 
 def _model_kwargs(bundle_dir: Path, folder: Path, limits: Limits, trusted: bool | str) -> dict:
-    from chromesift.spark import bundle_trust
+    from chromesift.runtime.spark import bundle_trust
 
     bundle_dir = Path(bundle_dir)
     trust = bundle_trust(bundle_dir, trusted)  # a bad bundle fails here, not in the server
@@ -317,9 +317,9 @@ def save_pyfunc_model(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m chromesift.serving OUT [--bundle BUNDLE]``: save a bundle's pyfunc model folder."""
+    """``python -m chromesift.runtime.serving OUT [--bundle BUNDLE]``: save a bundle's pyfunc model folder."""
     parser = argparse.ArgumentParser(
-        prog="python -m chromesift.serving",
+        prog="python -m chromesift.runtime.serving",
         description="Write the MLflow pyfunc model of a bundle, for `mlflow models serve -m OUT`.",
     )
     parser.add_argument("out", type=Path, help="model folder to write (replaced)")
@@ -337,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         limits = Limits.resolve({"max_bytes": args.max_bytes, "max_pages": args.max_pages}, environ={})
         out = save_pyfunc_model(args.bundle or DEFAULT_BUNDLE, args.out, trusted=args.trust, limits=limits)
     except (ChromesiftError, ValueError) as exc:
-        print(f"chromesift.serving: error: {exc}", file=sys.stderr)
+        print(f"chromesift.runtime.serving: error: {exc}", file=sys.stderr)
         return 2
     print(out)
     return 0

@@ -16,12 +16,12 @@ from chromesift.errors import ChromesiftError
 
 #: command -> module holding its ``register``
 COMMANDS = {
-    "data": "chromesift.data.cli",
-    "train": "chromesift.train.cli",
-    "evaluate": "chromesift.evaluate.cli",
+    "data": "chromesift.cli.data",
+    "train": "chromesift.cli.train",
+    "evaluate": "chromesift.evaluate.run",
     "rescore": "chromesift.evaluate.rescore",
-    "extract": "chromesift.extract_cli",
-    "spark-extract": "chromesift.spark_cli",
+    "extract": "chromesift.cli.extract",
+    "spark-extract": "chromesift.cli.spark",
 }
 
 

@@ -18,7 +18,7 @@ from sklearn.model_selection import GroupKFold
 from sklearn.utils.validation import check_is_fitted
 
 from chromesift.features.transformer import BOOKKEEPING, CATEGORICAL
-from chromesift.train.forest import flat_forest, two_class
+from chromesift.models.forest import flat_forest, two_class
 
 CONTEXT_NAMES = (
     ["c_p"]

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chromesift import batch
 from chromesift.errors import UserError
+from chromesift.runtime import batch
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmg]?)i?b?", re.I)
 _UNITS = {"": 1, "k": 1_000, "m": 1_000_000, "g": 1_000_000_000}
@@ -181,7 +181,7 @@ def extract_page(
     model
         A loaded model.
     format
-        ``"html"`` or ``"text"``; None detects it (:func:`chromesift.batch.detect_format`).
+        ``"html"`` or ``"text"``; None detects it (:func:`chromesift.runtime.batch.detect_format`).
     name
         File name, a hint for the detection.
     """

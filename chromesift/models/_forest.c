@@ -1,9 +1,9 @@
-/* chromesift._forest: the leaf values of a forest of binary decision trees, summed per row.
+/* chromesift.models._forest: the leaf values of a forest of binary decision trees, summed per row.
  *
  * scikit-learn's HistGradientBoostingClassifier predicts one tree per Python call, which
  * costs a fixed few microseconds per tree: on a page of about a hundred paragraphs that
  * overhead is most of the prediction time. Here all the trees of a booster lie end to end
- * in flat node arrays (chromesift/train/forest.py builds them) and one call walks them all.
+ * in flat node arrays (chromesift/models/forest.py builds them) and one call walks them all.
  *
  * A Forest checks and packs the node arrays once, when it is built; its add() then walks
  * them with no more checks than the shape of X. add_trees() does both in one call.
@@ -373,7 +373,7 @@ static PyGetSetDef forest_getset[] = {
 
 static PyTypeObject ForestType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "chromesift._forest.Forest",
+    .tp_name = "chromesift.models._forest.Forest",
     .tp_basicsize = sizeof(ForestObject),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = forest_doc,
@@ -434,8 +434,8 @@ static PyModuleDef_Slot forest_slots[] = {
 
 static struct PyModuleDef forest_module = {
     PyModuleDef_HEAD_INIT,
-    .m_name = "chromesift._forest",
-    .m_doc = "Sum of the leaf values of a forest of binary trees (see chromesift.train.forest).",
+    .m_name = "chromesift.models._forest",
+    .m_doc = "Sum of the leaf values of a forest of binary trees (see chromesift.models.forest).",
     .m_size = 0,
     .m_methods = forest_methods,
     .m_slots = forest_slots,

@@ -117,7 +117,7 @@ def detect_format(document: str | bytes, name: str | None = None) -> str:
     Returns
     -------
     str
-        The suffix's answer, else that of :func:`chromesift.api.detect_format` (the
+        The suffix's answer, else that of :func:`chromesift.data.page.detect_format` (the
         library call's own rule), so the command line and the library agree.
     """
     if name:
@@ -126,7 +126,7 @@ def detect_format(document: str | bytes, name: str | None = None) -> str:
             return "text"
         if suffix in (".html", ".htm", ".xhtml", ".shtml"):
             return "html"
-    from chromesift.api import detect_format as sniff
+    from chromesift.data.page import detect_format as sniff
 
     return sniff(bytes(document) if isinstance(document, bytearray) else document)
 
@@ -371,7 +371,8 @@ def process(model: Model | None, job: Job, timeout: float | None = None) -> dict
             with time_budget(timeout):
                 if hasattr(model, "predict_columns"):
                     # the fast path: no paragraph DataFrame in between
-                    from chromesift.api import content_mask, to_columns
+                    from chromesift.data.page import to_columns
+                    from chromesift.models.rules import content_mask
 
                     cols = to_columns(job.document, format=job.format)
                     proba = model.predict_columns([cols])[0]

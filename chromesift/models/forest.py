@@ -3,10 +3,10 @@
 scikit-learn predicts tree by tree, with a fixed cost of a few microseconds per tree
 and call: for a booster of 120 trees that is about 0.7 ms even for one row, most of
 the time of a page. :class:`FlatForest` lays all trees of a booster end to end in flat
-node arrays and sums their leaf values in C (:mod:`chromesift._forest`), with the same
+node arrays and sums their leaf values in C (:mod:`chromesift.models._forest`), with the same
 splits (``x <= threshold`` goes left, NaN follows ``missing_go_to_left``) and the same
 order of summation, so the probabilities are scikit-learn's. The extension checks and
-packs the node arrays once (:class:`chromesift._forest.Forest`), when the flat forest
+packs the node arrays once (:class:`chromesift.models._forest.Forest`), when the flat forest
 is built, so a prediction only checks the shape of its matrix.
 
 The extension is optional: :func:`flat_forest` returns None where it is not built or
@@ -24,7 +24,7 @@ from scipy.special import expit
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 try:
-    from chromesift import _forest
+    from chromesift.models import _forest
 except ImportError:  # installed without a C compiler
     _forest = None
 
@@ -34,14 +34,14 @@ _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class FlatForest:
-    """All trees of a binary booster in flat node arrays, evaluated by :mod:`chromesift._forest`.
+    """All trees of a binary booster in flat node arrays, evaluated by :mod:`chromesift.models._forest`.
 
     Build it with :meth:`from_booster` (or, cached, :func:`flat_forest`).
 
     Parameters
     ----------
     nodes : dict of str to ndarray
-        Node arrays of all trees end to end, by :class:`chromesift._forest.Forest`
+        Node arrays of all trees end to end, by :class:`chromesift.models._forest.Forest`
         argument name: ``feature``, ``threshold``, ``left``, ``right`` (absolute node
         indices), ``is_leaf``, ``missing_go_to_left``, ``value``. Each tree in
         pre-order (the left child of a split is the next node), as scikit-learn's.

@@ -1,8 +1,12 @@
-"""The library call: load a bundle, classify and extract pages."""
+"""A fitted model at prediction time: the bundle's pipeline, its threshold and decision rules.
+
+:func:`load_model` loads a verified bundle (:mod:`chromesift.models.bundle`); :class:`Model`
+classifies and extracts pages. This is what the library call (:mod:`chromesift`), the batch
+runtime and evaluation use; it imports nothing of training or evaluation.
+"""
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterable, Iterator
 from itertools import compress
@@ -12,144 +16,12 @@ import numpy as np
 import pandas as pd
 
 from chromesift.data import schema
-from chromesift.data.html import parse_html, parse_html_columns
-from chromesift.data.text import parse_text, parse_text_columns
+from chromesift.data.page import to_columns, to_table
 from chromesift.data.util import chunked
+from chromesift.models.rules import content_mask, decide, headline_index, roles
 
-FORMATS = ("html", "text")
-_MARKUP = re.compile(
-    rb"<\s*(?:!doctype|html|head|body|div|p|span|a\s|table|br|article|section|meta|title|ul|li|h[1-6])\b",
-    re.I,
-)
 #: columns of :meth:`Model.classify`, before the structural ones
 RESULT_COLUMNS = ["position", "text", "is_content", "probability", "role"]
-#: a headline is at least this long (shorter h1 are logos and section names)
-MIN_HEADLINE_CHARS = 15
-
-
-def headline_index(cols: dict[str, list]) -> int | None:
-    """Position of the page's headline among its paragraphs, or None.
-
-    The headline is the first paragraph of at least :data:`MIN_HEADLINE_CHARS`
-    characters that is the page's first ``<h1>`` or that the ``<title>`` holds.
-    Plain text has neither, so it never has one.
-    """
-    texts = cols["text"]
-    if not texts:
-        return None
-    h1, title = cols["page_h1"][0], cols["page_title"][0]
-    for i, (text, tag) in enumerate(zip(texts, cols["tag"], strict=True)):
-        if len(text) >= MIN_HEADLINE_CHARS and ((tag == "h1" and text == h1) or (title and text in title)):
-            return i
-    return None
-
-
-#: plain text: a paragraph with at least this share of the page's highest probability is
-#: content even below the threshold (chosen on held-out corpora, leave-one-dataset-out:
-#: text-dump shingle F1 +0.003 on the mean of 10; 0.5 won in 8 of 10 nested folds, 0.6 in 2)
-TEXT_RELATIVE_CUT = 0.5
-#: a kept paragraph with no other kept one within this many paragraphs on either side is
-#: isolated, and stays content only from :data:`ISOLATED_SURE` up (a stray teaser, a caption
-#: or a footer line the model half believes, far from the article)
-ISOLATED_REACH = 3
-ISOLATED_SURE = 0.7
-
-
-def content_mask(cols: dict[str, list], proba: np.ndarray, threshold: float, *, title: bool = False) -> np.ndarray:
-    """Which paragraphs are the main text: score at least ``threshold``, headline excluded.
-
-    ``proba`` holds the model's scores (:meth:`Model.predict_columns`), on which the
-    threshold and the rules below were chosen, not the calibrated probabilities of
-    :meth:`Model.probability`.
-
-    The headline (:func:`headline_index`) is left out unless ``title`` is True: corpora
-    disagree on whether it belongs to the main text, so the text is the body and the
-    title is asked for separately (:meth:`Model.headline`). With ``title=True`` the
-    headline is kept when the model says it is content, like any other paragraph.
-
-    Plain text has no markup to be sure with, so there the cut is relative as well: a
-    paragraph is kept from :data:`TEXT_RELATIVE_CUT` of the page's highest probability
-    when that is below ``threshold`` (a page the model is unsure of keeps its likeliest
-    paragraphs rather than nothing).
-
-    A kept paragraph alone, with no other kept one within :data:`ISOLATED_REACH`
-    paragraphs, needs :data:`ISOLATED_SURE` (when the page keeps more than one).
-    """
-    return _decide(cols, proba, threshold, title=title)[0]
-
-
-#: the relative cut of :func:`_decide` when none is given: the page's source decides
-_PER_SOURCE = object()
-
-
-def _decide(
-    cols: dict[str, list], proba: np.ndarray, threshold: float, *, title: bool, relative_cut=_PER_SOURCE
-) -> tuple[np.ndarray, int | None]:
-    """:func:`content_mask` and the headline's position (:func:`headline_index`), found once.
-
-    ``relative_cut`` (a share of the page's highest probability, or None for no relative
-    cut) replaces the default one, :data:`TEXT_RELATIVE_CUT` for plain text and none for
-    HTML: :mod:`chromesift.evaluate.rescore` tries other rules with it.
-    """
-    proba = np.asarray(proba)
-    if relative_cut is _PER_SOURCE:
-        relative_cut = TEXT_RELATIVE_CUT if len(proba) and cols["source"][0] == "text" else None
-    cut = threshold
-    if relative_cut is not None and len(proba):
-        cut = min(threshold, relative_cut * float(proba.max()))
-    keep = proba >= cut
-    kept = np.flatnonzero(keep)
-    if len(kept) > 1:
-        # a kept paragraph is near another when the gap before or after it is small (slices,
-        # not np.diff and np.r_: their Python set-up costs more than a page's arithmetic)
-        close = (kept[1:] - kept[:-1]) <= ISOLATED_REACH
-        near = np.zeros(len(kept), dtype=bool)
-        near[1:] = close
-        near[:-1] |= close
-        alone = ~near & (proba[kept] < ISOLATED_SURE)
-        keep[kept[alone]] = False
-    head = headline_index(cols)
-    if head is not None and not title:
-        keep[head] = False
-    return keep, head
-
-
-def _roles(content: np.ndarray, head: int | None) -> list[str]:
-    roles = ["body" if c else "chrome" for c in content.tolist()]
-    if head is not None:
-        roles[head] = "title"
-    return roles
-
-
-def detect_format(document: str | bytes) -> str:
-    """"html" when the start of the document holds markup, else "text"."""
-    head = document[:8192]
-    if isinstance(head, str):
-        head = head.encode("utf-8", errors="ignore")
-    return "html" if _MARKUP.search(head) else "text"
-
-
-def _check_document(document: object) -> None:
-    if not isinstance(document, (str, bytes, bytearray)):
-        raise TypeError(f"document must be str or bytes (HTML or plain text), not {type(document).__name__}")
-
-
-def to_table(document: str | bytes, *, format: str | None = None, doc_id: str = "page") -> pd.DataFrame:
-    """Parse a document into the paragraph table (``format`` None detects it)."""
-    _check_document(document)
-    fmt = format or detect_format(document)
-    if fmt not in FORMATS:
-        raise ValueError(f"format must be 'html', 'text' or None, not {format!r}")
-    return parse_html(document, doc_id=doc_id) if fmt == "html" else parse_text(document, doc_id=doc_id)
-
-
-def to_columns(document: str | bytes, *, format: str | None = None) -> dict[str, list]:
-    """Parse a document into the paragraph table's columns as lists (no ``doc_id``)."""
-    _check_document(document)
-    fmt = format or detect_format(document)
-    if fmt not in FORMATS:
-        raise ValueError(f"format must be 'html', 'text' or None, not {format!r}")
-    return parse_html_columns(document)[0] if fmt == "html" else parse_text_columns(document)
 
 
 def _concat_columns(pages: list[dict[str, list]]) -> tuple[dict, np.ndarray]:
@@ -226,10 +98,10 @@ class Model:
         if not len(proba):
             return _empty_result()
         out = schema.from_columns(cols, "page").drop(columns=["doc_id"])
-        content, head = _decide(cols, proba, self.threshold, title=False)
+        content, head = decide(cols, proba, self.threshold, title=False)
         out.insert(2, "is_content", content)
         out.insert(3, "probability", self.probability(proba))
-        out.insert(4, "role", _roles(content, head))
+        out.insert(4, "role", roles(content, head))
         if (out["source"] == "text").all():
             out = out[RESULT_COLUMNS]
         return out
