@@ -106,6 +106,40 @@ def test_iter_pages_requires_id_and_html(tmp_path):
         list(corpus.iter_pages(path))
 
 
+@pytest.mark.parametrize("meta, site", [
+    ({"domain": "www.Example.gr"}, "example.gr"),  # daniel-waddle: no URL, a domain
+    ({"publisher": "WAZ.de"}, "waz.de"),
+    ({"site": "apnews.com", "publisher": "AP"}, "apnews.com"),
+    ({"domain": "  "}, "t/3"),  # a blank domain names no site
+])
+def test_a_page_without_url_is_grouped_by_the_site_its_meta_names(tmp_path, meta, site):
+    rec = {"id": "t/3", "url": None, "html": "<p>x</p>", "meta": meta}
+    path = write(tmp_path / "t.jsonl", [json.dumps(rec)])
+    assert next(corpus.iter_pages(path)).site == site
+
+
+def test_the_url_host_wins_over_meta_and_a_malformed_url_falls_back(tmp_path):
+    recs = [{"id": "a", "url": "https://news.example.com/x", "html": "", "meta": {"domain": "other.org"}},
+            {"id": "b", "url": "http://[broken/x", "html": "", "meta": {"domain": "other.org"}}]
+    path = write(tmp_path / "t.jsonl", [json.dumps(r) for r in recs])
+    assert [p.site for p in corpus.iter_pages(path)] == ["news.example.com", "other.org"]
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("with", "a string", r"t\.jsonl:1: 'with' must be a list of strings or null, not str"),
+    ("without", ["ok", 3], r"t\.jsonl:1: 'without' must be a list of strings$"),
+    ("text", ["a", "b"], r"t\.jsonl:1: 'text' must be a string or null, not list"),
+    ("meta", "x", r"t\.jsonl:1: 'meta' must be an object or null, not str"),
+    ("url", 5, r"t\.jsonl:1: 'url' must be a string or null, not int"),
+])
+def test_fields_of_the_wrong_type_are_refused_with_file_and_line(tmp_path, field, value, message):
+    """A snippet string must not become one snippet per character (every paragraph content)."""
+    rec = {"id": "t/1", "html": "<p>a menu</p>", field: value}
+    path = write(tmp_path / "t.jsonl", [json.dumps(rec)])
+    with pytest.raises(CorpusError, match=message):
+        list(corpus.iter_pages(path))
+
+
 def test_verify_checks_sha256_against_the_manifest(tmp_path):
     good = write(tmp_path / "good.jsonl.xz", [json.dumps(RECORDS[0])])
     bad = write(tmp_path / "bad.jsonl.xz", [json.dumps(RECORDS[1])])
@@ -131,6 +165,24 @@ def test_missing_or_broken_manifest(tmp_path):
         corpus.load_manifest(tmp_path)
     (tmp_path / "MANIFEST.json").write_text("{not json")
     with pytest.raises(CorpusError, match="MANIFEST.json: not valid JSON"):
+        corpus.load_manifest(tmp_path)
+
+
+@pytest.mark.parametrize("manifest, message", [
+    ({"name": "x"}, "expected a JSON list of datasets, found dict"),
+    ([{"name": "x", "sha256": "0" * 64}], "entry 0 needs the string field.s. file"),
+    ([{"name": "x", "file": "x.jsonl.xz"}], "entry 0 needs the string field.s. sha256"),
+    (["x"], "entry 0 needs the string field.s. name, file, sha256"),
+])
+def test_a_malformed_manifest_is_one_clear_error(tmp_path, manifest, message):
+    (tmp_path / "MANIFEST.json").write_text(json.dumps(manifest))
+    with pytest.raises(CorpusError, match=message):
+        corpus.dataset_names(tmp_path)
+
+
+def test_a_deeply_nested_manifest_is_a_corpus_error_not_a_recursion_error(tmp_path):
+    (tmp_path / "MANIFEST.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(CorpusError, match="not valid JSON"):
         corpus.load_manifest(tmp_path)
 
 

@@ -15,6 +15,9 @@ from urllib.parse import urlsplit
 from chromesift.errors import ChromesiftError
 
 ENV_VAR = "CHROMESIFT_DATA"
+#: ``meta`` keys that name a page's site where it has no URL, in order of preference
+#: (daniel-waddle: ``domain``; fundus: ``publisher``; andy-article-extraction: ``site``)
+SITE_KEYS = ("domain", "site", "publisher")
 
 
 class CorpusError(ChromesiftError, ValueError):
@@ -37,14 +40,23 @@ class Page:
 
     @property
     def site(self) -> str:
-        """The URL host (``www.`` dropped), the group for site-wise splits; else the id."""
+        """The group for site-wise splits: the URL host (``www.`` dropped); without a URL,
+        the site the corpus names in ``meta`` (:data:`SITE_KEYS`); else the id."""
+        host = ""
         if self.url:
-            host = urlsplit(self.url).hostname or ""
-            if host.startswith("www."):
-                host = host[4:]
-            if host:
-                return host
-        return self.id
+            try:
+                host = urlsplit(self.url).hostname or ""
+            except ValueError:  # a malformed URL (bad port, bracket) names no host
+                host = ""
+        if not host:
+            for key in SITE_KEYS:
+                value = self.meta.get(key)
+                if isinstance(value, str) and value.strip():
+                    host = value.strip().lower()
+                    break
+        if host.startswith("www."):
+            host = host[4:]
+        return host or self.id
 
 
 def default_data_dir() -> Path:
@@ -58,15 +70,28 @@ def default_data_dir() -> Path:
     return Path("data") / "corpora"
 
 
+#: fields every ``MANIFEST.json`` entry must have (strings)
+MANIFEST_KEYS = ("name", "file", "sha256")
+
+
 def load_manifest(data_dir: Path) -> list[dict]:
-    """Read ``MANIFEST.json`` of a corpus folder."""
+    """Read ``MANIFEST.json`` of a corpus folder: a list of entries with :data:`MANIFEST_KEYS`."""
     path = Path(data_dir) / "MANIFEST.json"
     if not path.is_file():
         raise CorpusError(f"no MANIFEST.json in {data_dir} (set --data or ${ENV_VAR})")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise CorpusError(f"{path}: not valid JSON ({exc})") from None
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise CorpusError(f"{path}: not valid JSON ({type(exc).__name__}: {exc})") from None
+    except OSError as exc:
+        raise CorpusError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not isinstance(manifest, list):
+        raise CorpusError(f"{path}: expected a JSON list of datasets, found {type(manifest).__name__}")
+    for i, entry in enumerate(manifest):
+        missing = [k for k in MANIFEST_KEYS if not isinstance(entry, dict) or not isinstance(entry.get(k), str)]
+        if missing:
+            raise CorpusError(f"{path}: entry {i} needs the string field(s) {', '.join(missing)}")
+    return manifest
 
 
 def dataset_names(data_dir: Path) -> list[str]:
@@ -160,14 +185,35 @@ def iter_pages(path: Path, limit: int | None = None) -> Iterator[Page]:
         yield Page(
             id=str(rec["id"]),
             dataset=str(rec.get("dataset") or Path(path).name.split(".")[0]),
-            url=rec.get("url"),
-            lang=rec.get("lang"),
+            url=_field(rec, "url", str, path, lineno),
+            lang=_field(rec, "lang", str, path, lineno),
             html=html,
-            text=rec.get("text"),
-            with_=tuple(rec.get("with") or ()),
-            without=tuple(rec.get("without") or ()),
-            meta=rec.get("meta") or {},
+            text=_field(rec, "text", str, path, lineno),
+            with_=_snippets(rec, "with", path, lineno),
+            without=_snippets(rec, "without", path, lineno),
+            meta=_field(rec, "meta", dict, path, lineno) or {},
         )
+
+
+def _field(rec: dict, name: str, kind: type, path: Path, lineno: int):
+    """``rec[name]``: None when absent or null, else a value of ``kind`` (a CorpusError otherwise)."""
+    value = rec.get(name)
+    if value is not None and not isinstance(value, kind):
+        raise CorpusError(f"{path}:{lineno}: {name!r} must be {_KINDS[kind]} or null, "
+                          f"not {type(value).__name__}")
+    return value
+
+
+_KINDS = {str: "a string", dict: "an object", list: "a list of strings"}
+
+
+def _snippets(rec: dict, name: str, path: Path, lineno: int) -> tuple[str, ...]:
+    """A ``with``/``without`` list as a tuple of strings. A bare string is refused: read as
+    a sequence it would be one snippet per character, and every paragraph would match."""
+    value = _field(rec, name, list, path, lineno) or []
+    if not all(isinstance(v, str) for v in value):
+        raise CorpusError(f"{path}:{lineno}: {name!r} must be a list of strings")
+    return tuple(value)
 
 
 def dataset_path(data_dir: Path, name: str) -> Path:
