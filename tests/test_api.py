@@ -103,12 +103,17 @@ def test_bad_format_value():
 
 @pytest.mark.parametrize(
     "doc",
-    ["", "   \n\t ", b"", b"\x00\x01\x02\xff\xfe" * 100, "word " * 5000, "<div>" * 5000 + "deep" + "</div>" * 10],
+    ["", "   \n\t ", b"", "\x00\x01\x02\xff\xfe" * 100, "word " * 5000, "<div>" * 5000 + "deep" + "</div>" * 10],
 )
 def test_odd_input_gives_a_result(doc):
     res = chromesift.classify(doc)
     assert set(res.columns) >= {"position", "text", "is_content", "probability"}
     assert isinstance(chromesift.extract(doc), str)
+
+
+def test_binary_bytes_are_refused_with_a_decode_error():
+    with pytest.raises(chromesift.DecodeError, match="binary data"):
+        chromesift.classify(b"\x00\x01\x02\xff\xfe" * 100)
 
 
 def test_empty_page_extracts_nothing():

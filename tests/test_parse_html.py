@@ -10,8 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import chromesift
 from chromesift.data import schema
 from chromesift.data.html import decode, parse_html
+from chromesift.data.sniff import DecodeError
+from chromesift.data.text import parse_text
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -265,15 +268,41 @@ def test_decode_reports_the_rule():
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_binary_garbage_does_not_crash(seed):
+def test_binary_garbage_is_refused_with_one_clear_error(seed):
+    """Random bytes are no page: one DecodeError, not their bytes as "main text"."""
     import random
 
     rng = random.Random(seed)
     data = bytes(rng.randrange(256) for _ in range(50_000))
-    frame = parse_html(data)
-    schema.validate(frame)
-    assert frame.attrs["encoding_source"] in {"detected", "declared", "utf-8", "bom"}
-    assert all(isinstance(t, str) and t == t.strip() and t for t in frame["text"])
+    with pytest.raises(DecodeError, match="binary data, not an HTML page or text"):
+        parse_html(data)
+    with pytest.raises(DecodeError, match="binary data"):
+        chromesift.extract(data)
+
+
+@pytest.mark.parametrize("data, what", [
+    (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj <</Type /Catalog>> endobj", "a PDF document"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "a PNG image"),
+    (b"\x1f\x8b\x08\x00" + b"x" * 40, "gzip-compressed data"),
+])
+def test_files_that_are_no_page_are_named_in_the_error(data, what):
+    for call in (parse_html, parse_text, chromesift.extract):
+        with pytest.raises(DecodeError, match=what):
+            call(data)
+
+
+def test_a_page_with_a_few_control_characters_is_still_a_page():
+    page = "<p>" + "Ein Satz mit Inhalt. " * 20 + "\x00\x01\x02\x1b</p>"
+    assert "Ein Satz" in " ".join(parse_html(page.encode("utf-8"))["text"])
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_wide_encoded_pages_are_read_as_html(encoding):
+    page = "<html><head><title>Titel</title></head><body><p>" + "Grüße aus Köln, ein Satz. " * 8 + "</p></body></html>"
+    data = page.encode(encoding)
+    assert chromesift.detect_format(data) == "html"
+    assert parse_html(data)["text"].tolist() == parse_html(page)["text"].tolist()
+    assert chromesift.extract(data) == chromesift.extract(page)
 
 
 def test_nul_bytes_and_lone_surrogates_do_not_crash():

@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 
 import chromesift
 from chromesift.data import parse_html, parse_text, schema
+from chromesift.data.sniff import DecodeError, check_text_bytes
 
 #: seeded and without an example database, so a run is repeatable and writes nothing
 FAST = settings(max_examples=300, derandomize=True, database=None, deadline=None,
@@ -116,17 +117,48 @@ def test_any_str_parses_as_html_and_text(page):
     assert_table(parse_text(page), "text")
 
 
+def not_text(page: bytes) -> bool:
+    """Whether the sniffer calls these bytes binary (the one documented refusal of bytes)."""
+    try:
+        check_text_bytes(page)
+    except DecodeError:
+        return True
+    return False
+
+
 @FAST
 @given(st.binary())
-def test_any_bytes_parse_as_html_and_text(page):
+def test_any_bytes_parse_as_html_and_text_or_are_refused_as_binary(page):
+    if not_text(page):
+        for parse in (parse_html, parse_text):
+            with pytest.raises(DecodeError, match="not an HTML page or text"):
+                parse(page)
+        return
     assert_table(parse_html(page), "html")
     assert_table(parse_text(page), "text")
 
 
 @FAST
+@given(st.text(st.characters(codec="ascii", exclude_categories=["Cc"], exclude_characters="<&"), min_size=1),
+       st.sampled_from(["utf-16", "utf-16-le", "utf-16-be", "utf-32"]))
+def test_wide_encodings_read_as_the_text_they_hold(text, encoding):
+    """UTF-16 and UTF-32 bytes (with or without a mark) are the text they encode, not NULs."""
+    page = f"<html><body><p>Hello {text} world</p></body></html>"
+    data = page.encode(encoding)
+    assert chromesift.detect_format(data) == "html"
+    assert parse_html(data)["text"].tolist() == parse_html(page)["text"].tolist()
+    assert "\x00" not in "".join(parse_text(data)["text"])
+
+
+@FAST
 @given(st.one_of(pages, st.text()), st.booleans())
 def test_any_markup_parses(page, as_bytes):
-    assert_table(parse_html(page.encode("utf-8") if as_bytes else page), "html")
+    data = page.encode("utf-8") if as_bytes else page
+    if as_bytes and not_text(data):  # markup drawn with many control characters
+        with pytest.raises(DecodeError):
+            parse_html(data)
+        return
+    assert_table(parse_html(data), "html")
 
 
 @settings(FAST, max_examples=50)
@@ -234,6 +266,10 @@ def model():
 @MODEL
 @given(st.one_of(pages, plain, st.binary(max_size=2000)))
 def test_classify_is_deterministic_and_keeps_its_contract(model, document):
+    if isinstance(document, bytes) and not_text(document):
+        with pytest.raises(DecodeError):
+            model.classify(document)
+        return
     first = model.classify(document)
     second = model.classify(document)
     pd.testing.assert_frame_equal(first, second)

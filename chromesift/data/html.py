@@ -22,6 +22,7 @@ import pandas as pd
 from lxml import etree
 
 from chromesift.data import schema
+from chromesift.data.sniff import DecodeError, bom_encoding, check_text_bytes, utf16_encoding  # noqa: F401 (DecodeError: its first home was here)
 from chromesift.data.text import fix_surrogates
 from chromesift.data.vocab import (
     BLOCK_TAGS,
@@ -31,7 +32,6 @@ from chromesift.data.vocab import (
     ROLE_FLAGS,
     SKIP_TAGS,
 )
-from chromesift.errors import ChromesiftError
 
 try:  # the compiled walk (an optional extension); _walk, attr_tokens, main_container and
     # root.find(".//title") below are its reference
@@ -63,21 +63,19 @@ _VOID = frozenset(
 )
 
 
-class DecodeError(ChromesiftError, ValueError):
-    """Bytes given as a page could not be decoded to text."""
-
-
 @dataclass(frozen=True)
 class Decoded:
     """Text of a page and how its bytes were decoded."""
 
     text: str
     encoding: str
-    source: str  # "str", "bom", "declared", "utf-8", "detected"
+    source: str  # "str", "bom", "utf-16", "declared", "utf-8", "detected"
 
 
 def decode(page: str | bytes) -> Decoded:
-    """Decode page bytes: BOM first, then the declared charset, then detection.
+    """Decode page bytes: BOM first (or UTF-16 sniffed), then the declared charset, then detection.
+
+    Bytes that are no page (a PDF, an image, binary data) raise :class:`DecodeError`.
 
     Parameters
     ----------
@@ -107,15 +105,13 @@ def _decode(page: str | bytes) -> tuple[Decoded, bytes | None]:
     if not isinstance(page, (bytes, bytearray, memoryview)):
         raise TypeError(f"a page must be str or bytes, not {type(page).__name__}")
     raw = bytes(page)
-    for bom, enc in (
-        (codecs.BOM_UTF8, "utf-8"),
-        (codecs.BOM_UTF32_LE, "utf-32"),
-        (codecs.BOM_UTF32_BE, "utf-32"),
-        (codecs.BOM_UTF16_LE, "utf-16"),
-        (codecs.BOM_UTF16_BE, "utf-16"),
-    ):
-        if raw.startswith(bom):
-            return Decoded(raw.decode(enc, errors="replace").lstrip("\ufeff"), enc, "bom"), None
+    check_text_bytes(raw)
+    enc = bom_encoding(raw)
+    if enc is not None:
+        return Decoded(raw.decode(enc, errors="replace").lstrip("\ufeff"), enc, "bom"), None
+    enc = utf16_encoding(raw)
+    if enc is not None:  # UTF-16 without a mark: no declaration could have been read as ASCII
+        return Decoded(raw.decode(enc, errors="replace").lstrip("\ufeff"), enc, "utf-16"), None
     declared = _META_CHARSET.search(raw[:4096])
     if declared:
         name = declared.group(1).decode("ascii", "ignore").lower()

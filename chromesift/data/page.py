@@ -11,6 +11,7 @@ import re
 import pandas as pd
 
 from chromesift.data.html import parse_html, parse_html_columns
+from chromesift.data.sniff import wide_encoding
 from chromesift.data.text import parse_text, parse_text_columns
 
 FORMATS = ("html", "text")
@@ -25,6 +26,10 @@ def detect_format(document: str | bytes) -> str:
     head = document[:8192]
     if isinstance(head, str):
         head = head.encode("utf-8", errors="ignore")
+    else:
+        enc = wide_encoding(bytes(head))  # UTF-16 or UTF-32 markup has NULs between its letters
+        if enc is not None:
+            head = bytes(head).decode(enc, errors="ignore").encode("utf-8", errors="ignore")
     return "html" if _MARKUP.search(head) else "text"
 
 

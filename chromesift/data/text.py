@@ -32,7 +32,9 @@ def parse_text(page: str | bytes, *, doc_id: str = "page") -> pd.DataFrame:
     Parameters
     ----------
     page
-        Plain text; bytes are decoded as UTF-8 (invalid bytes replaced).
+        Plain text; bytes are decoded by their byte-order mark, as UTF-16 when they are
+        that, else as UTF-8 (invalid bytes replaced); binary data raises
+        :class:`~chromesift.data.sniff.DecodeError`.
     doc_id
         Identifier written into the ``doc_id`` column.
 
@@ -51,7 +53,9 @@ def parse_text(page: str | bytes, *, doc_id: str = "page") -> pd.DataFrame:
 def parse_text_columns(page: str | bytes) -> dict[str, list]:
     """The paragraph table of a text dump as plain column lists (no ``doc_id``)."""
     if isinstance(page, (bytes, bytearray, memoryview)):
-        page = bytes(page).decode("utf-8", errors="replace").lstrip("\ufeff")
+        from chromesift.data.sniff import decode_text_bytes  # (sniff imports vocab, not text)
+
+        page = decode_text_bytes(bytes(page))
     if not isinstance(page, str):
         raise TypeError(f"a page must be str or bytes, not {type(page).__name__}")
     page = fix_surrogates(page)

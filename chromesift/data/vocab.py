@@ -56,3 +56,26 @@ ROLE_FLAGS: dict[str, str] = {
 MAX_ANCESTOR_ATTRS = 8
 #: How many tags of the DOM path a row keeps (nearest the paragraph).
 MAX_PATH_TAGS = 12
+
+#: File signatures of data that is no page (checked on bytes input, see
+#: :mod:`chromesift.data.sniff`): the first bytes, and what they are.
+BINARY_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF-", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive (or an Office document)"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"RIFF", "a RIFF file (WebP image, WAV or AVI)"),
+    (b"\x1f\x8b", "gzip-compressed data (decompress it first)"),
+    (b"\xfd7zXZ\x00", "xz-compressed data (decompress it first)"),
+    (b"BZh9", "bzip2-compressed data (decompress it first)"),
+    (b"(\xb5/\xfd", "zstd-compressed data (decompress it first)"),
+    (b"\x7fELF", "an executable"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Office document"),
+    (b"\x00\x00\x00\x18ftyp", "a video or image (ISO media)"),
+    (b"\x00\x00\x00\x1cftyp", "a video or image (ISO media)"),
+    (b"\x00\x00\x00 ftyp", "a video or image (ISO media)"),
+    (b"wOFF", "a web font"),
+    (b"wOF2", "a web font"),
+)
