@@ -10,7 +10,7 @@ also wrote its ``metadata.json``. So :func:`load_bundle` unpickles only
 
 - the shipped default bundle,
 - bundles this machine wrote: :func:`save_bundle` records the sha256 of every
-  model it writes in a trust store (one line per model, see
+  model it writes in a trust store (one JSON line per model, see
   :func:`trust_store_path`), so ``chromesift train`` then
   ``chromesift extract --model models/chromesift`` just works, also after the
   folder is copied or renamed,
@@ -32,6 +32,7 @@ import json
 import logging
 import os
 import platform
+import re
 import shutil
 import subprocess
 import tempfile
@@ -64,6 +65,10 @@ SKOPS_TRUSTED_TYPES: tuple[str, ...] = (
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.utils.validation.check_array",
 )
+
+
+#: A model sha256 as the trust store holds it: the whole string, 64 lowercase hex digits.
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 class UntrustedBundleError(BundleError):
@@ -112,7 +117,9 @@ def trust_store_path() -> Path:
     """The trust store: ``$CHROMESIFT_TRUST_STORE``, else ``chromesift/trusted-bundles.txt``
     in the user's cache folder (``$XDG_CACHE_HOME``, default ``~/.cache``).
 
-    One line per trusted model: its sha256, when it was recorded, and where it was.
+    One line per trusted model, each a JSON object in ASCII:
+    ``{"sha256": "<64 hex digits>", "time": "<when recorded>", "path": "<where it was>"}``.
+    Only ``sha256`` makes a model trusted; ``time`` and ``path`` are for the reader.
     Deleting the file only means that bundles need ``trusted=True`` again.
     """
     env = os.environ.get(TRUST_ENV)
@@ -122,18 +129,40 @@ def trust_store_path() -> Path:
     return Path(cache) / "chromesift" / "trusted-bundles.txt"
 
 
+def _is_digest(value: object) -> bool:
+    return isinstance(value, str) and _DIGEST.fullmatch(value) is not None
+
+
+def _line_digest(line: str) -> str | None:
+    """The model sha256 a trust store line records, or None for anything else."""
+    if line.startswith("{"):
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError):
+            return None
+        digest = record.get("sha256") if isinstance(record, dict) else None
+    else:  # the tab format that chromesift wrote before the JSON lines: sha256 TAB time TAB path
+        digest = line.split("\t", 1)[0]
+    return digest if _is_digest(digest) else None
+
+
 def trusted_digests() -> set[str]:
-    """sha256s of the models in the trust store (an unreadable store trusts nothing)."""
+    r"""sha256s of the models in the trust store (an unreadable store trusts nothing).
+
+    Records end at ``"\n"`` only, not at the other breaks of ``str.splitlines``
+    (``\r``, ``\x0b``, ``\x0c``, ``\x1c``-``\x1e``, ``\x85``, U+2028, U+2029): a
+    path recorded with such a character in it must not start a record of its own. A
+    line counts only when it is a JSON object whose ``sha256`` is 64 lowercase hex
+    digits. Stores written before the JSON lines still count, by the same rule applied
+    to the whole first tab-separated field of each line (the model's own sha256; the
+    path after it is never read). Any other line is ignored.
+    """
     try:
-        lines = trust_store_path().read_text(encoding="utf-8").splitlines()
+        raw = trust_store_path().read_bytes()
     except OSError:
         return set()
-    out = set()
-    for line in lines:
-        digest = line.split("\t", 1)[0].strip().lower()
-        if len(digest) == 64 and all(c in "0123456789abcdef" for c in digest):
-            out.add(digest)
-    return out
+    digests = (_line_digest(line) for line in raw.decode("utf-8", errors="replace").split("\n"))
+    return {d for d in digests if d is not None}
 
 
 def _default_digest() -> str | None:
@@ -152,19 +181,29 @@ def is_trusted(digest: str) -> bool:
 def record_trust(digest: str, where: Path | str = "") -> bool:
     """Append a model sha256 to the trust store; False (and a logged warning) when it cannot.
 
-    One short line written with a single ``O_APPEND`` write, so concurrent writers
-    do not interleave.
+    One JSON object a line (see :func:`trust_store_path`), written with a single
+    ``O_APPEND`` write, so concurrent writers do not interleave. ``ensure_ascii`` escapes
+    every line break a path may hold, so the record stays one line.
+
+    Raises
+    ------
+    ValueError
+        When ``digest`` is not a sha256 (64 hex digits).
     """
+    digest = digest.lower()
+    if not _is_digest(digest):
+        raise ValueError(f"not a sha256: {digest!r}")
     store = trust_store_path()
-    if digest.lower() in trusted_digests():
+    if digest in trusted_digests():
         return True  # retraining the same model, or saving a copy: one line is enough
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    line = f"{digest.lower()}\t{stamp}\t{where}".replace("\n", " ") + "\n"
+    record = {"sha256": digest, "time": stamp, "path": str(where)}
+    line = json.dumps(record, ensure_ascii=True) + "\n"
     try:
         store.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(store, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            os.write(fd, line.encode("utf-8"))
+            os.write(fd, line.encode("ascii"))
         finally:
             os.close(fd)
     except OSError as exc:
