@@ -10,17 +10,24 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import joblib
 import pytest
 from sklearn.dummy import DummyClassifier
 
+from chromesift.models import bundle as bundle_mod
 from chromesift.models.bundle import (
+    DEFAULT_BUNDLE,
+    MODEL_FILE,
+    SKOPS_FILE,
     UntrustedBundleError,
     is_trusted,
     load_bundle,
+    load_skops,
     save_bundle,
     trust_bundle,
     trusted_digests,
@@ -170,3 +177,107 @@ def test_cli_refuses_a_bundle_whose_digest_rode_in_on_a_folder_name(tmp_path, st
     assert done.returncode == 2, done.stderr
     assert "refusing to unpickle" in done.stderr and digest in done.stderr
     assert not marker.exists()
+
+
+# --- the bytes that were hashed are the bytes that are unpickled -------------------------------
+
+
+class SwapAfterHashing:
+    """Stands in for ``hashlib`` in the bundle module: once the file's sha256 is taken, an
+    attacker replaces the file on disk (the widest window of a check-then-open race)."""
+
+    def __init__(self, digest: str, replacement: Path, target: Path):
+        self.digest, self.replacement, self.target = digest, replacement, target
+        self.swapped = False
+
+    def sha256(self, *args, **kwargs):
+        return _Hash(self, hashlib.sha256(*args, **kwargs))
+
+
+class _Hash:
+    def __init__(self, swap: SwapAfterHashing, h):
+        self.swap, self.h = swap, h
+
+    def update(self, data) -> None:
+        self.h.update(data)
+
+    def hexdigest(self) -> str:
+        out = self.h.hexdigest()
+        if out == self.swap.digest and not self.swap.swapped:
+            shutil.copyfile(self.swap.replacement, self.swap.target)
+            self.swap.swapped = True
+        return out
+
+
+def test_a_model_swapped_after_hashing_is_not_unpickled(tmp_path, monkeypatch):
+    marker = tmp_path / "marker"
+    good = save_bundle(dummy(1), tmp_path / "good", {})  # written here: trusted
+    joblib.dump(Payload(marker), tmp_path / "evil.joblib", compress=3)
+    swap = SwapAfterHashing(model_digest(good), tmp_path / "evil.joblib", good / MODEL_FILE)
+    monkeypatch.setattr(bundle_mod, "hashlib", swap)
+    model, meta = load_bundle(good)
+    assert swap.swapped  # the file on disk was replaced while loading
+    assert isinstance(model, DummyClassifier) and model.predict([[0]]).tolist() == [1]
+    assert meta["sha256"] == swap.digest
+    assert not marker.exists()
+
+
+def test_a_skops_file_swapped_after_hashing_is_not_loaded(tmp_path, monkeypatch):
+    good = foreign_bundle(tmp_path / "good", dummy(1), skops=True)
+    (good / MODEL_FILE).unlink()  # shared as model.skops only
+    verified = (good / SKOPS_FILE).read_bytes()
+    other = foreign_bundle(tmp_path / "other", dummy(0), skops=True)  # only allowed types, another model
+    swap = SwapAfterHashing(model_digest(good, "skops_sha256"), other / SKOPS_FILE, good / SKOPS_FILE)
+    monkeypatch.setattr(bundle_mod, "hashlib", swap)
+    for load in (load_skops, load_bundle):
+        (good / SKOPS_FILE).write_bytes(verified)
+        swap.swapped = False
+        model, _ = load(good)
+        assert swap.swapped
+        assert model.predict([[0]]).tolist() == [1]  # the verified model, not the swapped one
+
+
+SWAP_SCRIPT = """
+import hashlib, shutil, sys
+import chromesift.models.bundle as bundle
+from chromesift.cli import main
+
+digest, replacement, target = sys.argv[1:4]
+
+class Hash:
+    def __init__(self, h):
+        self.h = h
+    def update(self, data):
+        self.h.update(data)
+    def hexdigest(self):
+        out = self.h.hexdigest()
+        if out == digest:
+            shutil.copyfile(replacement, target)
+        return out
+
+class Hashlib:
+    @staticmethod
+    def sha256(*args, **kwargs):
+        return Hash(hashlib.sha256(*args, **kwargs))
+
+bundle.hashlib = Hashlib
+sys.exit(main(sys.argv[4:]))
+"""
+
+
+def test_cli_extracts_with_the_verified_model_when_the_file_is_swapped(tmp_path, store, capsys):
+    """End to end: `chromesift extract --model B` in a new process while B's model is swapped."""
+    from chromesift.cli import main
+
+    marker = tmp_path / "marker"
+    good = tmp_path / "good"
+    shutil.copytree(DEFAULT_BUNDLE, good)  # the shipped model: trusted by its sha256
+    joblib.dump(Payload(marker), tmp_path / "evil.joblib", compress=3)
+    assert main(["extract", str(PAGE)]) == 0
+    expected = capsys.readouterr().out
+    done = run(["-c", SWAP_SCRIPT, model_digest(good), str(tmp_path / "evil.joblib"), str(good / MODEL_FILE),
+                "extract", "--model", str(good), str(PAGE)], store)
+    assert (good / MODEL_FILE).read_bytes() == (tmp_path / "evil.joblib").read_bytes()  # it was swapped
+    assert not marker.exists()
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == expected

@@ -22,12 +22,17 @@ For sharing, a bundle may also hold ``model.skops`` (``save_bundle(..., skops=Tr
 or :func:`export_skops`): skops rebuilds the pipeline without running code and
 accepts only the types in :data:`SKOPS_TRUSTED_TYPES`. An untrusted bundle with a
 ``model.skops`` loads from it with no ``trusted`` flag at all.
+
+Check and load are one read: each model file is opened once and read whole, its
+sha256 is taken over those bytes, and only those bytes are unpickled (or rebuilt by
+skops). A file replaced on disk after the check is never what gets loaded.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import logging
 import os
@@ -219,8 +224,8 @@ def trust_bundle(path: Path) -> str:
     Do this only for a bundle whose sha256 you compared with what its source published:
     afterwards it loads without ``trusted=True``, wherever it is copied.
     """
-    meta, files = _verify(path)
-    if MODEL_FILE not in files:
+    meta, blobs = _verify(path)
+    if MODEL_FILE not in blobs:
         raise BundleError(f"{path}: no {MODEL_FILE}; a {SKOPS_FILE} needs no trust")
     if not record_trust(meta["sha256"], Path(path).resolve()):
         raise BundleError(f"could not write the trust store {trust_store_path()}")
@@ -254,7 +259,9 @@ def check_trusted(path: Path, trusted: bool | str = False) -> dict:
     Returns
     -------
     dict
-        The verified metadata.
+        The verified metadata. Nothing is unpickled here: load with
+        ``load_bundle(path, trusted=meta["sha256"])``, which reads and checks the file
+        again, so a model swapped after this check is refused rather than loaded.
 
     Raises
     ------
@@ -262,8 +269,8 @@ def check_trusted(path: Path, trusted: bool | str = False) -> dict:
         When the model is neither shipped, nor written here, nor trusted by the caller;
         the message shows its sha256.
     """
-    meta, files = _verify(path)
-    if MODEL_FILE not in files:
+    meta, blobs = _verify(path)
+    if MODEL_FILE not in blobs:
         raise UntrustedBundleError(f"{path}: no {MODEL_FILE} to unpickle (only {SKOPS_FILE})")
     _check_trust(Path(path), meta, trusted)
     return meta
@@ -465,24 +472,27 @@ def load_skops(path: Path, trusted_types: tuple[str, ...] | list[str] = SKOPS_TR
         When the file is missing or altered, or holds a type outside ``trusted_types``
         (named in the message).
     """
+    meta, blobs = _verify(path)
+    if SKOPS_FILE not in blobs:
+        raise BundleError(f"{path}: no {SKOPS_FILE} in this bundle")
+    return _skops_pipeline(path, blobs[SKOPS_FILE], trusted_types), meta
+
+
+def _skops_pipeline(path: Path, data: bytes, trusted_types: tuple[str, ...] | list[str]):
+    """Rebuild a pipeline from verified ``model.skops`` bytes (the file is not read again)."""
     import skops.io
 
-    meta, files = _verify(path)
-    file = Path(path) / SKOPS_FILE
-    if SKOPS_FILE not in files:
-        raise BundleError(f"{path}: no {SKOPS_FILE} in this bundle")
     try:
-        found = skops.io.get_untrusted_types(file=file)
+        found = skops.io.get_untrusted_types(data=data)
     except Exception as exc:
         raise BundleError(f"{path}: unreadable {SKOPS_FILE} ({type(exc).__name__}: {exc})") from None
     refused = sorted(set(found) - set(trusted_types))
     if refused:
         raise BundleError(f"{path}: {SKOPS_FILE} holds types that are not trusted: {', '.join(refused)}")
     try:
-        pipeline = skops.io.load(file, trusted=list(found))
+        return skops.io.loads(data, trusted=list(found))
     except Exception as exc:
         raise BundleError(f"{path}: cannot load {SKOPS_FILE} ({type(exc).__name__}: {exc})") from None
-    return pipeline, meta
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -515,23 +525,33 @@ def verify_bundle(path: Path) -> dict:
     return _verify(path)[0]
 
 
-def _verify(path: Path) -> tuple[dict, list[str]]:
+def _verify(path: Path) -> tuple[dict, dict[str, bytes]]:
+    """Check a bundle; return its metadata and the verified bytes of each model file in it.
+
+    Each model file is opened once and read whole, and its sha256 is taken over those
+    bytes: load from the returned bytes, never from the path, or a file swapped after
+    the check would be loaded unchecked.
+    """
     import sklearn
 
     path = Path(path)
     meta = read_metadata(path)
-    present = []
+    present: dict[str, bytes] = {}
     for name, key in ((MODEL_FILE, "sha256"), (SKOPS_FILE, "skops_sha256")):
         file = path / name
         if not file.is_file():
             continue
-        digest = _sha256(file)
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            raise BundleError(f"{path}: unreadable {name} ({exc.strerror or exc})") from None
+        digest = hashlib.sha256(data).hexdigest()
         if digest != meta.get(key):
             raise BundleError(
                 f"{path}: sha256 of {name} is {digest[:16]}..., metadata says "
                 f"{str(meta.get(key))[:16]}...: the model file was changed or damaged"
             )
-        present.append(name)
+        present[name] = data
     if not present:
         raise BundleError(f"{path}: {MODEL_FILE} missing")
     trained = meta.get("versions", {}).get("sklearn")
@@ -565,20 +585,20 @@ def load_bundle(path: Path, *, trusted: bool | str = False):
     import joblib
 
     path = Path(path)
-    meta, files = _verify(path)
-    if MODEL_FILE not in files:
-        return load_skops(path)
+    meta, blobs = _verify(path)
+    if MODEL_FILE not in blobs:
+        return _skops_pipeline(path, blobs[SKOPS_FILE], SKOPS_TRUSTED_TYPES), meta
     try:
         _check_trust(path, meta, trusted)
     except UntrustedBundleError:
-        if trusted is False and SKOPS_FILE in files:
+        if trusted is False and SKOPS_FILE in blobs:
             log.info("%s is not trusted here: loading its %s (no code runs)", path, SKOPS_FILE)
-            return load_skops(path)
+            return _skops_pipeline(path, blobs[SKOPS_FILE], SKOPS_TRUSTED_TYPES), meta
         raise
     if trusted is not False and not is_trusted(meta["sha256"]):
         log.warning("loading bundle %s on trust: %s sha256 %s", path, MODEL_FILE, meta["sha256"])
     try:
-        pipeline = joblib.load(path / MODEL_FILE)
+        pipeline = joblib.load(io.BytesIO(blobs[MODEL_FILE]))  # the bytes checked, not the path
     except Exception as exc:  # a verified file that still fails to load is an environment problem
         raise BundleError(f"{path}: cannot load {MODEL_FILE} ({type(exc).__name__}: {exc})") from None
     return pipeline, meta
