@@ -70,3 +70,45 @@ def test_failed_save_keeps_old_bundle(bundle, monkeypatch):
     _, meta = load_bundle(bundle)
     assert meta["threshold"] == 0.4
     assert [p.name for p in bundle.parent.iterdir()] == ["b"]
+
+
+def _legacy_pickle(obj) -> bytes:
+    """``obj`` pickled as a bundle of chromesift before the move (``chromesift.train.model``)."""
+    import pickle
+
+    data = pickle.dumps(obj, protocol=2)  # protocol 2 names classes as "module\nname\n"
+    assert b"chromesift.models.classifier\n" in data
+    return data.replace(b"chromesift.models.classifier\n", b"chromesift.train.model\n")
+
+
+def test_a_bundle_pickled_under_the_old_class_path_still_loads(tmp_path, monkeypatch):
+    import hashlib
+    import json
+    import subprocess
+    import sys
+
+    from chromesift.models.classifier import TwoStageClassifier
+
+    monkeypatch.setenv("CHROMESIFT_TRUST_STORE", str(tmp_path / "store.txt"))
+    folder = save_bundle(TwoStageClassifier(max_iter=7), tmp_path / "old", {"name": "old"}, trust=False)
+    data = _legacy_pickle(TwoStageClassifier(max_iter=7))
+    (folder / "model.joblib").write_bytes(data)
+    meta = json.loads((folder / "metadata.json").read_text())
+    meta["sha256"] = hashlib.sha256(data).hexdigest()
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    code = (
+        "import sys\n"
+        "from chromesift.models.bundle import load_bundle\n"
+        f"clf, _ = load_bundle({str(folder)!r}, trusted=True)\n"
+        "print(type(clf).__module__, clf.max_iter, 'chromesift.train.model' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["chromesift.models.classifier", "7", "False"]
+
+
+def test_old_names_map_moved_types_back():
+    from chromesift.models.legacy import old_names
+
+    assert old_names(["chromesift.models.classifier.TwoStageClassifier", "functools.partial"]) == [
+        "chromesift.train.model.TwoStageClassifier"
+    ]

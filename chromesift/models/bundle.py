@@ -10,7 +10,7 @@ also wrote its ``metadata.json``. So :func:`load_bundle` unpickles only
 
 - the shipped default bundle,
 - bundles this machine wrote: :func:`save_bundle` records the sha256 of every
-  model it writes in a trust store (one line per model, see
+  model it writes in a trust store (one JSON line per model, see
   :func:`trust_store_path`), so ``chromesift train`` then
   ``chromesift extract --model models/chromesift`` just works, also after the
   folder is copied or renamed,
@@ -22,16 +22,22 @@ For sharing, a bundle may also hold ``model.skops`` (``save_bundle(..., skops=Tr
 or :func:`export_skops`): skops rebuilds the pipeline without running code and
 accepts only the types in :data:`SKOPS_TRUSTED_TYPES`. An untrusted bundle with a
 ``model.skops`` loads from it with no ``trusted`` flag at all.
+
+Check and load are one read: each model file is opened once and read whole, its
+sha256 is taken over those bytes, and only those bytes are unpickled (or rebuilt by
+skops). A file replaced on disk after the check is never what gets loaded.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import logging
 import os
 import platform
+import re
 import shutil
 import subprocess
 import tempfile
@@ -41,7 +47,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from chromesift.errors import BundleError
-from chromesift.models.legacy import legacy_paths
+from chromesift.models.legacy import legacy_paths, old_names
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +71,10 @@ SKOPS_TRUSTED_TYPES: tuple[str, ...] = (
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.utils.validation.check_array",
 )
+
+
+#: A model sha256 as the trust store holds it: the whole string, 64 lowercase hex digits.
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 class UntrustedBundleError(BundleError):
@@ -113,7 +123,9 @@ def trust_store_path() -> Path:
     """The trust store: ``$CHROMESIFT_TRUST_STORE``, else ``chromesift/trusted-bundles.txt``
     in the user's cache folder (``$XDG_CACHE_HOME``, default ``~/.cache``).
 
-    One line per trusted model: its sha256, when it was recorded, and where it was.
+    One line per trusted model, each a JSON object in ASCII:
+    ``{"sha256": "<64 hex digits>", "time": "<when recorded>", "path": "<where it was>"}``.
+    Only ``sha256`` makes a model trusted; ``time`` and ``path`` are for the reader.
     Deleting the file only means that bundles need ``trusted=True`` again.
     """
     env = os.environ.get(TRUST_ENV)
@@ -123,18 +135,40 @@ def trust_store_path() -> Path:
     return Path(cache) / "chromesift" / "trusted-bundles.txt"
 
 
+def _is_digest(value: object) -> bool:
+    return isinstance(value, str) and _DIGEST.fullmatch(value) is not None
+
+
+def _line_digest(line: str) -> str | None:
+    """The model sha256 a trust store line records, or None for anything else."""
+    if line.startswith("{"):
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError):
+            return None
+        digest = record.get("sha256") if isinstance(record, dict) else None
+    else:  # the tab format that chromesift wrote before the JSON lines: sha256 TAB time TAB path
+        digest = line.split("\t", 1)[0]
+    return digest if _is_digest(digest) else None
+
+
 def trusted_digests() -> set[str]:
-    """sha256s of the models in the trust store (an unreadable store trusts nothing)."""
+    r"""sha256s of the models in the trust store (an unreadable store trusts nothing).
+
+    Records end at ``"\n"`` only, not at the other breaks of ``str.splitlines``
+    (``\r``, ``\x0b``, ``\x0c``, ``\x1c``-``\x1e``, ``\x85``, U+2028, U+2029): a
+    path recorded with such a character in it must not start a record of its own. A
+    line counts only when it is a JSON object whose ``sha256`` is 64 lowercase hex
+    digits. Stores written before the JSON lines still count, by the same rule applied
+    to the whole first tab-separated field of each line (the model's own sha256; the
+    path after it is never read). Any other line is ignored.
+    """
     try:
-        lines = trust_store_path().read_text(encoding="utf-8").splitlines()
+        raw = trust_store_path().read_bytes()
     except OSError:
         return set()
-    out = set()
-    for line in lines:
-        digest = line.split("\t", 1)[0].strip().lower()
-        if len(digest) == 64 and all(c in "0123456789abcdef" for c in digest):
-            out.add(digest)
-    return out
+    digests = (_line_digest(line) for line in raw.decode("utf-8", errors="replace").split("\n"))
+    return {d for d in digests if d is not None}
 
 
 def _default_digest() -> str | None:
@@ -153,19 +187,29 @@ def is_trusted(digest: str) -> bool:
 def record_trust(digest: str, where: Path | str = "") -> bool:
     """Append a model sha256 to the trust store; False (and a logged warning) when it cannot.
 
-    One short line written with a single ``O_APPEND`` write, so concurrent writers
-    do not interleave.
+    One JSON object a line (see :func:`trust_store_path`), written with a single
+    ``O_APPEND`` write, so concurrent writers do not interleave. ``ensure_ascii`` escapes
+    every line break a path may hold, so the record stays one line.
+
+    Raises
+    ------
+    ValueError
+        When ``digest`` is not a sha256 (64 hex digits).
     """
+    digest = digest.lower()
+    if not _is_digest(digest):
+        raise ValueError(f"not a sha256: {digest!r}")
     store = trust_store_path()
-    if digest.lower() in trusted_digests():
+    if digest in trusted_digests():
         return True  # retraining the same model, or saving a copy: one line is enough
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    line = f"{digest.lower()}\t{stamp}\t{where}".replace("\n", " ") + "\n"
+    record = {"sha256": digest, "time": stamp, "path": str(where)}
+    line = json.dumps(record, ensure_ascii=True) + "\n"
     try:
         store.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(store, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            os.write(fd, line.encode("utf-8"))
+            os.write(fd, line.encode("ascii"))
         finally:
             os.close(fd)
     except OSError as exc:
@@ -181,8 +225,8 @@ def trust_bundle(path: Path) -> str:
     Do this only for a bundle whose sha256 you compared with what its source published:
     afterwards it loads without ``trusted=True``, wherever it is copied.
     """
-    meta, files = _verify(path)
-    if MODEL_FILE not in files:
+    meta, blobs = _verify(path)
+    if MODEL_FILE not in blobs:
         raise BundleError(f"{path}: no {MODEL_FILE}; a {SKOPS_FILE} needs no trust")
     if not record_trust(meta["sha256"], Path(path).resolve()):
         raise BundleError(f"could not write the trust store {trust_store_path()}")
@@ -216,7 +260,9 @@ def check_trusted(path: Path, trusted: bool | str = False) -> dict:
     Returns
     -------
     dict
-        The verified metadata.
+        The verified metadata. Nothing is unpickled here: load with
+        ``load_bundle(path, trusted=meta["sha256"])``, which reads and checks the file
+        again, so a model swapped after this check is refused rather than loaded.
 
     Raises
     ------
@@ -224,8 +270,8 @@ def check_trusted(path: Path, trusted: bool | str = False) -> dict:
         When the model is neither shipped, nor written here, nor trusted by the caller;
         the message shows its sha256.
     """
-    meta, files = _verify(path)
-    if MODEL_FILE not in files:
+    meta, blobs = _verify(path)
+    if MODEL_FILE not in blobs:
         raise UntrustedBundleError(f"{path}: no {MODEL_FILE} to unpickle (only {SKOPS_FILE})")
     _check_trust(Path(path), meta, trusted)
     return meta
@@ -427,24 +473,28 @@ def load_skops(path: Path, trusted_types: tuple[str, ...] | list[str] = SKOPS_TR
         When the file is missing or altered, or holds a type outside ``trusted_types``
         (named in the message).
     """
+    meta, blobs = _verify(path)
+    if SKOPS_FILE not in blobs:
+        raise BundleError(f"{path}: no {SKOPS_FILE} in this bundle")
+    return _skops_pipeline(path, blobs[SKOPS_FILE], trusted_types), meta
+
+
+def _skops_pipeline(path: Path, data: bytes, trusted_types: tuple[str, ...] | list[str]):
+    """Rebuild a pipeline from verified ``model.skops`` bytes (the file is not read again)."""
     import skops.io
 
-    meta, files = _verify(path)
-    file = Path(path) / SKOPS_FILE
-    if SKOPS_FILE not in files:
-        raise BundleError(f"{path}: no {SKOPS_FILE} in this bundle")
     try:
-        found = skops.io.get_untrusted_types(file=file)
+        found = skops.io.get_untrusted_types(data=data)
     except Exception as exc:
         raise BundleError(f"{path}: unreadable {SKOPS_FILE} ({type(exc).__name__}: {exc})") from None
-    refused = sorted(set(found) - set(trusted_types))
+    refused = sorted(set(found) - set(trusted_types) - set(old_names(trusted_types)))
     if refused:
         raise BundleError(f"{path}: {SKOPS_FILE} holds types that are not trusted: {', '.join(refused)}")
     try:
-        pipeline = skops.io.load(file, trusted=list(found))
+        with legacy_paths():
+            return skops.io.loads(data, trusted=list(found))
     except Exception as exc:
         raise BundleError(f"{path}: cannot load {SKOPS_FILE} ({type(exc).__name__}: {exc})") from None
-    return pipeline, meta
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -477,23 +527,33 @@ def verify_bundle(path: Path) -> dict:
     return _verify(path)[0]
 
 
-def _verify(path: Path) -> tuple[dict, list[str]]:
+def _verify(path: Path) -> tuple[dict, dict[str, bytes]]:
+    """Check a bundle; return its metadata and the verified bytes of each model file in it.
+
+    Each model file is opened once and read whole, and its sha256 is taken over those
+    bytes: load from the returned bytes, never from the path, or a file swapped after
+    the check would be loaded unchecked.
+    """
     import sklearn
 
     path = Path(path)
     meta = read_metadata(path)
-    present = []
+    present: dict[str, bytes] = {}
     for name, key in ((MODEL_FILE, "sha256"), (SKOPS_FILE, "skops_sha256")):
         file = path / name
         if not file.is_file():
             continue
-        digest = _sha256(file)
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            raise BundleError(f"{path}: unreadable {name} ({exc.strerror or exc})") from None
+        digest = hashlib.sha256(data).hexdigest()
         if digest != meta.get(key):
             raise BundleError(
                 f"{path}: sha256 of {name} is {digest[:16]}..., metadata says "
                 f"{str(meta.get(key))[:16]}...: the model file was changed or damaged"
             )
-        present.append(name)
+        present[name] = data
     if not present:
         raise BundleError(f"{path}: {MODEL_FILE} missing")
     trained = meta.get("versions", {}).get("sklearn")
@@ -527,21 +587,21 @@ def load_bundle(path: Path, *, trusted: bool | str = False):
     import joblib
 
     path = Path(path)
-    meta, files = _verify(path)
-    if MODEL_FILE not in files:
-        return load_skops(path)
+    meta, blobs = _verify(path)
+    if MODEL_FILE not in blobs:
+        return _skops_pipeline(path, blobs[SKOPS_FILE], SKOPS_TRUSTED_TYPES), meta
     try:
         _check_trust(path, meta, trusted)
     except UntrustedBundleError:
-        if trusted is False and SKOPS_FILE in files:
+        if trusted is False and SKOPS_FILE in blobs:
             log.info("%s is not trusted here: loading its %s (no code runs)", path, SKOPS_FILE)
-            return load_skops(path)
+            return _skops_pipeline(path, blobs[SKOPS_FILE], SKOPS_TRUSTED_TYPES), meta
         raise
     if trusted is not False and not is_trusted(meta["sha256"]):
         log.warning("loading bundle %s on trust: %s sha256 %s", path, MODEL_FILE, meta["sha256"])
     try:
         with legacy_paths():
-            pipeline = joblib.load(path / MODEL_FILE)
+            pipeline = joblib.load(io.BytesIO(blobs[MODEL_FILE]))  # the bytes checked, not the path
     except Exception as exc:  # a verified file that still fails to load is an environment problem
         raise BundleError(f"{path}: cannot load {MODEL_FILE} ({type(exc).__name__}: {exc})") from None
     return pipeline, meta

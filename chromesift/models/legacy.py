@@ -37,3 +37,14 @@ def legacy_paths() -> Iterator[None]:
     finally:
         for old in added:
             sys.modules.pop(old, None)
+
+
+def old_names(types: tuple[str, ...] | list[str]) -> list[str]:
+    """The names that ``types`` (``module.Class``) had under the old module paths of :data:`MOVED`."""
+    back = {new: old for old, new in MOVED.items()}
+    out = []
+    for name in types:
+        module, _, cls = name.rpartition(".")
+        if module in back:
+            out.append(f"{back[module]}.{cls}")
+    return out
