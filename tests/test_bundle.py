@@ -112,3 +112,26 @@ def test_old_names_map_moved_types_back():
     assert old_names(["chromesift.models.classifier.TwoStageClassifier", "functools.partial"]) == [
         "chromesift.train.model.TwoStageClassifier"
     ]
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"versions": ["1.9"]}, "'versions' must be an object, not list"),
+    ({"threshold": "high"}, "'threshold' must be a number from 0 to 1, not 'high'"),
+    ({"threshold": float("inf")}, "'threshold' must be a number from 0 to 1, not inf"),
+    ({"threshold": True}, "'threshold' must be a number from 0 to 1"),
+    ({"sha256": 5}, "'sha256' must be a string"),
+])
+def test_metadata_fields_of_the_wrong_type_are_a_bundle_error(tmp_path, change, message):
+    folder = save_bundle(DummyClassifier().fit([[0], [1]], [0, 1]), tmp_path / "b", {"threshold": 0.5})
+    meta = json.loads((folder / "metadata.json").read_text())
+    meta.update(change)
+    (folder / "metadata.json").write_text(json.dumps(meta))  # json writes inf as Infinity
+    with pytest.raises(BundleError, match=message):
+        load_bundle(folder)
+
+
+def test_deeply_nested_metadata_is_a_bundle_error(tmp_path):
+    folder = save_bundle(DummyClassifier().fit([[0], [1]], [0, 1]), tmp_path / "b", {})
+    (folder / "metadata.json").write_text('{"format": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(BundleError, match="unreadable metadata.json"):
+        load_bundle(folder)

@@ -510,12 +510,28 @@ def read_metadata(path: Path) -> dict:
         meta = json.loads(meta_file.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise BundleError(f"{path}: no {META_FILE}; not a chromesift bundle") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BundleError(f"{path}: unreadable {META_FILE} ({exc})") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise BundleError(f"{path}: unreadable {META_FILE} ({type(exc).__name__}: {exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         found = meta.get("format") if isinstance(meta, dict) else None
         raise BundleError(f"{path}: bundle format {found!r}, this chromesift reads {FORMAT!r}")
+    _check_fields(path, meta)
     return meta
+
+
+def _check_fields(path: Path, meta: dict) -> None:
+    """The metadata fields a loader reads must have their types (one BundleError naming the field)."""
+    versions_ = meta.get("versions", {})
+    if not isinstance(versions_, dict):
+        raise BundleError(f"{path}: {META_FILE} 'versions' must be an object, not {type(versions_).__name__}")
+    for key in ("sha256", "skops_sha256"):
+        value = meta.get(key)
+        if value is not None and not isinstance(value, str):
+            raise BundleError(f"{path}: {META_FILE} {key!r} must be a string")
+    if "threshold" in meta:
+        t = meta["threshold"]
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0.0 <= t <= 1.0:
+            raise BundleError(f"{path}: {META_FILE} 'threshold' must be a number from 0 to 1, not {t!r}")
 
 
 def verify_bundle(path: Path) -> dict:
