@@ -7,6 +7,7 @@ runtime and evaluation use; it imports nothing of training or evaluation.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterable, Iterator
 from itertools import compress
@@ -181,33 +182,49 @@ class Model:
         Each feature in turn is set to its page median and the page is scored
         again; the features whose change moved the probability most toward the
         other side are the reasons (``feature: +0.12`` means the feature's real
-        value raised the content probability by 0.12).
+        value raised the content probability by 0.12). Features that moved it the
+        other way, or not at all, are not listed.
+
+        One altered copy of the page's feature matrix is scored at a time, so the
+        memory is that of :meth:`classify` plus one matrix, whatever the number of features.
         """
-        table = to_table(document, format=format)
-        res = self.classify(document, format=format)
-        if len(table) == 0:
+        cols = to_columns(document, format=format)
+        scores = self.predict_columns([cols])[0]
+        res = self._result(cols, scores)
+        if not len(scores):
             return res.assign(reasons=pd.Series([], dtype=object))
-        feats = self.pipeline[0].transform(table)
-        clf = self.pipeline[-1]
-        base = clf.predict_proba(feats)[:, 1]
-        names = [c for c in feats.columns if not c.startswith("_")]
-        n = len(feats)
-        copies = []
-        for j, name in enumerate(names):
-            c = feats.copy()
-            c[name] = c[name].median()
-            c["_doc"] = float(j)
-            copies.append(c)
-        probs = clf.predict_proba(pd.concat(copies, ignore_index=True))[:, 1].reshape(len(names), n)
-        delta = base[None, :] - probs  # effect of the feature's real value
+        features, clf = self.pipeline[0], self.pipeline[-1]
+        n = len(scores)
+        if hasattr(features, "transform_columns") and hasattr(clf, "predict_proba_matrix"):
+            M = np.asarray(features.transform_columns(cols, np.zeros(n, dtype=np.int64)), dtype=float)
+            names = [str(c) for c in clf.feature_names_in_]
+            score = clf.predict_proba_matrix
+        else:  # bundles before the matrix path: the same, through the feature frame
+            frame = features.transform(to_table(document, format=format))
+            names = [str(c) for c in frame.columns]
+            M = frame.to_numpy(dtype=float)
+            score = functools.partial(_frame_proba, clf, frame.columns)
+        base = score(M)[:, 1]
+        used = [j for j, name in enumerate(names) if not name.startswith("_")]
+        delta = np.empty((len(used), n))  # effect of each feature's real value
+        X = M.copy()
+        for r, j in enumerate(used):
+            column = M[:, j]
+            X[:, j] = np.nanmedian(column) if not np.isnan(column).all() else np.nan
+            delta[r] = base - score(X)[:, 1]
+            X[:, j] = column
         reasons = []
         for i in range(n):
             sign = 1 if base[i] >= self.threshold else -1
-            order = np.argsort(-sign * delta[:, i])[:top]
-            reasons.append([f"{names[k]}: {delta[k, i]:+.2f}" for k in order if sign * delta[k, i] > 0])
+            order = np.argsort(-sign * delta[:, i])[:top]  # (ties fall as they always did)
+            reasons.append([f"{names[used[k]]}: {delta[k, i]:+.2f}" for k in order if sign * delta[k, i] > 0])
         out = res[RESULT_COLUMNS].copy()
         out["reasons"] = reasons
         return out
+
+
+def _frame_proba(clf, columns, X: np.ndarray) -> np.ndarray:
+    return clf.predict_proba(pd.DataFrame(X, columns=columns))
 
 
 _THREADED_ROWS = 50_000
