@@ -254,3 +254,17 @@ def test_explain_needs_the_memory_of_classify_not_a_copy_per_feature():
         return out
 
     assert peak(model.explain) < 4 * peak(model.classify)
+
+
+def test_the_empty_fallback_keeps_the_likeliest_paragraphs_of_a_page_that_kept_none():
+    from chromesift.data.page import to_columns
+    from chromesift.models.rules import decide
+
+    cols = to_columns("<h1>A headline long enough here</h1><p>one</p><p>two</p><p>three</p>")
+    p = np.array([0.9, 0.30, 0.12, 0.28])  # the headline scores highest: it is never the body
+    assert decide(cols, p, 0.5, title=False)[0].tolist() == [False] * 4  # off by default
+    keep, head = decide(cols, p, 0.5, title=False, empty_cut=0.9)
+    assert head == 0 and keep.tolist() == [False, True, False, True]
+    # a page that keeps something is left as it is
+    q = np.array([0.1, 0.8, 0.1, 0.7])
+    assert decide(cols, q, 0.5, title=False, empty_cut=0.9)[0].tolist() == decide(cols, q, 0.5, title=False)[0].tolist()

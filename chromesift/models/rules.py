@@ -39,6 +39,11 @@ TEXT_RELATIVE_CUT = 0.5
 #: or a footer line the model half believes, far from the article)
 ISOLATED_REACH = 3
 ISOLATED_SURE = 0.7
+#: when the rules keep nothing of a page that has paragraphs, keep those with at least this
+#: share of the page's highest score instead (None: an empty page stays empty). Off until it
+#: is measured held out (``chromesift rescore``): a page whose right answer is empty (an
+#: index or error page) then gets its likeliest paragraphs.
+EMPTY_CUT: float | None = None
 
 
 def content_mask(cols: dict[str, list], proba: np.ndarray, threshold: float, *, title: bool = False) -> np.ndarray:
@@ -69,7 +74,8 @@ _PER_SOURCE = object()
 
 
 def decide(
-    cols: dict[str, list], proba: np.ndarray, threshold: float, *, title: bool, relative_cut=_PER_SOURCE
+    cols: dict[str, list], proba: np.ndarray, threshold: float, *, title: bool, relative_cut=_PER_SOURCE,
+    empty_cut: float | None = EMPTY_CUT,
 ) -> tuple[np.ndarray, int | None]:
     """:func:`content_mask` and the headline's position (:func:`headline_index`), found once.
 
@@ -78,7 +84,8 @@ def decide(
 
     ``relative_cut`` (a share of the page's highest probability, or None for no relative
     cut) replaces the default one, :data:`TEXT_RELATIVE_CUT` for plain text and none for
-    HTML: :mod:`chromesift.evaluate.rescore` tries other rules with it.
+    HTML: :mod:`chromesift.evaluate.rescore` tries other rules with it. ``empty_cut``
+    (default :data:`EMPTY_CUT`) is the fallback for a page that would keep nothing.
     """
     proba = np.asarray(proba)
     if relative_cut is _PER_SOURCE:
@@ -100,6 +107,12 @@ def decide(
     head = headline_index(cols)
     if head is not None and not title:
         keep[head] = False
+    if empty_cut is not None and not keep.any() and len(proba):
+        body = proba if head is None or title else np.delete(proba, head)
+        if len(body):
+            keep = proba >= empty_cut * float(body.max())
+            if head is not None and not title:
+                keep[head] = False
     return keep, head
 
 
