@@ -11,13 +11,14 @@ import logging
 
 import pandas as pd
 
+from chromesift.data.limits import PageLimitError
 from chromesift.data.page import detect_format
 from chromesift.data.sniff import DecodeError
 from chromesift.errors import BundleError, ChromesiftError, UserError
 from chromesift.models.model import Model, load_model
 
 __all__ = [
-    "BundleError", "ChromesiftError", "DecodeError", "Model", "UserError", "classify", "detect_format",
+    "BundleError", "ChromesiftError", "DecodeError", "Model", "PageLimitError", "UserError", "classify", "detect_format",
     "explain", "extract", "headline", "load_model",
 ]
 __version__ = "0.1.0"

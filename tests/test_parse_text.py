@@ -63,3 +63,18 @@ def test_large_input_and_determinism():
     assert len(first) == 50_000
     assert first["text"].iloc[-1].startswith("line 49999 ")
     pd.testing.assert_frame_equal(first, parse_text(page))
+
+
+def test_a_page_over_the_paragraph_limit_is_refused_with_one_clear_error(monkeypatch):
+    import chromesift
+    from chromesift.data.limits import PageLimitError
+
+    monkeypatch.setenv("CHROMESIFT_MAX_PARAGRAPHS", "10")
+    assert len(parse_text("line\n" * 10 + "\n  \n" * 50)) == 10  # blank lines are no paragraphs
+    with pytest.raises(PageLimitError, match="11 paragraphs, more than the limit of 10"):
+        parse_text("line\n" * 11)
+    with pytest.raises(chromesift.PageLimitError):
+        chromesift.extract("line\n" * 11, format="text")
+    monkeypatch.setenv("CHROMESIFT_MAX_PARAGRAPHS", "ten")
+    with pytest.raises(PageLimitError, match="must be a whole number"):
+        parse_text("line\n" * 11)

@@ -6,7 +6,7 @@ import re
 
 import pandas as pd
 
-from chromesift.data import schema
+from chromesift.data import limits, schema
 
 _WS = re.compile(r"[^\S\n]+")
 _LINES = re.compile(r"\r\n|\r|\n|\u2028|\u2029")
@@ -59,7 +59,10 @@ def parse_text_columns(page: str | bytes) -> dict[str, list]:
     if not isinstance(page, str):
         raise TypeError(f"a page must be str or bytes, not {type(page).__name__}")
     page = fix_surrogates(page)
-    texts = [t for t in (_WS.sub(" ", line).strip() for line in _LINES.split(page)) if t]
+    lines = _LINES.split(page)
+    if len(lines) > limits.max_paragraphs():  # (blank lines are no paragraphs: count those kept)
+        limits.check_paragraphs(sum(1 for line in lines if line and not line.isspace()))
+    texts = [t for t in (_WS.sub(" ", line).strip() for line in lines) if t]
     n = len(texts)
     cols: dict[str, list] = {c: [v] * n for c, v in schema.TEXT_DEFAULTS.items()}
     cols["text"] = texts
