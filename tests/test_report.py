@@ -216,9 +216,9 @@ def test_leave_one_dataset_out_trains_without_the_held_out_set(tiny_corpus, tmp_
 
 
 def test_rescore_remakes_the_held_out_decisions(tiny_corpus, tmp_path, monkeypatch, capsys):
+    from chromesift import metrics
     from chromesift.data.corpus import iter_pages
     from chromesift.data.page import to_columns
-    from chromesift.evaluate import metrics
     from chromesift.evaluate.rescore import AS_RUN, Rule, rescore
     from chromesift.models.rules import headline_index
 

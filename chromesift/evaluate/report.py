@@ -18,7 +18,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from chromesift.evaluate import metrics
+from chromesift import metrics
 
 #: CSS size of every figure box in the HTML report (pixels); the browser test relies on it.
 FIGURE_WIDTH = 960

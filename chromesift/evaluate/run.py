@@ -27,8 +27,8 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas
 
+from chromesift import metrics
 from chromesift.errors import ChromesiftError, UserError
-from chromesift.evaluate import metrics
 from chromesift.evaluate.peers import (
     DEFAULT_CACHE_DIR,
     DEFAULT_TIMEOUT,

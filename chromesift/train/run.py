@@ -34,6 +34,7 @@ import pandas as pd
 
 from chromesift.data.build import load_tables
 from chromesift.errors import UserError
+from chromesift.metrics import calibration_summary, weighted_prf
 from chromesift.models.bundle import bundle_identity, save_bundle
 from chromesift.train import core
 from chromesift.train.config import HUMAN_FULLTEXT, TrainConfig
@@ -124,17 +125,9 @@ def calibration(oof: pd.DataFrame) -> dict:
     """Reliability curve (ten bins), expected calibration error, Brier score and the largest
     gap of a bin, over the out-of-fold probabilities of every labeled paragraph (the
     calibrated ones where ``oof`` has them, as :func:`~chromesift.train.core.grouped_cv` gives)."""
-    from chromesift.evaluate import metrics
-
     y = oof["label"].to_numpy(dtype=float)
     p = oof["calibrated" if "calibrated" in oof.columns else "probability"].to_numpy(dtype=float)
-    curve = metrics.reliability_curve(y, p)
-    return {
-        "reliability": curve,
-        "ece": metrics.expected_calibration_error(curve),
-        "brier": metrics.brier_score(y, p),
-        "worst_gap": metrics.worst_calibration_gap(curve),
-    }
+    return calibration_summary(y, p)
 
 
 def _platt_lines(platt: tuple[float, float] | None) -> list[str]:
@@ -508,7 +501,7 @@ def _log_run(tracking: _Tracking, config: TrainConfig, pipe, rows, cv, oof, thre
         if len(oof):
             for k, d in oof.groupby("fold"):
                 pred = (d["probability"].to_numpy() >= threshold).astype(int)
-                f = core.weighted_prf(d["label"].to_numpy(), pred, d["chars"].to_numpy(dtype=float))[2]
+                f = weighted_prf(d["label"].to_numpy(), pred, d["chars"].to_numpy(dtype=float))[2]
                 mlflow.log_metric("cv.fold.len_f1", f, step=int(k))
         mlflow.log_metrics({k: float(v) for k, v in summary.items()})
         mlflow.set_tag("chromesift.bundle", str(bundle))
