@@ -36,6 +36,7 @@ from chromesift.data.build import load_tables
 from chromesift.errors import UserError
 from chromesift.metrics import calibration_summary, weighted_prf
 from chromesift.models.bundle import bundle_identity, save_bundle
+from chromesift.plots import training_plots
 from chromesift.train import core
 from chromesift.train.config import HUMAN_FULLTEXT, TrainConfig
 
@@ -77,48 +78,6 @@ def tracking_setup(experiment: str) -> str:
         if exp is None:
             raise
         return exp.experiment_id
-
-
-def _plots(oof: pd.DataFrame, threshold: float, importances: pd.Series, folder: Path,
-           reliability: dict | None = None) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from sklearn.metrics import ConfusionMatrixDisplay, PrecisionRecallDisplay
-
-    paths = []
-    fig, ax = plt.subplots(figsize=(6, 5))
-    for ds, d in oof.groupby("dataset"):
-        PrecisionRecallDisplay.from_predictions(d["label"], d["probability"], name=ds, ax=ax)
-    ax.set_title("Precision-recall, grouped CV (content class)")
-    ax.legend(fontsize=7)
-    paths.append(folder / "precision_recall.png")
-    fig.savefig(paths[-1], dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    fig, ax = plt.subplots(figsize=(4, 4))
-    ConfusionMatrixDisplay.from_predictions(
-        oof["label"], (oof["probability"] >= threshold).astype(int),
-        display_labels=["chrome", "content"], normalize="true", ax=ax, colorbar=False,
-    )
-    ax.set_title(f"Confusion (threshold {threshold:.2f})")
-    paths.append(folder / "confusion_matrix.png")
-    fig.savefig(paths[-1], dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    if reliability and sum(reliability["count"]):
-        from chromesift.evaluate.report import plot_reliability
-
-        paths.append(folder / "reliability.png")
-        paths[-1].write_bytes(plot_reliability({"paragraphs": {"reliability": reliability}}))
-    if len(importances):
-        top = importances.head(25)[::-1]
-        fig, ax = plt.subplots(figsize=(6, 7))
-        ax.barh(top.index, top.to_numpy())
-        ax.set_title("Permutation importance (drop in length-weighted F1)")
-        paths.append(folder / "feature_importance.png")
-        fig.savefig(paths[-1], dpi=90, bbox_inches="tight")
-        plt.close(fig)
-    return paths
 
 
 def calibration(oof: pd.DataFrame) -> dict:
@@ -510,7 +469,7 @@ def _log_run(tracking: _Tracking, config: TrainConfig, pipe, rows, cv, oof, thre
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             if len(oof):
-                for path in _plots(oof, threshold, importances, folder, reliability):
+                for path in training_plots(oof, threshold, importances, folder, reliability):
                     mlflow.log_artifact(str(path), artifact_path="plots")
             cv.to_csv(folder / "cv_metrics.csv", index=False)
             mlflow.log_artifact(str(folder / "cv_metrics.csv"))
