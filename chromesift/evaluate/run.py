@@ -13,8 +13,6 @@ import dataclasses
 import heapq
 import itertools
 import logging
-import os
-import subprocess
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -36,6 +34,7 @@ from chromesift.evaluate.peers import (
     parse_peer_names,
     run_peer,
 )
+from chromesift.tracking import git_commit, start_run
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +44,6 @@ SELF = "chromesift"
 #: chromesift on the plain-text dump of each page (its visible text, one line per paragraph).
 SELF_TEXT = "chromesift-text"
 DEFAULT_EXPERIMENT = "chromesift-evaluate"
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 
 
 @dataclass(frozen=True)
@@ -526,15 +524,6 @@ def _macro(values: list[float | None]) -> float | None:
     return float(np.mean(vals)) if vals else None
 
 
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
-
-
 def _model_meta(model) -> dict:
     meta = getattr(model, "metadata", None)
     if not isinstance(meta, dict):
@@ -605,7 +594,7 @@ def run_evaluation(config: EvaluationConfig, *, model=None) -> dict:
             "peer_versions": {n: PEERS[n].version() for n in peer_names},
             "limit": config.limit,
             "created": started.isoformat(timespec="seconds"),
-            "git_commit": _git_commit(),
+            "git_commit": git_commit(short=True) or None,
             "n_boot": config.n_boot,
             "random_state": config.random_state,
         },
@@ -752,22 +741,13 @@ def flat_metrics(results: dict) -> dict[str, float]:
 def log_to_mlflow(results: dict, report_dir: Path, config: EvaluationConfig) -> str:
     """Log parameters, metrics and the report folder to MLflow; returns the run id.
 
-    The tracking URI is ``$MLFLOW_TRACKING_URI`` or ``sqlite:///mlflow.db``; a
-    new experiment keeps its artifacts in ``mlartifacts/`` of the working
-    directory.
+    The store and the experiment are set up as for training (:mod:`chromesift.tracking`):
+    ``$MLFLOW_TRACKING_URI`` or ``sqlite:///mlflow.db``, and a new experiment keeps its
+    artifacts in ``$CHROMESIFT_ARTIFACTS/<experiment>`` (default ``mlartifacts/``).
     """
     import mlflow
 
-    mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI)
-    experiment = mlflow.get_experiment_by_name(config.experiment)
-    if experiment is None:
-        experiment_id = mlflow.create_experiment(
-            config.experiment, artifact_location=(Path.cwd() / "mlartifacts").resolve().as_uri()
-        )
-    else:
-        experiment_id = experiment.experiment_id
-    run_name = Path(report_dir).name
-    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+    with start_run(config.experiment, Path(report_dir).name) as run:
         mlflow.log_params(config.params())
         mlflow.set_tags({
             "stage": "evaluate",

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import signal
 import tempfile
 import threading
@@ -37,12 +36,11 @@ from chromesift.errors import UserError
 from chromesift.metrics import calibration_summary, weighted_prf
 from chromesift.models.bundle import bundle_identity, save_bundle
 from chromesift.plots import training_plots
+from chromesift.tracking import git_commit, start_run, tracking_uri
 from chromesift.train import core
 from chromesift.train.config import HUMAN_FULLTEXT, TrainConfig
 
 log = logging.getLogger(__name__)
-
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 
 
 @dataclass
@@ -58,26 +56,6 @@ class TrainResult:
     not_logged: list[str] = field(default_factory=list)
     #: what went wrong with tracking and what it cost, or None
     tracking_error: str | None = None
-
-
-def tracking_setup(experiment: str) -> str:
-    """Point MLflow at ``$MLFLOW_TRACKING_URI`` or the local SQLite store; return the experiment id."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
-    mlflow.set_tracking_uri(uri)
-    exp = mlflow.get_experiment_by_name(experiment)
-    if exp is not None:
-        return exp.experiment_id
-    artifacts = Path(os.environ.get("CHROMESIFT_ARTIFACTS", "mlartifacts")).resolve() / experiment
-    try:
-        return mlflow.create_experiment(experiment, artifact_location=artifacts.as_uri())
-    except MlflowException:
-        exp = mlflow.get_experiment_by_name(experiment)  # a concurrent run created it first
-        if exp is None:
-            raise
-        return exp.experiment_id
 
 
 def calibration(oof: pd.DataFrame) -> dict:
@@ -247,17 +225,14 @@ class _Tracking:
     def start(self, config: TrainConfig) -> None:
         import mlflow
 
-        self.uri = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+        self.uri = tracking_uri()
 
-        def start_run() -> None:
-            exp_id = tracking_setup(config.experiment)
-            self.run_id = mlflow.start_run(experiment_id=exp_id, run_name=config.name).info.run_id
+        def start() -> None:
+            self.run_id = start_run(config.experiment, config.name).info.run_id
 
-        self.step("the run", start_run)
+        self.step("the run", start)
 
         def params_and_tags() -> None:
-            from chromesift.models.bundle import git_commit
-
             mlflow.log_params(config.params())
             mlflow.set_tags({"git_commit": git_commit(), "chromesift.stage": "train"})
 
