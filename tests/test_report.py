@@ -175,6 +175,7 @@ def _held_out_run(tiny_corpus: Path, tmp_path: Path, monkeypatch, maps: dict) ->
     """A leave-one-dataset-out run on the tiny corpus; the fold holding out ``name`` gets ``maps[name]``
     as its probability map. Returns the results and the datasets each fit saw."""
     import chromesift.train
+    from chromesift.cli.evaluate import evaluate
     from chromesift.data.build import BuildConfig, build
 
     manifest = [{"name": n, "file": f"{n}.jsonl.xz", "pages": 0, "license": "test", "sha256": ""}
@@ -199,7 +200,7 @@ def _held_out_run(tiny_corpus: Path, tmp_path: Path, monkeypatch, maps: dict) ->
         return fitted
 
     monkeypatch.setattr(chromesift.train, "fit_for_evaluation", spy)
-    results = run_evaluation(
+    results = evaluate(  # the command's engine call, with the training stage's fitter
         _config(tiny_corpus, tmp_path, split="leave-one-dataset-out", train_config=toml, n_boot=0)
     )
     return results, seen
