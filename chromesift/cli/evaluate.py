@@ -125,7 +125,7 @@ def evaluate(config: EvaluationConfig, *, model=None) -> dict:
     """:func:`~chromesift.evaluate.run.run_evaluation`, with the training stage's fitter
     when ``config`` asks for the leave-one-dataset-out split (what the command runs)."""
     fit = None
-    if config.include_model and config.split != "whole" and model is None:
+    if config.include_model and config.split == "leave-one-dataset-out" and model is None:
         fit = held_out_trainer(config.train_config)
     return run_evaluation(config, model=model, fit=fit)
 
