@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from chromesift.evaluate import metrics
+from chromesift import metrics
 
 
 def test_tokens_keep_case_and_split_on_non_word():

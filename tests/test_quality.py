@@ -50,7 +50,7 @@ def test_snippet_labels_are_partial(pinned):
 @pytest.mark.parametrize("name", sorted(MODEL_FLOORS))
 def test_default_model_floor(pinned, name):
     import chromesift
-    from chromesift.evaluate.metrics import shingle_score
+    from chromesift.metrics import shingle_score
 
     model = chromesift.load_model()
     pages = list(corpus.iter_pages(corpus.dataset_path(pinned, name), limit=PAGES))
@@ -61,7 +61,7 @@ def test_default_model_floor(pinned, name):
 
 def test_default_model_snippet_floor(pinned):
     import chromesift
-    from chromesift.evaluate.metrics import snippet_score
+    from chromesift.metrics import snippet_score
 
     model = chromesift.load_model()
     pages = list(corpus.iter_pages(corpus.dataset_path(pinned, "trafilatura-eval"), limit=PAGES))

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from chromesift import plots
 from chromesift.cli import main as cli_main
 from chromesift.data.html import parse_html
 from chromesift.data.text import parse_text
@@ -132,9 +133,9 @@ def test_run_evaluation_end_to_end(tiny_corpus, tmp_path):
     md = (out / "report.md").read_text(encoding="utf-8")
     assert "| **macro** |" in md and "![F1 per dataset" in md and "## 95% intervals of F1" in md
     page = (out / "report.html").read_text(encoding="utf-8")
-    assert len(re.findall(r"src='data:image/png;base64,", page)) == len(report.FIGURES)
+    assert len(re.findall(r"src='data:image/png;base64,", page)) == len(plots.FIGURES)
     assert "http" not in re.sub(r"https://example\.org/\d", "", page)  # self-contained
-    assert all((out / "plots" / f"{n}.png").is_file() for n in report.FIGURES)
+    assert all((out / "plots" / f"{n}.png").is_file() for n in plots.FIGURES)
     keys = flat_metrics(results)
     assert keys["f1.tiny.chromesift"] == pytest.approx(1.0)
     assert "macro_f1.all-text" in keys and "paragraph_brier" in keys
@@ -174,6 +175,7 @@ def _held_out_run(tiny_corpus: Path, tmp_path: Path, monkeypatch, maps: dict) ->
     """A leave-one-dataset-out run on the tiny corpus; the fold holding out ``name`` gets ``maps[name]``
     as its probability map. Returns the results and the datasets each fit saw."""
     import chromesift.train
+    from chromesift.cli.evaluate import evaluate
     from chromesift.data.build import BuildConfig, build
 
     manifest = [{"name": n, "file": f"{n}.jsonl.xz", "pages": 0, "license": "test", "sha256": ""}
@@ -198,7 +200,7 @@ def _held_out_run(tiny_corpus: Path, tmp_path: Path, monkeypatch, maps: dict) ->
         return fitted
 
     monkeypatch.setattr(chromesift.train, "fit_for_evaluation", spy)
-    results = run_evaluation(
+    results = evaluate(  # the command's engine call, with the training stage's fitter
         _config(tiny_corpus, tmp_path, split="leave-one-dataset-out", train_config=toml, n_boot=0)
     )
     return results, seen
@@ -216,9 +218,9 @@ def test_leave_one_dataset_out_trains_without_the_held_out_set(tiny_corpus, tmp_
 
 
 def test_rescore_remakes_the_held_out_decisions(tiny_corpus, tmp_path, monkeypatch, capsys):
+    from chromesift import metrics
     from chromesift.data.corpus import iter_pages
     from chromesift.data.page import to_columns
-    from chromesift.evaluate import metrics
     from chromesift.evaluate.rescore import AS_RUN, Rule, rescore
     from chromesift.models.rules import headline_index
 
@@ -463,15 +465,15 @@ def test_report_renders_in_headless_chromium(tmp_path):
     assert img.shape[:2] == (3000, 1200)
     frame = np.all(np.abs(img - np.array(report.FIGURE_FRAME_RGB)) <= 3, axis=-1)
     # each figure's frame gives a top and a bottom line of frame colour, as wide as the figure
-    lines = _runs(frame.sum(axis=1) >= 0.8 * report.FIGURE_WIDTH)
-    assert len(lines) == 2 * len(report.FIGURES), lines
+    lines = _runs(frame.sum(axis=1) >= 0.8 * plots.FIGURE_WIDTH)
+    assert len(lines) == 2 * len(plots.FIGURES), lines
     for (top0, top1), (bot0, _) in zip(lines[::2], lines[1::2], strict=True):
         band = frame[top1:bot0]
-        assert abs(band.shape[0] - report.FIGURE_HEIGHT) <= 4
+        assert abs(band.shape[0] - plots.FIGURE_HEIGHT) <= 4
         cols = _runs(band.sum(axis=0) >= 0.8 * band.shape[0])
         assert len(cols) == 2, cols
         inside = img[top1:bot0, cols[0][1]:cols[1][0]]
-        assert abs(inside.shape[1] - report.FIGURE_WIDTH) <= 4
+        assert abs(inside.shape[1] - plots.FIGURE_WIDTH) <= 4
         ink = np.any(inside < 200, axis=-1).mean()
         assert 0.01 < ink < 0.9, f"figure at y={top0} looks blank or solid ({ink:.3f} ink)"
         assert inside.std() > 20

@@ -18,8 +18,8 @@ from chromesift.errors import ChromesiftError
 COMMANDS = {
     "data": "chromesift.cli.data",
     "train": "chromesift.cli.train",
-    "evaluate": "chromesift.evaluate.run",
-    "rescore": "chromesift.evaluate.rescore",
+    "evaluate": "chromesift.cli.evaluate",
+    "rescore": "chromesift.cli.rescore",
     "extract": "chromesift.cli.extract",
     "spark-extract": "chromesift.cli.spark",
 }

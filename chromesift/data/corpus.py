@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import lzma
 import os
@@ -12,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from chromesift.data.util import sha256_file
 from chromesift.errors import ChromesiftError
 
 ENV_VAR = "CHROMESIFT_DATA"
@@ -97,15 +97,6 @@ def load_manifest(data_dir: Path) -> list[dict]:
 def dataset_names(data_dir: Path) -> list[str]:
     """Names of the datasets listed in the manifest, in manifest order."""
     return [entry["name"] for entry in load_manifest(data_dir)]
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, streamed."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def verify(data_dir: Path, names: list[str] | None = None) -> dict[str, str]:

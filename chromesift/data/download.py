@@ -11,7 +11,6 @@ with exponential backoff; a 4xx answer such as 404 fails at once.
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import json
 import logging
@@ -27,6 +26,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from tqdm.auto import tqdm
 
+from chromesift.data.util import sha256_file
 from chromesift.errors import ChromesiftError
 
 log = logging.getLogger(__name__)
@@ -119,14 +119,6 @@ def _check_url(url: str) -> None:
     scheme = urlsplit(url).scheme.lower()
     if scheme not in ("http", "https", "file"):
         raise DownloadError(f"{url}: only http, https and file URLs are fetched")
-
-
-def _sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _fetch_once(
@@ -261,7 +253,7 @@ def fetch(
     dest = dest_dir / _safe_name(source.file, source.url)
     part = dest.with_name(dest.name + ".part")
     if dest.exists() and source.sha256:
-        if _sha256_of(dest) == source.sha256:
+        if sha256_file(dest) == source.sha256:
             log.info("%s: already present and verified", dest.name)
             return dest
         log.warning("%s: present but its sha256 differs; downloading it again", dest.name)
@@ -320,7 +312,7 @@ def _check(source: Source, part: Path) -> str | None:
     if source.size is not None and size != source.size:
         return f"size {size} bytes differs from the expected {source.size}"
     if source.sha256:
-        digest = _sha256_of(part)
+        digest = sha256_file(part)
         if digest != source.sha256:
             return f"sha256 {digest} differs from the expected {source.sha256}"
     return None

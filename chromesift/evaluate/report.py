@@ -2,39 +2,24 @@
 
 Everything here works on the plain results dict that
 :func:`chromesift.evaluate.run.run_evaluation` returns (JSON types only), so a
-report can be rebuilt from a saved ``metrics.json``. Plots are drawn with
-matplotlib's object API on the Agg canvas (no pyplot, no global state) and
-embedded in the HTML as base64 PNG; the Markdown file links the same PNGs,
-written to ``plots/``.
+report can be rebuilt from a saved ``metrics.json``. The figures come from
+:mod:`chromesift.plots` and are embedded in the HTML as base64 PNG; the Markdown
+file links the same PNGs, written to ``plots/``.
 """
 
 from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 import math
-from collections.abc import Sequence
 from pathlib import Path
 
-from chromesift.evaluate import metrics
+from chromesift import metrics
+from chromesift.plots import FIGURE_HEIGHT, FIGURE_TITLES, FIGURE_WIDTH, render_plots
 
-#: CSS size of every figure box in the HTML report (pixels); the browser test relies on it.
-FIGURE_WIDTH = 960
-FIGURE_HEIGHT = 440
 #: Colour of the frame drawn around each figure, rgb; unused by the plots themselves.
 FIGURE_FRAME_RGB = (203, 213, 225)
-#: Order of the figures, top to bottom.
-FIGURES = ("f1_by_dataset", "precision_recall", "ms_per_page", "reliability")
-FIGURE_TITLES = {
-    "f1_by_dataset": "F1 per dataset and extractor",
-    "precision_recall": "Precision against recall (large: macro over datasets; small: one dataset)",
-    "ms_per_page": "Milliseconds per page (log scale)",
-    "reliability": "Reliability of chromesift's paragraph probabilities",
-}
-
-_DPI = 100
 
 
 def _fmt(value, digits: int = 3) -> str:
@@ -43,165 +28,6 @@ def _fmt(value, digits: int = 3) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)
-
-
-def _figure(width: float = FIGURE_WIDTH, height: float = FIGURE_HEIGHT):
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width / _DPI, height / _DPI), dpi=_DPI, layout="constrained")
-
-
-def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=_DPI)
-    return buf.getvalue()
-
-
-def _colors(names: Sequence[str]) -> dict[str, str]:
-    palette = [
-        "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-        "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-    ]
-    return {n: palette[i % len(palette)] for i, n in enumerate(names)}
-
-
-def plot_f1_by_dataset(results: dict) -> bytes | None:
-    """Grouped bars: the headline F1 of each extractor on each dataset, plus the macro mean."""
-    extractors = results["extractors"]
-    datasets = list(results["datasets"])
-    if not extractors or not datasets:
-        return None
-    import numpy as np
-
-    groups = datasets + ["macro"]
-    values = np.array(
-        [
-            [
-                (results["overall"] if g == "macro" else results["datasets"][g]["extractors"])
-                .get(e, {})
-                .get("f1", float("nan"))
-                for g in groups
-            ]
-            for e in extractors
-        ],
-        dtype=float,
-    )
-    fig = _figure()
-    ax = fig.add_subplot()
-    colors = _colors(extractors)
-    width = 0.8 / len(extractors)
-    x = np.arange(len(groups))
-    for i, e in enumerate(extractors):
-        ax.bar(x + (i - (len(extractors) - 1) / 2) * width, np.nan_to_num(values[i]), width,
-               label=e, color=colors[e])
-    ax.set_xticks(x, groups, rotation=30, ha="right", fontsize=8)
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("F1")
-    ax.grid(axis="y", alpha=0.3)
-    fig.legend(fontsize=8, ncols=min(len(extractors), 5), loc="outside upper center")
-    return _png(fig)
-
-
-def plot_precision_recall(results: dict) -> bytes | None:
-    """Scatter of precision against recall: macro per extractor, and each dataset."""
-    extractors = results["extractors"]
-    if not extractors:
-        return None
-    fig = _figure()
-    ax = fig.add_subplot()
-    colors = _colors(extractors)
-    for e in extractors:
-        pts = [
-            (d["extractors"][e].get("recall"), d["extractors"][e].get("precision"))
-            for d in results["datasets"].values()
-            if e in d["extractors"]
-        ]
-        pts = [(r, p) for r, p in pts if r is not None and p is not None and r == r and p == p]
-        if pts:
-            ax.scatter(*zip(*pts, strict=True), s=14, alpha=0.45, color=colors[e])
-        o = results["overall"].get(e, {})
-        r, p = o.get("recall"), o.get("precision")
-        if r is not None and p is not None and r == r and p == p:
-            ax.scatter([r], [p], s=110, color=colors[e], edgecolor="black", label=e, zorder=3)
-    ax.set_xlim(0, 1.02)
-    ax.set_ylim(0, 1.02)
-    ax.set_xlabel("recall")
-    ax.set_ylabel("precision")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower left")
-    return _png(fig)
-
-
-def plot_ms_per_page(results: dict) -> bytes | None:
-    """Box plot of per-page extraction time for each extractor (log scale)."""
-    timings = results.get("timings") or {}
-    names = [e for e in results["extractors"] if timings.get(e)]
-    if not names:
-        return None
-    fig = _figure()
-    ax = fig.add_subplot()
-    data = [[max(t, 1e-3) for t in timings[e]] for e in names]
-    import matplotlib
-
-    # matplotlib 3.10 replaced ``vert`` by ``orientation`` and warns about the old name
-    new_api = tuple(int(x) for x in matplotlib.__version__.split(".")[:2]) >= (3, 10)
-    orient = {"orientation": "horizontal"} if new_api else {"vert": False}
-    box = ax.boxplot(data, showfliers=True, patch_artist=True,
-                     flierprops={"markersize": 2, "alpha": 0.3}, **orient)
-    colors = _colors(results["extractors"])
-    for patch, e in zip(box["boxes"], names, strict=True):
-        patch.set_facecolor(colors[e])
-        patch.set_alpha(0.6)
-    ax.set_yticks(range(1, len(names) + 1), names, fontsize=8)
-    ax.set_xscale("log")
-    ax.set_xlabel("ms per page")
-    ax.grid(axis="x", alpha=0.3)
-    return _png(fig)
-
-
-def plot_reliability(results: dict) -> bytes | None:
-    """Reliability curve of chromesift's paragraph probabilities, with bin counts."""
-    para = results.get("paragraphs") or {}
-    curve = para.get("reliability")
-    if not curve or not sum(curve["count"]):
-        return None
-    fig = _figure()
-    ax = fig.add_subplot()
-    pts = [
-        (p, o) for p, o in zip(curve["mean_predicted"], curve["observed"], strict=True)
-        if p is not None
-    ]
-    ax.plot([0, 1], [0, 1], linestyle="--", color="#7f7f7f", label="perfectly calibrated")
-    ax.plot(*zip(*pts, strict=True), marker="o", color="#1f77b4", label="chromesift")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.set_xlabel("mean predicted probability of content")
-    ax.set_ylabel("observed share of content")
-    ax.grid(alpha=0.3)
-    twin = ax.twinx()
-    centers = [(lo + hi) / 2 for lo, hi in zip(curve["bin_lower"], curve["bin_upper"], strict=True)]
-    twin.bar(centers, curve["count"], width=0.08, alpha=0.2, color="#ff7f0e", label="paragraphs")
-    twin.set_ylabel("paragraphs per bin")
-    ax.legend(loc="upper left", fontsize=8)
-    return _png(fig)
-
-
-PLOTTERS = {
-    "f1_by_dataset": plot_f1_by_dataset,
-    "precision_recall": plot_precision_recall,
-    "ms_per_page": plot_ms_per_page,
-    "reliability": plot_reliability,
-}
-
-
-def render_plots(results: dict) -> dict[str, bytes]:
-    """Every figure that the results allow, name -> PNG bytes, in :data:`FIGURES` order."""
-    out = {}
-    for name in FIGURES:
-        png = PLOTTERS[name](results)
-        if png is not None:
-            out[name] = png
-    return out
 
 
 # --- tables ------------------------------------------------------------------------------

@@ -9,13 +9,12 @@ page's paragraphs, decides again under each :class:`Rule` with the rule code of
 on every held-out page in minutes, without the run's hour of training. The rule the run
 used is always scored too, and compared with the report's own figures.
 
-Command line: ``chromesift rescore REPORT_DIR [--threshold T ...] [--html-relative-cut R ...]``.
+Command line (:mod:`chromesift.cli.rescore`):
+``chromesift rescore REPORT_DIR [--threshold T ...] [--html-relative-cut R ...]``.
 """
 
 from __future__ import annotations
 
-import argparse
-import itertools
 import json
 import math
 from dataclasses import dataclass
@@ -124,10 +123,10 @@ def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None
     from chromesift.data.page import to_columns
     from chromesift.evaluate.run import (
         EvaluationConfig,
-        _dataset_kind,
-        _macro,
-        _resolve_datasets,
-        _score,
+        dataset_kind,
+        macro_mean,
+        resolve_datasets,
+        score_texts,
         text_dump,
     )
     from chromesift.models.rules import decide
@@ -152,7 +151,7 @@ def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None
         if not (pred["mode"] == mode).any():
             raise UserError(f"the report has no {mode} predictions (run without that mode)")
     config = EvaluationConfig(data_dir=data_dir, datasets=tuple(maps), n_boot=0)
-    data_dir, _ = _resolve_datasets(config)  # the corpus folder, each dataset checked to be there
+    data_dir, _ = resolve_datasets(config)  # the corpus folder, each dataset checked to be there
     out: dict = {"rules": [r.name for r in rules], "datasets": {}, "mean": {}}
     bar = None
     if progress:
@@ -162,7 +161,7 @@ def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None
     differences = []
     for ds in maps:
         pages = list(corpus.iter_pages(corpus.dataset_path(data_dir, ds), meta.get("limit")))
-        kind = _dataset_kind(pages)
+        kind = dataset_kind(pages)
         entry = out["datasets"][ds] = {"kind": kind}
         for mode in modes:
             sub = pred[(pred["dataset"] == ds) & (pred["mode"] == mode)]
@@ -182,7 +181,7 @@ def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None
                     threshold = thresholds[ds] if rule.threshold is None else rule.threshold
                     keep, _ = decide(cols, scores, threshold, title=False, relative_cut=rule.relative_cut(mode))
                     texts[k].append("\n".join(t for t, c in zip(cols["text"], keep.tolist(), strict=True) if c))
-            f1 = {rule.name: _score(kind, pages, t, config)["f1"] for rule, t in zip(rules, texts, strict=True)}
+            f1 = {rule.name: score_texts(kind, pages, t, config)["f1"] for rule, t in zip(rules, texts, strict=True)}
             reported = (results.get("datasets", {}).get(ds, {}).get("extractors", {})
                         .get(REPORT_NAMES[mode], {}).get("f1"))
             entry[mode] = {"f1": f1, "reported": reported}
@@ -196,7 +195,7 @@ def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None
         out["mean"][mode] = {}
         for rule in rules:
             out["mean"][mode][rule.name] = {
-                kind: _macro([d[mode]["f1"][rule.name] for d in out["datasets"].values() if d["kind"] == kind])
+                kind: macro_mean([d[mode]["f1"][rule.name] for d in out["datasets"].values() if d["kind"] == kind])
                 for kind in ("full", "snippets")
             }
     out["largest_difference"] = max(differences) if differences else None
@@ -224,53 +223,3 @@ def table(out: dict) -> str:
         verdict = "reproduces" if diff < 1e-3 else "does NOT reproduce"
         lines += ["", f"rule 0 (as run) {verdict} the report's F1 (largest difference {diff:.4f})"]
     return "\n".join(lines)
-
-
-def _cut(value: str) -> float | None:
-    if value.lower() == "none":
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number or 'none', not {value!r}") from None
-
-
-def register(subparsers) -> None:
-    """Add the ``rescore`` sub-command to the top-level parser's sub-parsers."""
-    p = subparsers.add_parser(
-        "rescore",
-        help="try decision rules on a held-out evaluation's stored probabilities (no training)",
-        description=(
-            "Make the decisions of a leave-one-dataset-out report again under other rules "
-            "(threshold, relative cuts), from its predictions.parquet and each fold's probability "
-            "map, and score them on the same pages. Every combination of the values given is a rule."
-        ),
-    )
-    p.add_argument("report", type=Path, help="report folder of `chromesift evaluate --split leave-one-dataset-out`")
-    p.add_argument("--data", type=Path, default=None, metavar="DIR",
-                   help="corpus folder (default: $CHROMESIFT_DATA, ../shared/datasets, data/corpora)")
-    p.add_argument("--threshold", type=float, nargs="+", default=None, metavar="T",
-                   help="decision thresholds (default: each fold's own)")
-    p.add_argument("--run-threshold", type=float, default=None, metavar="T",
-                   help="the folds' threshold, for a report that does not record it")
-    p.add_argument("--html-relative-cut", type=_cut, nargs="+", default=[None], metavar="R",
-                   help="HTML: content from R times the page's highest score when that is below the "
-                        "threshold; 'none' for no such cut (default: none, as extract)")
-    p.add_argument("--text-relative-cut", type=_cut, nargs="+", default=[TEXT_RELATIVE_CUT], metavar="R",
-                   help=f"the same for plain text (default: {TEXT_RELATIVE_CUT:g}, as extract)")
-    p.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES, help="which pages to score")
-    p.add_argument("--json", type=Path, default=None, metavar="OUT", help="also write the scores as JSON")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=_main)
-
-
-def _main(args: argparse.Namespace) -> int:
-    rules = [Rule(t, h, x) for t, h, x in
-             itertools.product(args.threshold or [None], args.html_relative_cut, args.text_relative_cut)]
-    out = rescore(args.report, rules, data_dir=args.data, modes=tuple(dict.fromkeys(args.modes)),
-                  run_threshold=args.run_threshold, progress=not args.no_progress)
-    print(table(out))
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=2), encoding="utf-8")
-    return 0

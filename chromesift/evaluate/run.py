@@ -1,41 +1,40 @@
-"""``chromesift evaluate``: chromesift and its peers on the same pages, per dataset and overall.
+"""The evaluation engine: chromesift and its peers on the same pages, per dataset and overall.
 
-The command parses its flags into an :class:`EvaluationConfig` and calls
-:func:`run_evaluation`, which returns the metrics as a plain dict and writes
-the report folder (``report.md``, ``report.html``, ``metrics.json``).
+:func:`run_evaluation` takes an :class:`EvaluationConfig`, returns the metrics as a
+plain dict and writes the report folder (``report.md``, ``report.html``,
+``metrics.json``, ``predictions.parquet``). For the leave-one-dataset-out split it is
+given a fitter (``fit``, e.g. a :class:`HeldOutTrainer`): the evaluation stage does not
+import training, the command line (:mod:`chromesift.cli.evaluate`) wires the two.
 MLflow is imported only in :func:`log_to_mlflow`.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import heapq
 import itertools
 import logging
-import os
-import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 if TYPE_CHECKING:
     import pandas
 
+from chromesift import metrics
 from chromesift.errors import ChromesiftError, UserError
-from chromesift.evaluate import metrics
 from chromesift.evaluate.peers import (
     DEFAULT_CACHE_DIR,
     DEFAULT_TIMEOUT,
     PEERS,
-    parse_peer_names,
     run_peer,
 )
+from chromesift.tracking import git_commit, start_run
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +44,6 @@ SELF = "chromesift"
 #: chromesift on the plain-text dump of each page (its visible text, one line per paragraph).
 SELF_TEXT = "chromesift-text"
 DEFAULT_EXPERIMENT = "chromesift-evaluate"
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 
 
 @dataclass(frozen=True)
@@ -91,7 +89,8 @@ class EvaluationConfig:
     experiment
         MLflow experiment name.
     train_config
-        TOML file for the leave-one-dataset-out training runs.
+        TOML file for the leave-one-dataset-out training runs (read by the
+        command, which gives :func:`run_evaluation` its fitter).
     progress
         Show progress bars.
     text_mode
@@ -124,93 +123,6 @@ class EvaluationConfig:
         return {k: str(v) for k, v in dataclasses.asdict(self).items()}
 
 
-# --- the command ---------------------------------------------------------------------------
-
-
-def register(subparsers) -> None:
-    """Add the ``evaluate`` sub-command to the top-level parser's sub-parsers."""
-    p = subparsers.add_parser(
-        "evaluate",
-        help="score chromesift and peer extractors per dataset; write a report",
-        description=(
-            "Run chromesift and the chosen peers on the same corpus pages, score them per dataset "
-            "and overall (macro over datasets), and write report.md, report.html and metrics.json."
-        ),
-    )
-    p.add_argument("--model", type=Path, default=None, metavar="BUNDLE",
-                   help="model bundle folder (default: the shipped model)")
-    p.add_argument("--trust", action="store_true",
-                   help="load a bundle this machine did not write (it is a pickle: check its sha256 first)")
-    p.add_argument("--data", type=Path, default=None, metavar="DIR",
-                   help="corpus folder (default: $CHROMESIFT_DATA, ../shared/datasets, data/corpora)")
-    p.add_argument("--datasets", nargs="+", default=[], metavar="NAME",
-                   help="datasets to evaluate on (default: all in the corpus folder)")
-    p.add_argument("--peers", default="none",
-                   help="'all', 'none' or comma-separated names: " + ", ".join(PEERS))
-    p.add_argument("--split", choices=SPLITS, default="whole",
-                   help="evaluate the model as is, or train one per held-out dataset")
-    p.add_argument("--limit", type=int, default=None, metavar="N", help="pages per dataset")
-    p.add_argument("--out", type=Path, default=None, metavar="DIR",
-                   help="report folder (default: reports/evaluate-<time>)")
-    p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
-    p.add_argument("--peers-only", action="store_true", help="leave chromesift out (no model needed)")
-    p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR,
-                   help="cache of peer outputs (default: %(default)s)")
-    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
-                   help="seconds per page for a peer (default: %(default)s)")
-    p.add_argument("--jobs", type=int, default=1, help="worker processes per peer")
-    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the intervals")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
-    p.add_argument("--train-config", type=Path, default=None,
-                   help="training TOML for --split leave-one-dataset-out")
-    p.add_argument("--experiment", default=DEFAULT_EXPERIMENT, help="MLflow experiment name")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.add_argument("--no-text-mode", action="store_true",
-                   help="do not score chromesift on the pages' plain-text dumps (chromesift-text)")
-    p.set_defaults(func=_main)
-
-
-def config_from_args(args: argparse.Namespace) -> EvaluationConfig:
-    """Check the parsed flags and turn them into an :class:`EvaluationConfig`."""
-    if args.limit is not None and args.limit < 1:
-        raise UserError("--limit must be at least 1")
-    if args.jobs < 1:
-        raise UserError("--jobs must be at least 1")
-    if args.timeout <= 0:
-        raise UserError("--timeout must be positive")
-    if args.bootstrap < 0:
-        raise UserError("--bootstrap must not be negative")
-    return EvaluationConfig(
-        model=args.model,
-        trust=args.trust,
-        data_dir=args.data,
-        datasets=tuple(args.datasets),
-        peers=tuple(parse_peer_names(args.peers)),
-        split=args.split,
-        limit=args.limit,
-        out=args.out,
-        include_model=not args.peers_only,
-        mlflow=not args.no_mlflow,
-        cache_dir=args.cache_dir,
-        timeout=args.timeout,
-        n_jobs=args.jobs,
-        n_boot=args.bootstrap,
-        random_state=args.seed,
-        experiment=args.experiment,
-        train_config=args.train_config,
-        progress=not args.no_progress,
-        text_mode=not args.no_text_mode,
-    )
-
-
-def _main(args: argparse.Namespace) -> int:
-    config = config_from_args(args)
-    results = run_evaluation(config)
-    print(summary_table(results))
-    print(f"report: {results['meta']['report_dir']}")
-    return 0
-
-
 def summary_table(results: dict) -> str:
     """Plain-text table of the headline F1 per dataset and extractor, with the macro row."""
     extractors = results["extractors"]
@@ -231,7 +143,25 @@ def summary_table(results: dict) -> str:
 # --- the run -------------------------------------------------------------------------------
 
 
-def _resolve_datasets(config: EvaluationConfig) -> tuple[Path, list[str]]:
+def resolve_datasets(config: EvaluationConfig) -> tuple[Path, list[str]]:
+    """The corpus folder and the datasets to evaluate, each checked to be there.
+
+    Parameters
+    ----------
+    config
+        Its ``data_dir`` (None: :func:`chromesift.data.corpus.default_data_dir`) and
+        ``datasets`` (empty: every dataset of the folder) are used.
+
+    Returns
+    -------
+    tuple
+        ``(data_dir, dataset names)``.
+
+    Raises
+    ------
+    UserError
+        The folder is missing or empty, or a dataset is unknown or its file absent.
+    """
     from chromesift.data import corpus
 
     data_dir = Path(config.data_dir) if config.data_dir is not None else corpus.default_data_dir()
@@ -282,44 +212,51 @@ def load_bundle(path: Path | None, *, trusted: bool = False):
         raise UserError(f"cannot load {where}: {exc}") from None
 
 
-def _fit_for_evaluation():
-    """``chromesift.train.fit_for_evaluation``, or a :class:`UserError` saying it is missing."""
-    try:
-        from chromesift.train import fit_for_evaluation
-    except ImportError:
-        raise UserError(
-            "--split leave-one-dataset-out needs chromesift.train.fit_for_evaluation, which this "
-            "chromesift does not have yet; use --split whole"
-        ) from None
-    return fit_for_evaluation
+#: ``fit(held_out)``: a model trained without the dataset ``held_out``.
+HeldOutFit = Callable[[str], Any]
 
 
-class _HeldOutTrainer:
-    """Fits, for each held-out dataset, a model on the built tables of every other dataset."""
+class HeldOutTrainer:
+    """Fits, for each held-out dataset, a model on the built tables of every other dataset.
 
-    def __init__(self, config: EvaluationConfig) -> None:
-        from chromesift.train.config import load_config
+    An instance is a :data:`HeldOutFit` for :func:`run_evaluation`.
 
-        self.fit = _fit_for_evaluation()
-        # no tracking and no cross-validation: these fits exist only to be scored here
-        self.train_config = load_config(config.train_config, cv_folds=0, mlflow=False)
+    Parameters
+    ----------
+    fit
+        Fits a model, untracked, on a labeled paragraph table (``fit(table) -> model``
+        with ``classify`` and ``threshold``), e.g.
+        :func:`chromesift.train.fit_for_evaluation` with a training config.
+    tables
+        Folder of the built paragraph tables (``chromesift data build``).
+    datasets
+        Datasets to load from it; empty for all.
+    """
+
+    def __init__(self, fit: Callable[[pandas.DataFrame], Any], tables: Path, datasets: Iterable[str] = ()) -> None:
+        self.fit = fit
+        self.tables = Path(tables)
+        self.datasets = tuple(datasets)
         self._table = None
+
+    def __call__(self, held_out: str):
+        """A model trained without ``held_out``."""
+        return self.model_for(held_out)
 
     def model_for(self, held_out: str):
         """A model trained without ``held_out``."""
         from chromesift.data.build import load_tables
 
         if self._table is None:
-            datasets = list(self.train_config.datasets) or None
-            self._table = load_tables(self.train_config.tables, datasets)
+            self._table = load_tables(self.tables, list(self.datasets) or None)
         train = self._table[self._table["dataset"] != held_out]
         if not len(train):
             raise UserError(
-                f"no training data without {held_out!r} in {self.train_config.tables} "
+                f"no training data without {held_out!r} in {self.tables} "
                 "(run `chromesift data build` for the other datasets)"
             )
         log.info("training without %s on %d paragraphs", held_out, len(train))
-        return self.fit(train.reset_index(drop=True), self.train_config)
+        return self.fit(train.reset_index(drop=True))
 
 
 def _calibration_map(model) -> list[float] | None:
@@ -395,12 +332,31 @@ def _prediction_frame(ds: str, mode: str, pages, frames) -> pandas.DataFrame:
     return out
 
 
-def _dataset_kind(pages) -> str:
+def dataset_kind(pages) -> str:
+    """``"full"`` when any page has a full ground-truth text, else ``"snippets"``."""
     return "full" if any(p.text is not None for p in pages) else "snippets"
 
 
-def _score(kind: str, pages, texts: list[str], config: EvaluationConfig) -> dict:
-    """Headline scores of one extractor on one dataset."""
+def score_texts(kind: str, pages, texts: list[str], config: EvaluationConfig) -> dict:
+    """Headline scores of one extractor on one dataset.
+
+    Parameters
+    ----------
+    kind
+        The dataset's :func:`dataset_kind`.
+    pages
+        The dataset's pages (:func:`chromesift.data.corpus.iter_pages`).
+    texts
+        The extractor's text of each page, same order.
+    config
+        Its ``n_boot`` and ``random_state`` seed the bootstrap intervals.
+
+    Returns
+    -------
+    dict
+        Shingle precision, recall, F1 (with intervals) and token F1 for ``"full"``;
+        pooled snippet scores for ``"snippets"``; ``score`` names which.
+    """
     if kind == "snippets":
         s = metrics.snippet_score(texts, [p.with_ for p in pages], [p.without for p in pages])
         return {**s, "score": "snippet F1"}
@@ -521,18 +477,10 @@ class _WorstPages:
         return out
 
 
-def _macro(values: list[float | None]) -> float | None:
+def macro_mean(values: list[float | None]) -> float | None:
+    """The mean of the values that are numbers (None and NaN left out), None if there are none."""
     vals = [v for v in values if v is not None and v == v]
     return float(np.mean(vals)) if vals else None
-
-
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
 
 
 def _model_meta(model) -> dict:
@@ -542,7 +490,7 @@ def _model_meta(model) -> dict:
     return {k: v for k, v in meta.items() if isinstance(v, (str, int, float, bool)) or v is None}
 
 
-def run_evaluation(config: EvaluationConfig, *, model=None) -> dict:
+def run_evaluation(config: EvaluationConfig, *, model=None, fit: HeldOutFit | None = None) -> dict:
     """Run chromesift and the peers on the same pages; score, report and (optionally) log.
 
     Parameters
@@ -552,6 +500,11 @@ def run_evaluation(config: EvaluationConfig, *, model=None) -> dict:
     model
         A model object to use instead of loading ``config.model`` (``classify``
         as :func:`chromesift.load_model` gives); only with ``split="whole"``.
+    fit
+        For ``split="leave-one-dataset-out"``: ``fit(held_out)`` returns a model
+        trained without the dataset ``held_out`` (a :class:`HeldOutTrainer`; the
+        ``chromesift evaluate`` command makes one with
+        :func:`chromesift.train.fit_for_evaluation`).
 
     Returns
     -------
@@ -566,13 +519,14 @@ def run_evaluation(config: EvaluationConfig, *, model=None) -> dict:
     Raises
     ------
     UserError
-        For an unknown dataset, a missing bundle or an impossible split.
+        For an unknown dataset, a missing bundle, an impossible split or a held-out
+        split without ``fit``.
     """
     if config.split not in SPLITS:
         raise UserError(f"unknown split {config.split!r} (known: {', '.join(SPLITS)})")
     from chromesift.data.corpus import dataset_path, iter_pages
 
-    data_dir, datasets = _resolve_datasets(config)
+    data_dir, datasets = resolve_datasets(config)
     peer_names = list(config.peers)
     for name in peer_names:
         if name not in PEERS:
@@ -585,7 +539,9 @@ def run_evaluation(config: EvaluationConfig, *, model=None) -> dict:
     if config.include_model and config.split != "whole":
         if model is not None:
             raise UserError("a given model can only be evaluated with --split whole")
-        trainer = _HeldOutTrainer(config)
+        if fit is None:
+            raise UserError(f"--split {config.split} needs a fitter: pass fit= (a HeldOutTrainer)")
+        trainer = fit
     own = ([SELF] + ([SELF_TEXT] if config.text_mode else [])) if config.include_model else []
     extractors = own + peer_names
 
@@ -605,7 +561,7 @@ def run_evaluation(config: EvaluationConfig, *, model=None) -> dict:
             "peer_versions": {n: PEERS[n].version() for n in peer_names},
             "limit": config.limit,
             "created": started.isoformat(timespec="seconds"),
-            "git_commit": _git_commit(),
+            "git_commit": git_commit(short=True) or None,
             "n_boot": config.n_boot,
             "random_state": config.random_state,
         },
@@ -631,14 +587,14 @@ def run_evaluation(config: EvaluationConfig, *, model=None) -> dict:
             pages = list(iter_pages(dataset_path(data_dir, ds), config.limit))
             if bar is not None:
                 bar.set_postfix_str(ds)
-            kind = _dataset_kind(pages)
+            kind = dataset_kind(pages)
             entry = {"kind": kind, "n_pages": len(pages),
                      "score": "shingle F1" if kind == "full" else "snippet F1", "extractors": {}}
             results["meta"]["datasets"][ds] = len(pages)
             n_pages_total += len(pages)
             outputs: dict[str, tuple[list[str], list[float], int]] = {}
             if config.include_model:
-                ds_model = model if trainer is None else trainer.model_for(ds)
+                ds_model = model if trainer is None else trainer(ds)
                 if trainer is not None:
                     # the fold's probability map, so its scores can be recovered from predictions.parquet
                     results["meta"].setdefault("calibration_maps", {})[ds] = _calibration_map(ds_model)
@@ -669,7 +625,7 @@ def run_evaluation(config: EvaluationConfig, *, model=None) -> dict:
                     sum(r.failed for r in res),
                 )
             for name, (texts, ms, failed) in outputs.items():
-                scores = _score(kind, pages, texts, config)
+                scores = score_texts(kind, pages, texts, config)
                 scores.update(_timing_stats(ms))
                 scores["failures"] = failed
                 failures[name] += failed
@@ -686,9 +642,9 @@ def run_evaluation(config: EvaluationConfig, *, model=None) -> dict:
     for name in extractors:
         per = [d["extractors"][name] for d in results["datasets"].values()]
         results["overall"][name] = {
-            "f1": _macro([s.get("f1") for s in per]),
-            "precision": _macro([s.get("precision") for s in per]),
-            "recall": _macro([s.get("recall") for s in per]),
+            "f1": macro_mean([s.get("f1") for s in per]),
+            "precision": macro_mean([s.get("precision") for s in per]),
+            "recall": macro_mean([s.get("recall") for s in per]),
             **_timing_stats(results["timings"][name]),
             "failures": failures[name],
             "n_pages": n_pages_total,
@@ -752,22 +708,13 @@ def flat_metrics(results: dict) -> dict[str, float]:
 def log_to_mlflow(results: dict, report_dir: Path, config: EvaluationConfig) -> str:
     """Log parameters, metrics and the report folder to MLflow; returns the run id.
 
-    The tracking URI is ``$MLFLOW_TRACKING_URI`` or ``sqlite:///mlflow.db``; a
-    new experiment keeps its artifacts in ``mlartifacts/`` of the working
-    directory.
+    The store and the experiment are set up as for training (:mod:`chromesift.tracking`):
+    ``$MLFLOW_TRACKING_URI`` or ``sqlite:///mlflow.db``, and a new experiment keeps its
+    artifacts in ``$CHROMESIFT_ARTIFACTS/<experiment>`` (default ``mlartifacts/``).
     """
     import mlflow
 
-    mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI)
-    experiment = mlflow.get_experiment_by_name(config.experiment)
-    if experiment is None:
-        experiment_id = mlflow.create_experiment(
-            config.experiment, artifact_location=(Path.cwd() / "mlartifacts").resolve().as_uri()
-        )
-    else:
-        experiment_id = experiment.experiment_id
-    run_name = Path(report_dir).name
-    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+    with start_run(config.experiment, Path(report_dir).name) as run:
         mlflow.log_params(config.params())
         mlflow.set_tags({
             "stage": "evaluate",

@@ -39,13 +39,14 @@ import os
 import platform
 import re
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
+from chromesift.data.util import git_commit
+from chromesift.data.util import sha256_file as _sha256
 from chromesift.errors import BundleError
 from chromesift.models.legacy import legacy_paths, old_names
 
@@ -81,14 +82,6 @@ class UntrustedBundleError(BundleError):
     """A bundle that neither ships with chromesift nor was written on this machine."""
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def versions() -> dict[str, str]:
     """Versions of the libraries a pickled pipeline depends on."""
     import joblib
@@ -103,17 +96,6 @@ def versions() -> dict[str, str]:
         "numpy": numpy.__version__,
         "joblib": joblib.__version__,
     }
-
-
-def git_commit(cwd: Path | None = None) -> str:
-    """The current git commit, or "" outside a checkout."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=cwd
-        )
-        return out.stdout.strip() if out.returncode == 0 else ""
-    except (OSError, subprocess.SubprocessError):
-        return ""
 
 
 # --- trust store ---------------------------------------------------------------------------

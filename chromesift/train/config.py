@@ -19,7 +19,11 @@ HUMAN_FULLTEXT = (
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything a training run depends on; logged as the run's params."""
+    """Everything a training run depends on; logged as the run's params.
+
+    What the defaults scored held out, and what was tried instead, is in
+    ``docs/findings.md`` ("Training settings: what was tried held out").
+    """
 
     name: str = "chromesift"
     tables: Path = Path("data") / "paragraphs"
@@ -37,24 +41,15 @@ class TrainConfig:
     second_stage: bool = True
     stack_folds: int = 2
     # Platt scaling of the reported probabilities, fitted on out-of-fold stage-2 predictions
-    # whose folds are whole datasets (so they hold on corpora unlike the training ones). The
-    # decisions stay on the uncalibrated probabilities: calibrating changes no extracted text.
+    # whose folds are whole datasets; the decisions stay on the uncalibrated scores, so
+    # calibrating changes no extracted text
     calibrate: bool = True
     calibration_folds: int = 4
-    # which mix of corpora the calibration map is fitted to: "training" weighs the rows as the
-    # boosters do (each corpus by the square root of its size at dataset_balance 0.5),
-    # "corpora" each corpus by all its labeled paragraphs (undoing dataset_balance's draw).
-    # "corpora" alone moved the worst decile held out (benchmarks/lodo.toml, paragraphs pooled)
-    # from 0.066 to 0.058 but on unseen sites (grouped CV) from 0.032 to 0.056. With
-    # calibration_refit "mixed" (below) held out: worst decile 0.046, ECE 0.017 (the decisions,
-    # so every F1, unchanged); unseen sites of the training corpora: worst decile 0.072, ECE
-    # 0.037 (under-confident there: the map hedges for corpora the model has not seen)
+    # what the calibration map is fitted to: "corpora" (each corpus by all its labeled
+    # paragraphs) or "training" (the rows weighed as the boosters weigh them)
     calibration_mix: str = "corpora"
-    # which stages each calibration fold learns again without its held-out corpora: "stage2"
-    # (the held-out rows keep the context of the full model's stage 1, which saw their corpus:
-    # over-confident on a new corpus) or "both" (their context comes from a stage 1 that never
-    # saw them either, as for a corpus unlike the training ones; costs one more fit per fold)
-    # or "mixed" (the map weighs both kinds of prediction half each)
+    # what each calibration fold fits again without its held-out corpora: "stage2", "both"
+    # (one more fit per fold) or "mixed" (the map weighs both kinds of prediction half each)
     calibration_refit: str = "mixed"
     # data
     text_copies: float = 0.5  # share of pages also trained on as plain text
@@ -62,40 +57,14 @@ class TrainConfig:
     max_fit_rows: int = 300_000  # labeled paragraphs each booster is fitted on (random rows)
     min_label_weight: float = 0.4  # paragraphs whose label confidence is lower are left out
     length_weight: bool = False  # weight paragraphs by log length (slower: weighted binning)
-    # each paragraph weighs n ** -page_weight, n = labeled paragraphs of its page: 0 counts
-    # paragraphs (long pages dominate), 1 counts pages (as the page-averaged scores do).
-    # Held out (leave-one-dataset-out, benchmarks/lodo.toml) 0.5 beat 0 by +0.003 on the mean
-    # of 10 (wcxb +0.017, cleaneval -0.004, German snippets -0.002), but the default model it
-    # trained kept the newsletter line after the seed article (tests/test_api.py): off.
-    # Counting every paragraph of the page instead (so the few snippet labels of a
-    # trafilatura-eval page are not upweighted) fixed that line but scored 0.8892 held out,
-    # below no weighting (0.8913): the gain came from the sparsely labeled, many-site pages
-    # being weighted up, and with it an `li` link after an article leaned to content.
-    # page_weight 0.25 (labeled paragraphs, as now) kept that line out too but scored 0.8910
+    # each paragraph weighs n ** -page_weight, n = labeled paragraphs of its page: 0 weighs
+    # paragraphs alike, 1 pages alike
     page_weight: float = 0.0
-    # the page's headline (chromesift.models.rules.headline_index): corpora disagree on whether it is
-    # main content (cleaneval, l3s and msv say yes for 9 in 10 pages, newspaper3k and
-    # readability no for 2 in 3) and extract never keeps it, so by default it is context only.
-    # Held out (benchmarks/lodo.toml): mean of 10 0.8951 -> 0.8947, newspaper3k 0.783 -> 0.793,
-    # xmu 0.908 -> 0.900, worst calibration decile 0.083 -> 0.066
+    # learn whether the page's headline (chromesift.models.rules.headline_index) is content;
+    # False leaves it as context only (extract never keeps it)
     learn_headline: bool = False
-    # how the max_fit_rows labeled paragraphs each booster learns from are drawn: 0 uniformly
-    # over all rows (the largest corpora, wcxb and dragnet, give two thirds of them), b > 0
-    # per dataset in proportion to its labeled rows ** (1 - b), 1 as many from each corpus.
-    # 0.5 (square root) held out (benchmarks/lodo.toml), mean of 10: 0.8931 -> 0.8951 with
-    # the default run's settings, 0.8913 -> 0.8940 with lighter ones. 1 (as many per corpus,
-    # benchmarks/lodo-balance1.toml): mean of 10 0.8947 -> 0.9001, plain text 0.8720 -> 0.8737,
-    # German snippets 0.9229 -> 0.9195, worst calibration decile 0.066 -> 0.041 (unseen sites
-    # 0.032 -> 0.027); but the German newsletter line after the seed article (tests/test_api.py)
-    # in plain text scored 0.557 with random_state 0, over its threshold 0.54 (0.421 and 0.304
-    # with random_state 1 and 2; 0.323 with 0.5): not the default until that line is robust.
-    # Two features for it (chrome phrases per 100 characters, a final "!") took the line to
-    # 0.32 (random_state 0) and 0.37 (1), but held out with dataset_balance 1: mean of 10
-    # 0.8973, German snippets 0.9178 (trafilatura 0.9183), worst decile 0.069, the wcxb fold
-    # off by 0.153 and 0.163 (random_state 0, 1) against 0.105 without them: short lines with
-    # chrome words are content on wcxb's listings and service pages. Not kept. The final "!"
-    # alone with dataset_balance 1 (line 0.37) held out: mean of 10 0.8981, German snippets
-    # 0.9180, worst decile 0.059 (the wcxb fold 0.128): not kept either
+    # how the max_fit_rows rows each booster learns from are drawn: 0 uniformly over all rows,
+    # b > 0 per dataset in proportion to its labeled rows ** (1 - b), 1 as many per corpus
     dataset_balance: float = 0.5
     # evaluation
     cv_folds: int = 3  # grouped by site; 0 skips cross-validation

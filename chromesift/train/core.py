@@ -11,6 +11,7 @@ from sklearn.pipeline import Pipeline
 
 from chromesift.data import schema
 from chromesift.features import ParagraphFeatures
+from chromesift.metrics import weighted_prf
 from chromesift.models.classifier import TwoStageClassifier
 from chromesift.train.config import TrainConfig
 
@@ -252,17 +253,6 @@ def grouped_cv(
         if progress is not None:
             progress.update(1)
     return pd.concat(out, ignore_index=True)
-
-
-def weighted_prf(label: np.ndarray, pred: np.ndarray, weight: np.ndarray) -> tuple[float, float, float]:
-    """Precision, recall and F1 of the content class with per-row weights."""
-    tp = float(np.sum(weight[(pred == 1) & (label == 1)]))
-    fp = float(np.sum(weight[(pred == 1) & (label == 0)]))
-    fn = float(np.sum(weight[(pred == 0) & (label == 1)]))
-    p = tp / (tp + fp) if tp + fp else 0.0
-    r = tp / (tp + fn) if tp + fn else 0.0
-    f = 2 * p * r / (p + r) if p + r else 0.0
-    return p, r, f
 
 
 def tune_threshold(oof: pd.DataFrame) -> float:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import signal
 import tempfile
 import threading
@@ -34,13 +33,14 @@ import pandas as pd
 
 from chromesift.data.build import load_tables
 from chromesift.errors import UserError
+from chromesift.metrics import calibration_summary, weighted_prf
 from chromesift.models.bundle import bundle_identity, save_bundle
+from chromesift.plots import training_plots
+from chromesift.tracking import git_commit, start_run, tracking_uri
 from chromesift.train import core
 from chromesift.train.config import HUMAN_FULLTEXT, TrainConfig
 
 log = logging.getLogger(__name__)
-
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 
 
 @dataclass
@@ -58,83 +58,13 @@ class TrainResult:
     tracking_error: str | None = None
 
 
-def tracking_setup(experiment: str) -> str:
-    """Point MLflow at ``$MLFLOW_TRACKING_URI`` or the local SQLite store; return the experiment id."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
-    mlflow.set_tracking_uri(uri)
-    exp = mlflow.get_experiment_by_name(experiment)
-    if exp is not None:
-        return exp.experiment_id
-    artifacts = Path(os.environ.get("CHROMESIFT_ARTIFACTS", "mlartifacts")).resolve() / experiment
-    try:
-        return mlflow.create_experiment(experiment, artifact_location=artifacts.as_uri())
-    except MlflowException:
-        exp = mlflow.get_experiment_by_name(experiment)  # a concurrent run created it first
-        if exp is None:
-            raise
-        return exp.experiment_id
-
-
-def _plots(oof: pd.DataFrame, threshold: float, importances: pd.Series, folder: Path,
-           reliability: dict | None = None) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from sklearn.metrics import ConfusionMatrixDisplay, PrecisionRecallDisplay
-
-    paths = []
-    fig, ax = plt.subplots(figsize=(6, 5))
-    for ds, d in oof.groupby("dataset"):
-        PrecisionRecallDisplay.from_predictions(d["label"], d["probability"], name=ds, ax=ax)
-    ax.set_title("Precision-recall, grouped CV (content class)")
-    ax.legend(fontsize=7)
-    paths.append(folder / "precision_recall.png")
-    fig.savefig(paths[-1], dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    fig, ax = plt.subplots(figsize=(4, 4))
-    ConfusionMatrixDisplay.from_predictions(
-        oof["label"], (oof["probability"] >= threshold).astype(int),
-        display_labels=["chrome", "content"], normalize="true", ax=ax, colorbar=False,
-    )
-    ax.set_title(f"Confusion (threshold {threshold:.2f})")
-    paths.append(folder / "confusion_matrix.png")
-    fig.savefig(paths[-1], dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    if reliability and sum(reliability["count"]):
-        from chromesift.evaluate.report import plot_reliability
-
-        paths.append(folder / "reliability.png")
-        paths[-1].write_bytes(plot_reliability({"paragraphs": {"reliability": reliability}}))
-    if len(importances):
-        top = importances.head(25)[::-1]
-        fig, ax = plt.subplots(figsize=(6, 7))
-        ax.barh(top.index, top.to_numpy())
-        ax.set_title("Permutation importance (drop in length-weighted F1)")
-        paths.append(folder / "feature_importance.png")
-        fig.savefig(paths[-1], dpi=90, bbox_inches="tight")
-        plt.close(fig)
-    return paths
-
-
 def calibration(oof: pd.DataFrame) -> dict:
     """Reliability curve (ten bins), expected calibration error, Brier score and the largest
     gap of a bin, over the out-of-fold probabilities of every labeled paragraph (the
     calibrated ones where ``oof`` has them, as :func:`~chromesift.train.core.grouped_cv` gives)."""
-    from chromesift.evaluate import metrics
-
     y = oof["label"].to_numpy(dtype=float)
     p = oof["calibrated" if "calibrated" in oof.columns else "probability"].to_numpy(dtype=float)
-    curve = metrics.reliability_curve(y, p)
-    return {
-        "reliability": curve,
-        "ece": metrics.expected_calibration_error(curve),
-        "brier": metrics.brier_score(y, p),
-        "worst_gap": metrics.worst_calibration_gap(curve),
-    }
+    return calibration_summary(y, p)
 
 
 def _platt_lines(platt: tuple[float, float] | None) -> list[str]:
@@ -295,17 +225,14 @@ class _Tracking:
     def start(self, config: TrainConfig) -> None:
         import mlflow
 
-        self.uri = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+        self.uri = tracking_uri()
 
-        def start_run() -> None:
-            exp_id = tracking_setup(config.experiment)
-            self.run_id = mlflow.start_run(experiment_id=exp_id, run_name=config.name).info.run_id
+        def start() -> None:
+            self.run_id = start_run(config.experiment, config.name).info.run_id
 
-        self.step("the run", start_run)
+        self.step("the run", start)
 
         def params_and_tags() -> None:
-            from chromesift.models.bundle import git_commit
-
             mlflow.log_params(config.params())
             mlflow.set_tags({"git_commit": git_commit(), "chromesift.stage": "train"})
 
@@ -508,7 +435,7 @@ def _log_run(tracking: _Tracking, config: TrainConfig, pipe, rows, cv, oof, thre
         if len(oof):
             for k, d in oof.groupby("fold"):
                 pred = (d["probability"].to_numpy() >= threshold).astype(int)
-                f = core.weighted_prf(d["label"].to_numpy(), pred, d["chars"].to_numpy(dtype=float))[2]
+                f = weighted_prf(d["label"].to_numpy(), pred, d["chars"].to_numpy(dtype=float))[2]
                 mlflow.log_metric("cv.fold.len_f1", f, step=int(k))
         mlflow.log_metrics({k: float(v) for k, v in summary.items()})
         mlflow.set_tag("chromesift.bundle", str(bundle))
@@ -517,7 +444,7 @@ def _log_run(tracking: _Tracking, config: TrainConfig, pipe, rows, cv, oof, thre
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             if len(oof):
-                for path in _plots(oof, threshold, importances, folder, reliability):
+                for path in training_plots(oof, threshold, importances, folder, reliability):
                     mlflow.log_artifact(str(path), artifact_path="plots")
             cv.to_csv(folder / "cv_metrics.csv", index=False)
             mlflow.log_artifact(str(folder / "cv_metrics.csv"))

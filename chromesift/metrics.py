@@ -14,8 +14,13 @@ are comparable with published ones:
   snippets, counted over all snippets of all pages pooled.
 
 And paragraph-level scores of a classifier: :func:`paragraph_scores` (plain and
-character-weighted precision/recall/F1, average precision) and
-:func:`reliability_curve` / Brier score for calibration.
+character-weighted precision/recall/F1, average precision), :func:`weighted_prf`
+(the precision/recall/F1 under any row weights, which training tunes its threshold
+on) and :func:`calibration_summary` (reliability curve, expected calibration error,
+Brier score, largest gap of a bin).
+
+A shared layer under the training and evaluation stages: both score with these
+functions, so their figures mean the same thing.
 """
 
 from __future__ import annotations
@@ -377,12 +382,40 @@ def snippet_score(
     }
 
 
-def _prf(y_true: np.ndarray, y_pred: np.ndarray, w: np.ndarray) -> tuple[float, float, float]:
-    tp = float(w[y_true & y_pred].sum())
-    fp = float(w[~y_true & y_pred].sum())
-    fn = float(w[y_true & ~y_pred].sum())
-    precision = tp / (tp + fp) if tp + fp else float("nan")
-    recall = tp / (tp + fn) if tp + fn else float("nan")
+def weighted_prf(
+    y_true: Sequence[int] | np.ndarray,
+    y_pred: Sequence[int] | np.ndarray,
+    weight: Sequence[float] | np.ndarray,
+    *,
+    zero_division: float = 0.0,
+) -> tuple[float, float, float]:
+    """Precision, recall and F1 of the content class, each row counted with its weight.
+
+    Parameters
+    ----------
+    y_true
+        True labels, content = 1 (or True).
+    y_pred
+        Predicted labels, content = 1 (or True).
+    weight
+        Weight of each row (ones: counts; characters: length-weighted).
+    zero_division
+        The precision (recall) when no row is predicted (labeled) content: 0, as the
+        threshold search counts it, or NaN, undefined, as the evaluation reports it.
+
+    Returns
+    -------
+    tuple of float
+        ``(precision, recall, f1)``, F1 as :func:`f1_from` gives it.
+    """
+    t = np.asarray(y_true) == 1
+    p = np.asarray(y_pred) == 1
+    w = np.asarray(weight, dtype=float)
+    tp = float(w[t & p].sum())
+    fp = float(w[~t & p].sum())
+    fn = float(w[t & ~p].sum())
+    precision = tp / (tp + fp) if tp + fp else zero_division
+    recall = tp / (tp + fn) if tp + fn else zero_division
     return precision, recall, f1_from(precision, recall)
 
 
@@ -415,11 +448,12 @@ def paragraph_scores(
     """
     t = np.asarray(y_true, dtype=bool)
     p = np.asarray(y_pred, dtype=bool)
+    nan = float("nan")
     out: dict[str, float] = {}
-    out["precision"], out["recall"], out["f1"] = _prf(t, p, np.ones(len(t)))
+    out["precision"], out["recall"], out["f1"] = weighted_prf(t, p, np.ones(len(t)), zero_division=nan)
     if lengths is not None:
         w = np.asarray(lengths, dtype=float)
-        out["char_precision"], out["char_recall"], out["char_f1"] = _prf(t, p, w)
+        out["char_precision"], out["char_recall"], out["char_f1"] = weighted_prf(t, p, w, zero_division=nan)
     if proba is not None:
         out["average_precision"] = average_precision(t, np.asarray(proba, dtype=float))
     out["n_paragraphs"] = len(t)
@@ -502,3 +536,33 @@ def worst_calibration_gap(curve: dict[str, list]) -> float:
     gaps = [abs(p - o) for p, o, c in zip(curve["mean_predicted"], curve["observed"], curve["count"], strict=True)
             if c]
     return float(max(gaps)) if gaps else float("nan")
+
+
+def calibration_summary(
+    y_true: Sequence[bool] | np.ndarray, proba: Sequence[float] | np.ndarray, n_bins: int = 10
+) -> dict:
+    """How well predicted probabilities match observed frequencies, in one dict.
+
+    Parameters
+    ----------
+    y_true
+        True labels.
+    proba
+        Predicted probability of the positive class.
+    n_bins
+        Bins of the reliability curve.
+
+    Returns
+    -------
+    dict
+        ``reliability`` (:func:`reliability_curve`), ``ece``
+        (:func:`expected_calibration_error`), ``brier`` (:func:`brier_score`) and
+        ``worst_gap`` (:func:`worst_calibration_gap`).
+    """
+    curve = reliability_curve(y_true, proba, n_bins)
+    return {
+        "reliability": curve,
+        "ece": expected_calibration_error(curve),
+        "brier": brier_score(y_true, proba),
+        "worst_gap": worst_calibration_gap(curve),
+    }

@@ -1,0 +1,65 @@
+"""``chromesift rescore``: decision rules tried on a held-out evaluation's stored probabilities.
+
+Every combination of the values given is a rule; the engine is
+:func:`chromesift.evaluate.rescore.rescore`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+from pathlib import Path
+
+from chromesift.evaluate.rescore import MODES, Rule, rescore, table
+from chromesift.models.rules import TEXT_RELATIVE_CUT
+
+
+def _cut(value: str) -> float | None:
+    if value.lower() == "none":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'none', not {value!r}") from None
+
+
+def register(subparsers) -> None:
+    """Add the ``rescore`` sub-command to the top-level parser's sub-parsers."""
+    p = subparsers.add_parser(
+        "rescore",
+        help="try decision rules on a held-out evaluation's stored probabilities (no training)",
+        description=(
+            "Make the decisions of a leave-one-dataset-out report again under other rules "
+            "(threshold, relative cuts), from its predictions.parquet and each fold's probability "
+            "map, and score them on the same pages. Every combination of the values given is a rule."
+        ),
+    )
+    p.add_argument("report", type=Path, help="report folder of `chromesift evaluate --split leave-one-dataset-out`")
+    p.add_argument("--data", type=Path, default=None, metavar="DIR",
+                   help="corpus folder (default: $CHROMESIFT_DATA, ../shared/datasets, data/corpora)")
+    p.add_argument("--threshold", type=float, nargs="+", default=None, metavar="T",
+                   help="decision thresholds (default: each fold's own)")
+    p.add_argument("--run-threshold", type=float, default=None, metavar="T",
+                   help="the folds' threshold, for a report that does not record it")
+    p.add_argument("--html-relative-cut", type=_cut, nargs="+", default=[None], metavar="R",
+                   help="HTML: content from R times the page's highest score when that is below the "
+                        "threshold; 'none' for no such cut (default: none, as extract)")
+    p.add_argument("--text-relative-cut", type=_cut, nargs="+", default=[TEXT_RELATIVE_CUT], metavar="R",
+                   help=f"the same for plain text (default: {TEXT_RELATIVE_CUT:g}, as extract)")
+    p.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES, help="which pages to score")
+    p.add_argument("--json", type=Path, default=None, metavar="OUT", help="also write the scores as JSON")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_main)
+
+
+def _main(args: argparse.Namespace) -> int:
+    rules = [Rule(t, h, x) for t, h, x in
+             itertools.product(args.threshold or [None], args.html_relative_cut, args.text_relative_cut)]
+    out = rescore(args.report, rules, data_dir=args.data, modes=tuple(dict.fromkeys(args.modes)),
+                  run_threshold=args.run_threshold, progress=not args.no_progress)
+    print(table(out))
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(out, indent=2), encoding="utf-8")
+    return 0
