@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from chromesift.data.page import FORMATS
 from chromesift.errors import UserError
 from chromesift.runtime.core import (
-    FORMATS,
     MAX_PAGE_BYTES,
     PAGE_TIMEOUT,
     Loader,
@@ -242,8 +242,8 @@ def iter_warc(
                 body = _read_at_most(rec.reader, max_bytes)
                 if body is None:
                     yield Page(page_id, None, url=url,
-                              error=f"page decompresses to more than {max_bytes} bytes, "
-                              "over the budget (--max-bytes)")
+                               error=f"page decompresses to more than {max_bytes} bytes, "
+                               "over the budget (--max-bytes)")
                     continue
                 yield Page(page_id, _decode_http(body, rec.http_charset), format or "html", url=url)
         except OSError as exc:

@@ -17,7 +17,10 @@ its response rows (where a failed page refuses the request).
 Limits, one meaning each:
 
 ``max_bytes`` (default :data:`MAX_PAGE_BYTES`)
-    A page larger than this (UTF-8 bytes for text) is not parsed; its record says so.
+    A page larger than this (UTF-8 bytes for text) is not parsed; its record says so
+    (:func:`size_error`; the batch readers, which refuse a page before reading all of it,
+    add the option's name). HTTP serving has a cap of its own on the pages of a request
+    (:data:`chromesift.runtime.serving.SERVE_MAX_PAGE_BYTES`), which refuses the request.
 ``timeout`` (default :data:`PAGE_TIMEOUT` in the batch command)
     Seconds one page may take in this process (:func:`time_budget`). Only the
     single-page call takes it: a batch of pages predicted together has no per-page clock.
@@ -46,7 +49,6 @@ PAGE_TIMEOUT = 60.0
 #: Pages predicted together by :func:`page_records` (batched prediction is ~3x faster
 #: than page by page and gives the same probabilities).
 BATCH_PAGES = 32
-FORMATS = ("html", "text")
 
 _TEXT_SUFFIXES = (".txt", ".text")
 _HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".shtml")

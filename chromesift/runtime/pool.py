@@ -193,7 +193,10 @@ def run_pool(
 
     def replace(worker: _Worker) -> None:
         worker.kill()
-        pool[pool.index(worker)] = start()
+        if exhausted:  # no job left for a fresh one
+            pool.remove(worker)
+        else:
+            pool[pool.index(worker)] = start()
 
     try:
         while True:
