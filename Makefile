@@ -51,6 +51,6 @@ clean:
 PORT ?= 5001
 BUNDLE ?= chromesift/models/default
 serve: $(VENV)/.installed
-	$(PY) -m chromesift.runtime.serving models/pyfunc --bundle $(BUNDLE)
+	$(PY) -m chromesift.cli.serve models/pyfunc --bundle $(BUNDLE)
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/mlflow models serve -m models/pyfunc \
 		--env-manager local --host 127.0.0.1 --port $(PORT)

@@ -24,7 +24,7 @@ import chromesift
 from chromesift.data.html import parse_html
 from chromesift.data.text import parse_text
 from chromesift.errors import BundleError, UserError
-from chromesift.runtime import batch
+from chromesift.runtime import batch, core
 from chromesift.runtime.batch import BatchConfig, run_batch
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -103,7 +103,7 @@ def config(inp: Path, out: Path | None, **kw) -> BatchConfig:
     ],
 )
 def test_detect_format(document, name, expected):
-    assert batch.detect_format(document, name) == expected
+    assert core.format_of(document, name) == expected
 
 
 def test_jsonl_records_pick_html_then_text(tmp_path):

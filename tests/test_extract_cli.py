@@ -14,7 +14,7 @@ import chromesift
 from chromesift.cli import main
 from chromesift.cli.extract import format_table, parse_size
 from chromesift.errors import BundleError
-from chromesift.runtime import batch
+from chromesift.runtime import core
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SEGMENTATION = FIXTURES / "segmentation.html"
@@ -46,7 +46,7 @@ def fake(monkeypatch):
         calls.append(path)
         return FakeModel()
 
-    monkeypatch.setattr(batch, "load_default", loader)
+    monkeypatch.setattr(core, "open_model", loader)
     return calls
 
 

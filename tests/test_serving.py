@@ -85,7 +85,7 @@ def test_predict_frame_refuses_bad_requests(model, frame, message):
 
 
 def test_limits_from_config_and_environment():
-    assert serving.Limits.resolve(None, environ={}) == serving.Limits(serving.MAX_BYTES, serving.MAX_PAGES)
+    assert serving.Limits.resolve(None, environ={}) == serving.Limits(serving.SERVE_MAX_PAGE_BYTES, serving.SERVE_MAX_PAGES)
     assert serving.Limits.resolve({"max_bytes": 10}, environ={}).max_bytes == 10
     env = {serving.ENV_MAX_BYTES: "7", serving.ENV_MAX_PAGES: "3"}
     assert serving.Limits.resolve({"max_bytes": 10}, environ=env) == serving.Limits(7, 3)
@@ -195,7 +195,7 @@ def test_logged_model_loads_and_predicts(logged_model, model, pages):
         mlflow.set_tracking_uri(previous)
     assert info.signature.inputs.input_names() == ["id", "html", "text"]
     assert info.flavors["python_function"]["config"] == {
-        "max_bytes": serving.MAX_BYTES, "max_pages": serving.MAX_PAGES,
+        "max_bytes": serving.SERVE_MAX_PAGE_BYTES, "max_pages": serving.SERVE_MAX_PAGES,
         "bundle_trust": model.metadata["sha256"],
     }
     frame = pd.DataFrame({"id": [pid for pid, _ in pages], "html": [h for _, h in pages]})

@@ -16,7 +16,7 @@ import chromesift
 from chromesift.data.corpus import dataset_path, iter_pages
 from chromesift.errors import UserError
 from chromesift.models import DEFAULT_BUNDLE
-from chromesift.runtime import batch
+from chromesift.runtime import batch, core
 
 pytestmark = [
     # pyspark 4.x on pandas 3 warns on every conversion; this module checks the results
@@ -68,7 +68,7 @@ def test_extract_dataframe_equals_the_library_call_page_for_page(spark, model, p
         assert row["error"] is None, (pid, row["error"])
         assert row["main_text"] == chromesift.extract(html, model=model), pid
         if i % 10 == 0:  # the whole record, as the batch CLI writes it
-            want = batch.result_record(model.classify(html))
+            want = core.result_record(model.classify(html))
             assert [p.asDict() for p in row["paragraphs"]] == want["paragraphs"], pid
 
 

@@ -78,7 +78,7 @@ def test_calibration_changes_the_probabilities_but_no_decision(tracked, seed_htm
 
     import chromesift
     from chromesift.data.page import to_columns
-    from chromesift.runtime.batch import Job, process
+    from chromesift.runtime.core import Page, page_record
 
     _, result = tracked
     model = chromesift.load_model(result.bundle)
@@ -95,7 +95,7 @@ def test_calibration_changes_the_probabilities_but_no_decision(tracked, seed_htm
         np.testing.assert_allclose(cal_frame["probability"].to_numpy(), expected, rtol=1e-9)
         assert not np.allclose(cal_frame["probability"], s)
         # the batch records report the same calibrated probabilities
-        rec = process(model, Job(id="p", document=doc, format=fmt))
+        rec = page_record(model, Page(id="p", document=doc, format=fmt))
         assert [p["probability"] for p in rec["paragraphs"]] == [round(float(p), 4) for p in expected]
         assert [p["is_content"] for p in rec["paragraphs"]] == cal_frame["is_content"].tolist()
 

@@ -1,9 +1,13 @@
-"""``chromesift extract``: the main text of one page, or of every page of a JSONL/WARC file."""
+"""``chromesift extract``: the main text of one page, or of every page of a JSONL/WARC file.
+
+This module parses the command line and prints; the runs are
+:func:`chromesift.runtime.batch.classify_file` (one page) and
+:func:`chromesift.runtime.batch.run_batch` (a file of pages).
+"""
 
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import re
@@ -15,20 +19,22 @@ from typing import Any
 
 from chromesift.errors import UserError
 from chromesift.runtime import batch
+from chromesift.runtime.core import MAX_PAGE_BYTES, PAGE_TIMEOUT, Loader
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmg]?)i?b?", re.I)
 _UNITS = {"": 1, "k": 1_000, "m": 1_000_000, "g": 1_000_000_000}
 
 EPILOG = """\
 single page: prints the main text (one paragraph a line), --paragraphs a table of
-every paragraph with its probability, --json one JSON object.
+every paragraph with its probability, --json one JSON object (the record a batch
+writes).
 
 batch (--input): one JSON line per page in --output with id, text, paragraphs and,
 for a failed page, error. Running again with the same --output skips the pages
 already there, so an interrupted run resumes.
 
 exit status: 0 all pages done; 1 the run finished but some pages failed (see their
-error field); 2 a problem to fix first (missing file, unreadable model bundle,
+error field; a single page: the reason on standard error); 2 a problem to fix first (missing file, unreadable model bundle,
 malformed input line); 130 interrupted.
 """
 
@@ -45,8 +51,8 @@ class ExtractConfig:
     paragraphs: bool = False
     json: bool = False
     jobs: int = 1
-    max_bytes: int | None = batch.MAX_BYTES
-    timeout: float | None = batch.TIMEOUT
+    max_bytes: int | None = MAX_PAGE_BYTES
+    timeout: float | None = PAGE_TIMEOUT
     progress: bool = True
     trusted: bool | str = False
 
@@ -85,9 +91,9 @@ def register(sub: Any) -> None:
     b.add_argument("--output", type=Path, default=None, metavar="FILE",
                    help="JSONL output, resumed when it exists (default: standard output)")
     b.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (default 1)")
-    b.add_argument("--max-bytes", type=parse_size, default=batch.MAX_BYTES, metavar="SIZE",
+    b.add_argument("--max-bytes", type=parse_size, default=MAX_PAGE_BYTES, metavar="SIZE",
                    help="skip pages larger than this, as an error record (default 20MB; 0: no limit)")
-    b.add_argument("--timeout", type=float, default=batch.TIMEOUT, metavar="SECONDS",
+    b.add_argument("--timeout", type=float, default=PAGE_TIMEOUT, metavar="SECONDS",
                    help="seconds a page may take (default %(default)g; 0: no limit)")
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -132,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     return run_page(config)
 
 
-def run_batch(config: ExtractConfig, loader: batch.Loader | None = None) -> int:
+def run_batch(config: ExtractConfig, loader: Loader | None = None) -> int:
     """Batch mode: classify every page of ``config.input``; print the summary line."""
     summary = batch.run_batch(
         batch.BatchConfig(
@@ -154,41 +160,6 @@ def run_batch(config: ExtractConfig, loader: batch.Loader | None = None) -> int:
     return 1 if summary.failed else 0
 
 
-def read_page(page: str) -> bytes:
-    """The bytes of a page file, or of standard input for ``-``."""
-    if page == "-":
-        return sys.stdin.buffer.read()
-    path = Path(page)
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise UserError(f"{page}: no such file") from None
-    except IsADirectoryError:
-        raise UserError(f"{page}: is a folder; give a file, or use --input for many pages") from None
-    except OSError as exc:
-        raise UserError(f"{page}: cannot read ({exc.strerror})") from None
-
-
-def extract_page(
-    document: str | bytes, model: batch.Model, *, format: str | None = None, name: str | None = None
-) -> dict:
-    """Classify one page: ``text`` (main text) and ``paragraphs`` of the batch record.
-
-    Parameters
-    ----------
-    document
-        The page.
-    model
-        A loaded model.
-    format
-        ``"html"`` or ``"text"``; None detects it (:func:`chromesift.runtime.batch.detect_format`).
-    name
-        File name, a hint for the detection.
-    """
-    fmt = format or batch.detect_format(document, name)
-    return batch.result_record(model.classify(document, format=fmt))
-
-
 def format_table(paragraphs: list[dict], width: int | None = None) -> str:
     """A table of paragraphs, one a line: position, probability, main (+/-), text (cut to fit)."""
     width = width or shutil.get_terminal_size((100, 24)).columns
@@ -203,24 +174,19 @@ def format_table(paragraphs: list[dict], width: int | None = None) -> str:
     return "\n".join(lines)
 
 
-def run_page(config: ExtractConfig, loader: batch.Loader | None = None) -> int:
+def run_page(config: ExtractConfig, loader: Loader | None = None) -> int:
     """Single-page mode: print the main text, the paragraph table, or JSON."""
     assert config.page is not None
-    if config.model is not None and not Path(config.model).exists():
-        raise UserError(f"model bundle {config.model}: no such folder")
-    document = read_page(config.page)
-    if loader is None and config.trusted:
-        loader = functools.partial(batch.load_default, trusted=config.trusted)
-    model = batch.load_with(loader or batch.load_default, config.model)
-    name = None if config.page == "-" else config.page
-    with batch.one_thread():
-        result = extract_page(document, model, format=config.format, name=name)
+    record = batch.classify_file(config.page, model=config.model, format=config.format,
+                                 trusted=config.trusted, loader=loader)
     if config.json:
-        out = json.dumps({"id": name or "-", **result}, ensure_ascii=False)
+        out = json.dumps(record, ensure_ascii=False)
     elif config.paragraphs:
-        out = format_table(result["paragraphs"])
+        out = format_table(record["paragraphs"])
     else:
-        out = result["text"]
+        out = record["text"]
+    if "error" in record:
+        print(f"chromesift extract: {record['id']}: {record['error']}", file=sys.stderr)
     try:
         sys.stdout.write(out + ("\n" if out else ""))
         sys.stdout.flush()
@@ -228,7 +194,7 @@ def run_page(config: ExtractConfig, loader: batch.Loader | None = None) -> int:
         # the reader went away (``| head``): not an error of ours
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-    return 0
+    return 1 if "error" in record else 0
 
 
 def main(argv: list[str] | None = None) -> int:

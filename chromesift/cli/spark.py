@@ -1,5 +1,8 @@
 """``chromesift spark-extract``: classify a table or crawl of pages on Spark, into Parquet.
 
+This module parses the command line; the run is
+:func:`chromesift.runtime.spark.run_spark_extract`.
+
 Local mode (every core of this machine) by default; ``--master`` (or ``spark-submit``)
 for a cluster. Under ``spark-submit`` run this module's file as the application::
 
@@ -11,15 +14,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from chromesift.errors import UserError
-from chromesift.runtime.batch import MAX_BYTES
+from chromesift.runtime.core import MAX_PAGE_BYTES
+from chromesift.runtime.spark import SparkExtractConfig, run_spark_extract
 
 EPILOG = """\
 input: Parquet files or folders (a column of HTML, --html-column), JSON Lines
@@ -35,38 +36,6 @@ error (null, or why the page was not classified).
 exit status: 0 all pages done; 1 written, but some pages failed (see error);
 2 a problem to fix first; 130 interrupted.
 """
-
-
-@dataclass(frozen=True)
-class SparkExtractConfig:
-    """A parsed ``chromesift spark-extract`` command line."""
-
-    inputs: tuple[str, ...]
-    output: str
-    master: str | None = None
-    model: Path | None = None
-    html_column: str | None = None  # None: html, else text
-    format: str | None = None  # None: detect (text for a text column)
-    max_bytes: int | None = MAX_BYTES
-    partitions: int | None = None
-    keep_html: bool = False
-    overwrite: bool = False
-    trust: bool = False
-    conf: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class SparkExtractSummary:
-    """What a run wrote."""
-
-    pages: int
-    failed: int
-    seconds: float
-
-    def line(self) -> str:
-        """One human line."""
-        rate = self.pages / self.seconds if self.seconds > 0 else 0.0
-        return f"{self.pages - self.failed} done, {self.failed} failed, {rate:.1f} pages/s"
 
 
 def _conf_pair(value: str) -> tuple[str, str]:
@@ -98,7 +67,7 @@ def register(sub: Any) -> None:
                    help="column holding the page (default: html, else text)")
     p.add_argument("--format", choices=["detect", "html", "text"], default="detect",
                    help="how to read the pages (default: detect; text for a 'text' column)")
-    p.add_argument("--max-bytes", type=parse_size, default=MAX_BYTES, metavar="SIZE",
+    p.add_argument("--max-bytes", type=parse_size, default=MAX_PAGE_BYTES, metavar="SIZE",
                    help="pages larger than this get an error, unclassified (default 20MB; 0: no limit)")
     p.add_argument("--partitions", type=int, default=None, metavar="N",
                    help="spread the pages over N partitions (default: as read; WARC: 4 per core)")
@@ -113,7 +82,7 @@ def register(sub: Any) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> SparkExtractConfig:
-    """Check the options and freeze them into a :class:`SparkExtractConfig`."""
+    """Check the options and freeze them into a :class:`~chromesift.runtime.spark.SparkExtractConfig`."""
     if args.partitions is not None and args.partitions < 1:
         raise UserError("--partitions must be at least 1")
     return SparkExtractConfig(
@@ -130,109 +99,6 @@ def config_from_args(args: argparse.Namespace) -> SparkExtractConfig:
         trust=args.trust,
         conf=dict(args.conf),
     )
-
-
-def input_kind(paths: tuple[str, ...]) -> str:
-    """``"parquet"``, ``"jsonl"`` or ``"warc"``, the one kind of all ``paths``."""
-    kinds = set()
-    for path in paths:
-        name = path.rstrip("/").lower()
-        if name.endswith((".warc", ".warc.gz")):
-            kinds.add("warc")
-        elif name.endswith((".jsonl", ".jsonl.gz", ".ndjson", ".json", ".json.gz")):
-            kinds.add("jsonl")
-        elif name.endswith(".parquet") or ("://" not in path and Path(path).is_dir()):
-            kinds.add("parquet")
-        else:
-            raise UserError(
-                f"{path}: cannot tell the input kind from the name (expected .parquet or a "
-                "Parquet folder, .jsonl[.gz], or .warc[.gz])"
-            )
-    if len(kinds) > 1:
-        raise UserError(f"inputs of different kinds ({', '.join(sorted(kinds))}); run them apart")
-    return kinds.pop()
-
-
-def _check_local(paths: tuple[str, ...]) -> None:
-    for path in paths:
-        if "://" not in path and not Path(path).exists():
-            raise UserError(f"{path}: no such file")
-
-
-def _master(config: SparkExtractConfig) -> str | None:
-    if config.master:
-        return config.master
-    # under spark-submit (or a pyspark shell) the JVM is already up with its master
-    return None if "PYSPARK_GATEWAY_PORT" in os.environ else "local[*]"
-
-
-def run_spark_extract(config: SparkExtractConfig) -> SparkExtractSummary:
-    """Read the pages, classify them on Spark, write the Parquet output; count what it holds.
-
-    Raises
-    ------
-    UserError
-        For pyspark missing, an input that does not exist or has no page column, an
-        existing output without ``--overwrite``, or an unreadable model bundle.
-    """
-    from chromesift.errors import BundleError
-    from chromesift.runtime import spark as cs
-
-    cs.require_pyspark()
-    kind = input_kind(config.inputs)
-    _check_local(config.inputs)
-    if not config.overwrite and "://" not in config.output and Path(config.output).exists():
-        raise UserError(f"{config.output} exists; give --overwrite to replace it")
-    from pyspark.sql import SparkSession
-    from pyspark.sql import functions as F
-
-    owned = SparkSession.getActiveSession() is None
-    spark = cs.local_session(_master(config), config.conf, app_name="chromesift spark-extract")
-    started = time.perf_counter()
-    try:
-        fmt = config.format
-        if kind == "warc":
-            df = cs.read_warc(spark, list(config.inputs), max_bytes=config.max_bytes)
-            column = "html"
-            fmt = fmt or "html"  # as the batch CLI reads WARC
-            cores = spark.sparkContext.defaultParallelism
-            df = df.repartition(config.partitions or 4 * cores)
-        else:
-            if kind == "parquet":
-                df = spark.read.parquet(*config.inputs)
-            else:
-                df = spark.read.json(list(config.inputs))
-            column = config.html_column or ("html" if "html" in df.columns else "text")
-            if column not in df.columns:
-                raise UserError(
-                    f"no page column {column!r} in the input (columns: {', '.join(df.columns)}); "
-                    "name it with --html-column"
-                )
-            if column == "text" and config.html_column is None:
-                fmt = fmt or "text"
-            cores = spark.sparkContext.defaultParallelism
-            if config.partitions:
-                df = df.repartition(config.partitions)
-            elif df.rdd.getNumPartitions() < cores:  # a small file is one partition: use every core
-                df = df.repartition(2 * cores)
-        try:
-            out = cs.extract_dataframe(df, column, config.model, format=fmt, max_bytes=config.max_bytes,
-                                       trusted=config.trust)
-        except (BundleError, ValueError) as exc:
-            raise UserError(str(exc)) from None
-        if "read_error" in out.columns:
-            out = out.withColumn("error", F.coalesce("read_error", "error")).drop("read_error", "path")
-        if not config.keep_html:
-            out = out.drop(column)
-        out.write.mode("overwrite" if config.overwrite else "errorifexists").parquet(config.output)
-        seconds = time.perf_counter() - started
-        written = spark.read.parquet(config.output)
-        counts = written.agg(F.count(F.lit(1)).alias("pages"),
-                             F.count("error").alias("failed")).first()
-        return SparkExtractSummary(int(counts["pages"]), int(counts["failed"]), seconds)
-    finally:
-        if owned:
-            spark.stop()
 
 
 def run(args: argparse.Namespace) -> int:

@@ -62,13 +62,13 @@ resumes where it stopped.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib
 import importlib.metadata
 import importlib.util
 import logging
-import multiprocessing as mp
 import re
 import sqlite3
 import time
@@ -561,34 +561,26 @@ def _quiet_worker() -> None:
     warnings.simplefilter("ignore")
 
 
-def _worker_main(conn, name: str) -> None:
-    """Loop of a worker process: receive ``(key, html, lang)``, send ``(key, text, seconds, error)``."""
+def _peer_worker(name: str) -> Callable[[tuple[int, str, str | None]], tuple[str, float, str]]:
+    """Set up a worker process for one peer: import it now, so that the first page's time is
+    extraction time only; the handler extracts ``(job, html, lang)`` -> ``(text, seconds, error)``."""
     _quiet_worker()
-    try:
-        peer_cls = _peer_class(name)
-        if peer_cls.module:
-            # import now, so that the first page's time is extraction time only
-            importlib.import_module(peer_cls.module)
-        peer = peer_cls()
-    except Exception as exc:
-        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
-        return
-    conn.send(("ready", ""))
-    while True:
-        try:
-            job = conn.recv()
-        except EOFError:
-            return
-        if job is None:
-            return
-        key, html, lang = job
+    peer_cls = _peer_class(name)
+    if peer_cls.module:
+        importlib.import_module(peer_cls.module)
+    peer = peer_cls()
+
+    def extract(job: tuple[int, str, str | None]) -> tuple[str, float, str]:
+        _, html, lang = job
         start = time.perf_counter()
         try:
             text = peer.extract(html, lang)
             error = ""
         except Exception as exc:  # a peer failing on a page is data, not a crash
             text, error = "", f"{type(exc).__name__}: {exc}"[:300]
-        conn.send((key, text or "", time.perf_counter() - start, error))
+        return text or "", time.perf_counter() - start, error
+
+    return extract
 
 
 class PeerStartError(ChromesiftError, RuntimeError):
@@ -597,62 +589,6 @@ class PeerStartError(ChromesiftError, RuntimeError):
 
 #: Seconds a worker may take to start and import its peer.
 STARTUP_TIMEOUT = 120.0
-
-
-class _Worker:
-    """One worker process running one peer, fed one page at a time."""
-
-    def __init__(self, ctx, name: str) -> None:
-        self.name = name
-        self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, name), daemon=True)
-        self.proc.start()
-        child.close()
-        self.job: int | None = None
-        self.deadline = 0.0
-        self.ready = False
-
-    def wait_ready(self) -> None:
-        """Block until the worker has imported its peer; raise :class:`PeerStartError` if it cannot."""
-        if self.ready:
-            return
-        try:
-            if not self.conn.poll(STARTUP_TIMEOUT):
-                raise PeerStartError(f"{self.name}: worker did not start in {STARTUP_TIMEOUT:g} s")
-            status, detail = self.conn.recv()
-        except (EOFError, OSError):
-            raise PeerStartError(
-                f"{self.name}: worker exited on start-up (exit code {self.proc.exitcode})"
-            ) from None
-        if status != "ready":
-            raise PeerStartError(f"{self.name}: cannot load the peer ({detail})")
-        self.ready = True
-
-    def send(self, job: int, html: str, lang: str | None, timeout: float) -> bool:
-        """Hand a page to the worker; False when the worker is gone."""
-        self.job = job
-        try:
-            self.conn.send((job, html, lang))
-        except (BrokenPipeError, OSError):
-            return False
-        self.deadline = time.monotonic() + timeout
-        return True
-
-    def kill(self) -> None:
-        self.proc.kill()
-        self.proc.join(5)
-        self.conn.close()
-
-    def stop(self) -> None:
-        try:
-            self.conn.send(None)
-        except (BrokenPipeError, OSError):
-            pass
-        self.proc.join(5)
-        if self.proc.is_alive():
-            self.proc.kill()
-            self.proc.join(5)
-        self.conn.close()
 
 
 def _run_workers(
@@ -664,60 +600,32 @@ def _run_workers(
     on_result: Callable[[int, PeerResult], None],
 ) -> None:
     """Run ``jobs`` (page id, html, lang) in ``n_jobs`` worker processes with a per-page time limit."""
-    from multiprocessing.connection import wait
+    from chromesift.runtime.pool import Failure, WorkerStartError, run_pool
 
-    # spawn, not fork: the parent may hold threads (mlflow, tqdm) and fork would copy their locks
-    ctx = mp.get_context("spawn")
-    pending = list(range(len(jobs)))[::-1]
-    workers: list[_Worker] = []
-    busy: dict[int, _Worker] = {}
-
-    def fail(w: _Worker, status: str, error: str) -> None:
-        """Record the worker's page as failed and replace the worker by a fresh one."""
-        on_result(w.job, PeerResult(jobs[w.job][0], "", float("nan"), status, error))
-        w.kill()
-        workers.remove(w)
-        fresh = _Worker(ctx, name)
-        workers.append(fresh)
-        feed(fresh)
-
-    def feed(w: _Worker) -> None:
-        if not pending:
-            return
-        w.wait_ready()
-        j = pending.pop()
-        busy[id(w.conn)] = w
-        if not w.send(j, jobs[j][1], jobs[j][2], timeout):
-            busy.pop(id(w.conn))
-            fail(w, "error", "worker died")
-
+    results = run_pool(
+        ((j, html, lang) for j, (_, html, lang) in enumerate(jobs)), _peer_worker, (name,),
+        workers=max(1, min(n_jobs, len(jobs))), job_timeout=timeout,
+        startup_timeout=STARTUP_TIMEOUT, daemon=True,
+    )
     try:
-        for _ in range(max(1, min(n_jobs, len(jobs)))):
-            workers.append(_Worker(ctx, name))
-        for w in list(workers):
-            feed(w)
-        while busy:
-            wait_for = max(0.0, min(w.deadline for w in busy.values()) - time.monotonic())
-            ready = wait([w.conn for w in busy.values()], timeout=wait_for)
-            for conn in ready:
-                w = busy.pop(id(conn))
-                try:
-                    key, text, seconds, error = conn.recv()
-                except (EOFError, OSError):
-                    # the worker died on this page (a crash in C code)
-                    fail(w, "error", f"worker died (exit code {w.proc.exitcode})")
-                    continue
-                status = "error" if error else "ok"
-                on_result(key, PeerResult(jobs[key][0], text, seconds, status, error))
-                feed(w)
-            now = time.monotonic()
-            for cid, w in list(busy.items()):
-                if w.deadline <= now:
-                    busy.pop(cid)
-                    fail(w, "timeout", f"over {timeout:g} s")
-    finally:
-        for w in workers:
-            w.stop()
+        with contextlib.closing(results):
+            for (j, _, _), outcome in results:
+                page_id = jobs[j][0]
+                if not isinstance(outcome, Failure):
+                    text, seconds, error = outcome
+                    on_result(j, PeerResult(page_id, text, seconds, "error" if error else "ok", error))
+                elif outcome.kind == "timeout":
+                    on_result(j, PeerResult(page_id, "", float("nan"), "timeout", f"over {timeout:g} s"))
+                else:  # the worker died on this page (a crash in C code)
+                    error = (f"worker died (exit code {outcome.exitcode})" if outcome.kind == "died"
+                             else outcome.detail)
+                    on_result(j, PeerResult(page_id, "", float("nan"), "error", error))
+    except WorkerStartError as exc:
+        if exc.kind == "timeout":
+            raise PeerStartError(f"{name}: worker did not start in {STARTUP_TIMEOUT:g} s") from None
+        if exc.kind == "exited":
+            raise PeerStartError(f"{name}: worker exited on start-up (exit code {exc.exitcode})") from None
+        raise PeerStartError(f"{name}: cannot load the peer ({exc.error_type}: {exc.reason})") from None
 
 
 def run_peer(

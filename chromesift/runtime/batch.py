@@ -1,16 +1,17 @@
-"""Classify many pages: JSONL or WARC in, JSONL out, resumable, in parallel.
+"""Classify pages from files: many pages (JSONL or WARC in, JSONL out, resumable, in parallel) or one.
 
-Each output line is one page: ``id``, ``text`` (the main text, one paragraph a line),
-``paragraphs`` (``text``, ``is_content``, ``probability`` of every paragraph) and,
-when the page failed, ``error``. WARC input adds ``url``.
+Each output line is one page's record (:mod:`chromesift.runtime.core`): ``id``, ``text``
+(the main text, one paragraph a line), ``paragraphs`` (``text``, ``is_content``,
+``probability`` of every paragraph) and, when the page failed, ``error``. WARC input adds
+``url``.
 
 The output file is appended to and flushed after every page, so a killed run loses
 at most the pages in flight; running again skips every id already in the output
-(a truncated last line is dropped and its page redone). Worker processes load the
-model once each and hold one page at a time, so memory stays flat however large
-the input. A page over the size budget becomes an error record without being
-classified; a page over the time budget becomes an error record too (a worker
-stuck past the budget is killed and replaced).
+(a truncated last line is dropped and its page redone). Worker processes
+(:mod:`chromesift.runtime.pool`) load the model once each and hold one page at a time, so
+memory stays flat however large the input. A page over the size budget becomes an error
+record without being classified; a page over the time budget becomes an error record too
+(a worker stuck past the budget is killed and replaced).
 """
 
 from __future__ import annotations
@@ -20,81 +21,46 @@ import contextlib
 import functools
 import json
 import logging
-import multiprocessing
-import multiprocessing.connection
 import os
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
-from chromesift.errors import BundleError, ChromesiftError, UserError
+from chromesift.data.page import FORMATS
+from chromesift.errors import UserError
+from chromesift.runtime.core import (
+    MAX_PAGE_BYTES,
+    PAGE_TIMEOUT,
+    Loader,
+    Page,
+    PageModel,
+    default_loader,
+    failed_record,
+    format_of,
+    load_with,
+    one_thread,
+    page_record,
+    page_size,
+    size_error,
+)
+from chromesift.runtime.pool import Failure, WorkerStartError, run_pool
 
 log = logging.getLogger(__name__)
 
-#: Default per-page size budget in bytes.
-MAX_BYTES = 20_000_000
-#: Default per-page time budget in seconds.
-TIMEOUT = 60.0
-#: Extra time a worker gets past the budget before it is killed (the budget itself is
-#: enforced inside the worker; the kill is for pages stuck in C code).
+#: Extra time a worker gets past the time budget before it is killed (the budget itself
+#: is enforced inside the worker; the kill is for pages stuck in C code).
 KILL_GRACE = 5.0
 #: HTTP content types of WARC response records that are classified.
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
-FORMATS = ("html", "text")
 
 _WARC_SUFFIXES = (".warc", ".warc.gz", ".warc.zst", ".warc.lz4")
 _JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.xz", ".ndjson", ".json")
 
 
-class Model(Protocol):
-    """What the batch needs of a model (see :func:`chromesift.load_model`)."""
-
-    def classify(self, document: str | bytes, *, format: str | None = None) -> Any:
-        """Paragraph table with at least ``text``, ``is_content`` and ``probability``."""
-
-
-Loader = Callable[[Path | None], Model]
-
-
-def load_default(path: Path | None, trusted: bool | str = False) -> Model:
-    """Load a bundle with :func:`chromesift.load_model` (the shipped model when ``path`` is None).
-
-    ``trusted`` (True, or the bundle's sha256) allows a bundle this machine did not write.
-
-    Raises
-    ------
-    UserError
-        When the bundle is missing or unreadable, with the reason.
-    """
-    import chromesift
-
-    load_model = getattr(chromesift, "load_model", None)
-    if load_model is None:
-        raise UserError("this chromesift has no model API (chromesift.load_model is missing)")
-    try:
-        return load_model(path, trusted=trusted) if trusted is not False else load_model(path)
-    except BundleError as exc:
-        where = f"model bundle {path}" if path is not None else "the default model bundle"
-        raise UserError(f"cannot load {where}: {exc}") from None
-
-
 # --- pages in --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Job:
-    """One page to classify, or (``error`` set) a page that failed before classification."""
-
-    id: Any
-    document: str | bytes | None
-    format: str | None = None
-    url: str | None = None
-    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,43 +70,82 @@ class Skip:
     reason: str
 
 
-def detect_format(document: str | bytes, name: str | None = None) -> str:
-    """Guess ``"html"`` or ``"text"`` from a file name's suffix, else from the first bytes.
+def _over_budget(size: int, max_bytes: int | None) -> str | None:
+    if max_bytes is not None and size > max_bytes:
+        return f"{size_error(size, max_bytes)} (--max-bytes)"
+    return None
+
+
+def read_page(page: str, *, format: str | None = None) -> Page:
+    """One page file (or standard input for ``-``) as a :class:`Page` with that path as its id.
 
     Parameters
     ----------
-    document
-        The page.
-    name
-        Its file name, if any (``.txt`` means text, ``.html``/``.htm``/``.xhtml`` HTML).
+    page
+        File path, or ``-``.
+    format
+        ``"html"`` or ``"text"``; None decides by the file's suffix, else its first bytes
+        (:func:`chromesift.runtime.core.format_of`).
+
+    Raises
+    ------
+    UserError
+        When the file is missing, a folder or unreadable.
+    """
+    if page == "-":
+        document = sys.stdin.buffer.read()
+        return Page("-", document, format or format_of(document))
+    path = Path(page)
+    try:
+        document = path.read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"{page}: no such file") from None
+    except IsADirectoryError:
+        raise UserError(f"{page}: is a folder; give a file, or use --input for many pages") from None
+    except OSError as exc:
+        raise UserError(f"{page}: cannot read ({exc.strerror})") from None
+    return Page(page, document, format or format_of(document, page))
+
+
+def classify_file(
+    source: str,
+    *,
+    model: Path | None = None,
+    format: str | None = None,
+    trusted: bool | str = False,
+    loader: Loader | None = None,
+) -> dict:
+    """The record of one page file (or standard input for ``-``), classified in this process.
+
+    Parameters
+    ----------
+    source
+        File path, or ``-``; it is the record's ``id``.
+    model
+        Bundle folder; None for the shipped default.
+    format
+        ``"html"`` or ``"text"``; None decides by the file's suffix, else its first bytes.
+    trusted
+        True, or the bundle's sha256, to load a bundle this machine did not write.
+    loader
+        Turns ``model`` into a model (default :func:`~chromesift.runtime.core.default_loader`).
 
     Returns
     -------
-    str
-        The suffix's answer, else that of :func:`chromesift.data.page.detect_format` (the
-        library call's own rule), so the command line and the library agree.
+    dict
+        The page's record (:mod:`chromesift.runtime.core`); no size or time budget.
+
+    Raises
+    ------
+    UserError
+        For a missing or unreadable file, or a model bundle that cannot be loaded.
     """
-    if name:
-        suffix = Path(name).suffix.lower()
-        if suffix in (".txt", ".text"):
-            return "text"
-        if suffix in (".html", ".htm", ".xhtml", ".shtml"):
-            return "html"
-    from chromesift.data.page import detect_format as sniff
-
-    return sniff(bytes(document) if isinstance(document, bytearray) else document)
-
-
-def _size(document: str | bytes) -> int:
-    if isinstance(document, str):
-        return len(document.encode("utf-8", errors="surrogatepass"))
-    return len(document)
-
-
-def _over_budget(size: int, max_bytes: int | None) -> str | None:
-    if max_bytes is not None and size > max_bytes:
-        return f"page is {size} bytes, over the {max_bytes}-byte budget (--max-bytes)"
-    return None
+    if model is not None and not Path(model).exists():
+        raise UserError(f"model bundle {model}: no such folder")
+    page = read_page(source, format=format)
+    classifier = load_with(loader or default_loader(trusted), model)
+    with one_thread():
+        return page_record(classifier, page, max_bytes=None, timeout=None)
 
 
 def input_kind(path: Path) -> str:
@@ -156,7 +161,7 @@ def input_kind(path: Path) -> str:
     )
 
 
-def iter_jsonl(path: Path, *, format: str | None = None, max_bytes: int | None = MAX_BYTES) -> Iterator[Job]:
+def iter_jsonl(path: Path, *, format: str | None = None, max_bytes: int | None = MAX_PAGE_BYTES) -> Iterator[Page]:
     """Pages of a JSONL file: records with ``id`` and ``html`` or ``text``.
 
     Parameters
@@ -167,7 +172,7 @@ def iter_jsonl(path: Path, *, format: str | None = None, max_bytes: int | None =
         Force ``"html"`` or ``"text"``; by default ``html`` records are HTML and
         ``text`` records plain text (``html`` wins when a record has both).
     max_bytes
-        Size budget; a bigger page is yielded as a failed job.
+        Size budget; a bigger page is yielded as a failed page.
 
     Raises
     ------
@@ -190,18 +195,18 @@ def iter_jsonl(path: Path, *, format: str | None = None, max_bytes: int | None =
         field_name = "html" if isinstance(rec.get("html"), str) else "text"
         document = rec.get(field_name)
         if not isinstance(document, str):
-            yield Job(page_id, None, error="record has neither an 'html' nor a 'text' string")
+            yield Page(page_id, None, error="record has neither an 'html' nor a 'text' string")
             continue
-        problem = _over_budget(_size(document), max_bytes)
+        problem = _over_budget(page_size(document), max_bytes)
         if problem:
-            yield Job(page_id, None, error=problem)
+            yield Page(page_id, None, error=problem)
             continue
-        yield Job(page_id, document, format or field_name, url=rec.get("url"))
+        yield Page(page_id, document, format or field_name, url=rec.get("url"))
 
 
 def iter_warc(
-    path: Path, *, format: str | None = None, max_bytes: int | None = MAX_BYTES
-) -> Iterator[Job | Skip]:
+    path: Path, *, format: str | None = None, max_bytes: int | None = MAX_PAGE_BYTES
+) -> Iterator[Page | Skip]:
     """HTML pages of a WARC file (``.warc``, ``.warc.gz``): response records, HTML content type.
 
     Every other record (requests, metadata, images, ...) is yielded as a :class:`Skip`.
@@ -232,15 +237,15 @@ def iter_warc(
                 page_id = rec.record_id or f"{path.name}@{rec.stream_pos}"
                 url = rec.headers.get("WARC-Target-URI")
                 if max_bytes is not None and rec.content_length > max_bytes:
-                    yield Job(page_id, None, url=url, error=_over_budget(rec.content_length, max_bytes))
+                    yield Page(page_id, None, url=url, error=_over_budget(rec.content_length, max_bytes))
                     continue
                 body = _read_at_most(rec.reader, max_bytes)
                 if body is None:
-                    yield Job(page_id, None, url=url,
-                              error=f"page decompresses to more than {max_bytes} bytes, "
-                              "over the budget (--max-bytes)")
+                    yield Page(page_id, None, url=url,
+                               error=f"page decompresses to more than {max_bytes} bytes, "
+                               "over the budget (--max-bytes)")
                     continue
-                yield Job(page_id, _decode_http(body, rec.http_charset), format or "html", url=url)
+                yield Page(page_id, _decode_http(body, rec.http_charset), format or "html", url=url)
         except OSError as exc:
             raise UserError(f"{path}: cannot read as WARC ({exc})") from None
 
@@ -277,7 +282,7 @@ def _read_at_most(reader: Any, limit: int | None) -> bytes | None:
     return b"".join(chunks)
 
 
-def iter_input(path: Path, *, format: str | None = None, max_bytes: int | None = MAX_BYTES) -> Iterator[Job | Skip]:
+def iter_input(path: Path, *, format: str | None = None, max_bytes: int | None = MAX_PAGE_BYTES) -> Iterator[Page | Skip]:
     """Pages of a JSONL or WARC file, chosen by its name."""
     path = Path(path)
     kind = input_kind(path)
@@ -288,105 +293,6 @@ def iter_input(path: Path, *, format: str | None = None, max_bytes: int | None =
     if kind == "warc":
         return iter_warc(path, format=format, max_bytes=max_bytes)
     return iter_jsonl(path, format=format, max_bytes=max_bytes)
-
-
-# --- one page ------------------------------------------------------------------------------
-
-
-class PageTimeout(ChromesiftError):
-    """A page took longer than its time budget."""
-
-
-@contextlib.contextmanager
-def time_budget(seconds: float | None):
-    """Raise :class:`PageTimeout` in the block after ``seconds`` (main thread, POSIX only).
-
-    Elsewhere the block runs unbounded (in a worker process the parent still kills a page
-    stuck well past its budget).
-    """
-    usable = (
-        seconds is not None and seconds > 0 and hasattr(signal, "setitimer")
-        and threading.current_thread() is threading.main_thread()
-    )
-    if not usable:
-        yield
-        return
-
-    def alarm(signum, frame):
-        raise PageTimeout(f"took longer than the {seconds:g} s budget (--timeout)")
-
-    previous = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-@contextlib.contextmanager
-def one_thread():
-    """Native thread pools (OpenMP, BLAS) at one thread inside the block.
-
-    Pages run in parallel across processes, and on a page-sized table the start-up
-    of an OpenMP team costs more than it saves (HistGradientBoosting prediction
-    of one page was 20 times slower with a pool per core on a 2-CPU container).
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # scikit-learn brings it; without it, leave the pools alone
-        yield
-        return
-    with threadpool_limits(limits=1):
-        yield
-
-
-def result_record(frame: Any) -> dict:
-    """``text`` and ``paragraphs`` of a classified paragraph table."""
-    return _record([str(t) for t in frame["text"]], [bool(c) for c in frame["is_content"]],
-                   [float(p) for p in frame["probability"]])
-
-
-def _record(texts: list[str], flags: list[bool], probs: list[float]) -> dict:
-    return {
-        "text": "\n".join(t for t, c in zip(texts, flags, strict=True) if c),
-        "paragraphs": [
-            {"text": t, "is_content": c, "probability": round(p, 4)}
-            for t, c, p in zip(texts, flags, probs, strict=True)
-        ],
-    }
-
-
-def process(model: Model | None, job: Job, timeout: float | None = None) -> dict:
-    """Classify one page; any failure becomes the record's ``error`` instead of an exception.
-
-    ``model`` may be None for a job that failed before classification (``job.error`` set).
-    """
-    record: dict[str, Any] = {"id": job.id}
-    if job.url is not None:
-        record["url"] = job.url
-    error = job.error
-    if error is None and model is not None:
-        try:
-            with time_budget(timeout):
-                if hasattr(model, "predict_columns"):
-                    # the fast path: no paragraph DataFrame in between
-                    from chromesift.data.page import to_columns
-                    from chromesift.models.rules import content_mask
-
-                    cols = to_columns(job.document, format=job.format)
-                    proba = model.predict_columns([cols])[0]
-                    keep = content_mask(cols, proba, model.threshold)
-                    record.update(_record(cols["text"], keep.tolist(), model.probability(proba).tolist()))
-                else:
-                    record.update(result_record(model.classify(job.document, format=job.format)))
-            return record
-        except PageTimeout as exc:
-            error = str(exc)
-        except Exception as exc:  # a page may fail in any way; the batch goes on
-            error = f"{type(exc).__name__}: {exc}"
-    record.update(text="", paragraphs=[], error=error or "no model")
-    return record
 
 
 # --- output ----------------------------------------------------------------------------
@@ -478,8 +384,8 @@ class BatchConfig:
     model: Path | None = None
     format: str | None = None
     jobs: int = 1
-    max_bytes: int | None = MAX_BYTES
-    timeout: float | None = TIMEOUT
+    max_bytes: int | None = MAX_PAGE_BYTES
+    timeout: float | None = PAGE_TIMEOUT
     progress: bool = True
     trusted: bool | str = False
 
@@ -523,7 +429,7 @@ def run_batch(config: BatchConfig, *, loader: Loader | None = None) -> BatchSumm
     config
         The run.
     loader
-        Turns ``config.model`` into a model (default :func:`load_default`). With
+        Turns ``config.model`` into a model (default :func:`~chromesift.runtime.core.default_loader`). With
         ``jobs > 1`` it runs in each worker process, so it must be picklable
         (a module-level function).
 
@@ -540,14 +446,14 @@ def run_batch(config: BatchConfig, *, loader: Loader | None = None) -> BatchSumm
     """
     from tqdm.auto import tqdm
 
-    loader = loader or (functools.partial(load_default, trusted=config.trusted) if config.trusted else load_default)
+    loader = loader or default_loader(config.trusted)
     if config.jobs < 1:
         raise UserError("--jobs must be at least 1")
     if config.format not in (None, *FORMATS):
         raise UserError(f"--format must be one of {', '.join(FORMATS)}")
     if config.model is not None and not Path(config.model).exists():
         raise UserError(f"model bundle {config.model}: no such folder")
-    jobs = iter_input(config.input, format=config.format, max_bytes=config.max_bytes)
+    items = iter_input(config.input, format=config.format, max_bytes=config.max_bytes)
     if config.output is not None and Path(config.output).name.endswith((".gz", ".xz", ".bz2", ".zst")):
         raise UserError(
             f"{config.output}: output is written as plain JSONL (appended to, so runs can "
@@ -576,12 +482,12 @@ def run_batch(config: BatchConfig, *, loader: Loader | None = None) -> BatchSumm
             tqdm(desc="pages", unit="page", disable=not config.progress, file=sys.stderr,
                  dynamic_ncols=True)
         )
-        feed = _Feed(jobs, done_before, summary, sink, bar)
+        feed = _Feed(items, done_before, summary, sink, bar)
         try:
             if model is not None:
                 _run_here(feed, model, config)
             else:
-                _run_pool(feed, loader, config)
+                _run_workers(feed, loader, config)
         except KeyboardInterrupt:
             summary.seconds = time.perf_counter() - started
             log.warning("interrupted after %s; run again to resume", summary.line())
@@ -594,18 +500,18 @@ def run_batch(config: BatchConfig, *, loader: Loader | None = None) -> BatchSumm
 class _Feed:
     """Pulls pages from the input, counting skips and writing failures found while reading."""
 
-    def __init__(self, jobs: Iterator[Job | Skip], done_before: set[str], summary: BatchSummary,
+    def __init__(self, items: Iterator[Page | Skip], done_before: set[str], summary: BatchSummary,
                  sink: _Sink, bar: Any):
-        self.jobs = jobs
+        self.items = items
         self.done_before = done_before
         self.seen: set[str] = set()
         self.summary = summary
         self.sink = sink
         self.bar = bar
 
-    def next(self) -> Job | None:
-        """The next page to classify, or None at the end of the input."""
-        for item in self.jobs:
+    def pages(self) -> Iterator[Page]:
+        """The pages to classify, lazily; the others are counted or written on the way."""
+        for item in self.items:
             if isinstance(item, Skip):
                 self._skip(item.reason)
                 continue
@@ -619,10 +525,9 @@ class _Feed:
                 continue
             self.seen.add(key)
             if item.error is not None:
-                self.record(process(None, item))
+                self.record(failed_record(item, item.error))
                 continue
-            return item
-        return None
+            yield item
 
     def record(self, record: dict) -> None:
         """Write one finished page."""
@@ -645,138 +550,46 @@ class _Feed:
         )
 
 
-def load_with(loader: Loader, path: Path | None) -> Model:
-    """Run ``loader``; any failure but a ChromesiftError becomes a UserError naming it."""
-    try:
-        return loader(path)
-    except ChromesiftError:
-        raise
-    except Exception as exc:  # a loader is outside code: say what failed, no traceback
-        raise UserError(f"cannot load the model: {type(exc).__name__}: {exc}") from None
-
-
-def _run_here(feed: _Feed, model: Model, config: BatchConfig) -> None:
+def _run_here(feed: _Feed, model: PageModel, config: BatchConfig) -> None:
     with one_thread():
-        while (job := feed.next()) is not None:
-            feed.record(process(model, job, config.timeout))
+        for page in feed.pages():
+            feed.record(page_record(model, page, max_bytes=config.max_bytes, timeout=config.timeout))
 
 
 # --- worker processes ------------------------------------------------------------------
 
 
-def _worker_main(conn, loader: Loader, model_path: Path | None, timeout: float | None) -> None:
-    """Worker process: load the model once, then classify pages sent over ``conn``."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
-    try:
-        try:
-            model = load_with(loader, model_path)
-        except ChromesiftError as exc:
-            conn.send(("load_failed", str(exc)))
-            return
-        conn.send(("ready", None))
-        with one_thread():
-            while (job := conn.recv()) is not None:
-                conn.send(("result", process(model, job, timeout)))
-    except (EOFError, OSError):  # the parent is gone: nobody wants the result
-        return
+def _worker_setup(
+    loader: Loader, model_path: Path | None, max_bytes: int | None, timeout: float | None
+) -> Callable[[Page], dict]:
+    """In a worker process: load the model once; the handler classifies one page."""
+    model = load_with(loader, model_path)
+    # held for the worker's life: it classifies one page at a time, other workers run beside it
+    contextlib.ExitStack().enter_context(one_thread())
+    return functools.partial(page_record, model, max_bytes=max_bytes, timeout=timeout)
 
 
-class _Worker:
-    def __init__(self, ctx, loader: Loader, config: BatchConfig):
-        self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(
-            target=_worker_main, args=(child, loader, config.model, config.timeout),
-            # not daemonic: a model may start its own worker pool (joblib), which daemons may
-            # not; a worker still exits by itself when the parent dies (its pipe closes)
-            daemon=False,
-        )
-        self.proc.start()
-        child.close()
-        self.ready = False
-        self.job: Job | None = None
-        self.started = 0.0
-
-    def stop(self, wait: float = 5.0) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            self.conn.send(None)
-        self.proc.join(wait)
-        self.kill()
-
-    def kill(self) -> None:
-        if self.proc.is_alive():
-            self.proc.kill()
-            self.proc.join(5)
-        self.conn.close()
+def _failure_error(failure: Failure, config: BatchConfig) -> str:
+    if failure.kind == "timeout":
+        return f"took longer than the {config.timeout:g} s budget (--timeout); its worker was killed"
+    if failure.kind == "died":
+        return f"the worker process died on this page (exit code {failure.exitcode})"
+    return failure.detail
 
 
-def _run_pool(feed: _Feed, loader: Loader, config: BatchConfig) -> None:
-    # spawn, not fork: the parent may hold threads (progress bar, BLAS) that fork would copy
-    ctx = multiprocessing.get_context("spawn")
-    workers = [_Worker(ctx, loader, config) for _ in range(config.jobs)]
+def _run_workers(feed: _Feed, loader: Loader, config: BatchConfig) -> None:
     hard_limit = (config.timeout + max(KILL_GRACE, config.timeout)) if config.timeout else None
-    exhausted = False
-
-    def replace(worker: _Worker, error: str) -> _Worker:
-        job = worker.job
-        worker.kill()
-        if job is not None:
-            feed.record(process(None, Job(job.id, None, url=job.url, error=error)))
-        fresh = _Worker(ctx, loader, config)
-        workers[workers.index(worker)] = fresh
-        return fresh
-
+    results = run_pool(
+        feed.pages(), _worker_setup, (loader, config.model, config.max_bytes, config.timeout),
+        workers=config.jobs, job_timeout=hard_limit,
+    )
     try:
-        while True:
-            for worker in workers:
-                if exhausted or not worker.ready or worker.job is not None:
-                    continue
-                job = feed.next()
-                if job is None:
-                    exhausted = True
-                    break
-                worker.job, worker.started = job, time.monotonic()
-                try:
-                    worker.conn.send(job)
-                except OSError:
-                    pass  # the worker died: found below by its sentinel
-            if exhausted and all(w.job is None for w in workers):
-                return
-            waitables = [w.conn for w in workers] + [w.proc.sentinel for w in workers]
-            ready = multiprocessing.connection.wait(waitables, timeout=0.5)
-            for worker in list(workers):
-                dead = worker.proc.sentinel in ready
-                if worker.conn in ready:
-                    try:
-                        kind, payload = worker.conn.recv()
-                    except (EOFError, OSError):
-                        dead = True
-                    else:
-                        if kind == "load_failed":
-                            raise UserError(payload)
-                        if kind == "ready":
-                            worker.ready = True
-                        else:
-                            worker.job = None
-                            feed.record(payload)
-                        continue
-                if dead:
-                    worker.proc.join(5)
-                    code = worker.proc.exitcode
-                    if not worker.ready:
-                        raise UserError(f"a worker process could not start (exit code {code})")
-                    replace(worker, f"the worker process died on this page (exit code {code})")
-                elif (
-                    worker.job is not None and hard_limit is not None
-                    and time.monotonic() - worker.started > hard_limit
-                ):
-                    replace(
-                        worker,
-                        f"took longer than the {config.timeout:g} s budget (--timeout); "
-                        "its worker was killed",
-                    )
-    finally:
-        for worker in workers:
-            if worker.proc.is_alive() and worker.job is None and worker.ready:
-                worker.stop()
-            else:
-                worker.kill()
+        with contextlib.closing(results):
+            for page, outcome in results:
+                if isinstance(outcome, Failure):
+                    outcome = failed_record(page, _failure_error(outcome, config))
+                feed.record(outcome)
+    except WorkerStartError as exc:
+        if exc.kind == "failed":
+            raise UserError(exc.reason) from None
+        raise UserError(f"a worker process could not start (exit code {exc.exitcode})") from None

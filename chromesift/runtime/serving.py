@@ -26,11 +26,9 @@ This module imports MLflow; the library call (:mod:`chromesift`) does not need i
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,10 +40,14 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
-#: Default size limit of one page, in bytes (UTF-8).
-MAX_BYTES = 5_000_000
+from chromesift.runtime.core import Page, bundle_trust, page_records, page_size
+
+#: Default size cap of one page of a request, in bytes (UTF-8): a page over it refuses the
+#: whole request. Lower than the batch budget (:data:`chromesift.runtime.core.MAX_PAGE_BYTES`):
+#: a request holds up to :data:`SERVE_MAX_PAGES` pages in the server's memory at once.
+SERVE_MAX_PAGE_BYTES = 5_000_000
 #: Default number of pages in one request.
-MAX_PAGES = 1_000
+SERVE_MAX_PAGES = 1_000
 ENV_MAX_BYTES = "CHROMESIFT_SERVE_MAX_BYTES"
 ENV_MAX_PAGES = "CHROMESIFT_SERVE_MAX_PAGES"
 #: Distributions the served model imports (pinned to this environment's versions).
@@ -78,8 +80,8 @@ def _invalid(message: str) -> MlflowException:
 class Limits:
     """Request limits of a served model."""
 
-    max_bytes: int = MAX_BYTES
-    max_pages: int = MAX_PAGES
+    max_bytes: int = SERVE_MAX_PAGE_BYTES
+    max_pages: int = SERVE_MAX_PAGES
 
     @classmethod
     def resolve(cls, model_config: dict | None, environ: dict | None = None) -> Limits:
@@ -87,8 +89,8 @@ class Limits:
         environ = os.environ if environ is None else environ
         config = model_config or {}
         values = {}
-        for key, env, default in (("max_bytes", ENV_MAX_BYTES, MAX_BYTES),
-                                  ("max_pages", ENV_MAX_PAGES, MAX_PAGES)):
+        for key, env, default in (("max_bytes", ENV_MAX_BYTES, SERVE_MAX_PAGE_BYTES),
+                                  ("max_pages", ENV_MAX_PAGES, SERVE_MAX_PAGES)):
             source, raw = (env, environ[env]) if environ.get(env) else (key, config.get(key, default))
             try:
                 values[key] = int(raw)
@@ -131,10 +133,6 @@ def _present(value: Any) -> bool:
     return isinstance(value, (str, bytes))  # missing cells arrive as None or NaN
 
 
-def _size(value: str | bytes) -> int:
-    return len(value.encode("utf-8", errors="surrogatepass")) if isinstance(value, str) else len(value)
-
-
 def predict_frame(model: Any, model_input: pd.DataFrame, limits: Limits | None = None) -> pd.DataFrame:
     """Classify the pages of a request frame; the pyfunc's ``predict`` without MLflow's wrapping.
 
@@ -145,7 +143,7 @@ def predict_frame(model: Any, model_input: pd.DataFrame, limits: Limits | None =
     model_input
         Rows with ``html`` or ``text`` and an optional ``id``.
     limits
-        Size and count limits (default: :data:`MAX_BYTES`, :data:`MAX_PAGES`).
+        Size and count limits (default: :data:`SERVE_MAX_PAGE_BYTES`, :data:`SERVE_MAX_PAGES`).
 
     Returns
     -------
@@ -159,8 +157,6 @@ def predict_frame(model: Any, model_input: pd.DataFrame, limits: Limits | None =
         too many rows, a row without a page, a page over the size limit, or a page the
         parser rejects; the message names the row.
     """
-    from chromesift.runtime.spark import classify_documents
-
     limits = limits or Limits()
     if isinstance(model_input, dict):
         model_input = pd.DataFrame(model_input)
@@ -177,24 +173,23 @@ def predict_frame(model: Any, model_input: pd.DataFrame, limits: Limits | None =
     def where(i: int) -> str:
         return f"row {i}" + (f" (id {ids[i]!r})" if ids is not None and _present(ids[i]) else "")
 
-    pages: dict[str | None, list[tuple[int, str | bytes]]] = {None: [], "text": []}
+    pages = []
     for i, (h, t) in enumerate(zip(html, text, strict=True)):
-        fmt, doc = (None, h) if _present(h) else ("text", t)
-        if not _present(doc):
+        page = Page(i, h, None) if _present(h) else Page(i, t, "text")  # html: format detected
+        if not _present(page.document):
             raise _invalid(f"{where(i)}: no page (an 'html' or 'text' string)")
-        if _size(doc) > limits.max_bytes:
-            raise _invalid(f"{where(i)}: page is {_size(doc)} bytes, over the limit of {limits.max_bytes}")
-        pages[fmt].append((i, doc))
-    main_text: list[str | None] = [None] * len(model_input)
-    paragraphs: list[str | None] = [None] * len(model_input)
-    for fmt, items in pages.items():
-        results = classify_documents(model, [doc for _, doc in items], format=fmt, max_bytes=None)
-        for (i, _), (txt, pars, error) in zip(items, results, strict=True):
-            if error is not None:
-                raise _invalid(f"{where(i)}: cannot classify the page ({error})")
-            main_text[i] = txt
-            paragraphs[i] = json.dumps(pars, ensure_ascii=False)
-    out = pd.DataFrame({"main_text": main_text, "paragraphs": paragraphs})
+        if (size := page_size(page.document)) > limits.max_bytes:
+            raise _invalid(f"{where(i)}: page is {size} bytes, over the limit of {limits.max_bytes}")
+        pages.append(page)
+    # the cap above refused the request already: no per-page budget on top
+    records = page_records(model, pages, max_bytes=None)
+    for i, rec in enumerate(records):
+        if "error" in rec:
+            raise _invalid(f"{where(i)}: cannot classify the page ({rec['error']})")
+    out = pd.DataFrame({
+        "main_text": [rec["text"] for rec in records],
+        "paragraphs": [json.dumps(rec["paragraphs"], ensure_ascii=False) for rec in records],
+    })
     if ids is not None:
         out.insert(0, "id", [str(v) if _present(v) else None for v in ids])
     return out
@@ -230,7 +225,7 @@ def requirements() -> list[str]:
 
 def _package_copy(folder: Path) -> Path:
     """A copy of the chromesift package without the shipped model and caches."""
-    source = Path(__file__).resolve().parent
+    source = Path(__file__).resolve().parents[1]  # chromesift/, not chromesift/runtime/
     target = folder / "chromesift"
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     shutil.rmtree(target / "models" / "default", ignore_errors=True)
@@ -238,8 +233,6 @@ def _package_copy(folder: Path) -> Path:
 
 
 def _model_kwargs(bundle_dir: Path, folder: Path, limits: Limits, trusted: bool | str) -> dict:
-    from chromesift.runtime.spark import bundle_trust
-
     bundle_dir = Path(bundle_dir)
     trust = bundle_trust(bundle_dir, trusted)  # a bad bundle fails here, not in the server
     entry = folder / "chromesift_pyfunc.py"
@@ -314,34 +307,3 @@ def save_pyfunc_model(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return path
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m chromesift.runtime.serving OUT [--bundle BUNDLE]``: save a bundle's pyfunc model folder."""
-    parser = argparse.ArgumentParser(
-        prog="python -m chromesift.runtime.serving",
-        description="Write the MLflow pyfunc model of a bundle, for `mlflow models serve -m OUT`.",
-    )
-    parser.add_argument("out", type=Path, help="model folder to write (replaced)")
-    parser.add_argument("--bundle", type=Path, default=None,
-                        help="bundle folder (default: the shipped model)")
-    parser.add_argument("--trust", action="store_true",
-                        help="accept a bundle not written on this machine (only one you trust)")
-    parser.add_argument("--max-bytes", type=int, default=MAX_BYTES, help="page size limit (bytes)")
-    parser.add_argument("--max-pages", type=int, default=MAX_PAGES, help="pages per request")
-    args = parser.parse_args(argv)
-    from chromesift.errors import ChromesiftError
-    from chromesift.models import DEFAULT_BUNDLE
-
-    try:
-        limits = Limits.resolve({"max_bytes": args.max_bytes, "max_pages": args.max_pages}, environ={})
-        out = save_pyfunc_model(args.bundle or DEFAULT_BUNDLE, args.out, trusted=args.trust, limits=limits)
-    except (ChromesiftError, ValueError) as exc:
-        print(f"chromesift.runtime.serving: error: {exc}", file=sys.stderr)
-        return 2
-    print(out)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

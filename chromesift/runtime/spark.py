@@ -15,22 +15,33 @@ A bundle is a pickle. The driver decides whether it may be unpickled (the rules 
 :mod:`chromesift.models.bundle`: shipped, written on this machine, or ``trusted``) and
 the executors then load exactly that model, pinned by its sha256, whatever their own
 trust stores hold.
+
+:func:`run_spark_extract` is the engine of ``chromesift spark-extract``: read Parquet, JSON
+Lines or WARC input, classify, write Parquet.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import sys
+import time
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from chromesift.runtime.batch import MAX_BYTES, one_thread, result_record
+from chromesift.errors import BundleError, ChromesiftError, UserError
+from chromesift.runtime.core import (
+    BATCH_PAGES,
+    MAX_PAGE_BYTES,
+    Page,
+    bundle_trust,
+    one_thread,
+    page_records,
+)
 
 if TYPE_CHECKING:  # pyspark is an optional dependency
     import pandas as pd
@@ -39,9 +50,6 @@ if TYPE_CHECKING:  # pyspark is an optional dependency
 
 #: Columns :func:`extract_dataframe` adds.
 OUTPUT_COLUMNS = ("main_text", "paragraphs", "error")
-#: Pages classified together in one call of the pipeline (batched prediction is ~3x
-#: faster than page by page and gives the same probabilities).
-BATCH_PAGES = 32
 #: Pages per Arrow batch handed to a Python worker in sessions made by
 #: :func:`local_session` (Spark's default, 10 000 rows, is gigabytes of HTML).
 RECORDS_PER_BATCH = 256
@@ -55,8 +63,6 @@ def require_pyspark() -> None:
     try:
         import pyspark  # noqa: F401
     except ImportError:
-        from chromesift.errors import UserError
-
         raise UserError(
             "pyspark is not installed; install the Spark extra: pip install 'chromesift[spark]'"
         ) from None
@@ -104,19 +110,18 @@ def output_schema(schema: StructType) -> StructType:
 # --- the executor side --------------------------------------------------------------------
 
 
-def _size(document: str | bytes) -> int:
-    return len(document.encode("utf-8", errors="surrogatepass")) if isinstance(document, str) else len(document)
-
-
 def classify_documents(
     model: Any,
     documents: list,
     *,
     format: str | None = None,
-    max_bytes: int | None = MAX_BYTES,
+    max_bytes: int | None = MAX_PAGE_BYTES,
     batch_pages: int = BATCH_PAGES,
 ) -> list[tuple[str | None, list[dict] | None, str | None]]:
     """Classify a list of pages: ``(main_text, paragraphs, error)`` for each, in order.
+
+    The records of :func:`chromesift.runtime.core.page_records` as the columns this
+    module adds: a failed page has None for both and the reason in ``error``.
 
     Parameters
     ----------
@@ -138,41 +143,11 @@ def classify_documents(
         rounded to 4 digits, as in the batch CLI's records) of each page, or None for
         both and the reason in ``error``. One failing page does not fail the others.
     """
-    documents = list(documents)
-    out: list[tuple[str | None, list[dict] | None, str | None]] = [(None, None, None)] * len(documents)
-    todo: list[int] = []
-    for i, doc in enumerate(documents):
-        if isinstance(doc, (bytearray, memoryview)):
-            doc = documents[i] = bytes(doc)
-        if doc is None or (isinstance(doc, float) and math.isnan(doc)):
-            out[i] = (None, None, "no document (null)")
-        elif not isinstance(doc, (str, bytes)):
-            out[i] = (None, None, f"document must be a string or binary, not {type(doc).__name__}")
-        elif max_bytes is not None and _size(doc) > max_bytes:
-            out[i] = (None, None, f"page is {_size(doc)} bytes, over the {max_bytes}-byte budget")
-        else:
-            todo.append(i)
-
-    def done(i: int, frame) -> None:
-        rec = result_record(frame)
-        out[i] = (rec["text"], rec["paragraphs"], None)
-
-    for start in range(0, len(todo), max(1, batch_pages)):
-        chunk = todo[start : start + max(1, batch_pages)]
-        try:
-            frames = list(model.classify_many([documents[i] for i in chunk], format=format,
-                                              batch_size=len(chunk)))
-        except Exception:  # one bad page fails its batch: redo the batch page by page
-            frames = None
-        for k, i in enumerate(chunk):
-            if frames is not None:
-                done(i, frames[k])
-                continue
-            try:
-                done(i, model.classify(documents[i], format=format))
-            except Exception as exc:
-                out[i] = (None, None, f"{type(exc).__name__}: {exc}")
-    return out
+    pages = [Page(i, doc, format) for i, doc in enumerate(documents)]
+    return [
+        (None, None, rec["error"]) if "error" in rec else (rec["text"], rec["paragraphs"], None)
+        for rec in page_records(model, pages, max_bytes=max_bytes, batch_pages=batch_pages)
+    ]
 
 
 @dataclass(frozen=True)
@@ -218,44 +193,6 @@ class _Extractor:
 # --- the driver side ------------------------------------------------------------------------
 
 
-def bundle_trust(folder: Path, trusted: bool | str = False) -> bool | str:
-    """Decide here how another process or machine may load a bundle.
-
-    Parameters
-    ----------
-    folder
-        The bundle.
-    trusted
-        As for :func:`chromesift.load_model`: True, or the sha256 of its ``model.joblib``,
-        to trust a bundle that is neither shipped nor written on this machine.
-
-    Returns
-    -------
-    bool or str
-        The sha256 of the ``model.joblib`` that may be unpickled (pass it as ``trusted``
-        where the bundle is loaded, so a swapped file is refused there), or False when
-        the bundle is to load from its ``model.skops`` (no code runs).
-
-    Raises
-    ------
-    chromesift.errors.BundleError
-        When the bundle is missing, altered, incompatible, or untrusted without a
-        ``model.skops`` (:class:`~chromesift.models.UntrustedBundleError`, with its sha256).
-    """
-    from chromesift.models import UntrustedBundleError, check_trusted
-    from chromesift.models.bundle import MODEL_FILE, SKOPS_FILE
-
-    folder = Path(folder)
-    try:
-        return check_trusted(folder, trusted)["sha256"]
-    except UntrustedBundleError:
-        skops_only = not (folder / MODEL_FILE).is_file()
-        if (folder / SKOPS_FILE).is_file() and (trusted is False or skops_only):
-            return False
-        raise
-
-
-
 def _ship(spark: SparkSession, folder: Path) -> str | None:
     """Add the bundle folder to the Spark application's files; its name there, or None."""
     try:
@@ -282,7 +219,7 @@ def extract_dataframe(
     model_path: str | Path | None = None,
     *,
     format: str | None = None,
-    max_bytes: int | None = MAX_BYTES,
+    max_bytes: int | None = MAX_PAGE_BYTES,
     batch_pages: int = BATCH_PAGES,
     ship_model: bool = True,
     trusted: bool | str = False,
@@ -331,7 +268,7 @@ def extract_dataframe(
         format other than html/text/None.
     chromesift.errors.BundleError
         When the bundle is missing, altered, made with another scikit-learn, or not
-        trusted (:func:`bundle_trust`).
+        trusted (:func:`chromesift.runtime.core.bundle_trust`).
 
     Notes
     -----
@@ -378,23 +315,22 @@ class _WarcReader:
         import pandas as pd
 
         from chromesift.data.html import decode
-        from chromesift.errors import ChromesiftError
-        from chromesift.runtime.batch import Job, iter_warc
+        from chromesift.runtime.batch import iter_warc
 
         for frame in batches:
             for path in frame["path"]:
                 rows: list[dict] = []
                 try:
-                    for job in iter_warc(Path(path), max_bytes=self.max_bytes):
-                        if not isinstance(job, Job):
+                    for page in iter_warc(Path(path), max_bytes=self.max_bytes):
+                        if not isinstance(page, Page):
                             continue  # not an HTML response
-                        html, error = job.document, job.error
+                        html, error = page.document, page.error
                         if isinstance(html, bytes):
                             try:  # as the parser would, so the column can be a string
                                 html = decode(html).text
                             except ChromesiftError as exc:
                                 html, error = None, str(exc)
-                        rows.append({"id": str(job.id), "url": job.url, "path": path,
+                        rows.append({"id": str(page.id), "url": page.url, "path": path,
                                      "html": html, "read_error": error})
                 except ChromesiftError as exc:  # an unreadable file: its pages so far, and a row saying so
                     rows.append({"id": path, "url": None, "path": path, "html": None,
@@ -407,7 +343,7 @@ class _WarcReader:
 WARC_COLUMNS = ("id", "url", "path", "html", "read_error")
 
 
-def read_warc(spark: SparkSession, paths: list[str], *, max_bytes: int | None = MAX_BYTES) -> DataFrame:
+def read_warc(spark: SparkSession, paths: list[str], *, max_bytes: int | None = MAX_PAGE_BYTES) -> DataFrame:
     """The HTML responses of WARC files as a DataFrame ``id, url, path, html, read_error``.
 
     Each file is read whole by one task, on the executors, with the batch CLI's rules
@@ -437,6 +373,175 @@ def read_warc(spark: SparkSession, paths: list[str], *, max_bytes: int | None = 
     files = files.repartition(max(1, len(paths)))
     with _quiet_pandas3():
         return files.mapInPandas(_WarcReader(max_bytes), schema)
+
+
+# --- the spark-extract run ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SparkExtractConfig:
+    """What a ``spark-extract`` run does.
+
+    Attributes
+    ----------
+    inputs
+        Parquet files or folders, JSON Lines files, or WARC files (one kind).
+    output
+        Parquet folder to write.
+    master
+        Spark master URL; None for spark-submit's, else ``local[*]``.
+    model
+        Bundle folder, shipped to the executors; None for the shipped model.
+    html_column
+        Column holding the page; None: ``html``, else ``text``.
+    format
+        ``"html"`` or ``"text"``; None detects (text for a ``text`` column, HTML for WARC).
+    max_bytes
+        Per-page size budget (None: no limit).
+    partitions
+        Spread the pages over this many partitions (None: as read; WARC: 4 per core).
+    keep_html
+        Write the page column too.
+    overwrite
+        Replace an existing output.
+    trust
+        Unpickle a bundle not written on this machine.
+    conf
+        Extra Spark settings.
+    """
+
+    inputs: tuple[str, ...]
+    output: str
+    master: str | None = None
+    model: Path | None = None
+    html_column: str | None = None
+    format: str | None = None
+    max_bytes: int | None = MAX_PAGE_BYTES
+    partitions: int | None = None
+    keep_html: bool = False
+    overwrite: bool = False
+    trust: bool = False
+    conf: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SparkExtractSummary:
+    """What a run wrote."""
+
+    pages: int
+    failed: int
+    seconds: float
+
+    def line(self) -> str:
+        """One human line."""
+        rate = self.pages / self.seconds if self.seconds > 0 else 0.0
+        return f"{self.pages - self.failed} done, {self.failed} failed, {rate:.1f} pages/s"
+
+
+def inputs_kind(paths: tuple[str, ...]) -> str:
+    """``"parquet"``, ``"jsonl"`` or ``"warc"``: the one kind of all ``paths``, from their names.
+
+    Raises
+    ------
+    UserError
+        For a name of no known kind, or inputs of different kinds.
+    """
+    kinds = set()
+    for path in paths:
+        name = path.rstrip("/").lower()
+        if name.endswith((".warc", ".warc.gz")):
+            kinds.add("warc")
+        elif name.endswith((".jsonl", ".jsonl.gz", ".ndjson", ".json", ".json.gz")):
+            kinds.add("jsonl")
+        elif name.endswith(".parquet") or ("://" not in path and Path(path).is_dir()):
+            kinds.add("parquet")
+        else:
+            raise UserError(
+                f"{path}: cannot tell the input kind from the name (expected .parquet or a "
+                "Parquet folder, .jsonl[.gz], or .warc[.gz])"
+            )
+    if len(kinds) > 1:
+        raise UserError(f"inputs of different kinds ({', '.join(sorted(kinds))}); run them apart")
+    return kinds.pop()
+
+
+def _check_local(paths: tuple[str, ...]) -> None:
+    for path in paths:
+        if "://" not in path and not Path(path).exists():
+            raise UserError(f"{path}: no such file")
+
+
+def _master(config: SparkExtractConfig) -> str | None:
+    if config.master:
+        return config.master
+    # under spark-submit (or a pyspark shell) the JVM is already up with its master
+    return None if "PYSPARK_GATEWAY_PORT" in os.environ else "local[*]"
+
+
+def run_spark_extract(config: SparkExtractConfig) -> SparkExtractSummary:
+    """Read the pages, classify them on Spark, write the Parquet output; count what it holds.
+
+    Raises
+    ------
+    UserError
+        For pyspark missing, an input that does not exist or has no page column, an
+        existing output without ``overwrite``, or an unreadable model bundle.
+    """
+    require_pyspark()
+    kind = inputs_kind(config.inputs)
+    _check_local(config.inputs)
+    if not config.overwrite and "://" not in config.output and Path(config.output).exists():
+        raise UserError(f"{config.output} exists; give --overwrite to replace it")
+    from pyspark.sql import SparkSession
+    from pyspark.sql import functions as F
+
+    owned = SparkSession.getActiveSession() is None
+    spark = local_session(_master(config), config.conf, app_name="chromesift spark-extract")
+    started = time.perf_counter()
+    try:
+        fmt = config.format
+        if kind == "warc":
+            df = read_warc(spark, list(config.inputs), max_bytes=config.max_bytes)
+            column = "html"
+            fmt = fmt or "html"  # as the batch CLI reads WARC
+            cores = spark.sparkContext.defaultParallelism
+            df = df.repartition(config.partitions or 4 * cores)
+        else:
+            if kind == "parquet":
+                df = spark.read.parquet(*config.inputs)
+            else:
+                df = spark.read.json(list(config.inputs))
+            column = config.html_column or ("html" if "html" in df.columns else "text")
+            if column not in df.columns:
+                raise UserError(
+                    f"no page column {column!r} in the input (columns: {', '.join(df.columns)}); "
+                    "name it with --html-column"
+                )
+            if column == "text" and config.html_column is None:
+                fmt = fmt or "text"
+            cores = spark.sparkContext.defaultParallelism
+            if config.partitions:
+                df = df.repartition(config.partitions)
+            elif df.rdd.getNumPartitions() < cores:  # a small file is one partition: use every core
+                df = df.repartition(2 * cores)
+        try:
+            out = extract_dataframe(df, column, config.model, format=fmt, max_bytes=config.max_bytes,
+                                    trusted=config.trust)
+        except (BundleError, ValueError) as exc:
+            raise UserError(str(exc)) from None
+        if "read_error" in out.columns:
+            out = out.withColumn("error", F.coalesce("read_error", "error")).drop("read_error", "path")
+        if not config.keep_html:
+            out = out.drop(column)
+        out.write.mode("overwrite" if config.overwrite else "errorifexists").parquet(config.output)
+        seconds = time.perf_counter() - started
+        written = spark.read.parquet(config.output)
+        counts = written.agg(F.count(F.lit(1)).alias("pages"),
+                             F.count("error").alias("failed")).first()
+        return SparkExtractSummary(int(counts["pages"]), int(counts["failed"]), seconds)
+    finally:
+        if owned:
+            spark.stop()
 
 
 # --- sessions ------------------------------------------------------------------------------

@@ -1,0 +1,430 @@
+"""Pages in, records out: the one classification core of the batch command, HTTP serving and Spark.
+
+A :class:`Page` (an id, the document, its format, a URL) goes in; a *record* comes out, the
+same dict wherever it is made::
+
+    {"id": ..., "url": ... (only when the page has one), "text": main text,
+     "paragraphs": [{"text", "is_content", "probability"}, ...]}
+
+``text`` is the content paragraphs joined by newlines (what :func:`chromesift.extract`
+gives), ``probability`` the calibrated content probability rounded to 4 digits. A page
+that could not be classified gets ``"text": ""``, ``"paragraphs": []`` and ``"error"``, a
+one-line reason; any failure of one page becomes its ``error``, never an exception, so one
+bad page cannot stop the others. The batch command writes records as they are; Spark
+turns them into its ``main_text``/``paragraphs``/``error`` columns and HTTP serving into
+its response rows (where a failed page refuses the request).
+
+Limits, one meaning each:
+
+``max_bytes`` (default :data:`MAX_PAGE_BYTES`)
+    A page larger than this (UTF-8 bytes for text) is not parsed; its record says so
+    (:func:`size_error`; the batch readers, which refuse a page before reading all of it,
+    add the option's name). HTTP serving has a cap of its own on the pages of a request
+    (:data:`chromesift.runtime.serving.SERVE_MAX_PAGE_BYTES`), which refuses the request.
+``timeout`` (default :data:`PAGE_TIMEOUT` in the batch command)
+    Seconds one page may take in this process (:func:`time_budget`). Only the
+    single-page call takes it: a batch of pages predicted together has no per-page clock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from chromesift.data.page import detect_format, to_columns
+from chromesift.data.util import chunked
+from chromesift.errors import BundleError, ChromesiftError, UserError
+
+#: Per-page size budget in bytes (batch command and Spark; serving has its own request cap).
+MAX_PAGE_BYTES = 20_000_000
+#: Per-page time budget in seconds of the batch command.
+PAGE_TIMEOUT = 60.0
+#: Pages predicted together by :func:`page_records` (batched prediction is ~3x faster
+#: than page by page and gives the same probabilities).
+BATCH_PAGES = 32
+
+_TEXT_SUFFIXES = (".txt", ".text")
+_HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".shtml")
+
+
+class PageModel(Protocol):
+    """What the core needs of a model: :class:`chromesift.Model`, or a stand-in with ``classify``.
+
+    A model that also has ``predict_columns``, ``probability`` and ``threshold`` (every
+    :class:`chromesift.Model`) is run on the fast path: no paragraph DataFrame in between,
+    several pages predicted at once.
+    """
+
+    def classify(self, document: str | bytes, *, format: str | None = None) -> Any:
+        """Paragraph table with at least ``text``, ``is_content`` and ``probability``."""
+
+
+#: Turns a bundle folder (None: the shipped model) into a model.
+Loader = Callable[[Path | None], PageModel]
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page to classify, or (``error`` set) one that failed before classification.
+
+    Attributes
+    ----------
+    id
+        The page's id (kept in its record as it is: a string or a number).
+    document
+        HTML or plain text, str or bytes; None when the page is missing.
+    format
+        ``"html"`` or ``"text"``; None detects it (:func:`chromesift.data.page.detect_format`).
+    url
+        Kept in the record when given.
+    error
+        Why the page cannot be classified (a reader's finding); its record says so.
+    """
+
+    id: Any = None
+    document: str | bytes | None = None
+    format: str | None = None
+    url: str | None = None
+    error: str | None = None
+
+
+class PageTimeout(ChromesiftError):
+    """A page took longer than its time budget."""
+
+
+# --- the format and the budgets ---------------------------------------------------------------
+
+
+def format_of(document: str | bytes, name: str | None = None) -> str:
+    """The format a page file is read as: its name's suffix, else its first bytes.
+
+    Parameters
+    ----------
+    document
+        The page.
+    name
+        Its file name, if any (``.txt`` means text, ``.html``/``.htm``/``.xhtml`` HTML).
+
+    Returns
+    -------
+    str
+        ``"html"`` or ``"text"``: the suffix's answer, else that of
+        :func:`chromesift.data.page.detect_format` (the library call's own rule), so the
+        command line and the library agree.
+    """
+    if name:
+        suffix = Path(name).suffix.lower()
+        if suffix in _TEXT_SUFFIXES:
+            return "text"
+        if suffix in _HTML_SUFFIXES:
+            return "html"
+    return detect_format(bytes(document) if isinstance(document, bytearray) else document)
+
+
+def page_size(document: str | bytes) -> int:
+    """Bytes of a page: its length as bytes, or as UTF-8 for text."""
+    if isinstance(document, str):
+        return len(document.encode("utf-8", errors="surrogatepass"))
+    return len(document)
+
+
+def size_error(size: int, max_bytes: int) -> str:
+    """The reason given for a page over the size budget."""
+    return f"page is {size} bytes, over the {max_bytes}-byte budget"
+
+
+def page_problem(page: Page, max_bytes: int | None = MAX_PAGE_BYTES) -> str | None:
+    """Why ``page`` cannot be classified before it is parsed, or None when it can."""
+    doc = page.document
+    if page.error is not None:
+        return page.error
+    if doc is None or (isinstance(doc, float) and math.isnan(doc)):  # pandas: NaN for missing
+        return "no document (null)"
+    if not isinstance(doc, (str, bytes, bytearray, memoryview)):
+        return f"document must be a string or binary, not {type(doc).__name__}"
+    if max_bytes is not None and (size := page_size(_as_document(doc))) > max_bytes:
+        return size_error(size, max_bytes)
+    return None
+
+
+@contextlib.contextmanager
+def time_budget(seconds: float | None):
+    """Raise :class:`PageTimeout` in the block after ``seconds`` (main thread, POSIX only).
+
+    Elsewhere the block runs unbounded (in a worker process the parent still kills a page
+    stuck well past its budget).
+    """
+    usable = (
+        seconds is not None and seconds > 0 and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
+    if not usable:
+        yield
+        return
+
+    def alarm(signum, frame):
+        raise PageTimeout(f"took longer than the {seconds:g} s budget (--timeout)")
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@contextlib.contextmanager
+def one_thread():
+    """Native thread pools (OpenMP, BLAS) at one thread inside the block.
+
+    Pages run in parallel across processes, and on a page-sized table the start-up
+    of an OpenMP team costs more than it saves (HistGradientBoosting prediction
+    of one page was 20 times slower with a pool per core on a 2-CPU container).
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # scikit-learn brings it; without it, leave the pools alone
+        yield
+        return
+    with threadpool_limits(limits=1):
+        yield
+
+
+# --- records ------------------------------------------------------------------------------------
+
+
+def _record(texts: list[str], flags: list[bool], probs: list[float]) -> dict:
+    return {
+        "text": "\n".join(t for t, c in zip(texts, flags, strict=True) if c),
+        "paragraphs": [
+            {"text": t, "is_content": c, "probability": round(p, 4)}
+            for t, c, p in zip(texts, flags, probs, strict=True)
+        ],
+    }
+
+
+def result_record(frame: Any) -> dict:
+    """``text`` and ``paragraphs`` of a classified paragraph table (:meth:`chromesift.Model.classify`)."""
+    return _record([str(t) for t in frame["text"]], [bool(c) for c in frame["is_content"]],
+                   [float(p) for p in frame["probability"]])
+
+
+def _head(page: Page) -> dict[str, Any]:
+    head: dict[str, Any] = {"id": page.id}
+    if page.url is not None:
+        head["url"] = page.url
+    return head
+
+
+def failed_record(page: Page, error: str) -> dict:
+    """The record of a page that was not classified: no text, no paragraphs, the reason."""
+    return {**_head(page), "text": "", "paragraphs": [], "error": error}
+
+
+def _describe(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, PageTimeout) else f"{type(exc).__name__}: {exc}"
+
+
+def _as_document(doc: Any) -> str | bytes:
+    return bytes(doc) if isinstance(doc, (bytearray, memoryview)) else doc
+
+
+# --- classification -----------------------------------------------------------------------------
+
+
+def page_record(
+    model: PageModel, page: Page, *, max_bytes: int | None = MAX_PAGE_BYTES, timeout: float | None = None
+) -> dict:
+    """Classify one page into its record; any failure becomes the record's ``error``.
+
+    Parameters
+    ----------
+    model
+        A loaded :class:`chromesift.Model` (or a stand-in with ``classify``).
+    page
+        The page; one with ``error`` set gets its failed record without classification.
+    max_bytes
+        Size budget (None: no limit).
+    timeout
+        Time budget in seconds (None or 0: no limit); enforced in the main thread of a
+        POSIX process (:func:`time_budget`).
+
+    Returns
+    -------
+    dict
+        The record (see the module's documentation).
+    """
+    problem = page_problem(page, max_bytes)
+    if problem is not None:
+        return failed_record(page, problem)
+    try:
+        with time_budget(timeout):
+            return page_records(model, [page], max_bytes=None)[0]
+    except PageTimeout as exc:  # the per-page guards of page_records let it through
+        return failed_record(page, str(exc))
+
+
+def page_records(
+    model: PageModel,
+    pages: Sequence[Page],
+    *,
+    max_bytes: int | None = MAX_PAGE_BYTES,
+    batch_pages: int = BATCH_PAGES,
+) -> list[dict]:
+    """Classify pages into their records, in order, ``batch_pages`` predicted at once.
+
+    The same records as :func:`page_record` page by page. A page that fails to parse
+    fails alone; when the prediction of a batch fails, its pages are predicted one by
+    one, so only the page at fault gets an ``error``.
+
+    Raises
+    ------
+    PageTimeout
+        Only inside a :func:`time_budget` block (:func:`page_record` turns it into the
+        page's ``error``); every other failure is a record's ``error``.
+    """
+    out: list[dict | None] = [None] * len(pages)
+    todo: list[int] = []
+    for i, page in enumerate(pages):
+        problem = page_problem(page, max_bytes)
+        if problem is None:
+            todo.append(i)
+        else:
+            out[i] = failed_record(page, problem)
+    fast = all(hasattr(model, a) for a in ("predict_columns", "probability", "threshold"))
+    for chunk in chunked(todo, max(1, batch_pages)):
+        if fast:
+            _columns_chunk(model, pages, chunk, out)
+            continue
+        for i in chunk:  # a stand-in model: its own classify, page by page
+            page = pages[i]
+            try:
+                frame = model.classify(_as_document(page.document), format=page.format)
+                out[i] = {**_head(page), **result_record(frame)}
+            except PageTimeout:
+                raise
+            except Exception as exc:  # a page may fail in any way; the others go on
+                out[i] = failed_record(page, _describe(exc))
+    return out  # type: ignore[return-value]
+
+
+def _columns_chunk(model: Any, pages: Sequence[Page], chunk: list[int], out: list) -> None:
+    """The fast path for a chunk of pages: parse to columns, predict together, decide."""
+    from chromesift.models.rules import content_mask
+
+    parsed: list[tuple[int, dict]] = []
+    for i in chunk:
+        try:
+            parsed.append((i, to_columns(_as_document(pages[i].document), format=pages[i].format)))
+        except PageTimeout:
+            raise
+        except Exception as exc:
+            out[i] = failed_record(pages[i], _describe(exc))
+    try:
+        scores = model.predict_columns([cols for _, cols in parsed]) if parsed else []
+    except PageTimeout:
+        raise
+    except Exception:  # one page fails its batch: predict them one by one
+        scores = None
+    for k, (i, cols) in enumerate(parsed):
+        try:
+            proba = scores[k] if scores is not None else model.predict_columns([cols])[0]
+            keep = content_mask(cols, proba, model.threshold)
+            body = _record(cols["text"], keep.tolist(), model.probability(proba).tolist())
+            out[i] = {**_head(pages[i]), **body}
+        except PageTimeout:
+            raise
+        except Exception as exc:
+            out[i] = failed_record(pages[i], _describe(exc))
+
+
+# --- models -------------------------------------------------------------------------------------
+
+
+def open_model(path: Path | None, trusted: bool | str = False) -> PageModel:
+    """Load a bundle for a command (the shipped model when ``path`` is None).
+
+    :func:`chromesift.load_model` with the failures a user can act on as one message.
+
+    Parameters
+    ----------
+    path
+        Bundle folder, or None for the shipped default.
+    trusted
+        True, or the bundle's sha256, to load a bundle this machine did not write.
+
+    Raises
+    ------
+    UserError
+        When the bundle is missing, unreadable or untrusted, with the reason.
+    """
+    import chromesift
+
+    try:
+        return chromesift.load_model(path, trusted=trusted) if trusted is not False else chromesift.load_model(path)
+    except BundleError as exc:
+        where = f"model bundle {path}" if path is not None else "the default model bundle"
+        raise UserError(f"cannot load {where}: {exc}") from None
+
+
+def default_loader(trusted: bool | str = False) -> Loader:
+    """:func:`open_model` as a loader, trusting what ``trusted`` says (picklable: workers run it)."""
+    return functools.partial(open_model, trusted=trusted) if trusted else open_model
+
+
+def load_with(loader: Loader, path: Path | None) -> PageModel:
+    """Run ``loader``; any failure but a ChromesiftError becomes a UserError naming it."""
+    try:
+        return loader(path)
+    except ChromesiftError:
+        raise
+    except Exception as exc:  # a loader is outside code: say what failed, no traceback
+        raise UserError(f"cannot load the model: {type(exc).__name__}: {exc}") from None
+
+
+def bundle_trust(folder: Path, trusted: bool | str = False) -> bool | str:
+    """Decide here how another process or machine may load a bundle.
+
+    Spark executors and the serving process load the bundle where this process cannot
+    see; this process decides once, and they load exactly that model.
+
+    Parameters
+    ----------
+    folder
+        The bundle.
+    trusted
+        As for :func:`chromesift.load_model`: True, or the sha256 of its ``model.joblib``,
+        to trust a bundle that is neither shipped nor written on this machine.
+
+    Returns
+    -------
+    bool or str
+        The sha256 of the ``model.joblib`` that may be unpickled (pass it as ``trusted``
+        where the bundle is loaded, so a swapped file is refused there), or False when
+        the bundle is to load from its ``model.skops`` (no code runs).
+
+    Raises
+    ------
+    chromesift.errors.BundleError
+        When the bundle is missing, altered, incompatible, or untrusted without a
+        ``model.skops`` (:class:`~chromesift.models.UntrustedBundleError`, with its sha256).
+    """
+    from chromesift.models import UntrustedBundleError, check_trusted
+    from chromesift.models.bundle import MODEL_FILE, SKOPS_FILE
+
+    folder = Path(folder)
+    try:
+        return check_trusted(folder, trusted)["sha256"]
+    except UntrustedBundleError:
+        skops_only = not (folder / MODEL_FILE).is_file()
+        if (folder / SKOPS_FILE).is_file() and (trusted is False or skops_only):
+            return False
+        raise
