@@ -8,15 +8,17 @@ import numpy as np
 import pytest
 
 from chromesift.data import html
+from chromesift.data.util import using
 from chromesift.features import transformer as tr
 from chromesift.features import vocab
 from chromesift.models import classifier as model
+from chromesift.models import context
 
 needs_walk = pytest.mark.skipif(html._ascii_tokens is None, reason="chromesift.data._walk is not built")
 needs_text = pytest.mark.skipif(
     tr._fast is None or tr._FAMILY_PHRASES is None, reason="chromesift.features._text is not built"
 )
-needs_context = pytest.mark.skipif(model._fast_context is None, reason="chromesift.features._text is not built")
+needs_context = pytest.mark.skipif(context.compiled is None, reason="chromesift.models._context is not built")
 
 
 def _same_floats(a: np.ndarray, b: np.ndarray) -> bool:
@@ -114,9 +116,9 @@ def _context_case(rng: np.random.Generator, n_docs: int, max_rows: int) -> tuple
     return (p, doc, *ids, chars)
 
 
-def _fast_context(*columns: np.ndarray) -> np.ndarray:
+def _context_by(kernels, *columns: np.ndarray) -> np.ndarray:
     out = np.empty((len(columns[0]), len(model.CONTEXT_NAMES)))
-    model._fast_context(*columns, out)
+    kernels.context_sorted(*columns, out)
     return out
 
 
@@ -127,7 +129,7 @@ def test_compiled_context_gives_the_numpy_floats(seed):
     # up to 600 rows per document: numpy's pairwise sums recurse from 128 values on
     for n_docs, max_rows in [(1, 8), (1, 600), (3, 40), (6, 300)] * 25:
         columns = _context_case(rng, n_docs, max_rows)
-        assert _same_floats(_fast_context(*columns), model._context_sorted(*columns))
+        assert _same_floats(_context_by(context.compiled, *columns), _context_by(context.python, *columns))
 
 
 @needs_context
@@ -137,20 +139,21 @@ def test_compiled_context_gives_the_numpy_floats_on_pages(shared_data, monkeypat
     from chromesift.data.page import to_columns
 
     calls = []
-    context = model.context_features
-    monkeypatch.setattr(model, "context_features", lambda *a: (calls.append(a), context(*a))[1])
+    context_features = model.context_features
+    monkeypatch.setattr(model, "context_features", lambda *a: (calls.append(a), context_features(*a))[1])
     m = chromesift.load_model()
     html_cols = [to_columns(p.html) for p in sample_pages(shared_data, dataset_names(shared_data), 40, 0)]
     for cols in html_cols:
         m.predict_columns([cols])
         m.predict_columns([to_columns("\n".join(cols["text"]), format="text")])
     m.predict_columns(html_cols)  # one batch
+    monkeypatch.undo()  # calls is complete
     assert len(calls) > 40
+    assert context_features.__module__ == "chromesift.models.context"
     for a in calls:
-        fast = context(*a)
-        monkeypatch.setattr(model, "_fast_context", None)
-        ref = context(*a)
-        monkeypatch.undo()  # the recorder too: calls is complete
+        fast = context_features(*a)
+        with using(context, "python"):
+            ref = context_features(*a)
         assert _same_floats(fast, ref)
 
 
@@ -232,10 +235,11 @@ def test_compiled_order_test_is_the_numpy_one():
             (doc if rng.random() < 0.5 else pos)[rng.integers(0, n)] = np.nan
         d_next, d_prev = doc[1:], doc[:-1]
         want = bool(np.all((d_next > d_prev) | ((d_next == d_prev) & (pos[1:] >= pos[:-1]))))
-        assert model._fast_in_order(doc, pos) == want
-        assert model._fast_in_order(doc[::-1], pos[::-1]) == bool(  # strided views
-            np.all((doc[-2::-1] > doc[:0:-1]) | ((doc[-2::-1] == doc[:0:-1]) & (pos[-2::-1] >= pos[:0:-1])))
-        )
+        for kernels in (context.compiled, context.python):
+            assert kernels.in_doc_order(doc, pos) == want
+            assert kernels.in_doc_order(doc[::-1], pos[::-1]) == bool(  # strided views
+                np.all((doc[-2::-1] > doc[:0:-1]) | ((doc[-2::-1] == doc[:0:-1]) & (pos[-2::-1] >= pos[:0:-1])))
+            )
 
 
 def _reference_proba(clf, M: np.ndarray) -> np.ndarray:
