@@ -7,14 +7,14 @@ import random
 import numpy as np
 import pytest
 
-from chromesift.data import html
+from chromesift.data import html, walk_kernels
 from chromesift.data.util import using
 from chromesift.features import transformer as tr
 from chromesift.features import vocab
 from chromesift.models import classifier as model
 from chromesift.models import context
 
-needs_walk = pytest.mark.skipif(html._ascii_tokens is None, reason="chromesift.data._walk is not built")
+needs_walk = pytest.mark.skipif(walk_kernels.compiled is None, reason="chromesift.data._walk is not built")
 needs_text = pytest.mark.skipif(
     tr._fast is None or tr._FAMILY_PHRASES is None, reason="chromesift.features._text is not built"
 )
@@ -41,7 +41,8 @@ def test_ascii_tokens_match_attr_tokens():
     rng = random.Random(0)
     values = _ascii_values(rng, 20_000) + ["", " ", "mainNav menu-item", "x--y__Z9zA", "aBCd", "1A"]
     for v in values:
-        got = html._ascii_tokens(v)
+        got = walk_kernels.compiled.ascii_tokens(v)
+        assert got == walk_kernels.python.ascii_tokens(v), v
         if v.isascii():
             assert got == tuple(html.attr_tokens(v)), v
         else:
@@ -51,7 +52,8 @@ def test_ascii_tokens_match_attr_tokens():
 @needs_walk
 def test_ascii_tokens_leave_other_characters_to_the_regexes():
     # the Kelvin sign lowercases to an ASCII "k": only str.lower knows
-    assert html._ascii_tokens("\u212aey") is None
+    assert walk_kernels.compiled.ascii_tokens("\u212aey") is None
+    assert walk_kernels.python.ascii_tokens("\u212aey") is None
     assert html._tokens("\u212aeyNav") == ("key", "nav")
 
 
