@@ -9,15 +9,13 @@ import pytest
 
 from chromesift.data import html, walk_kernels
 from chromesift.data.util import using
+from chromesift.features import text_kernels, vocab
 from chromesift.features import transformer as tr
-from chromesift.features import vocab
 from chromesift.models import classifier as model
 from chromesift.models import context
 
 needs_walk = pytest.mark.skipif(walk_kernels.compiled is None, reason="chromesift.data._walk is not built")
-needs_text = pytest.mark.skipif(
-    tr._fast is None or tr._FAMILY_PHRASES is None, reason="chromesift.features._text is not built"
-)
+needs_text = pytest.mark.skipif(text_kernels.compiled is None, reason="chromesift.features._text is not built")
 needs_context = pytest.mark.skipif(context.compiled is None, reason="chromesift.models._context is not built")
 
 
@@ -68,13 +66,13 @@ def _tokens(rng: random.Random, n: int) -> list[str]:
 
 
 @needs_text
-def test_token_rows_filled_in_c_match_the_regexes(monkeypatch):
+def test_token_rows_filled_in_c_match_the_regexes():
     tokens = list(dict.fromkeys(_tokens(random.Random(1), 3000)))
     fast = tr._TokenTable(8)
     ids = fast.ids(tokens)
-    monkeypatch.setattr(tr, "_fast", None)
-    ref = tr._TokenTable(8)
-    ref_ids = ref.ids(tokens)
+    with using(text_kernels, "python"):
+        ref = tr._TokenTable(8)
+        ref_ids = ref.ids(tokens)
     assert list(ids) == list(ref_ids)
     n = len(ref.index)
     assert np.array_equal(fast.rows[:n], ref.rows[:n])
@@ -178,8 +176,7 @@ def test_compiled_position_and_container_rows_give_the_numpy_floats(seed, monkey
         fast, ref = dict(f), dict(f)
         pf._position(doc, chars, fast)
         pf._containers(num, doc, chars, link_chars, nan_text, fast)
-        with monkeypatch.context() as mp:
-            mp.setattr(tr, "_fast", None)
+        with using(text_kernels, "python"):
             pf._position(doc, chars, ref)
             pf._containers(num, doc, chars, link_chars, nan_text, ref)
         assert fast.keys() == ref.keys()
@@ -210,18 +207,18 @@ def test_attribute_rows_summed_in_c_match_the_numpy_sums(monkeypatch):
         for lo in range(0, len(values), 300):  # new and seen strings, the rows growing between calls
             chunk = values[lo:lo + 300] + values[: lo // 10]
             ids = cache.ids(chunk)
-            with monkeypatch.context() as mp:
-                mp.setattr(tr, "_fast", None)
+            with using(text_kernels, "python"), monkeypatch.context() as mp:
                 mp.setattr(tr, "_TOKEN_TABLES", {})
                 ref = tr._attr_matrix(chunk, buckets)
             assert np.array_equal(cache.rows[ids], ref)
             scale = np.where(np.arange(len(chunk)) % 3 == 0, np.nan, 1.0)
-            out = np.full((2 * ref.shape[1] + 3, len(chunk)), -7.0)
-            tr._fast.take_rows(cache.rows, ids, scale, out, 1, 5, ref.shape[1] + 2)
-            want = np.full_like(out, -7.0)
+            want = np.full((2 * ref.shape[1] + 3, len(chunk)), -7.0)
             want[1:6] = (ref[:, :5] * scale[:, None]).T
             want[ref.shape[1] + 2:2 * ref.shape[1] - 3] = (ref[:, 5:] * scale[:, None]).T
-            assert _same_floats(out, want)
+            for kernels in (text_kernels.compiled, text_kernels.python):
+                out = np.full_like(want, -7.0)
+                kernels.take_rows(cache.rows, ids, scale, out, 1, 5, ref.shape[1] + 2)
+                assert _same_floats(out, want)
 
 
 @needs_context
