@@ -19,7 +19,7 @@ from chromesift.models.model import _concat_columns
 
 needs_extension = pytest.mark.skipif(
     text_kernels.compiled is None,
-    reason="the extension chromesift.features._text is not built (no Cython or C compiler at install)",
+    reason="the extension chromesift.features._text is not in use (not built: no Cython or C compiler at install; or CHROMESIFT_PURE_PYTHON)",
 )
 
 

@@ -15,7 +15,7 @@ from chromesift.data.util import using
 from chromesift.models import forest, forest_kernels
 from chromesift.models.model import _concat_columns
 
-NOT_BUILT = "the C extension chromesift.models._forest is not built (no C compiler at install)"
+NOT_BUILT = "the C extension chromesift.models._forest is not in use (not built: no C compiler at install; or CHROMESIFT_PURE_PYTHON)"
 
 
 @pytest.fixture(params=["compiled", "python"])

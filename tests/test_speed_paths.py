@@ -14,9 +14,9 @@ from chromesift.features import transformer as tr
 from chromesift.models import classifier as model
 from chromesift.models import context
 
-needs_walk = pytest.mark.skipif(walk_kernels.compiled is None, reason="chromesift.data._walk is not built")
-needs_text = pytest.mark.skipif(text_kernels.compiled is None, reason="chromesift.features._text is not built")
-needs_context = pytest.mark.skipif(context.compiled is None, reason="chromesift.models._context is not built")
+needs_walk = pytest.mark.skipif(walk_kernels.compiled is None, reason="chromesift.data._walk is not in use (not built, or CHROMESIFT_PURE_PYTHON)")
+needs_text = pytest.mark.skipif(text_kernels.compiled is None, reason="chromesift.features._text is not in use (not built, or CHROMESIFT_PURE_PYTHON)")
+needs_context = pytest.mark.skipif(context.compiled is None, reason="chromesift.models._context is not in use (not built, or CHROMESIFT_PURE_PYTHON)")
 
 
 def _same_floats(a: np.ndarray, b: np.ndarray) -> bool:
@@ -159,7 +159,7 @@ def test_compiled_context_gives_the_numpy_floats_on_pages(shared_data, monkeypat
 
 @needs_text
 @pytest.mark.parametrize("seed", range(3))
-def test_compiled_position_and_container_rows_give_the_numpy_floats(seed, monkeypatch):
+def test_compiled_position_and_container_rows_give_the_numpy_floats(seed):
     rng = np.random.default_rng(seed)
     pf = tr.ParagraphFeatures()
     for _ in range(30):
@@ -300,3 +300,47 @@ def test_big_outputs_are_column_major_and_the_same(monkeypatch):
     big = pf.transform_columns(cols, doc)
     assert big.flags.f_contiguous and not big.flags.c_contiguous
     assert _same_floats(big, small)
+
+
+# --- the switch of each kernel module ----------------------------------------------------------
+
+
+def test_pure_python_env_chooses_every_reference():
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from chromesift.data import walk_kernels\n"
+        "from chromesift.features import text_kernels\n"
+        "from chromesift.models import context, forest_kernels\n"
+        "import chromesift\n"
+        "chromesift.extract('<p>' + 'Ein Satz. ' * 30 + '</p>')\n"
+        "mods = [walk_kernels, text_kernels, forest_kernels, context]\n"
+        "print(*[m.BACKEND for m in mods], *[m.compiled is None for m in mods])\n"
+        "print(*sorted(m for m in sys.modules if m.startswith('chromesift.')\n"
+        "              and m.rpartition('.')[2] in ('_walk', '_text', '_forest', '_context')))\n"
+    )
+    env = {**os.environ, "CHROMESIFT_PURE_PYTHON": "1"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True, env=env)
+    backends, imported = out.stdout.split("\n")[:2]
+    assert backends.split() == ["python"] * 4 + ["True"] * 4
+    assert imported == ""  # no compiled module was even imported
+
+
+def test_use_switches_and_refuses_unknown_backends():
+    for kernels in (walk_kernels, text_kernels, context):
+        before = kernels.BACKEND
+        with using(kernels, "python"):
+            assert kernels.BACKEND == "python"
+            assert all(getattr(kernels, name) is getattr(kernels.python, name) for name in kernels.KERNELS)
+        assert kernels.BACKEND == before
+        with pytest.raises(ValueError, match="backend must be one of"):
+            kernels.use("fast")
+        assert kernels.BACKEND == before
+        if kernels.compiled is None:
+            with pytest.raises(ValueError, match="not available"):
+                kernels.use("compiled")
+        else:
+            assert all(getattr(kernels, name) is getattr(kernels.compiled, name) for name in kernels.KERNELS)

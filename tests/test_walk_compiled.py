@@ -13,7 +13,7 @@ from chromesift.data.vocab import FLAG_TAGS, ROLE_FLAGS, SKIP_TAGS
 
 needs_extension = pytest.mark.skipif(
     walk_kernels.compiled is None,
-    reason="the extension chromesift.data._walk is not built (no Cython or C compiler at install)",
+    reason="the extension chromesift.data._walk is not in use (not built: no Cython or C compiler at install; or CHROMESIFT_PURE_PYTHON)",
 )
 
 
