@@ -1,10 +1,10 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
 """The paragraph walk of :mod:`chromesift.data.html` over libxml2's tree, in C.
 
-:func:`walk` gives exactly what ``html._walk`` gives (that Python function stays the
-reference and the fallback), without a Python object per node: it reads libxml2's
-nodes through lxml's public C API, keeps the text of the open paragraph as UTF-8
-bytes, and calls into Python only per paragraph, per distinct tag name, per
+:func:`walk` gives exactly what its Python reference in :mod:`chromesift.data.walk_kernels`
+gives (which runs where this is not built), without a Python object per node: it reads
+libxml2's nodes through lxml's public C API, keeps the text of the open paragraph as
+UTF-8 bytes, and calls into Python only per paragraph, per distinct tag name, per
 ``class``/``id``/``role`` value it needs (tokenising new ASCII ones itself) and per
 non-ASCII ``style`` value (ASCII ones are matched in C).
 
@@ -768,7 +768,7 @@ def walk(root, dict cols, list flag_names, skip_tags, block_tags, flag_tags, rol
          Py_ssize_t token_cache_max=-1):
     """Fill ``cols`` with the paragraphs under ``root``; return each element's paragraph range.
 
-    The same as ``chromesift.data.html._walk``, whose vocabularies come as arguments:
+    The same as ``chromesift.data.walk_kernels.walk``; the vocabularies come as arguments:
     ``hidden_search`` is the search method of the hidden-style pattern, ``tokens_fn``
     turns a class/id/role value into a tuple of tokens, and ``token_cache`` is the dict
     in which it keeps them (a value found there is not passed to it). Where

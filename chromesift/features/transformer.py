@@ -26,12 +26,16 @@ Feature families (column prefixes):
 Columns starting with ``_`` are bookkeeping for the classifier (document and
 group codes, container ids), not model inputs. Everything is computed per
 document in position order, so row order of the input does not matter.
+
+The per-word and per-row loops are the kernels of :mod:`chromesift.features.text_kernels`
+(compiled where the optional extension is built, else numpy: the same numbers).
 """
 
 from __future__ import annotations
 
+import functools
 import re
-import zlib
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -39,21 +43,12 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from chromesift.data import schema
-from chromesift.features import vocab
+from chromesift.features import text_kernels, vocab
+from chromesift.features.text_kernels import trie_regex
 
-try:  # the per-word and per-row loops in C (an optional extension); the Python code is its reference
-    from chromesift.features import _text as _fast
-except (ImportError, ValueError, TypeError):  # not built (or built for another ABI): Python loops
-    _fast = None
-#: the features made of the counts of :func:`_text_counts` (the extension's ``text_rows``
-#: gives them in this order)
-_TEXT_FEATURES = (
-    "t_chars", "t_words", "t_cjk", "t_cjk_ratio", "t_mean_word_len", "t_sentences", "t_mean_sentence_len",
-    "t_digit_ratio", "t_upper_ratio", "t_punct_ratio", "t_separators", "t_text_density", "t_stop_density",
-    "t_zh_stop_ratio", "t_title_overlap",
-)
-if _fast is not None and getattr(_fast, "TEXT_COLUMNS", None) != _TEXT_FEATURES:
-    _fast = None  # built from an older _text.pyx: the Python loops
+#: the features made of the counts of :func:`_counts` (``text_kernels.text_rows`` gives them
+#: in this order)
+_TEXT_FEATURES = text_kernels.TEXT_COLUMNS
 
 _FLAGS = [c for c, t in schema.STRUCT_COLUMNS.items() if t == "bool"]
 #: base features repeated for each neighbour
@@ -68,20 +63,6 @@ CATEGORICAL: tuple[str, ...] = ()
 BOOKKEEPING = ("_doc", "_pos", "_group", "_anc1", "_anc2", "_block")
 #: the feature computation works on this many paragraphs (whole pages) at a time
 CHUNK_ROWS = 50_000
-
-
-def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.divide(a, b, out=np.zeros_like(a, dtype=float), where=b > 0)
-
-
-def _group_sum(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """For each row, the sum of ``values`` over the rows with the same key."""
-    _, inv = np.unique(keys, return_inverse=True)
-    return np.bincount(inv, weights=values)[inv]
-
-
-def _hash_bucket(token: str, buckets: int) -> int:
-    return zlib.crc32(token.encode("utf-8")) % buckets
 
 
 # -- column access -----------------------------------------------------------------
@@ -122,7 +103,7 @@ _CJK_RANGES = (
     (0x4E00, 0x9FFF), (0xA960, 0xA97F), (0xAC00, 0xD7FF), (0xF900, 0xFAFF), (0xFF66, 0xFF9F),
     (0xFFA0, 0xFFDC), (0x20000, 0x3134F),
 )
-#: the class counts :func:`_text_counts` gives
+#: the class counts :func:`_counts` gives
 _BIT_NAMES = {
     "letters": _B_LETTER, "numbers": _B_NUMBER, "upper": _B_UPPER, "punct": _B_PUNCT, "cjk": _B_CJK,
     "zh_stop": _B_ZH_STOP, "separators": _B_SEP,
@@ -180,21 +161,6 @@ def _classes(joined: str) -> np.ndarray:
     return bits
 
 
-def _segment_sums(values: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    cs = np.zeros(len(values) + 1, dtype=np.int64)
-    np.cumsum(values, out=cs[1:])
-    return (cs[ends] - cs[starts]).astype(float)
-
-
-def _regex_counts(rx: re.Pattern, joined: str, starts: np.ndarray, n: int) -> np.ndarray:
-    """Non-overlapping matches of ``rx`` per paragraph (matches never cross the separators)."""
-    pos = [m.start() for m in rx.finditer(joined)]
-    if not pos:
-        return np.zeros(n)
-    para = np.searchsorted(starts, np.asarray(pos), side="right") - 1
-    return np.bincount(para, minlength=n).astype(float)
-
-
 def _joined(texts: list[str]) -> tuple[str, np.ndarray, np.ndarray]:
     """Texts joined by newlines, with each text's start and end offset."""
     lens = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
@@ -203,37 +169,9 @@ def _joined(texts: list[str]) -> tuple[str, np.ndarray, np.ndarray]:
     return "\n".join(texts), starts, starts + lens
 
 
-_DATE_RE = re.compile(r"\b\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b|\b(?:19|20)\d\d\b", re.ASCII)
 _URL_RE = re.compile(r"https?://|www\.|\S@\S+\.\w")
 
 
-def trie_regex(words) -> str:
-    """One regex matching any of ``words``, longest first, with common prefixes shared.
-
-    An alternation of many literals makes Python's ``re`` try every branch at every
-    position; a trie tries one branch per character.
-    """
-    trie: dict = {}
-    for w in words:
-        node = trie
-        for ch in w:
-            node = node.setdefault(ch, {})
-        node[""] = {}
-
-    def emit(node: dict) -> str:
-        ends = "" in node
-        branches = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]
-        if not branches:
-            return ""
-        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-        if ends:  # the shorter word ends here: try the longer ones first
-            body = (body if len(branches) == 1 and len(branches[0]) == 1 else f"(?:{body})") + "?"
-        return body
-
-    return emit(trie)
-
-
-_PHRASE_RE = re.compile(trie_regex(vocab.CHROME_PHRASES))
 _TITLE_SPLIT = re.compile(r"[^\w]+")
 _COUNT = r"(?:[\(\[]?\d+[\)\]]?\s*)?"
 #: a comment-section heading: the whole (short) paragraph, with an optional count
@@ -257,30 +195,42 @@ STAMP_WINDOW = 4
 _BULLETS = frozenset("-–—•·*►▶»›>|+~")
 _END_PUNCT = frozenset(".!?。！？\"”'’)")
 _STOPS = vocab.ALL_STOPWORDS
-_HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
 _TAG_CODES = {t: i for i, t in enumerate(vocab.TAG_ONEHOT)}
 _STOP_MAXLEN = max(map(len, _STOPS), default=0)
-#: the compiled matcher of the chrome phrases: the same matches as ``_PHRASE_RE.finditer``
-_PHRASES = None if _fast is None else _fast.Phrases(vocab.CHROME_PHRASES)
 
 
 # -- class/id words ----------------------------------------------------------------
 _FAMILIES = tuple(vocab.ATTR_WORDS)
-_LONG_RE = {
-    fam: re.compile("|".join(map(re.escape, sorted({w for w in ws if len(w) >= 4}, key=len, reverse=True))))
-    for fam, ws in vocab.ATTR_WORDS.items()
-}
-_SHORT = {fam: frozenset(w for w in ws if len(w) < 4) for fam, ws in vocab.ATTR_WORDS.items()}
+#: a family's long words (at least this long) are counted wherever they occur in a token, its
+#: short words only as the whole token
+_LONG_WORD = 4
+_SHORT = {fam: frozenset(w for w in ws if len(w) < _LONG_WORD) for fam, ws in vocab.ATTR_WORDS.items()}
 #: short word -> the families (their index in :data:`_FAMILIES`) whose short words hold it
 _SHORT_FAMILIES = {
     w: tuple(j for j, fam in enumerate(_FAMILIES) if w in _SHORT[fam]) for w in set().union(*_SHORT.values())
 }
-#: the compiled matchers of each family's long words: the same matches as ``_LONG_RE[fam].findall``
-#: (a family without long words would make that pattern empty, matching everywhere: not covered)
-_FAMILY_PHRASES = (
-    None if _fast is None or not all(p.pattern for p in _LONG_RE.values())
-    else [_fast.Phrases([w for w in vocab.ATTR_WORDS[fam] if len(w) >= 4]) for fam in _FAMILIES]
-)
+
+
+class _Matchers(NamedTuple):
+    """The vocabularies as the kernels look them up (objects of one backend)."""
+
+    phrases: object  #: the chrome phrases (``text_kernels.Phrases``)
+    stop_set: object  #: the stopwords (``text_kernels.WordSet``)
+    families: list  #: each family's long words, in :data:`_FAMILIES` order (``text_kernels.Phrases``)
+
+
+@functools.cache
+def _matchers_of(backend: str) -> _Matchers:
+    return _Matchers(
+        text_kernels.Phrases(vocab.CHROME_PHRASES),
+        text_kernels.WordSet(_STOPS),
+        [text_kernels.Phrases([w for w in vocab.ATTR_WORDS[fam] if len(w) >= _LONG_WORD]) for fam in _FAMILIES],
+    )
+
+
+def _matchers() -> _Matchers:
+    """The matchers of the kernels in use, made once per backend."""
+    return _matchers_of(text_kernels.BACKEND)
 
 
 def _grown(rows: np.ndarray, size: int) -> np.ndarray:
@@ -303,39 +253,20 @@ class _TokenTable:
         self.index: dict[str, int] = {"": 0}
         self.rows = np.zeros((1024, len(_FAMILIES) + buckets))
 
-    def ids(self, tokens: list[str]) -> list[int] | np.ndarray:
+    def ids(self, tokens: list[str]) -> np.ndarray:
         """The row of each token, new tokens matched and added first."""
-        if _fast is not None and _FAMILY_PHRASES is not None:
-            new: list[str] = []
-            ids = _fast.lookup(tokens, self.index, new)
-            if new:
-                self._fill(len(self.index) - len(new), new)
-            return ids
-        index = self.index
-        out = []
-        for t in tokens:
-            i = index.get(t)
-            if i is None:
-                i = self._add(t)
-            out.append(i)
-        return out
-
-    def _add(self, token: str) -> int:
-        i = len(self.index)
-        self.rows = _grown(self.rows, i + 1)
-        v = self.rows[i]
-        v[:] = 0
-        for j, fam in enumerate(_FAMILIES):
-            v[j] = (token in _SHORT[fam]) + len(_LONG_RE[fam].findall(token))
-        v[len(_FAMILIES) + _hash_bucket(token, self.buckets)] = 1.0
-        self.index[token] = i
-        return i
+        new: list[str] = []
+        ids = text_kernels.lookup(tokens, self.index, new)
+        if new:
+            self._fill(len(self.index) - len(new), new)
+        return ids
 
     def _fill(self, lo: int, new: list[str]) -> None:
-        """Rows ``lo:lo + len(new)`` for the tokens ``new`` (already in :attr:`index`), as
-        :meth:`_add` makes them, in C (the long words by :data:`_FAMILY_PHRASES`)."""
+        """Rows ``lo:lo + len(new)`` for the tokens ``new`` (already in :attr:`index`): each
+        family's words in the token (the short ones as the whole token, the long ones
+        anywhere), then a 1 in the column of its hash bucket."""
         self.rows = _grown(self.rows, lo + len(new))
-        _fast.token_rows(new, self.rows, lo, _FAMILY_PHRASES, _SHORT_FAMILIES, self.buckets)
+        text_kernels.token_rows(new, self.rows, lo, _matchers().families, _SHORT_FAMILIES, self.buckets)
 
 
 _TOKEN_TABLES: dict[int, _TokenTable] = {}
@@ -370,9 +301,9 @@ class _AttrRows:
     """Summed token rows (:func:`_attr_matrix`) of every attribute string seen, as rows of one matrix.
 
     A page's attribute features are then one dictionary lookup per paragraph and a copy of
-    its row into the features (both in C). The sums are of small integers, so they are the
-    same numbers in any order. Needs the extension. Started afresh (between pages) once it
-    holds :data:`_ATTR_CACHE_LIMIT` strings.
+    its row into the features (both kernels). The sums are of small integers, so they are
+    the same numbers in any order (those of :func:`_attr_matrix`). Started afresh (between
+    pages) once it holds :data:`_ATTR_CACHE_LIMIT` strings.
     """
 
     def __init__(self, buckets: int) -> None:
@@ -383,111 +314,56 @@ class _AttrRows:
     def ids(self, values: list[str]) -> np.ndarray:
         """The row of each attribute string, the rows of new ones summed first."""
         new: list[str] = []
-        ids = _fast.lookup(values, self.index, new)
+        ids = text_kernels.lookup(values, self.index, new)
         if new:
             self._fill(len(self.index) - len(new), new)
         return ids
 
     def _fill(self, lo: int, new: list[str]) -> None:
         """Rows ``lo:lo + len(new)`` for the strings ``new`` (already in :attr:`index`): the
-        sums of :func:`_attr_matrix`, made in C where the token rows are (:data:`_FAMILY_PHRASES`)."""
+        sums of :func:`_attr_matrix`."""
         self.rows = _grown(self.rows, lo + len(new))
-        if _FAMILY_PHRASES is None:
-            self.rows[lo:lo + len(new)] = _attr_matrix(new, self.buckets)
-            return
         table = _cache_for(_TOKEN_TABLES, self.buckets, _CACHE_LIMIT, _TokenTable)
         tokens: list[str] = []
-        ids, starts = _fast.split_lookup(new, table.index, tokens)
+        ids, starts = text_kernels.split_lookup(new, table.index, tokens)
         if tokens:
             table._fill(len(table.index) - len(tokens), tokens)
-        _fast.sum_rows(table.rows, ids, starts, self.rows, lo)
+        text_kernels.sum_rows(table.rows, ids, starts, self.rows, lo)
 
 
 _ATTR_ROWS: dict[int, _AttrRows] = {}
 _ATTR_CACHE_LIMIT = 100_000
 
 
-def _text_counts(joined: str, lower: str, bits: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-                 doc: np.ndarray, doc_titles: dict[int, frozenset]) -> dict[str, np.ndarray]:
-    """Per paragraph, its characters of each class, sentences, words, stopwords and title words.
+def _counts(joined: str, lower: str, bits: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+            doc: np.ndarray, doc_titles: dict[int, frozenset]) -> np.ndarray:
+    """Per paragraph, its characters of each class, sentences, words, stopwords and title words
+    (``text_kernels.text_counts``: a matrix of integers).
 
     ``lower`` is ``joined`` with each text lowercased. Where no character changed length
     and there is no capital sigma (the one letter whose lowercase depends on what
     follows), a word of ``lower`` is the lowercased word of ``joined``.
     """
-    n = len(starts)
-    if _fast is not None:
-        m = _counts(joined, lower, bits, starts, ends, doc, doc_titles).astype(float)
-        out = {name: m[:, bit.bit_length() - 1] for name, bit in _BIT_NAMES.items()}
-        out.update(sentences=m[:, _fast.SENTENCES], words=m[:, _fast.WORDS], stops=m[:, _fast.STOPWORDS],
-                   in_title=m[:, _fast.TITLE_WORDS])
-        return out
-    out = {name: _segment_sums((bits & bit) != 0, starts, ends) for name, bit in _BIT_NAMES.items()}
-    # words: runs of letters and digits
-    alnum = (bits & (_B_LETTER | _B_NUMBER)) != 0
-    prev = np.r_[False, alnum[:-1]]
-    nxt = np.r_[alnum[1:], False]
-    w_starts = np.flatnonzero(alnum & ~prev)
-    w_ends = np.flatnonzero(alnum & ~nxt) + 1
-    w_para = np.searchsorted(starts, w_starts, side="right") - 1
-    out["words"] = np.bincount(w_para, minlength=n).astype(float)
-    word_list = [joined[a:b].lower() for a, b in zip(w_starts.tolist(), w_ends.tolist(), strict=True)]
-    is_stop = np.fromiter((w in _STOPS for w in word_list), dtype=bool, count=len(word_list))
-    out["stops"] = np.bincount(w_para[is_stop], minlength=n).astype(float)
-    if any(doc_titles.values()) and word_list:
-        w_doc = doc[w_para].tolist()
-        in_title = np.fromiter(
-            (w in doc_titles[d] for w, d in zip(word_list, w_doc, strict=True)), dtype=bool, count=len(word_list)
-        )
-        out["in_title"] = np.bincount(w_para[in_title], minlength=n).astype(float)
-    else:
-        out["in_title"] = np.zeros(n)
-    # a sentence ends with a run of . ! ? followed by whitespace (the separator counts)
-    end_mark = (bits & _B_SENT_END) != 0
-    follow = np.r_[bits[1:], np.uint16(_B_SPACE)]
-    sent = end_mark & ((follow & _B_SENT_END) == 0) & ((follow & _B_SPACE) != 0)
-    out["sentences"] = _segment_sums(sent, starts, ends)
-    return out
-
-
-def _counts(joined: str, lower: str, bits: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-            doc: np.ndarray, doc_titles: dict[int, frozenset]) -> np.ndarray:
-    """The counts of :func:`_text_counts` as the extension's matrix of integers."""
     aligned = len(lower) == len(joined) and "\u03a3" not in joined
     maxlen = max([_STOP_MAXLEN, *(len(w) for t in doc_titles.values() for w in t)]) if aligned else -1
-    return _fast.text_counts(
+    return text_kernels.text_counts(
         bits, starts, ends, _B_LETTER | _B_NUMBER, _B_SENT_END, _B_SPACE,
-        lower if aligned else joined, not aligned, doc, _STOPS, doc_titles, maxlen, _STOP_SET,
+        lower if aligned else joined, not aligned, doc, _STOPS, doc_titles, maxlen, _matchers().stop_set,
     )
 
 
-#: the class counts text_rows reads, as columns of the extension's counts
+#: the class counts text_rows reads, as columns of the counts
 _TEXT_CLASSES = np.array(
     [_BIT_NAMES[c].bit_length() - 1 for c in ("letters", "numbers", "upper", "punct", "cjk", "zh_stop", "separators")],
     dtype=np.int64,
 )
-#: the stopwords for the extension, looked up there without making each word a string
-_STOP_SET = None if _fast is None else _fast.WordSet(_STOPS)
 
 
 def _text_rows(joined: str, lower: str, bits: np.ndarray, starts: np.ndarray, ends: np.ndarray, doc: np.ndarray,
                doc_titles: dict[int, frozenset], chars: np.ndarray, f: _Rows) -> None:
     """The :data:`_TEXT_FEATURES` of each paragraph (``chars`` long) into ``f``."""
-    if _fast is not None:  # the same float operations on the counts, in one compiled pass
-        m = _counts(joined, lower, bits, starts, ends, doc, doc_titles)
-        _fast.text_rows(m, _TEXT_CLASSES, chars, f.out, f.rows(_TEXT_FEATURES))
-        return
-    c = _text_counts(joined, lower, bits, starts, ends, doc, doc_titles)
-    letters, cjk, words, sentences = c["letters"], c["cjk"], c["words"], c["sentences"]
-    tokens = words + cjk
-    values = (
-        chars, tokens, cjk, _div(cjk, chars), _div(letters - cjk, words), sentences,
-        tokens / np.maximum(sentences, 1), _div(c["numbers"], chars), _div(c["upper"], letters),
-        _div(c["punct"], chars), c["separators"], tokens / np.maximum(np.ceil(chars / 80.0), 1),
-        _div(c["stops"], words), _div(c["zh_stop"], cjk), _div(c["in_title"], words),
-    )
-    for name, v in zip(_TEXT_FEATURES, values, strict=True):
-        f[name] = v
+    m = _counts(joined, lower, bits, starts, ends, doc, doc_titles)
+    text_kernels.text_rows(m, _TEXT_CLASSES, chars, f.out, f.rows(_TEXT_FEATURES))
 
 
 #: the characters a comment heading (:data:`_COMMENT_HEAD_RE`) can start with besides a digit
@@ -507,24 +383,9 @@ _ACTION_EDGES = (
 def _comment_rows(lower_texts: list[str], f: _Rows) -> None:
     """``t_comment_head`` (a comment-section heading) and ``t_stamp`` (a byline or action line)
     of each (lowercased) text into ``f``."""
-    head, time_of_day, actions = _COMMENT_HEAD_RE.fullmatch, _STAMP_TIME_RE.search, _STAMP_ACTIONS_RE.match
-    if _fast is not None:  # the same, the regexes run only where the characters allow a match
-        _fast.comment_rows(
-            lower_texts, COMMENT_HEAD_MAX, head, *_HEAD_EDGES, STAMP_MAX, time_of_day, actions, *_ACTION_EDGES,
-            f.out, f.at["t_comment_head"], f.at["t_stamp"],
-        )
-        return
-    n = len(lower_texts)
-    f["t_comment_head"] = np.fromiter(
-        (len(t) <= COMMENT_HEAD_MAX and head(t) is not None for t in lower_texts), dtype=float, count=n
-    )
-    f["t_stamp"] = np.fromiter(  # _STAMP_RE.search(t) is not None, by its parts
-        (
-            len(t) <= STAMP_MAX
-            and ((("." in t or ":" in t) and time_of_day(t) is not None) or actions(t) is not None)
-            for t in lower_texts
-        ),
-        dtype=float, count=n,
+    text_kernels.comment_rows(
+        lower_texts, COMMENT_HEAD_MAX, _COMMENT_HEAD_RE.fullmatch, *_HEAD_EDGES, STAMP_MAX, _STAMP_TIME_RE.search,
+        _STAMP_ACTIONS_RE.match, *_ACTION_EDGES, f.out, f.at["t_comment_head"], f.at["t_stamp"],
     )
 
 
@@ -569,18 +430,16 @@ class _Rows:
 _NUM_COLUMNS = ("position", "depth", "n_links", "link_chars", "block_id", "anc1", "anc2", "anc3", *_FLAGS)
 
 
-#: the rows of :func:`_float_columns`' matrix that the extension's ``structure_rows`` reads
+#: the rows of :func:`_float_columns`' matrix that ``text_kernels.structure_rows`` reads
 _STRUCT_NUM_ROWS = np.array(
     [_NUM_COLUMNS.index(c) for c in ("depth", "n_links", "link_chars", *_FLAGS)], dtype=np.int64
 )
 
 
 def _float_columns(cols: dict) -> dict[str, np.ndarray]:
-    """The columns of :data:`_NUM_COLUMNS` (lists or arrays) as float arrays; with the
-    extension they are the rows of one matrix, ``"_matrix"``."""
-    if _fast is None:
-        return {c: np.asarray(cols[c], dtype=float) for c in _NUM_COLUMNS}
-    m = _fast.float_rows([cols[c] for c in _NUM_COLUMNS])
+    """The columns of :data:`_NUM_COLUMNS` (lists or arrays) as float arrays: the rows of one
+    matrix, ``"_matrix"``."""
+    m = text_kernels.float_rows([cols[c] for c in _NUM_COLUMNS])
     out = dict(zip(_NUM_COLUMNS, m, strict=True))
     out["_matrix"] = m
     return out
@@ -589,23 +448,9 @@ def _float_columns(cols: dict) -> dict[str, np.ndarray]:
 def _row_flags(texts: list[str], lower_texts: list[str], title: list[str], h1: list[str]) -> np.ndarray:
     """Per paragraph: starts with a bullet, ends with punctuation, ends with a colon, has a
     URL, is the title, is the h1 (the columns of a matrix)."""
-    if _fast is not None:
-        return _fast.row_flags(texts, lower_texts, title, h1, "".join(_BULLETS), "".join(_END_PUNCT), _URL_RE.search)
-    n = len(texts)
-    return np.column_stack([
-        np.fromiter((t[:1] in _BULLETS for t in texts), dtype=float, count=n),
-        np.fromiter((t[-1:] in _END_PUNCT for t in texts), dtype=float, count=n),
-        np.fromiter((t[-1:] in (":", "：") for t in texts), dtype=float, count=n),
-        np.fromiter(
-            (("http" in t or "www." in t or "@" in t) and _URL_RE.search(t) is not None for t in lower_texts),
-            dtype=float, count=n,
-        ),
-        np.fromiter(
-            (bool(t) and (t == ti or (len(t) > 15 and t in ti)) for t, ti in zip(texts, title, strict=True)),
-            dtype=float, count=n,
-        ),
-        np.fromiter((bool(t) and t == hh for t, hh in zip(texts, h1, strict=True)), dtype=float, count=n),
-    ])
+    return text_kernels.row_flags(
+        texts, lower_texts, title, h1, "".join(_BULLETS), "".join(_END_PUNCT), _URL_RE.search
+    )
 
 
 class ParagraphFeatures(TransformerMixin, BaseEstimator):
@@ -756,14 +601,8 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
         log_chars = np.log1p(chars)
         f["t_log_chars"] = log_chars
         f.out[f.rows(_FLAG_FEATURES)] = _row_flags(texts, lower_texts, title, h1).T
-        if _fast is None:
-            f["t_has_date"] = np.minimum(_regex_counts(_DATE_RE, joined, starts, n), 1)
-        else:  # the same matches as _DATE_RE and _PHRASE_RE, found in C
-            f["t_has_date"] = _fast.date_flags(joined, starts, n)
-        if _PHRASES is None:
-            f["t_chrome_phrases"] = _regex_counts(_PHRASE_RE, lower, lstarts, n)
-        else:
-            f["t_chrome_phrases"] = _PHRASES.count(lower, lstarts, n)
+        f["t_has_date"] = text_kernels.date_flags(joined, starts, n)
+        f["t_chrome_phrases"] = _matchers().phrases.count(lower, lstarts, n)
         _comment_rows(lower_texts, f)
 
         num = _float_columns(cols)
@@ -779,57 +618,17 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
         f["_block"] = num["block_id"]
 
     def _structure(self, cols: dict, num: dict, doc: np.ndarray, chars: np.ndarray, f: _Rows) -> None:
-        if _fast is not None:  # the same numbers in compiled passes, straight into the rows of the features
-            nan_text = _fast.structure_rows(
-                cols["source"], cols["tag"], cols["path"], doc, _TAG_CODES, len(_TAG_CODES), chars, num["_matrix"],
-                _STRUCT_NUM_ROWS, f.out, f.at["s_tag"], f.at["s_path_repeat"],
-            )
-            nf = len(_FAMILIES)
-            cache = _cache_for(_ATTR_ROWS, self.hash_buckets, _ATTR_CACHE_LIMIT, _AttrRows)
-            for name in ("own", "anc"):
-                ids = cache.ids(cols[f"{name}_attrs"])  # before reading rows: new strings may grow it
-                hash0 = f.at[f"s_{name}_hash0"] if self.hash_buckets else 0
-                _fast.take_rows(cache.rows, ids, nan_text, f.out, f.at[f"s_{name}_{_FAMILIES[0]}"], nf, hash0)
-            self._containers(num, doc, chars, num["link_chars"], nan_text, f)
-            return
-        n = len(doc)
-        tags: list[str] = cols["tag"]
-        paths: list[str] = cols["path"]
-        is_html = np.fromiter((s == "html" for s in cols["source"]), dtype=bool, count=n)
-        other = len(_TAG_CODES)
-        rows = np.column_stack([
-            np.fromiter((_TAG_CODES.get(t, other) for t in tags), dtype=float, count=n),
-            np.fromiter((t == "p" for t in tags), dtype=float, count=n),
-            np.fromiter((t == "li" for t in tags), dtype=float, count=n),
-            np.fromiter((t in _HEADINGS for t in tags), dtype=float, count=n),
-            np.fromiter((p.count("/") for p in paths), dtype=float, count=n),
-        ])
-        seen: dict = {}
-        path_codes = np.fromiter(
-            (seen.setdefault((d, p), len(seen)) for d, p in zip(doc.tolist(), paths, strict=True)),
-            dtype=np.int64, count=n,
+        nan_text = text_kernels.structure_rows(
+            cols["source"], cols["tag"], cols["path"], doc, _TAG_CODES, len(_TAG_CODES), chars, num["_matrix"],
+            _STRUCT_NUM_ROWS, f.out, f.at["s_tag"], f.at["s_path_repeat"],
         )
-        nan_text = np.where(is_html, 1.0, np.nan)
-        # (rows of consecutive features are written at once; the products are those of a
-        # matrix times nan_text[:, None])
-        np.multiply(rows[:, :4].T, nan_text, out=f.block("s_tag", 4))  # s_tag, s_tag_p, s_tag_li, s_tag_heading
-        np.multiply(num["depth"], nan_text, out=f["s_depth"])
-        links = num["n_links"]
-        link_chars = num["link_chars"]
-        np.multiply(links, nan_text, out=f["s_links"])
-        np.multiply(_div(link_chars, chars), nan_text, out=f["s_link_density"])
-        f["s_is_html"] = is_html
-        np.multiply([num[flag] for flag in _FLAGS], nan_text, out=f.block(f"s_{_FLAGS[0]}", len(_FLAGS)))
         nf = len(_FAMILIES)
+        cache = _cache_for(_ATTR_ROWS, self.hash_buckets, _ATTR_CACHE_LIMIT, _AttrRows)
         for name in ("own", "anc"):
-            m = _attr_matrix(cols[f"{name}_attrs"], self.hash_buckets)
-            np.multiply(m[:, :nf].T, nan_text, out=f.block(f"s_{name}_{_FAMILIES[0]}", nf))
-            if self.hash_buckets:
-                np.multiply(m[:, nf:].T, nan_text, out=f.block(f"s_{name}_hash0", self.hash_buckets))
-        n_doc = np.bincount(doc - doc.min())[doc - doc.min()].astype(float)
-        np.multiply(_div(np.bincount(path_codes)[path_codes].astype(float), n_doc), nan_text, out=f["s_path_repeat"])
-        np.multiply(rows[:, 4], nan_text, out=f["s_path_len"])
-        self._containers(num, doc, chars, link_chars, nan_text, f)
+            ids = cache.ids(cols[f"{name}_attrs"])  # before reading rows: new strings may grow it
+            hash0 = f.at[f"s_{name}_hash0"] if self.hash_buckets else 0
+            text_kernels.take_rows(cache.rows, ids, nan_text, f.out, f.at[f"s_{name}_{_FAMILIES[0]}"], nf, hash0)
+        self._containers(num, doc, chars, num["link_chars"], nan_text, f)
 
     @staticmethod
     def _containers(num: dict, doc: np.ndarray, chars: np.ndarray, link_chars: np.ndarray, nan_text: np.ndarray,
@@ -837,113 +636,28 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
         """Share of the page's text, paragraphs and link density of each paragraph's block and
         ancestor containers (the paragraphs of its document with the same id)."""
         levels = (("block", "block_id"), ("cont1", "anc1"), ("cont2", "anc2"), ("cont3", "anc3"))
-        if _fast is not None:  # the same numbers in one compiled pass
-            ids = np.array([num[col] for _, col in levels]).astype(np.int64)
-            if isinstance(f, _Rows):  # straight into the rows of the features (consecutive in _names)
-                _fast.container_rows(doc, chars, link_chars, ids, nan_text, out=f.block("s_block_share", 3 * len(levels)))
-                return
-            m = _fast.container_rows(doc, chars, link_chars, ids, nan_text)
-            for k, (lvl, _) in enumerate(levels):
-                f[f"s_{lvl}_share"], f[f"s_{lvl}_paras"], f[f"s_{lvl}_link_density"] = m[3 * k:3 * k + 3]
+        ids = np.array([num[col] for _, col in levels]).astype(np.int64)
+        if isinstance(f, _Rows):  # straight into the rows of the features (consecutive in _names)
+            text_kernels.container_rows(doc, chars, link_chars, ids, nan_text, out=f.block("s_block_share", 3 * len(levels)))
             return
-        page_chars = np.maximum(_group_sum(doc, chars), 1)
-        ones = np.ones(len(doc))
-        # the groups of _group_sum, once for three sums
-        for lvl, col in levels:
-            ids = num[col].astype(np.int64)
-            key = doc.astype(np.int64) * (1 << 32) + ids
-            inv = np.unique(key, return_inverse=True)[1]
-            csum = np.bincount(inv, weights=chars)[inv]
-            f[f"s_{lvl}_share"] = csum / page_chars * nan_text
-            f[f"s_{lvl}_paras"] = np.bincount(inv, weights=ones)[inv] * nan_text
-            f[f"s_{lvl}_link_density"] = _div(np.bincount(inv, weights=link_chars)[inv], csum) * nan_text
+        m = text_kernels.container_rows(doc, chars, link_chars, ids, nan_text)
+        for k, (lvl, _) in enumerate(levels):
+            f[f"s_{lvl}_share"], f[f"s_{lvl}_paras"], f[f"s_{lvl}_link_density"] = m[3 * k:3 * k + 3]
 
     def _position(self, doc: np.ndarray, chars: np.ndarray, f: _Rows | dict) -> None:
-        if _fast is not None:  # the same numbers in one compiled pass
-            args = (doc, chars, f["t_log_chars"], f["t_is_h1"], f["t_comment_head"], f["t_stamp"], STAMP_WINDOW)
-            if isinstance(f, _Rows):  # straight into the rows of the features (consecutive in _names)
-                _fast.position_rows(*args, out=f.block(_fast.POSITION_COLUMNS[0], len(_fast.POSITION_COLUMNS)))
-            else:
-                f.update(zip(_fast.POSITION_COLUMNS, _fast.position_rows(*args), strict=True))
-            return
-        n = len(doc)
-        idx = np.arange(n)
-        starts = np.concatenate(([0], np.flatnonzero(np.diff(doc)) + 1))
-        sizes = np.diff(np.concatenate((starts, [n])))
-        local = np.repeat(np.arange(len(starts)), sizes)  # document number within this block
-        start_of = np.repeat(starts, sizes)
-        size_of = np.repeat(sizes, sizes).astype(float)
-        pos = idx - start_of
-        page_chars = np.repeat(np.add.reduceat(chars, starts), sizes)
-        f["p_paragraphs"] = size_of
-        f["p_page_chars"] = page_chars
-        f["p_rel_pos"] = pos / np.maximum(size_of - 1, 1)
-        f["p_from_end"] = np.minimum(size_of - 1 - pos, 50)
-        f["p_from_start"] = np.minimum(pos, 50)
-        # rank by length within the page, longest first, ties share the best rank
-        order = np.lexsort((-chars, local))
-        sc, sl = chars[order], local[order]
-        new = np.concatenate(([True], (sl[1:] != sl[:-1]) | (sc[1:] != sc[:-1])))
-        first = np.maximum.accumulate(np.where(new, idx, 0))
-        rank = np.empty(n)
-        rank[order] = first - start_of[order]
-        f["p_rank"] = rank / size_of
-        logc = np.log1p(chars)
-        mu = (np.bincount(local, weights=logc) / sizes)[local]
-        ss = np.bincount(local, weights=(logc - mu) ** 2)
-        sd = np.sqrt(np.divide(ss, sizes - 1, out=np.zeros(len(sizes)), where=sizes > 1))[local]
-        f["p_zscore"] = _div(logc - mu, sd)
-        cum = np.cumsum(chars)
-        before = cum - chars - (cum - chars)[start_of]
-        before_share = _div(before, page_chars)
-        f["p_before_share"] = before_share
-        longest = np.lexsort((idx, -chars, local))[starts] - starts  # first longest paragraph
-        f["p_dist_longest"] = (pos - np.repeat(longest, sizes)) / size_of
-        h1_at = np.minimum.reduceat(np.where(f["t_is_h1"] > 0, pos, np.inf), starts)
-        f["p_dist_h1"] = (pos - np.repeat(np.where(np.isfinite(h1_at), h1_at, np.nan), sizes)) / size_of
-        # text mass within +-3 paragraphs, as a share of the page
-        padded = np.concatenate(([0.0], cum))
-        lo = np.maximum(idx - 3, start_of)
-        hi = np.minimum(idx + 3, start_of + size_of.astype(int) - 1)
-        f["p_window_share"] = _div(padded[hi + 1] - padded[lo], page_chars)
-        # share of the page's long-paragraph text (>= 200 chars) that comes after
-        long_c = np.where(chars >= 200, chars, 0.0)
-        lcum = np.cumsum(long_c)
-        long_total = np.repeat(np.add.reduceat(long_c, starts), sizes)
-        long_before = lcum - (lcum - long_c)[start_of]
-        f["p_long_share_after"] = _div(long_total - long_before, long_total)
-        # where the latest comment-section heading above this paragraph stands: the share of
-        # the page's text before it (-1: none above). A "Comments" link in the menu stands
-        # near 0 and says little; a heading after the article stands far down the page
-        heads = np.where(f["t_comment_head"] > 0, idx, -1)
-        last = np.maximum.accumulate(heads)  # latest heading at or above each row
-        above = np.concatenate(([-1], last[:-1]))  # strictly above
-        found = above >= start_of
-        f["p_comment_head_at"] = np.where(found, before_share[np.maximum(above, 0)], -1.0)
-        # share of the other paragraphs within +-STAMP_WINDOW that are byline or action lines
-        stamp = f["t_stamp"]  # 0 or 1: exact sums in any order
-        scum = np.r_[0.0, np.cumsum(stamp)]
-        lo = np.maximum(idx - STAMP_WINDOW, start_of)
-        hi = np.minimum(idx + STAMP_WINDOW, start_of + size_of.astype(int) - 1)
-        f["p_stamp_window"] = _div(scum[hi + 1] - scum[lo] - stamp, (hi - lo).astype(float))
+        args = (doc, chars, f["t_log_chars"], f["t_is_h1"], f["t_comment_head"], f["t_stamp"], STAMP_WINDOW)
+        columns = text_kernels.POSITION_COLUMNS
+        if isinstance(f, _Rows):  # straight into the rows of the features (consecutive in _names)
+            text_kernels.position_rows(*args, out=f.block(columns[0], len(columns)))
+        else:
+            f.update(zip(columns, text_kernels.position_rows(*args), strict=True))
 
     def _neighbours(self, doc: np.ndarray, f: _Rows) -> None:
-        n = len(doc)
         shifts = [(side, k, shift) for k in range(1, self.neighbours + 1) for side, shift in (("prev", k), ("next", -k))]
         if not shifts:
             return
         # the neighbour features are consecutive in _names: shift by shift, base by base
         side, k, _ = shifts[0]
         first = f"n_{side}{k}_{NEIGHBOUR_BASE[0]}"
-        if _fast is not None:  # the same copies in C
-            shift_of = np.array([shift for _, _, shift in shifts], dtype=np.int64)
-            _fast.neighbour_rows(doc, f.out, f.rows(NEIGHBOUR_BASE), shift_of, f.at[first])
-            return
-        base = np.array([f[b] for b in NEIGHBOUR_BASE], dtype=float).T
-        # all shifts at once: row i, shift s reads row src[i, s] of its own document
-        src = np.arange(n)[:, None] - np.array([shift for _, _, shift in shifts], dtype=np.int64)
-        ok = (src >= 0) & (src < n)
-        src_c = np.clip(src, 0, n - 1)
-        ok &= doc[src_c] == doc[:, None]
-        vals = np.where(ok[:, :, None], base[src_c], np.nan)
-        f.block(first, len(shifts) * len(NEIGHBOUR_BASE))[:] = vals.reshape(n, -1).T
+        shift_of = np.array([shift for _, _, shift in shifts], dtype=np.int64)
+        text_kernels.neighbour_rows(doc, f.out, f.rows(NEIGHBOUR_BASE), shift_of, f.at[first])

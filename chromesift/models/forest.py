@@ -3,16 +3,17 @@
 scikit-learn predicts tree by tree, with a fixed cost of a few microseconds per tree
 and call: for a booster of 120 trees that is about 0.7 ms even for one row, most of
 the time of a page. :class:`FlatForest` lays all trees of a booster end to end in flat
-node arrays and sums their leaf values in C (:mod:`chromesift.models._forest`), with the same
-splits (``x <= threshold`` goes left, NaN follows ``missing_go_to_left``) and the same
-order of summation, so the probabilities are scikit-learn's. The extension checks and
-packs the node arrays once (:class:`chromesift.models._forest.Forest`), when the flat forest
-is built, so a prediction only checks the shape of its matrix.
+node arrays and sums their leaf values in one call (:mod:`chromesift.models.forest_kernels`:
+in C where the extension :mod:`chromesift.models._forest` is built, else in numpy), with the
+same splits (``x <= threshold`` goes left, NaN follows ``missing_go_to_left``) and the same
+order of summation, so the probabilities are scikit-learn's. The kernel checks and packs
+the node arrays once (:class:`~chromesift.models.forest_kernels.Forest`), when the flat
+forest is built, so a prediction only checks the shape of its matrix.
 
-The extension is optional: :func:`flat_forest` returns None where it is not built or
-the booster is not one it covers (multiclass, categorical splits), and callers use
-scikit-learn then. Flat forests are cached beside their booster, not on it, so pickled
-models (bundles) do not change and load where the extension is missing.
+:func:`flat_forest` returns None where the booster is not one the flat forest covers
+(multiclass, categorical splits), and callers use scikit-learn then. Flat forests are
+cached beside their booster, not on it, so pickled models (bundles) do not change and
+load where the extension is missing.
 """
 
 from __future__ import annotations
@@ -23,10 +24,7 @@ import numpy as np
 from scipy.special import expit
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-try:
-    from chromesift.models import _forest
-except ImportError:  # installed without a C compiler
-    _forest = None
+from chromesift.models import forest_kernels
 
 #: booster -> (its ``_predictors`` list, their number, FlatForest or None); a refit
 #: makes a new list and a warm start lengthens it, so either invalidates the entry
@@ -34,14 +32,14 @@ _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class FlatForest:
-    """All trees of a binary booster in flat node arrays, evaluated by :mod:`chromesift.models._forest`.
+    """All trees of a binary booster in flat node arrays, evaluated by :mod:`chromesift.models.forest_kernels`.
 
     Build it with :meth:`from_booster` (or, cached, :func:`flat_forest`).
 
     Parameters
     ----------
     nodes : dict of str to ndarray
-        Node arrays of all trees end to end, by :class:`chromesift.models._forest.Forest`
+        Node arrays of all trees end to end, by :class:`chromesift.models.forest_kernels.Forest`
         argument name: ``feature``, ``threshold``, ``left``, ``right`` (absolute node
         indices), ``is_leaf``, ``missing_go_to_left``, ``value``. Each tree in
         pre-order (the left child of a split is the next node), as scikit-learn's.
@@ -55,7 +53,7 @@ class FlatForest:
     Raises
     ------
     ValueError
-        If the extension rejects the nodes (children out of range or out of pre-order,
+        If the kernel rejects the nodes (children out of range or out of pre-order,
         arrays of different lengths).
     """
 
@@ -71,7 +69,7 @@ class FlatForest:
         for a in (*self._nodes, roots):
             a.setflags(write=False)  # the arrays describe the packed forest: keep them so
         # checked and copied once here; predictions walk this copy without the GIL
-        self._packed = _forest.Forest(*self._nodes, roots)
+        self._packed = forest_kernels.Forest(*self._nodes, roots)
 
     @classmethod
     def from_booster(cls, booster: HistGradientBoostingClassifier) -> FlatForest:
@@ -136,11 +134,11 @@ def two_class(p: np.ndarray) -> np.ndarray:
 def flat_forest(booster) -> FlatForest | None:
     """The booster's :class:`FlatForest`, built once and cached; None where it does not apply.
 
-    None when the extension is not built, or the booster is not a fitted binary
+    None when the booster is not a fitted binary
     :class:`~sklearn.ensemble.HistGradientBoostingClassifier` with numerical splits
     only: use the booster's own ``predict_proba`` then.
     """
-    if _forest is None or not isinstance(booster, HistGradientBoostingClassifier):
+    if not isinstance(booster, HistGradientBoostingClassifier):
         return None
     predictors = getattr(booster, "_predictors", None)
     if predictors is None:
