@@ -235,6 +235,13 @@ def test_bad_flags_are_one_line(tmp_path, capsys, argv, message):
     assert not (tmp_path / "c").exists()
 
 
+def test_a_failed_import_leaves_no_folder_it_made(tmp_path):
+    src = write_jsonl(tmp_path / "a.jsonl", [{"html": page("A"), "text": ARTICLE}, "{broken"])
+    with pytest.raises(UserError, match=r"a\.jsonl:2: not valid JSON"):
+        import_pages(config(src, tmp_path / "new" / "corpus"))
+    assert not (tmp_path / "new" / "corpus").exists()
+
+
 def test_a_broken_manifest_is_named_before_any_work(tmp_path):
     out = tmp_path / "c"
     out.mkdir()

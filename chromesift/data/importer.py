@@ -120,6 +120,7 @@ def import_pages(config: ImportConfig) -> dict:
             raise UserError(f"{out / 'MANIFEST.json'} already lists {name!r}; pass --force to replace it")
 
     records, total = _records(Path(config.source))
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / f".{name}.jsonl.xz.{os.getpid()}.tmp"
     languages: Counter = Counter()
@@ -149,8 +150,11 @@ def import_pages(config: ImportConfig) -> dict:
             "bytes": tmp.stat().st_size,
         }
         os.replace(tmp, target)
-    finally:
+    except BaseException:
         tmp.unlink(missing_ok=True)
+        if created and not any(out.iterdir()):
+            out.rmdir()
+        raise
     manifest = [e for e in manifest if e.get("name") != name] + [entry]
     _write_json(out / "MANIFEST.json", manifest)
     return entry
