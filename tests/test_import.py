@@ -107,6 +107,14 @@ def test_jsonl_import_of_text_and_snippet_records(tmp_path, suffix):
     assert entry["languages"] == {"en": 1, "fr": 1}
 
 
+def test_lang_flag_names_the_language_of_every_page(tmp_path):
+    src = write_jsonl(tmp_path / "a.jsonl", [{"html": page("A", lang="en"), "text": ARTICLE},
+                                              {"html": page("B", lang=None), "lang": "fr", "text": ARTICLE}])
+    entry = import_pages(config(src, tmp_path / "c", lang="de-AT"))
+    assert [p.lang for p in corpus.iter_pages(tmp_path / "c" / "own.jsonl.xz")] == ["de", "de"]
+    assert entry["languages"] == {"de": 2}
+
+
 def test_a_non_utf8_page_is_decoded_by_its_declared_charset(tmp_path):
     html = ('<html><head><meta charset="windows-1252"></head><body><p>Caf\u00e9 cr\u00e8me, '
             '\u201cquoted\u201d</p></body></html>').encode("cp1252")
@@ -240,6 +248,19 @@ def test_a_failed_import_leaves_no_folder_it_made(tmp_path):
     with pytest.raises(UserError, match=r"a\.jsonl:2: not valid JSON"):
         import_pages(config(src, tmp_path / "new" / "corpus"))
     assert not (tmp_path / "new" / "corpus").exists()
+
+
+def test_an_unwritable_corpus_folder_is_one_line(tmp_path, capsys, monkeypatch):
+    import chromesift.data.importer as importer
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(importer.lzma, "open", refuse)
+    src = write_jsonl(tmp_path / "a.jsonl", [{"html": page("A"), "text": ARTICLE}])
+    code, _, err = run(["data", "import", str(src), "--name", "own", "--data", str(tmp_path / "c")], capsys)
+    assert code == 2 and "cannot write" in err and "Permission denied" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "c").exists()
 
 
 def test_a_broken_manifest_is_named_before_any_work(tmp_path):

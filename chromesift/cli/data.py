@@ -32,7 +32,7 @@ def register(sub) -> None:
                    help="a folder of NAME.html + NAME.txt pairs (the .txt: main text, one paragraph a line), "
                         "or a .jsonl[.gz|.xz] of {url, html, text} or {url, html, with, without} records")
     q.add_argument("--name", required=True, help="dataset name (file NAME.jsonl.xz, page ids NAME/...)")
-    q.add_argument("--data", type=Path, default=None,
+    q.add_argument("--data", type=Path, default=None, metavar="DIR",
                    help="corpus folder to write to (default: $CHROMESIFT_DATA, else data/corpora)")
     q.add_argument("--license", default="unknown", help="license of the pages, for the model card")
     q.add_argument("--ground-truth", default="unknown", help="how the main texts were made (e.g. 'hand-labeled')")

@@ -121,7 +121,10 @@ def import_pages(config: ImportConfig) -> dict:
 
     records, total = _records(Path(config.source))
     created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot make the corpus folder {out} ({exc.strerror or exc})") from None
     tmp = out / f".{name}.jsonl.xz.{os.getpid()}.tmp"
     languages: Counter = Counter()
     seen: set[str] = set()
@@ -150,24 +153,19 @@ def import_pages(config: ImportConfig) -> dict:
             "bytes": tmp.stat().st_size,
         }
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
-        if created and not any(out.iterdir()):
+        if created and out.is_dir() and not any(out.iterdir()):
             out.rmdir()
+        if isinstance(exc, OSError):
+            raise UserError(f"cannot write {target} ({exc.strerror or exc})") from None
         raise
     manifest = [e for e in manifest if e.get("name") != name] + [entry]
-    _write_json(out / "MANIFEST.json", manifest)
+    try:
+        _write_json(out / "MANIFEST.json", manifest)
+    except OSError as exc:
+        raise UserError(f"wrote {target} but not {out / 'MANIFEST.json'} ({exc.strerror or exc})") from None
     return entry
-
-
-def iter_records(source: Path) -> Iterator[tuple[str, dict]]:
-    """The raw records of a source, each with where it came from (``file`` or ``file:line``).
-
-    A folder gives ``{id, html, text, meta}`` per ``NAME.html`` + ``NAME.txt`` pair (the
-    ``html`` as text, decoded from its bytes); a JSON Lines file gives its records as they
-    are. The records are checked by :func:`import_pages`, not here.
-    """
-    return _records(Path(source))[0]
 
 
 def _records(source: Path) -> tuple[Iterator[tuple[str, dict]], int | None]:
