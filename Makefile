@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml setup.py chromesift/models/_forest.c chromesi
 	touch $@
 
 $(VENV)/.peers: $(VENV)/.installed
-	$(PY) -m pip install -q -e ".[dev,peers]"
+	$(PY) -m pip install -q -e ".[dev,peers,metadata]"
 	touch $@
 
 $(VENV)/.spark: $(VENV)/.installed
