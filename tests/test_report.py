@@ -490,6 +490,35 @@ def test_mlflow_lineage_of_an_evaluation(tiny_corpus, tmp_path, monkeypatch):
     assert not [v for v in params.values() if "Path(" in v or v.startswith(("(", "[")) or str(tmp_path) in v]
 
 
+def test_training_run_link_needs_a_web_address(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    import mlflow
+
+    from chromesift import tracking
+
+    class Store:
+        def __init__(self, uri):
+            self.uri = uri
+
+        def get_run(self, run_id):
+            if run_id != "abc":
+                raise mlflow.exceptions.MlflowException("not found")
+            return SimpleNamespace(info=SimpleNamespace(experiment_id="7"))
+
+    monkeypatch.setattr(mlflow, "MlflowClient", Store)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://tracking.example:5000/")
+    assert tracking.run_link("abc") == "http://tracking.example:5000/#/experiments/7/runs/abc"
+    assert tracking.run_link("other") is None  # not in that store
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert tracking.run_link("abc") is None  # a file has no web address
+    # params as plain text
+    monkeypatch.chdir(tmp_path)
+    assert tracking.param_value((tmp_path / "a", "b")) == "a,b"
+    assert tracking.param_value(None) == "" and tracking.param_value(Path("/elsewhere/x")).endswith("/x")
+    assert "elsewhere" not in tracking.param_value(Path("/elsewhere/x"))
+
+
 def test_held_out_folds_are_nested_runs(tiny_corpus, tmp_path, monkeypatch):
     mlflow = pytest.importorskip("mlflow")
     from chromesift.tracking import TAG_HELD_OUT, TAG_STAGE
