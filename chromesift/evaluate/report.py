@@ -20,6 +20,10 @@ from chromesift.plots import FIGURE_HEIGHT, FIGURE_TITLES, FIGURE_WIDTH, render_
 
 #: Colour of the frame drawn around each figure, rgb; unused by the plots themselves.
 FIGURE_FRAME_RGB = (203, 213, 225)
+#: Colour of the in-sample warning at the head of the HTML report, rgb (red).
+IN_SAMPLE_RGB = (207, 34, 46)
+#: The words that mark figures of a model on pages it was trained on.
+IN_SAMPLE_LABEL = "in-sample (trained on these pages)"
 
 
 def _fmt(value, digits: int = 3) -> str:
@@ -33,9 +37,25 @@ def _fmt(value, digits: int = 3) -> str:
 # --- tables ------------------------------------------------------------------------------
 
 
+def _in_sample(results: dict) -> list[str]:
+    """The datasets the scored model was trained on (empty for an honest run)."""
+    meta = results.get("meta", {})
+    return list(meta.get("in_sample_datasets") or []) if meta.get("in_sample") else []
+
+
+def in_sample_note(results: dict) -> str | None:
+    """The report's in-sample warning, or None when every dataset is unseen by the model."""
+    names = _in_sample(results)
+    if not names:
+        return None
+    return (f"{IN_SAMPLE_LABEL}: {', '.join(names)}. chromesift's figures on these datasets "
+            "are not held out and overstate what it does on unseen pages.")
+
+
 def _f1_table(results: dict) -> tuple[list[str], list[list[str]]]:
     extractors = results["extractors"]
     header = ["dataset", "pages", "score"] + extractors
+    seen = set(_in_sample(results))
     rows = []
     for name, d in results["datasets"].items():
         vals = [d["extractors"].get(e, {}).get("f1") for e in extractors]
@@ -44,7 +64,8 @@ def _f1_table(results: dict) -> tuple[list[str], list[list[str]]]:
             f"**{_fmt(v)}**" if v is not None and best is not None and v == best else _fmt(v)
             for v in vals
         ]
-        rows.append([name, str(d["n_pages"]), d.get("score", "")] + cells)
+        label = f"{name} (in-sample)" if name in seen else name
+        rows.append([label, str(d["n_pages"]), d.get("score", "")] + cells)
     vals = [results["overall"].get(e, {}).get("f1") for e in extractors]
     best = max((v for v in vals if v is not None and v == v), default=None)
     rows.append(
@@ -174,7 +195,8 @@ def _meta_lines(results: dict) -> list[str]:
     lines = []
     for key in ("model", "split", "created", "git_commit", "limit"):
         if meta.get(key) is not None:
-            lines.append(f"{key}: {meta[key]}")
+            in_sample = key == "split" and meta.get("in_sample")
+            lines.append(f"{key}: {meta[key]}" + (f", {IN_SAMPLE_LABEL}" if in_sample else ""))
     if meta.get("peer_versions"):
         lines.append(
             "peers: " + ", ".join(f"{k} {v}" for k, v in meta["peer_versions"].items())
@@ -206,6 +228,7 @@ figcaption {{ font-size: 13px; color: #57606a; margin-top: 4px; }}
 .missed {{ background: #ffebe9; text-decoration: line-through; }}
 .extra {{ background: #dafbe1; }}
 .snips {{ white-space: pre-wrap; }}
+.in-sample {{ color: rgb{IN_SAMPLE_RGB}; font-weight: bold; font-size: 16px; margin: 4px 0 12px 0; }}
 """
 
 
@@ -323,7 +346,8 @@ def write_report(results: dict, out_dir: Path | str, *, title: str = "chromesift
     sections = _sections(results)
     worst = results.get("worst_pages") or []
 
-    md = [f"# {title}", ""] + [f"- {line}" for line in meta] + [""]
+    warning = in_sample_note(results)
+    md = [f"# {title}", ""] + ([f"**{warning}**", ""] if warning else []) + [f"- {line}" for line in meta] + [""]
     for heading, table, note in sections:
         md += [f"## {heading}", ""]
         if note:
@@ -337,8 +361,10 @@ def write_report(results: dict, out_dir: Path | str, *, title: str = "chromesift
     (out / "report.md").write_text("\n".join(md) + "\n", encoding="utf-8")
 
     # figures first after the headline table, so that they sit high on the page
-    body = [f"<h1>{html.escape(title)}</h1>",
-            "<div class='meta'>" + "<br>".join(html.escape(m) for m in meta) + "</div>"]
+    body = [f"<h1>{html.escape(title)}</h1>"]
+    if warning:
+        body.append(f"<p class='in-sample' id='in-sample'>{html.escape(warning)}</p>")
+    body.append("<div class='meta'>" + "<br>".join(html.escape(m) for m in meta) + "</div>")
     head_heading, head_table, _ = sections[0]
     body += [f"<h2>{html.escape(head_heading)}</h2>", _html_table(*head_table)]
     if plots:
