@@ -467,3 +467,17 @@ def test_train_help_explains_every_option_and_ends_with_examples(capsys):
     text = sub.format_help()
     assert text.rstrip().splitlines()[-1].strip().startswith("another store")
     assert "examples:" in text and "chromesift train --register" in text
+
+
+def test_a_corpus_of_one_site_trains_both_stages_over_its_pages(tiny_tables, seed_html):
+    """One site (a user's own small corpus, or a fold of grouped CV) used to crash in GroupKFold."""
+    from chromesift.data.page import to_table
+    from chromesift.train import core
+
+    table = load_tables(tiny_tables)
+    site = table.groupby("site")["doc_id"].nunique().idxmax()
+    one = table[table["site"] == site]
+    assert one["doc_id"].nunique() >= 2 and one["site"].nunique() == 1
+    cfg = load_config(tables=tiny_tables, max_iter=5, stack_folds=2, cv_folds=0, mlflow=False)
+    proba = core.fit(core.prepare(one, cfg), cfg).predict_proba(to_table(seed_html))
+    assert proba.shape[1] == 2 and np.isfinite(proba).all()

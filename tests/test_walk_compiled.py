@@ -376,3 +376,62 @@ def test_token_cache_filled_in_c_as_python_fills_it(monkeypatch):
     same(CASES["ancestor tokens"])
     assert len(html._TOKEN_CACHE) <= 4
     assert all(html._TOKEN_CACHE[v] == tuple(html.attr_tokens(v)) for v in html._TOKEN_CACHE)
+
+
+# --- the attribute bound before parsing --------------------------------------------------------
+
+def _crowded(data: bytes, k: int, backend: str):
+    from chromesift.data.util import using
+
+    with using(walk_kernels, backend):
+        return walk_kernels.scan_tags(data, k)[1]
+
+
+@pytest.mark.parametrize("data, k, spans", [
+    (b"<div a b c d e>x</div>", 3, [(0, 10, 14)]),
+    (b"<div a=1 b=\"2\" c='3'd e / >x<p x y z w>", 2, [(0, 14, 26), (28, 34, 38)]),
+    (b'<a x=">" y z w', 2, [(0, 10, 14)]),  # an unclosed tag runs to the end
+    (b"text <3 and <b c d>", 1, [(12, 16, 18)]),
+    (b"<p a b>", 2, []),
+])
+def test_scan_tags_on_hand_made_tags(data, k, spans):
+    assert _crowded(data, k, "python") == spans
+    if walk_kernels.compiled is not None:
+        assert _crowded(data, k, "compiled") == spans
+
+
+@needs_extension
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from([b"<", b">", b"a", b"B", b"=", b'"', b"'", b" ", b"/", b"\t", b"x1", b"<div "]),
+                max_size=60).map(b"".join), st.integers(0, 4))
+def test_scan_tags_compiled_equals_python(data, k):
+    from chromesift.data.util import using
+
+    with using(walk_kernels, "compiled"):
+        compiled = walk_kernels.scan_tags(data, k)
+    with using(walk_kernels, "python"):
+        assert walk_kernels.scan_tags(data, k) == compiled
+
+
+def test_an_element_with_200k_attributes_is_cut_before_parsing():
+    import time
+
+    attrs = " ".join(f'a{i}="v"' for i in range(200_000))
+    page = f"<html><body><div class=main {attrs}><p>Hello world, a sentence of the page.</p></div></body></html>"
+    start = time.perf_counter()
+    cols, _ = html.parse_html_columns(page)
+    assert cols["text"] == ["Hello world, a sentence of the page."]
+    assert time.perf_counter() - start < 20  # it took over 300 s before the bound (5 s here is slow)
+
+
+def test_a_page_over_the_tag_limit_is_refused_before_parsing(monkeypatch):
+    from chromesift.data.limits import PageLimitError
+
+    monkeypatch.setenv("CHROMESIFT_MAX_TAGS", "100")
+    with pytest.raises(PageLimitError, match="101 tags, more than the limit of 100"):
+        html.parse_html_columns("<p>x</p>" * 101)  # 101 start tags (end tags do not count)
+    monkeypatch.setenv("CHROMESIFT_MAX_PARAGRAPHS", "10")
+    monkeypatch.setenv("CHROMESIFT_MAX_TAGS", "1000")
+    with pytest.raises(PageLimitError, match="11 paragraphs, more than the limit of 10"):
+        html.parse_html_columns("<p>x</p>" * 11)
+    assert len(html.parse_html_columns("<p>x</p>" * 10)[0]["text"]) == 10

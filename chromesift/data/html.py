@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import pandas as pd
 from lxml import etree
 
-from chromesift.data import schema, walk_kernels
+from chromesift.data import limits, schema, walk_kernels
 from chromesift.data.sniff import DecodeError, bom_encoding, check_text_bytes, utf16_encoding  # noqa: F401 (DecodeError: its first home was here)
 from chromesift.data.text import fix_surrogates
 from chromesift.data.vocab import (
@@ -188,6 +188,7 @@ def _parse_tree(text: str, data: bytes | None = None):
         data = text.encode("utf-8", errors="replace")
     if not data.strip():
         return None
+    data = _bound_attributes(data)
     try:
         root = etree.fromstring(data, parser)
         # each parse starts a new error log, so this sees this page's errors only
@@ -198,6 +199,27 @@ def _parse_tree(text: str, data: bytes | None = None):
         return root
     except (etree.XMLSyntaxError, etree.ParserError, ValueError):
         return None
+
+
+#: attributes a start tag keeps: libxml2 checks each new attribute against all before it,
+#: so one element with 40,000 attributes took 11 s to parse (real elements have dozens)
+MAX_ATTRIBUTES = 256
+
+
+def _bound_attributes(data: bytes) -> bytes:
+    """``data`` with every start tag cut to its first :data:`MAX_ATTRIBUTES` attributes, on
+    the bytes before parsing, so that the parser never meets a quadratic element; a page of
+    more start tags than :func:`~chromesift.data.limits.max_tags` is refused here too."""
+    tags, spans = walk_kernels.scan_tags(data, MAX_ATTRIBUTES)
+    limits.check_tags(tags)
+    if not spans:
+        return data
+    out, pos = [], 0
+    for _start, cut, end in spans:
+        out.append(data[pos:cut])
+        pos = end
+    out.append(data[pos:])
+    return b"".join(out)
 
 
 def _flatten_deep(data: bytes, limit: int) -> bytes:
@@ -310,6 +332,7 @@ def parse_html_columns(page: str | bytes) -> tuple[dict[str, list], Decoded]:
         ranges = []
     texts = cols["text"]
     n = len(texts)
+    limits.check_paragraphs(n)
     chars = [len(t) for t in texts]
     cols["in_main"] = main_container(ranges, chars, cols["link_chars"])
     h1 = ""

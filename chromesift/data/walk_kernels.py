@@ -26,7 +26,7 @@ from lxml import etree
 from chromesift.data.util import bind_kernels, load_compiled
 
 #: the kernels: compiled or Python, chosen once (:func:`use`)
-KERNELS = ("walk", "ascii_tokens", "first_descendant", "main_range")
+KERNELS = ("walk", "ascii_tokens", "first_descendant", "main_range", "scan_tags")
 
 _WS = re.compile(r"\s+")
 _ATTR_SPLIT = re.compile(r"[^a-z0-9]+")
@@ -241,6 +241,45 @@ def walk(root, cols: dict[str, list], flag_names: list[str], skip_tags, block_ta
                     link_buf[0] += len(tail.strip())
     flush()
     return ranges
+
+
+#: one attribute of a start tag, from the separators before it: a name (``=`` alone counts
+#: as one), then maybe ``=`` and a value, quoted (an unclosed quote runs to the end) or bare
+_ATTR = rb"""[\s/]*(?:=|[^\s/><=]+)(?:\s*=\s*(?:"[^"]*"?|'[^']*'?|[^\s><]*))?"""
+_TAG_NAME = re.compile(rb"<[A-Za-z][^\s/><]*")
+_START_TAG = re.compile(_TAG_NAME.pattern + rb"(?:" + _ATTR + rb")*")
+_ONE_ATTR = re.compile(_ATTR)
+_SEPARATORS = re.compile(rb"[\s/]*")
+
+
+def scan_tags(data: bytes, max_attributes: int) -> tuple[int, list[tuple[int, int, int]]]:
+    """The number of start tags in ``data``, and those with more than ``max_attributes``
+    attributes as ``(start, cut, end)``: the tag's ``<``, where the separators before its
+    attribute number ``max_attributes + 1`` begin, and where its attributes and trailing
+    separators end (its ``>``, a ``<`` or the end of the data). Dropping ``data[cut:end]``
+    keeps the first ``max_attributes`` attributes.
+
+    A start tag is ``<`` and an ASCII letter; its name runs to a space, ``/``, ``>`` or ``<``.
+    """
+    tags, out = 0, []
+    for m in _START_TAG.finditer(data):
+        tags += 1
+        # every attribute takes at least two bytes: a shorter tag cannot hold too many
+        if m.end() - m.start() <= 2 * max_attributes:
+            continue
+        pos = _TAG_NAME.match(data, m.start()).end()
+        count, cut = 0, -1
+        while pos < m.end():
+            a = _ONE_ATTR.match(data, pos, m.end())
+            if a is None or a.end() == pos:
+                break
+            count += 1
+            if count == max_attributes + 1:
+                cut = pos
+            pos = a.end()
+        if count > max_attributes:
+            out.append((m.start(), cut, _SEPARATORS.match(data, m.end()).end()))
+    return tags, out
 
 
 #: the Python references of the kernels

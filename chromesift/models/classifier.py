@@ -171,7 +171,13 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         if self.second_stage:
             oof = np.empty(len(y))
             groups = X["_group"].to_numpy()
+            if len(np.unique(groups)) < 2:
+                # one site (a small corpus of one's own, a fold of grouped CV): its pages are
+                # the only groups out-of-fold predictions can be made over
+                groups = X["_doc"].to_numpy()
             n_groups = len(np.unique(groups))
+            if n_groups < 2:
+                raise ValueError("the context stage needs at least two pages to learn from")
             folds = GroupKFold(n_splits=min(self.stack_folds, n_groups))
             for tr, te in folds.split(F, groups=groups):
                 tr_l = tr[labeled[tr]]
@@ -196,7 +202,7 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
                     cal_groups = groups
                 cal_w = None if calibration_weight is None else np.asarray(calibration_weight, dtype=float)[labeled]
                 unseen = fold_l = None
-                if self.calibration_refit != "stage2":
+                if self.calibration_refit != "stage2" and len(np.unique(cal_groups[labeled])) >= 2:
                     fold_l = self._calibration_folds(cal_groups[labeled])
                     unseen = self._unseen_context(F, books, y, w, labeled, cal_groups, fold_l)[labeled]
                 self.calibration_ = self._fit_calibration(Z, y_l, w_l, cal_groups[labeled], cats, cal_w, unseen,
