@@ -708,3 +708,56 @@ def test_in_sample_header_is_red_in_headless_chromium(tmp_path):
     assert len(rows) >= 8, "no red in-sample line at the top of the report"
     assert rows.min() < 120 and rows.max() - rows.min() < 60, rows
     assert red_rows(_screenshot(browser, honest, tmp_path, "honest")).size == 0
+
+
+# --- modern-news mean, subsets and collapsed pages -----------------------------------------------
+
+
+def test_collapsed_pages_are_counted_against_trafilatura_with_their_diff():
+    from chromesift.data.corpus import Page
+    from chromesift.evaluate.run import collapsed_pages
+
+    truths = ["\n".join(body) for body in BODIES]
+    pages = [Page(id=f"t/{i}", dataset="t", url=None, lang="en", html="", text=t) for i, t in enumerate(truths)]
+    outputs = {
+        "chromesift": ["", truths[1], BODIES[2][0]],  # empty; right; half of the article
+        "chromesift-text": truths,
+        "trafilatura": truths,
+    }
+    out = collapsed_pages("t", "full", pages, outputs)
+    assert out["chromesift"]["count"] == 1 and out["chromesift"]["pages"] == 3
+    item = out["chromesift"]["items"][0]
+    assert item["id"] == "t/0" and item["f1"] == 0.0 and item["peer_f1"] == pytest.approx(1.0)
+    assert item["missed"] == BODIES[0] and item["extra"] == []
+    assert out["chromesift-text"]["count"] == 0
+    assert collapsed_pages("t", "full", pages, {"chromesift": outputs["chromesift"]}) == {}  # no peer, no verdict
+
+
+def test_subsets_modern_news_mean_and_collapsed_section_in_the_report(tiny_corpus, tmp_path, monkeypatch):
+    from chromesift.data.corpus import iter_pages
+    from chromesift.evaluate import run as run_mod
+
+    # two of the full-text pages are articles: they are scored apart as "tiny/article"
+    recs = [json.loads(line) for line in lzma.open(tiny_corpus / "tiny.jsonl.xz", "rt")]
+    for rec, kind in zip(recs, ("article", "article", "listing"), strict=True):
+        rec["meta"] = {"page_type": kind}
+    _write(tiny_corpus / "tiny.jsonl.xz", recs)
+    monkeypatch.setattr(run_mod, "MODERN_NEWS", ("tiny/article", "snips", "not-evaluated"))
+    results = run_evaluation(_config(tiny_corpus, tmp_path), model=LongParagraphModel())
+    sub = results["subsets"]["tiny/article"]
+    assert sub["n_pages"] == 2 and sub["extractors"]["chromesift"]["f1"] == pytest.approx(1.0)
+    want = np.mean([sub["extractors"]["chromesift"]["f1"], results["datasets"]["snips"]["extractors"]["chromesift"]["f1"]])
+    assert results["overall"]["chromesift"]["modern_news_f1"] == pytest.approx(want)
+    assert flat_metrics(results)["modern_news_f1.chromesift"] == pytest.approx(want)
+    assert "f1.tiny/article.chromesift" in flat_metrics(results)
+    # a collapse, as the engine records it, is counted and listed with its diff
+    pages = list(iter_pages(tiny_corpus / "tiny.jsonl.xz"))
+    truths = [p.text for p in pages]
+    results["collapsed"] = {"tiny": run_mod.collapsed_pages(
+        "tiny", "full", pages, {"chromesift": ["", *truths[1:]], "trafilatura": truths})}
+    paths = report.write_report(results, tmp_path / "again")
+    md = paths["md"].read_text()
+    assert "| tiny/article (subset) | 2 |" in md and "| **modern news** |" in md
+    assert "## Collapsed pages\n" in md and "| tiny | 1 of 3 |" in md
+    assert "### tiny / tiny/0" in md and f"- {BODIES[0][0]}" in md
+    assert "Collapsed pages against trafilatura" in paths["html"].read_text()

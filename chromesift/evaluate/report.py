@@ -26,6 +26,10 @@ IN_SAMPLE_RGB = (207, 34, 46)
 IN_SAMPLE_LABEL = "in-sample (trained on these pages)"
 
 
+#: collapsed pages the report lists with their diff (all are counted)
+COLLAPSED_LISTED = 30
+
+
 def _fmt(value, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
@@ -66,13 +70,70 @@ def _f1_table(results: dict) -> tuple[list[str], list[list[str]]]:
         ]
         label = f"{name} (in-sample)" if name in seen else name
         rows.append([label, str(d["n_pages"]), d.get("score", "")] + cells)
-    vals = [results["overall"].get(e, {}).get("f1") for e in extractors]
-    best = max((v for v in vals if v is not None and v == v), default=None)
-    rows.append(
-        ["**macro**", str(sum(d["n_pages"] for d in results["datasets"].values())), ""]
-        + [f"**{_fmt(v)}**" if v == best and v is not None else _fmt(v) for v in vals]
-    )
+    for name, d in results.get("subsets", {}).items():
+        rows.append([f"{name} (subset)", str(d["n_pages"]), d.get("score", "")]
+                    + [_fmt(d["extractors"].get(e, {}).get("f1")) for e in extractors])
+    for label, key, n_pages in (
+        ("macro", "f1", sum(d["n_pages"] for d in results["datasets"].values())),
+        ("modern news", "modern_news_f1", None),
+    ):
+        vals = [results["overall"].get(e, {}).get(key) for e in extractors]
+        if all(v is None for v in vals):
+            continue
+        best = max((v for v in vals if v is not None and v == v), default=None)
+        rows.append(
+            [f"**{label}**", "" if n_pages is None else str(n_pages), ""]
+            + [f"**{_fmt(v)}**" if v == best and v is not None else _fmt(v) for v in vals]
+        )
     return header, rows
+
+
+def _collapsed_table(results: dict) -> tuple[list[str], list[list[str]]] | None:
+    collapsed = results.get("collapsed") or {}
+    names = [n for n in ("chromesift", "chromesift-text") if any(n in d for d in collapsed.values())]
+    if not names:
+        return None
+    rows = [[ds] + [f"{d[n]['count']} of {d[n]['pages']}" if n in d else "–" for n in names]
+            for ds, d in collapsed.items()]
+    rows.append(["**all**"] + [str(sum(d[n]["count"] for d in collapsed.values() if n in d)) for n in names])
+    return ["dataset"] + names, rows
+
+
+def collapsed_items(results: dict, limit: int) -> list[dict]:
+    """The collapsed pages of chromesift (HTML), lowest F1 first, at most ``limit``."""
+    items = [i for d in (results.get("collapsed") or {}).values() for i in d.get("chromesift", {}).get("items", [])]
+    return sorted(items, key=lambda i: (i["f1"], i["dataset"], i["id"]))[:limit]
+
+
+def _collapsed_md(items: list[dict]) -> str:
+    out: list[str] = []
+    for p in items:
+        out += [f"### {p['dataset']} / {p['id']}", ""]
+        if p.get("url"):
+            out += [p["url"], ""]
+        out += [f"chromesift F1 {_fmt(p['f1'])}, trafilatura F1 {_fmt(p['peer_f1'])}", ""]
+        for label, sign, what in (("missed", "-", "trafilatura has, chromesift lacks"),
+                                  ("extra", "+", "chromesift has, trafilatura lacks")):
+            lines = p.get(label) or []
+            out += [f"{label} ({what}):" + ("" if lines else " none"), ""]
+            if lines:
+                out += ["```diff", *(f"{sign} {s}" for s in lines), "```", ""]
+    return "\n".join(out)
+
+
+def _collapsed_html(items: list[dict]) -> str:
+    parts = []
+    for p in items:
+        url = f" — {html.escape(p['url'])}" if p.get("url") else ""
+        missed = "".join(f"<div class='missed'>{html.escape(s)}</div>" for s in p.get("missed", []))
+        extra = "".join(f"<div class='extra'>{html.escape(s)}</div>" for s in p.get("extra", []))
+        parts.append(
+            f"<div class='page'><strong>{html.escape(p['dataset'] + ' / ' + p['id'])}</strong>{url}<br>"
+            f"chromesift F1 {_fmt(p['f1'])} · trafilatura F1 {_fmt(p['peer_f1'])}"
+            f"<div class='snips'><em>trafilatura has, chromesift lacks:</em>{missed or ' none'}"
+            f"<br><em>chromesift has, trafilatura lacks:</em>{extra or ' none'}</div></div>"
+        )
+    return "".join(parts)
 
 
 def _pr_table(results: dict) -> tuple[list[str], list[list[str]]]:
@@ -274,6 +335,12 @@ def _sections(results: dict) -> list[tuple[str, tuple[list[str], list[list[str]]
          "Wall time of the extraction call per page; peers run in worker processes with a "
          "time limit, and a failed or timed-out page counts as empty output."),
     ]
+    collapsed = _collapsed_table(results)
+    if collapsed is not None:
+        sections.insert(1, ("Collapsed pages", collapsed,
+                            "Pages where chromesift scores below 0.5 while trafilatura scores above 0.9 "
+                            "(of the pages both were scored on): one empty or wrong page costs a user "
+                            "more than a point of mean F1. The worst are listed below with their diff."))
     ci = _ci_table(results)
     if ci is not None:
         sections.insert(2, ("95% intervals of F1", ci,
@@ -356,6 +423,9 @@ def write_report(results: dict, out_dir: Path | str, *, title: str = "chromesift
     if plots:
         md += ["## Figures", ""]
         md += [f"![{FIGURE_TITLES[n]}](plots/{n}.png)\n" for n in plots]
+    collapsed = collapsed_items(results, COLLAPSED_LISTED)
+    if collapsed:
+        md += ["## Collapsed pages against trafilatura", "", _collapsed_md(collapsed)]
     if worst:
         md += ["## The worst pages of chromesift", "", _worst_md(worst)]
     (out / "report.md").write_text("\n".join(md) + "\n", encoding="utf-8")
@@ -383,6 +453,8 @@ def write_report(results: dict, out_dir: Path | str, *, title: str = "chromesift
         body.append(_html_table(*table))
     if worst:
         body += ["<h2>The worst pages of chromesift</h2>", _worst_html(worst)]
+    if collapsed:
+        body += ["<h2>Collapsed pages against trafilatura</h2>", _collapsed_html(collapsed)]
     page = (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"

@@ -68,6 +68,19 @@ SELF = "chromesift"
 #: chromesift on the plain-text dump of each page (its visible text, one line per paragraph).
 SELF_TEXT = "chromesift-text"
 DEFAULT_EXPERIMENT = "chromesift-evaluate"
+#: the corpora of today's news and articles: the report's "modern news" mean is over those
+#: of them that were evaluated (``wcxb/article`` is the subset of wcxb's article pages)
+MODERN_NEWS = ("fundus", "andy-article-extraction", "readability", "newspaper3k-fixtures", "wcxb/article",
+               "trafilatura-eval")
+#: page types (``meta.page_type``) whose pages are also scored apart, as ``<dataset>/<type>``
+SUBSET_TYPES = ("article",)
+#: a page of ours collapses where it scores below this while the peer below scores above
+#: :data:`COLLAPSE_PEER_ABOVE` on the same page: one empty page costs a user more than a
+#: point of mean F1
+COLLAPSE_BELOW = 0.5
+COLLAPSE_PEER_ABOVE = 0.9
+COLLAPSE_PEER = "trafilatura"
+
 
 
 @dataclass(frozen=True)
@@ -569,6 +582,64 @@ class _WorstPages:
         return out
 
 
+def page_scores(kind: str, pages, texts: list[str]) -> list[float | None]:
+    """Each page's F1: shingle F1 against its text, or snippet F1 of its snippets (None for a
+    page without ground truth of that kind, or with no snippet the F1 can be made of)."""
+    out: list[float | None] = []
+    for page, text in zip(pages, texts, strict=True):
+        if kind == "full":
+            out.append(None if page.text is None else _page_f1(text, page.text)[2])
+        else:
+            f = metrics.snippet_score([text], [page.with_], [page.without])["f1"]
+            out.append(None if f != f else f)
+    return out
+
+
+def collapsed_pages(dataset: str, kind: str, pages, outputs: dict[str, list[str]]) -> dict:
+    """Per extractor of ours, the pages where it collapses against :data:`COLLAPSE_PEER`.
+
+    ``outputs`` maps extractor names to their texts of ``pages``. Returns, for each of
+    :data:`SELF` and :data:`SELF_TEXT` present (and only when the peer is), ``count``,
+    ``pages`` scored by both, and the collapsed ``items`` (id, url, both F1, and the lines
+    the peer extracted that ours lacks, ``missed``, and the reverse, ``extra``).
+    """
+    if COLLAPSE_PEER not in outputs:
+        return {}
+    peer = page_scores(kind, pages, outputs[COLLAPSE_PEER])
+    out = {}
+    for name in (SELF, SELF_TEXT):
+        if name not in outputs:
+            continue
+        ours = page_scores(kind, pages, outputs[name])
+        items, scored = [], 0
+        for i, (f, g) in enumerate(zip(ours, peer, strict=True)):
+            if f is None or g is None:
+                continue
+            scored += 1
+            if f < COLLAPSE_BELOW and g > COLLAPSE_PEER_ABOVE:
+                missed, extra = text_diff(outputs[name][i], outputs[COLLAPSE_PEER][i], max_items=8)
+                items.append({"dataset": dataset, "id": pages[i].id, "url": pages[i].url, "f1": f,
+                              "peer_f1": g, "missed": missed, "extra": extra})
+        out[name] = {"count": len(items), "pages": scored, "items": items}
+    return out
+
+
+def subsets_of(pages) -> dict[str, list[int]]:
+    """The indices of the pages of each type in :data:`SUBSET_TYPES` (types that occur)."""
+    out: dict[str, list[int]] = {}
+    for i, page in enumerate(pages):
+        t = page.meta.get("page_type")
+        if t in SUBSET_TYPES:
+            out.setdefault(t, []).append(i)
+    return out
+
+
+def modern_news_mean(results: dict, name: str) -> float | None:
+    """The macro F1 of extractor ``name`` over the :data:`MODERN_NEWS` corpora evaluated."""
+    found = {**results.get("datasets", {}), **results.get("subsets", {})}
+    return macro_mean([found[d]["extractors"].get(name, {}).get("f1") for d in MODERN_NEWS if d in found])
+
+
 def macro_mean(values: list[float | None]) -> float | None:
     """The mean of the values that are numbers (None and NaN left out), None if there are none."""
     vals = [v for v in values if v is not None and v == v]
@@ -678,6 +749,8 @@ def run_evaluation(config: EvaluationConfig, *, model=None, fit: HeldOutFit | No
         },
         "extractors": extractors,
         "datasets": {},
+        "subsets": {},
+        "collapsed": {},
         "overall": {},
         "timings": {e: [] for e in extractors},
     }
@@ -742,6 +815,16 @@ def run_evaluation(config: EvaluationConfig, *, model=None, fit: HeldOutFit | No
                 failures[name] += failed
                 results["timings"][name].extend(m for m in ms if m == m)
                 entry["extractors"][name] = scores
+            for page_type, idx in subsets_of(pages).items():
+                sub = [pages[i] for i in idx]
+                results["subsets"][f"{ds}/{page_type}"] = {
+                    "kind": kind, "n_pages": len(sub), "score": entry["score"],
+                    "extractors": {name: score_texts(kind, sub, [texts[i] for i in idx], config)
+                                   for name, (texts, _, _) in outputs.items()},
+                }
+            collapsed = collapsed_pages(ds, kind, pages, {n: t for n, (t, _, _) in outputs.items()})
+            if collapsed:
+                results["collapsed"][ds] = collapsed
             results["datasets"][ds] = entry
             del pages, outputs
             if bar is not None:
@@ -759,6 +842,7 @@ def run_evaluation(config: EvaluationConfig, *, model=None, fit: HeldOutFit | No
             **_timing_stats(results["timings"][name]),
             "failures": failures[name],
             "n_pages": n_pages_total,
+            "modern_news_f1": modern_news_mean(results, name),
         }
     if config.include_model:
         pooled = {k: np.concatenate([r[k] for r in para_rows]) for k in ("y", "pred", "proba", "len")}
@@ -802,9 +886,16 @@ def flat_metrics(results: dict) -> dict[str, float]:
         for e, s in d["extractors"].items():
             for k in ("f1", "precision", "recall", "token_f1", "accuracy", "ms_median", "failures"):
                 put(f"{k}.{ds}.{e}", s.get(k))
+    for ds, d in results.get("subsets", {}).items():
+        for e, s in d["extractors"].items():
+            put(f"f1.{ds}.{e}", s.get("f1"))
+    for ds, d in results.get("collapsed", {}).items():
+        for e, c in d.items():
+            put(f"collapsed.{ds}.{e}", c["count"])
     for e, s in results["overall"].items():
         for k in ("f1", "precision", "recall", "ms_median", "ms_p90", "pages_per_s", "failures"):
             put(f"macro_{k}.{e}" if k in ("f1", "precision", "recall") else f"{k}.{e}", s.get(k))
+        put(f"modern_news_f1.{e}", s.get("modern_news_f1"))
     para = results.get("paragraphs")
     if para:
         for k, v in para["overall"].items():
