@@ -761,3 +761,32 @@ def test_subsets_modern_news_mean_and_collapsed_section_in_the_report(tiny_corpu
     assert "## Collapsed pages\n" in md and "| tiny | 1 of 3 |" in md
     assert "### tiny / tiny/0" in md and f"- {BODIES[0][0]}" in md
     assert "Collapsed pages against trafilatura" in paths["html"].read_text()
+
+
+def test_rescore_tries_the_empty_page_fallback_and_counts_collapses(tiny_corpus, tmp_path, monkeypatch):
+    from chromesift.data.corpus import iter_pages
+    from chromesift.evaluate import peers
+    from chromesift.evaluate.rescore import AS_RUN, Rule, rescore
+
+    results, _ = _held_out_run(tiny_corpus, tmp_path, monkeypatch, {"tiny": (0.8, -0.3), "snips": (1.3, 0.4)})
+    report_dir = Path(results["meta"]["report_dir"])
+    truths = {p.id: p.text for p in iter_pages(tiny_corpus / "tiny.jsonl.xz")}
+
+    def perfect_peer(name, pages, **kw):  # trafilatura, as if it got every page right
+        assert name == "trafilatura"
+        return [peers.PeerResult(page_id=p.id, text=truths.get(p.id) or "", seconds=0.0, status="ok") for p in pages]
+
+    monkeypatch.setattr(peers, "run_peer", perfect_peer)
+    keep_none = Rule(threshold=1.0, text_relative_cut=None)
+    fallback = Rule(threshold=1.0, text_relative_cut=None, empty_cut=0.9)
+    out = rescore(report_dir, [keep_none, fallback], data_dir=tiny_corpus, modes=("html",),
+                  peer_cache=tmp_path / "cache")
+    tiny = out["datasets"]["tiny"]["html"]
+    assert tiny["f1"][keep_none.name] == 0.0 and tiny["collapsed"][keep_none.name] == 3
+    # the fallback keeps each page's likeliest paragraphs: nothing is empty any more
+    assert tiny["f1"][fallback.name] > 0.0
+    assert tiny["collapsed"][fallback.name] < 3
+    assert out["mean"]["html"][keep_none.name]["collapsed"] == 3
+    mean_all = out["mean"]["html"][AS_RUN.name]["all"]
+    assert mean_all == pytest.approx(np.mean([out["datasets"][d]["html"]["f1"][AS_RUN.name] for d in ("tiny", "snips")]))
+    assert "empty cut 0.9" in fallback.name
