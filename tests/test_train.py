@@ -481,3 +481,26 @@ def test_a_corpus_of_one_site_trains_both_stages_over_its_pages(tiny_tables, see
     cfg = load_config(tables=tiny_tables, max_iter=5, stack_folds=2, cv_folds=0, mlflow=False)
     proba = core.fit(core.prepare(one, cfg), cfg).predict_proba(to_table(seed_html))
     assert proba.shape[1] == 2 and np.isfinite(proba).all()
+
+
+def test_label_conventions_are_a_feature_set_per_corpus_and_fixed_for_prediction(tiny_tables, seed_html):
+    from chromesift.data.page import to_table
+    from chromesift.train import core
+
+    table = load_tables(tiny_tables)
+    conv = {"cleanportaleval": 2, "readability": 0}
+    cfg = load_config(tables=tiny_tables, max_iter=5, stack_folds=2, cv_folds=0, mlflow=False,
+                      conventions=conv, convention=0.5)
+    rows = core.prepare(table, cfg)
+    pipe = core.fit(rows, cfg)
+    features = pipe[0]
+    assert "k_convention" in features.get_feature_names_out()
+    train_values = features.transform(rows)["k_convention"]
+    assert set(train_values.unique()) == {2.0, 0.0}
+    assert (train_values.to_numpy() == rows["dataset"].map(conv).to_numpy()).all()
+    page = to_table(seed_html)
+    assert set(features.transform(page)["k_convention"]) == {0.5}  # a page to predict: the fixed one
+    assert pipe.predict_proba(page).shape == (len(page), 2)
+    # without conventions the feature is not there at all (bundles keep their columns)
+    plain = core.make_pipeline(load_config(tables=tiny_tables)).named_steps["features"].fit(page)
+    assert "k_convention" not in plain.get_feature_names_out()

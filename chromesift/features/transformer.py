@@ -83,6 +83,8 @@ def table_columns(X: pd.DataFrame) -> dict:
         cols[c] = X[c].to_numpy(dtype=bool)
     group_src = X["site"] if "site" in X.columns else X["doc_id"]
     cols["_group"] = pd.factorize(group_src, sort=True)[0]
+    if "dataset" in X.columns:  # a labeled table: its corpus names its label convention
+        cols["dataset"] = X["dataset"].astype(str).tolist()
     return cols
 
 
@@ -462,11 +464,22 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
         How many paragraphs before and after each one contribute features.
     hash_buckets : int, default=8
         Hash buckets for class/id tokens, each for the element and its ancestors.
+    conventions : dict or None, default=None
+        Corpus name -> the number of its label convention (how much beyond the article
+        body its labels count as content). Given, the features end with ``k_convention``:
+        that number for the rows of a labeled table (its ``dataset`` column), and
+        ``convention`` for every other row, so a page to predict is read with that
+        convention. None (or empty) leaves the feature out.
+    convention : float, default=0.0
+        ``k_convention`` of rows of no known corpus: the convention the model predicts with.
     """
 
-    def __init__(self, neighbours: int = 2, hash_buckets: int = 8):
+    def __init__(self, neighbours: int = 2, hash_buckets: int = 8, conventions: dict | None = None,
+                 convention: float = 0.0):
         self.neighbours = neighbours
         self.hash_buckets = hash_buckets
+        self.conventions = conventions
+        self.convention = convention
 
     def fit(self, X: pd.DataFrame, y=None):
         """Record the output feature names (nothing is learned)."""
@@ -541,7 +554,7 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
     # -- names -----------------------------------------------------------------
     def _layout(self) -> tuple[list[str], dict[str, int]]:
         """:meth:`_names` and the position of each name in it (made once per parameters)."""
-        key = (self.neighbours, self.hash_buckets)
+        key = (self.neighbours, self.hash_buckets, self._with_convention())
         layout = _LAYOUTS.get(key)
         if layout is None:
             names = self._names()
@@ -574,8 +587,23 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
         for k in range(1, self.neighbours + 1):
             for side in ("prev", "next"):
                 names += [f"n_{side}{k}_{b}" for b in NEIGHBOUR_BASE]
+        if self._with_convention():
+            names.append("k_convention")
         names += list(BOOKKEEPING)
         return names
+
+    def _with_convention(self) -> bool:
+        # (pickles of chromesift before conventions have neither attribute)
+        return bool(getattr(self, "conventions", None))
+
+    def _convention_values(self, cols: dict, n: int) -> np.ndarray:
+        """``k_convention`` of each row: its corpus's number where known, else :attr:`convention`."""
+        default = float(getattr(self, "convention", 0.0))
+        names = cols.get("dataset")
+        if names is None:
+            return np.full(n, default)
+        table = self.conventions
+        return np.array([float(table.get(d, default)) for d in names])
 
 
     # -- computation -------------------------------------------------------------
@@ -609,6 +637,8 @@ class ParagraphFeatures(TransformerMixin, BaseEstimator):
         self._structure(cols, num, doc, chars, f)
         self._position(doc, chars, f)
         self._neighbours(doc, f)
+        if self._with_convention():
+            f["k_convention"] = self._convention_values(cols, n)
         f["_doc"] = doc
         f["_pos"] = num["position"]
         group = cols.get("_group")

@@ -66,6 +66,11 @@ class TrainConfig:
     # how the max_fit_rows rows each booster learns from are drawn: 0 uniformly over all rows,
     # b > 0 per dataset in proportion to its labeled rows ** (1 - b), 1 as many per corpus
     dataset_balance: float = 0.5
+    # label conventions (docs/findings.md): corpus -> a number the model sees as the feature
+    # k_convention (how much beyond the article body the corpus labels as content); pages to
+    # predict are read with `convention`. Empty: no such feature
+    conventions: dict = field(default_factory=dict, hash=False)
+    convention: float = 0.0
     # evaluation
     cv_folds: int = 3  # grouped by site; 0 skips cross-validation
     threshold: float | None = None  # None: tuned on cross-validated predictions
