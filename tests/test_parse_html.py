@@ -457,3 +457,23 @@ def test_threads_parse_with_parsers_of_their_own():
     with ThreadPoolExecutor(4) as pool:
         got = list(pool.map(lambda i: parse_html_columns(pages[i % 3])[0], range(60)))
     assert got == [expected[i % 3] for i in range(60)]
+
+
+POST = ("Wir waren drei Wochen mit dem Rad an der Küste unterwegs, von Hafen zu Hafen, "
+        "und haben jeden Abend aufgeschrieben, was uns unterwegs begegnet ist.")
+
+
+@pytest.mark.parametrize("wrapper", ["noscript", "template"])
+def test_a_page_rendered_by_script_is_read_from_its_noscript_or_template_copy(wrapper):
+    """A blog platform whose post body is a script template plus a <noscript> copy gave nothing."""
+    page = (f"<html><head><title>Reise</title></head><body><div id='app'></div>"
+            f"<script>render(window.__POST__)</script><{wrapper}><article><h1>Unsere Reise</h1>"
+            f"<p>{POST}</p><p>{POST[::-1]}</p></article></{wrapper}></body></html>")
+    texts = parse_html(page)["text"].tolist()
+    assert texts == ["Unsere Reise", POST, POST[::-1]]
+
+
+def test_a_page_with_visible_text_ignores_its_noscript():
+    page = (f"<html><body><article><p>{POST}</p><p>{POST}</p></article>"
+            "<noscript><p>Please enable JavaScript to see the comments.</p></noscript></body></html>")
+    assert parse_html(page)["text"].tolist() == [POST, POST]

@@ -201,6 +201,10 @@ def _parse_tree(text: str, data: bytes | None = None):
         return None
 
 
+#: a page whose visible paragraphs hold fewer characters than this is read again with the
+#: text of its :data:`COPY_TAGS` (a page rendered by a script often keeps a copy there)
+COPY_MIN_CHARS = 200
+COPY_TAGS = frozenset({"noscript", "template"})
 #: attributes a start tag keeps: libxml2 checks each new attribute against all before it,
 #: so one element with 40,000 attributes took 11 s to parse (real elements have dozens)
 MAX_ATTRIBUTES = 256
@@ -326,6 +330,16 @@ def parse_html_columns(page: str | bytes) -> tuple[dict[str, list], Decoded]:
         if t is not None:
             title = _WS.sub(" ", "".join(t.itertext())).strip()
         ranges = _walk(root, cols)
+        if sum(map(len, cols["text"])) < COPY_MIN_CHARS and (
+            walk_kernels.first_descendant(root, "noscript") is not None
+            or walk_kernels.first_descendant(root, "template") is not None
+        ):
+            # next to nothing visible: a page that renders its text from a script often keeps
+            # a copy in <noscript> or <template>; read those too and keep the fuller reading
+            again: dict[str, list] = {c: [] for c in cols}
+            ranges_again = _walk(root, again, SKIP_TAGS - COPY_TAGS)
+            if sum(map(len, again["text"])) > sum(map(len, cols["text"])):
+                cols, ranges = again, ranges_again
         # free the tree here, not in the caller's frame (where a profile would charge it)
         del root, t
     else:
@@ -364,7 +378,7 @@ def main_container(ranges: list[tuple[int, int]], chars: list[int], link_chars: 
     return out
 
 
-def _walk(root, cols: dict[str, list]) -> list[tuple[int, int]]:
+def _walk(root, cols: dict[str, list], skip_tags: frozenset = SKIP_TAGS) -> list[tuple[int, int]]:
     """Fill ``cols`` with the paragraphs under ``root``; return each element's paragraph range.
 
     Elements span consecutive paragraphs: an element holding any text gives
@@ -376,7 +390,7 @@ def _walk(root, cols: dict[str, list]) -> list[tuple[int, int]]:
         root,
         cols,
         _FLAG_NAMES,
-        SKIP_TAGS,
+        skip_tags,
         BLOCK_TAGS,
         FLAG_TAGS,
         ROLE_FLAGS,
