@@ -477,3 +477,19 @@ def test_a_page_with_visible_text_ignores_its_noscript():
     page = (f"<html><body><article><p>{POST}</p><p>{POST}</p></article>"
             "<noscript><p>Please enable JavaScript to see the comments.</p></noscript></body></html>")
     assert parse_html(page)["text"].tolist() == [POST, POST]
+
+
+def test_a_single_byte_declaration_over_multibyte_bytes_is_not_believed():
+    """A page that says latin-1 over Shift-JIS bytes gave a mojibake headline."""
+    headline = "東京の新しい図書館が開館しました"
+    body = "多くの市民が訪れ、新しい閲覧室で静かに読書を楽しんでいます。" * 6
+    page = (f'<html><head><meta charset="iso-8859-1"><title>{headline}</title></head>'
+            f"<body><h1>{headline}</h1><p>{body}</p></body></html>").encode("shift_jis")
+    decoded = decode(page)
+    assert decoded.source == "detected" and codecs.lookup(decoded.encoding).name in ("cp932", "shift_jis")
+    assert chromesift.headline(page) == headline
+    # a true latin-1 page keeps its declaration
+    latin = ('<html><head><meta charset="iso-8859-1"></head><body><p>'
+             + "Ça a été très réussi, à côté de la forêt, où les élèves étaient ravis. " * 10
+             + "</p></body></html>").encode("latin-1")
+    assert (decode(latin).encoding, decode(latin).source) == ("iso8859-1", "declared")

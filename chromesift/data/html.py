@@ -122,9 +122,14 @@ def _decode(page: str | bytes) -> tuple[Decoded, bytes | None]:
             # a lying declaration is common: believe it only if the bytes agree
             try:
                 # strictly decoded UTF-8 encodes back to the same bytes
-                return Decoded(raw.decode(enc), enc, "declared"), raw if enc == "utf-8" else None
+                text = raw.decode(enc)
             except UnicodeDecodeError:
                 pass
+            else:
+                wide = _multibyte_instead(raw, enc)
+                if wide is not None:
+                    return Decoded(raw.decode(wide, errors="replace"), wide, "detected"), None
+                return Decoded(text, enc, "declared"), raw if enc == "utf-8" else None
     try:
         return Decoded(raw.decode("utf-8"), "utf-8", "utf-8"), raw
     except UnicodeDecodeError:
@@ -143,6 +148,43 @@ def _decode(page: str | bytes) -> tuple[Decoded, bytes | None]:
         # the detector finds it about as plausible
         enc = "cp1252"
     return Decoded(raw.decode(enc, errors="replace"), enc, "detected"), None
+
+
+_HIGH_BYTES = bytes(range(0x80, 0x100))
+#: a single-byte declaration is doubted when at least this share of the bytes is non-ASCII
+_DOUBT_SHARE = 0.02
+#: ... and the detector reads them as a multi-byte encoding with at most this "chaos"
+_CLEAN_CHAOS = 0.05
+
+
+def _multibyte_instead(raw: bytes, declared: str) -> str | None:
+    """A multi-byte encoding (Shift-JIS, GBK, EUC-KR, Big5 ...) for bytes that declare a
+    single-byte code page, when the detector reads them as such cleanly; else None.
+
+    A single-byte code page (latin-1 above all) decodes any bytes, so a wrong declaration
+    over CJK text gives no error, only mojibake (a page that says latin-1 over Shift-JIS).
+    """
+    if not _single_byte(declared):
+        return None
+    high = len(raw) - len(raw.translate(None, _HIGH_BYTES))
+    if high < 32 or high < _DOUBT_SHARE * len(raw):
+        return None
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(raw[:200_000]).best()
+    if best is None or best.chaos > _CLEAN_CHAOS or _single_byte(codecs.lookup(best.encoding).name):
+        return None
+    return best.encoding
+
+
+@functools.lru_cache(maxsize=64)
+def _single_byte(encoding: str) -> bool:
+    """Whether every character of ``encoding`` is one byte (latin-1, cp1252, koi8-r ...)."""
+    try:
+        decoded = bytes(range(0x80, 0x100)).decode(encoding, errors="ignore")
+    except LookupError:
+        return False
+    return 0 < len(decoded) and all(len(c.encode(encoding)) == 1 for c in decoded)
 
 
 #: printable ASCII, the whitespace of markup and escape-like sequences: an encoding a
