@@ -12,12 +12,12 @@ trafilatura-eval; its pages are trafilatura's own test set, so speed leaves them
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import random
 import subprocess
 import sys
-import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -150,40 +150,59 @@ def rotate(names: Sequence[str], round_: int) -> list[str]:
     return list(names[k:]) + list(names[:k])
 
 
+#: the launcher of a measured command: a small process of its own, so that the command's
+#: ``ru_maxrss`` does not start at this (large) process's size, which a child inherits
+#: across fork and exec on Linux. It runs the command, waits for it with ``wait4`` and
+#: writes the wall time and the command's rusage to the file named first.
+LAUNCHER = """\
+import json, os, subprocess, sys, time
+out, cmd = sys.argv[1], sys.argv[2:]
+start = time.perf_counter()
+proc = subprocess.Popen(cmd)
+_, status, usage = os.wait4(proc.pid, 0)
+seconds = time.perf_counter() - start
+proc.returncode = code = os.waitstatus_to_exitcode(status)
+with open(out, "w") as f:
+    json.dump({"seconds": seconds, "maxrss": usage.ru_maxrss, "returncode": code}, f)
+"""
+
+
 def run_measured(cmd: Sequence[str], *, stdin: Path | None = None, stdout: Path | None = None,
                  env: dict | None = None, cwd: Path | None = None) -> dict:
     """Run a command; its wall time and peak RSS.
 
-    The peak is the ``ru_maxrss`` that ``wait4`` reports for the child: the largest
-    resident set of the command and of the processes it waited for (the largest
-    one, not their sum).
+    The command is started by a small launcher process (:data:`LAUNCHER`), which times
+    it and reads its ``ru_maxrss`` from ``wait4``: the largest resident set of the
+    command and of the processes it waited for (the largest one, not their sum).
 
     Returns
     -------
     dict
         ``seconds``, ``peak_mb``, ``returncode`` and ``stderr`` (its last 2,000 characters).
     """
+    import tempfile
+
     fin = open(stdin, "rb") if stdin else subprocess.DEVNULL
     fout = open(stdout, "wb") if stdout else subprocess.DEVNULL
-    try:
-        start = time.perf_counter()
-        proc = subprocess.Popen(list(cmd), stdin=fin, stdout=fout, stderr=subprocess.PIPE,
-                                env=env, cwd=cwd)
-        # stderr is read to its end before the wait, so a chatty command cannot block on a full pipe
-        err = proc.stderr.read() if proc.stderr else b""
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.stderr:
-            proc.stderr.close()
-    finally:
-        for f in (fin, fout):
-            if f is not subprocess.DEVNULL:
-                f.close()
+    with tempfile.TemporaryDirectory() as tmp:
+        result_file = os.path.join(tmp, "result.json")
+        try:
+            proc = subprocess.run([sys.executable, "-c", LAUNCHER, result_file, *cmd], stdin=fin,
+                                  stdout=fout, stderr=subprocess.PIPE, env=env, cwd=cwd, check=False)
+        finally:
+            for f in (fin, fout):
+                if f is not subprocess.DEVNULL:
+                    f.close()
+        err = proc.stderr.decode("utf-8", "replace")[-2000:]
+        try:
+            with open(result_file, encoding="utf-8") as f:
+                res = json.load(f)
+        except (OSError, ValueError):
+            return {"seconds": math.nan, "peak_mb": math.nan, "returncode": proc.returncode or -1,
+                    "stderr": err}
     # Linux and the BSDs report kilobytes, macOS bytes
-    peak = usage.ru_maxrss / (1024 * 1024) if sys.platform == "darwin" else usage.ru_maxrss / 1024
-    return {"seconds": seconds, "peak_mb": peak, "returncode": proc.returncode,
-            "stderr": err.decode("utf-8", "replace")[-2000:]}
+    peak = res["maxrss"] / (1024 * 1024) if sys.platform == "darwin" else res["maxrss"] / 1024
+    return {"seconds": res["seconds"], "peak_mb": peak, "returncode": res["returncode"], "stderr": err}
 
 
 def child_env() -> dict:
