@@ -18,7 +18,8 @@ command: its largest process, so trafilatura's worker rather than its idle paren
 Usage::
 
     python benchmarks/batch_throughput.py [--pages 10000] [--jobs 1] [--rounds 1]
-                                          [--data DIR] [--seed 0] [--workdir DIR] [--json OUT]
+                                          [--data DIR] [--datasets NAME ...] [--seed 0]
+                                          [--workdir DIR] [--json OUT]
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class BatchThroughputConfig:
     jobs: int = 1
     rounds: int = 1
     data_dir: Path | None = None
+    datasets: tuple[str, ...] = ()
     seed: int = 0
     workdir: Path | None = None
 
@@ -108,7 +110,8 @@ def run_throughput(config: BatchThroughputConfig) -> dict:
         ``seconds``, ``pages_per_s``, ``peak_mb``, ``failed`` (chromesift's error
         records) and ``versus`` (pages/s over trafilatura's, chromesift only), or ``error``.
     """
-    pages = sample_with_repetition(config.data_dir, config.pages, config.seed, kind="modern")
+    pages = sample_with_repetition(config.data_dir, config.pages, config.seed, kind="modern",
+                                   datasets=config.datasets)
     if not pages:
         raise SystemExit("no modern-news pages found: give --data DIR")
     print(f"modern sample: {describe(pages)}", file=sys.stderr, flush=True)
@@ -178,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=1, help="worker processes of both commands (default: %(default)s)")
     p.add_argument("--rounds", type=int, default=1, help="runs of each command, interleaved (default: %(default)s)")
     p.add_argument("--data", type=Path, default=None, help="corpus folder")
+    p.add_argument("--datasets", nargs="+", default=[],
+                   help="modern-news corpora to draw from (default: all of them)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed")
     p.add_argument("--workdir", type=Path, default=None,
                    help="where the inputs and outputs are written (a temporary folder in it; default: the system's)")
@@ -186,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     if min(args.pages, args.jobs, args.rounds) < 1:
         p.error("--pages, --jobs and --rounds must be at least 1")
     config = BatchThroughputConfig(pages=args.pages, jobs=args.jobs, rounds=args.rounds, data_dir=args.data,
-                                   seed=args.seed, workdir=args.workdir)
+                                   datasets=tuple(args.datasets), seed=args.seed, workdir=args.workdir)
     result = run_throughput(config)
     print(format_result(result))
     if args.json:
