@@ -89,6 +89,15 @@ def test_stamp_parts_find_what_the_whole_pattern_finds():
         assert parts == (tr._STAMP_RE.search(t) is not None), t
 
 
+def test_character_table_is_the_bits_of_each_character():
+    """The table built by category and range holds :func:`_char_bits` of every BMP code point."""
+    compute._TABLE.clear()  # built afresh here, by the code under test
+    table = compute._char_table()
+    ref = np.array([compute._char_bits(cp) for cp in range(0x10000)], dtype=np.uint16)
+    np.testing.assert_array_equal(table, ref)
+    assert table[ord("A")] & compute._B_UPPER and table[ord(" ")] & compute._B_SPACE and table[0x4E2D] & compute._B_CJK
+
+
 # --- the compiled context stage and row passes against the numpy code ---------------------
 
 

@@ -115,9 +115,34 @@ def _char_bits(cp: int) -> int:
 
 
 def _char_table() -> np.ndarray:
-    """Class bits of every code point of the Basic Multilingual Plane (built once)."""
+    """Class bits of every code point of the Basic Multilingual Plane (built once).
+
+    :func:`_char_bits` of each, computed by category and by range rather than code point by
+    code point (a tenth of the time: it was most of a one-page ``chromesift extract``).
+    """
     if not _TABLE:
-        _TABLE.append(np.array([_char_bits(cp) for cp in range(0x10000)], dtype=np.uint16))
+        import unicodedata
+
+        chars = [chr(cp) for cp in range(0x10000)]
+        by_category: dict[str, int] = {}
+        for cat in set(map(unicodedata.category, chars)):
+            bits = 0
+            if cat[0] == "L":
+                bits |= _B_LETTER | (_B_UPPER if cat == "Lu" else 0)
+            elif cat[0] == "N":
+                bits |= _B_NUMBER
+            elif cat[0] == "P":
+                bits |= _B_PUNCT
+            by_category[cat] = bits
+        table = np.array([by_category[c] for c in map(unicodedata.category, chars)], dtype=np.uint16)
+        for lo, hi in _CJK_RANGES:
+            table[lo:min(hi, 0xFFFF) + 1] |= _B_CJK
+        for members, bit in ((vocab.ZH_STOPCHARS, _B_ZH_STOP), (".!?。！？", _B_SENT_END), ("|·•»/", _B_SEP)):
+            for ch in members:
+                if len(ch) == 1 and ord(ch) < 0x10000:
+                    table[ord(ch)] |= bit
+        table[np.fromiter((c.isspace() for c in chars), dtype=bool, count=len(chars))] |= _B_SPACE
+        _TABLE.append(table)
     return _TABLE[0]
 
 
