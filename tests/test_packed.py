@@ -253,3 +253,42 @@ def test_pack_round_trip_keeps_every_array(shipped_pipeline):
         buf = io.BytesIO()
         np.savez(buf, **{**arrays, "format": np.array("other/9")})
         packed_mod.loads(buf.getvalue())
+
+
+def small_pages(n: int = 30) -> list[str]:
+    rng = np.random.default_rng(3)
+    pages = []
+    for i in range(n):
+        body = "".join("<p>" + f"Sentence number {k} of the article, with words. " * int(rng.integers(1, 6)) + "</p>"
+                       for k in range(int(rng.integers(2, 7))))
+        pages.append(f"<html><head><title>Page {i}</title></head><body><nav class='menu'><a href='/'>Home</a>"
+                     f" | <a href='/a'>About</a></nav><article><h1>Page {i} headline here</h1>{body}</article>"
+                     f"<footer id='foot'>(c) {i} Site</footer></body></html>")
+    return pages
+
+
+@pytest.mark.parametrize("second_stage", [True, False])
+def test_other_settings_pack_to_the_same_numbers(tmp_path, second_stage):
+    """Conventions, other neighbours and hash buckets, calibration, one stage: packed == pipeline."""
+    import pandas as pd
+    from sklearn.pipeline import Pipeline
+
+    from chromesift.data.html import parse_html
+    from chromesift.features import ParagraphFeatures
+    from chromesift.models.classifier import TwoStageClassifier
+
+    pages = small_pages()
+    table = pd.concat([parse_html(p, doc_id=f"d{i}") for i, p in enumerate(pages)], ignore_index=True)
+    y = (table["text"].str.len() > 45).astype(float).to_numpy()
+    pipe = Pipeline([
+        ("features", ParagraphFeatures(neighbours=1, hash_buckets=3, conventions={"x": 1.0}, convention=0.5)),
+        ("model", TwoStageClassifier(max_iter=8, stack_folds=2, second_stage=second_stage, calibrate=second_stage,
+                                     calibration_folds=2, min_samples_leaf=5)),
+    ]).fit(table, y)
+    b = save_bundle(pipe, tmp_path / "b", {"threshold": 0.5}, packed=True)
+    packed_model = load_model(b)
+    assert packed_model._packed is not None
+    assert packed_model._packed[0].conventions == {"x": 1.0}
+    if second_stage:
+        assert packed_model._packed[-1].calibration_ == pipe[-1].calibration_ is not None
+    assert_same(packed_model, Model(pipe, {"threshold": 0.5}), pages[:5] + ["a line\nanother, longer line of text"])
