@@ -2,7 +2,9 @@
 
 :func:`load_model` loads a verified bundle (:mod:`chromesift.models.bundle`); :class:`Model`
 classifies and extracts pages. This is what the library call (:mod:`chromesift`), the batch
-runtime and evaluation use; it imports nothing of training or evaluation.
+runtime and evaluation use; it imports nothing of training or evaluation. A bundle with a
+``model.npz`` predicts from its packed model (:mod:`chromesift.models.packed`): then neither
+scikit-learn nor scipy is imported, and pandas only where a DataFrame is returned.
 """
 
 from __future__ import annotations
