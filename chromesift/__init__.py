@@ -9,14 +9,16 @@
 from __future__ import annotations
 
 import logging
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from chromesift.data.limits import PageLimitError
 from chromesift.data.page import detect_format
 from chromesift.data.sniff import DecodeError
 from chromesift.errors import BundleError, ChromesiftError, UserError
 from chromesift.models.model import Model, load_model
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "BundleError", "ChromesiftError", "DecodeError", "Model", "PageLimitError", "UserError", "classify", "detect_format",

@@ -42,15 +42,14 @@ def python_features():
     import contextlib
 
     from chromesift.data.util import using
-    from chromesift.features import text_kernels
-    from chromesift.features import transformer as tr
+    from chromesift.features import compute, text_kernels
 
     @contextlib.contextmanager
     def python():
         # the monkeypatch is undone before the backend is switched back
         with using(text_kernels, "python"), pytest.MonkeyPatch.context() as mp:
-            mp.setattr(tr, "_TOKEN_TABLES", {})
-            mp.setattr(tr, "_ATTR_ROWS", {})
+            mp.setattr(compute, "_TOKEN_TABLES", {})
+            mp.setattr(compute, "_ATTR_ROWS", {})
             yield
 
     return python

@@ -13,7 +13,7 @@ from chromesift.data.html import parse_html
 from chromesift.data.page import to_columns
 from chromesift.data.text import parse_text
 from chromesift.data.util import using
-from chromesift.features import ParagraphFeatures, text_kernels
+from chromesift.features import ParagraphFeatures, compute, text_kernels
 from chromesift.features import transformer as tr
 from chromesift.models.model import _concat_columns
 
@@ -30,8 +30,8 @@ def fitted() -> ParagraphFeatures:
 def reference(pf: ParagraphFeatures, cols: dict, doc: np.ndarray | None = None) -> np.ndarray:
     """The feature matrix from the Python references (with token caches of their own)."""
     with using(text_kernels, "python"), pytest.MonkeyPatch.context() as mp:
-        mp.setattr(tr, "_TOKEN_TABLES", {})
-        mp.setattr(tr, "_ATTR_ROWS", {})
+        mp.setattr(compute, "_TOKEN_TABLES", {})
+        mp.setattr(compute, "_ATTR_ROWS", {})
         assert tr._matchers().phrases.__class__ is text_kernels.python.Phrases
         return pf.transform_columns(cols, doc)
 
@@ -258,5 +258,5 @@ def test_batches_through_their_own_matrix_same(monkeypatch):
     pf = fitted()
     cols, doc = _concat_columns([to_columns(p) for p in PAGES.values()])
     direct = pf.transform_columns(cols, doc)
-    monkeypatch.setattr(tr, "DIRECT_ROWS", 0)
+    monkeypatch.setattr(compute, "DIRECT_ROWS", 0)
     assert np.array_equal(pf.transform_columns(cols, doc), direct, equal_nan=True)

@@ -9,10 +9,10 @@ import pytest
 
 from chromesift.data import html, walk_kernels
 from chromesift.data.util import using
-from chromesift.features import text_kernels, vocab
+from chromesift.features import compute, text_kernels, vocab
 from chromesift.features import transformer as tr
 from chromesift.models import classifier as model
-from chromesift.models import context
+from chromesift.models import context, packed
 
 needs_walk = pytest.mark.skipif(walk_kernels.compiled is None, reason="chromesift.data._walk is not in use (not built, or CHROMESIFT_PURE_PYTHON)")
 needs_text = pytest.mark.skipif(text_kernels.compiled is None, reason="chromesift.features._text is not in use (not built, or CHROMESIFT_PURE_PYTHON)")
@@ -89,6 +89,15 @@ def test_stamp_parts_find_what_the_whole_pattern_finds():
         assert parts == (tr._STAMP_RE.search(t) is not None), t
 
 
+def test_character_table_is_the_bits_of_each_character():
+    """The table built by category and range holds :func:`_char_bits` of every BMP code point."""
+    compute._TABLE.clear()  # built afresh here, by the code under test
+    table = compute._char_table()
+    ref = np.array([compute._char_bits(cp) for cp in range(0x10000)], dtype=np.uint16)
+    np.testing.assert_array_equal(table, ref)
+    assert table[ord("A")] & compute._B_UPPER and table[ord(" ")] & compute._B_SPACE and table[0x4E2D] & compute._B_CJK
+
+
 # --- the compiled context stage and row passes against the numpy code ---------------------
 
 
@@ -139,8 +148,8 @@ def test_compiled_context_gives_the_numpy_floats_on_pages(shared_data, monkeypat
     from chromesift.data.page import to_columns
 
     calls = []
-    context_features = model.context_features
-    monkeypatch.setattr(model, "context_features", lambda *a: (calls.append(a), context_features(*a))[1])
+    context_features = packed.context_features  # (the two stages of pipeline and packed model are packed's)
+    monkeypatch.setattr(packed, "context_features", lambda *a: (calls.append(a), context_features(*a))[1])
     m = chromesift.load_model()
     html_cols = [to_columns(p.html) for p in sample_pages(shared_data, dataset_names(shared_data), 40, 0)]
     for cols in html_cols:
@@ -200,15 +209,15 @@ def _attr_values(rng: random.Random, n: int) -> list[str]:
 def test_attribute_rows_summed_in_c_match_the_numpy_sums(monkeypatch):
     rng = random.Random(3)
     values = _attr_values(rng, 2000)
-    monkeypatch.setattr(tr, "_TOKEN_TABLES", {})
-    monkeypatch.setattr(tr, "_ATTR_ROWS", {})
+    monkeypatch.setattr(compute, "_TOKEN_TABLES", {})
+    monkeypatch.setattr(compute, "_ATTR_ROWS", {})
     for buckets in (8, 3):
         cache = tr._AttrRows(buckets)
         for lo in range(0, len(values), 300):  # new and seen strings, the rows growing between calls
             chunk = values[lo:lo + 300] + values[: lo // 10]
             ids = cache.ids(chunk)
             with using(text_kernels, "python"), monkeypatch.context() as mp:
-                mp.setattr(tr, "_TOKEN_TABLES", {})
+                mp.setattr(compute, "_TOKEN_TABLES", {})
                 ref = tr._attr_matrix(chunk, buckets)
             assert np.array_equal(cache.rows[ids], ref)
             scale = np.where(np.arange(len(chunk)) % 3 == 0, np.nan, 1.0)
@@ -296,7 +305,7 @@ def test_big_outputs_are_column_major_and_the_same(monkeypatch):
     pf = tr.ParagraphFeatures().fit(html.parse_html(pages[0]))
     small = pf.transform_columns(cols, doc)
     assert small.flags.c_contiguous
-    monkeypatch.setattr(tr, "DIRECT_ROWS", 3)
+    monkeypatch.setattr(compute, "DIRECT_ROWS", 3)
     big = pf.transform_columns(cols, doc)
     assert big.flags.f_contiguous and not big.flags.c_contiguous
     assert _same_floats(big, small)

@@ -16,8 +16,8 @@ import functools
 import re
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from lxml import etree
 
 from chromesift.data import limits, schema, walk_kernels
@@ -32,6 +32,9 @@ from chromesift.data.vocab import (
     SKIP_TAGS,
 )
 from chromesift.data.walk_kernels import attr_tokens
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _WS = re.compile(r"\s+")
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
