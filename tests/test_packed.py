@@ -34,6 +34,14 @@ FIXTURES = Path(__file__).parent / "fixtures"
 HEAVY = ("pandas", "sklearn", "scipy", "joblib")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_models(monkeypatch):
+    """Each test loads its models anew: another test may have read the cached default's pipeline."""
+    from chromesift.models import model as model_mod
+
+    monkeypatch.setattr(model_mod, "_CACHE", {})
+
+
 @pytest.fixture(scope="module")
 def shipped_pipeline():
     return joblib.load(DEFAULT_BUNDLE / "model.joblib")

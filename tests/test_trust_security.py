@@ -272,6 +272,11 @@ def test_cli_extracts_with_the_verified_model_when_the_file_is_swapped(tmp_path,
     marker = tmp_path / "marker"
     good = tmp_path / "good"
     shutil.copytree(DEFAULT_BUNDLE, good)  # the shipped model: trusted by its sha256
+    # without its model.npz, so that the command unpickles model.joblib (the path under attack)
+    (good / "model.npz").unlink()
+    meta = json.loads((good / "metadata.json").read_text(encoding="utf-8"))
+    del meta["npz_sha256"]
+    (good / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
     joblib.dump(Payload(marker), tmp_path / "evil.joblib", compress=3)
     assert main(["extract", str(PAGE)]) == 0
     expected = capsys.readouterr().out

@@ -75,6 +75,11 @@ class ParagraphFeatures(FeatureComputer, TransformerMixin, BaseEstimator):
         self.conventions = conventions
         self.convention = convention
 
+    def __setstate__(self, state: dict) -> None:
+        # pickles from before the label conventions have neither parameter: give them their
+        # defaults, so that get_params and repr work on an old bundle's pipeline
+        super().__setstate__({"conventions": None, "convention": 0.0, **state})
+
     def fit(self, X: pd.DataFrame, y=None):
         """Record the output feature names (nothing is learned)."""
         schema.validate(X, stage="features")
