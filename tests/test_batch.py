@@ -119,16 +119,40 @@ def test_jsonl_records_pick_html_then_text(tmp_path):
     assert "neither an 'html' nor a 'text'" in jobs[2].error
 
 
-def test_broken_jsonl_line_is_a_user_error_naming_file_and_line(tmp_path):
+def test_broken_jsonl_line_is_an_error_page_named_by_file_and_line(tmp_path):
     path = write_jsonl(tmp_path / "in.jsonl.xz", [{"id": 1, "html": "<p>a</p>"}] * 3, broken_at=2)
-    with pytest.raises(UserError, match=r"in\.jsonl\.xz:3: not valid JSON"):
-        list(batch.iter_jsonl(path))
+    pages = list(batch.iter_jsonl(path))
+    assert [p.id for p in pages] == [1, 1, "in.jsonl.xz:3", 1]
+    assert pages[2].document is None and pages[2].error.startswith("not valid JSON (")
 
 
-def test_record_without_id_is_a_user_error(tmp_path):
-    path = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "html": "x"}, {"html": "<p>b</p>"}])
-    with pytest.raises(UserError, match=r"in\.jsonl:2: record needs an 'id'"):
-        list(batch.iter_jsonl(path))
+def test_record_without_id_is_an_error_page_named_by_file_and_line(tmp_path):
+    path = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "html": "x"}, {"html": "<p>b</p>"}, {"id": [1], "html": "y"}])
+    pages = list(batch.iter_jsonl(path))
+    assert [p.id for p in pages] == ["a", "in.jsonl:2", "in.jsonl:3"]
+    assert pages[1].error == pages[2].error == "record needs an 'id' (a string or number)"
+
+
+@pytest.mark.parametrize(("line", "error"), [
+    (b"[1, 2]", "not a JSON object"),
+    (b'{"id": "x", "html": "caf\xe9"}', "not UTF-8"),
+    (b"[" * 100_000, "not valid JSON (nested too deeply)"),
+    (b'{"id": "deep", "html": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "not valid JSON (nested too deeply)"),
+    (b'{"id": "nul", "html": "a\x00b"}', "not valid JSON ("),
+])
+def test_any_bad_line_is_an_error_page(tmp_path, line, error):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b'{"id": 1, "html": "<p>a</p>"}\n' + line + b'\n{"id": 2, "text": "b"}\n')
+    pages = list(batch.iter_jsonl(path))
+    assert [p.id for p in pages] == [1, "in.jsonl:2", 2]
+    assert pages[1].error.startswith(error)
+
+
+def test_a_byte_order_mark_before_the_first_record_is_no_error(tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"id": 1, "html": "<p>a</p>"}\n')
+    (page,) = batch.iter_jsonl(path)
+    assert (page.id, page.error) == (1, None)
 
 
 @pytest.mark.parametrize(
@@ -247,6 +271,23 @@ def test_forced_text_format_keeps_tags_as_text(tmp_path):
     assert read_out(out)[0]["text"] == "<p>visible markup here, long enough to count</p>"
 
 
+def test_an_id_with_a_lone_surrogate_round_trips_and_is_done_once(tmp_path):
+    inp = write_jsonl(tmp_path / "in.jsonl", [{"id": "sur\ud800", "html": page_html(1)},
+                                              {"id": "caf\u00e9 \U0001F600", "html": page_html(2)}])
+    assert b"\\ud800" in inp.read_bytes()  # json.dumps escapes it: the input is valid UTF-8
+    out = tmp_path / "out.jsonl"
+    runs = [run_batch(config(inp, out), loader=fake_loader) for _ in range(3)]
+    assert [r["id"] for r in read_out(out)] == ["sur\ud800", "caf\u00e9 \U0001F600"]
+    assert out.read_bytes().decode("utf-8").count("\\ud800") == 1  # escaped, never a '?'
+    assert [(r.done, r.skipped) for r in runs] == [(2, {}), (0, {"done": 2}), (0, {"done": 2})]
+
+
+def test_a_lone_surrogate_id_on_standard_output(tmp_path, capsys):
+    inp = write_jsonl(tmp_path / "in.jsonl", [{"id": "sur\udc80", "html": page_html(1)}, {"id": "b", "html": page_html(2)}])
+    run_batch(config(inp, None), loader=fake_loader)
+    assert [json.loads(line)["id"] for line in capsys.readouterr().out.splitlines()] == ["sur\udc80", "b"]
+
+
 # --- resume ----------------------------------------------------------------------------
 
 
@@ -345,12 +386,20 @@ def test_compressed_output_is_refused_with_a_reason(tmp_path):
         run_batch(config(inp, tmp_path / "out.jsonl.gz"), loader=fake_loader)
 
 
-def test_a_bad_line_stops_the_run_but_keeps_what_was_done(tmp_path):
-    inp = write_jsonl(tmp_path / "in.jsonl", [{"id": i, "html": page_html(i)} for i in range(5)], broken_at=3)
+def test_a_bad_line_costs_one_error_record_and_a_rerun_does_not_redo_it(tmp_path):
+    records = [{"id": i, "html": page_html(i)} for i in range(5)]
+    records.insert(1, {"html": "<p>no id</p>"})
+    inp = write_jsonl(tmp_path / "in.jsonl", records, broken_at=4)
     out = tmp_path / "out.jsonl"
-    with pytest.raises(UserError, match=r"in\.jsonl:4"):
-        run_batch(config(inp, out), loader=fake_loader)
-    assert [r["id"] for r in read_out(out)] == [0, 1, 2]
+    summary = run_batch(config(inp, out), loader=fake_loader)
+    got = read_out(out)
+    assert [r["id"] for r in got] == [0, "in.jsonl:2", 1, 2, "in.jsonl:5", 3, 4]
+    assert got[1]["error"] == "record needs an 'id' (a string or number)"
+    assert got[4]["error"].startswith("not valid JSON (") and got[4]["text"] == "" and got[4]["paragraphs"] == []
+    assert (summary.done, summary.failed) == (5, 2)
+    again = run_batch(config(inp, out), loader=fake_loader)
+    assert (again.done, again.failed, again.skipped) == (0, 0, {"done": 7})
+    assert len(read_out(out)) == 7
 
 
 # --- model loading ---------------------------------------------------------------------

@@ -7,7 +7,10 @@ Each output line is one page's record (:mod:`chromesift.runtime.core`): ``id``, 
 
 The output file is appended to and flushed after every page, so a killed run loses
 at most the pages in flight; running again skips every id already in the output
-(a truncated last line is dropped and its page redone). Worker processes
+(a truncated last line is dropped and its page redone). Ids are written so that they
+read back exactly (:func:`~chromesift.runtime.core.record_json`), so resuming matches
+them whatever characters they hold. An input line that is no page record becomes a
+failed record with the id ``<file name>:<line>``, so it is reported once and not reread. Worker processes
 (:mod:`chromesift.runtime.pool`) load the model once each and hold one page at a time, so
 memory stays flat however large the input. A page over the size budget becomes an error
 record without being classified; a page over the time budget becomes an error record too
@@ -18,12 +21,17 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import dataclasses
 import functools
+import gzip
+import io
 import json
 import logging
+import lzma
 import os
 import sys
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +45,7 @@ from chromesift.runtime.core import (
     Loader,
     Page,
     PageModel,
+    check_timeout,
     default_loader,
     failed_record,
     format_of,
@@ -44,6 +53,7 @@ from chromesift.runtime.core import (
     one_thread,
     page_record,
     page_size,
+    record_json,
     size_error,
 )
 from chromesift.runtime.pool import Failure, WorkerStartError, run_pool
@@ -161,8 +171,38 @@ def input_kind(path: Path) -> str:
     )
 
 
+def open_input(path: Path) -> IO[bytes]:
+    """The bytes of an input file, decompressed by its suffix (``.gz``, ``.xz``).
+
+    Raises
+    ------
+    UserError
+        When the file is missing, a folder, or cannot be opened (no permission, ...).
+    """
+    path = Path(path)
+    opener = {".gz": gzip.open, ".xz": lzma.open}.get(path.suffix.lower(), open)
+    try:
+        return opener(path, "rb")
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UserError(f"{path}: not a file") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+#: What decompressing a damaged or cut input raises (gzip: BadGzipFile, an OSError, or
+#: zlib.error; cut short: EOFError; xz: LZMAError).
+_STREAM_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError)
+
+
 def iter_jsonl(path: Path, *, format: str | None = None, max_bytes: int | None = MAX_PAGE_BYTES) -> Iterator[Page]:
     """Pages of a JSONL file: records with ``id`` and ``html`` or ``text``.
+
+    Every line but a blank one gives one page. A line that is no page record (not UTF-8,
+    not JSON, nested too deeply, not an object, no usable ``id``) gives a failed page with
+    the id ``<file name>:<line number>`` and the reason, so the run goes on, the output
+    says what was wrong where, and a rerun does not read the line again.
 
     Parameters
     ----------
@@ -177,31 +217,47 @@ def iter_jsonl(path: Path, *, format: str | None = None, max_bytes: int | None =
     Raises
     ------
     UserError
-        For a missing file, a line that is not JSON or a record without ``id`` (file:line).
+        For a file that is missing or unreadable, or whose compressed stream is damaged.
     """
-    from chromesift.data.corpus import CorpusError, read_jsonl
-
-    reader = read_jsonl(path)
-    while True:
+    path = Path(path)
+    with open_input(path) as lines:
         try:
-            lineno, rec = next(reader)
-        except StopIteration:
-            return
-        except CorpusError as exc:
-            raise UserError(str(exc)) from None
-        page_id = rec.get("id")
-        if page_id is None or isinstance(page_id, (dict, list)) or page_id == "":
-            raise UserError(f"{path}:{lineno}: record needs an 'id' (a string or number)")
-        field_name = "html" if isinstance(rec.get("html"), str) else "text"
-        document = rec.get(field_name)
-        if not isinstance(document, str):
-            yield Page(page_id, None, error="record has neither an 'html' nor a 'text' string")
-            continue
-        problem = _over_budget(page_size(document), max_bytes)
-        if problem:
-            yield Page(page_id, None, error=problem)
-            continue
-        yield Page(page_id, document, format or field_name, url=rec.get("url"))
+            for lineno, raw in enumerate(lines, 1):
+                if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
+                    raw = raw[len(codecs.BOM_UTF8):]
+                if raw.strip():
+                    yield _jsonl_page(raw, f"{path.name}:{lineno}", format, max_bytes)
+        except _STREAM_ERRORS as exc:
+            raise UserError(f"{path}: cannot read ({exc})") from None
+
+
+def _jsonl_page(raw: bytes, where: str, format: str | None, max_bytes: int | None) -> Page:
+    """The page of one JSONL line; ``where`` (file:line) is the id of a line that is none."""
+    try:
+        rec = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        return Page(where, None, error=f"not UTF-8 (byte {exc.start + 1} of the line)")
+    except RecursionError:
+        return Page(where, None, error="not valid JSON (nested too deeply)")
+    except ValueError as exc:  # JSONDecodeError, or an integer too long to read
+        return Page(where, None, error=f"not valid JSON ({getattr(exc, 'msg', exc)})")
+    if not isinstance(rec, dict):
+        return Page(where, None, error=f"not a JSON object (a JSON {_JSON_KINDS.get(type(rec), 'value')})")
+    page_id = rec.get("id")
+    if page_id is None or isinstance(page_id, (dict, list)) or page_id == "":
+        return Page(where, None, error="record needs an 'id' (a string or number)")
+    url = rec.get("url") if isinstance(rec.get("url"), str) else None
+    field_name = "html" if isinstance(rec.get("html"), str) else "text"
+    document = rec.get(field_name)
+    if not isinstance(document, str):
+        return Page(page_id, None, url=url, error="record has neither an 'html' nor a 'text' string")
+    problem = _over_budget(page_size(document), max_bytes)
+    if problem:
+        return Page(page_id, None, url=url, error=problem)
+    return Page(page_id, document, format or field_name, url=url)
+
+
+_JSON_KINDS = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
 
 
 def iter_warc(
@@ -304,13 +360,18 @@ def read_done(path: Path) -> set[str]:
     Raises
     ------
     UserError
-        When a line other than the last is not JSON, or a record has no ``id``.
+        When a line other than the last is not JSON, a record has no ``id``, or the file
+        cannot be read and written.
     """
     path = Path(path)
     done: set[str] = set()
     if not path.exists():
         return done
-    with open(path, "rb+") as f:
+    try:
+        f = open(path, "rb+")
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read and append to it ({exc.strerror or exc})") from None
+    with f:
         data_end = f.seek(0, os.SEEK_END)
         f.seek(0)
         lineno, offset = 0, 0
@@ -321,7 +382,7 @@ def read_done(path: Path) -> set[str]:
                 continue
             try:
                 rec = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):
                 if offset == data_end and not raw.endswith(b"\n"):
                     log.info("%s: dropping a truncated last line (its page is redone)", path)
                     f.truncate(start)
@@ -340,14 +401,29 @@ def read_done(path: Path) -> set[str]:
 
 
 class _Sink:
-    """Appends records, one JSON line each, flushed at once."""
+    """Appends records, one JSON line each (:func:`~chromesift.runtime.core.record_json`), flushed at once.
 
-    def __init__(self, stream: IO[str]):
+    Lines are written as UTF-8 bytes whatever the locale, to a file or to the byte stream
+    under standard output, so no id or text can fail to encode.
+    """
+
+    def __init__(self, stream: IO[str] | IO[bytes]):
         self.stream = stream
+        # a text stream (standard output) gets bytes through the binary stream under it;
+        # one without (io.StringIO) takes the text, which record_json keeps encodable
+        binary = isinstance(stream, (io.RawIOBase, io.BufferedIOBase))
+        self.raw = stream if binary else getattr(stream, "buffer", None)
 
     def write(self, record: dict) -> None:
-        self.stream.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self.stream.flush()
+        line = record_json(record) + "\n"
+        if self.raw is None:
+            self.stream.write(line)
+            self.stream.flush()
+            return
+        if self.raw is not self.stream:
+            self.stream.flush()  # what the text layer holds goes first
+        self.raw.write(line.encode("utf-8"))
+        self.raw.flush()
 
 
 # --- the run ---------------------------------------------------------------------------
@@ -372,7 +448,8 @@ class BatchConfig:
     max_bytes
         Per-page size budget (None: no limit).
     timeout
-        Per-page time budget in seconds (None or 0: no limit).
+        Per-page time budget in seconds (None, 0 or ``inf``: no limit; at most
+        :data:`~chromesift.runtime.core.MAX_TIMEOUT`).
     progress
         Show a progress bar on standard error.
     trusted
@@ -441,12 +518,14 @@ def run_batch(config: BatchConfig, *, loader: Loader | None = None) -> BatchSumm
     Raises
     ------
     UserError
-        For a missing input, a malformed input line (file:line), an unreadable model
-        bundle, or an output file that is not a previous run's output.
+        For a missing or unreadable input, an unreadable model bundle, a bad option, or an
+        output file that is not a previous run's output. (An input line that is no page
+        record is a failed record, id ``<file name>:<line>``, and the run goes on.)
     """
     from tqdm.auto import tqdm
 
     loader = loader or default_loader(config.trusted)
+    config = dataclasses.replace(config, timeout=check_timeout(config.timeout))
     if config.jobs < 1:
         raise UserError("--jobs must be at least 1")
     if config.format not in (None, *FORMATS):
@@ -474,7 +553,7 @@ def run_batch(config: BatchConfig, *, loader: Loader | None = None) -> BatchSumm
                 raise UserError(f"{out}: folder {out.parent} does not exist")
             done_before = read_done(out)
             try:
-                stream = stack.enter_context(open(out, "a", encoding="utf-8", errors="replace"))
+                stream = stack.enter_context(open(out, "ab"))
             except OSError as exc:
                 raise UserError(f"cannot write {out}: {exc.strerror}") from None
             sink = _Sink(stream)

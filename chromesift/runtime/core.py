@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import math
+import re
 import signal
 import threading
 from collections.abc import Callable, Sequence
@@ -49,6 +51,9 @@ PAGE_TIMEOUT = 60.0
 #: Pages predicted together by :func:`page_records` (batched prediction is ~3x faster
 #: than page by page and gives the same probabilities).
 BATCH_PAGES = 32
+#: Largest time budget in seconds (about 11.6 days); longer is no limit (0 or ``inf``).
+#: Timers and waits of the operating system overflow not far above this.
+MAX_TIMEOUT = 1_000_000.0
 
 _TEXT_SUFFIXES = (".txt", ".text")
 _HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".shtml")
@@ -154,15 +159,37 @@ def page_problem(page: Page, max_bytes: int | None = MAX_PAGE_BYTES) -> str | No
     return None
 
 
+def check_timeout(seconds: float | None, option: str = "--timeout") -> float | None:
+    """A time budget as the runs take it: seconds, or None for no limit (None, 0 or ``inf``).
+
+    Raises
+    ------
+    UserError
+        For NaN, a negative number, or more than :data:`MAX_TIMEOUT` seconds, naming ``option``.
+    """
+    if seconds is None:
+        return None
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or math.isnan(seconds):
+        raise UserError(f"{option} must be a number of seconds, not {seconds!r}")
+    if seconds < 0:
+        raise UserError(f"{option} must not be negative")
+    if seconds == 0 or math.isinf(seconds):
+        return None
+    if seconds > MAX_TIMEOUT:
+        raise UserError(f"{option} must be at most {MAX_TIMEOUT:.0f} seconds (0 or inf: no limit)")
+    return float(seconds)
+
+
 @contextlib.contextmanager
 def time_budget(seconds: float | None):
     """Raise :class:`PageTimeout` in the block after ``seconds`` (main thread, POSIX only).
 
-    Elsewhere the block runs unbounded (in a worker process the parent still kills a page
-    stuck well past its budget).
+    None, 0 and ``inf`` mean no limit. The alarm interrupts Python code only: a page stuck
+    in C code (lxml's parser) runs on until it returns, so the batch command and HTTP
+    serving run pages with a budget in a worker process that is killed at the limit.
     """
     usable = (
-        seconds is not None and seconds > 0 and hasattr(signal, "setitimer")
+        seconds is not None and 0 < seconds < math.inf and hasattr(signal, "setitimer")
         and threading.current_thread() is threading.main_thread()
     )
     if not usable:
@@ -173,7 +200,7 @@ def time_budget(seconds: float | None):
         raise PageTimeout(f"took longer than the {seconds:g} s budget (--timeout)")
 
     previous = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, min(seconds, MAX_TIMEOUT))  # the timer overflows far above
     try:
         yield
     finally:
@@ -227,6 +254,22 @@ def _head(page: Page) -> dict[str, Any]:
 def failed_record(page: Page, error: str) -> dict:
     """The record of a page that was not classified: no text, no paragraphs, the reason."""
     return {**_head(page), "text": "", "paragraphs": [], "error": error}
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def record_json(record: dict) -> str:
+    """A record as one line of JSON text that always encodes as UTF-8 and reads back the same.
+
+    A str may hold lone surrogates (an id read from ``"\\ud800"`` in JSON, a file name
+    decoded with ``surrogateescape``). Written as themselves they cannot be encoded;
+    replaced by ``?`` they no longer match their page. Here they become ``\\udXXX``
+    escapes, which :func:`json.loads` turns back into the same str; everything else
+    is written as UTF-8 text (no escapes).
+    """
+    # outside strings JSON is ASCII, so every surrogate found is inside a string
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(record, ensure_ascii=False))
 
 
 def _describe(exc: BaseException) -> str:
