@@ -11,6 +11,7 @@ import gzip
 import json
 import lzma
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -167,13 +168,18 @@ def test_bad_input_paths(tmp_path, name, message):
 # --- a WARC file written by hand ---------------------------------------------------------
 
 
-def warc_record(rtype: str, uri: str, block: bytes, content_type: str) -> bytes:
+def warc_raw(rtype: str, uri: str, block: bytes, content_type: str, length: int | None = None) -> bytes:
+    """One uncompressed WARC record; ``length`` overrides its Content-Length."""
     head = (
         f"WARC/1.0\r\nWARC-Type: {rtype}\r\nWARC-Record-ID: <urn:uuid:{uuid.uuid4()}>\r\n"
         f"WARC-Date: 2024-05-01T12:00:00Z\r\nWARC-Target-URI: {uri}\r\n"
-        f"Content-Type: {content_type}\r\nContent-Length: {len(block)}\r\n\r\n"
+        f"Content-Type: {content_type}\r\nContent-Length: {len(block) if length is None else length}\r\n\r\n"
     ).encode()
-    return gzip.compress(head + block + b"\r\n\r\n")  # one gzip member per record
+    return head + block + b"\r\n\r\n"
+
+
+def warc_record(rtype: str, uri: str, block: bytes, content_type: str) -> bytes:
+    return gzip.compress(warc_raw(rtype, uri, block, content_type))  # one gzip member per record
 
 
 def http_response(body: bytes, content_type: str, extra: str = "") -> bytes:
@@ -226,6 +232,129 @@ def test_unreadable_warc_is_a_user_error(tmp_path):
     warc.write_bytes(b"\x1f\x8b\x08\x00 not really gzip")
     with pytest.raises(UserError, match=r"cannot read as WARC \(Gzip decompression error"):
         run_batch(config(warc, tmp_path / "out.jsonl"), loader=fake_loader)
+
+
+RESPONSE = "application/http; msgtype=response"
+
+
+def six_pages() -> tuple[list[bytes], list[bytes]]:
+    """Six HTML responses: their HTTP blocks and their uncompressed WARC records."""
+    blocks = [http_response(page_html(i).encode(), "text/html") for i in range(6)]
+    return blocks, [warc_raw("response", f"http://a.example/{i}", b, RESPONSE) for i, b in enumerate(blocks)]
+
+
+@pytest.mark.parametrize("name", ["crawl.warc", "crawl.warc.gz"])
+def test_a_record_whose_content_length_runs_over_the_next_ones_is_reported(tmp_path, name):
+    blocks, raws = six_pages()
+    # record 1 claims itself and the three records after it (their last trailer ends it)
+    claimed = blocks[1] + b"\r\n\r\n" + b"".join(raws[2:5])[:-4]
+    raws[1] = warc_raw("response", "http://a.example/1", blocks[1], RESPONSE, length=len(claimed))
+    warc = tmp_path / name
+    warc.write_bytes(b"".join(raws if name.endswith(".warc") else map(gzip.compress, raws)))
+    out = tmp_path / "out.jsonl"
+    summary = run_batch(config(warc, out), loader=fake_loader)
+    by_url = {r["url"]: r for r in read_out(out)}
+    assert sorted(by_url) == [f"http://a.example/{i}" for i in range(6)]
+    assert by_url["http://a.example/1"]["error"].startswith(
+        f"its Content-Length ({len(claimed)} bytes) runs over the next 3 WARC records")
+    assert [by_url[f"http://a.example/{i}"]["text"] for i in (0, 2, 3, 4, 5)] == [
+        f"Page {i}. {LONG}" for i in (0, 2, 3, 4, 5)]
+    assert (summary.done, summary.failed) == (5, 1)
+    again = run_batch(config(warc, out), loader=fake_loader)
+    assert (again.done, again.failed, again.skipped) == (0, 0, {"done": 6})
+
+
+@pytest.mark.parametrize("max_bytes", [None, 600])
+def test_a_request_record_running_over_the_next_ones_is_reported(tmp_path, max_bytes):
+    """Any record is checked (here a request), held in memory or (over the budget) streamed."""
+    blocks, raws = six_pages()
+    request = b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n" + b"x" * 400
+    claimed = request + b"\r\n\r\n" + b"".join(raws[1:3])[:-4]
+    raws.insert(1, warc_raw("request", "http://a.example/", request, "application/http; msgtype=request",
+                            length=len(claimed)))
+    warc = tmp_path / "crawl.warc"
+    warc.write_bytes(b"".join(raws))
+    out = tmp_path / "out.jsonl"
+    summary = run_batch(config(warc, out, max_bytes=max_bytes), loader=fake_loader)
+    by_url = {r["url"]: r for r in read_out(out)}
+    error = by_url["http://a.example/"]["error"]
+    if max_bytes is None:  # held: the two pages inside are read from it
+        assert error.startswith(f"its Content-Length ({len(claimed)} bytes) runs over the next 2 WARC records")
+        assert (summary.done, summary.failed) == (6, 1)
+    else:  # streamed: reported, not read
+        assert error.startswith("its Content-Length runs into the next WARC record (2 WARC header(s)")
+        assert sorted(by_url) == ["http://a.example/", "http://a.example/0", "http://a.example/3",
+                                  "http://a.example/4", "http://a.example/5"]
+        assert summary.failed == 1
+
+
+def test_the_size_budget_counts_the_page_not_its_http_headers(tmp_path):
+    body = page_html(1).encode()
+    block = http_response(body, "text/html", "X-Padding: " + "p" * 300 + "\r\n")
+    warc = tmp_path / "crawl.warc"
+    warc.write_bytes(warc_raw("response", "http://a.example/", block, RESPONSE))
+    out = tmp_path / "out.jsonl"
+    run_batch(config(warc, out, max_bytes=len(body) + 10), loader=fake_loader)
+    assert read_out(out)[0]["text"] == f"Page 1. {LONG}"
+
+
+def test_a_content_length_into_the_middle_of_the_next_record(tmp_path):
+    blocks, raws = six_pages()
+    raws[2] = warc_raw("response", "http://a.example/2", blocks[2], RESPONSE, length=len(blocks[2]) + 40)
+    warc = tmp_path / "crawl.warc"
+    warc.write_bytes(b"".join(raws))
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(UserError, match=r"crawl\.warc: cannot read as WARC \(.*\) after the record at byte \d+"):
+        run_batch(config(warc, out), loader=fake_loader)
+    recs = read_out(out)
+    assert [r["url"] for r in recs] == ["http://a.example/0", "http://a.example/1", "http://a.example/2"]
+    assert recs[2]["error"].startswith("its Content-Length runs into the next WARC record")
+
+
+def test_a_plain_warc_cut_inside_its_last_record(tmp_path):
+    _, raws = six_pages()
+    warc = tmp_path / "crawl.warc"
+    warc.write_bytes(b"".join(raws[:3])[:-30])
+    out = tmp_path / "out.jsonl"
+    summary = run_batch(config(warc, out), loader=fake_loader)
+    recs = read_out(out)
+    assert "error" not in recs[0] and "error" not in recs[1]
+    assert recs[2]["error"].startswith("the WARC record is cut short") and recs[2]["text"] == ""
+    assert (summary.done, summary.failed) == (2, 1)
+
+
+def test_a_warc_gz_whose_last_member_is_cut_is_refused_before_any_page(tmp_path):
+    warc = make_warc(tmp_path / "crawl.warc.gz")
+    warc.write_bytes(warc.read_bytes()[:-20])
+    out = tmp_path / "out.jsonl"
+    for _ in range(2):  # and again: nothing of it counts as done
+        with pytest.raises(UserError, match=r"crawl\.warc\.gz: cannot read as WARC \(Gzip decompression error: "
+                           r"Compressed file ended before the end-of-stream marker was reached\)"):
+            run_batch(config(warc, out), loader=fake_loader)
+        assert not out.exists()
+
+
+def damaged_jsonl(path: Path, n: int = 2000) -> Path:
+    """A compressed JSONL file with one byte flipped inside the page of record 1500."""
+    text = "".join(json.dumps({"id": i, "html": page_html(i)}) + "\n" for i in range(n)).encode()
+    data = bytearray(gzip.compress(text, compresslevel=0) if path.suffix == ".gz" else lzma.compress(text))
+    at = data.find(b"Page 1500.") + 1 if path.suffix == ".gz" else len(data) * 9 // 10
+    data[at] ^= 0x01  # stored deflate block: 'Page' becomes 'Qage', only the CRC tells
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("in.jsonl.gz", r"Gzip decompression error: CRC check failed"),
+    ("in.jsonl.xz", r"XZ decompression error: "),
+])
+def test_a_damaged_compressed_input_is_refused_before_any_page(tmp_path, name, message):
+    inp = damaged_jsonl(tmp_path / name)
+    out = tmp_path / "out.jsonl"
+    for _ in range(2):
+        with pytest.raises(UserError, match=re.escape(f"{inp}: cannot read (") + message):
+            run_batch(config(inp, out), loader=fake_loader)
+        assert not out.exists()
 
 
 # --- JSONL end to end --------------------------------------------------------------------

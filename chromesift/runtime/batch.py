@@ -29,6 +29,7 @@ import json
 import logging
 import lzma
 import os
+import re
 import sys
 import time
 import zlib
@@ -269,41 +270,184 @@ def iter_warc(
     The id of a page is its ``WARC-Record-ID``; its URL is kept. Bytes are decoded with
     the HTTP charset when they agree with it, else left to the parser's detection.
 
+    Framing is checked record by record, so no page is lost without a word:
+
+    - a record whose Content-Length runs over the records after it (their WARC headers
+      are inside its block) is a failed record saying so; the records it swallowed are
+      read from inside it when they are whole, so they still get their own records;
+    - a record cut short (the file ends inside it) is a failed record;
+    - an HTTP body that cannot be decoded (a broken ``Content-Encoding``) fails its page.
+
+    A damaged compressed file is refused before any page by :func:`check_compressed`.
+
     Raises
     ------
     UserError
-        When the file is missing or cannot be read as WARC.
+        When the file is missing or cannot be read as WARC (the message says after which
+        record, when some were read).
     """
-    from fastwarc.warc import ArchiveIterator, WarcRecordType
+    from fastwarc.warc import ArchiveIterator
 
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: no such file")
-    with open(path, "rb") as stream:
+    try:
+        stream = open(path, "rb")
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    at: list[int] = []  # where the last record read starts
+    with stream:
         try:
-            records = ArchiveIterator(stream, parse_http=True, auto_decode="all")
-            for rec in records:
-                if rec.record_type != WarcRecordType.response or not rec.is_http:
-                    yield Skip("not_html")
-                    continue
-                ctype = (rec.http_content_type or "").lower()
-                if ctype not in HTML_TYPES and format != "html":
-                    yield Skip("not_html")
-                    continue
-                page_id = rec.record_id or f"{path.name}@{rec.stream_pos}"
-                url = rec.headers.get("WARC-Target-URI")
-                if max_bytes is not None and rec.content_length > max_bytes:
-                    yield Page(page_id, None, url=url, error=_over_budget(rec.content_length, max_bytes))
-                    continue
-                body = _read_at_most(rec.reader, max_bytes)
-                if body is None:
-                    yield Page(page_id, None, url=url,
-                               error=f"page decompresses to more than {max_bytes} bytes, "
-                               "over the budget (--max-bytes)")
-                    continue
-                yield Page(page_id, _decode_http(body, rec.http_charset), format or "html", url=url)
+            records = ArchiveIterator(stream, parse_http=False, auto_decode="none")
+            yield from _warc_items(records, path.name, format, max_bytes, at)
         except OSError as exc:
-            raise UserError(f"{path}: cannot read as WARC ({exc})") from None
+            after = f" after the record at byte {at[-1]}" if at else ""
+            raise UserError(f"{path}: cannot read as WARC ({exc}){after}") from None
+
+
+#: The start of a WARC record inside another one's block: the blank line that ends a
+#: block, the version line, a header field (bounded, so a chunk overlap can hold it)
+_WARC_HEAD = re.compile(rb"\r\n\r\nWARC/\d{1,3}\.\d{1,3}\r\n[A-Za-z][A-Za-z0-9-]{0,40}:")
+_HEAD_OVERLAP = 64
+#: Records read from inside a record that claimed them are read once more this deep.
+_MAX_NESTING = 2
+#: WARC headers every record has (WARC 1.1, section 5)
+_MANDATORY = ("WARC-Record-ID", "WARC-Type", "WARC-Date", "Content-Length")
+
+
+class _NotWhole(Exception):
+    """What a record holds after its own block is not a run of whole WARC records."""
+
+
+def _warc_items(records: Any, where: str, format: str | None, max_bytes: int | None,
+                at: list[int], depth: int = 0) -> Iterator[Page | Skip]:
+    """Pages and skips of the WARC records of ``records``; ``where`` names the file in ids."""
+    from fastwarc.warc import WarcRecordType
+
+    # records up to this size are read into memory whole (so a swallowed record can be
+    # read again from them); a larger one is streamed and only checked
+    hold = max_bytes if max_bytes is not None else MAX_PAGE_BYTES
+    for rec in records:
+        at.append(rec.stream_pos)
+        del at[:-1]
+        if depth and any(rec.headers.get(h) is None for h in _MANDATORY):
+            raise _NotWhole  # a piece of a record, not one swallowed whole
+        page_id = rec.record_id or f"{where}@{rec.stream_pos}"
+        url = rec.headers.get("WARC-Target-URI")
+        length = rec.content_length
+        response = rec.record_type == WarcRecordType.response and rec.is_http
+        if length > hold:
+            yield from _big_record(rec, page_id, url, response, format, max_bytes)
+            continue
+        rec.freeze()
+        raw = rec.reader.read()
+        heads = [m.start() for m in _WARC_HEAD.finditer(raw)]
+        if heads:
+            yield from _overrun(raw, heads, length, page_id, url, where, rec.stream_pos, format,
+                                max_bytes, at, depth)
+            continue
+        if len(raw) < length:
+            yield Page(page_id, None, url=url,
+                       error=f"the WARC record is cut short: {len(raw)} of its {length} bytes "
+                       "(the file ends inside it)")
+            continue
+        if not response:
+            yield Skip("not_html")
+            continue
+        rec.reader.seek(0)
+        yield _page_of(rec, page_id, url, format, max_bytes)
+
+
+def _page_of(rec: Any, page_id: Any, url: str | None, format: str | None, max_bytes: int | None) -> Page | Skip:
+    """The page of a response record whose block is held in memory (or Skip: not HTML)."""
+    try:
+        rec.parse_http(auto_decode="all")
+    except OSError as exc:
+        return Page(page_id, None, url=url, error=f"cannot read the HTTP response ({exc})")
+    if not _is_html(rec, format):
+        return Skip("not_html")
+    return _body_page(rec, page_id, url, format, max_bytes)
+
+
+def _is_html(rec: Any, format: str | None) -> bool:
+    return (rec.http_content_type or "").lower() in HTML_TYPES or format == "html"
+
+
+def _body_page(rec: Any, page_id: Any, url: str | None, format: str | None, max_bytes: int | None) -> Page:
+    """The page of a response record whose HTTP headers are read: its body, decoded."""
+    try:
+        body = _read_at_most(rec.reader, max_bytes)
+    except OSError as exc:  # a broken Content-Encoding or chunked body
+        return Page(page_id, None, url=url, error=f"cannot decode the HTTP body ({exc})")
+    if body is None:
+        return Page(page_id, None, url=url,
+                    error=f"page decompresses to more than {max_bytes} bytes, over the budget (--max-bytes)")
+    return Page(page_id, _decode_http(body, rec.http_charset), format or "html", url=url)
+
+
+def _big_record(rec: Any, page_id: Any, url: str | None, response: bool, format: str | None,
+                max_bytes: int | None) -> Iterator[Page | Skip]:
+    """A record too large to hold: over the size budget, or (no budget) a page read as it comes."""
+    page = None
+    if response:
+        try:
+            rec.parse_http(auto_decode="all")
+        except OSError as exc:
+            page = Page(page_id, None, url=url, error=f"cannot read the HTTP response ({exc})")
+        else:
+            if _is_html(rec, format) and max_bytes is not None and rec.content_length > max_bytes:
+                page = Page(page_id, None, url=url, error=_over_budget(rec.content_length, max_bytes))
+            elif _is_html(rec, format):
+                page = _body_page(rec, page_id, url, format, max_bytes)
+                if page.document is not None and _WARC_HEAD.search(_as_bytes(page.document)):
+                    page = _runs_into(page_id, url, len(_WARC_HEAD.findall(_as_bytes(page.document))))
+    if page is None or page.error:  # read the rest as it comes, looking for swallowed records
+        heads, tail = 0, b""
+        while block := rec.reader.read(1 << 20):
+            chunk = tail + block
+            heads += sum(1 for m in _WARC_HEAD.finditer(chunk) if m.end() > len(tail))
+            tail = chunk[-_HEAD_OVERLAP:]
+        if heads:
+            page = _runs_into(page_id, url, heads)
+    yield page if page is not None else Skip("not_html")
+
+
+def _as_bytes(document: str | bytes) -> bytes:
+    return document.encode("utf-8", errors="surrogatepass") if isinstance(document, str) else document
+
+
+def _runs_into(page_id: Any, url: str | None, heads: int) -> Page:
+    return Page(page_id, None, url=url,
+                error=f"its Content-Length runs into the next WARC record ({heads} WARC header(s) "
+                "inside its block); the records from there on were not read: fix the file")
+
+
+def _overrun(raw: bytes, heads: list[int], length: int, page_id: Any, url: str | None, where: str,
+             pos: int, format: str | None, max_bytes: int | None, at: list[int],
+             depth: int) -> Iterator[Page | Skip]:
+    """A held record with WARC records inside its block: report it, and read them when whole."""
+    from fastwarc.warc import ArchiveIterator
+
+    inside: list[Page | Skip] = []
+    if depth < _MAX_NESTING:
+        # the claimed records, with the trailer of the last one (which ended this record)
+        swallowed = raw[heads[0] + 4:] + b"\r\n\r\n"
+        try:
+            records = ArchiveIterator(io.BytesIO(swallowed), parse_http=False, auto_decode="none")
+            inside = list(_warc_items(records, f"{where}@{pos}>", format, max_bytes, [], depth + 1))
+        except (OSError, _NotWhole):  # not whole records: only the report below
+            inside = []
+        if any(isinstance(i, Page) and (i.error or "").startswith("the WARC record is cut short")
+               for i in inside):
+            inside = []
+    if not inside:
+        yield _runs_into(page_id, url, len(heads))
+        return
+    yield Page(page_id, None, url=url,
+               error=f"its Content-Length ({length} bytes) runs over the next {len(inside)} WARC "
+               f"record{'s' if len(inside) != 1 else ''}, read from inside it; where this record "
+               "ends is unknown, so it is not classified: fix the file")
+    yield from inside
 
 
 def _decode_http(body: bytes, charset: str | None) -> str | bytes:
@@ -336,6 +480,48 @@ def _read_at_most(reader: Any, limit: int | None) -> bytes | None:
         if total > limit:
             return None
     return b"".join(chunks)
+
+
+#: Compressions an input is checked for before a run (:func:`check_compressed`).
+_CHECKED = {".gz": "Gzip", ".xz": "XZ"}
+
+
+def check_compressed(path: Path, *, progress: bool = False) -> None:
+    """Read a ``.gz`` or ``.xz`` input to its end once, so a damaged one is refused before any page.
+
+    A compressed stream proves itself only at its end (gzip: a CRC and the length after
+    each member; xz: the check of each block), after its pages were read. Classified and
+    written before that, a garbled page would stay in the output and count as done on
+    every rerun; so the whole file is decompressed first (about a second per 300 MB of
+    pages, small beside classifying them), and a file that is damaged or cut short
+    (a crawl still being written) gives one error and no output. WARC files compressed
+    with zstd or lz4 are not checked ahead.
+
+    Raises
+    ------
+    UserError
+        Naming the file and the decompressor's finding.
+    """
+    path = Path(path)
+    kind = _CHECKED.get(path.suffix.lower())
+    if kind is None:
+        return
+    from tqdm.auto import tqdm
+
+    warc = " as WARC" if input_kind(path) == "warc" else ""
+    size = path.stat().st_size
+    with open_input(path) as f, tqdm(total=size, unit="B", unit_scale=True, desc=f"checking {path.name}",
+                                     disable=not progress or size < (64 << 20), file=sys.stderr) as bar:
+        raw = getattr(f, "fileobj", None) or getattr(f, "_fp", None)  # the compressed file, for the bar
+        try:
+            while f.read(1 << 20):
+                if raw is not None:
+                    bar.update(raw.tell() - bar.n)
+        except _STREAM_ERRORS as exc:
+            raise UserError(
+                f"{path}: cannot read{warc} ({kind} decompression error: {exc}); the file is damaged "
+                "or cut short, so none of its pages was classified"
+            ) from None
 
 
 def iter_input(path: Path, *, format: str | None = None, max_bytes: int | None = MAX_PAGE_BYTES) -> Iterator[Page | Skip]:
@@ -533,6 +719,7 @@ def run_batch(config: BatchConfig, *, loader: Loader | None = None) -> BatchSumm
     if config.model is not None and not Path(config.model).exists():
         raise UserError(f"model bundle {config.model}: no such folder")
     items = iter_input(config.input, format=config.format, max_bytes=config.max_bytes)
+    check_compressed(config.input, progress=config.progress)
     if config.output is not None and Path(config.output).name.endswith((".gz", ".xz", ".bz2", ".zst")):
         raise UserError(
             f"{config.output}: output is written as plain JSONL (appended to, so runs can "
