@@ -57,6 +57,18 @@ def fake_loader(path):
     return FakeModel()
 
 
+class SlowModel(FakeModel):
+    """20 ms a page (module-level: a worker process unpickles it)."""
+
+    def classify(self, document, *, format=None):
+        time.sleep(0.02)
+        return super().classify(document, format=format)
+
+
+def slow_loader(path):
+    return SlowModel()
+
+
 def failing_loader(path):
     raise BundleError("model.joblib sha256 differs from metadata.json")
 
@@ -457,12 +469,8 @@ def test_resume_after_sigkill(tmp_path):
         f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
         "import test_batch\n"
         "from chromesift.runtime.batch import BatchConfig, run_batch\n"
-        "class Slow(test_batch.FakeModel):\n"
-        "    def classify(self, document, *, format=None):\n"
-        "        time.sleep(0.02)\n"
-        "        return super().classify(document, format=format)\n"
         f"run_batch(BatchConfig(input={str(inp)!r}, output={str(out)!r}, progress=False),\n"
-        "          loader=lambda path: Slow())\n"
+        "          loader=test_batch.slow_loader)\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", script])
     try:
@@ -563,6 +571,36 @@ def test_time_budget_in_process(tmp_path):
     assert time.monotonic() - t0 < 10
     recs = {r["id"]: r for r in read_out(out)}
     assert recs["slow"]["error"] == "took longer than the 0.5 s budget (--timeout)"
+    assert "error" not in recs["ok"]
+    assert (summary.done, summary.failed) == (1, 1)
+
+
+def test_one_job_with_a_budget_kills_a_page_stuck_in_c_code(tmp_path, monkeypatch):
+    """--jobs 1 with a budget: pages run in a worker process, killed at the budget (an alarm
+    cannot stop C code; STUCK ignores it as C code would)."""
+    monkeypatch.setattr(batch, "KILL_GRACE", 0.5)
+    inp = write_jsonl(tmp_path / "in.jsonl", [
+        {"id": "stuck", "html": "<p>STUCK</p>"}, {"id": "ok", "html": page_html(1)}])
+    out = tmp_path / "out.jsonl"
+    t0 = time.monotonic()
+    summary = run_batch(config(inp, out, timeout=0.5), loader=fake_loader)
+    assert time.monotonic() - t0 < 25  # STUCK sleeps 30 s
+    recs = {r["id"]: r for r in read_out(out)}
+    assert recs["stuck"]["error"] == "took longer than the 0.5 s budget (--timeout); its worker was killed"
+    assert "error" not in recs["ok"]
+    assert (summary.done, summary.failed) == (1, 1)
+
+
+def test_a_page_whose_parse_takes_long_is_stopped_at_the_budget(tmp_path):
+    """A real slow page: lxml takes some 30 s on an element with 150,000 attributes, all in C."""
+    slow = "<html><body><p " + " ".join(f"a{i}=1" for i in range(150_000)) + ">x</p></body></html>"
+    inp = write_jsonl(tmp_path / "in.jsonl", [{"id": "ok", "html": page_html(1)}, {"id": "attrs", "html": slow}])
+    out = tmp_path / "out.jsonl"
+    t0 = time.monotonic()
+    summary = run_batch(config(inp, out, timeout=1.0))  # the shipped model, --jobs 1
+    assert time.monotonic() - t0 < 25
+    recs = {r["id"]: r for r in read_out(out)}
+    assert recs["attrs"]["error"] == "took longer than the 1 s budget (--timeout); its worker was killed"
     assert "error" not in recs["ok"]
     assert (summary.done, summary.failed) == (1, 1)
 

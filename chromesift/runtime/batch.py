@@ -13,8 +13,11 @@ them whatever characters they hold. An input line that is no page record becomes
 failed record with the id ``<file name>:<line>``, so it is reported once and not reread. Worker processes
 (:mod:`chromesift.runtime.pool`) load the model once each and hold one page at a time, so
 memory stays flat however large the input. A page over the size budget becomes an error
-record without being classified; a page over the time budget becomes an error record too
-(a worker stuck past the budget is killed and replaced).
+record without being classified; a page over the time budget becomes an error record too.
+With a time budget pages always run in worker processes, ``--jobs 1`` included (the one
+worker gets the model loaded here): an alarm stops a page in Python code, and a worker
+still busy :data:`KILL_GRACE` seconds past the budget (a page stuck in lxml's C parser) is
+killed and replaced. Without a budget ``--jobs 1`` classifies in this process.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import json
 import logging
 import lzma
 import os
+import pickle
 import re
 import sys
 import time
@@ -61,9 +65,10 @@ from chromesift.runtime.pool import Failure, WorkerStartError, run_pool
 
 log = logging.getLogger(__name__)
 
-#: Extra time a worker gets past the time budget before it is killed (the budget itself
-#: is enforced inside the worker; the kill is for pages stuck in C code).
-KILL_GRACE = 5.0
+#: Seconds a worker gets past the time budget before it is killed. Inside the worker an
+#: alarm ends a page over its budget in Python code (the worker lives on); the kill ends
+#: one stuck in C code (lxml's parser), which no alarm interrupts.
+KILL_GRACE = 1.0
 #: HTTP content types of WARC response records that are classified.
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
@@ -630,7 +635,7 @@ class BatchConfig:
     format
         ``"html"`` or ``"text"`` for every page; None decides per record.
     jobs
-        Worker processes (1: classify in this process).
+        Worker processes (1 with no time budget: classify in this process).
     max_bytes
         Per-page size budget (None: no limit).
     timeout
@@ -726,7 +731,8 @@ def run_batch(config: BatchConfig, *, loader: Loader | None = None) -> BatchSumm
             "resume); compress it when the run is over"
         )
     # in this process the model loads before anything is written, so a bad bundle
-    # leaves no empty output behind; workers load their own copy
+    # leaves no empty output behind; with --jobs 1 and a budget, the one worker gets this
+    # model; more workers load their own copy
     model = load_with(loader, config.model) if config.jobs == 1 else None
     summary = BatchSummary()
     started = time.perf_counter()
@@ -750,8 +756,10 @@ def run_batch(config: BatchConfig, *, loader: Loader | None = None) -> BatchSumm
         )
         feed = _Feed(items, done_before, summary, sink, bar)
         try:
-            if model is not None:
+            if model is not None and config.timeout is None:
                 _run_here(feed, model, config)
+            elif model is not None:  # a budget needs a process that can be killed at it
+                _run_workers(feed, _model_loader(model), config)
             else:
                 _run_workers(feed, loader, config)
         except KeyboardInterrupt:
@@ -817,9 +825,27 @@ class _Feed:
 
 
 def _run_here(feed: _Feed, model: PageModel, config: BatchConfig) -> None:
+    """Classify in this process (no time budget: nothing here could stop a page at one)."""
     with one_thread():
         for page in feed.pages():
-            feed.record(page_record(model, page, max_bytes=config.max_bytes, timeout=config.timeout))
+            feed.record(page_record(model, page, max_bytes=config.max_bytes, timeout=None))
+
+
+def _loaded(model: PageModel, path: Path | None) -> PageModel:
+    """A loader of a model already loaded (picklable with it: a worker gets this very model)."""
+    return model
+
+
+def _model_loader(model: PageModel) -> Loader:
+    """The loader that hands a worker the model loaded here, or a UserError when it cannot travel."""
+    try:
+        pickle.dumps(model)
+    except Exception as exc:  # a stand-in model holding a lock, a lambda, ...
+        raise UserError(
+            f"the model cannot be sent to a worker process ({type(exc).__name__}: {exc}); "
+            "a time budget needs one: run without it (timeout None, --timeout 0)"
+        ) from None
+    return functools.partial(_loaded, model)
 
 
 # --- worker processes ------------------------------------------------------------------
@@ -844,7 +870,7 @@ def _failure_error(failure: Failure, config: BatchConfig) -> str:
 
 
 def _run_workers(feed: _Feed, loader: Loader, config: BatchConfig) -> None:
-    hard_limit = (config.timeout + max(KILL_GRACE, config.timeout)) if config.timeout else None
+    hard_limit = config.timeout + KILL_GRACE if config.timeout else None
     results = run_pool(
         feed.pages(), _worker_setup, (loader, config.model, config.max_bytes, config.timeout),
         workers=config.jobs, job_timeout=hard_limit,
