@@ -23,6 +23,8 @@ from chromesift.models import DEFAULT_BUNDLE
 mlflow = pytest.importorskip("mlflow")
 serving = pytest.importorskip("chromesift.runtime.serving")
 
+#: lxml's C parser takes some 30 s on an element with 150,000 attributes; nothing but a kill stops it
+SLOW_PAGE = "<html><body><p " + " ".join(f"a{i}=1" for i in range(150_000)) + ">x</p></body></html>"
 TEXT_PAGE = (
     "Home | News | Contact\n"
     "The harbour seals came back to the sandbank this spring, and the wardens counted "
@@ -146,6 +148,76 @@ def test_save_refuses_an_altered_bundle(tmp_path):
     assert not (tmp_path / "pyfunc").exists()
 
 
+# --- time limits and request parsing ----------------------------------------------------------
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _children() -> set[int]:
+    import multiprocessing
+
+    return {p.pid for p in multiprocessing.active_children()}
+
+
+@pytest.fixture(scope="module")
+def saved_pyfunc(tmp_path_factory) -> Path:
+    return serving.save_pyfunc_model(DEFAULT_BUNDLE, tmp_path_factory.mktemp("pyfunc") / "model")
+
+
+def test_a_request_over_its_time_is_stopped_not_left_running(saved_pyfunc, model, monkeypatch):
+    from mlflow.protos.databricks_pb2 import DEADLINE_EXCEEDED, ErrorCode
+
+    # a limit well over a worker's start (after the kill, the next request waits for a fresh one)
+    monkeypatch.setenv(serving.ENV_TIMEOUT, "6")
+    before = _children()
+    loaded = mlflow.pyfunc.load_model(str(saved_pyfunc))
+    workers = _children() - before  # this model's worker, started (and ready) at load
+    assert len(workers) == 1
+    t0 = time.monotonic()
+    with pytest.raises(mlflow.exceptions.MlflowException,
+                       match=r"took longer than the 6 s limit \(CHROMESIFT_SERVE_TIMEOUT\) and its work was stopped") as info:
+        loaded.predict(pd.DataFrame({"id": ["attrs"], "html": [SLOW_PAGE]}))
+    assert time.monotonic() - t0 < 20
+    assert info.value.error_code == ErrorCode.Name(DEADLINE_EXCEEDED) and info.value.get_http_status_code() == 504
+    assert not any(_alive(pid) for pid in workers)  # the parse did not go on
+    out = loaded.predict(pd.DataFrame({"id": ["t"], "text": [TEXT_PAGE]}))  # a fresh worker serves on
+    assert out["main_text"][0] == chromesift.extract(TEXT_PAGE, format="text", model=model)
+    loaded.unwrap_python_model().workers.close()
+
+
+def test_limits_take_the_time_from_the_environment_under_mlflows():
+    assert serving.Limits.resolve(None, environ={}).timeout == pytest.approx(54.0)
+    assert serving.Limits.resolve(None, environ={serving.ENV_TIMEOUT: "5"}).timeout == 5.0
+    env = {serving.ENV_TIMEOUT: "500", serving.ENV_MLFLOW_TIMEOUT: "10", serving.ENV_WORKERS: "3"}
+    assert serving.Limits.resolve(None, environ=env) == serving.Limits(timeout=9.0, workers=3)
+    for bad in ("0", "-1", "nan", "soon"):
+        with pytest.raises(ValueError, match="CHROMESIFT_SERVE_TIMEOUT must be"):
+            serving.Limits.resolve(None, environ={serving.ENV_TIMEOUT: bad})
+
+
+def test_json_nested_too_deeply_is_a_bad_request_not_a_server_error(saved_pyfunc):
+    from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, ErrorCode
+    from mlflow.pyfunc import scoring_server
+
+    loaded = mlflow.pyfunc.load_model(str(saved_pyfunc))
+    try:
+        schema = loaded.metadata.get_input_schema()
+        deep = '{"dataframe_records": [{"id": "deep", "html": ' + "[" * 100_000 + "]" * 100_000 + "}]}"
+        with pytest.raises(mlflow.exceptions.MlflowException, match="nested too deeply") as info:
+            scoring_server.invocations(deep, "application/json", loaded, schema)
+        assert info.value.error_code == ErrorCode.Name(INVALID_PARAMETER_VALUE)
+        good = json.dumps({"dataframe_records": [{"id": "t", "text": TEXT_PAGE}]})
+        assert scoring_server.invocations(good, "application/json", loaded, schema).status == 200
+    finally:
+        loaded.unwrap_python_model().workers.close()
+
+
 # --- logged in a run, served over HTTP -----------------------------------------------------
 
 
@@ -267,3 +339,88 @@ def test_mlflow_models_serve(logged_model, model, pages, tmp_path):
             server.wait()
         log.close()
     assert server.returncode is not None
+
+
+def _group(pgid: int) -> dict[int, tuple[str, float]]:
+    """Processes of a process group: pid -> (command line, CPU seconds so far)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[2]) == pgid:  # pgrp; utime and stime are fields 14 and 15 of stat
+            out[int(entry.name)] = (cmd, (int(fields[11]) + int(fields[12])) / tick)
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process CPU times from /proc")
+def test_served_requests_over_their_time_stop_their_work(logged_model, model, tmp_path):
+    """Over HTTP: a slow page is answered within the limit and no CPU goes on burning on it;
+    JSON nested 100,000 deep is a 400; the server goes on serving."""
+    tracking, model_uri = logged_model
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
+        "MLFLOW_TRACKING_URI": tracking,
+        "OMP_NUM_THREADS": "1",
+        serving.ENV_MLFLOW_TIMEOUT: "8",  # chromesift's limit: 90% of it
+    }
+    log = open(tmp_path / "server.log", "wb")  # closed in the finally below
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri, "--env-manager", "local",
+         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, (tmp_path / "server.log").read_text(errors="replace")[-3000:]
+            try:
+                with urllib.request.urlopen(base + "/ping", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "server did not answer /ping within 120 s"
+            time.sleep(0.5)
+
+        workers = {pid for pid, (cmd, _) in _group(server.pid).items() if "spawn_main" in cmd}
+        t0 = time.monotonic()
+        status, body = _post(base + "/invocations", _records([{"id": "attrs", "html": SLOW_PAGE}]))
+        took = time.monotonic() - t0
+        assert status == 504, body
+        assert "took longer than the 7.2 s limit (CHROMESIFT_SERVE_TIMEOUT) and its work was stopped" in body
+        assert took < 8
+        time.sleep(1.0)
+        first = _group(server.pid)
+        assert not workers & first.keys()  # the worker that held the page was killed
+        time.sleep(2.0)
+        second = _group(server.pid)
+        # the server's own processes (MLflow's CLI, uvicorn) sit idle: nothing parses on
+        busy = {first[p][0][:80]: second[p][1] - first[p][1] for p in first.keys() & second.keys()
+                if "spawn_main" not in first[p][0]}
+        assert all(cpu < 0.5 for cpu in busy.values()), busy
+
+        deep = '{"dataframe_records": [{"id": "deep", "html": ' + "[" * 100_000 + "]" * 100_000 + "}]}"
+        status, body = _post(base + "/invocations", deep.encode())
+        assert status == 400 and "nested too deeply" in body, body
+
+        status, body = _post(base + "/invocations", _records([{"id": "t", "text": TEXT_PAGE}]))
+        assert status == 200, body
+        assert json.loads(body)["predictions"][0]["main_text"] == chromesift.extract(TEXT_PAGE, format="text", model=model)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        log.close()

@@ -22,8 +22,11 @@ Limits, one meaning each:
     add the option's name). HTTP serving has a cap of its own on the pages of a request
     (:data:`chromesift.runtime.serving.SERVE_MAX_PAGE_BYTES`), which refuses the request.
 ``timeout`` (default :data:`PAGE_TIMEOUT` in the batch command)
-    Seconds one page may take in this process (:func:`time_budget`). Only the
+    Seconds one page may take (:func:`time_budget`; None, 0 or ``inf``: no limit). Only the
     single-page call takes it: a batch of pages predicted together has no per-page clock.
+    The alarm stops Python code only, so the batch command runs pages with a budget in
+    worker processes killed at it, and HTTP serving gives each request a worker and a
+    time limit of its own (:mod:`chromesift.runtime.pool`).
 """
 
 from __future__ import annotations
@@ -387,6 +390,27 @@ def _columns_chunk(model: Any, pages: Sequence[Page], chunk: list[int], out: lis
             raise
         except Exception as exc:
             out[i] = failed_record(pages[i], _describe(exc))
+
+
+def records_setup(bundle: Path | None, trusted: bool | str = False) -> Callable[[Sequence[Page]], list[dict]]:
+    """In a worker process: load a bundle once; the handler classifies a list of pages into records.
+
+    The setup of HTTP serving's workers (:class:`chromesift.runtime.pool.WorkerSet`); it
+    imports no MLflow, so a worker starts with what classifying needs.
+
+    Parameters
+    ----------
+    bundle
+        Bundle folder (None: the shipped model).
+    trusted
+        As for :func:`chromesift.load_model` (the sha256 pinned where the model was logged,
+        or False to load its ``model.skops``).
+    """
+    import chromesift
+
+    model = chromesift.load_model(bundle, trusted=trusted)
+    contextlib.ExitStack().enter_context(one_thread())  # held for the worker's life
+    return functools.partial(page_records, model, max_bytes=None)
 
 
 # --- models -------------------------------------------------------------------------------------
