@@ -280,7 +280,7 @@ def test_a_record_whose_content_length_runs_over_the_next_ones_is_reported(tmp_p
 def test_a_request_record_running_over_the_next_ones_is_reported(tmp_path, max_bytes):
     """Any record is checked (here a request), held in memory or (over the budget) streamed."""
     blocks, raws = six_pages()
-    request = b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n" + b"x" * 400
+    request = b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n" + b"x" * 70_000  # over 600 bytes and header room
     claimed = request + b"\r\n\r\n" + b"".join(raws[1:3])[:-4]
     raws.insert(1, warc_raw("request", "http://a.example/", request, "application/http; msgtype=request",
                             length=len(claimed)))
@@ -308,6 +308,38 @@ def test_the_size_budget_counts_the_page_not_its_http_headers(tmp_path):
     out = tmp_path / "out.jsonl"
     run_batch(config(warc, out, max_bytes=len(body) + 10), loader=fake_loader)
     assert read_out(out)[0]["text"] == f"Page 1. {LONG}"
+
+
+@pytest.mark.parametrize("charset", ["x\x00y", "utf-8\x00", "rot13", "base64", "undefined", "punycode", "utf-16",
+                                     "cp037"])
+def test_an_http_charset_that_is_no_text_encoding_leaves_the_bytes_to_the_parser(tmp_path, charset):
+    """Found by fuzzing (benchmarks/fuzz/fuzz_batch.py): a NUL in the charset raised ValueError and
+    stopped the run; 'undefined' and 'punycode' raised UnicodeError; UTF-16 or EBCDIC made mojibake."""
+    block = http_response(page_html(1).encode(), f"text/html; charset={charset}")
+    warc = tmp_path / "crawl.warc"
+    warc.write_bytes(warc_raw("response", "http://a.example/", block, RESPONSE))
+    out = tmp_path / "out.jsonl"
+    summary = run_batch(config(warc, out), loader=fake_loader)
+    assert read_out(out)[0]["text"] == f"Page 1. {LONG}" and summary.done == 1
+
+
+@pytest.mark.parametrize(("size", "error"), [
+    (5000, 'cannot read the HTTP response (Unsupported Transfer-Encoding: "html"0)'),
+    (80_000, "page is 80007 bytes, over the 4000-byte budget (--max-bytes)"),  # streamed, not held
+])
+def test_a_page_with_a_broken_transfer_encoding_fails_alone(tmp_path, size, error):
+    """Found by fuzzing: decoding the HTTP body failed and left the record without a reader
+    (AttributeError), and the file's iterator unable to go on ('No reader set')."""
+    big = http_response(b"<p>" + b"x" * size + b"</p>", "text/html", 'Transfer-Encoding: "html"0\r\n')
+    _, raws = six_pages()
+    warc = tmp_path / "crawl.warc"
+    warc.write_bytes(warc_raw("response", "http://a.example/big", big, RESPONSE) + raws[0])
+    out = tmp_path / "out.jsonl"
+    summary = run_batch(config(warc, out, max_bytes=4000), loader=fake_loader)
+    by_url = {r["url"]: r for r in read_out(out)}
+    assert by_url["http://a.example/big"]["error"] == error
+    assert by_url["http://a.example/0"]["text"] == f"Page 0. {LONG}"
+    assert (summary.done, summary.failed) == (1, 1)
 
 
 def test_a_content_length_into_the_middle_of_the_next_record(tmp_path):

@@ -75,6 +75,9 @@ def test_predict_frame_text_column_and_no_id(model):
         (pd.DataFrame({"html": ["<p>x</p>"] * 3}), r"3 pages in one request, over the limit of 2"),
         (pd.DataFrame({"id": ["big"], "html": ["<p>" + "é" * 60 + "</p>"]}),
          r"row 0 \(id 'big'\): page is 127 bytes, over the limit of 100"),
+        # found by the property test: a ValueError of pandas or zip, not a 400
+        ({"id": ["a"], "html": ["<p>x</p>", "<p>y</p>"]}, r"expected a table of pages .*same length"),
+        (pd.DataFrame([["<p>x</p>", "<p>y</p>"]], columns=["html", "html"]), r"column\(s\) html given more than once"),
     ],
 )
 def test_predict_frame_refuses_bad_requests(model, frame, message):

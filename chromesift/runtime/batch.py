@@ -31,6 +31,7 @@ import io
 import json
 import logging
 import lzma
+import math
 import os
 import pickle
 import re
@@ -281,7 +282,11 @@ def iter_warc(
       are inside its block) is a failed record saying so; the records it swallowed are
       read from inside it when they are whole, so they still get their own records;
     - a record cut short (the file ends inside it) is a failed record;
-    - an HTTP body that cannot be decoded (a broken ``Content-Encoding``) fails its page.
+    - an HTTP response that cannot be read (broken headers, ``Transfer-Encoding`` or
+      ``Content-Encoding``) fails its page alone: it is parsed from a copy of its block,
+      so the file's reading goes on;
+    - an HTTP charset that is no ASCII-compatible text encoding (a NUL in it, UTF-16,
+      EBCDIC, ``rot13``) is ignored.
 
     A damaged compressed file is refused before any page by :func:`check_compressed`.
 
@@ -314,6 +319,8 @@ def iter_warc(
 #: block, the version line, a header field (bounded, so a chunk overlap can hold it)
 _WARC_HEAD = re.compile(rb"\r\n\r\nWARC/\d{1,3}\.\d{1,3}\r\n[A-Za-z][A-Za-z0-9-]{0,40}:")
 _HEAD_OVERLAP = 64
+#: Bytes of HTTP headers a record may hold beyond the size budget of its page.
+_HEADER_ROOM = 1 << 16
 #: Records read from inside a record that claimed them are read once more this deep.
 _MAX_NESTING = 2
 #: WARC headers every record has (WARC 1.1, section 5)
@@ -326,12 +333,19 @@ class _NotWhole(Exception):
 
 def _warc_items(records: Any, where: str, format: str | None, max_bytes: int | None,
                 at: list[int], depth: int = 0) -> Iterator[Page | Skip]:
-    """Pages and skips of the WARC records of ``records``; ``where`` names the file in ids."""
+    """Pages and skips of the WARC records of ``records``; ``where`` names the file in ids.
+
+    Each record's block is read raw; its HTTP response is parsed from that copy
+    (:func:`_http_page`), never on the file's own iterator, which a broken response would
+    leave unable to go on.
+    """
     from fastwarc.warc import WarcRecordType
 
-    # records up to this size are read into memory whole (so a swallowed record can be
-    # read again from them); a larger one is streamed and only checked
-    hold = max_bytes if max_bytes is not None else MAX_PAGE_BYTES
+    # records up to the size budget (and room for HTTP headers) are read into memory whole,
+    # so a swallowed record can be read again from them; a larger one is streamed and only
+    # checked. Without a budget every record is held, one at a time: a page of any size is
+    # to be read anyway
+    hold = max_bytes + _HEADER_ROOM if max_bytes is not None else math.inf
     for rec in records:
         at.append(rec.stream_pos)
         del at[:-1]
@@ -342,83 +356,79 @@ def _warc_items(records: Any, where: str, format: str | None, max_bytes: int | N
         length = rec.content_length
         response = rec.record_type == WarcRecordType.response and rec.is_http
         if length > hold:
-            yield from _big_record(rec, page_id, url, response, format, max_bytes)
+            yield _big_record(rec.reader, length, page_id, url, response, format, max_bytes)
             continue
-        rec.freeze()
         raw = rec.reader.read()
         heads = [m.start() for m in _WARC_HEAD.finditer(raw)]
         if heads:
             yield from _overrun(raw, heads, length, page_id, url, where, rec.stream_pos, format,
                                 max_bytes, at, depth)
-            continue
-        if len(raw) < length:
+        elif len(raw) < length:
             yield Page(page_id, None, url=url,
                        error=f"the WARC record is cut short: {len(raw)} of its {length} bytes "
                        "(the file ends inside it)")
-            continue
-        if not response:
+        elif response:
+            yield _http_page(raw, page_id, url, format, max_bytes)
+        else:
             yield Skip("not_html")
-            continue
-        rec.reader.seek(0)
-        yield _page_of(rec, page_id, url, format, max_bytes)
 
 
-def _page_of(rec: Any, page_id: Any, url: str | None, format: str | None, max_bytes: int | None) -> Page | Skip:
-    """The page of a response record whose block is held in memory (or Skip: not HTML)."""
+def _http_response(block: bytes, decode: str = "all") -> Any:
+    """An iterator over one record: ``block``, an HTTP response, with its headers parsed and
+    its body decoded (``decode``: "all" or "none"), apart from the file's own iterator."""
+    from fastwarc.warc import ArchiveIterator
+
+    head = (b"WARC/1.0\r\nWARC-Type: response\r\nContent-Type: application/http; msgtype=response\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(block))
+    return ArchiveIterator(io.BytesIO(head + block + b"\r\n\r\n"), parse_http=True, auto_decode=decode)
+
+
+def _http_page(block: bytes, page_id: Any, url: str | None, format: str | None,
+               max_bytes: int | None) -> Page | Skip:
+    """The page of a response record's block (Skip when it is not HTML)."""
     try:
-        rec.parse_http(auto_decode="all")
-    except OSError as exc:
+        for rec in _http_response(block):
+            if not _is_html(rec, format):
+                return Skip("not_html")
+            if max_bytes is not None and rec.content_length > max_bytes:
+                return Page(page_id, None, url=url, error=_over_budget(rec.content_length, max_bytes))
+            body = _read_at_most(rec.reader, max_bytes)
+            if body is None:
+                return Page(page_id, None, url=url, error=f"page decompresses to more than {max_bytes} "
+                            "bytes, over the budget (--max-bytes)")
+            return Page(page_id, _decode_http(body, rec.http_charset), format or "html", url=url)
+    except OSError as exc:  # broken headers, Transfer-Encoding or Content-Encoding
         return Page(page_id, None, url=url, error=f"cannot read the HTTP response ({exc})")
-    if not _is_html(rec, format):
-        return Skip("not_html")
-    return _body_page(rec, page_id, url, format, max_bytes)
+    return Page(page_id, None, url=url, error="cannot read the HTTP response (no response)")
 
 
 def _is_html(rec: Any, format: str | None) -> bool:
     return (rec.http_content_type or "").lower() in HTML_TYPES or format == "html"
 
 
-def _body_page(rec: Any, page_id: Any, url: str | None, format: str | None, max_bytes: int | None) -> Page:
-    """The page of a response record whose HTTP headers are read: its body, decoded."""
-    try:
-        body = _read_at_most(rec.reader, max_bytes)
-    except OSError as exc:  # a broken Content-Encoding or chunked body
-        return Page(page_id, None, url=url, error=f"cannot decode the HTTP body ({exc})")
-    if body is None:
-        return Page(page_id, None, url=url,
-                    error=f"page decompresses to more than {max_bytes} bytes, over the budget (--max-bytes)")
-    return Page(page_id, _decode_http(body, rec.http_charset), format or "html", url=url)
-
-
-def _big_record(rec: Any, page_id: Any, url: str | None, response: bool, format: str | None,
-                max_bytes: int | None) -> Iterator[Page | Skip]:
-    """A record too large to hold: over the size budget, or (no budget) a page read as it comes."""
+def _big_record(reader: Any, length: int, page_id: Any, url: str | None, response: bool,
+                format: str | None, max_bytes: int) -> Page | Skip:
+    """A record over the size budget, streamed: a failed page when HTML, else a skip; checked."""
+    first = reader.read(_HEADER_ROOM)
     page = None
     if response:
-        try:
-            rec.parse_http(auto_decode="all")
+        try:  # the headers are in the first bytes; the body is not needed
+            for rec in _http_response(first, decode="none"):
+                if _is_html(rec, format):
+                    size = length - (len(first) - rec.content_length)  # the block less its headers
+                    page = Page(page_id, None, url=url, error=_over_budget(size, max_bytes))
+                break
         except OSError as exc:
             page = Page(page_id, None, url=url, error=f"cannot read the HTTP response ({exc})")
-        else:
-            if _is_html(rec, format) and max_bytes is not None and rec.content_length > max_bytes:
-                page = Page(page_id, None, url=url, error=_over_budget(rec.content_length, max_bytes))
-            elif _is_html(rec, format):
-                page = _body_page(rec, page_id, url, format, max_bytes)
-                if page.document is not None and _WARC_HEAD.search(_as_bytes(page.document)):
-                    page = _runs_into(page_id, url, len(_WARC_HEAD.findall(_as_bytes(page.document))))
-    if page is None or page.error:  # read the rest as it comes, looking for swallowed records
-        heads, tail = 0, b""
-        while block := rec.reader.read(1 << 20):
-            chunk = tail + block
-            heads += sum(1 for m in _WARC_HEAD.finditer(chunk) if m.end() > len(tail))
-            tail = chunk[-_HEAD_OVERLAP:]
-        if heads:
-            page = _runs_into(page_id, url, heads)
-    yield page if page is not None else Skip("not_html")
-
-
-def _as_bytes(document: str | bytes) -> bytes:
-    return document.encode("utf-8", errors="surrogatepass") if isinstance(document, str) else document
+    heads, tail, block = 0, b"", first
+    while block:  # looking for swallowed records
+        chunk = tail + block
+        heads += sum(1 for m in _WARC_HEAD.finditer(chunk) if m.end() > len(tail))
+        tail = chunk[-_HEAD_OVERLAP:]
+        block = reader.read(1 << 20)
+    if heads:
+        page = _runs_into(page_id, url, heads)
+    return page if page is not None else Skip("not_html")
 
 
 def _runs_into(page_id: Any, url: str | None, heads: int) -> Page:
@@ -457,21 +467,36 @@ def _overrun(raw: bytes, heads: list[int], length: int, page_id: Any, url: str |
 
 def _decode_http(body: bytes, charset: str | None) -> str | bytes:
     """Text by the HTTP charset when the bytes agree; else bytes, for the parser's own rules."""
-    try:
-        legacy = codecs.lookup(charset).name != "utf-8" if charset else False
-    except LookupError:
+    codec = _text_codec(charset) if charset else None
+    if codec is None:
         return body
-    if not charset:
-        return body
-    if legacy and not body.isascii():
+    if codec != "utf-8" and not body.isascii():
         with contextlib.suppress(UnicodeDecodeError):
             body.decode("utf-8")
             # valid multi-byte UTF-8 under a legacy label: a stale header, as with <meta>
             return body
     try:
-        return body.decode(charset)
-    except (UnicodeDecodeError, LookupError):
+        return body.decode(codec)
+    except ValueError:  # UnicodeDecodeError, or a codec's own UnicodeError
         return body
+
+
+#: printable ASCII and the whitespace of markup: what a charset named in ASCII must read as itself
+_ASCII = bytes(range(0x20, 0x7F)) + b"\t\n\r"
+
+
+@functools.lru_cache(maxsize=64)
+def _text_codec(charset: str) -> str | None:
+    """The codec an HTTP charset names when it reads ASCII as ASCII, else None.
+
+    A header is ASCII, so it cannot name UTF-16 or EBCDIC truthfully, nor Python's
+    transforming codecs (rot13, base64, punycode, ...); a NUL in the name is no name.
+    """
+    try:
+        name = codecs.lookup(charset).name
+        return name if _ASCII.decode(name) == _ASCII.decode("ascii") else None
+    except (LookupError, ValueError, TypeError):  # ValueError: a NUL, or UnicodeError of a codec
+        return None
 
 
 def _read_at_most(reader: Any, limit: int | None) -> bytes | None:
@@ -884,4 +909,8 @@ def _run_workers(feed: _Feed, loader: Loader, config: BatchConfig) -> None:
     except WorkerStartError as exc:
         if exc.kind == "failed":
             raise UserError(exc.reason) from None
-        raise UserError(f"a worker process could not start (exit code {exc.exitcode})") from None
+        raise UserError(
+            f"a worker process could not start (exit code {exc.exitcode}; its error is above). Run "
+            "from a script, a batch must start under `if __name__ == \"__main__\":`, since each "
+            "worker process imports the main module"
+        ) from None

@@ -226,9 +226,15 @@ def predict_frame(
     """
     limits = limits or Limits()
     if isinstance(model_input, dict):
-        model_input = pd.DataFrame(model_input)
+        try:
+            model_input = pd.DataFrame(model_input)
+        except (ValueError, TypeError) as exc:  # columns of different lengths, scalars only, ...
+            raise _invalid(f"expected a table of pages (columns id, html or text): {exc}") from None
     if not isinstance(model_input, pd.DataFrame):
         raise _invalid(f"expected a table of pages (columns id, html or text), got {type(model_input).__name__}")
+    if model_input.columns.duplicated().any():
+        twice = sorted({str(c) for c in model_input.columns[model_input.columns.duplicated()]})
+        raise _invalid(f"column(s) {', '.join(twice)} given more than once")
     if "html" not in model_input.columns and "text" not in model_input.columns:
         raise _invalid(f"no 'html' or 'text' column (columns: {', '.join(map(str, model_input.columns)) or 'none'})")
     if len(model_input) > limits.max_pages:
@@ -294,7 +300,7 @@ class PageWorkers:
         except WorkerStartError as exc:
             self.close()
             raise ChromesiftError(f"cannot load the bundle {bundle} in a worker process: "
-                                  f"{exc.reason or exc}") from None
+                                  f"{exc.reason or exc}{_MAIN_HINT if exc.kind == 'exited' else ''}") from None
 
     def __call__(self, pages: Sequence[Page]) -> list[dict]:
         """The records of ``pages``, classified in a worker within :attr:`timeout` seconds."""
@@ -324,6 +330,12 @@ class PageWorkers:
     def close(self) -> None:
         """Stop the worker processes."""
         self._closed()
+
+
+#: Why a worker may exit at once: a script run directly is imported again in each worker
+#: process (multiprocessing's ``spawn``), and one that loads the model at import starts over.
+_MAIN_HINT = (" (its error is above). Run from a script, the model must be loaded under "
+              "`if __name__ == \"__main__\":`, since each worker process imports the main module")
 
 
 def guard_request_parsing() -> None:
