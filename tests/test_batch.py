@@ -378,6 +378,18 @@ def test_a_warc_gz_whose_last_member_is_cut_is_refused_before_any_page(tmp_path)
         assert not out.exists()
 
 
+def test_the_readers_check_a_compressed_file_themselves(tmp_path):
+    """Spark's executors read WARC with iter_warc alone: a cut .warc.gz is refused there too."""
+    warc = make_warc(tmp_path / "crawl.warc.gz")
+    warc.write_bytes(warc.read_bytes()[:-20])
+    with pytest.raises(UserError, match="Compressed file ended before the end-of-stream marker"):
+        next(batch.iter_warc(warc))
+    assert len(list(batch.iter_warc(warc, checked=True))) == 8  # what the file holds, unchecked
+    inp = damaged_jsonl(tmp_path / "in.jsonl.gz")
+    with pytest.raises(UserError, match="CRC check failed"):
+        next(batch.iter_input(inp))
+
+
 def damaged_jsonl(path: Path, n: int = 2000) -> Path:
     """A compressed JSONL file with one byte flipped inside the page of record 1500."""
     text = "".join(json.dumps({"id": i, "html": page_html(i)}) + "\n" for i in range(n)).encode()

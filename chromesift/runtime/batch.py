@@ -9,10 +9,16 @@ The output file is appended to and flushed after every page, so a killed run los
 at most the pages in flight; running again skips every id already in the output
 (a truncated last line is dropped and its page redone). Ids are written so that they
 read back exactly (:func:`~chromesift.runtime.core.record_json`), so resuming matches
-them whatever characters they hold. An input line that is no page record becomes a
-failed record with the id ``<file name>:<line>``, so it is reported once and not reread. Worker processes
-(:mod:`chromesift.runtime.pool`) load the model once each and hold one page at a time, so
-memory stays flat however large the input. A page over the size budget becomes an error
+them whatever characters they hold.
+
+Nothing is lost without a word. An input line that is no page record becomes a failed
+record with the id ``<file name>:<line>``, so it is reported once and not reread; WARC
+framing faults fail their records (:func:`iter_warc`); a ``.gz`` or ``.xz`` input is read
+to its end before any page (:func:`check_compressed`), so a damaged one is refused
+before the output is touched.
+
+Worker processes (:mod:`chromesift.runtime.pool`) load the model once each and hold one
+page at a time, so memory stays flat however large the input. A page over the size budget becomes an error
 record without being classified; a page over the time budget becomes an error record too.
 With a time budget pages always run in worker processes, ``--jobs 1`` included (the one
 worker gets the model loaded here): an alarm stops a page in Python code, and a worker
@@ -203,7 +209,9 @@ def open_input(path: Path) -> IO[bytes]:
 _STREAM_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError)
 
 
-def iter_jsonl(path: Path, *, format: str | None = None, max_bytes: int | None = MAX_PAGE_BYTES) -> Iterator[Page]:
+def iter_jsonl(
+    path: Path, *, format: str | None = None, max_bytes: int | None = MAX_PAGE_BYTES, checked: bool = False
+) -> Iterator[Page]:
     """Pages of a JSONL file: records with ``id`` and ``html`` or ``text``.
 
     Every line but a blank one gives one page. A line that is no page record (not UTF-8,
@@ -220,6 +228,8 @@ def iter_jsonl(path: Path, *, format: str | None = None, max_bytes: int | None =
         ``text`` records plain text (``html`` wins when a record has both).
     max_bytes
         Size budget; a bigger page is yielded as a failed page.
+    checked
+        The file passed :func:`check_compressed` already (else it is checked first).
 
     Raises
     ------
@@ -227,6 +237,8 @@ def iter_jsonl(path: Path, *, format: str | None = None, max_bytes: int | None =
         For a file that is missing or unreadable, or whose compressed stream is damaged.
     """
     path = Path(path)
+    if not checked:
+        check_compressed(path)
     with open_input(path) as lines:
         try:
             for lineno, raw in enumerate(lines, 1):
@@ -268,7 +280,7 @@ _JSON_KINDS = {list: "array", str: "string", int: "number", float: "number", boo
 
 
 def iter_warc(
-    path: Path, *, format: str | None = None, max_bytes: int | None = MAX_PAGE_BYTES
+    path: Path, *, format: str | None = None, max_bytes: int | None = MAX_PAGE_BYTES, checked: bool = False
 ) -> Iterator[Page | Skip]:
     """HTML pages of a WARC file (``.warc``, ``.warc.gz``): response records, HTML content type.
 
@@ -288,7 +300,8 @@ def iter_warc(
     - an HTTP charset that is no ASCII-compatible text encoding (a NUL in it, UTF-16,
       EBCDIC, ``rot13``) is ignored.
 
-    A damaged compressed file is refused before any page by :func:`check_compressed`.
+    A damaged compressed file is refused before any page by :func:`check_compressed`
+    (unless ``checked`` says that was done).
 
     Raises
     ------
@@ -299,6 +312,8 @@ def iter_warc(
     from fastwarc.warc import ArchiveIterator
 
     path = Path(path)
+    if not checked:
+        check_compressed(path)
     try:
         stream = open(path, "rb")
     except FileNotFoundError:
@@ -538,8 +553,10 @@ def check_compressed(path: Path, *, progress: bool = False) -> None:
         return
     from tqdm.auto import tqdm
 
-    warc = " as WARC" if input_kind(path) == "warc" else ""
-    size = path.stat().st_size
+    warc = " as WARC" if path.name.lower().endswith(_WARC_SUFFIXES) else ""
+    size = 0
+    with contextlib.suppress(OSError):  # a missing file: open_input below says so
+        size = path.stat().st_size
     with open_input(path) as f, tqdm(total=size, unit="B", unit_scale=True, desc=f"checking {path.name}",
                                      disable=not progress or size < (64 << 20), file=sys.stderr) as bar:
         raw = getattr(f, "fileobj", None) or getattr(f, "_fp", None)  # the compressed file, for the bar
@@ -554,8 +571,10 @@ def check_compressed(path: Path, *, progress: bool = False) -> None:
             ) from None
 
 
-def iter_input(path: Path, *, format: str | None = None, max_bytes: int | None = MAX_PAGE_BYTES) -> Iterator[Page | Skip]:
-    """Pages of a JSONL or WARC file, chosen by its name."""
+def iter_input(
+    path: Path, *, format: str | None = None, max_bytes: int | None = MAX_PAGE_BYTES, checked: bool = False
+) -> Iterator[Page | Skip]:
+    """Pages of a JSONL or WARC file, chosen by its name (``checked``: as for :func:`iter_jsonl`)."""
     path = Path(path)
     kind = input_kind(path)
     if not path.exists():
@@ -563,8 +582,8 @@ def iter_input(path: Path, *, format: str | None = None, max_bytes: int | None =
     if not path.is_file():
         raise UserError(f"{path}: not a file")
     if kind == "warc":
-        return iter_warc(path, format=format, max_bytes=max_bytes)
-    return iter_jsonl(path, format=format, max_bytes=max_bytes)
+        return iter_warc(path, format=format, max_bytes=max_bytes, checked=checked)
+    return iter_jsonl(path, format=format, max_bytes=max_bytes, checked=checked)
 
 
 # --- output ----------------------------------------------------------------------------
@@ -748,8 +767,8 @@ def run_batch(config: BatchConfig, *, loader: Loader | None = None) -> BatchSumm
         raise UserError(f"--format must be one of {', '.join(FORMATS)}")
     if config.model is not None and not Path(config.model).exists():
         raise UserError(f"model bundle {config.model}: no such folder")
-    items = iter_input(config.input, format=config.format, max_bytes=config.max_bytes)
-    check_compressed(config.input, progress=config.progress)
+    items = iter_input(config.input, format=config.format, max_bytes=config.max_bytes, checked=True)
+    check_compressed(config.input, progress=config.progress)  # before the output is touched
     if config.output is not None and Path(config.output).name.endswith((".gz", ".xz", ".bz2", ".zst")):
         raise UserError(
             f"{config.output}: output is written as plain JSONL (appended to, so runs can "
