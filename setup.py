@@ -1,14 +1,19 @@
 """Build hook for the optional C extensions; everything else is in pyproject.toml.
 
-- ``chromesift.models._forest`` (plain C): where no C compiler is found the build goes on without
-  it and prediction falls back to scikit-learn (:mod:`chromesift.models.forest`).
+Each extension is optional: where it is not built, the module that chooses between it and
+its Python reference (named below) runs the reference, which gives the same numbers.
+
+- ``chromesift.models._forest`` (plain C): the boosters' trees. Where no C compiler is found
+  the build goes on without it (:mod:`chromesift.models.forest_kernels`).
 - ``chromesift.data._walk`` (Cython, against lxml's C API): the paragraph walk of the HTML
   parser. Built only where Cython and lxml can be imported at build time (pyproject.toml's
-  build requirements bring both); without it :mod:`chromesift.data.html` walks in Python.
+  build requirements bring both) (:mod:`chromesift.data.walk_kernels`).
 - ``chromesift.features._text`` (Cython): the per-word and per-row loops of the feature
-  computation and the context stage of the classifier. Built only where Cython can be
-  imported at build time; without it :mod:`chromesift.features.transformer` and
-  :mod:`chromesift.models.classifier` run their Python/numpy code (the same numbers).
+  computation (:mod:`chromesift.features.text_kernels`).
+- ``chromesift.models._context`` (Cython): the context stage of the classifier
+  (:mod:`chromesift.models.context`).
+
+The last two are built only where Cython can be imported at build time.
 """
 
 import sys
@@ -38,18 +43,17 @@ else:
 
 try:
     from Cython.Build import cythonize
-except ImportError:  # no Cython at build time: the Python feature loops are used
+except ImportError:  # no Cython at build time: the Python feature loops and context are used
     pass
 else:
-    # its sums must round as numpy's do: no fused multiply-adds (-march=native would allow them)
+    # their sums must round as numpy's do: no fused multiply-adds (-march=native would allow them)
     no_fma = [] if sys.platform == "win32" else ["-ffp-contract=off"]
     ext_modules += cythonize(
         [
-            Extension(
-                "chromesift.features._text",
-                ["chromesift/features/_text.pyx"],
-                extra_compile_args=no_fma,
-                optional=True,
+            Extension(name, [source], extra_compile_args=no_fma, optional=True)
+            for name, source in (
+                ("chromesift.features._text", "chromesift/features/_text.pyx"),
+                ("chromesift.models._context", "chromesift/models/_context.pyx"),
             )
         ],
         compiler_directives={"language_level": 3},

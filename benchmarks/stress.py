@@ -26,6 +26,8 @@ CASES = {
     "text-node-20mb": "'<html><body><p>' + 'word ' * 4_000_000 + '</p></body></html>'",
     "nested-100k": "'<html><body>' + '<div>' * 100_000 + '<p>deep text here</p>' + '</div>' * 100_000 + '</body></html>'",
     "tags-2m": "'<html><body>' + '<b></b>' * 2_000_000 + '<p>text</p></body></html>'",
+    # at both limits at once: 99,999 paragraphs of ten tags each (999,990 start tags)
+    "at-limits": "'<html><body>' + ''.join(f'<p>P{i} <b>a</b><i>b</i><u>c</u><s>d</s><em>e</em><b>f</b><i>g</i><u>h</u><s>i</s></p>' for i in range(99_999)) + '</body></html>'",
 }
 
 CHILD = """

@@ -3,13 +3,13 @@
 >>> import chromesift
 >>> text = chromesift.extract(html)          # doctest: +SKIP
 >>> table = chromesift.classify(html)        # doctest: +SKIP
+>>> info = chromesift.metadata(html)         # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import logging
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from chromesift.data.limits import PageLimitError
 from chromesift.data.page import detect_format
@@ -17,9 +17,12 @@ from chromesift.data.sniff import DecodeError
 from chromesift.errors import BundleError, ChromesiftError, UserError
 from chromesift.models.model import Model, load_model
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = [
     "BundleError", "ChromesiftError", "DecodeError", "Model", "PageLimitError", "UserError", "classify", "detect_format",
-    "explain", "extract", "headline", "load_model",
+    "explain", "extract", "headline", "load_model", "metadata",
 ]
 __version__ = "0.1.0"
 
@@ -67,3 +70,20 @@ def headline(document: str | bytes, *, format: str | None = None, model: Model |
 def explain(document: str | bytes, *, format: str | None = None, model: Model | None = None, top: int = 3) -> pd.DataFrame:
     """Per paragraph, the features that pushed it to its side (see :meth:`Model.explain`)."""
     return (model or load_model()).explain(document, format=format, top=top)
+
+
+def metadata(document: str | bytes, *, url: str | None = None, engine: str = "auto") -> dict:
+    """What a page declares about itself: ``title``, ``author``, ``date`` (``YYYY-MM-DD``),
+    ``site_name``, ``language``, ``url`` (canonical) and ``description``, None where it
+    declares nothing, and ``engine``, the reader used.
+
+    Read from JSON-LD, Open Graph, ``<meta>``, ``<time>`` and the page's own elements, by
+    extruct and htmldate where the optional extra is installed (``pip install
+    'chromesift[metadata]'``: microdata too, lenient JSON-LD, more date sources), else by a
+    small lxml reader with the same keys. No model is involved, and nothing of it is
+    imported until called (see :mod:`chromesift.page_metadata`).
+    """
+    # (the module is not named chromesift.metadata: importing it would replace this function)
+    from chromesift.page_metadata import metadata as read
+
+    return read(document, url=url, engine=engine)

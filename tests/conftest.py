@@ -33,3 +33,23 @@ def _private_trust_store(tmp_path_factory):
     mp.setenv("CHROMESIFT_TRUST_STORE", str(tmp_path_factory.mktemp("trust") / "trusted-bundles.txt"))
     yield
     mp.undo()
+
+
+@pytest.fixture
+def python_features():
+    """``with python_features():`` computes features with the Python references of the feature
+    kernels (``text_kernels``) and token caches of their own, then switches back."""
+    import contextlib
+
+    from chromesift.data.util import using
+    from chromesift.features import compute, text_kernels
+
+    @contextlib.contextmanager
+    def python():
+        # the monkeypatch is undone before the backend is switched back
+        with using(text_kernels, "python"), pytest.MonkeyPatch.context() as mp:
+            mp.setattr(compute, "_TOKEN_TABLES", {})
+            mp.setattr(compute, "_ATTR_ROWS", {})
+            yield
+
+    return python

@@ -12,7 +12,7 @@ import pytest
 from chromesift.data import schema
 from chromesift.data.html import parse_html
 from chromesift.data.text import parse_text
-from chromesift.features import ParagraphFeatures
+from chromesift.features import ParagraphFeatures, compute
 from chromesift.features import transformer as tr
 
 PAGE = """<html><head><title>Merz trifft Macron in Paris</title></head><body>
@@ -167,7 +167,7 @@ def test_column_fast_path_equals_the_table_path(monkeypatch):
     # many pages in small chunks give the same as one pass
     many = pd.concat([parse_html(PAGE, doc_id=str(i)) for i in range(7)], ignore_index=True)
     whole = fx.transform(many)
-    monkeypatch.setattr(tr, "CHUNK_ROWS", 10)
+    monkeypatch.setattr(compute, "CHUNK_ROWS", 10)
     pd.testing.assert_frame_equal(fx.transform(many), whole)
 
 
@@ -203,8 +203,8 @@ def test_trie_regex_matches_like_the_plain_alternation():
 def test_token_table_restarts_between_pages_only(monkeypatch):
     values = ["main navigation", "article body", "newsletter box", "", "main navigation"]
     expected = tr._attr_matrix(values, 8)
-    monkeypatch.setattr(tr, "_CACHE_LIMIT", 3)
-    monkeypatch.setattr(tr, "_TOKEN_TABLES", {})
+    monkeypatch.setattr(compute, "_CACHE_LIMIT", 3)
+    monkeypatch.setattr(compute, "_TOKEN_TABLES", {})
     for _ in range(3):  # the table fills past the limit within a call, and restarts before the next
         np.testing.assert_array_equal(tr._attr_matrix(values, 8), expected)
     assert expected[0, tr._FAMILIES.index("nav")] == 1 and expected[3].sum() == 0

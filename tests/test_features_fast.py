@@ -1,8 +1,9 @@
-"""The compiled feature loops (chromesift.features._text) against the Python code they replace."""
+"""The compiled feature loops (chromesift.features._text) against their Python references (text_kernels)."""
 
 from __future__ import annotations
 
 import random
+import re
 
 import numpy as np
 import pandas as pd
@@ -11,13 +12,14 @@ import pytest
 from chromesift.data.html import parse_html
 from chromesift.data.page import to_columns
 from chromesift.data.text import parse_text
-from chromesift.features import ParagraphFeatures
+from chromesift.data.util import using
+from chromesift.features import ParagraphFeatures, compute, text_kernels
 from chromesift.features import transformer as tr
 from chromesift.models.model import _concat_columns
 
 needs_extension = pytest.mark.skipif(
-    tr._fast is None,
-    reason="the extension chromesift.features._text is not built (no Cython or C compiler at install)",
+    text_kernels.compiled is None,
+    reason="the extension chromesift.features._text is not in use (not built: no Cython or C compiler at install; or CHROMESIFT_PURE_PYTHON)",
 )
 
 
@@ -26,14 +28,12 @@ def fitted() -> ParagraphFeatures:
 
 
 def reference(pf: ParagraphFeatures, cols: dict, doc: np.ndarray | None = None) -> np.ndarray:
-    """The feature matrix from the Python loops (the extension hidden)."""
-    mp = pytest.MonkeyPatch()
-    mp.setattr(tr, "_fast", None)
-    mp.setattr(tr, "_PHRASES", None)
-    try:
+    """The feature matrix from the Python references (with token caches of their own)."""
+    with using(text_kernels, "python"), pytest.MonkeyPatch.context() as mp:
+        mp.setattr(compute, "_TOKEN_TABLES", {})
+        mp.setattr(compute, "_ATTR_ROWS", {})
+        assert tr._matchers().phrases.__class__ is text_kernels.python.Phrases
         return pf.transform_columns(cols, doc)
-    finally:
-        mp.undo()
 
 
 def assert_same(pf: ParagraphFeatures, cols: dict, doc: np.ndarray | None = None) -> np.ndarray:
@@ -126,7 +126,7 @@ def test_empty_texts_titles_and_batches_same():
 
 
 @needs_extension
-def test_dataframe_path_same():
+def test_dataframe_path_same(python_features):
     """transform (DataFrame in, array columns) with and without the extension."""
     table = pd.concat(
         [parse_html(PAGES["en"], doc_id="a"), parse_text("Eine Zeile.\nNoch eine: 1999.\n\nEnde", doc_id="b")],
@@ -134,18 +134,14 @@ def test_dataframe_path_same():
     )
     pf = ParagraphFeatures().fit(table)
     fast = pf.transform(table.sample(frac=1, random_state=0))
-    mp = pytest.MonkeyPatch()
-    mp.setattr(tr, "_fast", None)
-    try:
+    with python_features():
         ref = pf.transform(table.sample(frac=1, random_state=0))
-    finally:
-        mp.undo()
     assert fast.index.equals(ref.index)
     assert np.array_equal(fast.to_numpy(), ref.to_numpy(), equal_nan=True)
 
 
 def _regex_hits(rx, s: str, starts: np.ndarray) -> np.ndarray:
-    return tr._regex_counts(rx, s, starts, len(starts))
+    return text_kernels.regex_counts(rx, s, starts, len(starts))
 
 
 @needs_extension
@@ -156,44 +152,51 @@ def test_date_flags_match_the_regex():
         texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14))) for _ in range(rng.randint(1, 4))]
         texts = [t.replace("\n", " ") for t in texts]
         joined, starts, _ = tr._joined(texts)
-        want = np.minimum(_regex_hits(tr._DATE_RE, joined, starts), 1)
-        assert np.array_equal(tr._fast.date_flags(joined, starts, len(texts)), want), texts
+        want = np.minimum(_regex_hits(text_kernels.DATE_RE, joined, starts), 1)
+        assert np.array_equal(text_kernels.compiled.date_flags(joined, starts, len(texts)), want), texts
+        assert np.array_equal(text_kernels.python.date_flags(joined, starts, len(texts)), want), texts
 
 
 @needs_extension
 def test_phrase_counts_match_the_regex():
     rng = random.Random(1)
     pieces = [*tr.vocab.CHROME_PHRASES, "comm", "comments", "s", "e", " ", "x", "(m/", "😀", "版", "上一"]
+    phrase_re = re.compile(tr.trie_regex(tr.vocab.CHROME_PHRASES))
+    both = [k.Phrases(tr.vocab.CHROME_PHRASES) for k in (text_kernels.compiled, text_kernels.python)]
     for _ in range(3000):
         texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 6))) for _ in range(rng.randint(1, 4))]
         joined, starts, _ = tr._joined(texts)
-        want = _regex_hits(tr._PHRASE_RE, joined, starts)
-        assert np.array_equal(tr._PHRASES.count(joined, starts, len(texts)), want), texts
+        want = _regex_hits(phrase_re, joined, starts)
+        for phrases in both:
+            assert np.array_equal(phrases.count(joined, starts, len(texts)), want), texts
 
 
 @needs_extension
 def test_phrases_take_the_longest_word_first():
-    p = tr._fast.Phrases(["ab", "abcd", "abc", "b", "😀x"])
-    starts = np.array([0], dtype=np.int64)
-    # "abcd" then "b"; "abc" (not "ab" + nothing); the astral first character
-    assert p.count("abcdb", starts, 1).tolist() == [2.0]
-    assert p.count("abce", starts, 1).tolist() == [1.0]
-    assert p.count("😀x😀", starts, 1).tolist() == [1.0]
+    for kernels in (text_kernels.compiled, text_kernels.python):
+        p = kernels.Phrases(["ab", "abcd", "abc", "b", "😀x"])
+        starts = np.array([0], dtype=np.int64)
+        # "abcd" then "b"; "abc" (not "ab" + nothing); the astral first character
+        assert p.count("abcdb", starts, 1).tolist() == [2.0]
+        assert p.count("abce", starts, 1).tolist() == [1.0]
+        assert p.count("😀x😀", starts, 1).tolist() == [1.0]
+        assert kernels.Phrases([]).count("abc", starts, 1).tolist() == [0.0]
 
 
 @needs_extension
 def test_float_rows_as_numpy_converts():
-    rows = tr._fast.float_rows([[1, 2, 3], [True, False, True], np.array([4, 5, 6]), [None, 1, 2.5]])
-    assert np.array_equal(rows, np.array([[1, 2, 3], [1, 0, 1], [4, 5, 6], [np.nan, 1, 2.5]]), equal_nan=True)
+    for kernels in (text_kernels.compiled, text_kernels.python):
+        rows = kernels.float_rows([[1, 2, 3], [True, False, True], np.array([4, 5, 6]), [None, 1, 2.5]])
+        assert np.array_equal(rows, np.array([[1, 2, 3], [1, 0, 1], [4, 5, 6], [np.nan, 1, 2.5]]), equal_nan=True)
 
 
-def test_fallback_without_extension(monkeypatch):
-    """Without the extension the Python loops run and give the hand-checked values."""
-    monkeypatch.setattr(tr, "_fast", None)
-    monkeypatch.setattr(tr, "_PHRASES", None)
+def test_fallback_without_extension(python_features):
+    """Without the extension the Python references run and give the hand-checked values."""
     pf = fitted()
     cols = to_columns(PAGES["de"])
-    f = dict(zip(pf.get_feature_names_out(), pf.transform_columns(cols).T, strict=True))
+    with python_features():
+        assert text_kernels.BACKEND == "python"
+        f = dict(zip(pf.get_feature_names_out(), pf.transform_columns(cols).T, strict=True))
     i = next(r for r, t in enumerate(cols["text"]) if t.startswith("Der Kanzler"))
     assert f["t_words"][i] == 17  # ... Präsidenten, ÄÖÜ äöü ß STRASSE
     assert f["t_sentences"][i] == 3
@@ -224,10 +227,10 @@ def test_corpus_sample_same(corpus_pages):
 @needs_extension
 def test_word_set_as_set_membership():
     words = ["der", "die", "the", "und", "ο", "和", "😀x", "a"]
-    ws = tr._fast.WordSet(words)
+    ws = text_kernels.compiled.WordSet(words)
     for w in [*words, "", "th", "thee", "de", "😀", "x", "A", "ö"]:
         assert (w in ws) == (w in set(words)), w
-    stops = tr._fast.WordSet(tr._STOPS)
+    stops = text_kernels.compiled.WordSet(tr._STOPS)
     assert all(w in stops for w in tr._STOPS)
 
 
@@ -244,12 +247,8 @@ def test_comment_rows_prefilters_keep_the_regex_answers():
     out = np.zeros((2, len(texts)))
     tr._comment_rows(texts, tr._Rows(out, {c: j for j, c in enumerate(names)}))
     want = np.zeros((2, len(texts)))
-    mp = pytest.MonkeyPatch()
-    mp.setattr(tr, "_fast", None)
-    try:
+    with using(text_kernels, "python"):
         tr._comment_rows(texts, tr._Rows(want, {c: j for j, c in enumerate(names)}))
-    finally:
-        mp.undo()
     assert np.array_equal(out, want)
     assert want.sum() > 10
 
@@ -259,5 +258,5 @@ def test_batches_through_their_own_matrix_same(monkeypatch):
     pf = fitted()
     cols, doc = _concat_columns([to_columns(p) for p in PAGES.values()])
     direct = pf.transform_columns(cols, doc)
-    monkeypatch.setattr(tr, "DIRECT_ROWS", 0)
+    monkeypatch.setattr(compute, "DIRECT_ROWS", 0)
     assert np.array_equal(pf.transform_columns(cols, doc), direct, equal_nan=True)

@@ -1,8 +1,9 @@
-"""The compiled flat forest against scikit-learn's own prediction, and the fallback to it."""
+"""The flat forest (its compiled kernel and the Python reference) against scikit-learn's own prediction."""
 
 from __future__ import annotations
 
 import pickle
+import weakref
 
 import numpy as np
 import pytest
@@ -10,13 +11,22 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 
 import chromesift
 from chromesift.data.page import to_columns
-from chromesift.models import forest
+from chromesift.data.util import using
+from chromesift.models import forest, forest_kernels
 from chromesift.models.model import _concat_columns
 
-needs_extension = pytest.mark.skipif(
-    forest._forest is None,
-    reason="the C extension chromesift.models._forest is not built (no C compiler at install)",
-)
+NOT_BUILT = "the C extension chromesift.models._forest is not in use (not built: no C compiler at install; or CHROMESIFT_PURE_PYTHON)"
+
+
+@pytest.fixture(params=["compiled", "python"])
+def backend(request, monkeypatch):
+    """Each test that takes it runs with the compiled kernel and with the Python reference
+    (flat forests cached before are set aside)."""
+    if request.param == "compiled" and forest_kernels.compiled is None:
+        pytest.skip(NOT_BUILT)
+    monkeypatch.setattr(forest, "_CACHE", weakref.WeakKeyDictionary())
+    with using(forest_kernels, request.param):
+        yield request.param
 
 N_FEATURES = 6
 
@@ -73,9 +83,8 @@ def test_fixture_covers_both_missing_directions(fitted):
     assert set(np.unique(split["missing_go_to_left"])) == {0, 1}
 
 
-@needs_extension
 @pytest.mark.parametrize("order", ["C", "F"])
-def test_flat_forest_equals_sklearn(fitted, order):
+def test_flat_forest_equals_sklearn(backend, fitted, order):
     booster, _, T = fitted
     flat = forest.flat_forest(booster)
     assert flat is not None
@@ -86,8 +95,7 @@ def test_flat_forest_equals_sklearn(fitted, order):
     )
 
 
-@needs_extension
-def test_flat_forest_on_strided_and_empty_input(fitted):
+def test_flat_forest_on_strided_and_empty_input(backend, fitted):
     booster, _, T = fitted
     flat = forest.flat_forest(booster)
     wide = np.repeat(T, 2, axis=1)[::-3, ::2]  # negative row stride, column stride of two
@@ -97,8 +105,7 @@ def test_flat_forest_on_strided_and_empty_input(fitted):
     assert flat.predict_proba(np.empty((0, N_FEATURES))).shape == (0, 2)
 
 
-@needs_extension
-def test_cache_follows_the_booster(fitted):
+def test_cache_follows_the_booster(backend, fitted):
     booster, _, T = fitted
     assert forest.flat_forest(booster) is forest.flat_forest(booster)
     rng = np.random.default_rng(1)
@@ -111,8 +118,7 @@ def test_cache_follows_the_booster(fitted):
     np.testing.assert_allclose(after.predict_proba(T), other.predict_proba(T), rtol=0, atol=1e-12)
 
 
-@needs_extension
-def test_boosters_it_does_not_cover_fall_back():
+def test_boosters_it_does_not_cover_fall_back(backend):
     rng = np.random.default_rng(2)
     X = rng.normal(size=(300, 3))
     multi = _booster(X, np.digitize(X[:, 0], [-0.5, 0.5]), max_iter=3)
@@ -123,8 +129,7 @@ def test_boosters_it_does_not_cover_fall_back():
     assert forest.flat_forest(HistGradientBoostingClassifier()) is None  # not fitted
 
 
-@needs_extension
-def test_bad_input_raises_value_error(fitted):
+def test_bad_input_raises_value_error(backend, fitted):
     booster, _, T = fitted
     flat = forest.flat_forest(booster)
     with pytest.raises(ValueError, match="6 columns"):
@@ -148,7 +153,7 @@ def test_bad_input_raises_value_error(fitted):
 
     def call(**changes):
         names = [*forest.FlatForest._NODE_ARGS, "roots", "X", "out"]
-        forest._forest.add_trees(*(changes.get(n, a) for n, a in zip(names, args, strict=True)))
+        forest_kernels.add_trees(*(changes.get(n, a) for n, a in zip(names, args, strict=True)))
 
     call()  # the unchanged arguments are fine
     split = int(np.flatnonzero(is_leaf == 0)[0])
@@ -178,7 +183,7 @@ def test_bad_input_raises_value_error(fitted):
 
 
 def _node_args(flat: forest.FlatForest) -> dict[str, np.ndarray]:
-    """The node arguments of ``_forest.Forest`` for a flat forest, as writable copies."""
+    """The node arguments of ``forest_kernels.Forest`` for a flat forest, as writable copies."""
     names = [*forest.FlatForest._NODE_ARGS, "roots"]
     return {n: a.copy() for n, a in zip(names, [*flat._nodes, flat.roots], strict=True)}
 
@@ -211,13 +216,12 @@ def _mirror(args: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
-@needs_extension
 @pytest.mark.parametrize("order", ["C", "F"])
-def test_packed_forest_equals_add_trees_and_sklearn(fitted, order):
+def test_packed_forest_equals_add_trees_and_sklearn(backend, fitted, order):
     booster, split, T = fitted
     flat = forest.flat_forest(booster)
     args = _node_args(flat)
-    packed = forest._forest.Forest(*args.values())
+    packed = forest_kernels.Forest(*args.values())
     assert packed.n_trees == len(flat.roots) == len(booster._predictors)
     assert packed.n_nodes == len(args["feature"])
     assert packed.n_columns == split["feature_idx"].max() + 1
@@ -225,7 +229,7 @@ def test_packed_forest_equals_add_trees_and_sklearn(fitted, order):
     by_packed = np.full(len(X), flat.baseline)
     packed.add(X, by_packed)
     by_call = np.full(len(X), flat.baseline)
-    forest._forest.add_trees(*args.values(), X, by_call)
+    forest_kernels.add_trees(*args.values(), X, by_call)
     assert np.array_equal(by_packed, by_call)
     assert np.array_equal(by_packed, booster._raw_predict(X)[:, 0])
     # the forest holds its own copy: changing the arrays it was built from changes nothing
@@ -236,8 +240,7 @@ def test_packed_forest_equals_add_trees_and_sklearn(fitted, order):
     assert np.array_equal(again, by_packed)
 
 
-@needs_extension
-def test_predict_proba_is_sklearns_to_the_bit(fitted):
+def test_predict_proba_is_sklearns_to_the_bit(backend, fitted):
     booster, _, T = fitted
     flat = forest.flat_forest(booster)
     for X in (T, np.asfortranarray(T), T[:1], T[::-7]):
@@ -245,14 +248,13 @@ def test_predict_proba_is_sklearns_to_the_bit(fitted):
         assert np.array_equal(flat.decision_function(X), booster.decision_function(X))
 
 
-@needs_extension
-def test_packed_forest_rejects_malformed_nodes(fitted):
+def test_packed_forest_rejects_malformed_nodes(backend, fitted):
     booster, _, T = fitted
     args = _node_args(forest.flat_forest(booster))
     split = int(np.flatnonzero(args["is_leaf"] == 0)[0])
 
     def build(**changes):
-        return forest._forest.Forest(*(changes.get(n, a) for n, a in args.items()))
+        return forest_kernels.Forest(*(changes.get(n, a) for n, a in args.items()))
 
     def changed(name, at, to):
         a = args[name].copy()
@@ -281,18 +283,18 @@ def test_packed_forest_rejects_malformed_nodes(fitted):
     with pytest.raises(TypeError):
         build(value=None)
     with pytest.raises(TypeError):
-        forest._forest.Forest(*list(args.values())[:-1])
+        forest_kernels.Forest(*list(args.values())[:-1])
     with pytest.raises(TypeError):
-        forest._forest.Forest(*args.values(), X=T)
+        forest_kernels.Forest(*args.values(), X=T)
     # a valid forest out of pre-order is refused, and flat_forest would fall back then
     mirrored = _mirror(args)
     splits = np.flatnonzero(mirrored["is_leaf"] == 0)
     assert (mirrored["left"][splits] > splits).all() and (mirrored["right"][splits] > splits).all()
     assert (mirrored["left"][splits] != splits + 1).any()
     ref = np.zeros(len(T))
-    forest._forest.add_trees(*args.values(), T, ref)
+    forest_kernels.add_trees(*args.values(), T, ref)
     with pytest.raises(ValueError, match="pre-order"):
-        forest._forest.Forest(*mirrored.values())
+        forest_kernels.Forest(*mirrored.values())
     # leaves are not checked: their children and columns are never read
     leaf = int(np.flatnonzero(args["is_leaf"] == 1)[0])
     odd = build(
@@ -305,8 +307,7 @@ def test_packed_forest_rejects_malformed_nodes(fitted):
     assert np.array_equal(out, ref)
 
 
-@needs_extension
-def test_packed_forest_checks_every_call(fitted):
+def test_packed_forest_checks_every_call(backend, fitted):
     booster, split, T = fitted
     packed = forest.flat_forest(booster)._packed
     n_columns = split["feature_idx"].max() + 1
@@ -345,9 +346,8 @@ def shipped(seed_html):
     return clf, features.transform_columns(*_concat_columns(pages))
 
 
-@needs_extension
 @pytest.mark.parametrize("rows", ["all", "one"])
-def test_shipped_model_flat_equals_sklearn(shipped, monkeypatch, rows):
+def test_shipped_model_flat_equals_sklearn(backend, shipped, monkeypatch, rows):
     clf, M = shipped
     M = M if rows == "all" else M[:1]
     assert (
@@ -369,11 +369,14 @@ def test_shipped_model_flat_equals_sklearn(shipped, monkeypatch, rows):
 
 
 def test_fallback_without_extension(shipped, monkeypatch):
+    """Without the extension the flat forest runs the Python reference: the same probabilities."""
     clf, M = shipped
     expected = clf.predict_proba_matrix(M)
-    monkeypatch.setattr(forest, "_forest", None)
-    assert forest.flat_forest(clf.stage1_) is None
-    np.testing.assert_allclose(clf.predict_proba_matrix(M), expected, rtol=0, atol=1e-9)
+    monkeypatch.setattr(forest, "_CACHE", weakref.WeakKeyDictionary())
+    with using(forest_kernels, "python"):
+        assert isinstance(forest.flat_forest(clf.stage1_)._packed, forest_kernels.python.Forest)
+        np.testing.assert_allclose(clf.predict_proba_matrix(M), expected, rtol=0, atol=1e-9)
+        assert np.array_equal(clf.predict_proba_matrix(M), expected)
 
 
 def test_pickled_model_does_not_carry_the_flat_forest(shipped):

@@ -22,7 +22,7 @@ LAYERS = (
     ("chromesift.errors", "chromesift.data"),
     ("chromesift.features",),
     ("chromesift.models",),
-    ("chromesift",),  # the library call (chromesift/__init__.py)
+    ("chromesift", "chromesift.page_metadata"),  # the library call (chromesift/__init__.py)
     ("chromesift.tracking", "chromesift.metrics", "chromesift.plots", "chromesift.runtime"),
     ("chromesift.train", "chromesift.evaluate"),
     ("chromesift.cli", "chromesift.__main__"),

@@ -457,3 +457,39 @@ def test_threads_parse_with_parsers_of_their_own():
     with ThreadPoolExecutor(4) as pool:
         got = list(pool.map(lambda i: parse_html_columns(pages[i % 3])[0], range(60)))
     assert got == [expected[i % 3] for i in range(60)]
+
+
+POST = ("Wir waren drei Wochen mit dem Rad an der Küste unterwegs, von Hafen zu Hafen, "
+        "und haben jeden Abend aufgeschrieben, was uns unterwegs begegnet ist.")
+
+
+@pytest.mark.parametrize("wrapper", ["noscript", "template"])
+def test_a_page_rendered_by_script_is_read_from_its_noscript_or_template_copy(wrapper):
+    """A blog platform whose post body is a script template plus a <noscript> copy gave nothing."""
+    page = (f"<html><head><title>Reise</title></head><body><div id='app'></div>"
+            f"<script>render(window.__POST__)</script><{wrapper}><article><h1>Unsere Reise</h1>"
+            f"<p>{POST}</p><p>{POST[::-1]}</p></article></{wrapper}></body></html>")
+    texts = parse_html(page)["text"].tolist()
+    assert texts == ["Unsere Reise", POST, POST[::-1]]
+
+
+def test_a_page_with_visible_text_ignores_its_noscript():
+    page = (f"<html><body><article><p>{POST}</p><p>{POST}</p></article>"
+            "<noscript><p>Please enable JavaScript to see the comments.</p></noscript></body></html>")
+    assert parse_html(page)["text"].tolist() == [POST, POST]
+
+
+def test_a_single_byte_declaration_over_multibyte_bytes_is_not_believed():
+    """A page that says latin-1 over Shift-JIS bytes gave a mojibake headline."""
+    headline = "東京の新しい図書館が開館しました"
+    body = "多くの市民が訪れ、新しい閲覧室で静かに読書を楽しんでいます。" * 6
+    page = (f'<html><head><meta charset="iso-8859-1"><title>{headline}</title></head>'
+            f"<body><h1>{headline}</h1><p>{body}</p></body></html>").encode("shift_jis")
+    decoded = decode(page)
+    assert decoded.source == "detected" and codecs.lookup(decoded.encoding).name in ("cp932", "shift_jis")
+    assert chromesift.headline(page) == headline
+    # a true latin-1 page keeps its declaration
+    latin = ('<html><head><meta charset="iso-8859-1"></head><body><p>'
+             + "Ça a été très réussi, à côté de la forêt, où les élèves étaient ravis. " * 10
+             + "</p></body></html>").encode("latin-1")
+    assert (decode(latin).encoding, decode(latin).source) == ("iso8859-1", "declared")

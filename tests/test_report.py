@@ -171,7 +171,7 @@ def test_mlflow_run_holds_metrics_and_report(tiny_corpus, tmp_path, monkeypatch)
     assert (tmp_path / "mlartifacts").is_dir()  # the experiment's explicit artifact location
 
 
-def _held_out_run(tiny_corpus: Path, tmp_path: Path, monkeypatch, maps: dict) -> tuple[dict, list]:
+def _held_out_run(tiny_corpus: Path, tmp_path: Path, monkeypatch, maps: dict, **kw) -> tuple[dict, list]:
     """A leave-one-dataset-out run on the tiny corpus; the fold holding out ``name`` gets ``maps[name]``
     as its probability map. Returns the results and the datasets each fit saw."""
     import chromesift.train
@@ -201,7 +201,7 @@ def _held_out_run(tiny_corpus: Path, tmp_path: Path, monkeypatch, maps: dict) ->
 
     monkeypatch.setattr(chromesift.train, "fit_for_evaluation", spy)
     results = evaluate(  # the command's engine call, with the training stage's fitter
-        _config(tiny_corpus, tmp_path, split="leave-one-dataset-out", train_config=toml, n_boot=0)
+        _config(tiny_corpus, tmp_path, split="leave-one-dataset-out", train_config=toml, n_boot=0, **kw)
     )
     return results, seen
 
@@ -358,6 +358,201 @@ def test_peers_only_cli_run(tiny_corpus, tmp_path, capsys):
     assert saved["extractors"] == ["all-text"] and "paragraphs" not in saved
 
 
+class TrainedOn(LongParagraphModel):
+    """The rule model with a bundle's metadata: trained on ``sums`` (dataset -> corpus sha256)."""
+
+    def __init__(self, sums: dict, run_id: str | None = None):
+        self.metadata = {"name": "trained-rule", "threshold": 0.5, "sha256": "ab" * 32,
+                         "mlflow_run_id": run_id,
+                         "data": {"datasets": sorted(sums), "sha256": dict(sums), "licenses": {}, "pages": {}}}
+
+
+def _sha(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _evaluate_cli(monkeypatch, model, *args: str) -> int:
+    import chromesift
+
+    monkeypatch.setattr(chromesift, "load_model", lambda path=None, *, trusted=False: model)
+    return cli_main(["evaluate", "--no-mlflow", "--no-progress", "--bootstrap", "0", *args])
+
+
+def test_in_sample_evaluation_is_refused_without_the_flag(tiny_corpus, tmp_path, monkeypatch, capsys):
+    model = TrainedOn({"tiny": _sha(tiny_corpus / "tiny.jsonl.xz")})
+    out = tmp_path / "r"
+    code = _evaluate_cli(monkeypatch, model, "--data", str(tiny_corpus), "--out", str(out))
+    assert code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1  # one line, no traceback
+    assert "was trained on tiny (sha256 " in err and "snips" not in err
+    assert "--split leave-one-dataset-out" in err and "never saw" in err and "--in-sample" in err
+    assert not out.exists()  # refused before any page was scored
+    # the engine refuses too, with the same error
+    from chromesift.errors import UserError
+
+    with pytest.raises(UserError, match="in-sample"):
+        run_evaluation(_config(tiny_corpus, tmp_path, datasets=("tiny",)), model=model)
+
+
+def test_in_sample_flag_marks_the_report_metrics_and_command(tiny_corpus, tmp_path, monkeypatch, capsys):
+    model = TrainedOn({"tiny": _sha(tiny_corpus / "tiny.jsonl.xz")})
+    out = tmp_path / "r"
+    code = _evaluate_cli(monkeypatch, model, "--data", str(tiny_corpus), "--out", str(out), "--in-sample")
+    assert code == 0
+    assert "in-sample (trained on these pages): tiny" in capsys.readouterr().out
+    saved = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert saved["meta"]["in_sample"] is True and saved["meta"]["in_sample_datasets"] == ["tiny"]
+    assert saved["meta"]["corpus"]["tiny"] == {"file": "tiny.jsonl.xz", "sha256": _sha(tiny_corpus / "tiny.jsonl.xz")}
+    md = (out / "report.md").read_text(encoding="utf-8")
+    head = md.split("\n## ", 1)[0]
+    assert "**in-sample (trained on these pages): tiny." in head
+    assert "- split: whole, in-sample (trained on these pages)" in head
+    assert "| tiny (in-sample) | 3 |" in md and "| snips | 2 |" in md
+    page = (out / "report.html").read_text(encoding="utf-8")
+    body_head = page.split("<h2>", 1)[0]
+    assert "<p class='in-sample' id='in-sample'>in-sample (trained on these pages): tiny." in body_head
+    assert f".in-sample {{ color: rgb{report.IN_SAMPLE_RGB}" in page
+
+
+def test_datasets_the_bundle_never_saw_evaluate_without_the_flag(tiny_corpus, tmp_path, monkeypatch, caplog):
+    sums = {"tiny": _sha(tiny_corpus / "tiny.jsonl.xz")}
+    results = run_evaluation(_config(tiny_corpus, tmp_path, datasets=("snips",), n_boot=0), model=TrainedOn(sums))
+    assert results["meta"]["in_sample"] is False and results["meta"]["in_sample_datasets"] == []
+    md = (Path(results["meta"]["report_dir"]) / "report.md").read_text(encoding="utf-8")
+    assert "in-sample" not in md
+    # a corpus of the same name but another file is another corpus (with a warning)
+    other = run_evaluation(_config(tiny_corpus, tmp_path, datasets=("tiny",), n_boot=0, out=tmp_path / "o"),
+                           model=TrainedOn({"tiny": "0" * 64}))
+    assert other["meta"]["in_sample"] is False
+    assert "another corpus file" in caplog.text
+    # a bundle that names a dataset without its sha256 cannot show the pages differ: in-sample
+    from chromesift.evaluate.run import in_sample_datasets
+
+    assert in_sample_datasets({"data": {"pages": {"tiny": 3}}}, {"tiny": "1" * 64, "snips": "2" * 64}) == ["tiny"]
+    assert in_sample_datasets({}, {"tiny": "1" * 64}) == []
+
+
+def test_shipped_model_on_a_corpus_it_was_trained_on_is_refused(shared_data, tmp_path):
+    from chromesift.errors import UserError
+
+    config = EvaluationConfig(data_dir=shared_data, datasets=("readability",), limit=1, out=tmp_path / "r",
+                              mlflow=False, progress=False, n_boot=0)
+    with pytest.raises(UserError, match=r"the shipped default model was trained on readability \(sha256 acb573cc"):
+        run_evaluation(config)
+    assert not (tmp_path / "r").exists()
+
+
+def test_mlflow_lineage_of_an_evaluation(tiny_corpus, tmp_path, monkeypatch):
+    mlflow = pytest.importorskip("mlflow")
+    from chromesift.tracking import (
+        TAG_BUNDLE_SHA256,
+        TAG_IN_SAMPLE,
+        TAG_IN_SAMPLE_DATASETS,
+        TAG_SHA256_INPUT,
+        TAG_STAGE,
+        TAG_TRAINING_RUN,
+        TAG_TRAINING_RUN_URL,
+    )
+
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    client = mlflow.MlflowClient(uri)
+    training = client.create_run(client.create_experiment("train", artifact_location=(tmp_path / "a").as_uri()))
+    tiny_sha = _sha(tiny_corpus / "tiny.jsonl.xz")
+    model = TrainedOn({"tiny": tiny_sha}, run_id=training.info.run_id)
+    results = run_evaluation(_config(tiny_corpus, tmp_path, mlflow=True, n_boot=0, in_sample=True), model=model)
+    run = client.get_run(results["meta"]["mlflow_run_id"])
+    tags = run.data.tags
+    assert tags[TAG_STAGE] == "evaluate" and "stage" not in tags
+    assert tags[TAG_BUNDLE_SHA256] == "ab" * 32
+    assert tags[TAG_TRAINING_RUN] == training.info.run_id
+    assert TAG_TRAINING_RUN_URL not in tags  # a SQLite store has no web address
+    # the description links the training run in the MLflow UI
+    note = tags["mlflow.note.content"]
+    assert f"](#/experiments/{training.info.experiment_id}/runs/{training.info.run_id})" in note
+    assert "In-sample (trained on these pages): tiny" in note
+    assert tags[TAG_IN_SAMPLE] == "true" and tags[TAG_IN_SAMPLE_DATASETS] == "tiny"
+    # each corpus file is a dataset input: its name, the file name as source, its sha256
+    inputs = {i.dataset.name: i for i in run.inputs.dataset_inputs}
+    assert set(inputs) == {"tiny", "snips"}
+    assert inputs["tiny"].dataset.digest == tiny_sha[:36]
+    assert json.loads(inputs["tiny"].dataset.source) == {"uri": "tiny.jsonl.xz"}
+    assert {t.key: t.value for t in inputs["tiny"].tags}[TAG_SHA256_INPUT] == tiny_sha
+    # plain params: no reprs, no machine paths, nothing that changes no figure
+    params = run.data.params
+    assert params["datasets"] == "" and params["peers"] == "all-text" and params["in_sample"] == "True"
+    assert params["limit"] == "all" and params["split"] == "whole"
+    assert not {"progress", "out", "mlflow", "cache_dir", "experiment"} & set(params)
+    assert not [v for v in params.values() if "Path(" in v or v.startswith(("(", "[")) or str(tmp_path) in v]
+
+
+def test_training_run_link_needs_a_web_address(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    import mlflow
+
+    from chromesift import tracking
+
+    class Store:
+        def __init__(self, uri):
+            self.uri = uri
+
+        def get_run(self, run_id):
+            if run_id != "abc":
+                raise mlflow.exceptions.MlflowException("not found")
+            return SimpleNamespace(info=SimpleNamespace(experiment_id="7"))
+
+    monkeypatch.setattr(mlflow, "MlflowClient", Store)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://tracking.example:5000/")
+    assert tracking.run_link("abc") == "http://tracking.example:5000/#/experiments/7/runs/abc"
+    assert tracking.run_link("other") is None  # not in that store
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert tracking.run_link("abc") is None  # a file has no web address
+    # params as plain text
+    monkeypatch.chdir(tmp_path)
+    assert tracking.param_value((tmp_path / "a", "b")) == "a,b"
+    assert tracking.param_value(None) == "" and tracking.param_value(Path("/elsewhere/x")).endswith("/x")
+    assert "elsewhere" not in tracking.param_value(Path("/elsewhere/x"))
+
+
+def test_held_out_folds_are_nested_runs(tiny_corpus, tmp_path, monkeypatch):
+    mlflow = pytest.importorskip("mlflow")
+    from chromesift.tracking import TAG_HELD_OUT, TAG_STAGE
+
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    results, _ = _held_out_run(tiny_corpus, tmp_path, monkeypatch, {}, mlflow=True, peers=())
+    parent = results["meta"]["mlflow_run_id"]
+    client = mlflow.MlflowClient(uri)
+    experiment = client.get_run(parent).info.experiment_id
+    children = client.search_runs([experiment], filter_string=f"tags.mlflow.parentRunId = '{parent}'")
+    assert sorted(c.data.tags[TAG_HELD_OUT] for c in children) == ["snips", "tiny"]
+    for child in children:
+        ds = child.data.tags[TAG_HELD_OUT]
+        assert child.data.tags[TAG_STAGE] == "evaluate" and child.data.params["held_out"] == ds
+        assert child.data.metrics["f1.chromesift"] == pytest.approx(
+            results["datasets"][ds]["extractors"]["chromesift"]["f1"])
+        assert child.data.metrics["threshold"] == 0.5
+        assert [i.dataset.name for i in child.inputs.dataset_inputs] == [ds]
+    assert client.get_run(parent).data.tags["chromesift.in_sample"] == "false"
+
+
+def test_evaluate_help_ends_with_examples():
+    from chromesift.cli import build_parser
+
+    parser = build_parser("evaluate")
+    sub = next(a for a in parser._actions if a.dest == "command").choices["evaluate"]
+    assert [a.option_strings for a in sub._actions if a.option_strings and not a.help] == []
+    text = sub.format_help()
+    assert "examples:" in text and "--in-sample" in text
+    assert text.rstrip().splitlines()[-1].strip().startswith("another store")
+
+
 def test_text_diff_finds_missed_and_extra_lines():
     truth = "the first paragraph of the story\nthe second paragraph of the story"
     pred = "the first paragraph of the story\nsubscribe to our newsletter for more news"
@@ -477,3 +672,121 @@ def test_report_renders_in_headless_chromium(tmp_path):
         ink = np.any(inside < 200, axis=-1).mean()
         assert 0.01 < ink < 0.9, f"figure at y={top0} looks blank or solid ({ink:.3f} ink)"
         assert inside.std() > 20
+
+
+def _screenshot(browser: str, page: Path, tmp_path: Path, name: str) -> np.ndarray:
+    from matplotlib.image import imread
+
+    shot = tmp_path / f"{name}.png"
+    subprocess.run(
+        [browser, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / ('profile-' + name)}",
+         f"--screenshot={shot}", "--window-size=1200,600", page.resolve().as_uri()],
+        check=True, capture_output=True, timeout=120,
+    )
+    return imread(shot)[..., :3] * 255.0
+
+
+def test_in_sample_header_is_red_in_headless_chromium(tmp_path):
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("chromium is not installed (Debian package 'chromium'; see .ci/install-chromium.sh)")
+    marked = _synthetic_results()
+    marked["meta"].update(in_sample=True, in_sample_datasets=["alpha"])
+    honest = report.write_report(_synthetic_results(), tmp_path / "honest")["html"]
+    flagged = report.write_report(marked, tmp_path / "marked")["html"]
+
+    def red_rows(img: np.ndarray) -> np.ndarray:
+        """Rows with red text above the first figure (whose plots may have a red of their own)."""
+        frame = np.all(np.abs(img - np.array(report.FIGURE_FRAME_RGB)) <= 3, axis=-1)
+        first_figure = _runs(frame.sum(axis=1) >= 0.8 * plots.FIGURE_WIDTH)[0][0]
+        red = np.all(np.abs(img[:first_figure] - np.array(report.IN_SAMPLE_RGB)) <= 12, axis=-1)
+        return np.flatnonzero(red.sum(axis=1) >= 3)
+
+    img = _screenshot(browser, flagged, tmp_path, "marked")
+    rows = red_rows(img)
+    # red text right under the title, above the metadata and the first table
+    assert len(rows) >= 8, "no red in-sample line at the top of the report"
+    assert rows.min() < 120 and rows.max() - rows.min() < 60, rows
+    assert red_rows(_screenshot(browser, honest, tmp_path, "honest")).size == 0
+
+
+# --- modern-news mean, subsets and collapsed pages -----------------------------------------------
+
+
+def test_collapsed_pages_are_counted_against_trafilatura_with_their_diff():
+    from chromesift.data.corpus import Page
+    from chromesift.evaluate.run import collapsed_pages
+
+    truths = ["\n".join(body) for body in BODIES]
+    pages = [Page(id=f"t/{i}", dataset="t", url=None, lang="en", html="", text=t) for i, t in enumerate(truths)]
+    outputs = {
+        "chromesift": ["", truths[1], BODIES[2][0]],  # empty; right; half of the article
+        "chromesift-text": truths,
+        "trafilatura": truths,
+    }
+    out = collapsed_pages("t", "full", pages, outputs)
+    assert out["chromesift"]["count"] == 1 and out["chromesift"]["pages"] == 3
+    item = out["chromesift"]["items"][0]
+    assert item["id"] == "t/0" and item["f1"] == 0.0 and item["peer_f1"] == pytest.approx(1.0)
+    assert item["missed"] == BODIES[0] and item["extra"] == []
+    assert out["chromesift-text"]["count"] == 0
+    assert collapsed_pages("t", "full", pages, {"chromesift": outputs["chromesift"]}) == {}  # no peer, no verdict
+
+
+def test_subsets_modern_news_mean_and_collapsed_section_in_the_report(tiny_corpus, tmp_path, monkeypatch):
+    from chromesift.data.corpus import iter_pages
+    from chromesift.evaluate import run as run_mod
+
+    # two of the full-text pages are articles: they are scored apart as "tiny/article"
+    recs = [json.loads(line) for line in lzma.open(tiny_corpus / "tiny.jsonl.xz", "rt")]
+    for rec, kind in zip(recs, ("article", "article", "listing"), strict=True):
+        rec["meta"] = {"page_type": kind}
+    _write(tiny_corpus / "tiny.jsonl.xz", recs)
+    monkeypatch.setattr(run_mod, "MODERN_NEWS", ("tiny/article", "snips", "not-evaluated"))
+    results = run_evaluation(_config(tiny_corpus, tmp_path), model=LongParagraphModel())
+    sub = results["subsets"]["tiny/article"]
+    assert sub["n_pages"] == 2 and sub["extractors"]["chromesift"]["f1"] == pytest.approx(1.0)
+    want = np.mean([sub["extractors"]["chromesift"]["f1"], results["datasets"]["snips"]["extractors"]["chromesift"]["f1"]])
+    assert results["overall"]["chromesift"]["modern_news_f1"] == pytest.approx(want)
+    assert flat_metrics(results)["modern_news_f1.chromesift"] == pytest.approx(want)
+    assert "f1.tiny/article.chromesift" in flat_metrics(results)
+    # a collapse, as the engine records it, is counted and listed with its diff
+    pages = list(iter_pages(tiny_corpus / "tiny.jsonl.xz"))
+    truths = [p.text for p in pages]
+    results["collapsed"] = {"tiny": run_mod.collapsed_pages(
+        "tiny", "full", pages, {"chromesift": ["", *truths[1:]], "trafilatura": truths})}
+    paths = report.write_report(results, tmp_path / "again")
+    md = paths["md"].read_text()
+    assert "| tiny/article (subset) | 2 |" in md and "| **modern news** |" in md
+    assert "## Collapsed pages\n" in md and "| tiny | 1 of 3 |" in md
+    assert "### tiny / tiny/0" in md and f"- {BODIES[0][0]}" in md
+    assert "Collapsed pages against trafilatura" in paths["html"].read_text()
+
+
+def test_rescore_tries_the_empty_page_fallback_and_counts_collapses(tiny_corpus, tmp_path, monkeypatch):
+    from chromesift.data.corpus import iter_pages
+    from chromesift.evaluate import peers
+    from chromesift.evaluate.rescore import AS_RUN, Rule, rescore
+
+    results, _ = _held_out_run(tiny_corpus, tmp_path, monkeypatch, {"tiny": (0.8, -0.3), "snips": (1.3, 0.4)})
+    report_dir = Path(results["meta"]["report_dir"])
+    truths = {p.id: p.text for p in iter_pages(tiny_corpus / "tiny.jsonl.xz")}
+
+    def perfect_peer(name, pages, **kw):  # trafilatura, as if it got every page right
+        assert name == "trafilatura"
+        return [peers.PeerResult(page_id=p.id, text=truths.get(p.id) or "", seconds=0.0, status="ok") for p in pages]
+
+    monkeypatch.setattr(peers, "run_peer", perfect_peer)
+    keep_none = Rule(threshold=1.0, text_relative_cut=None)
+    fallback = Rule(threshold=1.0, text_relative_cut=None, empty_cut=0.9)
+    out = rescore(report_dir, [keep_none, fallback], data_dir=tiny_corpus, modes=("html",),
+                  peer_cache=tmp_path / "cache")
+    tiny = out["datasets"]["tiny"]["html"]
+    assert tiny["f1"][keep_none.name] == 0.0 and tiny["collapsed"][keep_none.name] == 3
+    # the fallback keeps each page's likeliest paragraphs: nothing is empty any more
+    assert tiny["f1"][fallback.name] > 0.0
+    assert tiny["collapsed"][fallback.name] < 3
+    assert out["mean"]["html"][keep_none.name]["collapsed"] == 3
+    mean_all = out["mean"]["html"][AS_RUN.name]["all"]
+    assert mean_all == pytest.approx(np.mean([out["datasets"][d]["html"]["f1"][AS_RUN.name] for d in ("tiny", "snips")]))
+    assert "empty cut 0.9" in fallback.name

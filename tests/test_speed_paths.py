@@ -7,16 +7,16 @@ import random
 import numpy as np
 import pytest
 
-from chromesift.data import html
+from chromesift.data import html, walk_kernels
+from chromesift.data.util import using
+from chromesift.features import compute, text_kernels, vocab
 from chromesift.features import transformer as tr
-from chromesift.features import vocab
 from chromesift.models import classifier as model
+from chromesift.models import context, packed
 
-needs_walk = pytest.mark.skipif(html._ascii_tokens is None, reason="chromesift.data._walk is not built")
-needs_text = pytest.mark.skipif(
-    tr._fast is None or tr._FAMILY_PHRASES is None, reason="chromesift.features._text is not built"
-)
-needs_context = pytest.mark.skipif(model._fast_context is None, reason="chromesift.features._text is not built")
+needs_walk = pytest.mark.skipif(walk_kernels.compiled is None, reason="chromesift.data._walk is not in use (not built, or CHROMESIFT_PURE_PYTHON)")
+needs_text = pytest.mark.skipif(text_kernels.compiled is None, reason="chromesift.features._text is not in use (not built, or CHROMESIFT_PURE_PYTHON)")
+needs_context = pytest.mark.skipif(context.compiled is None, reason="chromesift.models._context is not in use (not built, or CHROMESIFT_PURE_PYTHON)")
 
 
 def _same_floats(a: np.ndarray, b: np.ndarray) -> bool:
@@ -39,7 +39,8 @@ def test_ascii_tokens_match_attr_tokens():
     rng = random.Random(0)
     values = _ascii_values(rng, 20_000) + ["", " ", "mainNav menu-item", "x--y__Z9zA", "aBCd", "1A"]
     for v in values:
-        got = html._ascii_tokens(v)
+        got = walk_kernels.compiled.ascii_tokens(v)
+        assert got == walk_kernels.python.ascii_tokens(v), v
         if v.isascii():
             assert got == tuple(html.attr_tokens(v)), v
         else:
@@ -49,7 +50,8 @@ def test_ascii_tokens_match_attr_tokens():
 @needs_walk
 def test_ascii_tokens_leave_other_characters_to_the_regexes():
     # the Kelvin sign lowercases to an ASCII "k": only str.lower knows
-    assert html._ascii_tokens("\u212aey") is None
+    assert walk_kernels.compiled.ascii_tokens("\u212aey") is None
+    assert walk_kernels.python.ascii_tokens("\u212aey") is None
     assert html._tokens("\u212aeyNav") == ("key", "nav")
 
 
@@ -64,13 +66,13 @@ def _tokens(rng: random.Random, n: int) -> list[str]:
 
 
 @needs_text
-def test_token_rows_filled_in_c_match_the_regexes(monkeypatch):
+def test_token_rows_filled_in_c_match_the_regexes():
     tokens = list(dict.fromkeys(_tokens(random.Random(1), 3000)))
     fast = tr._TokenTable(8)
     ids = fast.ids(tokens)
-    monkeypatch.setattr(tr, "_fast", None)
-    ref = tr._TokenTable(8)
-    ref_ids = ref.ids(tokens)
+    with using(text_kernels, "python"):
+        ref = tr._TokenTable(8)
+        ref_ids = ref.ids(tokens)
     assert list(ids) == list(ref_ids)
     n = len(ref.index)
     assert np.array_equal(fast.rows[:n], ref.rows[:n])
@@ -85,6 +87,15 @@ def test_stamp_parts_find_what_the_whole_pattern_finds():
             tr._STAMP_ACTIONS_RE.match(t) is not None
         )
         assert parts == (tr._STAMP_RE.search(t) is not None), t
+
+
+def test_character_table_is_the_bits_of_each_character():
+    """The table built by category and range holds :func:`_char_bits` of every BMP code point."""
+    compute._TABLE.clear()  # built afresh here, by the code under test
+    table = compute._char_table()
+    ref = np.array([compute._char_bits(cp) for cp in range(0x10000)], dtype=np.uint16)
+    np.testing.assert_array_equal(table, ref)
+    assert table[ord("A")] & compute._B_UPPER and table[ord(" ")] & compute._B_SPACE and table[0x4E2D] & compute._B_CJK
 
 
 # --- the compiled context stage and row passes against the numpy code ---------------------
@@ -114,9 +125,9 @@ def _context_case(rng: np.random.Generator, n_docs: int, max_rows: int) -> tuple
     return (p, doc, *ids, chars)
 
 
-def _fast_context(*columns: np.ndarray) -> np.ndarray:
+def _context_by(kernels, *columns: np.ndarray) -> np.ndarray:
     out = np.empty((len(columns[0]), len(model.CONTEXT_NAMES)))
-    model._fast_context(*columns, out)
+    kernels.context_sorted(*columns, out)
     return out
 
 
@@ -127,7 +138,7 @@ def test_compiled_context_gives_the_numpy_floats(seed):
     # up to 600 rows per document: numpy's pairwise sums recurse from 128 values on
     for n_docs, max_rows in [(1, 8), (1, 600), (3, 40), (6, 300)] * 25:
         columns = _context_case(rng, n_docs, max_rows)
-        assert _same_floats(_fast_context(*columns), model._context_sorted(*columns))
+        assert _same_floats(_context_by(context.compiled, *columns), _context_by(context.python, *columns))
 
 
 @needs_context
@@ -137,26 +148,27 @@ def test_compiled_context_gives_the_numpy_floats_on_pages(shared_data, monkeypat
     from chromesift.data.page import to_columns
 
     calls = []
-    context = model.context_features
-    monkeypatch.setattr(model, "context_features", lambda *a: (calls.append(a), context(*a))[1])
+    context_features = packed.context_features  # (the two stages of pipeline and packed model are packed's)
+    monkeypatch.setattr(packed, "context_features", lambda *a: (calls.append(a), context_features(*a))[1])
     m = chromesift.load_model()
     html_cols = [to_columns(p.html) for p in sample_pages(shared_data, dataset_names(shared_data), 40, 0)]
     for cols in html_cols:
         m.predict_columns([cols])
         m.predict_columns([to_columns("\n".join(cols["text"]), format="text")])
     m.predict_columns(html_cols)  # one batch
+    monkeypatch.undo()  # calls is complete
     assert len(calls) > 40
+    assert context_features.__module__ == "chromesift.models.context"
     for a in calls:
-        fast = context(*a)
-        monkeypatch.setattr(model, "_fast_context", None)
-        ref = context(*a)
-        monkeypatch.undo()  # the recorder too: calls is complete
+        fast = context_features(*a)
+        with using(context, "python"):
+            ref = context_features(*a)
         assert _same_floats(fast, ref)
 
 
 @needs_text
 @pytest.mark.parametrize("seed", range(3))
-def test_compiled_position_and_container_rows_give_the_numpy_floats(seed, monkeypatch):
+def test_compiled_position_and_container_rows_give_the_numpy_floats(seed):
     rng = np.random.default_rng(seed)
     pf = tr.ParagraphFeatures()
     for _ in range(30):
@@ -173,8 +185,7 @@ def test_compiled_position_and_container_rows_give_the_numpy_floats(seed, monkey
         fast, ref = dict(f), dict(f)
         pf._position(doc, chars, fast)
         pf._containers(num, doc, chars, link_chars, nan_text, fast)
-        with monkeypatch.context() as mp:
-            mp.setattr(tr, "_fast", None)
+        with using(text_kernels, "python"):
             pf._position(doc, chars, ref)
             pf._containers(num, doc, chars, link_chars, nan_text, ref)
         assert fast.keys() == ref.keys()
@@ -198,25 +209,25 @@ def _attr_values(rng: random.Random, n: int) -> list[str]:
 def test_attribute_rows_summed_in_c_match_the_numpy_sums(monkeypatch):
     rng = random.Random(3)
     values = _attr_values(rng, 2000)
-    monkeypatch.setattr(tr, "_TOKEN_TABLES", {})
-    monkeypatch.setattr(tr, "_ATTR_ROWS", {})
+    monkeypatch.setattr(compute, "_TOKEN_TABLES", {})
+    monkeypatch.setattr(compute, "_ATTR_ROWS", {})
     for buckets in (8, 3):
         cache = tr._AttrRows(buckets)
         for lo in range(0, len(values), 300):  # new and seen strings, the rows growing between calls
             chunk = values[lo:lo + 300] + values[: lo // 10]
             ids = cache.ids(chunk)
-            with monkeypatch.context() as mp:
-                mp.setattr(tr, "_fast", None)
-                mp.setattr(tr, "_TOKEN_TABLES", {})
+            with using(text_kernels, "python"), monkeypatch.context() as mp:
+                mp.setattr(compute, "_TOKEN_TABLES", {})
                 ref = tr._attr_matrix(chunk, buckets)
             assert np.array_equal(cache.rows[ids], ref)
             scale = np.where(np.arange(len(chunk)) % 3 == 0, np.nan, 1.0)
-            out = np.full((2 * ref.shape[1] + 3, len(chunk)), -7.0)
-            tr._fast.take_rows(cache.rows, ids, scale, out, 1, 5, ref.shape[1] + 2)
-            want = np.full_like(out, -7.0)
+            want = np.full((2 * ref.shape[1] + 3, len(chunk)), -7.0)
             want[1:6] = (ref[:, :5] * scale[:, None]).T
             want[ref.shape[1] + 2:2 * ref.shape[1] - 3] = (ref[:, 5:] * scale[:, None]).T
-            assert _same_floats(out, want)
+            for kernels in (text_kernels.compiled, text_kernels.python):
+                out = np.full_like(want, -7.0)
+                kernels.take_rows(cache.rows, ids, scale, out, 1, 5, ref.shape[1] + 2)
+                assert _same_floats(out, want)
 
 
 @needs_context
@@ -232,10 +243,11 @@ def test_compiled_order_test_is_the_numpy_one():
             (doc if rng.random() < 0.5 else pos)[rng.integers(0, n)] = np.nan
         d_next, d_prev = doc[1:], doc[:-1]
         want = bool(np.all((d_next > d_prev) | ((d_next == d_prev) & (pos[1:] >= pos[:-1]))))
-        assert model._fast_in_order(doc, pos) == want
-        assert model._fast_in_order(doc[::-1], pos[::-1]) == bool(  # strided views
-            np.all((doc[-2::-1] > doc[:0:-1]) | ((doc[-2::-1] == doc[:0:-1]) & (pos[-2::-1] >= pos[:0:-1])))
-        )
+        for kernels in (context.compiled, context.python):
+            assert kernels.in_doc_order(doc, pos) == want
+            assert kernels.in_doc_order(doc[::-1], pos[::-1]) == bool(  # strided views
+                np.all((doc[-2::-1] > doc[:0:-1]) | ((doc[-2::-1] == doc[:0:-1]) & (pos[-2::-1] >= pos[:0:-1])))
+            )
 
 
 def _reference_proba(clf, M: np.ndarray) -> np.ndarray:
@@ -293,7 +305,51 @@ def test_big_outputs_are_column_major_and_the_same(monkeypatch):
     pf = tr.ParagraphFeatures().fit(html.parse_html(pages[0]))
     small = pf.transform_columns(cols, doc)
     assert small.flags.c_contiguous
-    monkeypatch.setattr(tr, "DIRECT_ROWS", 3)
+    monkeypatch.setattr(compute, "DIRECT_ROWS", 3)
     big = pf.transform_columns(cols, doc)
     assert big.flags.f_contiguous and not big.flags.c_contiguous
     assert _same_floats(big, small)
+
+
+# --- the switch of each kernel module ----------------------------------------------------------
+
+
+def test_pure_python_env_chooses_every_reference():
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from chromesift.data import walk_kernels\n"
+        "from chromesift.features import text_kernels\n"
+        "from chromesift.models import context, forest_kernels\n"
+        "import chromesift\n"
+        "chromesift.extract('<p>' + 'Ein Satz. ' * 30 + '</p>')\n"
+        "mods = [walk_kernels, text_kernels, forest_kernels, context]\n"
+        "print(*[m.BACKEND for m in mods], *[m.compiled is None for m in mods])\n"
+        "print(*sorted(m for m in sys.modules if m.startswith('chromesift.')\n"
+        "              and m.rpartition('.')[2] in ('_walk', '_text', '_forest', '_context')))\n"
+    )
+    env = {**os.environ, "CHROMESIFT_PURE_PYTHON": "1"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True, env=env)
+    backends, imported = out.stdout.split("\n")[:2]
+    assert backends.split() == ["python"] * 4 + ["True"] * 4
+    assert imported == ""  # no compiled module was even imported
+
+
+def test_use_switches_and_refuses_unknown_backends():
+    for kernels in (walk_kernels, text_kernels, context):
+        before = kernels.BACKEND
+        with using(kernels, "python"):
+            assert kernels.BACKEND == "python"
+            assert all(getattr(kernels, name) is getattr(kernels.python, name) for name in kernels.KERNELS)
+        assert kernels.BACKEND == before
+        with pytest.raises(ValueError, match="backend must be one of"):
+            kernels.use("fast")
+        assert kernels.BACKEND == before
+        if kernels.compiled is None:
+            with pytest.raises(ValueError, match="not available"):
+                kernels.use("compiled")
+        else:
+            assert all(getattr(kernels, name) is getattr(kernels.compiled, name) for name in kernels.KERNELS)

@@ -35,9 +35,12 @@ def tracked(tiny_tables, tmp_path_factory):
         tables=tiny_tables, out_dir=root / "models", name="tiny", max_iter=15, cv_folds=2,
         stack_folds=2, max_rows=4000, experiment="test-train",
     )
-    result = run_training(cfg, progress=False)
+    result = run_training(cfg, progress=False, register=REGISTERED)
     yield cfg, result
     mp.undo()
+
+
+REGISTERED = "tiny-model"
 
 
 def test_run_is_complete_in_mlflow(tracked):
@@ -349,3 +352,155 @@ def test_params_carry_no_machine_paths(tmp_path, monkeypatch):
     assert inside["out_dir"] == str(Path("models") / "x") and inside["tables"] == str(Path("data") / "paragraphs")
     outside = TrainConfig(out_dir=tmp_path.parent / "elsewhere").params()["out_dir"]
     assert outside == "(outside the working directory)/elsewhere" and str(tmp_path.parent) not in outside
+
+
+def test_run_lineage_tags_inputs_and_registered_version(tracked):
+    import mlflow
+
+    from chromesift.tracking import (
+        TAG_BUNDLE_SHA256,
+        TAG_DATASETS,
+        TAG_SHA256_INPUT,
+        TAG_STAGE,
+        tracking_uri,
+    )
+
+    _, result = tracked
+    meta = json.loads((result.bundle / "metadata.json").read_text(encoding="utf-8"))
+    client = mlflow.MlflowClient(tracking_uri())  # the fixture's store (other tests move mlflow's global one)
+    run = client.get_run(result.run_id)
+    assert run.data.tags[TAG_STAGE] == "train"
+    assert run.data.tags[TAG_BUNDLE_SHA256] == meta["sha256"]
+    assert run.data.tags[TAG_DATASETS] == "cleanportaleval,readability"
+    # what the model learned from: the tables' datasets, each corpus file an input with its sha256
+    assert meta["data"]["datasets"] == ["cleanportaleval", "readability"]
+    assert set(meta["data"]["sha256"]) == {"cleanportaleval", "readability"}
+    inputs = {i.dataset.name: i for i in run.inputs.dataset_inputs}
+    assert set(inputs) == {"cleanportaleval", "readability"}
+    for name, item in inputs.items():
+        tags = {t.key: t.value for t in item.tags}
+        assert tags["mlflow.data.context"] == "training"
+        assert tags[TAG_SHA256_INPUT] == meta["data"]["sha256"][name]
+        assert item.dataset.digest == meta["data"]["sha256"][name][:36]
+        assert json.loads(item.dataset.source) == {"uri": f"{name}.jsonl.xz"}
+    # params are plain text: no tuple repr for "every dataset"
+    assert run.data.params["datasets"] == "" and run.data.params["threshold"] == ""
+    # the registered version: this run's model, tagged with the bundle's sha256
+    assert result.model_version == f"models:/{REGISTERED}/1"
+    version = client.get_model_version(REGISTERED, "1")
+    assert version.run_id == result.run_id
+    assert version.tags[TAG_BUNDLE_SHA256] == meta["sha256"]
+
+
+def test_registered_version_resolves_to_a_loadable_bundle(tracked, tmp_path, seed_html):
+    import mlflow
+
+    import chromesift
+    from chromesift.errors import BundleError
+    from chromesift.tracking import TAG_BUNDLE_SHA256, resolve_model_uri, tracking_uri
+
+    _, result = tracked
+    folder = resolve_model_uri(result.model_version, tmp_path / "dl")
+    assert folder.is_relative_to(tmp_path / "dl")
+    assert (folder / "metadata.json").read_bytes() == (result.bundle / "metadata.json").read_bytes()
+    assert (folder / "model.joblib").read_bytes() == (result.bundle / "model.joblib").read_bytes()
+    # loaded as any bundle: verified, and trusted because this machine wrote the model
+    model = chromesift.load_model(folder)
+    assert model.metadata["mlflow_run_id"] == result.run_id
+    assert model.extract(seed_html) == chromesift.load_model(result.bundle).extract(seed_html)
+    # an alias names the same version
+    client = mlflow.MlflowClient(tracking_uri())
+    client.set_registered_model_alias(REGISTERED, "shipped", "1")
+    assert (resolve_model_uri(f"models:/{REGISTERED}@shipped", tmp_path / "alias") / "metadata.json").is_file()
+    # a version whose files are not the bundle it was registered with is refused
+    files = client.get_model_version_download_uri(REGISTERED, "1")
+    other = client.create_model_version(REGISTERED, files, run_id=result.run_id, tags={TAG_BUNDLE_SHA256: "0" * 64})
+    with pytest.raises(BundleError, match="not the registered bundle"):
+        resolve_model_uri(f"models:/{REGISTERED}/{other.version}", tmp_path / "bad")
+    with pytest.raises(UserError, match="not in the model registry"):
+        resolve_model_uri(f"models:/{REGISTERED}/99")
+    with pytest.raises(UserError, match="is not a registered model version"):
+        resolve_model_uri(str(result.bundle))
+
+
+def test_train_command_registers_quietly(tiny_tables, tmp_path, monkeypatch, capfd):
+    """``chromesift train --register NAME --no-progress``: a version in the registry, and no
+    MLflow progress bar or integer-schema warning on the way."""
+    import warnings
+
+    import mlflow
+
+    from chromesift.cli import main as cli_main
+    from chromesift.tracking import TAG_BUNDLE_SHA256, resolve_model_uri
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("CHROMESIFT_ARTIFACTS", str(tmp_path / "artifacts"))
+    args = ["train", "--tables", str(tiny_tables), "--out-dir", str(tmp_path / "models"), "--name", "quick",
+            "--cv-folds", "0", "--max-iter", "8", "--max-rows", "3000", "--no-skops", "--no-progress"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code = cli_main([*args, "--register", "quick-model"])
+    out, err = capfd.readouterr()
+    assert code == 0, err
+    assert "registered: models:/quick-model/1" in out
+    assert not [w for w in caught if "integer column" in str(w.message).lower()]
+    assert "Downloading artifacts" not in err and "Uploading artifacts" not in err and "it/s]" not in err
+    meta = json.loads((tmp_path / "models" / "quick" / "metadata.json").read_text(encoding="utf-8"))
+    version = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}").get_model_version("quick-model", "1")
+    assert version.tags[TAG_BUNDLE_SHA256] == meta["sha256"]
+    folder = resolve_model_uri("models:/quick-model/1", tmp_path / "dl")
+    assert json.loads((folder / "metadata.json").read_text(encoding="utf-8"))["sha256"] == meta["sha256"]
+    # refused before any work: no tracking, or a name a models:/ URI cannot hold
+    assert cli_main([*args, "--no-mlflow", "--register", "x"]) == 2
+    assert "needs the run's logged model" in capfd.readouterr().err
+    assert cli_main([*args, "--register", "a/b"]) == 2
+    assert "cannot register a model as 'a/b'" in capfd.readouterr().err
+
+
+def test_train_help_explains_every_option_and_ends_with_examples(capsys):
+    from chromesift.cli import build_parser
+
+    parser = build_parser("train")
+    sub = next(a for a in parser._actions if a.dest == "command").choices["train"]
+    undocumented = [a.option_strings for a in sub._actions if a.option_strings and not a.help]
+    assert undocumented == []
+    text = sub.format_help()
+    assert text.rstrip().splitlines()[-1].strip().startswith("another store")
+    assert "examples:" in text and "chromesift train --register" in text
+
+
+def test_a_corpus_of_one_site_trains_both_stages_over_its_pages(tiny_tables, seed_html):
+    """One site (a user's own small corpus, or a fold of grouped CV) used to crash in GroupKFold."""
+    from chromesift.data.page import to_table
+    from chromesift.train import core
+
+    table = load_tables(tiny_tables)
+    site = table.groupby("site")["doc_id"].nunique().idxmax()
+    one = table[table["site"] == site]
+    assert one["doc_id"].nunique() >= 2 and one["site"].nunique() == 1
+    cfg = load_config(tables=tiny_tables, max_iter=5, stack_folds=2, cv_folds=0, mlflow=False)
+    proba = core.fit(core.prepare(one, cfg), cfg).predict_proba(to_table(seed_html))
+    assert proba.shape[1] == 2 and np.isfinite(proba).all()
+
+
+def test_label_conventions_are_a_feature_set_per_corpus_and_fixed_for_prediction(tiny_tables, seed_html):
+    from chromesift.data.page import to_table
+    from chromesift.train import core
+
+    table = load_tables(tiny_tables)
+    conv = {"cleanportaleval": 2, "readability": 0}
+    cfg = load_config(tables=tiny_tables, max_iter=5, stack_folds=2, cv_folds=0, mlflow=False,
+                      conventions=conv, convention=0.5)
+    rows = core.prepare(table, cfg)
+    pipe = core.fit(rows, cfg)
+    features = pipe[0]
+    assert "k_convention" in features.get_feature_names_out()
+    train_values = features.transform(rows)["k_convention"]
+    assert set(train_values.unique()) == {2.0, 0.0}
+    assert (train_values.to_numpy() == rows["dataset"].map(conv).to_numpy()).all()
+    page = to_table(seed_html)
+    assert set(features.transform(page)["k_convention"]) == {0.5}  # a page to predict: the fixed one
+    assert pipe.predict_proba(page).shape == (len(page), 2)
+    # without conventions the feature is not there at all (bundles keep their columns)
+    plain = core.make_pipeline(load_config(tables=tiny_tables)).named_steps["features"].fit(page)
+    assert "k_convention" not in plain.get_feature_names_out()

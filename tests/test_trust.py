@@ -53,10 +53,12 @@ def foreign_bundle(path: Path, pipeline=None, meta: dict | None = None, **kwargs
     return save_bundle(dummy() if pipeline is None else pipeline, path, meta, trust=False, **kwargs)
 
 
-def shipped_copy(path: Path) -> Path:
-    """The shipped model as a bundle from elsewhere."""
+def shipped_copy(path: Path, packed: bool = False) -> Path:
+    """The shipped model as a bundle from elsewhere (without a model.npz unless ``packed``: a
+    pickle only, as bundles were before it)."""
     threshold = json.loads((DEFAULT_BUNDLE / "metadata.json").read_text())["threshold"]
-    return foreign_bundle(path, joblib.load(DEFAULT_BUNDLE / "model.joblib"), {"threshold": threshold})
+    return foreign_bundle(path, joblib.load(DEFAULT_BUNDLE / "model.joblib"), {"threshold": threshold},
+                          packed=packed)
 
 
 class Payload:
@@ -159,7 +161,7 @@ def test_an_unwritable_store_costs_the_convenience_not_the_bundle(tmp_path, monk
 
 
 def test_load_model_passes_trust_through(tmp_path):
-    b = foreign_bundle(tmp_path / "b", joblib.load(DEFAULT_BUNDLE / "model.joblib"))
+    b = foreign_bundle(tmp_path / "b", joblib.load(DEFAULT_BUNDLE / "model.joblib"), packed=False)
     with pytest.raises(chromesift.BundleError, match="refusing to unpickle"):
         chromesift.load_model(b)
     model = chromesift.load_model(b, trusted=True)
@@ -310,3 +312,18 @@ def test_extract_cli_batch_workers_get_the_trust(tmp_path, capsys):
     assert "--trust" in capsys.readouterr().err
     assert main([*args, "--trust"]) == 0
     assert sorted(json.loads(line)["id"] for line in out.read_text().splitlines()) == [0, 1, 2, 3]
+
+
+# --- model.npz -------------------------------------------------------------------------------------
+
+
+def test_an_npz_needs_no_trust_but_its_pickle_still_does(tmp_path, seed_html):
+    b = shipped_copy(tmp_path / "b", packed=True)
+    model = chromesift.load_model(b)  # untrusted: predicts from model.npz, nothing unpickled
+    assert model.extract(seed_html) == chromesift.extract(seed_html)
+    with pytest.raises(UntrustedBundleError, match="refusing to unpickle"):
+        _ = model.pipeline
+    with pytest.raises(UntrustedBundleError, match=f"not the {'0' * 64} you trusted"):
+        chromesift.load_model(b, trusted="0" * 64)
+    digest = json.loads((b / "metadata.json").read_text())["sha256"]
+    assert chromesift.load_model(b, trusted=digest).pipeline is not None  # the trust given now counts

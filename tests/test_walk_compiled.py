@@ -1,4 +1,4 @@
-"""The compiled paragraph walk (chromesift.data._walk) against the Python walk it replaces."""
+"""The compiled paragraph walk (chromesift.data._walk) against its Python reference (walk_kernels)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from chromesift.data import html, schema
+from chromesift.data import html, schema, walk_kernels
+from chromesift.data.util import using
 from chromesift.data.vocab import FLAG_TAGS, ROLE_FLAGS, SKIP_TAGS
 
 needs_extension = pytest.mark.skipif(
-    html._compiled_walk is None,
-    reason="the extension chromesift.data._walk is not built (no Cython or C compiler at install)",
+    walk_kernels.compiled is None,
+    reason="the extension chromesift.data._walk is not in use (not built: no Cython or C compiler at install; or CHROMESIFT_PURE_PYTHON)",
 )
 
 
@@ -20,11 +21,22 @@ def _empty_columns() -> dict[str, list]:
     return {c: [] for c in schema.COLUMNS if c != "doc_id"}
 
 
+def python_walk(root, cols: dict[str, list]) -> list:
+    """``html._walk`` with the Python reference of the walk."""
+    with using(walk_kernels, "python"):
+        return html._walk(root, cols)
+
+
+def under(backend: str, fn, *args):
+    with using(walk_kernels, backend):
+        return fn(*args)
+
+
 def walk_both(root) -> tuple[dict[str, list], list]:
     """Run both walks on one tree; assert every column, value type and range is equal."""
     ref, fast = _empty_columns(), _empty_columns()
-    ref_ranges = html._walk(root, ref)
-    fast_ranges = html._walk_fast(root, fast)
+    ref_ranges = python_walk(root, ref)
+    fast_ranges = under("compiled", html._walk, root, fast)
     for name in ref:
         assert fast[name] == ref[name], name
         assert [type(v) for v in fast[name]] == [type(v) for v in ref[name]], name
@@ -209,9 +221,9 @@ def test_entity_reference_nodes_fail_in_both_walks():
         '<!DOCTYPE d [<!ENTITY e "x">]><div>a&e;b</div>', etree.XMLParser(resolve_entities=False)
     )
     with pytest.raises(TypeError):
-        html._walk(root, _empty_columns())
+        python_walk(root, _empty_columns())
     with pytest.raises(TypeError):
-        html._walk_fast(root, _empty_columns())
+        under("compiled", html._walk, root, _empty_columns())
 
 
 @needs_extension
@@ -224,22 +236,24 @@ def test_empty_pages(page):
         walk_both(root)
 
 
-def test_fallback_without_the_extension(monkeypatch, seed_html):
+def test_fallback_without_the_extension(seed_html):
     compiled = html.parse_html_columns(seed_html)[0]
     calls = []
-    python_walk = html._walk
+    # (the monkeypatch is undone before the backend is switched back)
+    with using(walk_kernels, "python"), pytest.MonkeyPatch.context() as mp:
+        reference = walk_kernels.walk
+        assert reference is walk_kernels.python.walk
 
-    def spy(root, cols):
-        calls.append(root)
-        return python_walk(root, cols)
+        def spy(root, *args):
+            calls.append(root)
+            return reference(root, *args)
 
-    monkeypatch.setattr(html, "_compiled_walk", None)
-    monkeypatch.setattr(html, "_walk", spy)
-    fallback = html.parse_html_columns(seed_html)[0]
-    assert calls, "the Python walk was used"
-    assert len(fallback["text"]) > 5
-    assert fallback == compiled
-    assert html.parse_html(seed_html)["text"].tolist() == fallback["text"]
+        mp.setattr(walk_kernels, "walk", spy)
+        fallback = html.parse_html_columns(seed_html)[0]
+        assert calls, "the Python walk was used"
+        assert len(fallback["text"]) > 5
+        assert fallback == compiled
+        assert html.parse_html(seed_html)["text"].tolist() == fallback["text"]
 
 
 @needs_extension
@@ -273,17 +287,18 @@ def test_corpus_pages_match_the_python_walk(shared_data):
 )
 def test_first_descendant_finds_what_elementpath_finds(page):
     root = html._parse_tree(page)
-    found = html._first_descendant(root, "title")
+    found = walk_kernels.compiled.first_descendant(root, "title")
     expected = root.find(".//title")
     assert (found is None) == (expected is None)
     if found is not None:
         assert found == expected  # lxml hands out one proxy per node
     for el in root.iter():
-        assert html._first_descendant(el, "title") == el.find(".//title")
+        assert walk_kernels.compiled.first_descendant(el, "title") == el.find(".//title")
+        assert walk_kernels.python.first_descendant(el, "title") == el.find(".//title")
     # XML: a name in a namespace is not the plain name, as for ElementPath
     root = etree.fromstring('<r xmlns:n="urn:n"><n:title>a</n:title><a><title>b</title></a></r>')
-    assert html._first_descendant(root, "title") == root.find(".//title")
-    assert html._first_descendant(root, "title").text == "b"
+    assert walk_kernels.compiled.first_descendant(root, "title") == root.find(".//title")
+    assert walk_kernels.compiled.first_descendant(root, "title").text == "b"
 
 
 @needs_extension
@@ -298,7 +313,9 @@ def test_main_range_is_main_container(paragraphs, spans):
     n = len(chars)
     ranges = sorted((min(a, b) % (n + 1), max(a, b) % (n + 1)) for a, b in spans)
     ranges = [(a, b) for a, b in ranges if a < b]
-    assert html._main_container_fast(ranges, chars, links) == html.main_container(ranges, chars, links)
+    assert under("compiled", html.main_container, ranges, chars, links) == under(
+        "python", html.main_container, ranges, chars, links
+    )
 
 
 @needs_extension
@@ -310,10 +327,10 @@ def test_main_range_on_corpus_pages(shared_data):
         if root is None:
             continue
         cols = _empty_columns()
-        ranges = html._walk_fast(root, cols)
+        ranges = under("compiled", html._walk, root, cols)
         chars = [len(t) for t in cols["text"]]
-        assert html._main_container_fast(ranges, chars, cols["link_chars"]) == html.main_container(
-            ranges, chars, cols["link_chars"]
+        assert under("compiled", html.main_container, ranges, chars, cols["link_chars"]) == under(
+            "python", html.main_container, ranges, chars, cols["link_chars"]
         )
 
 
@@ -359,3 +376,62 @@ def test_token_cache_filled_in_c_as_python_fills_it(monkeypatch):
     same(CASES["ancestor tokens"])
     assert len(html._TOKEN_CACHE) <= 4
     assert all(html._TOKEN_CACHE[v] == tuple(html.attr_tokens(v)) for v in html._TOKEN_CACHE)
+
+
+# --- the attribute bound before parsing --------------------------------------------------------
+
+def _crowded(data: bytes, k: int, backend: str):
+    from chromesift.data.util import using
+
+    with using(walk_kernels, backend):
+        return walk_kernels.scan_tags(data, k)[1]
+
+
+@pytest.mark.parametrize("data, k, spans", [
+    (b"<div a b c d e>x</div>", 3, [(0, 10, 14)]),
+    (b"<div a=1 b=\"2\" c='3'd e / >x<p x y z w>", 2, [(0, 14, 26), (28, 34, 38)]),
+    (b'<a x=">" y z w', 2, [(0, 10, 14)]),  # an unclosed tag runs to the end
+    (b"text <3 and <b c d>", 1, [(12, 16, 18)]),
+    (b"<p a b>", 2, []),
+])
+def test_scan_tags_on_hand_made_tags(data, k, spans):
+    assert _crowded(data, k, "python") == spans
+    if walk_kernels.compiled is not None:
+        assert _crowded(data, k, "compiled") == spans
+
+
+@needs_extension
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from([b"<", b">", b"a", b"B", b"=", b'"', b"'", b" ", b"/", b"\t", b"x1", b"<div "]),
+                max_size=60).map(b"".join), st.integers(0, 4))
+def test_scan_tags_compiled_equals_python(data, k):
+    from chromesift.data.util import using
+
+    with using(walk_kernels, "compiled"):
+        compiled = walk_kernels.scan_tags(data, k)
+    with using(walk_kernels, "python"):
+        assert walk_kernels.scan_tags(data, k) == compiled
+
+
+def test_an_element_with_200k_attributes_is_cut_before_parsing():
+    import time
+
+    attrs = " ".join(f'a{i}="v"' for i in range(200_000))
+    page = f"<html><body><div class=main {attrs}><p>Hello world, a sentence of the page.</p></div></body></html>"
+    start = time.perf_counter()
+    cols, _ = html.parse_html_columns(page)
+    assert cols["text"] == ["Hello world, a sentence of the page."]
+    assert time.perf_counter() - start < 20  # it took over 300 s before the bound (5 s here is slow)
+
+
+def test_a_page_over_the_tag_limit_is_refused_before_parsing(monkeypatch):
+    from chromesift.data.limits import PageLimitError
+
+    monkeypatch.setenv("CHROMESIFT_MAX_TAGS", "100")
+    with pytest.raises(PageLimitError, match="101 tags, more than the limit of 100"):
+        html.parse_html_columns("<p>x</p>" * 101)  # 101 start tags (end tags do not count)
+    monkeypatch.setenv("CHROMESIFT_MAX_PARAGRAPHS", "10")
+    monkeypatch.setenv("CHROMESIFT_MAX_TAGS", "1000")
+    with pytest.raises(PageLimitError, match="11 paragraphs, more than the limit of 10"):
+        html.parse_html_columns("<p>x</p>" * 11)
+    assert len(html.parse_html_columns("<p>x</p>" * 10)[0]["text"]) == 10

@@ -53,17 +53,20 @@ def check_table(frame, *, source: str) -> None:
         assert (frame["depth"] >= 0).all(), "negative depth"
 
 
-def visible_text(text: str) -> str | None:
+def visible_text(text: str, copies: bool = False) -> str | None:
     """Visible text of a decoded page, defined on libxml2's tree independently of the walk.
 
     An element's text, its children's and its tail in document order; skipped tags
-    (``SKIP_TAGS``), hidden elements, comments and processing instructions give only
-    their tail. None when libxml2 hit its depth limit (the parser flattens such pages
-    first, so there is no independent reference).
+    (``SKIP_TAGS``, but ``<noscript>`` and ``<template>`` when ``copies``), hidden elements,
+    comments and processing instructions give only their tail. None when libxml2 hit its
+    depth limit (the parser flattens such pages first, so there is no independent reference).
     """
     from lxml import etree
 
+    from chromesift.data.html import COPY_TAGS
     from chromesift.data.vocab import SKIP_TAGS
+
+    skip = SKIP_TAGS - COPY_TAGS if copies else SKIP_TAGS
 
     data = text.encode("utf-8", errors="replace")
     if not data.strip():
@@ -85,7 +88,7 @@ def visible_text(text: str) -> str | None:
             invisible = not isinstance(el.tag, str)
             if not invisible:
                 tag = el.tag.rsplit("}", 1)[-1].lower()
-                invisible = tag in SKIP_TAGS or "hidden" in el.attrib or bool(_HIDDEN.search(el.get("style") or ""))
+                invisible = tag in skip or "hidden" in el.attrib or bool(_HIDDEN.search(el.get("style") or ""))
             if not invisible:
                 out.append(el.text or "")
                 stack.append((el, True))
@@ -100,10 +103,24 @@ def check_visible(table, page: str | bytes) -> None:
     """Assert the paragraphs are the page's visible text, in order, whitespace aside."""
     from chromesift.data.html import decode
 
-    reference = visible_text(decode(page).text)
-    if reference is not None:
-        got = _WS.sub("", "".join(table["text"]))
-        assert got == _WS.sub("", reference), "paragraphs are not the visible text"
+    assert_visible(table["text"].tolist(), decode(page).text)
+
+
+def assert_visible(paragraphs: list[str], text: str) -> None:
+    """The paragraphs are the visible text, or, where that is next to nothing (under
+    ``COPY_MIN_CHARS``), the visible text with the ``<noscript>``/``<template>`` copies."""
+    from chromesift.data.html import COPY_MIN_CHARS
+
+    reference = visible_text(text)
+    if reference is None:
+        return
+    got = _WS.sub("", "".join(paragraphs))
+    if got == _WS.sub("", reference):
+        return
+    assert sum(map(len, paragraphs)) > 0, "paragraphs are not the visible text"
+    copies = visible_text(text, copies=True)
+    assert got == _WS.sub("", copies or ""), "paragraphs are neither the visible text nor its copies"
+    assert len(_WS.sub("", reference)) < COPY_MIN_CHARS, "copies read on a page with visible text"
 
 
 def check_result(result, table, model, scores) -> None:
@@ -141,6 +158,7 @@ def expected_content(proba: list[float], body: list[bool], *, text: bool, thresh
 def test_one_input(data: bytes) -> None:
     """The fuzz target: parse (and sometimes classify) one page, checking the contracts."""
     from chromesift.data.page import to_columns, to_table
+    from chromesift.data.sniff import DecodeError, check_text_bytes
 
     if not data:
         return
@@ -148,7 +166,16 @@ def test_one_input(data: bytes) -> None:
     raw = data[1 : MAX_INPUT + 1]
     page: str | bytes = raw.decode("utf-8", errors="surrogateescape") if mode.endswith("str") else raw
     fmt = mode.split("-")[0]
-    table = to_table(page, format=fmt)
+    try:
+        table = to_table(page, format=fmt)
+    except DecodeError:
+        # the one documented refusal: bytes that the sniffer calls no page
+        assert isinstance(page, bytes), "a str was refused as binary"
+        try:
+            check_text_bytes(page)
+        except DecodeError:
+            return
+        raise AssertionError("DecodeError for bytes that the sniffer accepts") from None
     check_table(table, source=fmt)
     if fmt == "html":
         check_visible(table, page)

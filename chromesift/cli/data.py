@@ -1,4 +1,4 @@
-"""``chromesift data``: build labeled tables, print their stats, download corpora."""
+"""``chromesift data``: import your own pages, build labeled tables, print their stats, download corpora."""
 
 from __future__ import annotations
 
@@ -24,6 +24,23 @@ def register(sub) -> None:
         q.add_argument("--out", type=Path, default=Path("data") / "paragraphs")
         q.add_argument("--no-progress", action="store_true")
         q.set_defaults(func=_build if name == "build" else _stats)
+    q = dsub.add_parser(
+        "import", help="your own labeled pages -> a corpus dataset (NAME.jsonl.xz + MANIFEST.json entry)",
+        description="Import pages with their main text into a corpus folder, in the shared corpus format, "
+                    "for `chromesift data build` and `chromesift train`.")
+    q.add_argument("source", type=Path,
+                   help="a folder of NAME.html + NAME.txt pairs (the .txt: main text, one paragraph a line), "
+                        "or a .jsonl[.gz|.xz] of {url, html, text} or {url, html, with, without} records")
+    q.add_argument("--name", required=True, help="dataset name (file NAME.jsonl.xz, page ids NAME/...)")
+    q.add_argument("--data", type=Path, default=None, metavar="DIR",
+                   help="corpus folder to write to (default: $CHROMESIFT_DATA, else data/corpora)")
+    q.add_argument("--license", default="unknown", help="license of the pages, for the model card")
+    q.add_argument("--ground-truth", default="unknown", help="how the main texts were made (e.g. 'hand-labeled')")
+    q.add_argument("--about", default="", help="one line on what the pages are")
+    q.add_argument("--lang", default=None, help="ISO 639-1 code of every page (default: each page's <html lang>)")
+    q.add_argument("--force", action="store_true", help="replace a dataset of the same name")
+    q.add_argument("--no-progress", action="store_true")
+    q.set_defaults(func=_import)
     q = dsub.add_parser("download", help="fetch corpora from their source URLs with checksums and resume")
     q.add_argument("--manifest", type=Path, required=True, help="MANIFEST.json listing name, file, sha256, url")
     q.add_argument("--base-url", default=None, help="where files without their own url are served")
@@ -98,6 +115,24 @@ def _stats(args: argparse.Namespace) -> int:
             ignore_index=True,
         )
     _print_summary(pages)
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    import os
+
+    from chromesift.data import corpus
+    from chromesift.data.importer import ImportConfig, import_pages
+
+    # never the shared corpora by default: a folder of one's own, unless named
+    out = args.data or Path(os.environ.get(corpus.ENV_VAR) or Path("data") / "corpora")
+    entry = import_pages(ImportConfig(
+        source=args.source, out_dir=out, name=args.name, license=args.license,
+        ground_truth=args.ground_truth, about=args.about, lang=args.lang, force=args.force,
+        progress=not args.no_progress,
+    ))
+    langs = ", ".join(f"{k} {v}" for k, v in entry["languages"].items())
+    print(f"{entry['pages']} pages ({langs}) -> {out / entry['file']}, listed in {out / 'MANIFEST.json'}")
     return 0
 
 

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from chromesift.evaluate.rescore import MODES, Rule, rescore, table
-from chromesift.models.rules import TEXT_RELATIVE_CUT
+from chromesift.models.rules import EMPTY_CUT, TEXT_RELATIVE_CUT
 
 
 def _cut(value: str) -> float | None:
@@ -47,6 +47,12 @@ def register(subparsers) -> None:
                         "threshold; 'none' for no such cut (default: none, as extract)")
     p.add_argument("--text-relative-cut", type=_cut, nargs="+", default=[TEXT_RELATIVE_CUT], metavar="R",
                    help=f"the same for plain text (default: {TEXT_RELATIVE_CUT:g}, as extract)")
+    p.add_argument("--empty-cut", type=_cut, nargs="+", default=[EMPTY_CUT], metavar="R",
+                   help="a page that keeps nothing keeps its paragraphs from R times its highest score; "
+                        "'none' leaves it empty (default: as extract)")
+    p.add_argument("--peer-cache", type=Path, default=None, metavar="DIR",
+                   help="the evaluation's peer cache (e.g. .cache/peers): count each rule's collapsed "
+                        "pages against trafilatura (which runs on the pages the cache lacks)")
     p.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES, help="which pages to score")
     p.add_argument("--json", type=Path, default=None, metavar="OUT", help="also write the scores as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -54,10 +60,11 @@ def register(subparsers) -> None:
 
 
 def _main(args: argparse.Namespace) -> int:
-    rules = [Rule(t, h, x) for t, h, x in
-             itertools.product(args.threshold or [None], args.html_relative_cut, args.text_relative_cut)]
+    rules = [Rule(t, h, x, e) for t, h, x, e in
+             itertools.product(args.threshold or [None], args.html_relative_cut, args.text_relative_cut,
+                               args.empty_cut)]
     out = rescore(args.report, rules, data_dir=args.data, modes=tuple(dict.fromkeys(args.modes)),
-                  run_threshold=args.run_threshold, progress=not args.no_progress)
+                  run_threshold=args.run_threshold, progress=not args.no_progress, peer_cache=args.peer_cache)
     print(table(out))
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)

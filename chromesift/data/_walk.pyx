@@ -1,10 +1,10 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
 """The paragraph walk of :mod:`chromesift.data.html` over libxml2's tree, in C.
 
-:func:`walk` gives exactly what ``html._walk`` gives (that Python function stays the
-reference and the fallback), without a Python object per node: it reads libxml2's
-nodes through lxml's public C API, keeps the text of the open paragraph as UTF-8
-bytes, and calls into Python only per paragraph, per distinct tag name, per
+:func:`walk` gives exactly what its Python reference in :mod:`chromesift.data.walk_kernels`
+gives (which runs where this is not built), without a Python object per node: it reads
+libxml2's nodes through lxml's public C API, keeps the text of the open paragraph as
+UTF-8 bytes, and calls into Python only per paragraph, per distinct tag name, per
 ``class``/``id``/``role`` value it needs (tokenising new ASCII ones itself) and per
 non-ASCII ``style`` value (ASCII ones are matched in C).
 
@@ -20,7 +20,7 @@ from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.ref cimport Py_INCREF, Py_XDECREF, PyObject
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from cpython.unicode cimport Py_UNICODE_ISSPACE, PyUnicode_DecodeUTF8
-from libc.string cimport memcpy, memset, strcmp, strlen
+from libc.string cimport memchr, memcpy, memset, strcmp, strlen
 
 import re
 
@@ -768,7 +768,7 @@ def walk(root, dict cols, list flag_names, skip_tags, block_tags, flag_tags, rol
          Py_ssize_t token_cache_max=-1):
     """Fill ``cols`` with the paragraphs under ``root``; return each element's paragraph range.
 
-    The same as ``chromesift.data.html._walk``, whose vocabularies come as arguments:
+    The same as ``chromesift.data.walk_kernels.walk``; the vocabularies come as arguments:
     ``hidden_search`` is the search method of the hidden-style pattern, ``tokens_fn``
     turns a class/id/role value into a tuple of tokens, and ``token_cache`` is the dict
     in which it keeps them (a value found there is not passed to it). Where
@@ -909,3 +909,78 @@ def main_range(list ranges, list chars, list link_chars, double min_chars, doubl
     if best > 0:
         return best_first, best_end
     return None
+
+
+cdef inline bint _sep(unsigned char c) noexcept nogil:
+    # whitespace as a bytes regex's \s sees it, and "/"
+    return c == 32 or (9 <= c <= 13) or c == 47
+
+
+cdef inline bint _space(unsigned char c) noexcept nogil:
+    return c == 32 or (9 <= c <= 13)
+
+
+def scan_tags(const unsigned char[::1] data, Py_ssize_t max_attributes):
+    """:func:`chromesift.data.walk_kernels.scan_tags` in one pass over the bytes."""
+    cdef Py_ssize_t n = data.shape[0], i = 0, j, start, cut, count, before, tags = 0
+    cdef unsigned char c, q
+    cdef const unsigned char* s = &data[0] if n else NULL
+    cdef const unsigned char* hit
+    out = []
+    while i < n:
+        hit = <const unsigned char*>memchr(s + i, 60, n - i)  # the next "<", at memchr's speed
+        if hit == NULL:
+            break
+        i = hit - s
+        if i + 1 >= n or not ((65 <= s[i + 1] <= 90) or (97 <= s[i + 1] <= 122)):
+            i += 1
+            continue
+        start = i
+        tags += 1
+        j = i + 1
+        while j < n and not _space(s[j]) and s[j] != 47 and s[j] != 62 and s[j] != 60:
+            j += 1
+        count = 0
+        cut = -1
+        while True:
+            before = j
+            while j < n and _sep(s[j]):
+                j += 1
+            if j >= n or s[j] == 62 or s[j] == 60:
+                j = before
+                break
+            count += 1
+            if count == max_attributes + 1:
+                cut = before
+            if s[j] == 61:  # "=" alone is a name
+                j += 1
+            else:
+                while j < n and not _sep(s[j]) and s[j] != 62 and s[j] != 60 and s[j] != 61:
+                    j += 1
+            # an optional value: spaces, "=", spaces, then quoted or bare
+            before = j
+            while j < n and _space(s[j]):
+                j += 1
+            if j < n and s[j] == 61:
+                j += 1
+                while j < n and _space(s[j]):
+                    j += 1
+                if j < n and (s[j] == 34 or s[j] == 39):
+                    q = s[j]
+                    j += 1
+                    while j < n and s[j] != q:
+                        j += 1
+                    if j < n:
+                        j += 1
+                else:
+                    while j < n and not _space(s[j]) and s[j] != 62 and s[j] != 60:
+                        j += 1
+            else:
+                j = before
+        # the tag's match ends at j; its trailing separators go with the cut
+        i = j
+        while j < n and _sep(s[j]):
+            j += 1
+        if count > max_attributes:
+            out.append((start, cut, j))
+    return tags, out

@@ -78,7 +78,8 @@ def load_manifest(data_dir: Path) -> list[dict]:
     """Read ``MANIFEST.json`` of a corpus folder: a list of entries with :data:`MANIFEST_KEYS`."""
     path = Path(data_dir) / "MANIFEST.json"
     if not path.is_file():
-        raise CorpusError(f"no MANIFEST.json in {data_dir} (set --data or ${ENV_VAR})")
+        raise CorpusError(f"no MANIFEST.json in {data_dir}: not a corpus folder (set --data or ${ENV_VAR}; "
+                          "`chromesift data import` makes one of your own pages)")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:

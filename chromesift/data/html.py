@@ -4,9 +4,9 @@ A paragraph is the visible text of one block element with inline markup merged,
 in the spirit of boilerpipe and jusText. Two ``<br>`` in a row also end a
 paragraph, since old pages lay out whole articles in one cell that way.
 The walk is iterative (lxml's ``iterwalk``), so nesting depth never
-exhausts the Python stack. Where the optional extension :mod:`chromesift.data._walk`
-is built, the same walk runs in C over libxml2's tree; :func:`_walk` stays its
-reference and the fallback.
+exhausts the Python stack. The walk and its helpers are the kernels of
+:mod:`chromesift.data.walk_kernels`: in C over libxml2's tree where the optional
+extension :mod:`chromesift.data._walk` is built, else in Python (the same results).
 """
 
 from __future__ import annotations
@@ -16,12 +16,11 @@ import functools
 import re
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
 from lxml import etree
 
-from chromesift.data import schema
+from chromesift.data import limits, schema, walk_kernels
 from chromesift.data.sniff import DecodeError, bom_encoding, check_text_bytes, utf16_encoding  # noqa: F401 (DecodeError: its first home was here)
 from chromesift.data.text import fix_surrogates
 from chromesift.data.vocab import (
@@ -32,21 +31,12 @@ from chromesift.data.vocab import (
     ROLE_FLAGS,
     SKIP_TAGS,
 )
+from chromesift.data.walk_kernels import attr_tokens
 
-try:  # the compiled walk (an optional extension); _walk, attr_tokens, main_container and
-    # root.find(".//title") below are its reference
-    from chromesift.data._walk import ascii_tokens as _ascii_tokens
-    from chromesift.data._walk import first_descendant as _first_descendant
-    from chromesift.data._walk import main_range as _main_range
-    from chromesift.data._walk import walk as _compiled_walk
-except (ImportError, ValueError, TypeError):
-    # not built, or built against an lxml whose C API does not match this one (Cython's
-    # import checks raise ValueError or TypeError): walk and tokenise in Python
-    _compiled_walk = _ascii_tokens = _first_descendant = _main_range = None
+if TYPE_CHECKING:
+    import pandas as pd
 
 _WS = re.compile(r"\s+")
-_ATTR_SPLIT = re.compile(r"[^a-z0-9]+")
-_CAMEL = re.compile(r"([a-z])([A-Z])")
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _META_CHARSET = re.compile(
     rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I
@@ -135,9 +125,14 @@ def _decode(page: str | bytes) -> tuple[Decoded, bytes | None]:
             # a lying declaration is common: believe it only if the bytes agree
             try:
                 # strictly decoded UTF-8 encodes back to the same bytes
-                return Decoded(raw.decode(enc), enc, "declared"), raw if enc == "utf-8" else None
+                text = raw.decode(enc)
             except UnicodeDecodeError:
                 pass
+            else:
+                wide = _multibyte_instead(raw, enc)
+                if wide is not None:
+                    return Decoded(raw.decode(wide, errors="replace"), wide, "detected"), None
+                return Decoded(text, enc, "declared"), raw if enc == "utf-8" else None
     try:
         return Decoded(raw.decode("utf-8"), "utf-8", "utf-8"), raw
     except UnicodeDecodeError:
@@ -158,6 +153,43 @@ def _decode(page: str | bytes) -> tuple[Decoded, bytes | None]:
     return Decoded(raw.decode(enc, errors="replace"), enc, "detected"), None
 
 
+_HIGH_BYTES = bytes(range(0x80, 0x100))
+#: a single-byte declaration is doubted when at least this share of the bytes is non-ASCII
+_DOUBT_SHARE = 0.02
+#: ... and the detector reads them as a multi-byte encoding with at most this "chaos"
+_CLEAN_CHAOS = 0.05
+
+
+def _multibyte_instead(raw: bytes, declared: str) -> str | None:
+    """A multi-byte encoding (Shift-JIS, GBK, EUC-KR, Big5 ...) for bytes that declare a
+    single-byte code page, when the detector reads them as such cleanly; else None.
+
+    A single-byte code page (latin-1 above all) decodes any bytes, so a wrong declaration
+    over CJK text gives no error, only mojibake (a page that says latin-1 over Shift-JIS).
+    """
+    if not _single_byte(declared):
+        return None
+    high = len(raw) - len(raw.translate(None, _HIGH_BYTES))
+    if high < 32 or high < _DOUBT_SHARE * len(raw):
+        return None
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(raw[:200_000]).best()
+    if best is None or best.chaos > _CLEAN_CHAOS or _single_byte(codecs.lookup(best.encoding).name):
+        return None
+    return best.encoding
+
+
+@functools.lru_cache(maxsize=64)
+def _single_byte(encoding: str) -> bool:
+    """Whether every character of ``encoding`` is one byte (latin-1, cp1252, koi8-r ...)."""
+    try:
+        decoded = bytes(range(0x80, 0x100)).decode(encoding, errors="ignore")
+    except LookupError:
+        return False
+    return 0 < len(decoded) and all(len(c.encode(encoding)) == 1 for c in decoded)
+
+
 #: printable ASCII, the whitespace of markup and escape-like sequences: an encoding a
 #: page may declare in a ``<meta>`` must decode these bytes to themselves
 _ASCII_PROBE = b"xn--bcher-kva." + bytes(range(0x20, 0x7F)) + b"\t\n\r \\x41\\u00e9\\n +AGEA- ~{~}"
@@ -169,13 +201,6 @@ def _ascii_compatible(encoding: str) -> bool:
         return _ASCII_PROBE.decode(encoding) == _ASCII_PROBE.decode("ascii")
     except Exception:  # noqa: BLE001 - non-text codecs raise LookupError, TypeError, UnicodeError ...
         return False
-
-
-def attr_tokens(value: str | None) -> list[str]:
-    """Split a class/id/role value into lowercase word tokens (camelCase split)."""
-    if not value:
-        return []
-    return [t for t in _ATTR_SPLIT.split(_CAMEL.sub(r"\1 \2", value).lower()) if t]
 
 
 #: one parser per thread (an lxml parser is not thread-safe): making one costs as much as
@@ -208,6 +233,7 @@ def _parse_tree(text: str, data: bytes | None = None):
         data = text.encode("utf-8", errors="replace")
     if not data.strip():
         return None
+    data = _bound_attributes(data)
     try:
         root = etree.fromstring(data, parser)
         # each parse starts a new error log, so this sees this page's errors only
@@ -218,6 +244,31 @@ def _parse_tree(text: str, data: bytes | None = None):
         return root
     except (etree.XMLSyntaxError, etree.ParserError, ValueError):
         return None
+
+
+#: a page whose visible paragraphs hold fewer characters than this is read again with the
+#: text of its :data:`COPY_TAGS` (a page rendered by a script often keeps a copy there)
+COPY_MIN_CHARS = 200
+COPY_TAGS = frozenset({"noscript", "template"})
+#: attributes a start tag keeps: libxml2 checks each new attribute against all before it,
+#: so one element with 40,000 attributes took 11 s to parse (real elements have dozens)
+MAX_ATTRIBUTES = 256
+
+
+def _bound_attributes(data: bytes) -> bytes:
+    """``data`` with every start tag cut to its first :data:`MAX_ATTRIBUTES` attributes, on
+    the bytes before parsing, so that the parser never meets a quadratic element; a page of
+    more start tags than :func:`~chromesift.data.limits.max_tags` is refused here too."""
+    tags, spans = walk_kernels.scan_tags(data, MAX_ATTRIBUTES)
+    limits.check_tags(tags)
+    if not spans:
+        return data
+    out, pos = [], 0
+    for _start, cut, end in spans:
+        out.append(data[pos:cut])
+        pos = end
+    out.append(data[pos:])
+    return b"".join(out)
 
 
 def _flatten_deep(data: bytes, limit: int) -> bytes:
@@ -253,10 +304,6 @@ def _flatten_deep(data: bytes, limit: int) -> bytes:
     return b"".join(out)
 
 
-# One open element on the walk's stack is a tuple (a class with slots is slower to make):
-# tag, class/id tokens, flag names it sets, skipped?, block element?, serial number,
-# paragraphs before it
-_F_TAG, _F_TOKENS, _F_FLAGS, _F_SKIP, _F_BLOCK, _F_SERIAL, _F_FIRST = range(7)
 #: a paragraph counts as article-like text for the main container when it is at least
 #: this long and at most this much of it is link text
 MAIN_MIN_CHARS = 80
@@ -281,7 +328,7 @@ def _tokens(value: str) -> tuple[str, ...]:
     if toks is None:
         if len(_TOKEN_CACHE) > _TOKEN_CACHE_MAX:
             _TOKEN_CACHE.clear()  # in place: the compiled walk reads this dict
-        toks = None if _ascii_tokens is None else _ascii_tokens(value)  # None: not ASCII
+        toks = walk_kernels.ascii_tokens(value)  # None: not ASCII
         if toks is None:
             toks = tuple(attr_tokens(value))
         _TOKEN_CACHE[value] = toks
@@ -324,24 +371,29 @@ def parse_html_columns(page: str | bytes) -> tuple[dict[str, list], Decoded]:
     cols: dict[str, list] = {c: [] for c in schema.COLUMNS if c != "doc_id"}
     title = ""
     if root is not None:
-        if _first_descendant is None:
-            t = root.find(".//title")
-        else:  # the same element, without ElementPath (its set-up costs far more than the search)
-            t = _first_descendant(root, "title")
+        t = walk_kernels.first_descendant(root, "title")  # root.find(".//title")
         if t is not None:
             title = _WS.sub(" ", "".join(t.itertext())).strip()
-        ranges = _walk_fast(root, cols)
+        ranges = _walk(root, cols)
+        if sum(map(len, cols["text"])) < COPY_MIN_CHARS and (
+            walk_kernels.first_descendant(root, "noscript") is not None
+            or walk_kernels.first_descendant(root, "template") is not None
+        ):
+            # next to nothing visible: a page that renders its text from a script often keeps
+            # a copy in <noscript> or <template>; read those too and keep the fuller reading
+            again: dict[str, list] = {c: [] for c in cols}
+            ranges_again = _walk(root, again, SKIP_TAGS - COPY_TAGS)
+            if sum(map(len, again["text"])) > sum(map(len, cols["text"])):
+                cols, ranges = again, ranges_again
         # free the tree here, not in the caller's frame (where a profile would charge it)
         del root, t
     else:
         ranges = []
     texts = cols["text"]
     n = len(texts)
+    limits.check_paragraphs(n)
     chars = [len(t) for t in texts]
-    if _main_range is None:
-        cols["in_main"] = main_container(ranges, chars, cols["link_chars"])
-    else:
-        cols["in_main"] = _main_container_fast(ranges, chars, cols["link_chars"])
+    cols["in_main"] = main_container(ranges, chars, cols["link_chars"])
     h1 = ""
     if "h1" in cols["tag"]:
         h1 = texts[cols["tag"].index("h1")]
@@ -351,17 +403,6 @@ def parse_html_columns(page: str | bytes) -> tuple[dict[str, list], Decoded]:
     cols["source"] = ["html"] * n
     cols["position"] = list(range(n))
     return cols, decoded
-
-
-def _main_container_fast(ranges: list[tuple[int, int]], chars: list[int], link_chars: list[int]) -> list[bool]:
-    """:func:`main_container` in C: numpy's set-up costs more than the sums on a page."""
-    n = len(chars)
-    out = [False] * n
-    best = _main_range(ranges, chars, link_chars, MAIN_MIN_CHARS, MAIN_MAX_LINK_SHARE, MAIN_OTHER_WEIGHT)
-    if best is not None:
-        first, end = best
-        out[first:end] = [True] * (end - first)
-    return out
 
 
 def main_container(ranges: list[tuple[int, int]], chars: list[int], link_chars: list[int]) -> list[bool]:
@@ -374,33 +415,27 @@ def main_container(ranges: list[tuple[int, int]], chars: list[int], link_chars: 
     element scores above zero.
     """
     n = len(chars)
-    if not n or not ranges:
-        return [False] * n
-    c = np.asarray(chars, dtype=float)
-    links = np.asarray(link_chars, dtype=float)
-    good = np.where((c >= MAIN_MIN_CHARS) & (links <= MAIN_MAX_LINK_SHARE * c), c, 0.0)
-    cum_good = np.r_[0.0, np.cumsum(good)]
-    cum_all = np.r_[0.0, np.cumsum(c)]
-    r = np.asarray(ranges, dtype=np.int64)
-    g = cum_good[r[:, 1]] - cum_good[r[:, 0]]
-    score = g - MAIN_OTHER_WEIGHT * (cum_all[r[:, 1]] - cum_all[r[:, 0]] - g)
-    best = int(np.argmax(score))  # first maximum: inner elements close first
     out = [False] * n
-    if score[best] > 0:
-        first, end = r[best]
+    best = walk_kernels.main_range(ranges, chars, link_chars, MAIN_MIN_CHARS, MAIN_MAX_LINK_SHARE, MAIN_OTHER_WEIGHT)
+    if best is not None:
+        first, end = best
         out[first:end] = [True] * (end - first)
     return out
 
 
-def _walk_fast(root, cols: dict[str, list]) -> list[tuple[int, int]]:
-    """:func:`_walk` in C (:mod:`chromesift.data._walk`) where the extension is built."""
-    if _compiled_walk is None:
-        return _walk(root, cols)
-    return _compiled_walk(
+def _walk(root, cols: dict[str, list], skip_tags: frozenset = SKIP_TAGS) -> list[tuple[int, int]]:
+    """Fill ``cols`` with the paragraphs under ``root``; return each element's paragraph range.
+
+    Elements span consecutive paragraphs: an element holding any text gives
+    ``(first, end)``, its paragraphs being ``first <= i < end``, in the order the
+    elements close (inner before outer). The walk of :mod:`chromesift.data.walk_kernels`,
+    with this parser's vocabularies.
+    """
+    return walk_kernels.walk(
         root,
         cols,
         _FLAG_NAMES,
-        SKIP_TAGS,
+        skip_tags,
         BLOCK_TAGS,
         FLAG_TAGS,
         ROLE_FLAGS,
@@ -411,142 +446,3 @@ def _walk_fast(root, cols: dict[str, list]) -> list[tuple[int, int]]:
         MAX_PATH_TAGS,
         _TOKEN_CACHE_MAX,
     )
-
-
-def _walk(root, cols: dict[str, list]) -> list[tuple[int, int]]:
-    """Fill ``cols`` with the paragraphs under ``root``; return each element's paragraph range.
-
-    Elements span consecutive paragraphs: an element holding any text gives
-    ``(first, end)``, its paragraphs being ``first <= i < end``, in the order the
-    elements close (inner before outer).
-    """
-    stack: list[tuple] = []
-    ranges: list[tuple[int, int]] = []
-    counts = dict.fromkeys(_FLAG_NAMES, 0)
-    skipping = 0  # > 0 while inside a skipped subtree
-    buf: list[str] = []
-    link_buf = [0, 0]  # link characters, number of links
-    pending_br = False
-    serial = -1
-    texts, tags, paths, depths = cols["text"], cols["tag"], cols["path"], cols["depth"]
-    block_ids, anc1s, anc2s, anc3s = cols["block_id"], cols["anc1"], cols["anc2"], cols["anc3"]
-    owns, ancs, links, link_chars = cols["own_attrs"], cols["anc_attrs"], cols["n_links"], cols["link_chars"]
-    flag_cols = [(cols[name], name) for name in _FLAG_NAMES]
-    skip_tags, block_tags, flag_tags, hidden_style = SKIP_TAGS, BLOCK_TAGS, FLAG_TAGS, _HIDDEN_STYLE
-
-    def flush() -> None:
-        nonlocal pending_br
-        pending_br = False
-        if not buf:
-            return
-        text = "".join(buf)
-        buf.clear()
-        n_chars, n_links = link_buf
-        link_buf[0] = link_buf[1] = 0
-        if not text or text.isspace():
-            return
-        text = _WS.sub(" ", text).strip()
-        # the paragraph belongs to the nearest open block element
-        bi = len(stack) - 1
-        while bi > 0 and not stack[bi][_F_BLOCK]:
-            bi -= 1
-        block = stack[bi] if stack else None
-        anc_tokens: list[str] = []
-        kept = 0
-        for j in range(bi - 1, -1, -1):
-            toks = stack[j][_F_TOKENS]
-            if toks:
-                anc_tokens.extend(toks)
-                kept += 1
-                if kept >= MAX_ANCESTOR_ATTRS:
-                    break
-        texts.append(text)
-        tags.append(block[_F_TAG] if block else "")
-        paths.append("/".join([fr[_F_TAG] for fr in stack[max(0, bi + 1 - MAX_PATH_TAGS) : bi + 1]]))
-        depths.append(bi + 1)
-        block_ids.append(block[_F_SERIAL] if block else -1)
-        anc1s.append(stack[bi - 1][_F_SERIAL] if bi >= 1 else -1)
-        anc2s.append(stack[bi - 2][_F_SERIAL] if bi >= 2 else -1)
-        anc3s.append(stack[bi - 3][_F_SERIAL] if bi >= 3 else -1)
-        owns.append(" ".join(block[_F_TOKENS]) if block else "")
-        ancs.append(" ".join(anc_tokens))
-        links.append(n_links)
-        link_chars.append(min(n_chars, len(text)))
-        for col, name in flag_cols:
-            col.append(counts[name] > 0)
-
-    walker = etree.iterwalk(root, events=("start", "end", "comment", "pi"))
-    for event, el in walker:
-        if event == "start":
-            tag = el.tag
-            tag = tag.lower() if "}" not in tag else tag.rsplit("}", 1)[1].lower()
-            if skipping or tag in skip_tags or el.get("hidden") is not None or (
-                (style := el.get("style")) and hidden_style.search(style)
-            ):
-                skipping += 1
-                stack.append((tag, (), (), True, False, -1, 0))
-                walker.skip_subtree()
-                continue
-            cls, id_, role = el.get("class"), el.get("id"), el.get("role")
-            tokens = (_tokens(cls) if cls else ()) + (_tokens(id_) if id_ else ())
-            flags: tuple[str, ...] = ()
-            if tag in flag_tags:
-                flags = (flag_tags[tag],)
-            if role:
-                tokens += _tokens(role)
-                rf = ROLE_FLAGS.get(role.strip().lower())
-                if rf:
-                    flags = flags + (rf,)
-            block = tag in block_tags
-            if block:
-                flush()
-            elif tag == "br":
-                if pending_br:
-                    flush()
-                else:
-                    pending_br = True
-                    buf.append(" ")
-            for f in flags:
-                counts[f] += 1
-            serial += 1
-            stack.append((tag, tokens, flags, False, block, serial, len(texts)))
-            if tag == "a" and el.get("href") is not None:
-                link_buf[1] += 1
-            txt = el.text
-            if txt:
-                buf.append(txt)
-                if counts["in_a"]:
-                    link_buf[0] += len(txt.strip())
-                if pending_br and not txt.isspace():
-                    pending_br = False
-        elif event == "end":
-            fr = stack.pop()
-            if fr[_F_SKIP]:
-                skipping -= 1
-            else:
-                if fr[_F_BLOCK]:
-                    stack.append(fr)  # the paragraph still belongs to this element
-                    flush()
-                    stack.pop()
-                for f in fr[_F_FLAGS]:
-                    counts[f] -= 1
-                if len(texts) > fr[_F_FIRST]:
-                    ranges.append((fr[_F_FIRST], len(texts)))
-            if skipping:
-                continue
-            tail = el.tail
-            if tail:
-                buf.append(tail)
-                if counts["in_a"]:
-                    link_buf[0] += len(tail.strip())
-                if pending_br and not tail.isspace():
-                    pending_br = False
-        elif not skipping:
-            # a comment or processing instruction: itself invisible, the text after it is not
-            tail = el.tail
-            if tail:
-                buf.append(tail)
-                if counts["in_a"]:
-                    link_buf[0] += len(tail.strip())
-    flush()
-    return ranges

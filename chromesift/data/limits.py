@@ -16,7 +16,7 @@ from chromesift.errors import ChromesiftError
 
 #: paragraphs a page may have (the largest page of the 14 corpora has under 10,000)
 MAX_PARAGRAPHS = 100_000
-#: tags an HTML page may have (counted as ``<`` characters, before parsing)
+#: start tags an HTML page may have (counted on its bytes, before parsing)
 MAX_TAGS = 1_000_000
 ENV_MAX_PARAGRAPHS = "CHROMESIFT_MAX_PARAGRAPHS"
 ENV_MAX_TAGS = "CHROMESIFT_MAX_TAGS"
@@ -59,10 +59,10 @@ def check_paragraphs(count: int) -> None:
         )
 
 
-def check_tags(data: bytes | str) -> None:
-    """Raise :class:`PageLimitError` when HTML has more tags than allowed (before parsing)."""
+def check_tags(count: int) -> None:
+    """Raise :class:`PageLimitError` when HTML has more start tags than allowed (counted on
+    the bytes, before parsing)."""
     limit = max_tags()
-    count = data.count(b"<" if isinstance(data, bytes) else "<")
     if count > limit:
         raise PageLimitError(
             f"the page has {count:,} tags, more than the limit of {limit:,} "

@@ -7,12 +7,14 @@ evaluation use it.
 from __future__ import annotations
 
 import re
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from chromesift.data.html import parse_html, parse_html_columns
 from chromesift.data.sniff import wide_encoding
 from chromesift.data.text import parse_text, parse_text_columns
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMATS = ("html", "text")
 _MARKUP = re.compile(

@@ -7,9 +7,12 @@ with one clear message instead of deep inside a transformer.
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from chromesift.errors import ChromesiftError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Columns every paragraph table carries, with their dtypes.
 CORE_COLUMNS: dict[str, str] = {
@@ -82,11 +85,15 @@ class SchemaError(ChromesiftError, ValueError):
 
 def empty_table() -> pd.DataFrame:
     """Return a paragraph table with no rows and every column typed."""
+    import pandas as pd
+
     return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in COLUMNS.items()})
 
 
 def from_columns(columns: dict[str, list], doc_id: str) -> pd.DataFrame:
     """Build a typed paragraph table of one page from column lists (without ``doc_id``)."""
+    import pandas as pd
+
     n = len(columns["text"])
     if n == 0:
         return empty_table()
@@ -114,6 +121,8 @@ def validate(frame: object, *, require_labels: bool = False, stage: str = "input
     SchemaError
         With every missing column named at once.
     """
+    import pandas as pd
+
     if not isinstance(frame, pd.DataFrame):
         raise SchemaError(
             f"{stage}: expected a paragraph table (pandas DataFrame), got {type(frame).__name__}"

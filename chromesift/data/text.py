@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from chromesift.data import limits, schema
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _WS = re.compile(r"[^\S\n]+")
 _LINES = re.compile(r"\r\n|\r|\n|\u2028|\u2029")

@@ -20,6 +20,14 @@ from chromesift.plots import FIGURE_HEIGHT, FIGURE_TITLES, FIGURE_WIDTH, render_
 
 #: Colour of the frame drawn around each figure, rgb; unused by the plots themselves.
 FIGURE_FRAME_RGB = (203, 213, 225)
+#: Colour of the in-sample warning at the head of the HTML report, rgb (red).
+IN_SAMPLE_RGB = (207, 34, 46)
+#: The words that mark figures of a model on pages it was trained on.
+IN_SAMPLE_LABEL = "in-sample (trained on these pages)"
+
+
+#: collapsed pages the report lists with their diff (all are counted)
+COLLAPSED_LISTED = 30
 
 
 def _fmt(value, digits: int = 3) -> str:
@@ -33,9 +41,25 @@ def _fmt(value, digits: int = 3) -> str:
 # --- tables ------------------------------------------------------------------------------
 
 
+def _in_sample(results: dict) -> list[str]:
+    """The datasets the scored model was trained on (empty for an honest run)."""
+    meta = results.get("meta", {})
+    return list(meta.get("in_sample_datasets") or []) if meta.get("in_sample") else []
+
+
+def in_sample_note(results: dict) -> str | None:
+    """The report's in-sample warning, or None when every dataset is unseen by the model."""
+    names = _in_sample(results)
+    if not names:
+        return None
+    return (f"{IN_SAMPLE_LABEL}: {', '.join(names)}. chromesift's figures on these datasets "
+            "are not held out and overstate what it does on unseen pages.")
+
+
 def _f1_table(results: dict) -> tuple[list[str], list[list[str]]]:
     extractors = results["extractors"]
     header = ["dataset", "pages", "score"] + extractors
+    seen = set(_in_sample(results))
     rows = []
     for name, d in results["datasets"].items():
         vals = [d["extractors"].get(e, {}).get("f1") for e in extractors]
@@ -44,14 +68,72 @@ def _f1_table(results: dict) -> tuple[list[str], list[list[str]]]:
             f"**{_fmt(v)}**" if v is not None and best is not None and v == best else _fmt(v)
             for v in vals
         ]
-        rows.append([name, str(d["n_pages"]), d.get("score", "")] + cells)
-    vals = [results["overall"].get(e, {}).get("f1") for e in extractors]
-    best = max((v for v in vals if v is not None and v == v), default=None)
-    rows.append(
-        ["**macro**", str(sum(d["n_pages"] for d in results["datasets"].values())), ""]
-        + [f"**{_fmt(v)}**" if v == best and v is not None else _fmt(v) for v in vals]
-    )
+        label = f"{name} (in-sample)" if name in seen else name
+        rows.append([label, str(d["n_pages"]), d.get("score", "")] + cells)
+    for name, d in results.get("subsets", {}).items():
+        rows.append([f"{name} (subset)", str(d["n_pages"]), d.get("score", "")]
+                    + [_fmt(d["extractors"].get(e, {}).get("f1")) for e in extractors])
+    for label, key, n_pages in (
+        ("macro", "f1", sum(d["n_pages"] for d in results["datasets"].values())),
+        ("modern news", "modern_news_f1", None),
+    ):
+        vals = [results["overall"].get(e, {}).get(key) for e in extractors]
+        if all(v is None for v in vals):
+            continue
+        best = max((v for v in vals if v is not None and v == v), default=None)
+        rows.append(
+            [f"**{label}**", "" if n_pages is None else str(n_pages), ""]
+            + [f"**{_fmt(v)}**" if v == best and v is not None else _fmt(v) for v in vals]
+        )
     return header, rows
+
+
+def _collapsed_table(results: dict) -> tuple[list[str], list[list[str]]] | None:
+    collapsed = results.get("collapsed") or {}
+    names = [n for n in ("chromesift", "chromesift-text") if any(n in d for d in collapsed.values())]
+    if not names:
+        return None
+    rows = [[ds] + [f"{d[n]['count']} of {d[n]['pages']}" if n in d else "–" for n in names]
+            for ds, d in collapsed.items()]
+    rows.append(["**all**"] + [str(sum(d[n]["count"] for d in collapsed.values() if n in d)) for n in names])
+    return ["dataset"] + names, rows
+
+
+def collapsed_items(results: dict, limit: int) -> list[dict]:
+    """The collapsed pages of chromesift (HTML), lowest F1 first, at most ``limit``."""
+    items = [i for d in (results.get("collapsed") or {}).values() for i in d.get("chromesift", {}).get("items", [])]
+    return sorted(items, key=lambda i: (i["f1"], i["dataset"], i["id"]))[:limit]
+
+
+def _collapsed_md(items: list[dict]) -> str:
+    out: list[str] = []
+    for p in items:
+        out += [f"### {p['dataset']} / {p['id']}", ""]
+        if p.get("url"):
+            out += [p["url"], ""]
+        out += [f"chromesift F1 {_fmt(p['f1'])}, trafilatura F1 {_fmt(p['peer_f1'])}", ""]
+        for label, sign, what in (("missed", "-", "trafilatura has, chromesift lacks"),
+                                  ("extra", "+", "chromesift has, trafilatura lacks")):
+            lines = p.get(label) or []
+            out += [f"{label} ({what}):" + ("" if lines else " none"), ""]
+            if lines:
+                out += ["```diff", *(f"{sign} {s}" for s in lines), "```", ""]
+    return "\n".join(out)
+
+
+def _collapsed_html(items: list[dict]) -> str:
+    parts = []
+    for p in items:
+        url = f" — {html.escape(p['url'])}" if p.get("url") else ""
+        missed = "".join(f"<div class='missed'>{html.escape(s)}</div>" for s in p.get("missed", []))
+        extra = "".join(f"<div class='extra'>{html.escape(s)}</div>" for s in p.get("extra", []))
+        parts.append(
+            f"<div class='page'><strong>{html.escape(p['dataset'] + ' / ' + p['id'])}</strong>{url}<br>"
+            f"chromesift F1 {_fmt(p['f1'])} · trafilatura F1 {_fmt(p['peer_f1'])}"
+            f"<div class='snips'><em>trafilatura has, chromesift lacks:</em>{missed or ' none'}"
+            f"<br><em>chromesift has, trafilatura lacks:</em>{extra or ' none'}</div></div>"
+        )
+    return "".join(parts)
 
 
 def _pr_table(results: dict) -> tuple[list[str], list[list[str]]]:
@@ -174,7 +256,8 @@ def _meta_lines(results: dict) -> list[str]:
     lines = []
     for key in ("model", "split", "created", "git_commit", "limit"):
         if meta.get(key) is not None:
-            lines.append(f"{key}: {meta[key]}")
+            in_sample = key == "split" and meta.get("in_sample")
+            lines.append(f"{key}: {meta[key]}" + (f", {IN_SAMPLE_LABEL}" if in_sample else ""))
     if meta.get("peer_versions"):
         lines.append(
             "peers: " + ", ".join(f"{k} {v}" for k, v in meta["peer_versions"].items())
@@ -206,6 +289,7 @@ figcaption {{ font-size: 13px; color: #57606a; margin-top: 4px; }}
 .missed {{ background: #ffebe9; text-decoration: line-through; }}
 .extra {{ background: #dafbe1; }}
 .snips {{ white-space: pre-wrap; }}
+.in-sample {{ color: rgb{IN_SAMPLE_RGB}; font-weight: bold; font-size: 16px; margin: 4px 0 12px 0; }}
 """
 
 
@@ -251,6 +335,12 @@ def _sections(results: dict) -> list[tuple[str, tuple[list[str], list[list[str]]
          "Wall time of the extraction call per page; peers run in worker processes with a "
          "time limit, and a failed or timed-out page counts as empty output."),
     ]
+    collapsed = _collapsed_table(results)
+    if collapsed is not None:
+        sections.insert(1, ("Collapsed pages", collapsed,
+                            "Pages where chromesift scores below 0.5 while trafilatura scores above 0.9 "
+                            "(of the pages both were scored on): one empty or wrong page costs a user "
+                            "more than a point of mean F1. The worst are listed below with their diff."))
     ci = _ci_table(results)
     if ci is not None:
         sections.insert(2, ("95% intervals of F1", ci,
@@ -323,7 +413,8 @@ def write_report(results: dict, out_dir: Path | str, *, title: str = "chromesift
     sections = _sections(results)
     worst = results.get("worst_pages") or []
 
-    md = [f"# {title}", ""] + [f"- {line}" for line in meta] + [""]
+    warning = in_sample_note(results)
+    md = [f"# {title}", ""] + ([f"**{warning}**", ""] if warning else []) + [f"- {line}" for line in meta] + [""]
     for heading, table, note in sections:
         md += [f"## {heading}", ""]
         if note:
@@ -332,13 +423,18 @@ def write_report(results: dict, out_dir: Path | str, *, title: str = "chromesift
     if plots:
         md += ["## Figures", ""]
         md += [f"![{FIGURE_TITLES[n]}](plots/{n}.png)\n" for n in plots]
+    collapsed = collapsed_items(results, COLLAPSED_LISTED)
+    if collapsed:
+        md += ["## Collapsed pages against trafilatura", "", _collapsed_md(collapsed)]
     if worst:
         md += ["## The worst pages of chromesift", "", _worst_md(worst)]
     (out / "report.md").write_text("\n".join(md) + "\n", encoding="utf-8")
 
     # figures first after the headline table, so that they sit high on the page
-    body = [f"<h1>{html.escape(title)}</h1>",
-            "<div class='meta'>" + "<br>".join(html.escape(m) for m in meta) + "</div>"]
+    body = [f"<h1>{html.escape(title)}</h1>"]
+    if warning:
+        body.append(f"<p class='in-sample' id='in-sample'>{html.escape(warning)}</p>")
+    body.append("<div class='meta'>" + "<br>".join(html.escape(m) for m in meta) + "</div>")
     head_heading, head_table, _ = sections[0]
     body += [f"<h2>{html.escape(head_heading)}</h2>", _html_table(*head_table)]
     if plots:
@@ -357,6 +453,8 @@ def write_report(results: dict, out_dir: Path | str, *, title: str = "chromesift
         body.append(_html_table(*table))
     if worst:
         body += ["<h2>The worst pages of chromesift</h2>", _worst_html(worst)]
+    if collapsed:
+        body += ["<h2>Collapsed pages against trafilatura</h2>", _collapsed_html(collapsed)]
     page = (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"

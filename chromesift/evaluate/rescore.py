@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from chromesift.errors import UserError
-from chromesift.models.rules import TEXT_RELATIVE_CUT
+from chromesift.models.rules import EMPTY_CUT, TEXT_RELATIVE_CUT
 
 MODES = ("html", "text")
 #: the extractor names of the evaluation report, per mode
@@ -40,6 +40,7 @@ class Rule:
     threshold: float | None = None
     html_relative_cut: float | None = None
     text_relative_cut: float | None = TEXT_RELATIVE_CUT
+    empty_cut: float | None = EMPTY_CUT
 
     @property
     def name(self) -> str:
@@ -47,7 +48,8 @@ class Rule:
             return none if v is None else f"{v:g}"
 
         return (f"threshold {show(self.threshold, 'as run')}, "
-                f"html cut {show(self.html_relative_cut, 'none')}, text cut {show(self.text_relative_cut, 'none')}")
+                f"html cut {show(self.html_relative_cut, 'none')}, text cut {show(self.text_relative_cut, 'none')}"
+                + ("" if self.empty_cut is None else f", empty cut {self.empty_cut:g}"))
 
     def relative_cut(self, mode: str) -> float | None:
         return self.html_relative_cut if mode == "html" else self.text_relative_cut
@@ -102,16 +104,19 @@ def _check_rules(rules: list[Rule]) -> None:
     for rule in rules:
         if rule.threshold is not None and not 0.0 <= rule.threshold <= 1.0:
             raise UserError(f"a threshold must be between 0 and 1, not {rule.threshold:g}")
-        for cut in (rule.html_relative_cut, rule.text_relative_cut):
+        for cut in (rule.html_relative_cut, rule.text_relative_cut, rule.empty_cut):
             if cut is not None and not 0.0 < cut <= 1.0:
                 raise UserError(f"a relative cut must be in (0, 1], not {cut:g}")
 
 
 def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None,
-            modes: tuple[str, ...] = MODES, run_threshold: float | None = None, progress: bool = False) -> dict:
+            modes: tuple[str, ...] = MODES, run_threshold: float | None = None, progress: bool = False,
+            peer_cache: Path | None = None) -> dict:
     """Score each rule on the report's held-out pages, per dataset and mode.
 
-    ``run_threshold`` is the folds' threshold where the report does not record it.
+    ``run_threshold`` is the folds' threshold where the report does not record it. With
+    ``peer_cache`` (the evaluation's peer cache folder), each rule's collapsed pages against
+    trafilatura are counted too (trafilatura runs on the pages its cache lacks).
 
     Returns ``rules`` (names, :data:`AS_RUN` first), ``datasets`` (name -> ``kind`` and,
     per mode, ``f1`` per rule and the ``reported`` F1), ``mean`` (per mode and rule: the
@@ -122,11 +127,15 @@ def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None
     from chromesift.data import corpus
     from chromesift.data.page import to_columns
     from chromesift.evaluate.run import (
+        COLLAPSE_PEER,
+        MODERN_NEWS,
         EvaluationConfig,
+        collapsed_pages,
         dataset_kind,
         macro_mean,
         resolve_datasets,
         score_texts,
+        subsets_of,
         text_dump,
     )
     from chromesift.models.rules import decide
@@ -152,7 +161,7 @@ def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None
             raise UserError(f"the report has no {mode} predictions (run without that mode)")
     config = EvaluationConfig(data_dir=data_dir, datasets=tuple(maps), n_boot=0)
     data_dir, _ = resolve_datasets(config)  # the corpus folder, each dataset checked to be there
-    out: dict = {"rules": [r.name for r in rules], "datasets": {}, "mean": {}}
+    out: dict = {"rules": [r.name for r in rules], "datasets": {}, "subsets": {}, "mean": {}}
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -163,6 +172,11 @@ def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None
         pages = list(corpus.iter_pages(corpus.dataset_path(data_dir, ds), meta.get("limit")))
         kind = dataset_kind(pages)
         entry = out["datasets"][ds] = {"kind": kind}
+        peer_texts = None
+        if peer_cache is not None:
+            from chromesift.evaluate.peers import run_peer
+
+            peer_texts = [r.text for r in run_peer(COLLAPSE_PEER, pages, cache_dir=peer_cache)]
         for mode in modes:
             sub = pred[(pred["dataset"] == ds) & (pred["mode"] == mode)]
             stored = {page: (g["position"].to_numpy(), g["probability"].to_numpy(dtype=float))
@@ -179,12 +193,24 @@ def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None
                 scores[rows[0]] = scores_from(rows[1], maps[ds])
                 for k, rule in enumerate(rules):
                     threshold = thresholds[ds] if rule.threshold is None else rule.threshold
-                    keep, _ = decide(cols, scores, threshold, title=False, relative_cut=rule.relative_cut(mode))
+                    keep, _ = decide(cols, scores, threshold, title=False, relative_cut=rule.relative_cut(mode),
+                                     empty_cut=rule.empty_cut)
                     texts[k].append("\n".join(t for t, c in zip(cols["text"], keep.tolist(), strict=True) if c))
             f1 = {rule.name: score_texts(kind, pages, t, config)["f1"] for rule, t in zip(rules, texts, strict=True)}
             reported = (results.get("datasets", {}).get(ds, {}).get("extractors", {})
                         .get(REPORT_NAMES[mode], {}).get("f1"))
             entry[mode] = {"f1": f1, "reported": reported}
+            for page_type, idx in subsets_of(pages).items():
+                sub = out["subsets"].setdefault(f"{ds}/{page_type}", {"kind": kind})
+                sub[mode] = {"f1": {rule.name: score_texts(kind, [pages[i] for i in idx], [t[i] for i in idx],
+                                                           config)["f1"]
+                                    for rule, t in zip(rules, texts, strict=True)}}
+            if peer_texts is not None:
+                entry[mode]["collapsed"] = {
+                    rule.name: collapsed_pages(ds, kind, pages, {REPORT_NAMES["html"]: t, COLLAPSE_PEER: peer_texts})
+                    [REPORT_NAMES["html"]]["count"]
+                    for rule, t in zip(rules, texts, strict=True)
+                }
             if reported is not None and f1[AS_RUN.name] is not None:
                 differences.append(abs(f1[AS_RUN.name] - reported))
             if bar is not None:
@@ -198,6 +224,14 @@ def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None
                 kind: macro_mean([d[mode]["f1"][rule.name] for d in out["datasets"].values() if d["kind"] == kind])
                 for kind in ("full", "snippets")
             }
+            found = {**out["datasets"], **out["subsets"]}
+            out["mean"][mode][rule.name]["modern"] = macro_mean(
+                [found[d][mode]["f1"][rule.name] for d in MODERN_NEWS if d in found])
+            out["mean"][mode][rule.name]["all"] = macro_mean(
+                [d[mode]["f1"][rule.name] for d in out["datasets"].values()])
+            if peer_cache is not None:
+                out["mean"][mode][rule.name]["collapsed"] = sum(
+                    d[mode]["collapsed"][rule.name] for d in out["datasets"].values())
     out["largest_difference"] = max(differences) if differences else None
     return out
 
@@ -206,7 +240,7 @@ def table(out: dict) -> str:
     """The rules side by side, one plain-text table per mode (F1 per dataset, then the means)."""
     rules = out["rules"]
     lines = [f"rule {k}: {name}" for k, name in enumerate(rules)]
-    width = max([len(d) for d in out["datasets"]] + [len("mean, full-text datasets")])
+    width = max([len(d) for d in [*out["datasets"], *out.get("subsets", {})]] + [len("mean, full-text datasets")])
 
     def fmt(v) -> str:
         return "   -  " if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
@@ -216,8 +250,14 @@ def table(out: dict) -> str:
         for ds, d in out["datasets"].items():
             lines.append(" ".join([f"{ds:{width}s}", fmt(d[mode]["reported"])]
                                   + [fmt(d[mode]["f1"][r]) for r in rules]))
-        for kind, label in (("full", "mean, full-text datasets"), ("snippets", "mean, snippet datasets")):
-            lines.append(" ".join([f"{label:{width}s}", "      "] + [fmt(means[r][kind]) for r in rules]))
+        for ds, d in out.get("subsets", {}).items():
+            lines.append(" ".join([f"{ds:{width}s}", "      "] + [fmt(d[mode]["f1"][r]) for r in rules]))
+        for kind, label in (("full", "mean, full-text datasets"), ("snippets", "mean, snippet datasets"),
+                            ("all", "mean of all"), ("modern", "mean, modern news")):
+            lines.append(" ".join([f"{label:{width}s}", "      "] + [fmt(means[r].get(kind)) for r in rules]))
+        if all("collapsed" in means[r] for r in rules):
+            lines.append(" ".join([f"{'collapsed pages':{width}s}", "      "]
+                                  + [f"{means[r]['collapsed']:6d}" for r in rules]))
     diff = out["largest_difference"]
     if diff is not None:
         verdict = "reproduces" if diff < 1e-3 else "does NOT reproduce"

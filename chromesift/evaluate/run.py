@@ -6,6 +6,13 @@ plain dict and writes the report folder (``report.md``, ``report.html``,
 given a fitter (``fit``, e.g. a :class:`HeldOutTrainer`): the evaluation stage does not
 import training, the command line (:mod:`chromesift.cli.evaluate`) wires the two.
 MLflow is imported only in :func:`log_to_mlflow`.
+
+Honesty: scoring a bundle on a corpus it was trained on (same dataset name and corpus
+file sha256 as its ``metadata.json`` records, see :func:`in_sample_datasets`) is
+refused unless ``in_sample`` is set; then the report, ``metrics.json`` and the MLflow
+run say so. Lineage: the MLflow run records the bundle's sha256, its training run and
+each corpus file as a dataset input; a leave-one-dataset-out run has one nested run
+per held-out dataset.
 """
 
 from __future__ import annotations
@@ -34,7 +41,24 @@ from chromesift.evaluate.peers import (
     PEERS,
     run_peer,
 )
-from chromesift.tracking import git_commit, start_run
+from chromesift.tracking import (
+    TAG_BUNDLE_SHA256,
+    TAG_DATASETS,
+    TAG_GIT_COMMIT,
+    TAG_HELD_OUT,
+    TAG_IN_SAMPLE,
+    TAG_IN_SAMPLE_DATASETS,
+    TAG_STAGE,
+    TAG_TRAINING_RUN,
+    TAG_TRAINING_RUN_URL,
+    artifact_progress,
+    git_commit,
+    log_corpus_inputs,
+    param_value,
+    run_exists,
+    run_link,
+    start_run,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +68,19 @@ SELF = "chromesift"
 #: chromesift on the plain-text dump of each page (its visible text, one line per paragraph).
 SELF_TEXT = "chromesift-text"
 DEFAULT_EXPERIMENT = "chromesift-evaluate"
+#: the corpora of today's news and articles: the report's "modern news" mean is over those
+#: of them that were evaluated (``wcxb/article`` is the subset of wcxb's article pages)
+MODERN_NEWS = ("fundus", "andy-article-extraction", "readability", "newspaper3k-fixtures", "wcxb/article",
+               "trafilatura-eval")
+#: page types (``meta.page_type``) whose pages are also scored apart, as ``<dataset>/<type>``
+SUBSET_TYPES = ("article",)
+#: a page of ours collapses where it scores below this while the peer below scores above
+#: :data:`COLLAPSE_PEER_ABOVE` on the same page: one empty page costs a user more than a
+#: point of mean F1
+COLLAPSE_BELOW = 0.5
+COLLAPSE_PEER_ABOVE = 0.9
+COLLAPSE_PEER = "trafilatura"
+
 
 
 @dataclass(frozen=True)
@@ -95,6 +132,10 @@ class EvaluationConfig:
         Show progress bars.
     text_mode
         Also score chromesift on each page's plain-text dump (column ``chromesift-text``).
+    in_sample
+        With ``split="whole"``: score the model also on datasets it was trained on
+        (:func:`in_sample_datasets`); the report is then marked in-sample. Without it
+        such a run is refused.
     """
 
     model: Path | None = None
@@ -117,10 +158,23 @@ class EvaluationConfig:
     train_config: Path | None = None
     progress: bool = True
     text_mode: bool = True
+    in_sample: bool = False
+
+    #: fields that change no figure of the run: not logged as params
+    _NOT_PARAMS = ("out", "progress", "mlflow", "experiment", "cache_dir")
 
     def params(self) -> dict[str, str]:
-        """Flat string parameters for MLflow."""
-        return {k: str(v) for k, v in dataclasses.asdict(self).items()}
+        """MLflow params: what decides the run's figures, as plain text.
+
+        Values go through :func:`chromesift.tracking.param_value` (paths relative to the
+        working directory or their last component, lists comma-separated); ``model`` is
+        ``default`` for the shipped bundle, ``limit`` is ``all`` without one. Where the
+        report goes, progress bars, the experiment and the peer cache are left out.
+        """
+        out = {k: param_value(v) for k, v in dataclasses.asdict(self).items() if k not in self._NOT_PARAMS}
+        out["model"] = "default" if self.model is None else param_value(Path(self.model))
+        out["limit"] = "all" if self.limit is None else str(self.limit)
+        return out
 
 
 def summary_table(results: dict) -> str:
@@ -210,6 +264,57 @@ def load_bundle(path: Path | None, *, trusted: bool = False):
     except ChromesiftError as exc:
         where = f"model bundle {path}" if path is not None else "the default model bundle"
         raise UserError(f"cannot load {where}: {exc}") from None
+
+
+def in_sample_datasets(model_metadata: dict, corpus_sha256: dict[str, str]) -> list[str]:
+    """The evaluated datasets that a model was trained on, by its bundle's metadata.
+
+    A dataset is in-sample when the bundle's ``data`` block names it and records the
+    same sha256 for its corpus file, or names it without a sha256 (nothing shows that
+    the pages differ). A dataset of the same name whose file has another sha256 is
+    another corpus: it counts as unseen, with a warning, since a new release of a
+    corpus may still share pages with the old one.
+
+    Parameters
+    ----------
+    model_metadata
+        The bundle's ``metadata.json`` (a model without a ``data`` block was trained on
+        nothing known).
+    corpus_sha256
+        Evaluated dataset -> sha256 of its corpus file.
+
+    Returns
+    -------
+    list of str
+        Those datasets, in the order of ``corpus_sha256``.
+    """
+    data = (model_metadata or {}).get("data")
+    if not isinstance(data, dict):
+        return []
+    recorded = data.get("sha256") if isinstance(data.get("sha256"), dict) else {}
+    trained = set(data.get("datasets") or ())
+    for key in ("sha256", "pages", "licenses"):  # bundles written before data.datasets
+        if not data.get("datasets") and isinstance(data.get(key), dict):
+            trained |= set(data[key])
+    found = []
+    for name, digest in corpus_sha256.items():
+        if name not in trained:
+            continue
+        if recorded.get(name) and recorded[name] != digest:
+            log.warning("%s: the model was trained on a dataset of this name with another corpus file "
+                        "(sha256 %s..., this one %s...); scored as unseen, but the two may share pages",
+                        name, recorded[name][:12], digest[:12])
+            continue
+        found.append(name)
+    return found
+
+
+def _in_sample_refusal(which: str, names: list[str], metadata: dict) -> str:
+    recorded = ((metadata or {}).get("data") or {}).get("sha256") or {}
+    what = ", ".join(f"{n} (sha256 {recorded[n][:12]}...)" if recorded.get(n) else n for n in names)
+    return (f"{which} was trained on {what}: scoring it there is in-sample, not a measure of unseen pages; "
+            "use --split leave-one-dataset-out or datasets the model never saw, "
+            "or --in-sample to score it anyway with the report marked in-sample")
 
 
 #: ``fit(held_out)``: a model trained without the dataset ``held_out``.
@@ -477,6 +582,64 @@ class _WorstPages:
         return out
 
 
+def page_scores(kind: str, pages, texts: list[str]) -> list[float | None]:
+    """Each page's F1: shingle F1 against its text, or snippet F1 of its snippets (None for a
+    page without ground truth of that kind, or with no snippet the F1 can be made of)."""
+    out: list[float | None] = []
+    for page, text in zip(pages, texts, strict=True):
+        if kind == "full":
+            out.append(None if page.text is None else _page_f1(text, page.text)[2])
+        else:
+            f = metrics.snippet_score([text], [page.with_], [page.without])["f1"]
+            out.append(None if f != f else f)
+    return out
+
+
+def collapsed_pages(dataset: str, kind: str, pages, outputs: dict[str, list[str]]) -> dict:
+    """Per extractor of ours, the pages where it collapses against :data:`COLLAPSE_PEER`.
+
+    ``outputs`` maps extractor names to their texts of ``pages``. Returns, for each of
+    :data:`SELF` and :data:`SELF_TEXT` present (and only when the peer is), ``count``,
+    ``pages`` scored by both, and the collapsed ``items`` (id, url, both F1, and the lines
+    the peer extracted that ours lacks, ``missed``, and the reverse, ``extra``).
+    """
+    if COLLAPSE_PEER not in outputs:
+        return {}
+    peer = page_scores(kind, pages, outputs[COLLAPSE_PEER])
+    out = {}
+    for name in (SELF, SELF_TEXT):
+        if name not in outputs:
+            continue
+        ours = page_scores(kind, pages, outputs[name])
+        items, scored = [], 0
+        for i, (f, g) in enumerate(zip(ours, peer, strict=True)):
+            if f is None or g is None:
+                continue
+            scored += 1
+            if f < COLLAPSE_BELOW and g > COLLAPSE_PEER_ABOVE:
+                missed, extra = text_diff(outputs[name][i], outputs[COLLAPSE_PEER][i], max_items=8)
+                items.append({"dataset": dataset, "id": pages[i].id, "url": pages[i].url, "f1": f,
+                              "peer_f1": g, "missed": missed, "extra": extra})
+        out[name] = {"count": len(items), "pages": scored, "items": items}
+    return out
+
+
+def subsets_of(pages) -> dict[str, list[int]]:
+    """The indices of the pages of each type in :data:`SUBSET_TYPES` (types that occur)."""
+    out: dict[str, list[int]] = {}
+    for i, page in enumerate(pages):
+        t = page.meta.get("page_type")
+        if t in SUBSET_TYPES:
+            out.setdefault(t, []).append(i)
+    return out
+
+
+def modern_news_mean(results: dict, name: str) -> float | None:
+    """The macro F1 of extractor ``name`` over the :data:`MODERN_NEWS` corpora evaluated."""
+    found = {**results.get("datasets", {}), **results.get("subsets", {})}
+    return macro_mean([found[d]["extractors"].get(name, {}).get("f1") for d in MODERN_NEWS if d in found])
+
+
 def macro_mean(values: list[float | None]) -> float | None:
     """The mean of the values that are numbers (None and NaN left out), None if there are none."""
     vals = [v for v in values if v is not None and v == v]
@@ -533,8 +696,24 @@ def run_evaluation(config: EvaluationConfig, *, model=None, fit: HeldOutFit | No
             raise UserError(f"unknown peer {name!r} (known: {', '.join(PEERS)})")
     if not config.include_model and not peer_names:
         raise UserError("nothing to evaluate: --peers-only needs at least one peer")
+    from chromesift.data.util import sha256_file
+
+    given = model is not None
+    files = {ds: dataset_path(data_dir, ds) for ds in datasets}
+    corpus = {ds: {"file": path.name, "sha256": sha256_file(path)} for ds, path in files.items()}
     if config.include_model and config.split == "whole" and model is None:
         model = load_bundle(config.model, trusted=config.trust)
+    in_sample: list[str] = []
+    if config.include_model and config.split == "whole":
+        metadata = getattr(model, "metadata", None) or {}
+        in_sample = in_sample_datasets(metadata, {ds: c["sha256"] for ds, c in corpus.items()})
+        if in_sample and not config.in_sample:
+            which = (f"model {metadata.get('name', '?')!r} (given)" if given
+                     else f"bundle {config.model}" if config.model is not None else "the shipped default model")
+            raise UserError(_in_sample_refusal(which, in_sample, metadata))
+        if in_sample:
+            log.warning("in-sample: the model was trained on %s; their figures are not held out",
+                        ", ".join(in_sample))
     trainer = None
     if config.include_model and config.split != "whole":
         if model is not None:
@@ -556,6 +735,9 @@ def run_evaluation(config: EvaluationConfig, *, model=None, fit: HeldOutFit | No
             ),
             "model_metadata": _model_meta(model) if model is not None else {},
             "split": config.split,
+            "in_sample": bool(in_sample),
+            "in_sample_datasets": in_sample,
+            "corpus": corpus,
             "datasets": {},
             "peers": peer_names,
             "peer_versions": {n: PEERS[n].version() for n in peer_names},
@@ -567,6 +749,8 @@ def run_evaluation(config: EvaluationConfig, *, model=None, fit: HeldOutFit | No
         },
         "extractors": extractors,
         "datasets": {},
+        "subsets": {},
+        "collapsed": {},
         "overall": {},
         "timings": {e: [] for e in extractors},
     }
@@ -584,7 +768,7 @@ def run_evaluation(config: EvaluationConfig, *, model=None, fit: HeldOutFit | No
         bar = tqdm(total=len(datasets), desc="datasets", unit="dataset")
     try:
         for ds in datasets:
-            pages = list(iter_pages(dataset_path(data_dir, ds), config.limit))
+            pages = list(iter_pages(files[ds], config.limit))
             if bar is not None:
                 bar.set_postfix_str(ds)
             kind = dataset_kind(pages)
@@ -631,6 +815,16 @@ def run_evaluation(config: EvaluationConfig, *, model=None, fit: HeldOutFit | No
                 failures[name] += failed
                 results["timings"][name].extend(m for m in ms if m == m)
                 entry["extractors"][name] = scores
+            for page_type, idx in subsets_of(pages).items():
+                sub = [pages[i] for i in idx]
+                results["subsets"][f"{ds}/{page_type}"] = {
+                    "kind": kind, "n_pages": len(sub), "score": entry["score"],
+                    "extractors": {name: score_texts(kind, sub, [texts[i] for i in idx], config)
+                                   for name, (texts, _, _) in outputs.items()},
+                }
+            collapsed = collapsed_pages(ds, kind, pages, {n: t for n, (t, _, _) in outputs.items()})
+            if collapsed:
+                results["collapsed"][ds] = collapsed
             results["datasets"][ds] = entry
             del pages, outputs
             if bar is not None:
@@ -648,6 +842,7 @@ def run_evaluation(config: EvaluationConfig, *, model=None, fit: HeldOutFit | No
             **_timing_stats(results["timings"][name]),
             "failures": failures[name],
             "n_pages": n_pages_total,
+            "modern_news_f1": modern_news_mean(results, name),
         }
     if config.include_model:
         pooled = {k: np.concatenate([r[k] for r in para_rows]) for k in ("y", "pred", "proba", "len")}
@@ -691,9 +886,16 @@ def flat_metrics(results: dict) -> dict[str, float]:
         for e, s in d["extractors"].items():
             for k in ("f1", "precision", "recall", "token_f1", "accuracy", "ms_median", "failures"):
                 put(f"{k}.{ds}.{e}", s.get(k))
+    for ds, d in results.get("subsets", {}).items():
+        for e, s in d["extractors"].items():
+            put(f"f1.{ds}.{e}", s.get("f1"))
+    for ds, d in results.get("collapsed", {}).items():
+        for e, c in d.items():
+            put(f"collapsed.{ds}.{e}", c["count"])
     for e, s in results["overall"].items():
         for k in ("f1", "precision", "recall", "ms_median", "ms_p90", "pages_per_s", "failures"):
             put(f"macro_{k}.{e}" if k in ("f1", "precision", "recall") else f"{k}.{e}", s.get(k))
+        put(f"modern_news_f1.{e}", s.get("modern_news_f1"))
     para = results.get("paragraphs")
     if para:
         for k, v in para["overall"].items():
@@ -705,22 +907,99 @@ def flat_metrics(results: dict) -> dict[str, float]:
     return out
 
 
+def dataset_metrics(results: dict, dataset: str) -> dict[str, float]:
+    """MLflow metrics of one dataset: ``<score>.<extractor>`` and ``paragraph_<score>``
+    (the metrics of :func:`flat_metrics` that are about ``dataset``, without its name)."""
+    out: dict[str, float] = {}
+
+    def put(key: str, value) -> None:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
+            out[key] = float(value)
+
+    for e, s in results["datasets"][dataset]["extractors"].items():
+        for k in ("f1", "precision", "recall", "token_f1", "accuracy", "ms_median", "failures"):
+            put(f"{k}.{e}", s.get(k))
+    para = (results.get("paragraphs") or {}).get("datasets", {}).get(dataset) or {}
+    for k in ("f1", "char_f1", "average_precision", "brier"):
+        put(f"paragraph_{k}", para.get(k))
+    put("threshold", (results["meta"].get("thresholds") or {}).get(dataset))
+    return out
+
+
+def lineage_tags(results: dict) -> dict[str, str]:
+    """The run's tags (:mod:`chromesift.tracking` keys): stage, datasets, commit, whether
+    it is in-sample, and the scored bundle's sha256 and training run."""
+    meta = results["meta"]
+    tags = {
+        TAG_STAGE: "evaluate",
+        TAG_DATASETS: ",".join(results["datasets"]),
+        TAG_GIT_COMMIT: meta.get("git_commit") or "",
+        TAG_IN_SAMPLE: "true" if meta.get("in_sample") else "false",
+        TAG_IN_SAMPLE_DATASETS: ",".join(meta.get("in_sample_datasets") or ()),
+    }
+    model = meta.get("model_metadata") or {}
+    if model.get("sha256"):
+        tags[TAG_BUNDLE_SHA256] = str(model["sha256"])
+    if model.get("mlflow_run_id"):
+        tags[TAG_TRAINING_RUN] = str(model["mlflow_run_id"])
+        url = run_link(str(model["mlflow_run_id"]))
+        if url:
+            tags[TAG_TRAINING_RUN_URL] = url
+    return tags
+
+
+def _description(results: dict) -> str:
+    """The run's description (Markdown, shown by the MLflow UI): what was scored, a link
+    to its training run when this store holds it, and the in-sample warning."""
+    meta = results["meta"]
+    model = meta.get("model_metadata") or {}
+    lines = []
+    if meta.get("split") == "leave-one-dataset-out":
+        lines.append("Leave-one-dataset-out: one model per held-out dataset (the nested runs).")
+    elif model.get("sha256"):
+        lines.append(f"Scores bundle `{model.get('name', '?')}`, model sha256 `{model['sha256']}`.")
+        run_id = model.get("mlflow_run_id")
+        if run_id:
+            experiment = run_exists(str(run_id))
+            lines.append(f"Trained in run [{run_id}](#/experiments/{experiment}/runs/{run_id})." if experiment
+                         else f"Trained in run `{run_id}` (not in this tracking store).")
+    if meta.get("in_sample"):
+        lines.append(f"**In-sample (trained on these pages): {', '.join(meta['in_sample_datasets'])}.** "
+                     "Their figures are not held out.")
+    return "\n\n".join(lines)
+
+
 def log_to_mlflow(results: dict, report_dir: Path, config: EvaluationConfig) -> str:
-    """Log parameters, metrics and the report folder to MLflow; returns the run id.
+    """Log parameters, lineage, metrics and the report folder to MLflow; returns the run id.
 
     The store and the experiment are set up as for training (:mod:`chromesift.tracking`):
     ``$MLFLOW_TRACKING_URI`` or ``sqlite:///mlflow.db``, and a new experiment keeps its
     artifacts in ``$CHROMESIFT_ARTIFACTS/<experiment>`` (default ``mlartifacts/``).
+
+    The run is tagged by :func:`lineage_tags`, each corpus file is a dataset input
+    (context ``evaluation``, digest its sha256), and a leave-one-dataset-out run gets one
+    nested run per held-out dataset with that dataset's metrics (:func:`dataset_metrics`).
     """
     import mlflow
 
-    with start_run(config.experiment, Path(report_dir).name) as run:
+    meta = results["meta"]
+    corpora = {ds: (c["file"], c["sha256"]) for ds, c in (meta.get("corpus") or {}).items()}
+    with artifact_progress(config.progress), start_run(config.experiment, Path(report_dir).name) as run:
         mlflow.log_params(config.params())
-        mlflow.set_tags({
-            "stage": "evaluate",
-            "datasets": ",".join(results["datasets"]),
-            "git_commit": results["meta"].get("git_commit") or "",
-        })
+        mlflow.set_tags(lineage_tags(results))
+        description = _description(results)
+        if description:
+            mlflow.set_tag("mlflow.note.content", description)
+        log_corpus_inputs(corpora, "evaluation")
         mlflow.log_metrics(flat_metrics(results))
+        if meta.get("split") == "leave-one-dataset-out" and config.include_model:
+            for ds in results["datasets"]:
+                with mlflow.start_run(experiment_id=run.info.experiment_id, run_name=f"held out: {ds}",
+                                      nested=True):
+                    mlflow.set_tags({TAG_STAGE: "evaluate", TAG_HELD_OUT: ds, TAG_DATASETS: ds,
+                                     TAG_GIT_COMMIT: meta.get("git_commit") or ""})
+                    mlflow.log_params({"split": "leave-one-dataset-out", "held_out": ds})
+                    log_corpus_inputs({ds: corpora[ds]} if ds in corpora else {}, "evaluation")
+                    mlflow.log_metrics(dataset_metrics(results, ds))
         mlflow.log_artifacts(str(report_dir), artifact_path="report")
         return run.info.run_id

@@ -1,11 +1,10 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
-"""The per-word and per-row loops of :mod:`chromesift.features.transformer`, in C, and the
-context stage of :mod:`chromesift.models.classifier` (:func:`context_sorted`).
+"""The per-word and per-row loops of :mod:`chromesift.features.transformer`, in C.
 
-Each function gives exactly what the Python code it replaces gives (that code stays in
-the transformer and the model as the reference and the fallback): counts are integers,
-so the float features built from them are the same numbers, and the sums of floats add
-in numpy's order. Strings are read through CPython's code point access; Python objects
+:mod:`chromesift.features.text_kernels` holds their Python references (same names, same
+arguments) and chooses between the two at import. Each function gives exactly what its
+reference gives: counts are integers, so the float features built from them are the same
+numbers, and the sums of floats add in numpy's order. Strings are read through CPython's code point access; Python objects
 are made only where a word must be looked up in a set (stopwords, title words) or an
 attribute string in the cache.
 """
@@ -773,33 +772,11 @@ def float_rows(list columns):
     return out
 
 
-# --- the stage-2 context (chromesift.models.classifier._context_sorted) ---------------------------
+# --- numpy's order of summation and sorting (for position_rows) -----------------------------
 #
-# Bit for bit the numpy code: every sum adds in numpy's order. ``np.add.reduceat`` takes a
-# segment's first value and adds the pairwise sum of the rest (_reduceat_sum), a row sum
-# over the window adds left to right from 0.0, ``np.cumsum`` runs left to right, and the
-# stable sorts of ``np.lexsort`` become sorts by (key, row).
-
-#: the columns :func:`context_sorted` fills, in order (model.CONTEXT_NAMES, checked there)
-CONTEXT_COLUMNS = (
-    "c_p", "c_prev1", "c_prev2", "c_prev3", "c_next1", "c_next2", "c_next3",
-    "c_doc_mean", "c_doc_wmean", "c_doc_max", "c_block_mean", "c_cont1_mean",
-    "c_cont2_mean", "c_window_mean", "c_rank", "c_mass_before", "c_mass_after",
-)
-
-
-cdef enum:
-    X_P = 0
-    X_PREV1 = 1  # .. X_PREV1 + 2
-    X_NEXT1 = 4  # .. X_NEXT1 + 2
-    X_DOC_MEAN = 7
-    X_DOC_WMEAN = 8
-    X_DOC_MAX = 9
-    X_BLOCK_MEAN = 10  # then cont1, cont2
-    X_WINDOW_MEAN = 13
-    X_RANK = 14
-    X_MASS_BEFORE = 15
-    X_MASS_AFTER = 16
+# ``np.add.reduceat`` takes a segment's first value and adds the pairwise sum of the rest
+# (_reduceat_sum), and the stable sorts of ``np.lexsort`` become sorts by (key, row).
+# chromesift/models/_context.pyx has the same helpers: each extension builds on its own.
 
 
 cdef double _pairwise_sum(const double *a, Py_ssize_t n) noexcept nogil:
@@ -853,125 +830,6 @@ cdef int _by_key_then_row(const void *x, const void *y) noexcept nogil:
         if a.key > b.key:
             return 1
     return (a.row > b.row) - (a.row < b.row)
-
-
-def in_doc_order(const double[:] doc, const double[:] pos):
-    """Whether the rows are in document and position order, as ``model.context_features``
-    tests it (each row's document greater, or the same and its position not smaller)."""
-    cdef Py_ssize_t i
-    for i in range(1, doc.shape[0]):
-        if not (doc[i] > doc[i - 1] or (doc[i] == doc[i - 1] and pos[i] >= pos[i - 1])):
-            return False
-    return True
-
-
-def context_sorted(const double[:] p, const double[:] doc, const double[:] block, const double[:] anc1,
-                   const double[:] anc2, const double[:] chars, double[:, :] out):
-    """``model._context_sorted`` into ``out`` (rows sorted by document and position, columns
-    :data:`CONTEXT_COLUMNS`; any strides), the same floats."""
-    cdef Py_ssize_t n = p.shape[0]
-    if n == 0:
-        return
-    cdef double *buf = <double *>malloc(n * sizeof(double))
-    cdef double *cum = <double *>malloc(n * sizeof(double))
-    cdef _Keyed *keyed = <_Keyed *>malloc(n * sizeof(_Keyed))
-    if buf == NULL or cum == NULL or keyed == NULL:
-        free(buf); free(cum); free(keyed)
-        raise MemoryError()
-    cdef Py_ssize_t s = 0, e, i, j, k, size, cnt, a, b
-    cdef double v, acc, mx, base, total, csum, mean, mass
-    cdef const double[:] ids
-    try:
-        # running mass over all rows, as one np.cumsum
-        cum[0] = p[0] * chars[0]
-        for i in range(1, n):
-            cum[i] = cum[i - 1] + p[i] * chars[i]
-        while s < n:
-            e = s + 1
-            while e < n and doc[e] == doc[s]:
-                e += 1
-            size = e - s
-            for i in range(s, e):
-                out[i, X_P] = p[i]
-                for k in range(1, 4):
-                    out[i, X_PREV1 + k - 1] = p[i - k] if i - k >= s else NAN
-                    out[i, X_NEXT1 + k - 1] = p[i + k] if i + k < e else NAN
-                # window mean: a row sum from 0.0 over p, prev1-3, next1-3 (the columns 0-6),
-                # absent values as 0.0
-                acc = 0.0
-                cnt = 0
-                for k in range(X_P, X_NEXT1 + 3):
-                    v = out[i, k]
-                    if isnan(v):
-                        acc += 0.0
-                    else:
-                        acc += v
-                        cnt += 1
-                out[i, X_WINDOW_MEAN] = acc / cnt if cnt > 0 else NAN
-
-            for i in range(size):
-                buf[i] = p[s + i]
-            mean = _reduceat_sum(buf, size) / size
-            mx = p[s]
-            for i in range(s + 1, e):  # np.maximum: NaN wins
-                v = p[i]
-                if not (mx >= v or isnan(mx)):
-                    mx = v
-            for i in range(size):
-                buf[i] = chars[s + i]
-            csum = _reduceat_sum(buf, size)
-            # the document's running mass: the global one less what came before the document
-            base = cum[s - 1] if s > 0 else 0.0
-            total = cum[e - 1] - base
-            for i in range(s, e):
-                out[i, X_DOC_MEAN] = mean
-                out[i, X_DOC_MAX] = mx
-                out[i, X_DOC_WMEAN] = total / csum if csum > 0 else 0.0
-                acc = cum[i] - base
-                mass = p[i] * chars[i]
-                out[i, X_MASS_BEFORE] = (acc - mass) / total if total > 0 else 0.0
-                out[i, X_MASS_AFTER] = (total - acc) / total if total > 0 else 0.0
-
-            # mean p over the rows of each block / container (id) of the document
-            for j in range(3):
-                ids = block if j == 0 else anc1 if j == 1 else anc2
-                for i in range(size):
-                    keyed[i].key = ids[s + i]
-                    keyed[i].row = s + i
-                for i in range(1, size):
-                    if _by_key_then_row(&keyed[i - 1], &keyed[i]) > 0:
-                        qsort(keyed, size, sizeof(_Keyed), _by_key_then_row)
-                        break
-                a = 0
-                while a < size:
-                    b = a + 1
-                    while b < size and keyed[b].key == keyed[a].key:
-                        b += 1
-                    for i in range(a, b):
-                        buf[i - a] = p[keyed[i].row]
-                    mean = _reduceat_sum(buf, b - a) / (b - a)
-                    for i in range(a, b):
-                        k = keyed[i].row
-                        out[k, X_BLOCK_MEAN + j] = mean if ids[k] >= 0 else NAN
-                    a = b
-
-            # rank of p, highest first, ties (equal p; NaN ties nothing) at their average rank
-            for i in range(size):
-                keyed[i].key = -p[s + i]
-                keyed[i].row = s + i
-            qsort(keyed, size, sizeof(_Keyed), _by_key_then_row)
-            a = 0
-            while a < size:
-                b = a + 1
-                while b < size and p[keyed[b].row] == p[keyed[a].row]:
-                    b += 1
-                mean = ((a + 1.0) + <double>b) / 2 / size
-                for i in range(a, b):
-                    out[keyed[i].row, X_RANK] = mean
-                a = b
-            s = e
-    finally:
-        free(buf); free(cum); free(keyed)
 
 
 # --- the position features (transformer._position) ---------------------------------------

@@ -23,6 +23,13 @@ or :func:`export_skops`): skops rebuilds the pipeline without running code and
 accepts only the types in :data:`SKOPS_TRUSTED_TYPES`. An untrusted bundle with a
 ``model.skops`` loads from it with no ``trusted`` flag at all.
 
+For predicting, a bundle also holds ``model.npz`` (:mod:`chromesift.models.packed`; every
+bundle :func:`save_bundle` writes whose pipeline can be packed, and :func:`export_npz` adds
+one to an older bundle): the arrays prediction needs, loaded with numpy alone
+(``allow_pickle=False``), so it needs no trust either and imports neither scikit-learn nor
+pandas. :func:`load_packed` loads it; the pickled pipeline is then loaded only when asked
+for (:attr:`chromesift.models.model.Model.pipeline`).
+
 Check and load are one read: each model file is opened once and read whole, its
 sha256 is taken over those bytes, and only those bytes are unpickled (or rebuilt by
 skops). A file replaced on disk after the check is never what gets loaded.
@@ -55,6 +62,7 @@ log = logging.getLogger(__name__)
 FORMAT = "chromesift-bundle/1"
 MODEL_FILE = "model.joblib"
 SKOPS_FILE = "model.skops"
+NPZ_FILE = "model.npz"
 META_FILE = "metadata.json"
 #: The bundle installed with the package (package data, so ``__file__`` is right here).
 DEFAULT_BUNDLE = Path(__file__).resolve().parent / "default"
@@ -304,6 +312,31 @@ def _folder_lock(folder: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
+def _swap_in(tmp: Path, path: Path, expect: str | None) -> Path:
+    """Put the finished bundle folder ``tmp`` at ``path`` (or beside it, see :func:`save_bundle`
+    ``expect``); returns where it went. The folder that was at ``path`` is removed, or put
+    back if this is interrupted between the two renames."""
+    old = None
+    try:
+        with _folder_lock(path.parent):
+            if expect != ANY and bundle_identity(path) != expect:
+                target = _beside(path)
+                log.warning("%s changed since this run started (another run wrote it): "
+                            "writing the new bundle to %s instead", path, target)
+                path = target
+            if path.exists():
+                old = path.with_name(f".{path.name}.old-{os.getpid()}")
+                os.replace(path, old)
+            os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        if old is not None and old.exists() and not path.exists():
+            os.replace(old, path)  # interrupted between the two renames: put the old one back
+        raise
+    return path
+
+
 def _beside(path: Path) -> Path:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     for i in range(1000):
@@ -322,6 +355,7 @@ def save_bundle(
     skops: bool = False,
     expect: str | None = ANY,
     trust: bool = True,
+    packed: bool | None = None,
 ) -> Path:
     """Write a bundle atomically: a temporary folder beside ``path``, then a rename.
 
@@ -345,6 +379,9 @@ def save_bundle(
         bundle then goes beside it as ``<name>-<UTC time>-<pid>``.
     trust
         Record the model's sha256 in the trust store (:func:`trust_store_path`).
+    packed
+        Write ``model.npz`` (:mod:`chromesift.models.packed`): None where the pipeline can
+        be packed, True always (ValueError where it cannot), False never.
 
     Returns
     -------
@@ -362,12 +399,15 @@ def save_bundle(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    old = None
     try:
         joblib.dump(pipeline, tmp / MODEL_FILE, compress=3)
         extra = {}
         if skops:
             extra["skops_sha256"] = _dump_skops(pipeline, tmp / SKOPS_FILE)
+        npz = _packed_bytes(pipeline, required=packed is True) if packed is not False else None
+        if npz is not None:
+            (tmp / NPZ_FILE).write_bytes(npz)
+            extra["npz_sha256"] = hashlib.sha256(npz).hexdigest()
         meta = {
             "format": FORMAT,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -380,21 +420,8 @@ def save_bundle(
         (tmp / META_FILE).write_text(json.dumps(meta, indent=1, default=str), encoding="utf-8")
         for name, content in (files or {}).items():
             (tmp / name).write_text(content, encoding="utf-8")
-        with _folder_lock(path.parent):
-            if expect != ANY and bundle_identity(path) != expect:
-                target = _beside(path)
-                log.warning("%s changed since this run started (another run wrote it): "
-                            "writing the new bundle to %s instead", path, target)
-                path = target
-            if path.exists():
-                old = path.with_name(f".{path.name}.old-{os.getpid()}")
-                os.replace(path, old)
-            os.replace(tmp, path)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        path = _swap_in(tmp, path, expect)
     except BaseException:
-        if old is not None and old.exists() and not path.exists():
-            os.replace(old, path)  # interrupted between the two renames: put the old one back
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     if trust:
@@ -429,9 +456,9 @@ def export_skops(path: Path, *, trusted: bool | str = False) -> Path:
     files = {
         p.name: p.read_text(encoding="utf-8")
         for p in path.iterdir()
-        if p.is_file() and p.name not in (MODEL_FILE, SKOPS_FILE, META_FILE)
+        if p.is_file() and p.name not in (MODEL_FILE, SKOPS_FILE, NPZ_FILE, META_FILE)
     }
-    written = ("format", "created", "git_commit", "versions", "sha256", "skops_sha256")
+    written = ("format", "created", "git_commit", "versions", "sha256", "skops_sha256", "npz_sha256")
     keep = {k: v for k, v in meta.items() if k not in written}
     return save_bundle(pipeline, path, keep, files, skops=True)
 
@@ -479,6 +506,88 @@ def _skops_pipeline(path: Path, data: bytes, trusted_types: tuple[str, ...] | li
         raise BundleError(f"{path}: cannot load {SKOPS_FILE} ({type(exc).__name__}: {exc})") from None
 
 
+# --- model.npz -------------------------------------------------------------------------------
+
+
+def _packed_bytes(pipeline, *, required: bool = False) -> bytes | None:
+    """``model.npz`` of a pipeline, or None where it cannot be packed (ValueError if ``required``)."""
+    from chromesift.models import packed
+
+    try:
+        return packed.dumps(pipeline)
+    except ValueError as exc:
+        if required:
+            raise
+        log.debug("no %s for this pipeline: %s", NPZ_FILE, exc)
+        return None
+
+
+def export_npz(path: Path, *, trusted: bool | str = False) -> Path:
+    """Add ``model.npz`` to an existing bundle (or replace it), rewriting the bundle atomically.
+
+    Nothing is retrained and no other model file is rewritten: ``model.joblib`` and
+    ``model.skops`` keep their bytes and checksums, and ``metadata.json`` only gains
+    ``npz_sha256``. The pipeline is loaded as :func:`load_bundle` would, so ``trusted``
+    is needed for a bundle that was not written here. Returns the bundle path.
+
+    Raises
+    ------
+    ValueError
+        When the pipeline cannot be packed (:func:`chromesift.models.packed.pack`).
+    """
+    path = Path(path)
+    pipeline, meta = load_bundle(path, trusted=trusted)
+    npz = _packed_bytes(pipeline, required=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        for p in path.iterdir():
+            if p.is_file() and p.name not in (NPZ_FILE, META_FILE):
+                shutil.copy2(p, tmp / p.name)
+        (tmp / NPZ_FILE).write_bytes(npz)
+        raw = json.loads((path / META_FILE).read_text(encoding="utf-8"))  # the file as it is, not _verify's copy
+        raw["npz_sha256"] = hashlib.sha256(npz).hexdigest()
+        (tmp / META_FILE).write_text(json.dumps(raw, indent=1, default=str), encoding="utf-8")
+        verified, _ = _verify(tmp)  # the copies are the files checked above
+        if verified["sha256"] != meta["sha256"]:
+            raise BundleError(f"{path}: {MODEL_FILE} changed while {NPZ_FILE} was written")
+        return _swap_in(tmp, path, ANY)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def load_packed(path: Path):
+    """Verify ``model.npz`` and load it: ``(packed model or None, metadata)``.
+
+    None when the bundle has no ``model.npz`` (bundles written before it): load the
+    pipeline then (:func:`load_bundle`). The file's bytes are read once, hashed and loaded
+    from those bytes; numpy loads them without pickle, so no code runs and no trust is
+    needed, and neither scikit-learn nor pandas is imported.
+
+    Raises
+    ------
+    BundleError
+        When the metadata is unreadable, or ``model.npz`` is altered (its sha256 is not the
+        metadata's ``npz_sha256``) or unreadable.
+    """
+    from chromesift.models import packed
+
+    path = Path(path)
+    meta = read_metadata(path)
+    file = path / NPZ_FILE
+    try:
+        data = file.read_bytes()
+    except FileNotFoundError:
+        return None, meta
+    except OSError as exc:
+        raise BundleError(f"{path}: unreadable {NPZ_FILE} ({exc.strerror or exc})") from None
+    _check_digest(path, NPZ_FILE, data, meta.get("npz_sha256"))
+    try:
+        return packed.loads(data), meta
+    except ValueError as exc:
+        raise BundleError(f"{path}: cannot load {NPZ_FILE}: {exc}") from None
+
+
 # --- reading ---------------------------------------------------------------------------------
 
 
@@ -506,7 +615,7 @@ def _check_fields(path: Path, meta: dict) -> None:
     versions_ = meta.get("versions", {})
     if not isinstance(versions_, dict):
         raise BundleError(f"{path}: {META_FILE} 'versions' must be an object, not {type(versions_).__name__}")
-    for key in ("sha256", "skops_sha256"):
+    for key in ("sha256", "skops_sha256", "npz_sha256"):
         value = meta.get(key)
         if value is not None and not isinstance(value, str):
             raise BundleError(f"{path}: {META_FILE} {key!r} must be a string")
@@ -519,10 +628,19 @@ def _check_fields(path: Path, meta: dict) -> None:
 def verify_bundle(path: Path) -> dict:
     """Check format, the sha256 of every model file and the scikit-learn version; return the metadata.
 
-    A bundle holds ``model.joblib``, ``model.skops`` or both; each present one must
-    match its checksum in the metadata.
+    A bundle holds ``model.joblib``, ``model.skops`` or both, and maybe ``model.npz``;
+    each present one must match its checksum in the metadata.
     """
     return _verify(path)[0]
+
+
+def _check_digest(path: Path, name: str, data: bytes, expected: object) -> None:
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != expected:
+        raise BundleError(
+            f"{path}: sha256 of {name} is {digest[:16]}..., metadata says "
+            f"{str(expected)[:16]}...: the model file was changed or damaged"
+        )
 
 
 def _verify(path: Path) -> tuple[dict, dict[str, bytes]]:
@@ -537,7 +655,7 @@ def _verify(path: Path) -> tuple[dict, dict[str, bytes]]:
     path = Path(path)
     meta = read_metadata(path)
     present: dict[str, bytes] = {}
-    for name, key in ((MODEL_FILE, "sha256"), (SKOPS_FILE, "skops_sha256")):
+    for name, key in ((MODEL_FILE, "sha256"), (SKOPS_FILE, "skops_sha256"), (NPZ_FILE, "npz_sha256")):
         file = path / name
         if not file.is_file():
             continue
@@ -545,14 +663,9 @@ def _verify(path: Path) -> tuple[dict, dict[str, bytes]]:
             data = file.read_bytes()
         except OSError as exc:
             raise BundleError(f"{path}: unreadable {name} ({exc.strerror or exc})") from None
-        digest = hashlib.sha256(data).hexdigest()
-        if digest != meta.get(key):
-            raise BundleError(
-                f"{path}: sha256 of {name} is {digest[:16]}..., metadata says "
-                f"{str(meta.get(key))[:16]}...: the model file was changed or damaged"
-            )
+        _check_digest(path, name, data, meta.get(key))
         present[name] = data
-    if not present:
+    if MODEL_FILE not in present and SKOPS_FILE not in present:
         raise BundleError(f"{path}: {MODEL_FILE} missing")
     trained = meta.get("versions", {}).get("sklearn")
     if trained != sklearn.__version__:

@@ -3,12 +3,15 @@
 Stage 1 sees each paragraph's own features. Stage 2 sees the same features
 plus context made of stage-1 probabilities: the neighbours' probabilities,
 container means (block element and ancestors), document aggregates, and how
-much likely-content text lies before and after the paragraph. Stage-2
-training uses out-of-fold stage-1 probabilities (folds grouped by site), so
-it learns from the same kind of noisy context it meets at prediction time.
+much likely-content text lies before and after the paragraph
+(:mod:`chromesift.models.context`). Stage-2 training uses out-of-fold stage-1
+probabilities (folds grouped by site), so it learns from the same kind of noisy
+context it meets at prediction time.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import pandas as pd
@@ -18,168 +21,18 @@ from sklearn.model_selection import GroupKFold
 from sklearn.utils.validation import check_is_fitted
 
 from chromesift.features.transformer import BOOKKEEPING, CATEGORICAL
-from chromesift.models.forest import flat_forest, two_class
-
-CONTEXT_NAMES = (
-    ["c_p"]
-    + [f"c_prev{k}" for k in (1, 2, 3)]
-    + [f"c_next{k}" for k in (1, 2, 3)]
-    + ["c_doc_mean", "c_doc_wmean", "c_doc_max", "c_block_mean", "c_cont1_mean",
-       "c_cont2_mean", "c_window_mean", "c_rank", "c_mass_before", "c_mass_after"]
-)
-
+from chromesift.models.context import CONTEXT_BOOKS, CONTEXT_NAMES, context_features
+from chromesift.models.forest import flat_forest
+from chromesift.models.packed import calibrate, two_stage_proba
+from chromesift.models.packed import logit as _logit
 
 #: ``calibration_refit`` values: the share of the calibration map's weight on out-of-fold
 #: predictions made with the context of a stage 1 that never saw the row's group
 REFITS = {"stage2": 0.0, "both": 1.0, "mixed": 0.5}
 
-#: Bookkeeping columns the context stage reads, in the order :func:`context_features` takes them.
-CONTEXT_BOOKS = ("_doc", "_pos", "_block", "_anc1", "_anc2")
-_COL = {name: i for i, name in enumerate(CONTEXT_NAMES)}
-
-try:  # the compiled twin of _context_sorted (optional extension; same floats)
-    from chromesift.features._text import CONTEXT_COLUMNS as _FAST_COLUMNS
-    from chromesift.features._text import context_sorted as _fast_context
-    from chromesift.features._text import in_doc_order as _fast_in_order
-except ImportError:
-    _fast_context = _fast_in_order = None
-else:
-    if tuple(_FAST_COLUMNS) != tuple(CONTEXT_NAMES):  # built from another column layout
-        _fast_context = None
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
-
 
 def _take(w: np.ndarray | None, rows) -> np.ndarray | None:
     return None if w is None else w[rows]
-
-
-def context_features(
-    p: np.ndarray,
-    doc: np.ndarray,
-    pos: np.ndarray,
-    block: np.ndarray,
-    anc1: np.ndarray,
-    anc2: np.ndarray,
-    chars: np.ndarray,
-) -> np.ndarray:
-    """Context built from first-stage probabilities ``p``, computed in document order.
-
-    All arguments are arrays of one value per row: the probability, the document
-    and the position in it, the ids of the block element and of the first two
-    ancestor containers (-1 where unknown, as in text input), and the text length.
-    The rows may come in any order: they are sorted by document and position
-    here, and the result is returned in the input's order. Returns a float
-    array of shape ``(n, len(CONTEXT_NAMES))``, columns in :data:`CONTEXT_NAMES` order.
-    """
-    p, doc, pos, block, anc1, anc2, chars = (
-        np.asarray(a, dtype=float).reshape(-1) for a in (p, doc, pos, block, anc1, anc2, chars)
-    )
-    n = len(p)
-    if n == 0:
-        return np.empty((0, len(CONTEXT_NAMES)))
-    # already in (doc, pos) order -- the usual case -- needs no sort (lexsort is stable,
-    # so it would return the identity there)
-    if _fast_context is not None and _fast_in_order is not None:  # the same test in one compiled pass
-        in_order = _fast_in_order(doc, pos)
-    else:
-        d_next, d_prev = doc[1:], doc[:-1]
-        in_order = np.all((d_next > d_prev) | ((d_next == d_prev) & (pos[1:] >= pos[:-1])))
-    if in_order:
-        return _context_in_order(p, doc, block, anc1, anc2, chars)
-    order = np.lexsort((pos, doc))
-    out = np.empty((n, len(CONTEXT_NAMES)))
-    out[order] = _context_in_order(p[order], doc[order], block[order], anc1[order], anc2[order], chars[order])
-    return out
-
-
-def _context_in_order(*columns: np.ndarray) -> np.ndarray:
-    """:func:`_context_sorted`, by its compiled twin where the extension is built."""
-    if _fast_context is None:
-        return _context_sorted(*columns)
-    out = np.empty((len(columns[0]), len(CONTEXT_NAMES)))
-    _fast_context(*columns, out)
-    return out
-
-
-def _segments(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Runs that start where ``flags`` is set: (start of each run, run length, run of each row)."""
-    starts = np.flatnonzero(flags)
-    sizes = np.diff(starts, append=len(flags))
-    return starts, sizes, np.cumsum(flags) - 1
-
-
-def _breaks(*keys: np.ndarray) -> np.ndarray:
-    """True where any of the (sorted) ``keys`` differs from the row before; True on row 0."""
-    flags = np.zeros(len(keys[0]), dtype=bool)
-    flags[0] = True
-    for k in keys:
-        flags[1:] |= k[1:] != k[:-1]
-    return flags
-
-
-def _context_sorted(
-    p: np.ndarray, doc: np.ndarray, block: np.ndarray, anc1: np.ndarray, anc2: np.ndarray, chars: np.ndarray
-) -> np.ndarray:
-    """:func:`context_features` on rows sorted by document and position (documents contiguous)."""
-    n = len(p)
-    out = np.empty((n, len(CONTEXT_NAMES)))
-    starts, sizes, g = _segments(_breaks(doc))
-    idx = np.arange(n)
-    before = idx - starts[g]  # rows of the same document before this one
-    after = (starts + sizes - 1)[g] - idx  # and after it
-    out[:, _COL["c_p"]] = p
-    for k in (1, 2, 3):
-        prev = np.full(n, np.nan)
-        nxt = np.full(n, np.nan)
-        if k < n:
-            prev[k:] = p[: n - k]
-            prev[before < k] = np.nan
-            nxt[: n - k] = p[k:]
-            nxt[after < k] = np.nan
-        out[:, _COL[f"c_prev{k}"]] = prev
-        out[:, _COL[f"c_next{k}"]] = nxt
-    # centred window of 7 clipped to the document = p and its 3+3 neighbours, where they exist
-    win = out[:, [_COL[c] for c in ("c_p", "c_prev1", "c_prev2", "c_prev3", "c_next1", "c_next2", "c_next3")]]
-    present = ~np.isnan(win)
-    count = present.sum(axis=1)
-    out[:, _COL["c_window_mean"]] = np.divide(
-        np.where(present, win, 0.0).sum(axis=1), count, out=np.full(n, np.nan), where=count > 0
-    )
-
-    out[:, _COL["c_doc_mean"]] = (np.add.reduceat(p, starts) / sizes)[g]
-    out[:, _COL["c_doc_max"]] = np.maximum.reduceat(p, starts)[g]
-    mass = p * chars
-    # running sum of the mass within each document: one cumsum, less what came before the document
-    cum = np.cumsum(mass)
-    if len(starts) > 1:
-        cum -= np.concatenate(([0.0], cum[starts[1:] - 1]))[g]
-    total = cum[starts + sizes - 1]
-    csum = np.add.reduceat(chars, starts)
-    out[:, _COL["c_doc_wmean"]] = np.divide(total, csum, out=np.zeros(len(starts)), where=csum > 0)[g]
-    total = total[g]
-    out[:, _COL["c_mass_before"]] = np.divide(cum - mass, total, out=np.zeros(n), where=total > 0)
-    out[:, _COL["c_mass_after"]] = np.divide(total - cum, total, out=np.zeros(n), where=total > 0)
-
-    for name, ids in (("block", block), ("cont1", anc1), ("cont2", anc2)):
-        o = np.lexsort((ids, g))
-        c_starts, c_sizes, c_of = _segments(_breaks(g[o], ids[o]))
-        mean = np.empty(n)
-        mean[o] = (np.add.reduceat(p[o], c_starts) / c_sizes)[c_of]
-        # text input has no containers (-1): leave it unknown
-        out[:, _COL[f"c_{name}_mean"]] = np.where(ids >= 0, mean, np.nan)
-
-    # rank of p within its document, highest first, ties sharing their average rank, over its size
-    # (g is sorted, so sorting by (g, -p) keeps every document on its rows: g[o] == g)
-    o = np.lexsort((-p, g))
-    rank = before + 1.0
-    t_starts, t_sizes, t_of = _segments(_breaks(g, p[o]))
-    avg = (rank[t_starts] + rank[t_starts + t_sizes - 1]) / 2
-    out[o, _COL["c_rank"]] = avg[t_of] / sizes[g]
-    return out
 
 
 class TwoStageClassifier(ClassifierMixin, BaseEstimator):
@@ -317,7 +170,13 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         if self.second_stage:
             oof = np.empty(len(y))
             groups = X["_group"].to_numpy()
+            if len(np.unique(groups)) < 2:
+                # one site (a small corpus of one's own, a fold of grouped CV): its pages are
+                # the only groups out-of-fold predictions can be made over
+                groups = X["_doc"].to_numpy()
             n_groups = len(np.unique(groups))
+            if n_groups < 2:
+                raise ValueError("the context stage needs at least two pages to learn from")
             folds = GroupKFold(n_splits=min(self.stack_folds, n_groups))
             for tr, te in folds.split(F, groups=groups):
                 tr_l = tr[labeled[tr]]
@@ -342,7 +201,7 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
                     cal_groups = groups
                 cal_w = None if calibration_weight is None else np.asarray(calibration_weight, dtype=float)[labeled]
                 unseen = fold_l = None
-                if self.calibration_refit != "stage2":
+                if self.calibration_refit != "stage2" and len(np.unique(cal_groups[labeled])) >= 2:
                     fold_l = self._calibration_folds(cal_groups[labeled])
                     unseen = self._unseen_context(F, books, y, w, labeled, cal_groups, fold_l)[labeled]
                 self.calibration_ = self._fit_calibration(Z, y_l, w_l, cal_groups[labeled], cats, cal_w, unseen,
@@ -410,7 +269,7 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
             if unseen_share < 1:
                 own[te] = m.predict_proba(Z[te])[:, 1]
             if unseen_share > 0:
-                te = te[~np.isnan(unseen[te, _COL["c_p"]])]  # (the neighbours' columns are NaN at page ends)
+                te = te[~np.isnan(unseen[te, CONTEXT_NAMES.index("c_p")])]  # (the neighbours' columns are NaN at page ends)
                 other[te] = m.predict_proba(np.hstack([Z[te, :k], unseen[te]]))[:, 1]
         cal_w = w if cal_w is None else cal_w
         if cal_w is None:
@@ -444,33 +303,13 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         """
         if "stage1_" not in self.__dict__:
             check_is_fitted(self, "stage1_")  # raises NotFittedError
-        M = np.asarray(M, dtype=float)
-        if M.ndim != 2 or M.shape[1] != len(self.feature_names_in_):
-            raise ValueError(
-                f"expected a matrix of {len(self.feature_names_in_)} columns "
-                f"(feature_names_in_), got shape {M.shape}"
-            )
-        n = len(M)
-        if n == 0:
-            return np.zeros((0, 2))
         if not hasattr(self, "model_idx_"):
             self._set_layout()  # pickled before the layout was recorded
-        idx = self.model_idx_
-        k = len(idx)
-        # column-major: a tree reads one feature of consecutive rows, which on a large batch
-        # keeps its reads in cache (5x faster on 50k rows than row-major; the same on one page).
-        # One matrix for both stages: the boosters' columns, then stage 2's context
-        X = np.empty((n, k + len(CONTEXT_NAMES) if self.second_stage else k), order="F")
-        F = X[:, :k]
-        if k and idx[-1] == k - 1:  # (increasing, as _set_layout makes it) the first k columns
-            F[:] = M[:, :k]
-        else:
-            F[:] = M[:, idx]
-        p = self._stage_proba(self.stage1_, F)
-        if self.second_stage:
-            X[:, k:] = context_features(p, *(M[:, j] for j in self.context_idx_), F[:, self.chars_idx_])
-            p = self._stage_proba(self.stage2_, X)
-        return two_class(p)
+        stage2 = functools.partial(self._stage_proba, self.stage2_) if self.second_stage else None
+        return two_stage_proba(
+            M, len(self.feature_names_in_), functools.partial(self._stage_proba, self.stage1_), stage2,
+            self.model_idx_, getattr(self, "context_idx_", None), getattr(self, "chars_idx_", None),
+        )
 
     def calibrated_proba(self, p: np.ndarray) -> np.ndarray:
         """Content probabilities ``p`` of :meth:`predict_proba` mapped to observed frequencies.
@@ -479,11 +318,7 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         calibration could not be fitted). The map is increasing, so it keeps
         the order of the paragraphs.
         """
-        p = np.asarray(p, dtype=float)
-        cal = getattr(self, "calibration_", None)  # bundles before calibration have none
-        if cal is None:
-            return p
-        return 1.0 / (1.0 + np.exp(-(cal[0] * _logit(p) + cal[1])))
+        return calibrate(p, getattr(self, "calibration_", None))  # (bundles before calibration have none)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Probabilities of chrome and content, one row per paragraph.

@@ -2,7 +2,9 @@
 
 :func:`load_model` loads a verified bundle (:mod:`chromesift.models.bundle`); :class:`Model`
 classifies and extracts pages. This is what the library call (:mod:`chromesift`), the batch
-runtime and evaluation use; it imports nothing of training or evaluation.
+runtime and evaluation use; it imports nothing of training or evaluation. A bundle with a
+``model.npz`` predicts from its packed model (:mod:`chromesift.models.packed`): then neither
+scikit-learn nor scipy is imported, and pandas only where a DataFrame is returned.
 """
 
 from __future__ import annotations
@@ -12,14 +14,17 @@ import threading
 from collections.abc import Iterable, Iterator
 from itertools import compress
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from chromesift.data import schema
 from chromesift.data.page import to_columns, to_table
 from chromesift.data.util import chunked
 from chromesift.models.rules import content_mask, decide, headline_index, roles
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: columns of :meth:`Model.classify`, before the structural ones
 RESULT_COLUMNS = ["position", "text", "is_content", "probability", "role"]
@@ -38,13 +43,66 @@ class Model:
     """A loaded bundle: the fitted pipeline, its threshold and metadata.
 
     Reads are thread-safe: prediction does not change the pipeline.
+
+    Parameters
+    ----------
+    pipeline
+        The fitted pipeline, or None when ``packed`` is given (then ``loader`` loads it,
+        on the first read of :attr:`pipeline`).
+    metadata
+        The bundle's metadata (``threshold``).
+    path
+        The bundle folder, if any.
+    packed
+        The bundle's packed model (:mod:`chromesift.models.packed`): prediction,
+        classification and explanation use it, and never import scikit-learn or pandas
+        for it (pandas only to build a DataFrame).
+    loader
+        Loads the pipeline when it is read (:attr:`pipeline`) and not given.
     """
 
-    def __init__(self, pipeline, metadata: dict, path: Path | None = None):
-        self.pipeline = pipeline
+    def __init__(self, pipeline, metadata: dict, path: Path | None = None, *, packed=None, loader=None):
+        if pipeline is None and packed is None:
+            raise ValueError("a Model needs a pipeline or a packed model")
+        self._pipeline = pipeline
+        self._packed = packed
+        self._loader = loader
+        self._load_lock = threading.Lock()
         self.metadata = metadata
         self.path = path
         self.threshold = float(metadata.get("threshold", 0.5))
+
+    @property
+    def pipeline(self):
+        """The fitted scikit-learn pipeline (loaded from the bundle on first read where a packed
+        model does the predicting: that imports scikit-learn and pandas)."""
+        if self._pipeline is None:
+            with self._load_lock:
+                if self._pipeline is None:
+                    if self._loader is None:
+                        raise AttributeError("this Model has no pipeline, only a packed model")
+                    self._pipeline = self._loader()
+        return self._pipeline
+
+    @pipeline.setter
+    def pipeline(self, value) -> None:
+        self._pipeline = value
+        self._packed = None  # a pipeline set on purpose is what predicts
+
+    def _stages(self):
+        """The feature stage and the classifier that predict: the packed model's, else the pipeline's."""
+        if self._packed is not None:
+            return self._packed[0], self._packed[-1]
+        return self.pipeline[0], self.pipeline[-1]
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["_load_lock"]  # (a lock does not pickle: joblib workers get a Model)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._load_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"Model({self.metadata.get('name', '?')!r}, threshold={self.threshold:.2f}, path={self.path})"
@@ -58,7 +116,7 @@ class Model:
         on held-out datasets: this applies it (and is the identity without one). The
         ``probability`` that :meth:`classify` and the batch records report is this.
         """
-        cal = getattr(self.pipeline[-1], "calibrated_proba", None)
+        cal = getattr(self._stages()[1], "calibrated_proba", None)
         return np.asarray(scores, dtype=float) if cal is None else cal(scores)
 
     # -- single documents ---------------------------------------------------------
@@ -81,7 +139,7 @@ class Model:
         total = sum(sizes)
         if total == 0:
             return [np.zeros(0) for _ in pages]
-        features, clf = self.pipeline[0], self.pipeline[-1]
+        features, clf = self._stages()
         fast = hasattr(features, "transform_columns") and hasattr(clf, "predict_proba_matrix")
         cols, doc = _concat_columns([c for c in pages if len(c["text"])])
         with _single_thread(total):
@@ -188,12 +246,14 @@ class Model:
         One altered copy of the page's feature matrix is scored at a time, so the
         memory is that of :meth:`classify` plus one matrix, whatever the number of features.
         """
+        import pandas as pd
+
         cols = to_columns(document, format=format)
         scores = self.predict_columns([cols])[0]
         res = self._result(cols, scores)
         if not len(scores):
             return res.assign(reasons=pd.Series([], dtype=object))
-        features, clf = self.pipeline[0], self.pipeline[-1]
+        features, clf = self._stages()
         n = len(scores)
         if hasattr(features, "transform_columns") and hasattr(clf, "predict_proba_matrix"):
             M = np.asarray(features.transform_columns(cols, np.zeros(n, dtype=np.int64)), dtype=float)
@@ -224,6 +284,8 @@ class Model:
 
 
 def _frame_proba(clf, columns, X: np.ndarray) -> np.ndarray:
+    import pandas as pd
+
     return clf.predict_proba(pd.DataFrame(X, columns=columns))
 
 
@@ -232,12 +294,16 @@ _CONTROLLER = None
 
 
 def _empty_result() -> pd.DataFrame:
+    import pandas as pd
+
     return pd.DataFrame({"position": pd.Series([], dtype="int64"), "text": pd.Series([], dtype=object),
                          "is_content": pd.Series([], dtype=bool), "probability": pd.Series([], dtype=float),
                          "role": pd.Series([], dtype=object)})
 
 
 def _columns_table(cols: dict[str, list], doc: np.ndarray) -> pd.DataFrame:
+    import pandas as pd
+
     frame = pd.DataFrame({c: pd.Series(cols[c], dtype=t) for c, t in schema.COLUMNS.items() if c != "doc_id"})
     frame.insert(0, "doc_id", doc.astype(str).astype(object))
     return frame
@@ -276,22 +342,60 @@ _LOCK = threading.Lock()
 def load_model(path: str | Path | None = None, *, trusted: bool | str = False) -> Model:
     """Load (once, then from cache) a verified bundle; None is the shipped default model.
 
-    A bundle that is neither the shipped one nor written on this machine is refused,
-    with its sha256 shown, unless ``trusted`` is True or that sha256 (a bundle is a
-    pickle: loading it can run code); see :mod:`chromesift.models.bundle`.
+    A bundle with a ``model.npz`` (every bundle chromesift writes now, the shipped one
+    included) predicts from it: numpy arrays, so loading imports neither scikit-learn nor
+    pandas, runs no code and needs no trust; its pipeline is unpickled only when
+    :attr:`Model.pipeline` is read. Of a bundle without one, the pipeline is loaded now.
+
+    Unpickling a bundle that is neither the shipped one nor written on this machine is
+    refused, with its sha256 shown, unless ``trusted`` is True or that sha256 (a bundle is
+    a pickle: loading it can run code); see :mod:`chromesift.models.bundle`. A sha256 given
+    as ``trusted`` that is not the bundle's is refused at once, ``model.npz`` or not.
 
     Raises
     ------
     chromesift.errors.BundleError
         When the bundle is missing, altered, made with another scikit-learn, or untrusted.
     """
-    from chromesift.models import DEFAULT_BUNDLE, load_bundle
+    from chromesift.models.bundle import DEFAULT_BUNDLE
 
     folder = Path(path) if path is not None else DEFAULT_BUNDLE
     key = str(folder.resolve())
     with _LOCK:
         model = _CACHE.get(key)
         if model is None:
-            pipeline, meta = load_bundle(folder, trusted=trusted)
-            model = _CACHE[key] = Model(pipeline, meta, folder)
+            model = _CACHE[key] = _load(folder, trusted)
+        elif trusted is not False and model._pipeline is None and model._loader is not None:
+            # loaded before without trust: the pipeline, when read, is loaded with this trust
+            from chromesift.models.bundle import _check_trust
+
+            if isinstance(trusted, str):
+                _check_trust(folder, model.metadata, trusted)
+            model._loader = functools.partial(_pipeline_of, folder, trusted, model.metadata)
     return model
+
+
+def _load(folder: Path, trusted: bool | str) -> Model:
+    """The Model of a bundle: from its ``model.npz`` where it has one (the pipeline loaded on
+    demand, with the same ``trusted``), else from its pipeline."""
+    from chromesift.models.bundle import _check_trust, load_bundle, load_packed
+
+    packed, meta = load_packed(folder)
+    if packed is None:
+        pipeline, meta = load_bundle(folder, trusted=trusted)
+        return Model(pipeline, meta, folder)
+    if isinstance(trusted, str):  # a pinned model: refuse another one, as loading the pipeline would
+        _check_trust(folder, meta, trusted)
+    loader = functools.partial(_pipeline_of, folder, trusted, meta)
+    return Model(None, meta, folder, packed=packed, loader=loader)
+
+
+def _pipeline_of(folder: Path, trusted: bool | str, meta: dict):
+    """The bundle's pipeline, if it is still the bundle whose packed model predicts (its metadata unchanged)."""
+    from chromesift.errors import BundleError
+    from chromesift.models.bundle import load_bundle
+
+    pipeline, now = load_bundle(folder, trusted=trusted)
+    if now != meta:
+        raise BundleError(f"{folder}: the bundle changed since it was loaded; load it again")
+    return pipeline

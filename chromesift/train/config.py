@@ -66,6 +66,11 @@ class TrainConfig:
     # how the max_fit_rows rows each booster learns from are drawn: 0 uniformly over all rows,
     # b > 0 per dataset in proportion to its labeled rows ** (1 - b), 1 as many per corpus
     dataset_balance: float = 0.5
+    # label conventions (docs/findings.md): corpus -> a number the model sees as the feature
+    # k_convention (how much beyond the article body the corpus labels as content); pages to
+    # predict are read with `convention`. Empty: no such feature
+    conventions: dict = field(default_factory=dict, hash=False)
+    convention: float = 0.0
     # evaluation
     cv_folds: int = 3  # grouped by site; 0 skips cross-validation
     threshold: float | None = None  # None: tuned on cross-validated predictions
@@ -77,13 +82,16 @@ class TrainConfig:
     extra: dict = field(default_factory=dict, hash=False)
 
     def params(self) -> dict[str, str]:
-        """Flat string params for MLflow and the bundle metadata.
+        """Flat string params for MLflow and the bundle metadata (:func:`chromesift.tracking.param_value`).
 
         Paths are written relative to the working directory; a path outside it is
         written as its last component only, so no machine path leaves the machine.
+        ``datasets`` is comma-separated (empty: every built table), an unset
+        ``threshold`` is empty.
         """
-        return {k: _portable(v) if isinstance(v, Path) else str(v)
-                for k, v in dataclasses.asdict(self).items() if k != "extra"}
+        from chromesift.tracking import param_value
+
+        return {k: param_value(v) for k, v in dataclasses.asdict(self).items() if k != "extra"}
 
     def classifier_params(self) -> dict:
         return {
@@ -100,15 +108,6 @@ class TrainConfig:
             "max_fit_rows": self.max_fit_rows,
             "random_state": self.random_state,
         }
-
-
-def _portable(path: Path) -> str:
-    if not path.is_absolute():
-        return str(path)
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return f"(outside the working directory)/{path.name}"
 
 
 def load_config(path: Path | None = None, **overrides) -> TrainConfig:

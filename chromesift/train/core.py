@@ -22,7 +22,9 @@ def make_pipeline(config: TrainConfig) -> Pipeline:
     """The one fitted object: paragraph table -> content decision."""
     return Pipeline(
         [
-            ("features", ParagraphFeatures(neighbours=config.neighbours, hash_buckets=config.hash_buckets)),
+            ("features", ParagraphFeatures(neighbours=config.neighbours, hash_buckets=config.hash_buckets,
+                                           conventions=dict(config.conventions) or None,
+                                           convention=config.convention)),
             (
                 "classifier",
                 TwoStageClassifier(

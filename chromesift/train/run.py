@@ -13,6 +13,12 @@ Faults, and what they cost:
   bundle at ``out_dir/name`` is replaced only if it is still the one that was there
   when the run started; otherwise the later run writes ``<name>-<UTC time>-<pid>``
   beside it (see :func:`chromesift.models.bundle.save_bundle`) and says so.
+
+Lineage: the run is tagged (:mod:`chromesift.tracking` keys) with its stage, the
+bundle and the bundle's sha256; the corpus files it learned from are its dataset
+inputs; ``register`` makes the logged pyfunc model (which holds the bundle) a new
+version of a registered model, tagged with the bundle's sha256, which
+:func:`chromesift.tracking.resolve_model_uri` turns back into a bundle folder.
 """
 
 from __future__ import annotations
@@ -36,7 +42,21 @@ from chromesift.errors import UserError
 from chromesift.metrics import calibration_summary, weighted_prf
 from chromesift.models.bundle import bundle_identity, save_bundle
 from chromesift.plots import training_plots
-from chromesift.tracking import git_commit, start_run, tracking_uri
+from chromesift.tracking import (
+    BUNDLE_ARTIFACT,
+    TAG_BUNDLE,
+    TAG_BUNDLE_SHA256,
+    TAG_DATASETS,
+    TAG_ERROR,
+    TAG_GIT_COMMIT,
+    TAG_STAGE,
+    artifact_progress,
+    git_commit,
+    log_corpus_inputs,
+    register_run_model,
+    start_run,
+    tracking_uri,
+)
 from chromesift.train import core
 from chromesift.train.config import HUMAN_FULLTEXT, TrainConfig
 
@@ -56,6 +76,8 @@ class TrainResult:
     not_logged: list[str] = field(default_factory=list)
     #: what went wrong with tracking and what it cost, or None
     tracking_error: str | None = None
+    #: ``models:/NAME/VERSION`` of the registered model version, or None
+    model_version: str | None = None
 
 
 def calibration(oof: pd.DataFrame) -> dict:
@@ -234,7 +256,7 @@ class _Tracking:
 
         def params_and_tags() -> None:
             mlflow.log_params(config.params())
-            mlflow.set_tags({"git_commit": git_commit(), "chromesift.stage": "train"})
+            mlflow.set_tags({TAG_GIT_COMMIT: git_commit(), TAG_STAGE: "train"})
 
         self.step("params and tags", params_and_tags)
         # an artifact now, so a read-only artifact store shows up before the expensive work
@@ -248,7 +270,7 @@ class _Tracking:
 
         if error is not None and self.error is None:
             with contextlib.suppress(Exception):
-                mlflow.set_tag("error", f"{type(error).__name__}: {error}"[:5000])
+                mlflow.set_tag(TAG_ERROR, f"{type(error).__name__}: {error}"[:5000])
         try:
             mlflow.end_run(status)
         except Exception as exc:
@@ -291,6 +313,7 @@ def run_training(
     *,
     require_tracking: bool = False,
     skops: bool = True,
+    register: str | None = None,
 ) -> TrainResult:
     """Train, evaluate by grouped CV, export a bundle and track it all in MLflow.
 
@@ -299,7 +322,7 @@ def run_training(
     config
         The run's configuration.
     progress
-        Show a progress bar.
+        Show progress bars (the run's, and mlflow's artifact transfers).
     require_tracking
         Stop with :class:`TrackingError` before loading data when the MLflow store
         cannot start the run, take its params or store an artifact. Without it a
@@ -308,12 +331,17 @@ def run_training(
     skops
         Also write ``model.skops`` into the bundle (for sharing, see
         :mod:`chromesift.models.bundle`).
+    register
+        Register the logged pyfunc model (it holds the bundle) in the MLflow model
+        registry under this name, a new version tagged with the bundle's sha256. Needs
+        tracking and ``log_model``.
 
     Returns
     -------
     TrainResult
         Where the bundle went (beside ``out_dir/name`` when a concurrent run wrote that
-        meanwhile), the threshold, the CV table, the run id and what was not logged.
+        meanwhile), the threshold, the CV table, the run id, what was not logged and
+        the registered model version.
 
     Raises
     ------
@@ -323,17 +351,22 @@ def run_training(
     """
     if require_tracking and not config.mlflow:
         raise UserError("tracking is required but MLflow is switched off (mlflow = false / --no-mlflow)")
+    if register is not None:
+        check_registered_name(register)
+        if not config.mlflow or not config.log_model:
+            raise UserError(f"registering {register!r} needs the run's logged model: MLflow is switched off "
+                            "(mlflow = false / --no-mlflow) or the model is not logged (log_model = false)")
     t0 = time.perf_counter()
     target = Path(config.out_dir) / config.name
     seen = bundle_identity(target)  # a bundle that appears there during the run is not overwritten
     tracking = _Tracking(config.mlflow)
-    with _signals_interrupt():
+    with _signals_interrupt(), artifact_progress(progress):
         try:
             if config.mlflow:
                 tracking.start(config)
                 if tracking.error is not None and require_tracking:
                     raise TrackingError(f"{tracking.report(None)} Nothing was trained (tracking is required).")
-            result = _train(config, tracking, target, seen, progress, skops)
+            result = _train(config, tracking, target, seen, progress, skops, register)
             # a run that misses part of its log is not a finished one
             tracking.end("FAILED" if tracking.error is not None else "FINISHED")
         except BaseException as exc:
@@ -346,8 +379,15 @@ def run_training(
     return result
 
 
+def check_registered_name(name: str) -> None:
+    """Refuse, before any work, a registered model name that MLflow or a ``models:/`` URI cannot hold."""
+    if not name.strip() or any(c in name for c in "/:@"):
+        raise UserError(f"cannot register a model as {name!r}: a name is not empty and has no '/', ':' or '@'")
+
+
 def _train(
-    config: TrainConfig, tracking: _Tracking, target: Path, seen: str | None, progress: bool, skops: bool
+    config: TrainConfig, tracking: _Tracking, target: Path, seen: str | None, progress: bool, skops: bool,
+    register: str | None = None,
 ) -> TrainResult:
     from tqdm.auto import tqdm
 
@@ -359,12 +399,17 @@ def _train(
     rows = core.prepare(table, config)
     log.info("training rows: %d from %d pages", len(rows), rows["doc_id"].nunique())
 
+    sums = info.get("sha256") or {}
+
     def data_params() -> None:
         import mlflow
 
         for ds in present:
-            mlflow.log_param(f"data.{ds}.sha256", info.get("sha256", {}).get(ds, "unknown"))
+            mlflow.log_param(f"data.{ds}.sha256", sums.get(ds, "unknown"))
             mlflow.log_param(f"data.{ds}.pages", int((table["dataset"] == ds).groupby(table["doc_id"]).first().sum()))
+        mlflow.set_tag(TAG_DATASETS, ",".join(present))
+        # the corpus files the tables were built from (build.json has their sha256 when verified)
+        log_corpus_inputs({ds: (f"{ds}.jsonl.xz", sums[ds]) for ds in present if sums.get(ds)}, "training")
 
     tracking.step("data params", data_params)
     steps = config.cv_folds + 1
@@ -403,7 +448,9 @@ def _train(
         "name": config.name,
         "threshold": threshold,
         "feature_names": [str(c) for c in pipe[0].get_feature_names_out()],
-        "data": {k: info.get(k) for k in ("sha256", "licenses", "pages")},
+        # what this model learned from: the datasets of the tables it read, not all that were built
+        "data": {"datasets": present, **{k: {ds: v for ds, v in (info.get(k) or {}).items() if ds in present}
+                                         for k in ("sha256", "licenses", "pages")}},
         "config": config.params(),
         "metrics": metrics,
         "mlflow_run_id": tracking.run_id,
@@ -411,7 +458,21 @@ def _train(
     bundle = _save(pipe, target, meta, report, seen, skops)
     _log_run(tracking, config, pipe, rows, cv, oof, threshold, importances, report, bundle, summary,
              cal["reliability"] if cal is not None else None)
-    return TrainResult(bundle, threshold, cv, tracking.run_id, 0.0)
+    result = TrainResult(bundle, threshold, cv, tracking.run_id, 0.0)
+    if register is not None:
+
+        def register_model() -> None:
+            version = register_run_model(tracking.run_id, "pyfunc", register,
+                                         {TAG_BUNDLE_SHA256: _bundle_sha256(bundle)})
+            result.model_version = f"models:/{version.name}/{version.version}"
+            log.info("registered %s (bundle sha256 %s)", result.model_version, _bundle_sha256(bundle))
+
+        tracking.step("model registration", register_model)
+    return result
+
+
+def _bundle_sha256(bundle: Path) -> str:
+    return json.loads((Path(bundle) / "metadata.json").read_text(encoding="utf-8"))["sha256"]
 
 
 def _save(pipe, target: Path, meta: dict, report: str, seen: str | None, skops: bool) -> Path:
@@ -438,7 +499,7 @@ def _log_run(tracking: _Tracking, config: TrainConfig, pipe, rows, cv, oof, thre
                 f = weighted_prf(d["label"].to_numpy(), pred, d["chars"].to_numpy(dtype=float))[2]
                 mlflow.log_metric("cv.fold.len_f1", f, step=int(k))
         mlflow.log_metrics({k: float(v) for k, v in summary.items()})
-        mlflow.set_tag("chromesift.bundle", str(bundle))
+        mlflow.set_tags({TAG_BUNDLE: str(bundle), TAG_BUNDLE_SHA256: _bundle_sha256(bundle)})
 
     def tables_and_plots() -> None:
         with tempfile.TemporaryDirectory() as tmp:
@@ -452,15 +513,32 @@ def _log_run(tracking: _Tracking, config: TrainConfig, pipe, rows, cv, oof, thre
     tracking.step("metrics", metrics)
     tracking.step("plots and cv table", tables_and_plots)
     tracking.step("report.md", mlflow.log_text, report, "report.md")
-    tracking.step("bundle artifacts", mlflow.log_artifacts, str(bundle), artifact_path="bundle")
+    tracking.step("bundle artifacts", mlflow.log_artifacts, str(bundle), artifact_path=BUNDLE_ARTIFACT)
     if config.log_model:
         tracking.step("sklearn model", _log_sklearn_model, pipe, rows)
         tracking.step("pyfunc model", _log_pyfunc_model, bundle)
 
 
+#: mlflow column type of each dtype kind of the paragraph table (anything else: string)
+_MLFLOW_TYPES = {"b": "boolean", "i": "long", "u": "long", "f": "double"}
+
+
+def model_signature(example: pd.DataFrame):
+    """The sklearn model's signature, written out from the paragraph table's dtypes.
+
+    mlflow's inference would warn on every run that integer columns cannot hold
+    missing values: the parser never leaves one empty, so ``long`` is what they are.
+    The output is the 0/1 decision per paragraph.
+    """
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    inputs = Schema([ColSpec(_MLFLOW_TYPES.get(example[c].dtype.kind, "string"), str(c)) for c in example.columns])
+    return ModelSignature(inputs=inputs, outputs=Schema([ColSpec("long")]))
+
+
 def _log_sklearn_model(pipe, rows) -> None:
     import mlflow
-    from mlflow.models import infer_signature
 
     from chromesift.data import schema
 
@@ -469,7 +547,7 @@ def _log_sklearn_model(pipe, rows) -> None:
     for c in example.columns:
         if example[c].dtype.kind not in "biuf":
             example[c] = example[c].astype(object)
-    signature = infer_signature(example, pipe.predict(example))
+    signature = model_signature(example)
     import importlib.metadata as md
 
     reqs = [f"{p}=={md.version(p)}" for p in ("scikit-learn", "pandas", "numpy", "pyarrow", "lxml", "joblib")]
