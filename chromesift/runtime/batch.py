@@ -67,6 +67,7 @@ from chromesift.runtime.core import (
     page_size,
     record_json,
     size_error,
+    warm_up,
 )
 from chromesift.runtime.pool import Failure, WorkerStartError, run_pool
 
@@ -902,6 +903,7 @@ def _worker_setup(
     model = load_with(loader, model_path)
     # held for the worker's life: it classifies one page at a time, other workers run beside it
     contextlib.ExitStack().enter_context(one_thread())
+    warm_up(model)  # first-call costs before the worker is ready, not out of a page's budget
     return functools.partial(page_record, model, max_bytes=max_bytes, timeout=timeout)
 
 

@@ -410,7 +410,16 @@ def records_setup(bundle: Path | None, trusted: bool | str = False) -> Callable[
 
     model = chromesift.load_model(bundle, trusted=trusted)
     contextlib.ExitStack().enter_context(one_thread())  # held for the worker's life
+    warm_up(model)
     return functools.partial(page_records, model, max_bytes=None)
+
+
+def warm_up(model: PageModel) -> None:
+    """Classify a small page of each format once, so a worker's first-call costs (lazy
+    imports, parser set-up) are paid before it is ready, not out of a page's time budget."""
+    with contextlib.suppress(Exception):  # a stand-in model may refuse it: no harm done
+        page_records(model, [Page("warm-up", "<html><body><p>Warm-up.</p></body></html>", "html"),
+                             Page("warm-up", "Warm-up.", "text")], max_bytes=None)
 
 
 # --- models -------------------------------------------------------------------------------------

@@ -283,6 +283,9 @@ class PageWorkers:
         As for :func:`chromesift.load_model`.
     limits
         ``timeout`` (seconds a request may take) and ``workers``.
+    setup
+        Run as ``setup(bundle, trusted)`` in each worker, it returns the handler that turns
+        a list of pages into their records (module-level: workers import it by name).
 
     Raises
     ------
@@ -290,9 +293,10 @@ class PageWorkers:
         When the first worker cannot load the bundle (the reason, from the worker).
     """
 
-    def __init__(self, bundle: Path, trusted: bool | str, limits: Limits):
+    def __init__(self, bundle: Path, trusted: bool | str, limits: Limits, *,
+                 setup: Callable[..., Callable[[list[Page]], list[dict]]] = records_setup):
         self.timeout = limits.timeout
-        self._workers = WorkerSet(records_setup, (Path(bundle), trusted), workers=limits.workers,
+        self._workers = WorkerSet(setup, (Path(bundle), trusted), workers=limits.workers,
                                   startup_timeout=WORKER_STARTUP)
         self._closed = weakref.finalize(self, self._workers.close)
         try:
