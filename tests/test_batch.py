@@ -11,6 +11,7 @@ import gzip
 import json
 import lzma
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -54,6 +55,18 @@ class FakeModel:
 def fake_loader(path):
     """Module-level, so worker processes can unpickle it."""
     return FakeModel()
+
+
+class SlowModel(FakeModel):
+    """20 ms a page (module-level: a worker process unpickles it)."""
+
+    def classify(self, document, *, format=None):
+        time.sleep(0.02)
+        return super().classify(document, format=format)
+
+
+def slow_loader(path):
+    return SlowModel()
 
 
 def failing_loader(path):
@@ -119,16 +132,40 @@ def test_jsonl_records_pick_html_then_text(tmp_path):
     assert "neither an 'html' nor a 'text'" in jobs[2].error
 
 
-def test_broken_jsonl_line_is_a_user_error_naming_file_and_line(tmp_path):
+def test_broken_jsonl_line_is_an_error_page_named_by_file_and_line(tmp_path):
     path = write_jsonl(tmp_path / "in.jsonl.xz", [{"id": 1, "html": "<p>a</p>"}] * 3, broken_at=2)
-    with pytest.raises(UserError, match=r"in\.jsonl\.xz:3: not valid JSON"):
-        list(batch.iter_jsonl(path))
+    pages = list(batch.iter_jsonl(path))
+    assert [p.id for p in pages] == [1, 1, "in.jsonl.xz:3", 1]
+    assert pages[2].document is None and pages[2].error.startswith("not valid JSON (")
 
 
-def test_record_without_id_is_a_user_error(tmp_path):
-    path = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "html": "x"}, {"html": "<p>b</p>"}])
-    with pytest.raises(UserError, match=r"in\.jsonl:2: record needs an 'id'"):
-        list(batch.iter_jsonl(path))
+def test_record_without_id_is_an_error_page_named_by_file_and_line(tmp_path):
+    path = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "html": "x"}, {"html": "<p>b</p>"}, {"id": [1], "html": "y"}])
+    pages = list(batch.iter_jsonl(path))
+    assert [p.id for p in pages] == ["a", "in.jsonl:2", "in.jsonl:3"]
+    assert pages[1].error == pages[2].error == "record needs an 'id' (a string or number)"
+
+
+@pytest.mark.parametrize(("line", "error"), [
+    (b"[1, 2]", "not a JSON object"),
+    (b'{"id": "x", "html": "caf\xe9"}', "not UTF-8"),
+    (b"[" * 100_000, "not valid JSON (nested too deeply)"),
+    (b'{"id": "deep", "html": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "not valid JSON (nested too deeply)"),
+    (b'{"id": "nul", "html": "a\x00b"}', "not valid JSON ("),
+])
+def test_any_bad_line_is_an_error_page(tmp_path, line, error):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b'{"id": 1, "html": "<p>a</p>"}\n' + line + b'\n{"id": 2, "text": "b"}\n')
+    pages = list(batch.iter_jsonl(path))
+    assert [p.id for p in pages] == [1, "in.jsonl:2", 2]
+    assert pages[1].error.startswith(error)
+
+
+def test_a_byte_order_mark_before_the_first_record_is_no_error(tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"id": 1, "html": "<p>a</p>"}\n')
+    (page,) = batch.iter_jsonl(path)
+    assert (page.id, page.error) == (1, None)
 
 
 @pytest.mark.parametrize(
@@ -143,13 +180,18 @@ def test_bad_input_paths(tmp_path, name, message):
 # --- a WARC file written by hand ---------------------------------------------------------
 
 
-def warc_record(rtype: str, uri: str, block: bytes, content_type: str) -> bytes:
+def warc_raw(rtype: str, uri: str, block: bytes, content_type: str, length: int | None = None) -> bytes:
+    """One uncompressed WARC record; ``length`` overrides its Content-Length."""
     head = (
         f"WARC/1.0\r\nWARC-Type: {rtype}\r\nWARC-Record-ID: <urn:uuid:{uuid.uuid4()}>\r\n"
         f"WARC-Date: 2024-05-01T12:00:00Z\r\nWARC-Target-URI: {uri}\r\n"
-        f"Content-Type: {content_type}\r\nContent-Length: {len(block)}\r\n\r\n"
+        f"Content-Type: {content_type}\r\nContent-Length: {len(block) if length is None else length}\r\n\r\n"
     ).encode()
-    return gzip.compress(head + block + b"\r\n\r\n")  # one gzip member per record
+    return head + block + b"\r\n\r\n"
+
+
+def warc_record(rtype: str, uri: str, block: bytes, content_type: str) -> bytes:
+    return gzip.compress(warc_raw(rtype, uri, block, content_type))  # one gzip member per record
 
 
 def http_response(body: bytes, content_type: str, extra: str = "") -> bytes:
@@ -204,6 +246,173 @@ def test_unreadable_warc_is_a_user_error(tmp_path):
         run_batch(config(warc, tmp_path / "out.jsonl"), loader=fake_loader)
 
 
+RESPONSE = "application/http; msgtype=response"
+
+
+def six_pages() -> tuple[list[bytes], list[bytes]]:
+    """Six HTML responses: their HTTP blocks and their uncompressed WARC records."""
+    blocks = [http_response(page_html(i).encode(), "text/html") for i in range(6)]
+    return blocks, [warc_raw("response", f"http://a.example/{i}", b, RESPONSE) for i, b in enumerate(blocks)]
+
+
+@pytest.mark.parametrize("name", ["crawl.warc", "crawl.warc.gz"])
+def test_a_record_whose_content_length_runs_over_the_next_ones_is_reported(tmp_path, name):
+    blocks, raws = six_pages()
+    # record 1 claims itself and the three records after it (their last trailer ends it)
+    claimed = blocks[1] + b"\r\n\r\n" + b"".join(raws[2:5])[:-4]
+    raws[1] = warc_raw("response", "http://a.example/1", blocks[1], RESPONSE, length=len(claimed))
+    warc = tmp_path / name
+    warc.write_bytes(b"".join(raws if name.endswith(".warc") else map(gzip.compress, raws)))
+    out = tmp_path / "out.jsonl"
+    summary = run_batch(config(warc, out), loader=fake_loader)
+    by_url = {r["url"]: r for r in read_out(out)}
+    assert sorted(by_url) == [f"http://a.example/{i}" for i in range(6)]
+    assert by_url["http://a.example/1"]["error"].startswith(
+        f"its Content-Length ({len(claimed)} bytes) runs over the next 3 WARC records")
+    assert [by_url[f"http://a.example/{i}"]["text"] for i in (0, 2, 3, 4, 5)] == [
+        f"Page {i}. {LONG}" for i in (0, 2, 3, 4, 5)]
+    assert (summary.done, summary.failed) == (5, 1)
+    again = run_batch(config(warc, out), loader=fake_loader)
+    assert (again.done, again.failed, again.skipped) == (0, 0, {"done": 6})
+
+
+@pytest.mark.parametrize("max_bytes", [None, 600])
+def test_a_request_record_running_over_the_next_ones_is_reported(tmp_path, max_bytes):
+    """Any record is checked (here a request), held in memory or (over the budget) streamed."""
+    blocks, raws = six_pages()
+    request = b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n" + b"x" * 70_000  # over 600 bytes and header room
+    claimed = request + b"\r\n\r\n" + b"".join(raws[1:3])[:-4]
+    raws.insert(1, warc_raw("request", "http://a.example/", request, "application/http; msgtype=request",
+                            length=len(claimed)))
+    warc = tmp_path / "crawl.warc"
+    warc.write_bytes(b"".join(raws))
+    out = tmp_path / "out.jsonl"
+    summary = run_batch(config(warc, out, max_bytes=max_bytes), loader=fake_loader)
+    by_url = {r["url"]: r for r in read_out(out)}
+    error = by_url["http://a.example/"]["error"]
+    if max_bytes is None:  # held: the two pages inside are read from it
+        assert error.startswith(f"its Content-Length ({len(claimed)} bytes) runs over the next 2 WARC records")
+        assert (summary.done, summary.failed) == (6, 1)
+    else:  # streamed: reported, not read
+        assert error.startswith("its Content-Length runs into the next WARC record (2 WARC header(s)")
+        assert sorted(by_url) == ["http://a.example/", "http://a.example/0", "http://a.example/3",
+                                  "http://a.example/4", "http://a.example/5"]
+        assert summary.failed == 1
+
+
+def test_the_size_budget_counts_the_page_not_its_http_headers(tmp_path):
+    body = page_html(1).encode()
+    block = http_response(body, "text/html", "X-Padding: " + "p" * 300 + "\r\n")
+    warc = tmp_path / "crawl.warc"
+    warc.write_bytes(warc_raw("response", "http://a.example/", block, RESPONSE))
+    out = tmp_path / "out.jsonl"
+    run_batch(config(warc, out, max_bytes=len(body) + 10), loader=fake_loader)
+    assert read_out(out)[0]["text"] == f"Page 1. {LONG}"
+
+
+@pytest.mark.parametrize("charset", ["x\x00y", "utf-8\x00", "rot13", "base64", "undefined", "punycode", "utf-16",
+                                     "cp037"])
+def test_an_http_charset_that_is_no_text_encoding_leaves_the_bytes_to_the_parser(tmp_path, charset):
+    """Found by fuzzing (benchmarks/fuzz/fuzz_batch.py): a NUL in the charset raised ValueError and
+    stopped the run; 'undefined' and 'punycode' raised UnicodeError; UTF-16 or EBCDIC made mojibake."""
+    block = http_response(page_html(1).encode(), f"text/html; charset={charset}")
+    warc = tmp_path / "crawl.warc"
+    warc.write_bytes(warc_raw("response", "http://a.example/", block, RESPONSE))
+    out = tmp_path / "out.jsonl"
+    summary = run_batch(config(warc, out), loader=fake_loader)
+    assert read_out(out)[0]["text"] == f"Page 1. {LONG}" and summary.done == 1
+
+
+@pytest.mark.parametrize(("size", "error"), [
+    (5000, 'cannot read the HTTP response (Unsupported Transfer-Encoding: "html"0)'),
+    (80_000, "page is 80007 bytes, over the 4000-byte budget (--max-bytes)"),  # streamed, not held
+])
+def test_a_page_with_a_broken_transfer_encoding_fails_alone(tmp_path, size, error):
+    """Found by fuzzing: decoding the HTTP body failed and left the record without a reader
+    (AttributeError), and the file's iterator unable to go on ('No reader set')."""
+    big = http_response(b"<p>" + b"x" * size + b"</p>", "text/html", 'Transfer-Encoding: "html"0\r\n')
+    _, raws = six_pages()
+    warc = tmp_path / "crawl.warc"
+    warc.write_bytes(warc_raw("response", "http://a.example/big", big, RESPONSE) + raws[0])
+    out = tmp_path / "out.jsonl"
+    summary = run_batch(config(warc, out, max_bytes=4000), loader=fake_loader)
+    by_url = {r["url"]: r for r in read_out(out)}
+    assert by_url["http://a.example/big"]["error"] == error
+    assert by_url["http://a.example/0"]["text"] == f"Page 0. {LONG}"
+    assert (summary.done, summary.failed) == (1, 1)
+
+
+def test_a_content_length_into_the_middle_of_the_next_record(tmp_path):
+    blocks, raws = six_pages()
+    raws[2] = warc_raw("response", "http://a.example/2", blocks[2], RESPONSE, length=len(blocks[2]) + 40)
+    warc = tmp_path / "crawl.warc"
+    warc.write_bytes(b"".join(raws))
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(UserError, match=r"crawl\.warc: cannot read as WARC \(.*\) after the record at byte \d+"):
+        run_batch(config(warc, out), loader=fake_loader)
+    recs = read_out(out)
+    assert [r["url"] for r in recs] == ["http://a.example/0", "http://a.example/1", "http://a.example/2"]
+    assert recs[2]["error"].startswith("its Content-Length runs into the next WARC record")
+
+
+def test_a_plain_warc_cut_inside_its_last_record(tmp_path):
+    _, raws = six_pages()
+    warc = tmp_path / "crawl.warc"
+    warc.write_bytes(b"".join(raws[:3])[:-30])
+    out = tmp_path / "out.jsonl"
+    summary = run_batch(config(warc, out), loader=fake_loader)
+    recs = read_out(out)
+    assert "error" not in recs[0] and "error" not in recs[1]
+    assert recs[2]["error"].startswith("the WARC record is cut short") and recs[2]["text"] == ""
+    assert (summary.done, summary.failed) == (2, 1)
+
+
+def test_a_warc_gz_whose_last_member_is_cut_is_refused_before_any_page(tmp_path):
+    warc = make_warc(tmp_path / "crawl.warc.gz")
+    warc.write_bytes(warc.read_bytes()[:-20])
+    out = tmp_path / "out.jsonl"
+    for _ in range(2):  # and again: nothing of it counts as done
+        with pytest.raises(UserError, match=r"crawl\.warc\.gz: cannot read as WARC \(Gzip decompression error: "
+                           r"Compressed file ended before the end-of-stream marker was reached\)"):
+            run_batch(config(warc, out), loader=fake_loader)
+        assert not out.exists()
+
+
+def test_the_readers_check_a_compressed_file_themselves(tmp_path):
+    """Spark's executors read WARC with iter_warc alone: a cut .warc.gz is refused there too."""
+    warc = make_warc(tmp_path / "crawl.warc.gz")
+    warc.write_bytes(warc.read_bytes()[:-20])
+    with pytest.raises(UserError, match="Compressed file ended before the end-of-stream marker"):
+        next(batch.iter_warc(warc))
+    assert len(list(batch.iter_warc(warc, checked=True))) == 8  # what the file holds, unchecked
+    inp = damaged_jsonl(tmp_path / "in.jsonl.gz")
+    with pytest.raises(UserError, match="CRC check failed"):
+        next(batch.iter_input(inp))
+
+
+def damaged_jsonl(path: Path, n: int = 2000) -> Path:
+    """A compressed JSONL file with one byte flipped inside the page of record 1500."""
+    text = "".join(json.dumps({"id": i, "html": page_html(i)}) + "\n" for i in range(n)).encode()
+    data = bytearray(gzip.compress(text, compresslevel=0) if path.suffix == ".gz" else lzma.compress(text))
+    at = data.find(b"Page 1500.") + 1 if path.suffix == ".gz" else len(data) * 9 // 10
+    data[at] ^= 0x01  # stored deflate block: 'Page' becomes 'Qage', only the CRC tells
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("in.jsonl.gz", r"Gzip decompression error: CRC check failed"),
+    ("in.jsonl.xz", r"XZ decompression error: "),
+])
+def test_a_damaged_compressed_input_is_refused_before_any_page(tmp_path, name, message):
+    inp = damaged_jsonl(tmp_path / name)
+    out = tmp_path / "out.jsonl"
+    for _ in range(2):
+        with pytest.raises(UserError, match=re.escape(f"{inp}: cannot read (") + message):
+            run_batch(config(inp, out), loader=fake_loader)
+        assert not out.exists()
+
+
 # --- JSONL end to end --------------------------------------------------------------------
 
 
@@ -247,6 +456,23 @@ def test_forced_text_format_keeps_tags_as_text(tmp_path):
     assert read_out(out)[0]["text"] == "<p>visible markup here, long enough to count</p>"
 
 
+def test_an_id_with_a_lone_surrogate_round_trips_and_is_done_once(tmp_path):
+    inp = write_jsonl(tmp_path / "in.jsonl", [{"id": "sur\ud800", "html": page_html(1)},
+                                              {"id": "caf\u00e9 \U0001F600", "html": page_html(2)}])
+    assert b"\\ud800" in inp.read_bytes()  # json.dumps escapes it: the input is valid UTF-8
+    out = tmp_path / "out.jsonl"
+    runs = [run_batch(config(inp, out), loader=fake_loader) for _ in range(3)]
+    assert [r["id"] for r in read_out(out)] == ["sur\ud800", "caf\u00e9 \U0001F600"]
+    assert out.read_bytes().decode("utf-8").count("\\ud800") == 1  # escaped, never a '?'
+    assert [(r.done, r.skipped) for r in runs] == [(2, {}), (0, {"done": 2}), (0, {"done": 2})]
+
+
+def test_a_lone_surrogate_id_on_standard_output(tmp_path, capsys):
+    inp = write_jsonl(tmp_path / "in.jsonl", [{"id": "sur\udc80", "html": page_html(1)}, {"id": "b", "html": page_html(2)}])
+    run_batch(config(inp, None), loader=fake_loader)
+    assert [json.loads(line)["id"] for line in capsys.readouterr().out.splitlines()] == ["sur\udc80", "b"]
+
+
 # --- resume ----------------------------------------------------------------------------
 
 
@@ -287,12 +513,8 @@ def test_resume_after_sigkill(tmp_path):
         f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
         "import test_batch\n"
         "from chromesift.runtime.batch import BatchConfig, run_batch\n"
-        "class Slow(test_batch.FakeModel):\n"
-        "    def classify(self, document, *, format=None):\n"
-        "        time.sleep(0.02)\n"
-        "        return super().classify(document, format=format)\n"
         f"run_batch(BatchConfig(input={str(inp)!r}, output={str(out)!r}, progress=False),\n"
-        "          loader=lambda path: Slow())\n"
+        "          loader=test_batch.slow_loader)\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", script])
     try:
@@ -345,12 +567,20 @@ def test_compressed_output_is_refused_with_a_reason(tmp_path):
         run_batch(config(inp, tmp_path / "out.jsonl.gz"), loader=fake_loader)
 
 
-def test_a_bad_line_stops_the_run_but_keeps_what_was_done(tmp_path):
-    inp = write_jsonl(tmp_path / "in.jsonl", [{"id": i, "html": page_html(i)} for i in range(5)], broken_at=3)
+def test_a_bad_line_costs_one_error_record_and_a_rerun_does_not_redo_it(tmp_path):
+    records = [{"id": i, "html": page_html(i)} for i in range(5)]
+    records.insert(1, {"html": "<p>no id</p>"})
+    inp = write_jsonl(tmp_path / "in.jsonl", records, broken_at=4)
     out = tmp_path / "out.jsonl"
-    with pytest.raises(UserError, match=r"in\.jsonl:4"):
-        run_batch(config(inp, out), loader=fake_loader)
-    assert [r["id"] for r in read_out(out)] == [0, 1, 2]
+    summary = run_batch(config(inp, out), loader=fake_loader)
+    got = read_out(out)
+    assert [r["id"] for r in got] == [0, "in.jsonl:2", 1, 2, "in.jsonl:5", 3, 4]
+    assert got[1]["error"] == "record needs an 'id' (a string or number)"
+    assert got[4]["error"].startswith("not valid JSON (") and got[4]["text"] == "" and got[4]["paragraphs"] == []
+    assert (summary.done, summary.failed) == (5, 2)
+    again = run_batch(config(inp, out), loader=fake_loader)
+    assert (again.done, again.failed, again.skipped) == (0, 0, {"done": 7})
+    assert len(read_out(out)) == 7
 
 
 # --- model loading ---------------------------------------------------------------------
@@ -385,6 +615,22 @@ def test_time_budget_in_process(tmp_path):
     assert time.monotonic() - t0 < 10
     recs = {r["id"]: r for r in read_out(out)}
     assert recs["slow"]["error"] == "took longer than the 0.5 s budget (--timeout)"
+    assert "error" not in recs["ok"]
+    assert (summary.done, summary.failed) == (1, 1)
+
+
+def test_one_job_with_a_budget_kills_a_page_stuck_in_c_code(tmp_path, monkeypatch):
+    """--jobs 1 with a budget: pages run in a worker process, killed at the budget (an alarm
+    cannot stop C code; STUCK ignores it as C code would)."""
+    monkeypatch.setattr(batch, "KILL_GRACE", 0.5)
+    inp = write_jsonl(tmp_path / "in.jsonl", [
+        {"id": "stuck", "html": "<p>STUCK</p>"}, {"id": "ok", "html": page_html(1)}])
+    out = tmp_path / "out.jsonl"
+    t0 = time.monotonic()
+    summary = run_batch(config(inp, out, timeout=0.5), loader=fake_loader)
+    assert time.monotonic() - t0 < 25  # STUCK sleeps 30 s
+    recs = {r["id"]: r for r in read_out(out)}
+    assert recs["stuck"]["error"] == "took longer than the 0.5 s budget (--timeout); its worker was killed"
     assert "error" not in recs["ok"]
     assert (summary.done, summary.failed) == (1, 1)
 

@@ -208,12 +208,81 @@ def test_batch_with_failed_pages_exits_1(fake, capsys, tmp_path):
     assert all("over the 50-byte budget" in json.loads(x)["error"] for x in out.read_text().splitlines())
 
 
-def test_batch_bad_line_exit_2_names_file_and_line(fake, capsys, tmp_path):
+def test_batch_bad_line_is_an_error_record_exit_1(fake, capsys, tmp_path):
     inp, out = write_pages(tmp_path / "in.jsonl", 4, broken_at=2), tmp_path / "out.jsonl"
     code, _, err = run(["--input", str(inp), "--output", str(out), "--no-progress"], capsys)
-    assert code == 2
-    assert f"{inp}:3: not valid JSON" in err
-    assert len(out.read_text().splitlines()) == 2  # the pages before the bad line are kept
+    assert code == 1
+    assert "4 done, 0 skipped, 1 failed" in err and "'error' field" in err
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in records] == ["p0", "p1", "in.jsonl:3", "p2", "p3"]
+    assert records[2]["error"].startswith("not valid JSON (")
+    code, _, err = run(["--input", str(inp), "--output", str(out), "--no-progress"], capsys)
+    assert code == 0 and "0 done, 5 skipped (already in output 5), 0 failed" in err
+
+
+@pytest.mark.parametrize("how", ["chmod", "simulated"])
+def test_batch_input_without_read_permission_is_one_line(fake, capsys, tmp_path, monkeypatch, how):
+    import builtins
+    import os
+
+    inp = write_pages(tmp_path / "in.jsonl.gz", 0)
+    if how == "chmod":
+        if os.geteuid() == 0:
+            pytest.skip("root reads any file: the simulated case stands in")
+        inp.chmod(0)
+    else:  # what the kernel answers a user without read permission
+        real_open = builtins.open
+
+        def refuse(file, *args, **kwargs):
+            if str(file) == str(inp):
+                raise PermissionError(13, "Permission denied", str(file))
+            return real_open(file, *args, **kwargs)
+
+        monkeypatch.setattr(builtins, "open", refuse)
+    code, out, err = run(["--input", str(inp), "--output", str(tmp_path / "out.jsonl"), "--no-progress"], capsys)
+    assert code == 2 and out == ""
+    assert err == f"chromesift extract: error: {inp}: cannot read (Permission denied)\n"
+
+
+def test_batch_deeply_nested_json_is_an_error_record(fake, capsys, tmp_path):
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    inp.write_text('{"id": "deep", "html": ' + "[" * 100_000 + "]" * 100_000 + "}\n"
+                   + json.dumps({"id": "ok", "html": "<p>A paragraph long enough to be the content here.</p>"}) + "\n")
+    code, _, err = run(["--input", str(inp), "--output", str(out), "--no-progress"], capsys)
+    assert code == 1, err
+    records = {r["id"]: r for r in map(json.loads, out.read_text().splitlines())}
+    assert records["in.jsonl:1"]["error"] == "not valid JSON (nested too deeply)"
+    assert "error" not in records["ok"]
+
+
+@pytest.mark.parametrize("value", ["inf", "Infinity", "0"])
+def test_batch_timeout_inf_or_0_means_no_limit(fake, capsys, tmp_path, value):
+    inp, out = write_pages(tmp_path / "in.jsonl", 2), tmp_path / "out.jsonl"
+    code, _, err = run(["--input", str(inp), "--output", str(out), "--timeout", value, "--no-progress"], capsys)
+    assert code == 0, err
+    assert [json.loads(x).get("error") for x in out.read_text().splitlines()] == [None, None]
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("nan", "--timeout must be a number of seconds, not nan"),
+    ("-1", "--timeout must not be negative"),
+    ("1e300", "--timeout must be at most 1000000 seconds (0 or inf: no limit)"),
+])
+def test_batch_bad_timeouts_are_refused(fake, capsys, tmp_path, value, message):
+    inp = write_pages(tmp_path / "in.jsonl", 1)
+    code, out, err = run(["--input", str(inp), "--timeout", value, "--no-progress"], capsys)
+    assert (code, out) == (2, "")
+    assert message in err
+
+
+def test_json_of_a_page_whose_name_is_not_utf8(fake, capsys, tmp_path):
+    import os
+
+    name = os.fsdecode(b"caf\xe9.html")  # a surrogate escape in the str path
+    (tmp_path / name).write_bytes(b"<p>A paragraph long enough to be the content of this page.</p>")
+    code, out, err = run([str(tmp_path / name), "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["id"] == str(tmp_path / name)
 
 
 def test_batch_to_standard_output(fake, capsys, tmp_path):

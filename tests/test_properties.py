@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import encodings.aliases
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -298,6 +299,123 @@ def test_classify_many_equals_classify_one_by_one(model, documents):
         pd.testing.assert_frame_equal(model.classify(one), many)
 
 
+# --- the batch reader and the HTTP handler: only their documented errors ------------------
+
+#: any text, with what breaks naive readers drawn often: lone surrogates, NUL, BOM, quotes,
+#: backslashes, line and paragraph separators
+wild = st.text(st.one_of(st.characters(), st.sampled_from(
+    ["\ud800", "\udcff", "\udbff", "\x00", "\ufeff", "\u2028", "\u2029", "\r", "\n", "\x85", '"', "\\", "<"])),
+    max_size=30)
+ids = st.one_of(wild, st.integers(), st.floats(), st.booleans(), st.none(), st.lists(st.integers(), max_size=2),
+                st.dictionaries(wild, st.integers(), max_size=1))
+
+
+@st.composite
+def jsonl_line(draw) -> bytes:
+    """One line of a JSONL input: a record (escaped, raw UTF-8 or with surrogates kept), or bytes."""
+    kind = draw(st.integers(0, 3))
+    if kind == 0:
+        return draw(st.binary(max_size=40))
+    rec = {}
+    if draw(st.booleans()) or kind == 3:
+        rec["id"] = draw(ids)
+    rec[draw(st.sampled_from(["html", "text", "other"]))] = draw(st.one_of(wild, st.integers(), st.none()))
+    if draw(st.booleans()):
+        rec["url"] = draw(st.one_of(wild, st.integers()))
+    text = json.dumps(rec, ensure_ascii=draw(st.booleans()))
+    # surrogatepass: a lone surrogate written as its (invalid) UTF-8 bytes
+    line = text.encode("utf-8", errors="surrogatepass")
+    return draw(st.sampled_from([b"", b"\xef\xbb\xbf", b"  "])) + line + draw(st.sampled_from([b"", b"\r", b" \x00"]))
+
+
+class Stand:
+    """A stand-in model: every paragraph is content."""
+
+    def classify(self, document, *, format=None):
+        frame = parse_text(document) if format == "text" else parse_html(document)
+        return frame.assign(is_content=True, probability=1.0)
+
+
+@FAST
+@given(st.lists(jsonl_line(), max_size=8))
+def test_the_batch_reader_gives_a_page_for_every_line_and_never_raises(tmp_path_factory, lines):
+    from chromesift.runtime import batch
+
+    path = tmp_path_factory.mktemp("jsonl") / "in.jsonl"
+    data = b"\n".join(lines)
+    path.write_bytes(data)
+    raw = data.split(b"\n")
+    if raw[0].startswith(b"\xef\xbb\xbf"):
+        raw[0] = raw[0][3:]
+    numbers = [n for n, line in enumerate(raw, 1) if line.strip()]
+    got = list(batch.iter_jsonl(path))
+    assert len(got) == len(numbers)
+    for page, n in zip(got, numbers, strict=True):
+        assert isinstance(page, batch.Page)
+        if page.error is None:
+            assert isinstance(page.document, str) and page.format in ("html", "text")
+            assert page.id not in (None, "") and not isinstance(page.id, (dict, list))
+        else:
+            assert page.document is None and page.error.strip() == page.error and "\n" not in page.error
+            assert page.id == f"in.jsonl:{n}" or json.loads(raw[n - 1].decode("utf-8").lstrip("\ufeff"))["id"] == page.id
+
+
+@settings(FAST, max_examples=60)
+@given(st.lists(jsonl_line(), max_size=6))
+def test_batch_output_reads_back_and_a_rerun_adds_nothing(tmp_path_factory, lines):
+    from chromesift.runtime.batch import BatchConfig, run_batch
+
+    folder = tmp_path_factory.mktemp("batch")
+    (folder / "in.jsonl").write_bytes(b"\n".join(lines))
+    cfg = BatchConfig(input=folder / "in.jsonl", output=folder / "out.jsonl", timeout=None, progress=False)
+    first = run_batch(cfg, loader=lambda path: Stand())
+    out = (folder / "out.jsonl").read_bytes()
+    records = [json.loads(line) for line in out.decode("utf-8").splitlines()]  # strict UTF-8, every line JSON
+    assert len(records) == first.done + first.failed == len({str(r["id"]) for r in records})
+    again = run_batch(cfg, loader=lambda path: Stand())
+    assert (again.done, again.failed) == (0, 0) and (folder / "out.jsonl").read_bytes() == out
+
+
+cells = st.one_of(st.none(), wild, st.binary(max_size=40), st.integers(), st.floats(), st.booleans(),
+                  st.lists(st.integers(), max_size=2), st.dictionaries(wild, st.integers(), max_size=1),
+                  pages, st.just(float("nan")))
+columns = st.lists(st.sampled_from(["id", "html", "text", "url", 0]), max_size=4)
+
+
+@st.composite
+def requests(draw):
+    """What the HTTP handler may be handed: frames of any cells and columns, dicts, anything."""
+    kind = draw(st.integers(0, 3))
+    if kind == 3:
+        return draw(st.one_of(st.none(), wild, st.integers(), st.lists(cells, max_size=3)))
+    names = draw(columns)
+    if kind == 2:  # a dict of columns, maybe of different lengths
+        return {name: draw(st.lists(cells, max_size=3)) for name in names}
+    rows = draw(st.lists(st.lists(cells, min_size=len(names), max_size=len(names)), max_size=4))
+    return pd.DataFrame(rows, columns=names) if names else pd.DataFrame(index=range(len(rows)))
+
+
+@MODEL
+@given(requests())
+def test_the_http_handler_answers_or_refuses_with_a_400(model, request_input):
+    mlflow = pytest.importorskip("mlflow")
+    from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, ErrorCode
+
+    from chromesift.runtime import serving
+
+    limits = serving.Limits(max_bytes=3000, max_pages=3)
+    try:
+        out = serving.predict_frame(model, request_input, limits)
+    except mlflow.exceptions.MlflowException as exc:
+        assert exc.error_code == ErrorCode.Name(INVALID_PARAMETER_VALUE) and exc.get_http_status_code() == 400
+        return
+    rows = len(pd.DataFrame(request_input) if isinstance(request_input, dict) else request_input)
+    assert isinstance(out, pd.DataFrame) and len(out) == rows
+    assert {"main_text", "paragraphs"} <= set(out.columns)
+    for main, pars in zip(out["main_text"], out["paragraphs"], strict=True):
+        assert main == "\n".join(p["text"] for p in json.loads(pars) if p["is_content"])
+
+
 # --- the fuzz target (benchmarks/fuzz) and the inputs it found --------------------------
 
 #: executions of the CI smoke run (the longer run is described in benchmarks/fuzz/README.md)
@@ -318,6 +436,24 @@ def test_fuzz_smoke(tmp_path):
     assert proc.returncode == 0 and list(crashes.iterdir()) == [], proc.stderr[-4000:]
     assert f"Done {SMOKE_RUNS} " in proc.stderr or f"Done {SMOKE_RUNS - 1} " in proc.stderr, proc.stderr[-2000:]
     assert len(list(corpus.iterdir())) > 8  # the fuzzer found new paths beyond the seeds
+
+
+@pytest.mark.parametrize(("target", "runs"), [("fuzz_batch", 600), ("fuzz_serve", 200)])
+def test_fuzz_smoke_batch_readers_and_http_handler(tmp_path, target, runs):
+    pytest.importorskip("atheris", reason="atheris is not installed (pip install atheris): fuzz smoke skipped")
+    corpus, crashes = tmp_path / "corpus", tmp_path / "crashes"
+    crashes.mkdir()
+    script = str(FUZZ / f"{target}.py")
+    subprocess.run([sys.executable, script, "--write-seeds", str(corpus)], check=True, capture_output=True)
+    seeds = len(list(corpus.iterdir()))
+    proc = subprocess.run(
+        [sys.executable, script, f"-atheris_runs={runs}", "-seed=1", f"-dict={FUZZ / (target[5:] + '.dict')}",
+         f"-artifact_prefix={crashes}/", str(corpus)],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path, env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert proc.returncode == 0 and list(crashes.iterdir()) == [], proc.stderr[-4000:]
+    assert f"Done {runs} " in proc.stderr or f"Done {runs - 1} " in proc.stderr, proc.stderr[-2000:]
+    assert len(list(corpus.iterdir())) > seeds  # the fuzzer found new paths beyond the seeds
 
 
 @pytest.mark.parametrize("parse", [parse_html, parse_text])

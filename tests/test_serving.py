@@ -23,6 +23,9 @@ from chromesift.models import DEFAULT_BUNDLE
 mlflow = pytest.importorskip("mlflow")
 serving = pytest.importorskip("chromesift.runtime.serving")
 
+#: some 13 ms of work each: a request of 300 takes seconds (no page within the per-page
+#: limits parses slowly since start tags keep 256 attributes, so a slow request is a big one)
+BUSY_PAGE = "<html><body>" + "".join(f"<p>Paragraph {i} here.</p>" for i in range(2000)) + "</body></html>"
 TEXT_PAGE = (
     "Home | News | Contact\n"
     "The harbour seals came back to the sandbank this spring, and the wardens counted "
@@ -73,6 +76,9 @@ def test_predict_frame_text_column_and_no_id(model):
         (pd.DataFrame({"html": ["<p>x</p>"] * 3}), r"3 pages in one request, over the limit of 2"),
         (pd.DataFrame({"id": ["big"], "html": ["<p>" + "é" * 60 + "</p>"]}),
          r"row 0 \(id 'big'\): page is 127 bytes, over the limit of 100"),
+        # found by the property test: a ValueError of pandas or zip, not a 400
+        ({"id": ["a"], "html": ["<p>x</p>", "<p>y</p>"]}, r"expected a table of pages .*same length"),
+        (pd.DataFrame([["<p>x</p>", "<p>y</p>"]], columns=["html", "html"]), r"column\(s\) html given more than once"),
     ],
 )
 def test_predict_frame_refuses_bad_requests(model, frame, message):
@@ -144,6 +150,93 @@ def test_save_refuses_an_altered_bundle(tmp_path):
     with pytest.raises(BundleError, match="sha256"):
         serving.save_pyfunc_model(bundle, tmp_path / "pyfunc")
     assert not (tmp_path / "pyfunc").exists()
+
+
+# --- time limits and request parsing ----------------------------------------------------------
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _children() -> set[int]:
+    import multiprocessing
+
+    return {p.pid for p in multiprocessing.active_children()}
+
+
+@pytest.fixture(scope="module")
+def saved_pyfunc(tmp_path_factory) -> Path:
+    return serving.save_pyfunc_model(DEFAULT_BUNDLE, tmp_path_factory.mktemp("pyfunc") / "model")
+
+
+def spinning_setup(bundle, trusted):
+    """A worker's stand-in for records_setup: classifying spins in the CPU, ignoring alarms as
+    C code would (module-level: the spawned worker imports it by name)."""
+    import signal as signals
+
+    signals.signal(signals.SIGALRM, signals.SIG_IGN)
+
+    def handle(pages):
+        if any("SPIN" in (p.document or "") for p in pages):
+            end = time.monotonic() + 120
+            while time.monotonic() < end:
+                pass
+        return [{"id": p.id, "text": "", "paragraphs": []} for p in pages]
+
+    return handle
+
+
+def test_a_request_over_its_time_is_stopped_not_left_running(monkeypatch):
+    from mlflow.protos.databricks_pb2 import DEADLINE_EXCEEDED, ErrorCode
+
+    # a limit well over a worker's start (after the kill, the next request waits for a fresh one)
+    before = _children()
+    workers = serving.PageWorkers(DEFAULT_BUNDLE, False, serving.Limits(timeout=6), setup=spinning_setup)
+    try:
+        (pid,) = _children() - before  # started, and ready, when made
+        t0 = time.monotonic()
+        with pytest.raises(mlflow.exceptions.MlflowException,
+                           match=r"took longer than the 6 s limit \(CHROMESIFT_SERVE_TIMEOUT\) and its work was stopped") as info:
+            serving.predict_frame(None, pd.DataFrame({"id": ["spin"], "html": ["<p>SPIN</p>"]}), classify=workers)
+        assert 6 <= time.monotonic() - t0 < 20
+        assert info.value.error_code == ErrorCode.Name(DEADLINE_EXCEEDED) and info.value.get_http_status_code() == 504
+        assert not _alive(pid)  # the spinning did not go on
+        out = serving.predict_frame(None, pd.DataFrame({"id": ["t"], "text": ["calm"]}), classify=workers)
+        assert out["id"].tolist() == ["t"]  # a fresh worker serves on
+    finally:
+        workers.close()
+
+
+def test_limits_take_the_time_from_the_environment_under_mlflows():
+    assert serving.Limits.resolve(None, environ={}).timeout == pytest.approx(54.0)
+    assert serving.Limits.resolve(None, environ={serving.ENV_TIMEOUT: "5"}).timeout == 5.0
+    env = {serving.ENV_TIMEOUT: "500", serving.ENV_MLFLOW_TIMEOUT: "10", serving.ENV_WORKERS: "3"}
+    assert serving.Limits.resolve(None, environ=env) == serving.Limits(timeout=9.0, workers=3)
+    for bad in ("0", "-1", "nan", "soon"):
+        with pytest.raises(ValueError, match="CHROMESIFT_SERVE_TIMEOUT must be"):
+            serving.Limits.resolve(None, environ={serving.ENV_TIMEOUT: bad})
+
+
+def test_json_nested_too_deeply_is_a_bad_request_not_a_server_error(saved_pyfunc):
+    from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, ErrorCode
+    from mlflow.pyfunc import scoring_server
+
+    loaded = mlflow.pyfunc.load_model(str(saved_pyfunc))
+    try:
+        schema = loaded.metadata.get_input_schema()
+        deep = '{"dataframe_records": [{"id": "deep", "html": ' + "[" * 100_000 + "]" * 100_000 + "}]}"
+        with pytest.raises(mlflow.exceptions.MlflowException, match="nested too deeply") as info:
+            scoring_server.invocations(deep, "application/json", loaded, schema)
+        assert info.value.error_code == ErrorCode.Name(INVALID_PARAMETER_VALUE)
+        good = json.dumps({"dataframe_records": [{"id": "t", "text": TEXT_PAGE}]})
+        assert scoring_server.invocations(good, "application/json", loaded, schema).status == 200
+    finally:
+        loaded.unwrap_python_model().workers.close()
 
 
 # --- logged in a run, served over HTTP -----------------------------------------------------
@@ -267,3 +360,95 @@ def test_mlflow_models_serve(logged_model, model, pages, tmp_path):
             server.wait()
         log.close()
     assert server.returncode is not None
+
+
+def _group(pgid: int) -> dict[int, tuple[str, float]]:
+    """Processes of a process group: pid -> (command line, CPU seconds so far)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[2]) == pgid:  # pgrp; utime and stime are fields 14 and 15 of stat
+            out[int(entry.name)] = (cmd, (int(fields[11]) + int(fields[12])) / tick)
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process CPU times from /proc")
+def test_served_requests_over_their_time_stop_their_work(logged_model, model, tmp_path):
+    """Over HTTP: a request over its time is answered at the limit and no CPU goes on burning
+    on it; JSON nested 100,000 deep is a 400; the server goes on serving."""
+    tracking, model_uri = logged_model
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
+        "MLFLOW_TRACKING_URI": tracking,
+        "OMP_NUM_THREADS": "1",
+        serving.ENV_TIMEOUT: "1.5",
+    }
+    log = open(tmp_path / "server.log", "wb")  # closed in the finally below
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri, "--env-manager", "local",
+         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, (tmp_path / "server.log").read_text(errors="replace")[-3000:]
+            try:
+                with urllib.request.urlopen(base + "/ping", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "server did not answer /ping within 120 s"
+            time.sleep(0.5)
+
+        workers = {pid for pid, (cmd, _) in _group(server.pid).items() if "spawn_main" in cmd}
+        busy = _records([{"id": f"p{i}", "html": BUSY_PAGE} for i in range(300)])  # some 4 s of work
+        t0 = time.monotonic()
+        status, body = _post(base + "/invocations", busy)
+        took = time.monotonic() - t0
+        assert status == 504, body[:2000]
+        assert "took longer than the 1.5 s limit (CHROMESIFT_SERVE_TIMEOUT) and its work was stopped" in body
+        assert took < 15  # reading 16 MB of JSON, then 1.5 s
+        time.sleep(1.0)
+        first = _group(server.pid)
+        assert not workers & first.keys()  # the worker that held the page was killed
+        time.sleep(2.0)
+        second = _group(server.pid)
+        # the server's own processes (MLflow's CLI, uvicorn) sit idle: nothing classifies on
+        cpu = {first[p][0][:80]: second[p][1] - first[p][1] for p in first.keys() & second.keys()
+               if "spawn_main" not in first[p][0]}
+        assert all(seconds < 0.5 for seconds in cpu.values()), cpu
+
+        deep = '{"dataframe_records": [{"id": "deep", "html": ' + "[" * 100_000 + "]" * 100_000 + "}]}"
+        status, body = _post(base + "/invocations", deep.encode())
+        assert status == 400 and "nested too deeply" in body, body[:2000]
+
+        # a fresh worker loads in a few seconds; with a 1.5 s limit the requests before
+        # it is ready are told the server is busy (503), then it serves
+        deadline = time.monotonic() + 90
+        while (answer := _post(base + "/invocations", _records([{"id": "t", "text": TEXT_PAGE}])))[0] == 503:
+            assert "no worker process became free" in answer[1] and time.monotonic() < deadline, answer[1][:2000]
+            time.sleep(1)
+        status, body = answer
+        assert status == 200, body[:2000]
+        assert json.loads(body)["predictions"][0]["main_text"] == chromesift.extract(TEXT_PAGE, format="text", model=model)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        log.close()

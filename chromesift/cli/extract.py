@@ -8,7 +8,6 @@ This module parses the command line and prints; the runs are
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
@@ -19,7 +18,7 @@ from typing import Any
 
 from chromesift.errors import UserError
 from chromesift.runtime import batch
-from chromesift.runtime.core import MAX_PAGE_BYTES, PAGE_TIMEOUT, Loader
+from chromesift.runtime.core import MAX_PAGE_BYTES, PAGE_TIMEOUT, Loader, check_timeout, record_json
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmg]?)i?b?", re.I)
 _UNITS = {"": 1, "k": 1_000, "m": 1_000_000, "g": 1_000_000_000}
@@ -33,9 +32,12 @@ batch (--input): one JSON line per page in --output with id, text, paragraphs an
 for a failed page, error. Running again with the same --output skips the pages
 already there, so an interrupted run resumes.
 
+An input line that is no page record (not JSON, no id, ...) gets a record of its own
+with the id FILE:LINE and the reason in its error field, and the run goes on.
+
 exit status: 0 all pages done; 1 the run finished but some pages failed (see their
-error field; a single page: the reason on standard error); 2 a problem to fix first (missing file, unreadable model bundle,
-malformed input line); 130 interrupted.
+error field; a single page: the reason on standard error); 2 a problem to fix first
+(missing or unreadable file, unreadable model bundle, bad option); 130 interrupted.
 """
 
 
@@ -94,7 +96,7 @@ def register(sub: Any) -> None:
     b.add_argument("--max-bytes", type=parse_size, default=MAX_PAGE_BYTES, metavar="SIZE",
                    help="skip pages larger than this, as an error record (default 20MB; 0: no limit)")
     b.add_argument("--timeout", type=float, default=PAGE_TIMEOUT, metavar="SECONDS",
-                   help="seconds a page may take (default %(default)g; 0: no limit)")
+                   help="seconds a page may take (default %(default)g; 0 or inf: no limit)")
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -112,8 +114,6 @@ def config_from_args(args: argparse.Namespace) -> ExtractConfig:
         raise UserError("--json and --paragraphs are for a single page; batch output is always JSONL")
     if args.jobs < 1:
         raise UserError("--jobs must be at least 1")
-    if args.timeout < 0:
-        raise UserError("--timeout must not be negative")
     return ExtractConfig(
         page=args.page,
         input=args.input,
@@ -124,7 +124,7 @@ def config_from_args(args: argparse.Namespace) -> ExtractConfig:
         json=args.json,
         jobs=args.jobs,
         max_bytes=args.max_bytes or None,
-        timeout=args.timeout or None,
+        timeout=check_timeout(args.timeout),
         trusted=args.trust,
         progress=not args.no_progress,
     )
@@ -180,7 +180,7 @@ def run_page(config: ExtractConfig, loader: Loader | None = None) -> int:
     record = batch.classify_file(config.page, model=config.model, format=config.format,
                                  trusted=config.trusted, loader=loader)
     if config.json:
-        out = json.dumps(record, ensure_ascii=False)
+        out = record_json(record)
     elif config.paragraphs:
         out = format_table(record["paragraphs"])
     else:

@@ -22,15 +22,20 @@ Limits, one meaning each:
     add the option's name). HTTP serving has a cap of its own on the pages of a request
     (:data:`chromesift.runtime.serving.SERVE_MAX_PAGE_BYTES`), which refuses the request.
 ``timeout`` (default :data:`PAGE_TIMEOUT` in the batch command)
-    Seconds one page may take in this process (:func:`time_budget`). Only the
+    Seconds one page may take (:func:`time_budget`; None, 0 or ``inf``: no limit). Only the
     single-page call takes it: a batch of pages predicted together has no per-page clock.
+    The alarm stops Python code only, so the batch command runs pages with a budget in
+    worker processes killed at it, and HTTP serving gives each request a worker and a
+    time limit of its own (:mod:`chromesift.runtime.pool`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import math
+import re
 import signal
 import threading
 from collections.abc import Callable, Sequence
@@ -49,6 +54,9 @@ PAGE_TIMEOUT = 60.0
 #: Pages predicted together by :func:`page_records` (batched prediction is ~3x faster
 #: than page by page and gives the same probabilities).
 BATCH_PAGES = 32
+#: Largest time budget in seconds (about 11.6 days); longer is no limit (0 or ``inf``).
+#: Timers and waits of the operating system overflow not far above this.
+MAX_TIMEOUT = 1_000_000.0
 
 _TEXT_SUFFIXES = (".txt", ".text")
 _HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".shtml")
@@ -154,15 +162,37 @@ def page_problem(page: Page, max_bytes: int | None = MAX_PAGE_BYTES) -> str | No
     return None
 
 
+def check_timeout(seconds: float | None, option: str = "--timeout") -> float | None:
+    """A time budget as the runs take it: seconds, or None for no limit (None, 0 or ``inf``).
+
+    Raises
+    ------
+    UserError
+        For NaN, a negative number, or more than :data:`MAX_TIMEOUT` seconds, naming ``option``.
+    """
+    if seconds is None:
+        return None
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or math.isnan(seconds):
+        raise UserError(f"{option} must be a number of seconds, not {seconds!r}")
+    if seconds < 0:
+        raise UserError(f"{option} must not be negative")
+    if seconds == 0 or math.isinf(seconds):
+        return None
+    if seconds > MAX_TIMEOUT:
+        raise UserError(f"{option} must be at most {MAX_TIMEOUT:.0f} seconds (0 or inf: no limit)")
+    return float(seconds)
+
+
 @contextlib.contextmanager
 def time_budget(seconds: float | None):
     """Raise :class:`PageTimeout` in the block after ``seconds`` (main thread, POSIX only).
 
-    Elsewhere the block runs unbounded (in a worker process the parent still kills a page
-    stuck well past its budget).
+    None, 0 and ``inf`` mean no limit. The alarm interrupts Python code only: a page stuck
+    in C code (lxml's parser) runs on until it returns, so the batch command and HTTP
+    serving run pages with a budget in a worker process that is killed at the limit.
     """
     usable = (
-        seconds is not None and seconds > 0 and hasattr(signal, "setitimer")
+        seconds is not None and 0 < seconds < math.inf and hasattr(signal, "setitimer")
         and threading.current_thread() is threading.main_thread()
     )
     if not usable:
@@ -173,7 +203,7 @@ def time_budget(seconds: float | None):
         raise PageTimeout(f"took longer than the {seconds:g} s budget (--timeout)")
 
     previous = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, min(seconds, MAX_TIMEOUT))  # the timer overflows far above
     try:
         yield
     finally:
@@ -227,6 +257,22 @@ def _head(page: Page) -> dict[str, Any]:
 def failed_record(page: Page, error: str) -> dict:
     """The record of a page that was not classified: no text, no paragraphs, the reason."""
     return {**_head(page), "text": "", "paragraphs": [], "error": error}
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def record_json(record: dict) -> str:
+    """A record as one line of JSON text that always encodes as UTF-8 and reads back the same.
+
+    A str may hold lone surrogates (an id read from ``"\\ud800"`` in JSON, a file name
+    decoded with ``surrogateescape``). Written as themselves they cannot be encoded;
+    replaced by ``?`` they no longer match their page. Here they become ``\\udXXX``
+    escapes, which :func:`json.loads` turns back into the same str; everything else
+    is written as UTF-8 text (no escapes).
+    """
+    # outside strings JSON is ASCII, so every surrogate found is inside a string
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(record, ensure_ascii=False))
 
 
 def _describe(exc: BaseException) -> str:
@@ -344,6 +390,36 @@ def _columns_chunk(model: Any, pages: Sequence[Page], chunk: list[int], out: lis
             raise
         except Exception as exc:
             out[i] = failed_record(pages[i], _describe(exc))
+
+
+def records_setup(bundle: Path | None, trusted: bool | str = False) -> Callable[[Sequence[Page]], list[dict]]:
+    """In a worker process: load a bundle once; the handler classifies a list of pages into records.
+
+    The setup of HTTP serving's workers (:class:`chromesift.runtime.pool.WorkerSet`); it
+    imports no MLflow, so a worker starts with what classifying needs.
+
+    Parameters
+    ----------
+    bundle
+        Bundle folder (None: the shipped model).
+    trusted
+        As for :func:`chromesift.load_model` (the sha256 pinned where the model was logged,
+        or False to load its ``model.skops``).
+    """
+    import chromesift
+
+    model = chromesift.load_model(bundle, trusted=trusted)
+    contextlib.ExitStack().enter_context(one_thread())  # held for the worker's life
+    warm_up(model)
+    return functools.partial(page_records, model, max_bytes=None)
+
+
+def warm_up(model: PageModel) -> None:
+    """Classify a small page of each format once, so a worker's first-call costs (lazy
+    imports, parser set-up) are paid before it is ready, not out of a page's time budget."""
+    with contextlib.suppress(Exception):  # a stand-in model may refuse it: no harm done
+        page_records(model, [Page("warm-up", "<html><body><p>Warm-up.</p></body></html>", "html"),
+                             Page("warm-up", "Warm-up.", "text")], max_bytes=None)
 
 
 # --- models -------------------------------------------------------------------------------------

@@ -21,6 +21,10 @@ What the parent supervises:
 Results come back in the order they finish, each with its job (so a caller that wants
 input order keys them). Workers ignore SIGINT: on Ctrl-C the parent stops them. Closing
 the generator (or leaving the loop) stops idle workers and kills busy ones.
+
+:class:`WorkerSet` is the same supervision for a server: long-lived workers that many
+threads borrow one job at a time, each job with its own deadline, at which its worker is
+killed (so no work outlives the request that asked for it) and a fresh one started.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import contextlib
 import multiprocessing
 import multiprocessing.connection
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -40,6 +45,8 @@ J = TypeVar("J")
 
 #: Seconds a stopped worker gets to exit by itself before it is killed.
 STOP_WAIT = 5.0
+#: Longest single wait of the supervisor (the operating system's waits overflow far above).
+_MAX_WAIT = 3600.0
 
 
 @dataclass(frozen=True)
@@ -50,7 +57,9 @@ class Failure:
     ----------
     kind
         ``"timeout"`` (its worker was killed past the job timeout), ``"died"`` (its worker
-        exited while on it) or ``"error"`` (the handler raised).
+        exited while on it), ``"error"`` (the handler raised) or, from a
+        :class:`WorkerSet` only, ``"busy"`` (no worker was free and ready before the deadline;
+        the job was not started).
     detail
         ``"Type: message"`` of the handler's exception (kind ``"error"``), else ``""``.
     exitcode
@@ -212,7 +221,7 @@ def run_pool(
             if exhausted and not any(w.busy for w in pool):
                 return
             deadlines = [w.deadline for w in pool if w.deadline is not None]
-            wait = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+            wait = min(_MAX_WAIT, max(0.0, min(deadlines) - time.monotonic())) if deadlines else None
             ready = multiprocessing.connection.wait(
                 [w.conn for w in pool] + [w.proc.sentinel for w in pool], timeout=wait
             )
@@ -272,3 +281,203 @@ def _stop(pool: list[_Worker]) -> None:
         worker.proc.join(max(0.0, deadline - time.monotonic()))
     for worker in pool:
         worker.kill()
+
+
+class WorkerSet:
+    """Long-lived supervised workers that threads borrow one job at a time (HTTP serving).
+
+    :func:`run_pool` serves one caller with a stream of jobs; a server gets its jobs one
+    request at a time, from many threads, and must not leave work running once a request
+    is over its time. :meth:`run` borrows a free worker (starting one while fewer than
+    ``workers`` run, else waiting for one), hands it the job and waits until the deadline;
+    a worker still busy then is killed, so its work stops with it, and a fresh one is
+    started in its place at once (it loads while nobody waits for it).
+
+    Parameters
+    ----------
+    setup, args
+        As for :func:`run_pool`: ``setup(*args)`` runs once in each worker and returns the
+        handler of its jobs (module-level, picklable).
+    workers
+        Most worker processes at once.
+    startup_timeout
+        Seconds a worker may take to get ready (None: no limit).
+    daemon
+        Daemonic workers (the default: a server's workers must not hold up its exit).
+    """
+
+    def __init__(self, setup: Callable[..., Callable[[Any], Any]], args: tuple = (), *, workers: int = 1,
+                 startup_timeout: float | None = None, daemon: bool = True):
+        self._ctx = multiprocessing.get_context("spawn")
+        self._setup, self._args = setup, args
+        self._most = max(1, workers)
+        self._startup_timeout = startup_timeout
+        self._daemon = daemon
+        self._free = threading.Condition()
+        self._idle: list[_Worker] = []
+        self._live = 0
+        self._closed = False
+
+    def start(self) -> None:
+        """Start a worker now, unless ``workers`` run already (it gets ready while nobody waits)."""
+        with self._free:
+            if not self._closed and self._live < self._most:
+                self._live += 1
+                self._idle.append(self._new())
+                self._free.notify()
+
+    def wait_ready(self, timeout: float | None = None) -> None:
+        """Start a worker if none runs and wait until one is ready (a setup's failure raises here).
+
+        Raises
+        ------
+        WorkerStartError
+            When the worker's setup raises, it exits, or it is not ready in time.
+        """
+        self.start()
+        deadline = time.monotonic() + timeout if timeout else None
+        worker = self._borrow(deadline)
+        if worker is None:
+            raise WorkerStartError(f"no worker was ready in {timeout:g} s", kind="timeout")
+        try:
+            ready = self._ready(worker, deadline)
+        except BaseException:
+            self._discard(worker, replace=False)
+            raise
+        self._give_back(worker)
+        if not ready:
+            raise WorkerStartError(f"no worker was ready in {timeout:g} s", kind="timeout")
+
+    def run(self, job: Any, *, timeout: float | None = None) -> Any:
+        """Run one job in a worker: its result, or a :class:`Failure` (kinds as for run_pool, and "busy").
+
+        Parameters
+        ----------
+        job
+            Picklable job.
+        timeout
+            Seconds from now until the job must be done, waiting for a free and ready
+            worker included (None: no limit). Past it the worker is killed.
+
+        Raises
+        ------
+        WorkerStartError
+            When a worker cannot start (its setup raised, it exited, or it took longer
+            than ``startup_timeout``).
+        """
+        deadline = time.monotonic() + timeout if timeout else None
+        worker = self._borrow(deadline)
+        if worker is None:
+            return Failure("busy")
+        try:
+            if not self._ready(worker, deadline):
+                self._give_back(worker)  # it goes on getting ready for the next job
+                return Failure("busy")
+            worker.give(job, None)
+            outcome = self._outcome(worker, deadline)
+        except WorkerStartError:
+            self._discard(worker, replace=False)  # the next job starts one again, and says so
+            raise
+        except BaseException:  # interrupted while waiting: the worker may still be busy
+            self._discard(worker, replace=True)
+            raise
+        if isinstance(outcome, Failure) and outcome.kind in ("timeout", "died"):
+            self._discard(worker, replace=True)
+        else:
+            worker.take()
+            self._give_back(worker)
+        return outcome
+
+    def close(self) -> None:
+        """Stop the idle workers; a busy one is killed when its job comes back."""
+        with self._free:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            self._free.notify_all()
+        _stop(idle)
+
+    # --- inside -----------------------------------------------------------------------
+
+    def _new(self) -> _Worker:
+        return _Worker(self._ctx, self._setup, self._args, self._daemon, self._startup_timeout)
+
+    def _borrow(self, deadline: float | None) -> _Worker | None:
+        """A free worker (a ready one first), a new one, or None when none is free by the deadline."""
+        with self._free:
+            while True:
+                if self._closed:
+                    raise RuntimeError("the worker set is closed")
+                if self._idle:
+                    ready = [w for w in self._idle if w.ready]
+                    worker = ready[0] if ready else self._idle[0]
+                    self._idle.remove(worker)
+                    return worker
+                if self._live < self._most:
+                    self._live += 1
+                    return self._new()
+                wait = None if deadline is None else deadline - time.monotonic()
+                if wait is not None and wait <= 0:
+                    return None
+                self._free.wait(min(_MAX_WAIT, wait) if wait is not None else _MAX_WAIT)
+
+    def _give_back(self, worker: _Worker) -> None:
+        with self._free:
+            if not self._closed:
+                self._idle.append(worker)
+                self._free.notify()
+                return
+        _stop([worker])
+        with self._free:
+            self._live -= 1
+
+    def _discard(self, worker: _Worker, *, replace: bool) -> None:
+        worker.kill()
+        with self._free:
+            self._live -= 1
+            self._free.notify()
+        if replace:
+            self.start()
+
+    def _ready(self, worker: _Worker, deadline: float | None) -> bool:
+        """Wait until ``worker`` is ready: True, or False when ``deadline`` comes first."""
+        while not worker.ready:
+            limits = [d for d in (deadline, worker.deadline) if d is not None]
+            wait = min(limits) - time.monotonic() if limits else _MAX_WAIT
+            if worker.deadline is not None and time.monotonic() >= worker.deadline:
+                raise WorkerStartError(f"a worker did not start in {self._startup_timeout:g} s", kind="timeout")
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            got = multiprocessing.connection.wait([worker.conn, worker.proc.sentinel],
+                                                  timeout=min(_MAX_WAIT, max(0.0, wait)))
+            message = None
+            if worker.conn in got:
+                with contextlib.suppress(EOFError, OSError):
+                    message = worker.conn.recv()
+            if message is not None and message[0] == "ready":
+                worker.ready, worker.deadline = True, None
+            elif message is not None and message[0] == "failed":
+                error_type, reason = message[1]
+                raise WorkerStartError(f"a worker could not start: {error_type}: {reason}",
+                                       kind="failed", error_type=error_type, reason=reason)
+            elif got:  # its pipe closed or it exited
+                code = worker.exitcode()
+                raise WorkerStartError(f"a worker exited on start-up (exit code {code})", kind="exited",
+                                       exitcode=code)
+        return True
+
+    def _outcome(self, worker: _Worker, deadline: float | None) -> Any:
+        """The answer of a worker on its job, or the Failure of its death or of the deadline."""
+        while True:
+            wait = None if deadline is None else deadline - time.monotonic()
+            if wait is not None and wait <= 0:
+                return Failure("timeout")
+            got = multiprocessing.connection.wait([worker.conn, worker.proc.sentinel],
+                                                  timeout=min(_MAX_WAIT, wait) if wait is not None else _MAX_WAIT)
+            if worker.conn in got:
+                try:
+                    kind, payload = worker.conn.recv()
+                except (EOFError, OSError):
+                    return Failure("died", exitcode=worker.exitcode())
+                return payload if kind == "result" else Failure("error", payload)
+            if worker.proc.sentinel in got:
+                return Failure("died", exitcode=worker.exitcode())
