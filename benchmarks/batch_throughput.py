@@ -116,6 +116,8 @@ def run_throughput(config: BatchThroughputConfig) -> dict:
         raise SystemExit("no modern-news pages found: give --data DIR")
     print(f"modern sample: {describe(pages)}", file=sys.stderr, flush=True)
     n, unique = len(pages), len({p["id"].split("#", 1)[0] for p in pages})
+    if config.workdir is not None:
+        Path(config.workdir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=config.workdir) as tmp_name:
         tmp = Path(tmp_name)
         jsonl, html_dir = write_inputs(pages, tmp)
