@@ -199,3 +199,21 @@ def test_shared_corpus_smallest_file_verifies_and_reads():
     pages = list(corpus.iter_pages(SHARED / smallest["file"], limit=5))
     assert len(pages) == 5
     assert all(p.id.startswith(smallest["name"] + "/") and p.html for p in pages)
+
+
+def test_building_an_empty_dataset_is_one_clear_error(tmp_path):
+    from chromesift.data.build import BuildConfig, build
+
+    write(tmp_path / "e.jsonl.xz", [])
+    digest = hashlib.sha256((tmp_path / "e.jsonl.xz").read_bytes()).hexdigest()
+    (tmp_path / "MANIFEST.json").write_text(json.dumps([{"name": "e", "file": "e.jsonl.xz", "sha256": digest}]))
+    with pytest.raises(CorpusError, match="dataset 'e': .*holds no pages"):
+        build(BuildConfig(data_dir=tmp_path, out_dir=tmp_path / "out", progress=False))
+
+
+def test_a_corrupt_paragraph_table_is_one_clear_error(tmp_path):
+    from chromesift.data.build import load_tables
+
+    (tmp_path / "x.parquet").write_bytes(b"not a parquet file")
+    with pytest.raises(CorpusError, match=r"x\.parquet: not a readable paragraph table .*data build"):
+        load_tables(tmp_path)

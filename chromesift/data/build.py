@@ -116,6 +116,8 @@ def build(config: BuildConfig) -> pd.DataFrame:
             progress=config.progress,
             desc=name,
         )
+        if not len(pages):
+            raise corpus.CorpusError(f"dataset {name!r}: {corpus.dataset_path(config.data_dir, name)} holds no pages")
         tmp = out / f".{name}.parquet.tmp"
         paragraphs.to_parquet(tmp, index=False)
         os.replace(tmp, out / f"{name}.parquet")
@@ -163,4 +165,14 @@ def load_tables(out_dir: Path, datasets: list[str] | None = None) -> pd.DataFram
     files = [f for f in files if f.stem != "pages" and (not datasets or f.stem in datasets)]
     if not files:
         raise corpus.CorpusError(f"{out}: no paragraph tables for {datasets or 'any dataset'}")
-    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    return pd.concat([_read_table(f) for f in files], ignore_index=True)
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as exc:  # (pyarrow's ArrowInvalid is a ValueError)
+        raise corpus.CorpusError(
+            f"{path}: not a readable paragraph table ({type(exc).__name__}: {str(exc)[:200]}); "
+            "run `chromesift data build` again"
+        ) from None
