@@ -8,6 +8,7 @@ This module parses the command line and prints; the runs are
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import shutil
@@ -17,16 +18,23 @@ from pathlib import Path
 from typing import Any
 
 from chromesift.errors import UserError
-from chromesift.runtime import batch
+from chromesift.models.rules import FAVOR_RANGE, FAVOR_STEP, FAVORS
+from chromesift.runtime import batch, formats
 from chromesift.runtime.core import MAX_PAGE_BYTES, PAGE_TIMEOUT, Loader, check_timeout, record_json
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmg]?)i?b?", re.I)
 _UNITS = {"": 1, "k": 1_000, "m": 1_000_000, "g": 1_000_000_000}
 
-EPILOG = """\
+EPILOG = f"""\
 single page: prints the main text (one paragraph a line), --paragraphs a table of
-every paragraph with its probability, --json one JSON object (the record a batch
-writes).
+every paragraph with its probability (main: + body, - chrome, T the headline), --json
+one JSON object (the record a batch writes). --output-format markdown keeps headings,
+list items, quotes and table rows; json is one document with title, language, url and
+each paragraph's role; csv one row per paragraph.
+
+precision or recall: --threshold T decides with T (0 to 1) instead of the bundle's
+threshold; --favor precision raises it by {FAVOR_STEP}, --favor recall lowers it by {FAVOR_STEP}
+(clipped to {FAVOR_RANGE[0]}-{FAVOR_RANGE[1]}).
 
 batch (--input): one JSON line per page in --output with id, text, paragraphs and,
 for a failed page, error. Running again with the same --output skips the pages
@@ -57,6 +65,20 @@ class ExtractConfig:
     timeout: float | None = PAGE_TIMEOUT
     progress: bool = True
     trusted: bool | str = False
+    output_format: str | None = None  # None: txt for a page, JSONL records for a batch
+    threshold: float | None = None
+    favor: str | None = None
+
+
+def parse_threshold(value: str) -> float:
+    """A decision threshold: a number from 0 to 1."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"not a threshold from 0 to 1: {value!r}")
+    return number
 
 
 def parse_size(value: str) -> int:
@@ -82,6 +104,14 @@ def register(sub: Any) -> None:
     p.add_argument("--format", choices=["detect", "html", "text"], default="detect",
                    help="how to read the input (default: detect from the name and first bytes)")
     p.add_argument("--json", action="store_true", help="print one JSON object (single page)")
+    p.add_argument("--output-format", choices=formats.FORMATS, default=None,
+                   help="txt (default), markdown, json (a document with title, language and roles) "
+                        "or csv; a batch writes JSONL records")
+    k = p.add_mutually_exclusive_group()
+    k.add_argument("--threshold", type=parse_threshold, default=None, metavar="T",
+                   help="decision threshold from 0 to 1 (default: the bundle's; higher keeps fewer paragraphs)")
+    k.add_argument("--favor", choices=FAVORS, default=None,
+                   help=f"precision or recall: the bundle's threshold moved by {FAVOR_STEP}")
     p.add_argument("--model", type=Path, default=None, metavar="BUNDLE",
                    help="model bundle folder (default: the shipped model)")
     p.add_argument("--trust", nargs="?", const=True, default=False, metavar="SHA256",
@@ -112,6 +142,10 @@ def config_from_args(args: argparse.Namespace) -> ExtractConfig:
             raise UserError("--output is for batch mode (--input); redirect standard output instead")
     elif args.json or args.paragraphs:
         raise UserError("--json and --paragraphs are for a single page; batch output is always JSONL")
+    elif args.output_format not in (None, "json"):
+        raise UserError(f"--output-format {args.output_format} is for a single page; batch output is JSONL")
+    if args.json and args.output_format not in (None, "json"):
+        raise UserError("give --json or --output-format, not both")
     if args.jobs < 1:
         raise UserError("--jobs must be at least 1")
     return ExtractConfig(
@@ -127,6 +161,9 @@ def config_from_args(args: argparse.Namespace) -> ExtractConfig:
         timeout=check_timeout(args.timeout),
         trusted=args.trust,
         progress=not args.no_progress,
+        output_format=args.output_format,
+        threshold=args.threshold,
+        favor=args.favor,
     )
 
 
@@ -151,6 +188,8 @@ def run_batch(config: ExtractConfig, loader: Loader | None = None) -> int:
             timeout=config.timeout,
             progress=config.progress,
             trusted=config.trusted,
+            threshold=config.threshold,
+            favor=config.favor,
         ),
         loader=loader,
     )
@@ -161,7 +200,11 @@ def run_batch(config: ExtractConfig, loader: Loader | None = None) -> int:
 
 
 def format_table(paragraphs: list[dict], width: int | None = None) -> str:
-    """A table of paragraphs, one a line: position, probability, main (+/-), text (cut to fit)."""
+    """A table of paragraphs, one a line: position, probability, main, text (cut to fit).
+
+    ``main`` is ``+`` for a paragraph of the main text, ``-`` for chrome and ``T`` for the
+    headline (a paragraph whose ``role`` is ``title``).
+    """
     width = width or shutil.get_terminal_size((100, 24)).columns
     room = max(20, width - 20)
     lines = [f"{'pos':>4}  {'prob':>5}  {'main':<4}  text"]
@@ -169,7 +212,7 @@ def format_table(paragraphs: list[dict], width: int | None = None) -> str:
         text = par["text"]
         if len(text) > room:
             text = text[: room - 3] + "..."
-        mark = "+" if par["is_content"] else "-"
+        mark = "T" if par.get("role") == "title" else "+" if par["is_content"] else "-"
         lines.append(f"{i:>4}  {par['probability']:5.3f}  {mark:<4}  {text}")
     return "\n".join(lines)
 
@@ -177,14 +220,16 @@ def format_table(paragraphs: list[dict], width: int | None = None) -> str:
 def run_page(config: ExtractConfig, loader: Loader | None = None) -> int:
     """Single-page mode: print the main text, the paragraph table, or JSON."""
     assert config.page is not None
+    detail = config.output_format not in (None, "txt") or config.paragraphs
     record = batch.classify_file(config.page, model=config.model, format=config.format,
-                                 trusted=config.trusted, loader=loader)
+                                 trusted=config.trusted, loader=loader, threshold=config.threshold,
+                                 favor=config.favor, detail=detail)
     if config.json:
-        out = record_json(record)
+        out = record_json(_plain(record))
     elif config.paragraphs:
         out = format_table(record["paragraphs"])
     else:
-        out = record["text"]
+        out = formats.render(record, config.output_format or "txt")
     if "error" in record:
         print(f"chromesift extract: {record['id']}: {record['error']}", file=sys.stderr)
     try:
@@ -195,6 +240,13 @@ def run_page(config: ExtractConfig, loader: Loader | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
     return 1 if "error" in record else 0
+
+
+def _plain(record: dict) -> dict:
+    """A record without the detail of its paragraphs (the record a batch writes)."""
+    keep = ("text", "is_content", "probability")
+    return {k: v for k, v in record.items() if k != "language"} | {
+        "paragraphs": [{k: p[k] for k in keep} for p in record["paragraphs"]]}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,7 +21,7 @@ import numpy as np
 from chromesift.data import schema
 from chromesift.data.page import to_columns, to_table
 from chromesift.data.util import chunked
-from chromesift.models.rules import content_mask, decide, headline_index, roles
+from chromesift.models.rules import content_mask, decide, headline_index, pick_threshold, roles
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -153,11 +153,17 @@ class Model:
             at += n
         return out
 
-    def _result(self, cols: dict[str, list], proba: np.ndarray) -> pd.DataFrame:
+    def decision_threshold(self, threshold: float | None = None, favor: str | None = None) -> float:
+        """The threshold a call decides with: :attr:`threshold`, or ``threshold``, or the preset of
+        ``favor`` (``"precision"``/``"recall"``; see :func:`chromesift.models.rules.pick_threshold`)."""
+        return pick_threshold(self.threshold, threshold, favor)
+
+    def _result(self, cols: dict[str, list], proba: np.ndarray, threshold: float | None = None) -> pd.DataFrame:
         if not len(proba):
             return _empty_result()
         out = schema.from_columns(cols, "page").drop(columns=["doc_id"])
-        content, head = decide(cols, proba, self.threshold, title=False)
+        cut = self.threshold if threshold is None else threshold
+        content, head = decide(cols, proba, cut, title=False)
         out.insert(2, "is_content", content)
         out.insert(3, "probability", self.probability(proba))
         out.insert(4, "role", roles(content, head))
@@ -165,23 +171,34 @@ class Model:
             out = out[RESULT_COLUMNS]
         return out
 
-    def classify(self, document: str | bytes, *, format: str | None = None) -> pd.DataFrame:
+    def classify(
+        self, document: str | bytes, *, format: str | None = None, threshold: float | None = None,
+        favor: str | None = None,
+    ) -> pd.DataFrame:
         """One row per paragraph: position, text, is_content, probability, role (+ structure for HTML).
+
+        ``threshold`` (in [0, 1]) or ``favor`` (``"precision"``, ``"recall"``) replace the
+        bundle's threshold for this call (:meth:`decision_threshold`).
 
         ``role`` is ``"title"`` for the page's headline (:func:`headline_index`, whatever
         the model says of it: corpora disagree on whether it belongs to the main text),
         ``"body"`` for the other content paragraphs and ``"chrome"`` for the rest.
         """
+        cut = self.decision_threshold(threshold, favor)
         cols = to_columns(document, format=format)
-        return self._result(cols, self.predict_columns([cols])[0])
+        return self._result(cols, self.predict_columns([cols])[0], cut)
 
-    def extract(self, document: str | bytes, *, format: str | None = None, title: bool = False) -> str:
+    def extract(
+        self, document: str | bytes, *, format: str | None = None, title: bool = False,
+        threshold: float | None = None, favor: str | None = None,
+    ) -> str:
         """The main text: the body's content paragraphs joined by newlines ("" when there is none).
 
         The page's headline is left out (it is :meth:`headline`); ``title=True`` keeps it
-        in place when the model counts it as content.
+        in place when the model counts it as content. ``threshold`` or ``favor`` as for
+        :meth:`classify`.
         """
-        return next(self.extract_many([document], format=format, title=title))
+        return next(self.extract_many([document], format=format, title=title, threshold=threshold, favor=favor))
 
     def headline(self, document: str | bytes, *, format: str | None = None) -> str:
         """The page's headline ("" when none is found): its first long ``<h1>``, or the paragraph the ``<title>`` holds."""
@@ -197,41 +214,47 @@ class Model:
         format: str | None = None,
         n_jobs: int = 1,
         batch_size: int = 64,
+        threshold: float | None = None,
+        favor: str | None = None,
     ) -> Iterator[pd.DataFrame]:
         """Classify documents lazily, in input order, predicting a batch of pages at once.
 
         Only ``batch_size`` pages (times ``n_jobs``) are held in memory at a time.
+        ``threshold`` or ``favor`` as for :meth:`classify`.
         """
+        cut = self.decision_threshold(threshold, favor)
         batches = chunked(documents, batch_size)
         if n_jobs == 1:
             for batch in batches:
-                yield from self._classify_batch(batch, format)
+                yield from self._classify_batch(batch, format, cut)
             return
         from joblib import Parallel, delayed
 
         run = Parallel(n_jobs=n_jobs, return_as="generator")
-        for results in run(delayed(self._classify_batch)(b, format) for b in batches):
+        for results in run(delayed(self._classify_batch)(b, format, cut) for b in batches):
             yield from results
 
     def extract_many(
         self, documents: Iterable[str | bytes], *, format: str | None = None, batch_size: int = 64,
-        title: bool = False,
+        title: bool = False, threshold: float | None = None, favor: str | None = None,
     ) -> Iterator[str]:
         """Main texts of documents, lazily and in input order, ``batch_size`` pages predicted at once.
 
         The same texts as :meth:`extract` one by one, with the per-call costs of the
         feature and prediction steps shared across the batch (no DataFrame at all).
+        ``threshold`` or ``favor`` as for :meth:`classify`.
         """
+        cut = self.decision_threshold(threshold, favor)
         for batch in chunked(documents, batch_size):
             pages = [to_columns(doc, format=format) for doc in batch]
             for cols, proba in zip(pages, self.predict_columns(pages), strict=True):
-                keep = content_mask(cols, proba, self.threshold, title=title)
+                keep = content_mask(cols, proba, cut, title=title)
                 # keep has a value per paragraph (the model scored each): compress needs no strict check
                 yield "\n".join(compress(cols["text"], keep.tolist()))
 
-    def _classify_batch(self, batch: list, format: str | None) -> list[pd.DataFrame]:
+    def _classify_batch(self, batch: list, format: str | None, threshold: float | None = None) -> list[pd.DataFrame]:
         pages = [to_columns(doc, format=format) for doc in batch]
-        return [self._result(c, p) for c, p in zip(pages, self.predict_columns(pages), strict=True)]
+        return [self._result(c, p, threshold) for c, p in zip(pages, self.predict_columns(pages), strict=True)]
 
     # -- explanation ----------------------------------------------------------------
     def explain(self, document: str | bytes, *, format: str | None = None, top: int = 3) -> pd.DataFrame:

@@ -138,6 +138,9 @@ def classify_file(
     format: str | None = None,
     trusted: bool | str = False,
     loader: Loader | None = None,
+    threshold: float | None = None,
+    favor: str | None = None,
+    detail: bool = False,
 ) -> dict:
     """The record of one page file (or standard input for ``-``), classified in this process.
 
@@ -153,6 +156,9 @@ def classify_file(
         True, or the bundle's sha256, to load a bundle this machine did not write.
     loader
         Turns ``model`` into a model (default :func:`~chromesift.runtime.core.default_loader`).
+    threshold, favor, detail
+        As for :func:`chromesift.runtime.core.page_records`; with ``detail`` the record also
+        has ``language``, the one the page declares (None for text, or when it declares none).
 
     Returns
     -------
@@ -169,7 +175,13 @@ def classify_file(
     page = read_page(source, format=format)
     classifier = load_with(loader or default_loader(trusted), model)
     with one_thread():
-        return page_record(classifier, page, max_bytes=None, timeout=None)
+        record = page_record(classifier, page, max_bytes=None, timeout=None, threshold=threshold,
+                             favor=favor, detail=detail)
+    if detail:
+        from chromesift.runtime.formats import page_language
+
+        record["language"] = page_language(page.document, page.format)
+    return record
 
 
 def input_kind(path: Path) -> str:
@@ -690,6 +702,10 @@ class BatchConfig:
         Show a progress bar on standard error.
     trusted
         True, or the bundle's sha256, to load a bundle this machine did not write.
+    threshold
+        Decision threshold instead of the model's (None: the model's own).
+    favor
+        ``"precision"`` or ``"recall"``: the model's threshold moved by a preset step.
     """
 
     input: Path
@@ -701,6 +717,8 @@ class BatchConfig:
     timeout: float | None = PAGE_TIMEOUT
     progress: bool = True
     trusted: bool | str = False
+    threshold: float | None = None
+    favor: str | None = None
 
 
 @dataclass
@@ -873,7 +891,8 @@ def _run_here(feed: _Feed, model: PageModel, config: BatchConfig) -> None:
     """Classify in this process (no time budget: nothing here could stop a page at one)."""
     with one_thread():
         for page in feed.pages():
-            feed.record(page_record(model, page, max_bytes=config.max_bytes, timeout=None))
+            feed.record(page_record(model, page, max_bytes=config.max_bytes, timeout=None,
+                                    threshold=config.threshold, favor=config.favor))
 
 
 def _loaded(model: PageModel, path: Path | None) -> PageModel:
@@ -897,14 +916,16 @@ def _model_loader(model: PageModel) -> Loader:
 
 
 def _worker_setup(
-    loader: Loader, model_path: Path | None, max_bytes: int | None, timeout: float | None
+    loader: Loader, model_path: Path | None, max_bytes: int | None, timeout: float | None,
+    threshold: float | None = None, favor: str | None = None,
 ) -> Callable[[Page], dict]:
     """In a worker process: load the model once; the handler classifies one page."""
     model = load_with(loader, model_path)
     # held for the worker's life: it classifies one page at a time, other workers run beside it
     contextlib.ExitStack().enter_context(one_thread())
     warm_up(model)  # first-call costs before the worker is ready, not out of a page's budget
-    return functools.partial(page_record, model, max_bytes=max_bytes, timeout=timeout)
+    return functools.partial(page_record, model, max_bytes=max_bytes, timeout=timeout, threshold=threshold,
+                             favor=favor)
 
 
 def _failure_error(failure: Failure, config: BatchConfig) -> str:
@@ -918,7 +939,8 @@ def _failure_error(failure: Failure, config: BatchConfig) -> str:
 def _run_workers(feed: _Feed, loader: Loader, config: BatchConfig) -> None:
     hard_limit = config.timeout + KILL_GRACE if config.timeout else None
     results = run_pool(
-        feed.pages(), _worker_setup, (loader, config.model, config.max_bytes, config.timeout),
+        feed.pages(), _worker_setup, (loader, config.model, config.max_bytes, config.timeout, config.threshold,
+                                          config.favor),
         workers=config.jobs, job_timeout=hard_limit,
     )
     try:
