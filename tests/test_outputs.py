@@ -168,3 +168,51 @@ def test_cli_threshold_and_favor(capsys):
     assert "not a threshold from 0 to 1" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["extract", str(STRUCTURE), "--threshold", "0.5", "--favor", "recall"])
+
+
+# --- inputs: a folder of pages, JSONL on standard input -----------------------------------
+
+
+def test_input_dir_writes_a_file_per_page_and_resumes(tmp_path, capsys):
+    src, out = tmp_path / "pages", tmp_path / "out"
+    (src / "sub").mkdir(parents=True)
+    (src / "a.html").write_bytes(STRUCTURE.read_bytes())
+    (src / "sub" / "b.htm").write_bytes((FIXTURES / "seed_article.html").read_bytes())
+    (src / "notes.txt").write_text("not a page file")
+    argv = ["extract", "--input-dir", str(src), "--output", str(out), "--output-format", "markdown",
+            "--no-progress"]
+    assert main(argv) == 0
+    assert "2 done" in capsys.readouterr().err
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["a.md", "sub", "sub/b.md"]
+    assert (out / "a.md").read_text().startswith("# A headline long enough to count\n")
+    (out / "a.md").write_text("kept")
+    assert main(argv) == 0
+    assert "0 done, 2 skipped (already in output 2)" in capsys.readouterr().err
+    assert (out / "a.md").read_text() == "kept"  # resumed: not redone
+    assert main([*argv[:-3], "--output-format", "json", "--no-progress"]) == 0
+    doc = json.loads((out / "sub" / "b.json").read_text())
+    assert doc["language"] == "de" and doc["id"] == str(Path("sub") / "b.htm")
+    assert main([*argv[:-3], "--no-progress"]) == 0
+    assert (out / "a.txt").read_text() == chromesift.extract(STRUCTURE.read_text()) + "\n"
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--input-dir", "pages"], "needs --output DIR"),
+    (["--input-dir", "pages", "--output", "o", "x.html"], "alone"),
+    (["--input-dir", "missing", "--output", "o"], "missing: no such folder"),
+])
+def test_input_dir_mistakes(argv, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pages").mkdir()
+    assert main(["extract", *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_jsonl_on_standard_input(monkeypatch, capsys):
+    lines = (json.dumps({"id": "p", "html": STRUCTURE.read_text()}) + "\nnot json\n").encode()
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(lines)))
+    assert main(["extract", "--input", "-", "--no-progress", "--timeout", "0"]) == 1
+    records = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [r["id"] for r in records] == ["p", "stdin:2"]
+    assert records[0]["text"] == chromesift.extract(STRUCTURE.read_text())
+    assert "not valid JSON" in records[1]["error"]

@@ -36,7 +36,10 @@ precision or recall: --threshold T decides with T (0 to 1) instead of the bundle
 threshold; --favor precision raises it by {FAVOR_STEP}, --favor recall lowers it by {FAVOR_STEP}
 (clipped to {FAVOR_RANGE[0]}-{FAVOR_RANGE[1]}).
 
-batch (--input): one JSON line per page in --output with id, text, paragraphs and,
+folder (--input-dir DIR --output OUT): a file per page, OUT/NAME.txt (.md, .json, .csv
+by --output-format); pages whose file exists are skipped, so a run resumes.
+
+batch (--input FILE, or --input - for JSONL on standard input): one JSON line per page in --output with id, text, paragraphs and,
 for a failed page, error. Running again with the same --output skips the pages
 already there, so an interrupted run resumes.
 
@@ -55,6 +58,7 @@ class ExtractConfig:
 
     page: str | None = None
     input: Path | None = None
+    input_dir: Path | None = None
     output: Path | None = None
     model: Path | None = None
     format: str | None = None  # None: detect
@@ -119,9 +123,15 @@ def register(sub: Any) -> None:
                         "trust only its maker); give its sha256 to pin exactly that model")
     b = p.add_argument_group("batch")
     b.add_argument("--input", type=Path, default=None, metavar="FILE",
-                   help="pages.jsonl[.gz|.xz] (records with id and html or text) or crawl.warc[.gz]")
-    b.add_argument("--output", type=Path, default=None, metavar="FILE",
-                   help="JSONL output, resumed when it exists (default: standard output)")
+                   help="pages.jsonl[.gz|.xz] (records with id and html or text), crawl.warc[.gz], "
+                        "or - for JSONL on standard input")
+    b.add_argument("--input-dir", type=Path, default=None, metavar="DIR",
+                   help="every *.html/*.htm file of DIR (and its subfolders): one output file each "
+                        "in the folder --output, in --output-format (default txt); files already "
+                        "there are skipped, so a run resumes")
+    b.add_argument("--output", type=Path, default=None, metavar="PATH",
+                   help="JSONL output, resumed when it exists (default: standard output); "
+                        "with --input-dir the output folder")
     b.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (default 1)")
     b.add_argument("--max-bytes", type=parse_size, default=MAX_PAGE_BYTES, metavar="SIZE",
                    help="skip pages larger than this, as an error record (default 20MB; 0: no limit)")
@@ -133,11 +143,20 @@ def register(sub: Any) -> None:
 
 def config_from_args(args: argparse.Namespace) -> ExtractConfig:
     """Check the option combinations and freeze them into an :class:`ExtractConfig`."""
-    if args.input is not None and args.page is not None:
+    if args.input_dir is not None:
+        if args.input is not None or args.page is not None:
+            raise UserError("give --input-dir alone, without a PAGE or --input")
+        if args.output is None:
+            raise UserError("--input-dir needs --output DIR, the folder to write a file per page into")
+        if args.json or args.paragraphs:
+            raise UserError("--json and --paragraphs are for a single page; use --output-format")
+        if args.jobs != 1:
+            raise UserError("--input-dir runs in this process: --jobs is for --input")
+    elif args.input is not None and args.page is not None:
         raise UserError("give a PAGE or --input, not both")
-    if args.input is None and args.page is None:
+    elif args.input is None and args.page is None:
         raise UserError("give a PAGE (a file, or - for standard input) or --input FILE")
-    if args.input is None:
+    elif args.input is None:
         if args.output is not None:
             raise UserError("--output is for batch mode (--input); redirect standard output instead")
     elif args.json or args.paragraphs:
@@ -150,6 +169,7 @@ def config_from_args(args: argparse.Namespace) -> ExtractConfig:
         raise UserError("--jobs must be at least 1")
     return ExtractConfig(
         page=args.page,
+        input_dir=args.input_dir,
         input=args.input,
         output=args.output,
         model=args.model,
@@ -170,6 +190,8 @@ def config_from_args(args: argparse.Namespace) -> ExtractConfig:
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``chromesift extract`` (called by the dispatcher)."""
     config = config_from_args(args)
+    if config.input_dir is not None:
+        return run_dir(config)
     if config.input is not None:
         return run_batch(config)
     return run_page(config)
@@ -196,6 +218,28 @@ def run_batch(config: ExtractConfig, loader: Loader | None = None) -> int:
     print(f"chromesift extract: {summary.line()}", file=sys.stderr)
     if summary.failed and config.output is not None:
         print(f"failed pages have an 'error' field in {config.output}", file=sys.stderr)
+    return 1 if summary.failed else 0
+
+
+def run_dir(config: ExtractConfig, loader: Loader | None = None) -> int:
+    """Folder mode: a file per page of ``config.input_dir`` in ``config.output``; print the summary."""
+    summary = batch.run_dir(
+        batch.DirConfig(
+            input=config.input_dir,  # type: ignore[arg-type]
+            output=config.output,  # type: ignore[arg-type]
+            output_format=config.output_format or "txt",
+            model=config.model,
+            format=config.format,
+            max_bytes=config.max_bytes,
+            timeout=config.timeout,
+            progress=config.progress,
+            trusted=config.trusted,
+            threshold=config.threshold,
+            favor=config.favor,
+        ),
+        loader=loader,
+    )
+    print(f"chromesift extract: {summary.line()}", file=sys.stderr)
     return 1 if summary.failed else 0
 
 
