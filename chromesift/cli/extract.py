@@ -8,15 +8,19 @@ This module parses the command line and prints; the runs are
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import math
 import os
 import re
 import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chromesift.cli.options import add_output, add_trust
 from chromesift.errors import UserError
 from chromesift.models.rules import FAVOR_RANGE, FAVOR_STEP, FAVORS
 from chromesift.runtime import batch, formats
@@ -45,6 +49,14 @@ already there, so an interrupted run resumes.
 
 An input line that is no page record (not JSON, no id, ...) gets a record of its own
 with the id FILE:LINE and the reason in its error field, and the run goes on.
+
+examples:
+  chromesift extract page.html
+  chromesift extract page.html --output-format markdown --favor recall
+  curl -s https://example.org/ | chromesift extract - --output-format json
+  chromesift extract --input pages.jsonl.gz --output records.jsonl --jobs 2
+  chromesift extract --input-dir saved-pages/ --output texts/ --output-format markdown
+  chromesift extract page.html --model models:/chromesift/3
 
 exit status: 0 all pages done; 1 the run finished but some pages failed (see their
 error field; a single page: the reason on standard error); 2 a problem to fix first
@@ -117,10 +129,9 @@ def register(sub: Any) -> None:
     k.add_argument("--favor", choices=FAVORS, default=None,
                    help=f"precision or recall: the bundle's threshold moved by {FAVOR_STEP}")
     p.add_argument("--model", type=Path, default=None, metavar="BUNDLE",
-                   help="model bundle folder (default: the shipped model)")
-    p.add_argument("--trust", nargs="?", const=True, default=False, metavar="SHA256",
-                   help="load a bundle this machine did not write (a bundle is a pickle: "
-                        "trust only its maker); give its sha256 to pin exactly that model")
+                   help="model bundle folder, or a registered MLflow model: models:/NAME/VERSION "
+                        "or models:/NAME@ALIAS (default: the shipped model)")
+    add_trust(p)
     b = p.add_argument_group("batch")
     b.add_argument("--input", type=Path, default=None, metavar="FILE",
                    help="pages.jsonl[.gz|.xz] (records with id and html or text), crawl.warc[.gz], "
@@ -129,9 +140,9 @@ def register(sub: Any) -> None:
                    help="every *.html/*.htm file of DIR (and its subfolders): one output file each "
                         "in the folder --output, in --output-format (default txt); files already "
                         "there are skipped, so a run resumes")
-    b.add_argument("--output", type=Path, default=None, metavar="PATH",
-                   help="JSONL output, resumed when it exists (default: standard output); "
-                        "with --input-dir the output folder")
+    add_output(b, type=Path, default=None, metavar="PATH",
+               help="JSONL output, resumed when it exists (default: standard output); "
+                    "with --input-dir the output folder")
     b.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (default 1)")
     b.add_argument("--max-bytes", type=parse_size, default=MAX_PAGE_BYTES, metavar="SIZE",
                    help="skip pages larger than this, as an error record (default 20MB; 0: no limit)")
@@ -190,11 +201,34 @@ def config_from_args(args: argparse.Namespace) -> ExtractConfig:
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``chromesift extract`` (called by the dispatcher)."""
     config = config_from_args(args)
-    if config.input_dir is not None:
-        return run_dir(config)
-    if config.input is not None:
-        return run_batch(config)
-    return run_page(config)
+    with contextlib.ExitStack() as stack:
+        if is_registered(config.model):
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="chromesift-model-")))
+            config = dataclasses.replace(config, model=registered_bundle(str(config.model), folder / "bundle"))
+        if config.input_dir is not None:
+            return run_dir(config)
+        if config.input is not None:
+            return run_batch(config)
+        return run_page(config)
+
+
+#: how a registered MLflow model is named on the command line
+REGISTRY_PREFIX = "models:/"
+
+
+def is_registered(model: Path | str | None) -> bool:
+    """Whether ``--model`` names a registered MLflow model (``models:/...``), not a folder."""
+    # (a Path keeps "models:/x/1" as it is: one slash, no folder of that name is meant)
+    return model is not None and str(model).startswith(REGISTRY_PREFIX)
+
+
+def registered_bundle(uri: str, dst: Path) -> Path:
+    """Download the bundle of a registered model version into ``dst`` (the registry of
+    ``$MLFLOW_TRACKING_URI``/``$MLFLOW_REGISTRY_URI``); loading it then makes the same
+    trust checks as any bundle folder (``--trust``)."""
+    from chromesift.tracking import resolve_model_uri
+
+    return resolve_model_uri(uri, dst)
 
 
 def run_batch(config: ExtractConfig, loader: Loader | None = None) -> int:
