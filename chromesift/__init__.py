@@ -31,7 +31,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 def classify(
     document: str | bytes, *, format: str | None = None, model: Model | None = None,
-    threshold: float | None = None, favor: str | None = None,
+    threshold: float | None = None, favor: str | None = None, uniform: bool = False,
 ) -> pd.DataFrame:
     """Classify each paragraph of a page.
 
@@ -48,6 +48,9 @@ def classify(
     favor
         ``"precision"`` or ``"recall"``: the bundle's threshold raised or lowered by a preset
         step (:data:`chromesift.models.rules.FAVOR_STEP`); not with ``threshold``.
+    uniform
+        The same columns and dtypes for text and HTML: every structural column, nullable,
+        missing for plain text (see :meth:`Model.classify`).
 
     Returns
     -------
@@ -56,7 +59,8 @@ def classify(
         ``probability`` (content probability), ``role`` (``title`` for the headline,
         ``body``, ``chrome``), plus structural columns for HTML.
     """
-    return (model or load_model()).classify(document, format=format, threshold=threshold, favor=favor)
+    return (model or load_model()).classify(document, format=format, threshold=threshold, favor=favor,
+                                                uniform=uniform)
 
 
 def extract(

@@ -216,3 +216,49 @@ def test_jsonl_on_standard_input(monkeypatch, capsys):
     assert [r["id"] for r in records] == ["p", "stdin:2"]
     assert records[0]["text"] == chromesift.extract(STRUCTURE.read_text())
     assert "not valid JSON" in records[1]["error"]
+
+
+# --- the library: uniform columns, page keys, explanations --------------------------------
+
+
+def test_uniform_columns_for_text_and_html():
+    html = chromesift.classify(STRUCTURE.read_text(), uniform=True)
+    text = chromesift.classify("one line of text\ntwo lines of text here", uniform=True)
+    empty = chromesift.classify("", uniform=True)
+    assert list(html.columns) == list(text.columns) == list(empty.columns)
+    assert (html.dtypes == text.dtypes).all() and (html.dtypes == empty.dtypes).all()
+    assert text["tag"].isna().all() and text["depth"].isna().all() and (text["source"] == "text").all()
+    assert html["tag"].notna().all() and str(html["depth"].dtype) == "Int64"
+    plain = chromesift.classify(STRUCTURE.read_text())
+    assert html["tag"].tolist() == plain["tag"].tolist()
+    assert html["depth"].tolist() == plain["depth"].tolist()
+    import pandas as pd
+
+    both = pd.concat([html, text])
+    assert (both.dtypes == html.dtypes).all()
+
+
+def test_classify_many_page_key():
+    model = chromesift.load_model()
+    docs = [STRUCTURE.read_text(), "", "just a line of text"]
+    frames = list(model.classify_many(docs, page=True, batch_size=2))
+    assert [f["page"].unique().tolist() for f in frames] == [[0], [], [2]]
+    assert all(str(f["page"].dtype) == "int64" for f in frames)
+    assert frames[0].drop(columns="page").equals(model.classify(docs[0]))
+
+
+def test_explain_lists_no_zero_contribution(seed_html):
+    table = chromesift.explain(seed_html, top=5)
+    reasons = [r for rs in table["reasons"] for r in rs]
+    assert reasons and not [r for r in reasons if r.endswith(("+0.00", "-0.00"))]
+
+
+def test_feature_doc_lists_exactly_the_current_features():
+    from chromesift.features import docs
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "features.md").read_text(encoding="utf-8")
+    assert docs.documented_names(doc) == docs.feature_names()
+    assert doc == docs.render()  # regenerate: python -m chromesift.features.docs
+    assert docs.MISSING not in doc
+    model = chromesift.load_model()
+    assert [str(c) for c in model._stages()[1].feature_names_in_] == docs.feature_names()
