@@ -57,6 +57,8 @@ examples:
   chromesift extract --input pages.jsonl.gz --output records.jsonl --jobs 2
   chromesift extract --input-dir saved-pages/ --output texts/ --output-format markdown
   chromesift extract page.html --model models:/chromesift/3
+  chromesift extract https://example.org/news/article.html --output-format markdown
+  chromesift extract --urls urls.txt --output records.jsonl --delay 2
 
 exit status: 0 all pages done; 1 the run finished but some pages failed (see their
 error field; a single page: the reason on standard error); 2 a problem to fix first
@@ -71,6 +73,8 @@ class ExtractConfig:
     page: str | None = None
     input: Path | None = None
     input_dir: Path | None = None
+    urls: Path | None = None
+    delay: float = 1.0
     output: Path | None = None
     model: Path | None = None
     format: str | None = None  # None: detect
@@ -114,7 +118,7 @@ def register(sub: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("page", nargs="?", help="HTML or text file, or - for standard input")
+    p.add_argument("page", nargs="?", help="HTML or text file, - for standard input, or an http(s) URL")
     p.add_argument("--paragraphs", action="store_true",
                    help="print every paragraph with its probability of being main content")
     p.add_argument("--format", choices=["detect", "html", "text"], default="detect",
@@ -140,6 +144,11 @@ def register(sub: Any) -> None:
                    help="every *.html/*.htm file of DIR (and its subfolders): one output file each "
                         "in the folder --output, in --output-format (default txt); files already "
                         "there are skipped, so a run resumes")
+    b.add_argument("--urls", type=Path, default=None, metavar="FILE",
+                   help="a list of http(s) URLs, one a line: each fetched (politely, see --delay) and "
+                        "classified; records as for --input, with the URL as id")
+    b.add_argument("--delay", type=float, default=1.0, metavar="SECONDS",
+                   help="with --urls: seconds between two requests to the same host (default 1)")
     add_output(b, type=Path, default=None, metavar="PATH",
                help="JSONL output, resumed when it exists (default: standard output); "
                     "with --input-dir the output folder")
@@ -154,6 +163,13 @@ def register(sub: Any) -> None:
 
 def config_from_args(args: argparse.Namespace) -> ExtractConfig:
     """Check the option combinations and freeze them into an :class:`ExtractConfig`."""
+    if args.urls is not None:
+        if args.input is not None or args.input_dir is not None:
+            raise UserError("give one of --urls, --input and --input-dir")
+        if not args.delay >= 0:
+            raise UserError("--delay must be a number of seconds, at least 0")
+        # a URL list is a batch like --input: its checks below apply
+        args = argparse.Namespace(**{**vars(args), "input": args.urls})
     if args.input_dir is not None:
         if args.input is not None or args.page is not None:
             raise UserError("give --input-dir alone, without a PAGE or --input")
@@ -181,6 +197,8 @@ def config_from_args(args: argparse.Namespace) -> ExtractConfig:
     return ExtractConfig(
         page=args.page,
         input_dir=args.input_dir,
+        urls=args.urls,
+        delay=args.delay,
         input=args.input,
         output=args.output,
         model=args.model,
@@ -246,6 +264,8 @@ def run_batch(config: ExtractConfig, loader: Loader | None = None) -> int:
             trusted=config.trusted,
             threshold=config.threshold,
             favor=config.favor,
+            urls=config.urls is not None,
+            delay=config.delay,
         ),
         loader=loader,
     )

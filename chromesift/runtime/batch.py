@@ -108,7 +108,7 @@ def read_page(page: str, *, format: str | None = None) -> Page:
     Parameters
     ----------
     page
-        File path, or ``-``.
+        File path, ``-``, or an http(s) URL (fetched: :func:`chromesift.runtime.fetch.fetch_page`).
     format
         ``"html"`` or ``"text"``; None decides by the file's suffix, else its first bytes
         (:func:`chromesift.runtime.core.format_of`).
@@ -121,6 +121,10 @@ def read_page(page: str, *, format: str | None = None) -> Page:
     if page == "-":
         document = sys.stdin.buffer.read()
         return Page("-", document, format or format_of(document))
+    from chromesift.runtime.fetch import fetch_page, is_url
+
+    if is_url(page):  # fetched; a failure is the page's error
+        return fetch_page(page, format=format)
     path = Path(page)
     try:
         document = path.read_bytes()
@@ -714,6 +718,12 @@ class BatchConfig:
         Decision threshold instead of the model's (None: the model's own).
     favor
         ``"precision"`` or ``"recall"``: the model's threshold moved by a preset step.
+    urls
+        ``input`` is a list of URLs, one a line (:func:`chromesift.runtime.fetch.read_urls`),
+        fetched politely (:func:`chromesift.runtime.fetch.fetch_pages`); the id of a page
+        is its URL, and URLs already in the output are not fetched again.
+    delay
+        With ``urls``: seconds between two requests to the same host.
     """
 
     input: Path
@@ -727,6 +737,8 @@ class BatchConfig:
     trusted: bool | str = False
     threshold: float | None = None
     favor: str | None = None
+    urls: bool = False
+    delay: float = 1.0
 
 
 @dataclass
@@ -794,8 +806,11 @@ def run_batch(config: BatchConfig, *, loader: Loader | None = None) -> BatchSumm
         raise UserError(f"--format must be one of {', '.join(FORMATS)}")
     if config.model is not None and not Path(config.model).exists():
         raise UserError(f"model bundle {config.model}: no such folder")
-    items = iter_input(config.input, format=config.format, max_bytes=config.max_bytes, checked=True)
-    check_compressed(config.input, progress=config.progress)  # before the output is touched
+    if config.urls:
+        items = _url_items(config)
+    else:
+        items = iter_input(config.input, format=config.format, max_bytes=config.max_bytes, checked=True)
+        check_compressed(config.input, progress=config.progress)  # before the output is touched
     if config.output is not None and Path(config.output).name.endswith((".gz", ".xz", ".bz2", ".zst")):
         raise UserError(
             f"{config.output}: output is written as plain JSONL (appended to, so runs can "
@@ -840,6 +855,29 @@ def run_batch(config: BatchConfig, *, loader: Loader | None = None) -> BatchSumm
         finally:
             summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _url_items(config: BatchConfig) -> Iterator[Page | Skip]:
+    """The pages of a URL list, fetched lazily; URLs already in the output are skips, not fetched."""
+    from chromesift.runtime.fetch import fetch_pages, read_urls
+
+    urls = read_urls(config.input)
+    done = read_done(config.output) if config.output is not None and Path(config.output).is_file() else set()
+    todo = [u for u in dict.fromkeys(urls) if u not in done]  # each URL fetched once
+
+    def items() -> Iterator[Page | Skip]:
+        fetched = fetch_pages(todo, delay=config.delay, max_bytes=config.max_bytes, format=config.format)
+        seen: set[str] = set()
+        for url in urls:
+            if url in done:
+                yield Skip("done")
+            elif url in seen:
+                yield Skip("duplicate")
+            else:
+                seen.add(url)
+                yield next(fetched)
+
+    return items()
 
 
 class _Feed:
