@@ -82,6 +82,8 @@ def test_trust_is_the_same_everywhere(command):
     assert parser.parse_args([*base, "--trust"]).trust is True
     assert parser.parse_args([*base, "--trust", "ab" * 32]).trust == "ab" * 32
     assert "--trust [SHA256]" in parser.format_usage()
+    with pytest.raises(SystemExit):  # a file name after a bare --trust is no sha256
+        parser.parse_args([*base, "--trust", "page.html"])
 
 
 def test_every_command_help_has_examples():
@@ -136,3 +138,11 @@ def test_model_uri_goes_through_the_registry(monkeypatch, capsys):
 def test_a_bad_model_uri_is_one_line(capsys):
     assert main(["extract", str(STRUCTURE), "--model", "models:/no such/x/y"]) == 2
     assert "not a registered model version" in capsys.readouterr().err
+
+
+def test_serve_takes_the_same_trust():
+    from chromesift.cli.serve import config_from_args
+
+    assert config_from_args(["out"]).trusted is False
+    assert config_from_args(["out", "--trust"]).trusted is True
+    assert config_from_args(["out", "--trust", "AB" * 32]).trusted == "ab" * 32

@@ -7,7 +7,10 @@ scripts written for them keep working; ``--help`` shows only the one name.
 from __future__ import annotations
 
 import argparse
+import re
 from typing import Any
+
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
 TRUST_HELP = ("load a bundle this machine did not write (a bundle is a pickle: trust only its "
               "maker); give its sha256 to pin exactly that model")
@@ -22,9 +25,19 @@ def add_output(parser: argparse.ArgumentParser, *, aliases: tuple[str, ...] = ()
                             help=argparse.SUPPRESS)
 
 
+def sha256_arg(value: str) -> str:
+    """A sha256 given to ``--trust``: 64 hex digits (a page or folder name put right after a bare
+    ``--trust`` is refused here, rather than taken for a sha256)."""
+    if not _SHA256.fullmatch(value):
+        raise argparse.ArgumentTypeError(
+            f"not a sha256: {value!r} (64 hex digits; a bare --trust goes after the other arguments)")
+    return value.lower()
+
+
 def add_trust(parser: argparse.ArgumentParser, help: str = TRUST_HELP) -> None:
     """``--trust`` or ``--trust SHA256``: True, the pinned sha256, or False when absent."""
-    parser.add_argument("--trust", nargs="?", const=True, default=False, metavar="SHA256", help=help)
+    parser.add_argument("--trust", nargs="?", type=sha256_arg, const=True, default=False, metavar="SHA256",
+                        help=help)
 
 
 def add_verbose(parser: argparse.ArgumentParser) -> None:
