@@ -14,7 +14,7 @@ from chromesift.cli import COMMANDS, build_parser, main
 from chromesift.cli.options import subparsers_of
 from chromesift.models.bundle import DEFAULT_BUNDLE
 
-STRUCTURE = Path(__file__).parent / "fixtures" / "structure.html"
+STRUCTURE = Path(__file__).parent / "fixtures" / "outputs" / "structure.html"
 
 #: (command words, the --output value's old names) of every command that writes somewhere
 WRITERS = [

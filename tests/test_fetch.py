@@ -14,7 +14,7 @@ import chromesift
 from chromesift.cli import main
 from chromesift.runtime import fetch
 
-STRUCTURE = (Path(__file__).parent / "fixtures" / "structure.html").read_bytes()
+STRUCTURE = (Path(__file__).parent / "fixtures" / "outputs" / "structure.html").read_bytes()
 LATIN = "<html><body><p>Größere Häuser am Fluß, lang genug für den Hauptinhalt dieser Seite hier.</p></body></html>"
 
 

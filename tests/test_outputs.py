@@ -16,8 +16,8 @@ from chromesift.models.rules import FAVOR_RANGE, FAVOR_STEP, pick_threshold
 from chromesift.runtime import formats
 
 FIXTURES = Path(__file__).parent / "fixtures"
-STRUCTURE = FIXTURES / "structure.html"
-PAGES = [FIXTURES / "structure.html", FIXTURES / "seed_article.html", FIXTURES / "segmentation.html"]
+STRUCTURE = FIXTURES / "outputs" / "structure.html"
+PAGES = [STRUCTURE, FIXTURES / "seed_article.html", FIXTURES / "segmentation.html"]
 
 
 def run(argv, capsys):
