@@ -29,7 +29,10 @@ __version__ = "0.1.0"
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 
-def classify(document: str | bytes, *, format: str | None = None, model: Model | None = None) -> pd.DataFrame:
+def classify(
+    document: str | bytes, *, format: str | None = None, model: Model | None = None,
+    threshold: float | None = None, favor: str | None = None, uniform: bool = False,
+) -> pd.DataFrame:
     """Classify each paragraph of a page.
 
     Parameters
@@ -40,6 +43,14 @@ def classify(document: str | bytes, *, format: str | None = None, model: Model |
         "html", "text", or None to detect (markup present -> html).
     model
         A :class:`Model` from :func:`load_model`; None uses the shipped default.
+    threshold
+        Decision threshold in [0, 1] instead of the bundle's (higher: fewer, surer paragraphs).
+    favor
+        ``"precision"`` or ``"recall"``: the bundle's threshold raised or lowered by a preset
+        step (:data:`chromesift.models.rules.FAVOR_STEP`); not with ``threshold``.
+    uniform
+        The same columns and dtypes for text and HTML: every structural column, nullable,
+        missing for plain text (see :meth:`Model.classify`).
 
     Returns
     -------
@@ -48,18 +59,21 @@ def classify(document: str | bytes, *, format: str | None = None, model: Model |
         ``probability`` (content probability), ``role`` (``title`` for the headline,
         ``body``, ``chrome``), plus structural columns for HTML.
     """
-    return (model or load_model()).classify(document, format=format)
+    return (model or load_model()).classify(document, format=format, threshold=threshold, favor=favor,
+                                                uniform=uniform)
 
 
 def extract(
-    document: str | bytes, *, format: str | None = None, model: Model | None = None, title: bool = False
+    document: str | bytes, *, format: str | None = None, model: Model | None = None, title: bool = False,
+    threshold: float | None = None, favor: str | None = None,
 ) -> str:
     """The main text of a page: its body's content paragraphs joined by newlines ("" if none).
 
     The headline is left out (it is :func:`headline`); ``title=True`` keeps it in place
-    when the model counts it as content.
+    when the model counts it as content. ``threshold`` and ``favor`` trade precision for
+    recall as for :func:`classify`.
     """
-    return (model or load_model()).extract(document, format=format, title=title)
+    return (model or load_model()).extract(document, format=format, title=title, threshold=threshold, favor=favor)
 
 
 def headline(document: str | bytes, *, format: str | None = None, model: Model | None = None) -> str:

@@ -12,6 +12,7 @@ import importlib
 import logging
 import sys
 
+from chromesift.cli.options import add_verbose, chosen_parser, subparsers_of
 from chromesift.errors import ChromesiftError
 
 #: command -> module holding its ``register``
@@ -31,14 +32,28 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         prog="chromesift",
         description="Tell a web page's main content from its site chrome, paragraph by paragraph.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages (before or after COMMAND)")
+    parser.add_argument("--version", action="version", version=f"chromesift {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module in COMMANDS.items():
         if command is None or command == name:
             importlib.import_module(module).register(sub)
         else:
             sub.add_parser(name, help=f"see `chromesift {name} --help`")
+    _verbose_everywhere(parser)
     return parser
+
+
+def _verbose_everywhere(parser: argparse.ArgumentParser) -> None:
+    for child in subparsers_of(parser).values():
+        add_verbose(child)
+        _verbose_everywhere(child)
+
+
+def _version() -> str:
+    from chromesift import __version__
+
+    return __version__
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,7 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if a in COMMANDS), None)
     parser = build_parser(command)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # the top-level parser would print its own usage; the command's is the useful one
+        chosen_parser(parser, argv).error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",

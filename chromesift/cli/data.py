@@ -5,29 +5,66 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from chromesift.cli.options import add_output
 from chromesift.errors import UserError
+
+EXAMPLES = {
+    "data": """\
+examples:
+  chromesift data download --manifest MANIFEST.json --output data/corpora
+  chromesift data import my-pages/ --name mine --license CC-BY-4.0
+  chromesift data build --datasets mine --output data/paragraphs
+  chromesift data stats
+""",
+    "build": """\
+examples:
+  chromesift data build
+      every dataset of the corpus folder, into data/paragraphs
+  chromesift data build --datasets mine fundus --limit 200 --output data/small
+      two datasets, 200 pages each, into another folder
+""",
+    "stats": """\
+examples:
+  chromesift data stats --datasets mine
+""",
+    "import": """\
+examples:
+  chromesift data import my-pages/ --name mine --license CC-BY-4.0 --ground-truth hand-labeled
+      a folder of NAME.html + NAME.txt pairs
+  chromesift data import labeled.jsonl.xz --name news --lang de --force
+""",
+    "download": """\
+examples:
+  chromesift data download --manifest MANIFEST.json --output data/corpora
+  chromesift data download --manifest MANIFEST.json --datasets fundus --base-url https://example.org/corpora/
+""",
+}
+_RAW = argparse.RawDescriptionHelpFormatter
 
 
 def register(sub) -> None:
     """Add the ``data`` command and its sub-commands."""
-    p = sub.add_parser("data", help="build labeled paragraph tables from the corpora")
+    p = sub.add_parser("data", help="build labeled paragraph tables from the corpora",
+                       epilog=EXAMPLES["data"], formatter_class=_RAW)
     dsub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     for name, helptext in (
         ("build", "parse and label the corpora, write data/paragraphs/*.parquet"),
         ("stats", "per-dataset pages, paragraphs, label balance, alignment quality"),
     ):
-        q = dsub.add_parser(name, help=helptext)
+        q = dsub.add_parser(name, help=helptext, epilog=EXAMPLES[name], formatter_class=_RAW)
         q.add_argument("--data", type=Path, default=None, help="corpus folder (default: $CHROMESIFT_DATA, ../shared/datasets, data/corpora)")
         q.add_argument("--datasets", nargs="*", default=[], help="dataset names (default: all in MANIFEST.json)")
         q.add_argument("--limit", type=int, default=None, help="pages per dataset")
         q.add_argument("--jobs", type=int, default=2, help="parallel workers")
-        q.add_argument("--out", type=Path, default=Path("data") / "paragraphs")
+        add_output(q, aliases=("--out",), type=Path, default=Path("data") / "paragraphs", metavar="DIR",
+                   help="folder of the tables (default data/paragraphs)")
         q.add_argument("--no-progress", action="store_true")
         q.set_defaults(func=_build if name == "build" else _stats)
     q = dsub.add_parser(
         "import", help="your own labeled pages -> a corpus dataset (NAME.jsonl.xz + MANIFEST.json entry)",
         description="Import pages with their main text into a corpus folder, in the shared corpus format, "
-                    "for `chromesift data build` and `chromesift train`.")
+                    "for `chromesift data build` and `chromesift train`.",
+        epilog=EXAMPLES["import"], formatter_class=_RAW)
     q.add_argument("source", type=Path,
                    help="a folder of NAME.html + NAME.txt pairs (the .txt: main text, one paragraph a line), "
                         "or a .jsonl[.gz|.xz] of {url, html, text} or {url, html, with, without} records")
@@ -41,10 +78,12 @@ def register(sub) -> None:
     q.add_argument("--force", action="store_true", help="replace a dataset of the same name")
     q.add_argument("--no-progress", action="store_true")
     q.set_defaults(func=_import)
-    q = dsub.add_parser("download", help="fetch corpora from their source URLs with checksums and resume")
+    q = dsub.add_parser("download", help="fetch corpora from their source URLs with checksums and resume",
+                        epilog=EXAMPLES["download"], formatter_class=_RAW)
     q.add_argument("--manifest", type=Path, required=True, help="MANIFEST.json listing name, file, sha256, url")
     q.add_argument("--base-url", default=None, help="where files without their own url are served")
-    q.add_argument("--dest", type=Path, default=Path("data") / "corpora")
+    add_output(q, aliases=("--dest",), type=Path, default=Path("data") / "corpora", metavar="DIR",
+               help="folder the corpora are written to (default data/corpora)")
     q.add_argument("--datasets", nargs="*", default=[])
     q.set_defaults(func=_download)
 
@@ -60,7 +99,7 @@ def _config(args: argparse.Namespace):
         raise UserError("--jobs must be at least 1")
     return BuildConfig(
         data_dir=Path(data_dir),
-        out_dir=args.out,
+        out_dir=args.output,
         datasets=tuple(args.datasets),
         limit=args.limit,
         jobs=args.jobs,
@@ -100,7 +139,7 @@ def _stats(args: argparse.Namespace) -> int:
     from chromesift.data import corpus
     from chromesift.data.build import label_dataset
 
-    built = Path(args.out) / "pages.parquet"
+    built = Path(args.output) / "pages.parquet"
     if built.is_file() and not args.datasets and args.limit is None:
         pages = pd.read_parquet(built)
     else:
@@ -147,6 +186,6 @@ def _download(args: argparse.Namespace) -> int:
         raise UserError(f"cannot read manifest {args.manifest}: {exc}") from None
     if args.datasets:
         entries = [e for e in entries if e.get("name") in set(args.datasets)]
-    paths = download_corpora(entries, args.dest, args.base_url, progress=True)
-    print(f"{len(paths)} file(s) verified in {args.dest}")
+    paths = download_corpora(entries, args.output, args.base_url, progress=True)
+    print(f"{len(paths)} file(s) verified in {args.output}")
     return 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from chromesift.cli.options import add_output, add_trust
 from chromesift.errors import UserError
 from chromesift.evaluate.peers import DEFAULT_CACHE_DIR, DEFAULT_TIMEOUT, PEERS, parse_peer_names
 from chromesift.evaluate.run import (
@@ -53,8 +54,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("--model", type=Path, default=None, metavar="BUNDLE",
                    help="model bundle folder (default: the shipped model)")
-    p.add_argument("--trust", action="store_true",
-                   help="load a bundle this machine did not write (it is a pickle: check its sha256 first)")
+    add_trust(p)
     p.add_argument("--data", type=Path, default=None, metavar="DIR",
                    help="corpus folder (default: $CHROMESIFT_DATA, ../shared/datasets, data/corpora)")
     p.add_argument("--datasets", nargs="+", default=[], metavar="NAME",
@@ -67,8 +67,8 @@ def register(subparsers) -> None:
                    help="with --split whole, also score the model on datasets it was trained on "
                         "(the report is marked in-sample)")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="pages per dataset")
-    p.add_argument("--out", type=Path, default=None, metavar="DIR",
-                   help="report folder (default: reports/evaluate-<time>)")
+    add_output(p, aliases=("--out",), type=Path, default=None, metavar="DIR",
+               help="report folder (default: reports/evaluate-<time>)")
     p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
     p.add_argument("--peers-only", action="store_true", help="leave chromesift out (no model needed)")
     p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR,
@@ -105,7 +105,7 @@ def config_from_args(args: argparse.Namespace) -> EvaluationConfig:
         peers=tuple(parse_peer_names(args.peers)),
         split=args.split,
         limit=args.limit,
-        out=args.out,
+        out=args.output,
         include_model=not args.peers_only,
         mlflow=not args.no_mlflow,
         cache_dir=args.cache_dir,

@@ -11,6 +11,7 @@ import itertools
 import json
 from pathlib import Path
 
+from chromesift.cli.options import add_output
 from chromesift.evaluate.rescore import MODES, Rule, rescore, table
 from chromesift.models.rules import EMPTY_CUT, TEXT_RELATIVE_CUT
 
@@ -23,6 +24,14 @@ def _cut(value: str) -> float | None:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number or 'none', not {value!r}") from None
 
+EXAMPLES = """\
+examples:
+  chromesift rescore reports/lodo --threshold 0.3 0.4 0.5
+      three thresholds on the stored held-out probabilities
+  chromesift rescore reports/lodo --text-relative-cut none 0.5 --output reports/lodo/rescore.json
+      two text rules, the scores also written as JSON
+"""
+
 
 def register(subparsers) -> None:
     """Add the ``rescore`` sub-command to the top-level parser's sub-parsers."""
@@ -34,6 +43,7 @@ def register(subparsers) -> None:
             "(threshold, relative cuts), from its predictions.parquet and each fold's probability "
             "map, and score them on the same pages. Every combination of the values given is a rule."
         ),
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("report", type=Path, help="report folder of `chromesift evaluate --split leave-one-dataset-out`")
     p.add_argument("--data", type=Path, default=None, metavar="DIR",
@@ -54,7 +64,8 @@ def register(subparsers) -> None:
                    help="the evaluation's peer cache (e.g. .cache/peers): count each rule's collapsed "
                         "pages against trafilatura (which runs on the pages the cache lacks)")
     p.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES, help="which pages to score")
-    p.add_argument("--json", type=Path, default=None, metavar="OUT", help="also write the scores as JSON")
+    add_output(p, aliases=("--json",), type=Path, default=None, metavar="FILE",
+               help="also write the scores as JSON to FILE")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_main)
 
@@ -66,7 +77,7 @@ def _main(args: argparse.Namespace) -> int:
     out = rescore(args.report, rules, data_dir=args.data, modes=tuple(dict.fromkeys(args.modes)),
                   run_threshold=args.run_threshold, progress=not args.no_progress, peer_cache=args.peer_cache)
     print(table(out))
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=2), encoding="utf-8")
+    if args.output is not None:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(out, indent=2), encoding="utf-8")
     return 0

@@ -12,6 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from chromesift.cli.options import add_trust
 from chromesift.errors import ChromesiftError
 from chromesift.models import DEFAULT_BUNDLE
 from chromesift.runtime.serving import (
@@ -30,7 +31,7 @@ class ServeConfig:
 
     out: Path
     bundle: Path | None = None
-    trusted: bool = False
+    trusted: bool | str = False
     max_bytes: int = SERVE_MAX_PAGE_BYTES
     max_pages: int = SERVE_MAX_PAGES
 
@@ -44,8 +45,7 @@ def config_from_args(argv: list[str] | None = None) -> ServeConfig:
     parser.add_argument("out", type=Path, help="model folder to write (replaced)")
     parser.add_argument("--bundle", type=Path, default=None,
                         help="bundle folder (default: the shipped model)")
-    parser.add_argument("--trust", action="store_true",
-                        help="accept a bundle not written on this machine (only one you trust)")
+    add_trust(parser)
     parser.add_argument("--max-bytes", type=int, default=SERVE_MAX_PAGE_BYTES,
                         help="size cap of one page of a request, in bytes (default %(default)s)")
     parser.add_argument("--max-pages", type=int, default=SERVE_MAX_PAGES,

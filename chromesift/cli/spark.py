@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from chromesift.cli.options import add_trust
 from chromesift.errors import UserError
 from chromesift.runtime.core import MAX_PAGE_BYTES
 from chromesift.runtime.spark import SparkExtractConfig, run_spark_extract
@@ -35,6 +36,12 @@ error (null, or why the page was not classified).
 
 exit status: 0 all pages done; 1 written, but some pages failed (see error);
 2 a problem to fix first; 130 interrupted.
+
+examples:
+  chromesift spark-extract --input pages.jsonl.gz --output out.parquet
+  chromesift spark-extract --input crawl/*.warc.gz --output out.parquet --partitions 64 --overwrite
+  chromesift spark-extract --input s3a://bucket/pages/ --html-column body --output s3a://bucket/text/ \\
+      --master spark://head:7077 --conf spark.executor.memory=4g
 """
 
 
@@ -71,9 +78,7 @@ def register(sub: Any) -> None:
                    help="pages larger than this get an error, unclassified (default 20MB; 0: no limit)")
     p.add_argument("--partitions", type=int, default=None, metavar="N",
                    help="spread the pages over N partitions (default: as read; WARC: 4 per core)")
-    p.add_argument("--trust", action="store_true",
-                   help="unpickle a --model bundle that was not written on this machine "
-                        "(a bundle is a pickle: only one whose source you trust)")
+    add_trust(p)
     p.add_argument("--keep-html", action="store_true", help="write the page column too")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("--conf", type=_conf_pair, action="append", default=[], metavar="KEY=VALUE",

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from chromesift.cli.options import add_output
+
 EXAMPLES = """\
 examples:
   chromesift train
@@ -38,9 +40,9 @@ def register(sub) -> None:
                    help="built paragraph tables (default data/paragraphs)")
     p.add_argument("--datasets", nargs="*", default=None, metavar="NAME",
                    help="datasets of the tables to train on (default: all of them)")
-    p.add_argument("--name", default=None, help="bundle name: the bundle is <out-dir>/<name> (default chromesift)")
-    p.add_argument("--out-dir", type=Path, default=None, metavar="DIR",
-                   help="folder the bundle is written to (default models)")
+    p.add_argument("--name", default=None, help="bundle name: the bundle is <output>/<name> (default chromesift)")
+    add_output(p, aliases=("--out-dir",), type=Path, default=None, metavar="DIR",
+               help="folder the bundle is written to (default models)")
     p.add_argument("--cv-folds", type=int, default=None, metavar="K",
                    help="folds of the cross-validation grouped by site (0: none; default 3)")
     p.add_argument("--max-rows", type=int, default=None, metavar="N",
@@ -75,7 +77,7 @@ def _run(args: argparse.Namespace) -> int:
         tables=args.tables,
         datasets=args.datasets,
         name=args.name,
-        out_dir=args.out_dir,
+        out_dir=args.output,
         cv_folds=args.cv_folds,
         max_rows=args.max_rows,
         max_iter=args.max_iter,

@@ -21,7 +21,7 @@ import numpy as np
 from chromesift.data import schema
 from chromesift.data.page import to_columns, to_table
 from chromesift.data.util import chunked
-from chromesift.models.rules import content_mask, decide, headline_index, roles
+from chromesift.models.rules import content_mask, decide, headline_index, pick_threshold, roles
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -153,35 +153,60 @@ class Model:
             at += n
         return out
 
-    def _result(self, cols: dict[str, list], proba: np.ndarray) -> pd.DataFrame:
+    def decision_threshold(self, threshold: float | None = None, favor: str | None = None) -> float:
+        """The threshold a call decides with: :attr:`threshold`, or ``threshold``, or the preset of
+        ``favor`` (``"precision"``/``"recall"``; see :func:`chromesift.models.rules.pick_threshold`)."""
+        return pick_threshold(self.threshold, threshold, favor)
+
+    def _result(self, cols: dict[str, list], proba: np.ndarray, threshold: float | None = None,
+                uniform: bool = False) -> pd.DataFrame:
         if not len(proba):
-            return _empty_result()
+            return _uniform(_empty_result()) if uniform else _empty_result()
         out = schema.from_columns(cols, "page").drop(columns=["doc_id"])
-        content, head = decide(cols, proba, self.threshold, title=False)
+        cut = self.threshold if threshold is None else threshold
+        content, head = decide(cols, proba, cut, title=False)
         out.insert(2, "is_content", content)
         out.insert(3, "probability", self.probability(proba))
         out.insert(4, "role", roles(content, head))
+        if uniform:
+            return _uniform(out)
         if (out["source"] == "text").all():
             out = out[RESULT_COLUMNS]
         return out
 
-    def classify(self, document: str | bytes, *, format: str | None = None) -> pd.DataFrame:
+    def classify(
+        self, document: str | bytes, *, format: str | None = None, threshold: float | None = None,
+        favor: str | None = None, uniform: bool = False,
+    ) -> pd.DataFrame:
         """One row per paragraph: position, text, is_content, probability, role (+ structure for HTML).
+
+        ``threshold`` (in [0, 1]) or ``favor`` (``"precision"``, ``"recall"``) replace the
+        bundle's threshold for this call (:meth:`decision_threshold`).
+
+        ``uniform=True`` gives the same columns and dtypes whatever the input: the
+        structural columns always, in pandas' nullable dtypes (``Int64``, ``boolean``,
+        ``string``), missing (``<NA>``) where the input is plain text (``source`` says
+        ``"text"``). Without it, plain text gives only the first five columns.
 
         ``role`` is ``"title"`` for the page's headline (:func:`headline_index`, whatever
         the model says of it: corpora disagree on whether it belongs to the main text),
         ``"body"`` for the other content paragraphs and ``"chrome"`` for the rest.
         """
+        cut = self.decision_threshold(threshold, favor)
         cols = to_columns(document, format=format)
-        return self._result(cols, self.predict_columns([cols])[0])
+        return self._result(cols, self.predict_columns([cols])[0], cut, uniform)
 
-    def extract(self, document: str | bytes, *, format: str | None = None, title: bool = False) -> str:
+    def extract(
+        self, document: str | bytes, *, format: str | None = None, title: bool = False,
+        threshold: float | None = None, favor: str | None = None,
+    ) -> str:
         """The main text: the body's content paragraphs joined by newlines ("" when there is none).
 
         The page's headline is left out (it is :meth:`headline`); ``title=True`` keeps it
-        in place when the model counts it as content.
+        in place when the model counts it as content. ``threshold`` or ``favor`` as for
+        :meth:`classify`.
         """
-        return next(self.extract_many([document], format=format, title=title))
+        return next(self.extract_many([document], format=format, title=title, threshold=threshold, favor=favor))
 
     def headline(self, document: str | bytes, *, format: str | None = None) -> str:
         """The page's headline ("" when none is found): its first long ``<h1>``, or the paragraph the ``<title>`` holds."""
@@ -197,41 +222,59 @@ class Model:
         format: str | None = None,
         n_jobs: int = 1,
         batch_size: int = 64,
+        threshold: float | None = None,
+        favor: str | None = None,
+        page: bool = False,
+        uniform: bool = False,
     ) -> Iterator[pd.DataFrame]:
         """Classify documents lazily, in input order, predicting a batch of pages at once.
 
         Only ``batch_size`` pages (times ``n_jobs``) are held in memory at a time.
+        ``threshold`` or ``favor`` as for :meth:`classify`. ``page=True`` puts a first
+        column ``page`` in each frame: the document's index in ``documents`` (int64), so
+        frames concatenated still say which page a row is of. ``uniform`` as for :meth:`classify`
+        (frames of text and HTML pages then concatenate without changing dtypes).
         """
+        cut = self.decision_threshold(threshold, favor)
         batches = chunked(documents, batch_size)
         if n_jobs == 1:
-            for batch in batches:
-                yield from self._classify_batch(batch, format)
-            return
-        from joblib import Parallel, delayed
+            results: Iterable[list[pd.DataFrame]] = (self._classify_batch(b, format, cut, uniform)
+                                                         for b in batches)
+        else:
+            from joblib import Parallel, delayed
 
-        run = Parallel(n_jobs=n_jobs, return_as="generator")
-        for results in run(delayed(self._classify_batch)(b, format) for b in batches):
-            yield from results
+            run = Parallel(n_jobs=n_jobs, return_as="generator")
+            results = run(delayed(self._classify_batch)(b, format, cut, uniform) for b in batches)
+        frames = (frame for batch in results for frame in batch)
+        if not page:
+            yield from frames
+            return
+        for i, frame in enumerate(frames):
+            frame.insert(0, "page", np.full(len(frame), i, dtype=np.int64))
+            yield frame
 
     def extract_many(
         self, documents: Iterable[str | bytes], *, format: str | None = None, batch_size: int = 64,
-        title: bool = False,
+        title: bool = False, threshold: float | None = None, favor: str | None = None,
     ) -> Iterator[str]:
         """Main texts of documents, lazily and in input order, ``batch_size`` pages predicted at once.
 
         The same texts as :meth:`extract` one by one, with the per-call costs of the
         feature and prediction steps shared across the batch (no DataFrame at all).
+        ``threshold`` or ``favor`` as for :meth:`classify`.
         """
+        cut = self.decision_threshold(threshold, favor)
         for batch in chunked(documents, batch_size):
             pages = [to_columns(doc, format=format) for doc in batch]
             for cols, proba in zip(pages, self.predict_columns(pages), strict=True):
-                keep = content_mask(cols, proba, self.threshold, title=title)
+                keep = content_mask(cols, proba, cut, title=title)
                 # keep has a value per paragraph (the model scored each): compress needs no strict check
                 yield "\n".join(compress(cols["text"], keep.tolist()))
 
-    def _classify_batch(self, batch: list, format: str | None) -> list[pd.DataFrame]:
+    def _classify_batch(self, batch: list, format: str | None, threshold: float | None = None,
+                        uniform: bool = False) -> list[pd.DataFrame]:
         pages = [to_columns(doc, format=format) for doc in batch]
-        return [self._result(c, p) for c, p in zip(pages, self.predict_columns(pages), strict=True)]
+        return [self._result(c, p, threshold, uniform) for c, p in zip(pages, self.predict_columns(pages), strict=True)]
 
     # -- explanation ----------------------------------------------------------------
     def explain(self, document: str | bytes, *, format: str | None = None, top: int = 3) -> pd.DataFrame:
@@ -241,7 +284,7 @@ class Model:
         again; the features whose change moved the probability most toward the
         other side are the reasons (``feature: +0.12`` means the feature's real
         value raised the content probability by 0.12). Features that moved it the
-        other way, or not at all, are not listed.
+        other way, or not at all (less than 0.005, shown as 0.00), are not listed.
 
         One altered copy of the page's feature matrix is scored at a time, so the
         memory is that of :meth:`classify` plus one matrix, whatever the number of features.
@@ -277,7 +320,9 @@ class Model:
         for i in range(n):
             sign = 1 if base[i] >= self.threshold else -1
             order = np.argsort(-sign * delta[:, i])[:top]  # (ties fall as they always did)
-            reasons.append([f"{names[used[k]]}: {delta[k, i]:+.2f}" for k in order if sign * delta[k, i] > 0])
+            # a change that rounds to 0.00 is no reason ("-0.00" said nothing and took a place)
+            shown = [(k, round(float(delta[k, i]), 2)) for k in order]
+            reasons.append([f"{names[used[k]]}: {d:+.2f}" for k, d in shown if sign * d > 0])
         out = res[RESULT_COLUMNS].copy()
         out["reasons"] = reasons
         return out
@@ -299,6 +344,25 @@ def _empty_result() -> pd.DataFrame:
     return pd.DataFrame({"position": pd.Series([], dtype="int64"), "text": pd.Series([], dtype=object),
                          "is_content": pd.Series([], dtype=bool), "probability": pd.Series([], dtype=float),
                          "role": pd.Series([], dtype=object)})
+
+
+#: the nullable dtype of each structural column's dtype (``uniform=True``)
+_NULLABLE = {"int64": "Int64", "bool": "boolean", "object": "string"}
+
+
+def _uniform(out: pd.DataFrame) -> pd.DataFrame:
+    """``out`` with every structural column, in nullable dtypes, missing on plain-text rows."""
+    import pandas as pd
+
+    out = out.copy()
+    text = out["source"] == "text" if "source" in out else pd.Series(True, index=out.index)
+    for c, t in schema.STRUCT_COLUMNS.items():
+        column = out[c] if c in out else pd.Series(pd.NA, index=out.index, dtype=object)
+        column = column.astype(object).where(~text, pd.NA) if c != "source" else column.where(~text, "text")
+        out[c] = column.astype(_NULLABLE[t])
+    for c in ("text", "role"):  # an empty frame's are object columns: the same dtype as a page's
+        out[c] = out[c].astype(str)
+    return out[RESULT_COLUMNS + list(schema.STRUCT_COLUMNS)]
 
 
 def _columns_table(cols: dict[str, list], doc: np.ndarray) -> pd.DataFrame:

@@ -122,3 +122,47 @@ def roles(content: np.ndarray, head: int | None) -> list[str]:
     if head is not None:
         roles[head] = "title"
     return roles
+
+
+#: how far ``favor="precision"`` raises and ``favor="recall"`` lowers the bundle's threshold
+#: (a preset, not a measured optimum: a shift of this size moves a page's verdicts only where
+#: the model is unsure; pass ``threshold`` for an exact value)
+FAVOR_STEP = 0.15
+#: the range a preset threshold is clipped to (0 keeps everything, 1 nothing)
+FAVOR_RANGE = (0.05, 0.95)
+FAVORS = ("precision", "recall")
+
+
+def pick_threshold(base: float, threshold: float | None = None, favor: str | None = None) -> float:
+    """The decision threshold a call asks for: ``threshold`` as given, else ``base`` moved by ``favor``.
+
+    Parameters
+    ----------
+    base
+        The bundle's threshold.
+    threshold
+        An explicit threshold in [0, 1]; None keeps ``base`` (or the preset of ``favor``).
+    favor
+        ``"precision"`` (``base`` + :data:`FAVOR_STEP`: fewer, surer paragraphs), ``"recall"``
+        (``base`` - :data:`FAVOR_STEP`: more paragraphs) or None; the result is clipped to
+        :data:`FAVOR_RANGE`.
+
+    Raises
+    ------
+    ValueError
+        For both at once, a threshold outside [0, 1], or an unknown ``favor``.
+    """
+    if threshold is not None and favor is not None:
+        raise ValueError("give threshold or favor, not both")
+    if threshold is not None:
+        threshold = float(threshold)
+        if not 0.0 <= threshold <= 1.0:  # (NaN fails too)
+            raise ValueError(f"threshold must be between 0 and 1, not {threshold!r}")
+        return threshold
+    if favor is None:
+        return float(base)
+    if favor not in FAVORS:
+        raise ValueError(f"favor must be one of {', '.join(FAVORS)}, not {favor!r}")
+    step = FAVOR_STEP if favor == "precision" else -FAVOR_STEP
+    low, high = FAVOR_RANGE
+    return min(high, max(low, float(base) + step))

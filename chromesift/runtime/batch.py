@@ -80,6 +80,8 @@ KILL_GRACE = 1.0
 #: HTTP content types of WARC response records that are classified.
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
+#: the ``--input`` that reads JSONL records from standard input
+STDIN = "-"
 _WARC_SUFFIXES = (".warc", ".warc.gz", ".warc.zst", ".warc.lz4")
 _JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.xz", ".ndjson", ".json")
 
@@ -106,7 +108,7 @@ def read_page(page: str, *, format: str | None = None) -> Page:
     Parameters
     ----------
     page
-        File path, or ``-``.
+        File path, ``-``, or an http(s) URL (fetched: :func:`chromesift.runtime.fetch.fetch_page`).
     format
         ``"html"`` or ``"text"``; None decides by the file's suffix, else its first bytes
         (:func:`chromesift.runtime.core.format_of`).
@@ -119,6 +121,10 @@ def read_page(page: str, *, format: str | None = None) -> Page:
     if page == "-":
         document = sys.stdin.buffer.read()
         return Page("-", document, format or format_of(document))
+    from chromesift.runtime.fetch import fetch_page, is_url
+
+    if is_url(page):  # fetched; a failure is the page's error
+        return fetch_page(page, format=format)
     path = Path(page)
     try:
         document = path.read_bytes()
@@ -138,6 +144,9 @@ def classify_file(
     format: str | None = None,
     trusted: bool | str = False,
     loader: Loader | None = None,
+    threshold: float | None = None,
+    favor: str | None = None,
+    detail: bool = False,
 ) -> dict:
     """The record of one page file (or standard input for ``-``), classified in this process.
 
@@ -153,6 +162,9 @@ def classify_file(
         True, or the bundle's sha256, to load a bundle this machine did not write.
     loader
         Turns ``model`` into a model (default :func:`~chromesift.runtime.core.default_loader`).
+    threshold, favor, detail
+        As for :func:`chromesift.runtime.core.page_records`; with ``detail`` the record also
+        has ``language``, the one the page declares (None for text, or when it declares none).
 
     Returns
     -------
@@ -169,7 +181,13 @@ def classify_file(
     page = read_page(source, format=format)
     classifier = load_with(loader or default_loader(trusted), model)
     with one_thread():
-        return page_record(classifier, page, max_bytes=None, timeout=None)
+        record = page_record(classifier, page, max_bytes=None, timeout=None, threshold=threshold,
+                             favor=favor, detail=detail)
+    if detail:
+        from chromesift.runtime.formats import page_language
+
+        record["language"] = page_language(page.document, page.format)
+    return record
 
 
 def input_kind(path: Path) -> str:
@@ -223,7 +241,8 @@ def iter_jsonl(
     Parameters
     ----------
     path
-        ``.jsonl``, ``.jsonl.gz`` or ``.jsonl.xz``.
+        ``.jsonl``, ``.jsonl.gz`` or ``.jsonl.xz``, or ``-`` (:data:`STDIN`) for JSONL on
+        standard input (bad lines get the ids ``stdin:<line>``).
     format
         Force ``"html"`` or ``"text"``; by default ``html`` records are HTML and
         ``text`` records plain text (``html`` wins when a record has both).
@@ -238,15 +257,17 @@ def iter_jsonl(
         For a file that is missing or unreadable, or whose compressed stream is damaged.
     """
     path = Path(path)
-    if not checked:
+    stdin = str(path) == STDIN
+    if not checked and not stdin:
         check_compressed(path)
-    with open_input(path) as lines:
+    where = "stdin" if stdin else path.name
+    with contextlib.nullcontext(sys.stdin.buffer) if stdin else open_input(path) as lines:
         try:
             for lineno, raw in enumerate(lines, 1):
                 if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
                     raw = raw[len(codecs.BOM_UTF8):]
                 if raw.strip():
-                    yield _jsonl_page(raw, f"{path.name}:{lineno}", format, max_bytes)
+                    yield _jsonl_page(raw, f"{where}:{lineno}", format, max_bytes)
         except _STREAM_ERRORS as exc:
             raise UserError(f"{path}: cannot read ({exc})") from None
 
@@ -575,8 +596,11 @@ def check_compressed(path: Path, *, progress: bool = False) -> None:
 def iter_input(
     path: Path, *, format: str | None = None, max_bytes: int | None = MAX_PAGE_BYTES, checked: bool = False
 ) -> Iterator[Page | Skip]:
-    """Pages of a JSONL or WARC file, chosen by its name (``checked``: as for :func:`iter_jsonl`)."""
+    """Pages of a JSONL or WARC file, chosen by its name (``checked``: as for :func:`iter_jsonl`);
+    ``-`` reads JSONL from standard input."""
     path = Path(path)
+    if str(path) == STDIN:
+        return iter_jsonl(path, format=format, max_bytes=max_bytes, checked=True)
     kind = input_kind(path)
     if not path.exists():
         raise UserError(f"{path}: no such file")
@@ -690,6 +714,16 @@ class BatchConfig:
         Show a progress bar on standard error.
     trusted
         True, or the bundle's sha256, to load a bundle this machine did not write.
+    threshold
+        Decision threshold instead of the model's (None: the model's own).
+    favor
+        ``"precision"`` or ``"recall"``: the model's threshold moved by a preset step.
+    urls
+        ``input`` is a list of URLs, one a line (:func:`chromesift.runtime.fetch.read_urls`),
+        fetched politely (:func:`chromesift.runtime.fetch.fetch_pages`); the id of a page
+        is its URL, and URLs already in the output are not fetched again.
+    delay
+        With ``urls``: seconds between two requests to the same host.
     """
 
     input: Path
@@ -701,6 +735,10 @@ class BatchConfig:
     timeout: float | None = PAGE_TIMEOUT
     progress: bool = True
     trusted: bool | str = False
+    threshold: float | None = None
+    favor: str | None = None
+    urls: bool = False
+    delay: float = 1.0
 
 
 @dataclass
@@ -768,8 +806,11 @@ def run_batch(config: BatchConfig, *, loader: Loader | None = None) -> BatchSumm
         raise UserError(f"--format must be one of {', '.join(FORMATS)}")
     if config.model is not None and not Path(config.model).exists():
         raise UserError(f"model bundle {config.model}: no such folder")
-    items = iter_input(config.input, format=config.format, max_bytes=config.max_bytes, checked=True)
-    check_compressed(config.input, progress=config.progress)  # before the output is touched
+    if config.urls:
+        items = _url_items(config)
+    else:
+        items = iter_input(config.input, format=config.format, max_bytes=config.max_bytes, checked=True)
+        check_compressed(config.input, progress=config.progress)  # before the output is touched
     if config.output is not None and Path(config.output).name.endswith((".gz", ".xz", ".bz2", ".zst")):
         raise UserError(
             f"{config.output}: output is written as plain JSONL (appended to, so runs can "
@@ -814,6 +855,29 @@ def run_batch(config: BatchConfig, *, loader: Loader | None = None) -> BatchSumm
         finally:
             summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _url_items(config: BatchConfig) -> Iterator[Page | Skip]:
+    """The pages of a URL list, fetched lazily; URLs already in the output are skips, not fetched."""
+    from chromesift.runtime.fetch import fetch_pages, read_urls
+
+    urls = read_urls(config.input)
+    done = read_done(config.output) if config.output is not None and Path(config.output).is_file() else set()
+    todo = [u for u in dict.fromkeys(urls) if u not in done]  # each URL fetched once
+
+    def items() -> Iterator[Page | Skip]:
+        fetched = fetch_pages(todo, delay=config.delay, max_bytes=config.max_bytes, format=config.format)
+        seen: set[str] = set()
+        for url in urls:
+            if url in done:
+                yield Skip("done")
+            elif url in seen:
+                yield Skip("duplicate")
+            else:
+                seen.add(url)
+                yield next(fetched)
+
+    return items()
 
 
 class _Feed:
@@ -873,7 +937,8 @@ def _run_here(feed: _Feed, model: PageModel, config: BatchConfig) -> None:
     """Classify in this process (no time budget: nothing here could stop a page at one)."""
     with one_thread():
         for page in feed.pages():
-            feed.record(page_record(model, page, max_bytes=config.max_bytes, timeout=None))
+            feed.record(page_record(model, page, max_bytes=config.max_bytes, timeout=None,
+                                    threshold=config.threshold, favor=config.favor))
 
 
 def _loaded(model: PageModel, path: Path | None) -> PageModel:
@@ -897,14 +962,16 @@ def _model_loader(model: PageModel) -> Loader:
 
 
 def _worker_setup(
-    loader: Loader, model_path: Path | None, max_bytes: int | None, timeout: float | None
+    loader: Loader, model_path: Path | None, max_bytes: int | None, timeout: float | None,
+    threshold: float | None = None, favor: str | None = None,
 ) -> Callable[[Page], dict]:
     """In a worker process: load the model once; the handler classifies one page."""
     model = load_with(loader, model_path)
     # held for the worker's life: it classifies one page at a time, other workers run beside it
     contextlib.ExitStack().enter_context(one_thread())
     warm_up(model)  # first-call costs before the worker is ready, not out of a page's budget
-    return functools.partial(page_record, model, max_bytes=max_bytes, timeout=timeout)
+    return functools.partial(page_record, model, max_bytes=max_bytes, timeout=timeout, threshold=threshold,
+                             favor=favor)
 
 
 def _failure_error(failure: Failure, config: BatchConfig) -> str:
@@ -918,7 +985,8 @@ def _failure_error(failure: Failure, config: BatchConfig) -> str:
 def _run_workers(feed: _Feed, loader: Loader, config: BatchConfig) -> None:
     hard_limit = config.timeout + KILL_GRACE if config.timeout else None
     results = run_pool(
-        feed.pages(), _worker_setup, (loader, config.model, config.max_bytes, config.timeout),
+        feed.pages(), _worker_setup, (loader, config.model, config.max_bytes, config.timeout, config.threshold,
+                                          config.favor),
         workers=config.jobs, job_timeout=hard_limit,
     )
     try:
@@ -935,3 +1003,112 @@ def _run_workers(feed: _Feed, loader: Loader, config: BatchConfig) -> None:
             "from a script, a batch must start under `if __name__ == \"__main__\":`, since each "
             "worker process imports the main module"
         ) from None
+
+
+# --- a folder of pages -------------------------------------------------------------------
+
+#: the page files ``--input-dir`` reads
+PAGE_GLOBS = ("*.html", "*.htm")
+
+
+@dataclass(frozen=True)
+class DirConfig:
+    """What a run over a folder of page files does (``chromesift extract --input-dir``).
+
+    Attributes
+    ----------
+    input
+        Folder read for ``*.html`` and ``*.htm`` files, its subfolders included.
+    output
+        Folder written: one file per page, at the page's path below ``input`` with the
+        suffix of ``output_format`` (``page.html`` -> ``page.md``); made when missing.
+    output_format
+        ``txt``, ``markdown``, ``json`` or ``csv`` (:mod:`chromesift.runtime.formats`).
+    model, format, max_bytes, timeout, progress, trusted, threshold, favor
+        As for :class:`BatchConfig`; the time budget is an alarm in this process (it stops
+        a page in Python code, not one stuck in lxml's parser).
+    """
+
+    input: Path
+    output: Path
+    output_format: str = "txt"
+    model: Path | None = None
+    format: str | None = None
+    max_bytes: int | None = MAX_PAGE_BYTES
+    timeout: float | None = PAGE_TIMEOUT
+    progress: bool = True
+    trusted: bool | str = False
+    threshold: float | None = None
+    favor: str | None = None
+
+
+def page_files(folder: Path) -> list[Path]:
+    """The page files of a folder and its subfolders (:data:`PAGE_GLOBS`), sorted."""
+    found = {p for pattern in PAGE_GLOBS for p in Path(folder).rglob(pattern) if p.is_file()}
+    return sorted(found)
+
+
+def run_dir(config: DirConfig, *, loader: Loader | None = None) -> BatchSummary:
+    """Classify every page file of ``config.input`` into a file of its own in ``config.output``.
+
+    Resumable: a page whose output file exists is skipped (counted as already done). Each
+    output is written to a temporary name and renamed, so a killed run leaves no half file
+    that a rerun would take as done. A page that fails gets no output file (so a rerun
+    tries it again); its reason is logged and counted.
+
+    Raises
+    ------
+    UserError
+        For a missing input folder, an output that is not a folder, or a model that cannot be loaded.
+    """
+    from tqdm.auto import tqdm
+
+    from chromesift.runtime.formats import SUFFIXES, page_language, render
+
+    source, target = Path(config.input), Path(config.output)
+    if not source.is_dir():
+        raise UserError(f"{source}: no such folder")
+    if target.exists() and not target.is_dir():
+        raise UserError(f"{target}: not a folder (--input-dir writes one file per page into a folder)")
+    if config.output_format not in SUFFIXES:
+        raise UserError(f"unknown output format {config.output_format!r}")
+    if config.model is not None and not Path(config.model).exists():
+        raise UserError(f"model bundle {config.model}: no such folder")
+    timeout = check_timeout(config.timeout)
+    model = load_with(loader or default_loader(config.trusted), config.model)
+    files = page_files(source)
+    summary = BatchSummary()
+    started = time.perf_counter()
+    detail = config.output_format != "txt"
+    with one_thread(), tqdm(files, desc="pages", unit="page", disable=not config.progress,
+                            file=sys.stderr, dynamic_ncols=True) as bar:
+        for path in bar:
+            rel = path.relative_to(source)
+            out = target / rel.with_suffix(SUFFIXES[config.output_format])
+            if out.exists():
+                summary.skip("done")
+                continue
+            try:
+                document = path.read_bytes()
+            except OSError as exc:
+                page = Page(str(rel), None, error=f"cannot read ({exc.strerror or exc})")
+            else:
+                page = Page(str(rel), document, config.format or format_of(document, path.name))
+                problem = _over_budget(page_size(document), config.max_bytes)
+                if problem:
+                    page = Page(page.id, None, error=problem)
+            record = page_record(model, page, max_bytes=None, timeout=timeout, threshold=config.threshold,
+                                 favor=config.favor, detail=detail)
+            if "error" in record:
+                log.warning("%s: %s", rel, record["error"])
+                summary.failed += 1
+                continue
+            language = page_language(page.document, page.format) if config.output_format == "json" else None
+            text = render(record, config.output_format, language)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            part = out.with_name(out.name + ".part")
+            part.write_text(text + ("\n" if text else ""), encoding="utf-8")
+            os.replace(part, out)
+            summary.done += 1
+    summary.seconds = time.perf_counter() - started
+    return summary

@@ -3,8 +3,12 @@
 A :class:`Page` (an id, the document, its format, a URL) goes in; a *record* comes out, the
 same dict wherever it is made::
 
-    {"id": ..., "url": ... (only when the page has one), "text": main text,
-     "paragraphs": [{"text", "is_content", "probability"}, ...]}
+    {"id": ..., "url": ... (only when the page has one), "title": the headline ("" if none),
+     "text": main text, "paragraphs": [{"text", "is_content", "probability"}, ...]}
+
+With ``detail`` (:func:`page_records`) each paragraph also has ``role`` (``title``, ``body``
+or ``chrome``), ``tag``, ``path`` and ``row`` (the table row a ``td``/``th`` cell is in, else
+None): what the Markdown and JSON outputs of ``chromesift extract`` are written from.
 
 ``text`` is the content paragraphs joined by newlines (what :func:`chromesift.extract`
 gives), ``probability`` the calibrated content probability rounded to 4 digits. A page
@@ -231,8 +235,9 @@ def one_thread():
 # --- records ------------------------------------------------------------------------------------
 
 
-def _record(texts: list[str], flags: list[bool], probs: list[float]) -> dict:
+def _record(texts: list[str], flags: list[bool], probs: list[float], title: str = "") -> dict:
     return {
+        "title": title,
         "text": "\n".join(t for t, c in zip(texts, flags, strict=True) if c),
         "paragraphs": [
             {"text": t, "is_content": c, "probability": round(p, 4)}
@@ -241,10 +246,34 @@ def _record(texts: list[str], flags: list[bool], probs: list[float]) -> dict:
     }
 
 
-def result_record(frame: Any) -> dict:
-    """``text`` and ``paragraphs`` of a classified paragraph table (:meth:`chromesift.Model.classify`)."""
-    return _record([str(t) for t in frame["text"]], [bool(c) for c in frame["is_content"]],
-                   [float(p) for p in frame["probability"]])
+#: the cells of a table row, whose ``row`` :func:`_add_detail` gives
+_CELLS = ("td", "th")
+
+
+def _add_detail(record: dict, roles: list[str], tags: list, paths: list, rows: list) -> dict:
+    """The record with ``role``, ``tag``, ``path`` and ``row`` on each paragraph."""
+    for par, role, tag, path, row in zip(record["paragraphs"], roles, tags, paths, rows, strict=True):
+        tag = str(tag or "")
+        par.update(role=role, tag=tag, path=str(path or ""),
+                   row=int(row) if tag in _CELLS and row is not None and int(row) >= 0 else None)
+    return record
+
+
+def result_record(frame: Any, detail: bool = False) -> dict:
+    """``title``, ``text`` and ``paragraphs`` of a classified paragraph table (:meth:`chromesift.Model.classify`)."""
+    texts = [str(t) for t in frame["text"]]
+    flags = [bool(c) for c in frame["is_content"]]
+    if "role" in frame:
+        roles = [str(r) for r in frame["role"]]
+    else:
+        roles = ["body" if c else "chrome" for c in flags]
+    title = next((t for t, r in zip(texts, roles, strict=True) if r == "title"), "")
+    record = _record(texts, flags, [float(p) for p in frame["probability"]], title)
+    if detail:
+        n = len(texts)
+        column = (lambda c: list(frame[c]) if c in frame else [None] * n)  # noqa: E731
+        _add_detail(record, roles, column("tag"), column("path"), column("anc1"))
+    return record
 
 
 def _head(page: Page) -> dict[str, Any]:
@@ -287,7 +316,8 @@ def _as_document(doc: Any) -> str | bytes:
 
 
 def page_record(
-    model: PageModel, page: Page, *, max_bytes: int | None = MAX_PAGE_BYTES, timeout: float | None = None
+    model: PageModel, page: Page, *, max_bytes: int | None = MAX_PAGE_BYTES, timeout: float | None = None,
+    threshold: float | None = None, favor: str | None = None, detail: bool = False,
 ) -> dict:
     """Classify one page into its record; any failure becomes the record's ``error``.
 
@@ -302,6 +332,8 @@ def page_record(
     timeout
         Time budget in seconds (None or 0: no limit); enforced in the main thread of a
         POSIX process (:func:`time_budget`).
+    threshold, favor, detail
+        As for :func:`page_records`.
 
     Returns
     -------
@@ -313,7 +345,8 @@ def page_record(
         return failed_record(page, problem)
     try:
         with time_budget(timeout):
-            return page_records(model, [page], max_bytes=None)[0]
+            return page_records(model, [page], max_bytes=None, threshold=threshold, favor=favor,
+                                    detail=detail)[0]
     except PageTimeout as exc:  # the per-page guards of page_records let it through
         return failed_record(page, str(exc))
 
@@ -324,8 +357,16 @@ def page_records(
     *,
     max_bytes: int | None = MAX_PAGE_BYTES,
     batch_pages: int = BATCH_PAGES,
+    threshold: float | None = None,
+    favor: str | None = None,
+    detail: bool = False,
 ) -> list[dict]:
     """Classify pages into their records, in order, ``batch_pages`` predicted at once.
+
+    ``threshold`` replaces the model's decision threshold (None: the model's own), or
+    ``favor`` (``"precision"``, ``"recall"``) moves it by a preset step
+    (:func:`chromesift.models.rules.pick_threshold`); ``detail`` adds ``role``, ``tag``, ``path`` and ``row`` to each paragraph (see the
+    module's documentation).
 
     The same records as :func:`page_record` page by page. A page that fails to parse
     fails alone; when the prediction of a batch fails, its pages are predicted one by
@@ -346,15 +387,23 @@ def page_records(
         else:
             out[i] = failed_record(page, problem)
     fast = all(hasattr(model, a) for a in ("predict_columns", "probability", "threshold"))
+    if favor is not None or (threshold is not None and fast):
+        from chromesift.models.rules import pick_threshold
+
+        base = getattr(model, "threshold", None)
+        if base is None:
+            raise UserError("this model has no threshold to move (favor)")
+        threshold = pick_threshold(base, threshold, favor)
     for chunk in chunked(todo, max(1, batch_pages)):
         if fast:
-            _columns_chunk(model, pages, chunk, out)
+            _columns_chunk(model, pages, chunk, out, threshold, detail)
             continue
         for i in chunk:  # a stand-in model: its own classify, page by page
             page = pages[i]
             try:
-                frame = model.classify(_as_document(page.document), format=page.format)
-                out[i] = {**_head(page), **result_record(frame)}
+                extra = {} if threshold is None else {"threshold": threshold}
+                frame = model.classify(_as_document(page.document), format=page.format, **extra)
+                out[i] = {**_head(page), **result_record(frame, detail)}
             except PageTimeout:
                 raise
             except Exception as exc:  # a page may fail in any way; the others go on
@@ -362,9 +411,12 @@ def page_records(
     return out  # type: ignore[return-value]
 
 
-def _columns_chunk(model: Any, pages: Sequence[Page], chunk: list[int], out: list) -> None:
+def _columns_chunk(model: Any, pages: Sequence[Page], chunk: list[int], out: list,
+                   threshold: float | None = None, detail: bool = False) -> None:
     """The fast path for a chunk of pages: parse to columns, predict together, decide."""
-    from chromesift.models.rules import content_mask
+    from chromesift.models.rules import decide, roles
+
+    cut = model.threshold if threshold is None else threshold
 
     parsed: list[tuple[int, dict]] = []
     for i in chunk:
@@ -383,8 +435,11 @@ def _columns_chunk(model: Any, pages: Sequence[Page], chunk: list[int], out: lis
     for k, (i, cols) in enumerate(parsed):
         try:
             proba = scores[k] if scores is not None else model.predict_columns([cols])[0]
-            keep = content_mask(cols, proba, model.threshold)
-            body = _record(cols["text"], keep.tolist(), model.probability(proba).tolist())
+            keep, head = decide(cols, proba, cut, title=False)
+            title = cols["text"][head] if head is not None else ""
+            body = _record(cols["text"], keep.tolist(), model.probability(proba).tolist(), title)
+            if detail:
+                _add_detail(body, roles(keep, head), cols["tag"], cols["path"], cols["anc1"])
             out[i] = {**_head(pages[i]), **body}
         except PageTimeout:
             raise
