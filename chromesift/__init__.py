@@ -31,7 +31,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 def classify(
     document: str | bytes, *, format: str | None = None, model: Model | None = None,
-    threshold: float | None = None, favor: str | None = None, uniform: bool = False,
+    threshold: float | None = None, favor: str | None = None, uniform: bool = True,
 ) -> pd.DataFrame:
     """Classify each paragraph of a page.
 

@@ -61,8 +61,13 @@ def test_classify_columns_and_detection(seed_html):
     assert "tag" in res.columns and res["position"].tolist() == list(range(len(res)))
     assert res["probability"].between(0, 1).all()
     plain = chromesift.classify("First line of text.\nSecond line.")
-    assert list(plain.columns) == ["position", "text", "is_content", "probability", "role"]
+    # the same columns and dtypes for text and HTML: the structure is missing for text
+    assert list(plain.columns) == list(res.columns) and (plain.dtypes == res.dtypes).all()
+    assert plain["tag"].isna().all() and (plain["source"] == "text").all()
     assert plain["role"].tolist() == ["body" if c else "chrome" for c in plain["is_content"]]
+    # the columns of before, on request
+    old = chromesift.classify("First line of text.\nSecond line.", uniform=False)
+    assert list(old.columns) == ["position", "text", "is_content", "probability", "role"]
 
 
 def test_headline_has_its_own_role(seed_html):
@@ -135,8 +140,9 @@ def test_classify_many_matches_classify(seed_html):
     docs = [seed_html, "", "Only one line of text here.", seed_html.replace("Darmstadt", "Kassel")]
     many = list(model.classify_many(iter(docs), batch_size=3))
     assert len(many) == 4
-    for doc, res in zip(docs, many, strict=True):
-        pd.testing.assert_frame_equal(res, model.classify(doc), check_exact=False, atol=1e-9)
+    for i, (doc, res) in enumerate(zip(docs, many, strict=True)):
+        assert (res["page"] == i).all()  # each frame says which page it is of
+        pd.testing.assert_frame_equal(res.drop(columns="page"), model.classify(doc), check_exact=False, atol=1e-9)
 
 
 def test_extract_many_matches_extract(seed_html):

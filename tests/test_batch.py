@@ -714,3 +714,29 @@ def test_real_model_batch(tmp_path):
     chrome = ["Local", "Weather", "Letters", "Contact | Jobs"]
     assert min(prob[t] for t in article) > max(prob[t] for t in chrome)
     assert recs["empty"]["paragraphs"] == [] and recs["empty"]["text"] == ""
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz"])
+def test_the_progress_bar_knows_its_total(tmp_path, suffix, monkeypatch):
+    """A batch over a JSONL file shows a total (and so an ETA): its lines, counted ahead."""
+    import tqdm.auto
+
+    seen = []
+    real = tqdm.auto.tqdm
+
+    def spy(*args, **kwargs):
+        if kwargs.get("desc") == "pages":
+            seen.append(kwargs.get("total"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", spy)
+    records = [{"id": i, "html": page_html(i)} for i in range(5)]
+    inp = tmp_path / f"in{suffix}"
+    data = "".join(json.dumps(r) + "\n" for r in records).encode()
+    if suffix.endswith(".gz"):
+        import gzip
+
+        data = gzip.compress(data)
+    inp.write_bytes(data)
+    run_batch(config(inp, tmp_path / "out.jsonl", jobs=1), loader=fake_loader)
+    assert seen == [5]

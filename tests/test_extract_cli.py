@@ -72,7 +72,7 @@ def test_paragraph_table(fake, capsys):
     code, out, _ = run([str(SEGMENTATION), "--paragraphs"], capsys)
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split() == ["pos", "prob", "main", "text"]
+    assert lines[0].split() == ["pos", "prob", "main", "role", "text"]
     assert len(lines) == 1 + 19
     local = next(line for line in lines if line.endswith("  Local"))
     assert local.split()[:3] == ["1", f"{5 / 80:.3f}", "-"]

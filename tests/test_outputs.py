@@ -84,9 +84,12 @@ def test_txt_is_the_default(capsys):
     assert run([str(STRUCTURE), "--output-format", "txt"], capsys) == run([str(STRUCTURE)], capsys)
 
 
-def test_paragraph_table_marks_the_headline(capsys):
+def test_paragraph_table_shows_each_role(capsys):
     lines = run([str(STRUCTURE), "--paragraphs"], capsys).splitlines()
-    assert lines[1].split()[2] == "T"
+    assert lines[0].split()[3] == "role"
+    assert lines[1].split()[2:4] == ["-", "title"]  # the headline: its role, never main text
+    roles = {line.split()[3] for line in lines[1:]}
+    assert roles <= {"title", "body", "chrome"} and "body" in roles
 
 
 def test_old_json_record_is_unchanged_but_for_the_title(capsys):

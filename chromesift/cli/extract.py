@@ -298,20 +298,20 @@ def run_dir(config: ExtractConfig, loader: Loader | None = None) -> int:
 
 
 def format_table(paragraphs: list[dict], width: int | None = None) -> str:
-    """A table of paragraphs, one a line: position, probability, main, text (cut to fit).
+    """A table of paragraphs, one a line: position, probability, main, role, text (cut to fit).
 
-    ``main`` is ``+`` for a paragraph of the main text, ``-`` for chrome and ``T`` for the
-    headline (a paragraph whose ``role`` is ``title``).
+    ``main`` is ``+`` for a paragraph of the main text and ``-`` for the rest; ``role`` is
+    ``title`` (the headline), ``body`` or ``chrome`` (empty where a record has none).
     """
     width = width or shutil.get_terminal_size((100, 24)).columns
-    room = max(20, width - 20)
-    lines = [f"{'pos':>4}  {'prob':>5}  {'main':<4}  text"]
+    room = max(20, width - 28)
+    lines = [f"{'pos':>4}  {'prob':>5}  {'main':<4}  {'role':<6}  text"]
     for i, par in enumerate(paragraphs):
         text = par["text"]
         if len(text) > room:
             text = text[: room - 3] + "..."
-        mark = "T" if par.get("role") == "title" else "+" if par["is_content"] else "-"
-        lines.append(f"{i:>4}  {par['probability']:5.3f}  {mark:<4}  {text}")
+        mark = "+" if par["is_content"] else "-"
+        lines.append(f"{i:>4}  {par['probability']:5.3f}  {mark:<4}  {par.get('role', ''):<6}  {text}")
     return "\n".join(lines)
 
 

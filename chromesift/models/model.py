@@ -176,17 +176,18 @@ class Model:
 
     def classify(
         self, document: str | bytes, *, format: str | None = None, threshold: float | None = None,
-        favor: str | None = None, uniform: bool = False,
+        favor: str | None = None, uniform: bool = True,
     ) -> pd.DataFrame:
-        """One row per paragraph: position, text, is_content, probability, role (+ structure for HTML).
+        """One row per paragraph: position, text, is_content, probability, role, then the structure.
 
         ``threshold`` (in [0, 1]) or ``favor`` (``"precision"``, ``"recall"``) replace the
         bundle's threshold for this call (:meth:`decision_threshold`).
 
-        ``uniform=True`` gives the same columns and dtypes whatever the input: the
-        structural columns always, in pandas' nullable dtypes (``Int64``, ``boolean``,
+        The columns and dtypes are the same whatever the input (``uniform``, the default):
+        the structural columns always, in pandas' nullable dtypes (``Int64``, ``boolean``,
         ``string``), missing (``<NA>``) where the input is plain text (``source`` says
-        ``"text"``). Without it, plain text gives only the first five columns.
+        ``"text"``). ``uniform=False`` gives the columns of chromesift 0.1: plain text only
+        the first five, HTML its structure in plain dtypes.
 
         ``role`` is ``"title"`` for the page's headline (:func:`headline_index`, whatever
         the model says of it: corpora disagree on whether it belongs to the main text),
@@ -224,15 +225,15 @@ class Model:
         batch_size: int = 64,
         threshold: float | None = None,
         favor: str | None = None,
-        page: bool = False,
-        uniform: bool = False,
+        page: bool = True,
+        uniform: bool = True,
     ) -> Iterator[pd.DataFrame]:
         """Classify documents lazily, in input order, predicting a batch of pages at once.
 
         Only ``batch_size`` pages (times ``n_jobs``) are held in memory at a time.
-        ``threshold`` or ``favor`` as for :meth:`classify`. ``page=True`` puts a first
-        column ``page`` in each frame: the document's index in ``documents`` (int64), so
-        frames concatenated still say which page a row is of. ``uniform`` as for :meth:`classify`
+        ``threshold`` or ``favor`` as for :meth:`classify`. Each frame starts with a column
+        ``page``: the document's index in ``documents`` (int64), so frames concatenated
+        still say which page a row is of (``page=False`` leaves it out). ``uniform`` as for :meth:`classify`
         (frames of text and HTML pages then concatenate without changing dtypes).
         """
         cut = self.decision_threshold(threshold, favor)

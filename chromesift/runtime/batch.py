@@ -553,7 +553,25 @@ def _read_at_most(reader: Any, limit: int | None) -> bytes | None:
 _CHECKED = {".gz": "Gzip", ".xz": "XZ"}
 
 
-def check_compressed(path: Path, *, progress: bool = False) -> None:
+def count_lines(path: Path) -> int | None:
+    """Lines of a plain JSONL input (the progress bar's total), None where they cannot be had cheaply
+    (standard input, WARC, compressed files: :func:`check_compressed` counts those)."""
+    path = Path(path)
+    name = path.name.lower()
+    if str(path) == "-" or name.endswith(_WARC_SUFFIXES) or path.suffix.lower() in _CHECKED:
+        return None
+    try:
+        with open(path, "rb") as f:
+            n, last = 0, b"\n"
+            while chunk := f.read(1 << 22):
+                n += chunk.count(b"\n")
+                last = chunk[-1:]
+    except OSError:
+        return None  # open_input says why
+    return n + (last != b"\n")
+
+
+def check_compressed(path: Path, *, progress: bool = False) -> int | None:
     """Read a ``.gz`` or ``.xz`` input to its end once, so a damaged one is refused before any page.
 
     A compressed stream proves itself only at its end (gzip: a CRC and the length after
@@ -572,7 +590,7 @@ def check_compressed(path: Path, *, progress: bool = False) -> None:
     path = Path(path)
     kind = _CHECKED.get(path.suffix.lower())
     if kind is None:
-        return
+        return None
     from tqdm.auto import tqdm
 
     warc = " as WARC" if path.name.lower().endswith(_WARC_SUFFIXES) else ""
@@ -582,8 +600,13 @@ def check_compressed(path: Path, *, progress: bool = False) -> None:
     with open_input(path) as f, tqdm(total=size, unit="B", unit_scale=True, desc=f"checking {path.name}",
                                      disable=not progress or size < (64 << 20), file=sys.stderr) as bar:
         raw = getattr(f, "fileobj", None) or getattr(f, "_fp", None)  # the compressed file, for the bar
+        lines, last = 0, b"\n"
         try:
-            while f.read(1 << 20):
+            while chunk := f.read(1 << 20):
+                if isinstance(chunk, str):  # (a text-mode reader)
+                    chunk = chunk.encode("utf-8", "surrogatepass")
+                lines += chunk.count(b"\n")
+                last = chunk[-1:]
                 if raw is not None:
                     bar.update(raw.tell() - bar.n)
         except _STREAM_ERRORS as exc:
@@ -591,6 +614,7 @@ def check_compressed(path: Path, *, progress: bool = False) -> None:
                 f"{path}: cannot read{warc} ({kind} decompression error: {exc}); the file is damaged "
                 "or cut short, so none of its pages was classified"
             ) from None
+    return None if warc else lines + (last != b"\n")
 
 
 def iter_input(
@@ -808,9 +832,13 @@ def run_batch(config: BatchConfig, *, loader: Loader | None = None) -> BatchSumm
         raise UserError(f"model bundle {config.model}: no such folder")
     if config.urls:
         items = _url_items(config)
+        total = count_lines(config.input)  # (one URL a line)
     else:
         items = iter_input(config.input, format=config.format, max_bytes=config.max_bytes, checked=True)
-        check_compressed(config.input, progress=config.progress)  # before the output is touched
+        # before the output is touched; the lines of a JSONL input are the progress bar's total
+        total = check_compressed(config.input, progress=config.progress)
+        if total is None:
+            total = count_lines(config.input)
     if config.output is not None and Path(config.output).name.endswith((".gz", ".xz", ".bz2", ".zst")):
         raise UserError(
             f"{config.output}: output is written as plain JSONL (appended to, so runs can "
@@ -837,7 +865,7 @@ def run_batch(config: BatchConfig, *, loader: Loader | None = None) -> BatchSumm
                 raise UserError(f"cannot write {out}: {exc.strerror}") from None
             sink = _Sink(stream)
         bar = stack.enter_context(
-            tqdm(desc="pages", unit="page", disable=not config.progress, file=sys.stderr,
+            tqdm(desc="pages", unit="page", total=total, disable=not config.progress, file=sys.stderr,
                  dynamic_ncols=True)
         )
         feed = _Feed(items, done_before, summary, sink, bar)
