@@ -132,7 +132,8 @@ def check_result(result, table, model, scores) -> None:
     assert all(math.isfinite(p) and 0.0 <= p <= 1.0 for p in proba), "probability outside [0, 1]"
     assert list(proba) == list(model.probability(scores)), "probability is not the calibrated score"
     body = [role != "title" for role in result["role"]]
-    expected = expected_content(list(scores), body, text="tag" not in result.columns, threshold=model.threshold)
+    text = bool(len(result)) and bool((result["source"] == "text").all())
+    expected = expected_content(list(scores), body, text=text, threshold=model.threshold)
     assert result["is_content"].tolist() == expected, "decision disagrees with the rules"
     assert sum(body) >= len(result) - 1, "more than one headline"
 
