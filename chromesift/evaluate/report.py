@@ -99,41 +99,75 @@ def _collapsed_table(results: dict) -> tuple[list[str], list[list[str]]] | None:
     return ["dataset"] + names, rows
 
 
-def collapsed_items(results: dict, limit: int) -> list[dict]:
-    """The collapsed pages of chromesift (HTML), lowest F1 first, at most ``limit``."""
-    items = [i for d in (results.get("collapsed") or {}).values() for i in d.get("chromesift", {}).get("items", [])]
-    return sorted(items, key=lambda i: (i["f1"], i["dataset"], i["id"]))[:limit]
-
-
-def _collapsed_md(items: list[dict]) -> str:
+def _diff_md(pages: list[dict], scores, labels: dict[str, str]) -> str:
+    """Pages with their two lists of lines (``missed``, ``extra``) as Markdown diffs;
+    ``scores(page)`` is the line under each heading, ``labels`` what each list is."""
     out: list[str] = []
-    for p in items:
+    for p in pages:
         out += [f"### {p['dataset']} / {p['id']}", ""]
         if p.get("url"):
             out += [p["url"], ""]
-        out += [f"chromesift F1 {_fmt(p['f1'])}, trafilatura F1 {_fmt(p['peer_f1'])}", ""]
-        for label, sign, what in (("missed", "-", "trafilatura has, chromesift lacks"),
-                                  ("extra", "+", "chromesift has, trafilatura lacks")):
-            lines = p.get(label) or []
-            out += [f"{label} ({what}):" + ("" if lines else " none"), ""]
+        out += [scores(p), ""]
+        for key, sign in (("missed", "-"), ("extra", "+")):
+            lines = p.get(key) or []
             if lines:
-                out += ["```diff", *(f"{sign} {s}" for s in lines), "```", ""]
+                out += [f"{labels[key]}:", "", "```diff", *(f"{sign} {s}" for s in lines), "```", ""]
+            else:
+                out += [f"{labels[key]}: none", ""]
     return "\n".join(out)
 
 
-def _collapsed_html(items: list[dict]) -> str:
+def _diff_html(pages: list[dict], scores, labels: dict[str, str]) -> str:
+    """:func:`_diff_md` as HTML."""
     parts = []
-    for p in items:
+    for p in pages:
         url = f" — {html.escape(p['url'])}" if p.get("url") else ""
         missed = "".join(f"<div class='missed'>{html.escape(s)}</div>" for s in p.get("missed", []))
         extra = "".join(f"<div class='extra'>{html.escape(s)}</div>" for s in p.get("extra", []))
         parts.append(
             f"<div class='page'><strong>{html.escape(p['dataset'] + ' / ' + p['id'])}</strong>{url}<br>"
-            f"chromesift F1 {_fmt(p['f1'])} · trafilatura F1 {_fmt(p['peer_f1'])}"
-            f"<div class='snips'><em>trafilatura has, chromesift lacks:</em>{missed or ' none'}"
-            f"<br><em>chromesift has, trafilatura lacks:</em>{extra or ' none'}</div></div>"
+            f"{scores(p)}"
+            f"<div class='snips'><em>{labels['missed']}:</em>{missed or ' none'}"
+            f"<br><em>{labels['extra']}:</em>{extra or ' none'}</div></div>"
         )
     return "".join(parts)
+
+
+#: what the lists of a worst page and of a collapsed page are, in Markdown and in HTML
+_WORST_MD = {"missed": "missed", "extra": "extra"}
+_WORST_HTML = {"missed": "missed (in the ground truth, not extracted)",
+               "extra": "extra (extracted, not in the ground truth)"}
+_COLLAPSED_MD = {"missed": "missed (trafilatura has, chromesift lacks)",
+                 "extra": "extra (chromesift has, trafilatura lacks)"}
+_COLLAPSED_HTML = {"missed": "trafilatura has, chromesift lacks", "extra": "chromesift has, trafilatura lacks"}
+
+
+def _worst_scores(p: dict, sep: str) -> str:
+    return f"F1 {_fmt(p.get('f1'))}{sep}precision {_fmt(p.get('precision'))}{sep}recall {_fmt(p.get('recall'))}"
+
+
+def _worst_md(pages: list[dict]) -> str:
+    return _diff_md(pages, lambda p: _worst_scores(p, ", "), _WORST_MD)
+
+
+def _worst_html(pages: list[dict]) -> str:
+    return _diff_html(pages, lambda p: _worst_scores(p, " · "), _WORST_HTML)
+
+
+def _collapsed_md(items: list[dict]) -> str:
+    return _diff_md(items, lambda p: f"chromesift F1 {_fmt(p['f1'])}, trafilatura F1 {_fmt(p['peer_f1'])}",
+                    _COLLAPSED_MD)
+
+
+def _collapsed_html(items: list[dict]) -> str:
+    return _diff_html(items, lambda p: f"chromesift F1 {_fmt(p['f1'])} · trafilatura F1 {_fmt(p['peer_f1'])}",
+                      _COLLAPSED_HTML)
+
+
+def collapsed_items(results: dict, limit: int) -> list[dict]:
+    """The collapsed pages of chromesift (HTML), lowest F1 first, at most ``limit``."""
+    items = [i for d in (results.get("collapsed") or {}).values() for i in d.get("chromesift", {}).get("items", [])]
+    return sorted(items, key=lambda i: (i["f1"], i["dataset"], i["id"]))[:limit]
 
 
 def _pr_table(results: dict) -> tuple[list[str], list[list[str]]]:
@@ -291,40 +325,6 @@ figcaption {{ font-size: 13px; color: #57606a; margin-top: 4px; }}
 .snips {{ white-space: pre-wrap; }}
 .in-sample {{ color: rgb{IN_SAMPLE_RGB}; font-weight: bold; font-size: 16px; margin: 4px 0 12px 0; }}
 """
-
-
-def _worst_html(pages: list[dict]) -> str:
-    parts = []
-    for p in pages:
-        title = f"{p['dataset']} / {p['id']}"
-        url = f" — {html.escape(p['url'])}" if p.get("url") else ""
-        missed = "".join(f"<div class='missed'>{html.escape(s)}</div>" for s in p.get("missed", []))
-        extra = "".join(f"<div class='extra'>{html.escape(s)}</div>" for s in p.get("extra", []))
-        parts.append(
-            f"<div class='page'><strong>{html.escape(title)}</strong>{url}<br>"
-            f"F1 {_fmt(p.get('f1'))} · precision {_fmt(p.get('precision'))} · "
-            f"recall {_fmt(p.get('recall'))}"
-            f"<div class='snips'><em>missed (in the ground truth, not extracted):</em>{missed or ' none'}"
-            f"<br><em>extra (extracted, not in the ground truth):</em>{extra or ' none'}</div></div>"
-        )
-    return "".join(parts)
-
-
-def _worst_md(pages: list[dict]) -> str:
-    out: list[str] = []
-    for p in pages:
-        out += [f"### {p['dataset']} / {p['id']}", ""]
-        if p.get("url"):
-            out += [p["url"], ""]
-        out += [f"F1 {_fmt(p.get('f1'))}, precision {_fmt(p.get('precision'))}, "
-                f"recall {_fmt(p.get('recall'))}", ""]
-        for label, sign in (("missed", "-"), ("extra", "+")):
-            items = p.get(label, [])
-            if items:
-                out += [f"{label}:", "", "```diff", *(f"{sign} {s}" for s in items), "```", ""]
-            else:
-                out += [f"{label}: none", ""]
-    return "\n".join(out)
 
 
 def _sections(results: dict) -> list[tuple[str, tuple[list[str], list[list[str]]] | None, str]]:
