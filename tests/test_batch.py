@@ -738,5 +738,5 @@ def test_the_progress_bar_knows_its_total(tmp_path, suffix, monkeypatch):
 
         data = gzip.compress(data)
     inp.write_bytes(data)
-    run_batch(config(inp, tmp_path / "out.jsonl", jobs=1), loader=fake_loader)
+    run_batch(BatchConfig(input=inp, output=tmp_path / "out.jsonl", jobs=1, progress=True), loader=fake_loader)
     assert seen == [5]

@@ -832,12 +832,12 @@ def run_batch(config: BatchConfig, *, loader: Loader | None = None) -> BatchSumm
         raise UserError(f"model bundle {config.model}: no such folder")
     if config.urls:
         items = _url_items(config)
-        total = count_lines(config.input)  # (one URL a line)
+        total = count_lines(config.input) if config.progress else None  # (one URL a line)
     else:
         items = iter_input(config.input, format=config.format, max_bytes=config.max_bytes, checked=True)
         # before the output is touched; the lines of a JSONL input are the progress bar's total
         total = check_compressed(config.input, progress=config.progress)
-        if total is None:
+        if total is None and config.progress:  # (a pass over the file only for a bar to show)
             total = count_lines(config.input)
     if config.output is not None and Path(config.output).name.endswith((".gz", ".xz", ".bz2", ".zst")):
         raise UserError(
