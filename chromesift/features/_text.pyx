@@ -1030,3 +1030,94 @@ def container_rows(const int64_t[:] doc, const double[:] chars, const double[:] 
     finally:
         free(page); free(keyed)
     return out
+
+
+cdef enum:
+    LEX_OWN_MARK = 1
+    LEX_ANC_MARK = 2
+
+cdef uint64_t FNV_BASIS = 14695981039346656037ULL
+cdef uint64_t FNV_PRIME = 1099511628211ULL
+cdef uint64_t LEX_MIX_C = 0x9E3779B97F4A7C15ULL
+
+
+cdef inline bint _lex_single(Py_UCS4 c) noexcept:
+    return (c >= 0x3040 and c <= 0x9FFF) or (c >= 0xAC00 and c <= 0xD7A3) or (c >= 0xF900 and c <= 0xFAFF)
+
+
+cdef inline uint64_t _fnv_from(uint64_t h, int kind, void *data, Py_ssize_t a, Py_ssize_t b) noexcept:
+    cdef Py_ssize_t i
+    for i in range(a, b):
+        h = (h ^ <uint64_t>PyUnicode_READ(kind, data, i)) * FNV_PRIME
+    return h
+
+
+def lex_tokens(list lower_texts, list own_attrs, list anc_attrs, int bits, Py_ssize_t max_words,
+               Py_ssize_t max_attrs):
+    """The hashed tokens of each row, as CSR ``(indptr, ids)``: the reference's words, word
+    pairs and class/id tokens, hashed alike (see ``text_kernels.lex_tokens``)."""
+    cdef Py_ssize_t n = len(lower_texts), r, i, L, a, pa, pb, k, at = 0, nw, na
+    cdef Py_ssize_t cap = n * (2 * max_words + 2 * max_attrs) + 1
+    cdef int shift = 64 - bits, kind, m
+    cdef void *data
+    cdef str s
+    cdef Py_UCS4 c
+    cdef uint64_t h
+    cdef bint word, single
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    ids = np.empty(cap, dtype=np.int64)
+    cdef int64_t[:] pv = indptr
+    cdef int64_t[:] iv = ids
+    for r in range(n):
+        s = lower_texts[r]
+        kind = PyUnicode_KIND(s)
+        data = PyUnicode_DATA(s)
+        L = len(s)
+        nw = 0
+        pa = pb = -1  # the previous word's span
+        i = 0
+        while i < L and nw < max_words:
+            c = PyUnicode_READ(kind, data, i)
+            if not Py_UNICODE_ISALNUM(c):
+                i += 1
+                continue
+            a = i
+            if _lex_single(c):
+                i += 1
+            else:
+                i += 1
+                while i < L:
+                    c = PyUnicode_READ(kind, data, i)
+                    if not Py_UNICODE_ISALNUM(c) or _lex_single(c):
+                        break
+                    i += 1
+            iv[at] = <int64_t>((_fnv_from(FNV_BASIS, kind, data, a, i) * LEX_MIX_C) >> shift)
+            at += 1
+            if pa >= 0:
+                h = _fnv_from(FNV_BASIS, kind, data, pa, pb)
+                h = (h ^ 32ULL) * FNV_PRIME
+                iv[at] = <int64_t>((_fnv_from(h, kind, data, a, i) * LEX_MIX_C) >> shift)
+                at += 1
+            pa, pb = a, i
+            nw += 1
+        for m in range(2):
+            s = own_attrs[r] if m == 0 else anc_attrs[r]
+            kind = PyUnicode_KIND(s)
+            data = PyUnicode_DATA(s)
+            L = len(s)
+            na = 0
+            i = 0
+            while i < L and na < max_attrs:
+                c = PyUnicode_READ(kind, data, i)
+                if Py_UNICODE_ISSPACE(c):
+                    i += 1
+                    continue
+                a = i
+                while i < L and not Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i)):
+                    i += 1
+                h = (FNV_BASIS ^ <uint64_t>(LEX_OWN_MARK if m == 0 else LEX_ANC_MARK)) * FNV_PRIME
+                iv[at] = <int64_t>((_fnv_from(h, kind, data, a, i) * LEX_MIX_C) >> shift)
+                at += 1
+                na += 1
+        pv[r + 1] = at
+    return indptr, ids[:at].copy()

@@ -40,7 +40,7 @@ from typing import NamedTuple
 import numpy as np
 
 from chromesift.data import schema
-from chromesift.features import text_kernels, vocab
+from chromesift.features import lexicon, text_kernels, vocab
 from chromesift.features.text_kernels import trie_regex
 
 #: the features made of the counts of :func:`_counts` (``text_kernels.text_rows`` gives them
@@ -464,18 +464,19 @@ class FeatureComputer:
 
     Parameters
     ----------
-    neighbours, hash_buckets, conventions, convention
+    neighbours, hash_buckets, conventions, convention, lexicon
         As :class:`~chromesift.features.transformer.ParagraphFeatures` takes them.
     feature_names : sequence of str or None, default=None
         The fitted order of the output columns; None: this version's own order.
     """
 
     def __init__(self, neighbours: int = 2, hash_buckets: int = 8, conventions: dict | None = None,
-                 convention: float = 0.0, feature_names=None):
+                 convention: float = 0.0, feature_names=None, lexicon: dict | None = None):
         self.neighbours = neighbours
         self.hash_buckets = hash_buckets
         self.conventions = conventions
         self.convention = convention
+        self.lexicon = lexicon
         self.feature_names_out_ = np.asarray(self._names() if feature_names is None else list(feature_names),
                                              dtype=object)
         self.n_features_out_ = len(self.feature_names_out_)
@@ -528,7 +529,7 @@ class FeatureComputer:
     # -- names -----------------------------------------------------------------
     def _layout(self) -> tuple[list[str], dict[str, int]]:
         """:meth:`_names` and the position of each name in it (made once per parameters)."""
-        key = (self.neighbours, self.hash_buckets, self._with_convention())
+        key = (self.neighbours, self.hash_buckets, self._with_convention(), self._with_lexicon())
         layout = _LAYOUTS.get(key)
         if layout is None:
             names = self._names()
@@ -561,10 +562,16 @@ class FeatureComputer:
         for k in range(1, self.neighbours + 1):
             for side in ("prev", "next"):
                 names += [f"n_{side}{k}_{b}" for b in NEIGHBOUR_BASE]
+        if self._with_lexicon():
+            names.append("x_lex")
         if self._with_convention():
             names.append("k_convention")
         names += list(BOOKKEEPING)
         return names
+
+    def _with_lexicon(self) -> bool:
+        # (pickles of chromesift before the lexicon have no such attribute)
+        return getattr(self, "lexicon", None) is not None
 
     def _with_convention(self) -> bool:
         # (pickles of chromesift before conventions have neither attribute)
@@ -611,6 +618,8 @@ class FeatureComputer:
         self._structure(cols, num, doc, chars, f)
         self._position(doc, chars, f)
         self._neighbours(doc, f)
+        if self._with_lexicon():
+            f["x_lex"] = lexicon.scores(self.lexicon, lower_texts, cols["own_attrs"], cols["anc_attrs"])
         if self._with_convention():
             f["k_convention"] = self._convention_values(cols, n)
         f["_doc"] = doc

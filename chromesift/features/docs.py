@@ -69,6 +69,7 @@ MEANINGS: dict[str, str] = {
     "p_long_share_after": "share of the page's long paragraphs after this one",
     "p_comment_head_at": "where a comments heading above is (its share of text before; -1: none)",
     "p_stamp_window": "share of stamp lines among the paragraphs around",
+    "x_lex": "the learned lexicon's score of the paragraph's words, word pairs and class/id tokens (a logit)",
     "k_convention": "the labeling convention of the training corpus (a model input set per corpus)",
     "_doc": "bookkeeping: document code",
     "_pos": "bookkeeping: position in the document",
@@ -121,6 +122,7 @@ def families() -> dict[str, str]:
     out = {}
     for m in re.finditer(r"^``(\w+?)``:? ([^\n]+)$", compute.__doc__ or "", re.M):
         out[m[1]] = m[2].strip()
+    out.setdefault("x_", "learned lexicon (hashed words and class/id tokens, fitted out of fold)")
     out.setdefault("k_", "labeling convention")
     out.setdefault("_", "bookkeeping for the classifier, not a model input")
     return out

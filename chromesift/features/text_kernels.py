@@ -35,7 +35,7 @@ from chromesift.data.util import bind_kernels, load_compiled
 KERNELS = (
     "Phrases", "WordSet", "text_counts", "text_rows", "date_flags", "row_flags", "comment_rows",
     "neighbour_rows", "structure_rows", "lookup", "split_lookup", "token_rows", "sum_rows", "take_rows",
-    "float_rows", "position_rows", "container_rows",
+    "float_rows", "position_rows", "container_rows", "lex_tokens",
 )
 #: columns of :func:`text_counts` after the nine class bits
 SENTENCES, WORDS, STOPWORDS, TITLE_WORDS = 9, 10, 11, 12
@@ -485,6 +485,73 @@ def container_rows(doc: np.ndarray, chars: np.ndarray, link_chars: np.ndarray, i
 def _codes(keys: np.ndarray) -> np.ndarray:
     """The group of each row: rows with equal keys share one code (0, 1, ... in key order)."""
     return np.unique(keys, return_inverse=True)[1].reshape(-1)
+
+
+_FNV_BASIS, _FNV_PRIME, _MASK64 = 14695981039346656037, 1099511628211, (1 << 64) - 1
+#: the golden-ratio multiplier that spreads a token's FNV-1a hash over the lexicon's bits
+LEX_MIX = 0x9E3779B97F4A7C15
+#: the code points that mark a class/id token of the block element (own) and of its ancestors
+LEX_OWN, LEX_ANC = 1, 2
+
+
+def _lex_single(c: str) -> bool:
+    """True for a code point that is a word on its own (kana, CJK ideographs, hangul syllables)."""
+    o = ord(c)
+    return 0x3040 <= o <= 0x9FFF or 0xAC00 <= o <= 0xD7A3 or 0xF900 <= o <= 0xFAFF
+
+
+def _fnv_points(h: int, s: str) -> int:
+    for c in s:
+        h = ((h ^ ord(c)) * _FNV_PRIME) & _MASK64
+    return h
+
+
+def _lex_words(text: str) -> list[str]:
+    """The words of ``text``: runs of alphanumeric code points, each CJK character a word of its own."""
+    words, run = [], []
+    for c in text:
+        if c.isalnum() and not _lex_single(c):
+            run.append(c)
+            continue
+        if run:
+            words.append("".join(run))
+            run = []
+        if c.isalnum():
+            words.append(c)
+    if run:
+        words.append("".join(run))
+    return words
+
+
+def lex_tokens(lower_texts: list, own_attrs: list, anc_attrs: list, bits: int, max_words: int,
+               max_attrs: int) -> tuple[np.ndarray, np.ndarray]:
+    """The hashed tokens of each row, as CSR ``(indptr, ids)``: ids in ``[0, 2 ** bits)``.
+
+    A row's tokens: its first ``max_words`` words (:func:`_lex_words` of the lowercased
+    text) and each pair of consecutive ones among them (the two words joined by a space),
+    then its first ``max_attrs`` class/id tokens of the block element and of its ancestors
+    (whitespace-separated, behind the code point :data:`LEX_OWN` or :data:`LEX_ANC`). The
+    caller lowercases the texts and the attribute strings.
+    A token's id: the top ``bits`` bits of its FNV-1a hash (64 bits, over its code points)
+    times :data:`LEX_MIX`.
+    """
+    shift = 64 - bits
+    indptr = np.zeros(len(lower_texts) + 1, dtype=np.int64)
+    ids: list[int] = []
+    for r, text in enumerate(lower_texts):
+        hashes = []
+        prev = None
+        for w in _lex_words(text)[:max_words]:
+            hashes.append(_fnv_points(_FNV_BASIS, w))
+            if prev is not None:
+                hashes.append(_fnv_points(_FNV_BASIS, prev + " " + w))
+            prev = w
+        for mark, attrs in ((LEX_OWN, own_attrs[r]), (LEX_ANC, anc_attrs[r])):
+            for t in attrs.split()[:max_attrs]:
+                hashes.append(_fnv_points(_FNV_BASIS, chr(mark) + t))
+        ids.extend(((h * LEX_MIX) & _MASK64) >> shift for h in hashes)
+        indptr[r + 1] = len(ids)
+    return indptr, np.array(ids, dtype=np.int64)
 
 
 #: the Python references of the kernels

@@ -116,6 +116,17 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
             random_state=self.random_state,
         )
 
+    def _fit_booster(self, categorical: np.ndarray, X: np.ndarray, y: np.ndarray,
+                     sample_weight: np.ndarray | None = None) -> HistGradientBoostingClassifier:
+        """A booster fitted on ``X``; a column that is NaN in every row (no page with an h1,
+        say) is fitted as zeros, which scikit-learn's binning cannot take as NaN and no tree
+        can split on either way."""
+        dead = np.isnan(X).all(axis=0)
+        if dead.any():
+            X = X.copy()
+            X[:, dead] = 0.0
+        return self._booster(categorical).fit(X, y, sample_weight=sample_weight)
+
     def _subsample(self, mask: np.ndarray) -> np.ndarray:
         """Keep at most ``max_fit_rows`` of the rows where ``mask`` is set (seeded)."""
         idx = np.flatnonzero(mask)
@@ -164,9 +175,8 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self._set_layout()
         F = X.iloc[:, self.model_idx_].to_numpy(dtype=float)
-        self.stage1_ = self._booster(self.categorical_).fit(
-            F[labeled], y[labeled].astype(int), sample_weight=_take(w, labeled)
-        )
+        self.stage1_ = self._fit_booster(self.categorical_, F[labeled], y[labeled].astype(int),
+                                         sample_weight=_take(w, labeled))
         if self.second_stage:
             oof = np.empty(len(y))
             groups = X["_group"].to_numpy()
@@ -184,14 +194,14 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
                 if len(np.unique(ys)) < 2:
                     oof[te] = self.stage1_.predict_proba(F[te])[:, 1]
                     continue
-                m = self._booster(self.categorical_).fit(F[tr_l], ys, sample_weight=_take(w, tr_l))
+                m = self._fit_booster(self.categorical_, F[tr_l], ys, sample_weight=_take(w, tr_l))
                 oof[te] = m.predict_proba(F[te])[:, 1]
             books = X.iloc[:, self.context_idx_].to_numpy(dtype=float)
             S = context_features(oof, *books.T, F[:, self.chars_idx_])
             Z = np.hstack([F[labeled], S[labeled]])
             cats = np.concatenate([self.categorical_, np.zeros(len(CONTEXT_NAMES), dtype=bool)])
             y_l, w_l = y[labeled].astype(int), _take(w, labeled)
-            self.stage2_ = self._booster(cats).fit(Z, y_l, sample_weight=w_l)
+            self.stage2_ = self._fit_booster(cats, Z, y_l, sample_weight=w_l)
             self.calibration_ = None
             if self.calibrate:
                 if self.calibration_refit not in REFITS:
@@ -235,7 +245,7 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
             tr_l = np.flatnonzero(labeled & ~held)
             if len(np.unique(y[tr_l])) < 2:
                 continue
-            m = self._booster(self.categorical_).fit(F[tr_l], y[tr_l].astype(int), sample_weight=_take(w, tr_l))
+            m = self._fit_booster(self.categorical_, F[tr_l], y[tr_l].astype(int), sample_weight=_take(w, tr_l))
             te = np.flatnonzero(held)
             S[te] = context_features(m.predict_proba(F[te])[:, 1], *books[te].T, F[te, self.chars_idx_])
         return S
@@ -265,7 +275,7 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
             tr, te = np.flatnonzero(fold != i), np.flatnonzero(fold == i)
             if len(np.unique(y[tr])) < 2:
                 continue
-            m = self._booster(cats).fit(Z[tr], y[tr], sample_weight=_take(w, tr))
+            m = self._fit_booster(cats, Z[tr], y[tr], sample_weight=_take(w, tr))
             if unseen_share < 1:
                 own[te] = m.predict_proba(Z[te])[:, 1]
             if unseen_share > 0:

@@ -23,11 +23,16 @@ from collections.abc import Callable
 import numpy as np
 
 from chromesift.features.compute import FeatureComputer
+from chromesift.features.lexicon import check as check_lexicon
 from chromesift.models.context import CONTEXT_NAMES, context_features
 from chromesift.models.forest import FlatForest, two_class
 
-#: ``format`` of a ``model.npz``: what :func:`loads` reads
+#: ``format`` of a ``model.npz``: what :func:`pack` writes for a pipeline without a lexicon
 FORMAT = "chromesift-packed/1"
+#: ... and with one (an older chromesift, which cannot compute ``x_lex``, refuses it)
+FORMAT_LEXICON = "chromesift-packed/2"
+#: the formats :func:`loads` reads
+FORMATS = (FORMAT, FORMAT_LEXICON)
 _STAGES = ("stage1", "stage2")
 
 
@@ -174,9 +179,13 @@ def pack(pipeline) -> dict[str, np.ndarray]:
         "conventions": getattr(features, "conventions", None) or None,
         "convention": float(getattr(features, "convention", 0.0)),
     }
+    lexicon = getattr(features, "lexicon", None)
+    if lexicon is not None:
+        lexicon = check_lexicon(lexicon)
+        params["lexicon"] = {k: lexicon[k] for k in ("intercept", "bits", "max_words", "max_attrs")}
     cal = getattr(clf, "calibration_", None)
     arrays: dict[str, np.ndarray] = {
-        "format": np.array(FORMAT),
+        "format": np.array(FORMAT if lexicon is None else FORMAT_LEXICON),
         "feature_params": np.array(json.dumps(params, sort_keys=True)),
         "feature_names": np.array(names, dtype=str),
         "model_idx": np.asarray(clf.model_idx_, dtype=np.int64),
@@ -186,6 +195,8 @@ def pack(pipeline) -> dict[str, np.ndarray]:
     if clf.second_stage:
         arrays["context_idx"] = np.asarray(clf.context_idx_, dtype=np.int64)
         arrays["chars_idx"] = np.array(int(clf.chars_idx_), dtype=np.int64)
+    if lexicon is not None:
+        arrays["lexicon_weights"] = lexicon["weights"]
     for stage in _STAGES[: 2 if clf.second_stage else 1]:
         forest = flat_forest(getattr(clf, f"{stage}_"))
         if forest is None:
@@ -218,8 +229,8 @@ def loads(data: bytes) -> PackedModel:
     except Exception as exc:  # a zip, an npy header or an object array: all "not ours"
         raise ValueError(f"unreadable npz ({type(exc).__name__}: {exc})") from None
     found = str(a["format"]) if "format" in a else None
-    if found != FORMAT:
-        raise ValueError(f"format {found!r}, this chromesift reads {FORMAT!r}")
+    if found not in FORMATS:
+        raise ValueError(f"format {found!r}, this chromesift reads {' or '.join(map(repr, FORMATS))}")
     try:
         params = json.loads(str(a["feature_params"]))
         names = [str(c) for c in a["feature_names"].tolist()]
@@ -227,8 +238,13 @@ def loads(data: bytes) -> PackedModel:
         forests = [FlatForest.from_arrays({k[len(s) + 1:]: v for k, v in a.items() if k.startswith(s + "_")})
                    for s in _STAGES[: 2 if second else 1]]
         cal = a["calibration"]
+        lexicon = None
+        if params.get("lexicon") is not None:
+            lexicon = check_lexicon({**params["lexicon"], "weights": a["lexicon_weights"]})
+        if ("x_lex" in names) != (lexicon is not None):
+            raise ValueError("the feature x_lex and the lexicon go together")
         features = FeatureComputer(params["neighbours"], params["hash_buckets"], params["conventions"],
-                                   params["convention"], feature_names=names)
+                                   params["convention"], feature_names=names, lexicon=lexicon)
         clf = PackedClassifier(
             names, forests[0], forests[1] if second else None, a["model_idx"],
             a["context_idx"] if second else None, int(a["chars_idx"]) if second else None,

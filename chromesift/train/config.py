@@ -71,6 +71,11 @@ class TrainConfig:
     # predict are read with `convention`. Empty: no such feature
     conventions: dict = field(default_factory=dict, hash=False)
     convention: float = 0.0
+    # the lexicon (chromesift.features.lexicon): a linear score of each paragraph's hashed
+    # words, word pairs and class/id tokens, 2 ** lexicon_bits weights, fitted out of fold by
+    # site and given to the boosters as the feature x_lex; 0 leaves it out
+    lexicon_bits: int = 0
+    lexicon_alpha: float = 2e-6
     # evaluation
     cv_folds: int = 3  # grouped by site; 0 skips cross-validation
     threshold: float | None = None  # None: tuned on cross-validated predictions
@@ -146,6 +151,10 @@ def load_config(path: Path | None = None, **overrides) -> TrainConfig:
         raise UserError("text_copies must be between 0 and 1")
     if not 0 <= cfg.page_weight <= 1:
         raise UserError("page_weight must be between 0 and 1")
+    if cfg.lexicon_bits and not 8 <= cfg.lexicon_bits <= 24:
+        raise UserError("lexicon_bits must be 0 (off) or between 8 and 24")
+    if cfg.lexicon_alpha <= 0:
+        raise UserError("lexicon_alpha must be positive")
     if not 0 <= cfg.dataset_balance <= 1:
         raise UserError("dataset_balance must be between 0 and 1")
     return cfg

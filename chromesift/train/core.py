@@ -13,7 +13,9 @@ from chromesift.data import schema
 from chromesift.features import ParagraphFeatures
 from chromesift.metrics import weighted_prf
 from chromesift.models.classifier import TwoStageClassifier
+from chromesift.features.lexicon import scores as lex_scores
 from chromesift.train.config import TrainConfig
+from chromesift.train.lexicon import fit_lexicon
 
 log = logging.getLogger(__name__)
 
@@ -201,13 +203,43 @@ def fit(rows: pd.DataFrame, config: TrainConfig, features: pd.DataFrame | None =
     cal_w = rows["calibration_weight"].to_numpy() if "calibration_weight" in rows.columns else None
     if features is None:
         features = _take_cached(rows, config)
-    if features is None:
+    oof = None
+    if config.lexicon_bits:
+        lexicon, oof = fit_lexicon(rows, y, w, bits=config.lexicon_bits, alpha=config.lexicon_alpha,
+                                   folds=max(2, config.stack_folds), random_state=config.random_state)
+        pipe.set_params(features__lexicon=lexicon)
+    if features is None and oof is None:
         pipe.fit(rows, y, classifier__sample_weight=w, classifier__calibration_groups=groups,
                  classifier__calibration_weight=cal_w)
         return pipe
     pipe.steps[0][1].fit(rows)
+    if features is None:
+        features = pipe.steps[0][1].transform(rows)
+    if oof is not None:
+        # the training rows' x_lex: scores of lexicons that did not see the row's site
+        features = with_lexicon_column(pipe, features, oof)
     pipe.steps[-1][1].fit(features, y, sample_weight=w, calibration_groups=groups, calibration_weight=cal_w)
     return pipe
+
+
+def with_lexicon_column(pipe: Pipeline, features: pd.DataFrame, values=None, rows: pd.DataFrame | None = None):
+    """``features`` with the column ``x_lex`` where ``pipe``'s feature stage has it: ``values``,
+    else the stage's lexicon's scores of ``rows``. Features without the column (computed by a
+    stage without a lexicon) get it inserted in its place; a pipeline without a lexicon
+    leaves them as they are."""
+    names = list(pipe.steps[0][1].get_feature_names_out())
+    if "x_lex" not in names:
+        return features
+    if values is None:
+        if "x_lex" in features.columns:
+            return features
+        lexicon = pipe.steps[0][1].lexicon
+        texts = [t.lower() if isinstance(t, str) else "" for t in rows["text"].tolist()]
+        values = lex_scores(lexicon, texts, rows["own_attrs"].fillna("").tolist(), rows["anc_attrs"].fillna("").tolist())
+    out = features.drop(columns=["x_lex"]) if "x_lex" in features.columns else features
+    at = names.index("x_lex")
+    column = pd.DataFrame({"x_lex": np.asarray(values, dtype=float)}, index=out.index)
+    return pd.concat([out.iloc[:, :at], column, out.iloc[:, at:]], axis=1)
 
 
 def grouped_cv(
@@ -233,7 +265,7 @@ def grouped_cv(
         # pages never straddle folds, so per-page features sliced by rows are exact
         pipe = fit(rows.iloc[tr], config, features=features.iloc[tr])
         test = rows.iloc[te]
-        p = pipe[-1].predict_proba(features.iloc[te])[:, 1]
+        p = pipe[-1].predict_proba(with_lexicon_column(pipe, features.iloc[te], rows=test))[:, 1]
         cal = pipe[-1].calibrated_proba(p)
         lab = test["label"].to_numpy(dtype=float)
         ok = np.isfinite(lab)
