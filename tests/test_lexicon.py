@@ -18,7 +18,7 @@ TEXTS = [
     "   ...   ",
 ]
 OWN = ["post-content main", "", "  nav  ", "", "x y", ""]
-ANC = ["a b c d", "z", "", "q", "", "footer\tsocial"]
+ANC = ["a b c d", "z", "", "q Über-Box", "", "footer\tsocial"]
 
 
 def test_words_split_on_non_alphanumerics_and_cut_cjk_into_characters():
@@ -64,7 +64,7 @@ def test_score_is_intercept_plus_weights_over_sqrt_count():
         row = ids[indptr[r]:indptr[r + 1]]
         expected = -0.5 + (lexicon["weights"][row].astype(float).sum() / np.sqrt(len(row)) if len(row) else 0.0)
         assert got[r] == pytest.approx(expected, rel=1e-9, abs=1e-12)
-    # attribute strings are lowercased: "Nav" and "nav" are one token
+    # class/id tokens have their ASCII capitals lowercased: "Nav" and "nav" are one token
     assert lex.scores(lexicon, ["x"], ["Nav"], [""])[0] == lex.scores(lexicon, ["x"], ["nav"], [""])[0]
 
 

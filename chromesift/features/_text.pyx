@@ -1056,14 +1056,13 @@ def lex_tokens(list lower_texts, list own_attrs, list anc_attrs, int bits, Py_ss
                Py_ssize_t max_attrs):
     """The hashed tokens of each row, as CSR ``(indptr, ids)``: the reference's words, word
     pairs and class/id tokens, hashed alike (see ``text_kernels.lex_tokens``)."""
-    cdef Py_ssize_t n = len(lower_texts), r, i, L, a, pa, pb, k, at = 0, nw, na
+    cdef Py_ssize_t n = len(lower_texts), r, i, k, L, a, at = 0, nw, na
     cdef Py_ssize_t cap = n * (2 * max_words + 2 * max_attrs) + 1
     cdef int shift = 64 - bits, kind, m
     cdef void *data
     cdef str s
     cdef Py_UCS4 c
-    cdef uint64_t h
-    cdef bint word, single
+    cdef uint64_t h, hword, hprev = 0, cc
     indptr = np.zeros(n + 1, dtype=np.int64)
     ids = np.empty(cap, dtype=np.int64)
     cdef int64_t[:] pv = indptr
@@ -1074,7 +1073,6 @@ def lex_tokens(list lower_texts, list own_attrs, list anc_attrs, int bits, Py_ss
         data = PyUnicode_DATA(s)
         L = len(s)
         nw = 0
-        pa = pb = -1  # the previous word's span
         i = 0
         while i < L and nw < max_words:
             c = PyUnicode_READ(kind, data, i)
@@ -1091,14 +1089,14 @@ def lex_tokens(list lower_texts, list own_attrs, list anc_attrs, int bits, Py_ss
                     if not Py_UNICODE_ISALNUM(c) or _lex_single(c):
                         break
                     i += 1
-            iv[at] = <int64_t>((_fnv_from(FNV_BASIS, kind, data, a, i) * LEX_MIX_C) >> shift)
+            hword = _fnv_from(FNV_BASIS, kind, data, a, i)
+            iv[at] = <int64_t>((hword * LEX_MIX_C) >> shift)
             at += 1
-            if pa >= 0:
-                h = _fnv_from(FNV_BASIS, kind, data, pa, pb)
-                h = (h ^ 32ULL) * FNV_PRIME
+            if nw > 0:  # the pair: the previous word, a space, this word
+                h = (hprev ^ 32ULL) * FNV_PRIME
                 iv[at] = <int64_t>((_fnv_from(h, kind, data, a, i) * LEX_MIX_C) >> shift)
                 at += 1
-            pa, pb = a, i
+            hprev = hword
             nw += 1
         for m in range(2):
             s = own_attrs[r] if m == 0 else anc_attrs[r]
@@ -1116,7 +1114,12 @@ def lex_tokens(list lower_texts, list own_attrs, list anc_attrs, int bits, Py_ss
                 while i < L and not Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i)):
                     i += 1
                 h = (FNV_BASIS ^ <uint64_t>(LEX_OWN_MARK if m == 0 else LEX_ANC_MARK)) * FNV_PRIME
-                iv[at] = <int64_t>((_fnv_from(h, kind, data, a, i) * LEX_MIX_C) >> shift)
+                for k in range(a, i):  # (ASCII capitals lowercased)
+                    cc = <uint64_t>PyUnicode_READ(kind, data, k)
+                    if cc >= 65 and cc <= 90:
+                        cc += 32
+                    h = (h ^ cc) * FNV_PRIME
+                iv[at] = <int64_t>((h * LEX_MIX_C) >> shift)
                 at += 1
                 na += 1
         pv[r + 1] = at

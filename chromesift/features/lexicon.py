@@ -28,10 +28,9 @@ KEYS = ("weights", "intercept", "bits", "max_words", "max_attrs")
 
 def tokens(lower_texts: list, own_attrs: list, anc_attrs: list, bits: int = BITS, max_words: int = MAX_WORDS,
            max_attrs: int = MAX_ATTRS) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's hashed token ids as CSR ``(indptr, ids)`` (texts already lowercased)."""
-    own = [a.lower() if a else "" for a in own_attrs]
-    anc = [a.lower() if a else "" for a in anc_attrs]
-    return text_kernels.lex_tokens(lower_texts, own, anc, int(bits), int(max_words), int(max_attrs))
+    """Each row's hashed token ids as CSR ``(indptr, ids)`` (texts already lowercased; the
+    class/id tokens' ASCII capitals are lowercased here)."""
+    return text_kernels.lex_tokens(lower_texts, own_attrs, anc_attrs, int(bits), int(max_words), int(max_attrs))
 
 
 def row_scale(indptr: np.ndarray) -> np.ndarray:

@@ -492,6 +492,7 @@ _FNV_BASIS, _FNV_PRIME, _MASK64 = 14695981039346656037, 1099511628211, (1 << 64)
 LEX_MIX = 0x9E3779B97F4A7C15
 #: the code points that mark a class/id token of the block element (own) and of its ancestors
 LEX_OWN, LEX_ANC = 1, 2
+_ASCII_LOWER = {c: c + 32 for c in range(65, 91)}
 
 
 def _lex_single(c: str) -> bool:
@@ -530,8 +531,8 @@ def lex_tokens(lower_texts: list, own_attrs: list, anc_attrs: list, bits: int, m
     A row's tokens: its first ``max_words`` words (:func:`_lex_words` of the lowercased
     text) and each pair of consecutive ones among them (the two words joined by a space),
     then its first ``max_attrs`` class/id tokens of the block element and of its ancestors
-    (whitespace-separated, behind the code point :data:`LEX_OWN` or :data:`LEX_ANC`). The
-    caller lowercases the texts and the attribute strings.
+    (whitespace-separated, ASCII capitals lowercased, behind the code point :data:`LEX_OWN`
+    or :data:`LEX_ANC`). The caller lowercases the texts.
     A token's id: the top ``bits`` bits of its FNV-1a hash (64 bits, over its code points)
     times :data:`LEX_MIX`.
     """
@@ -548,7 +549,7 @@ def lex_tokens(lower_texts: list, own_attrs: list, anc_attrs: list, bits: int, m
             prev = w
         for mark, attrs in ((LEX_OWN, own_attrs[r]), (LEX_ANC, anc_attrs[r])):
             for t in attrs.split()[:max_attrs]:
-                hashes.append(_fnv_points(_FNV_BASIS, chr(mark) + t))
+                hashes.append(_fnv_points(_FNV_BASIS, chr(mark) + t.translate(_ASCII_LOWER)))
         ids.extend(((h * LEX_MIX) & _MASK64) >> shift for h in hashes)
         indptr[r + 1] = len(ids)
     return indptr, np.array(ids, dtype=np.int64)
