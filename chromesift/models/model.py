@@ -9,6 +9,7 @@ scikit-learn nor scipy is imported, and pandas only where a DataFrame is returne
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 from collections.abc import Iterable, Iterator
@@ -142,7 +143,8 @@ class Model:
         features, clf = self._stages()
         fast = hasattr(features, "transform_columns") and hasattr(clf, "predict_proba_matrix")
         cols, doc = _concat_columns([c for c in pages if len(c["text"])])
-        with _single_thread(total):
+        # the packed model runs no OpenMP code: nothing to limit, and limiting costs a call
+        with _single_thread(total) if self._packed is None else contextlib.nullcontext():
             if fast:
                 proba = clf.predict_proba_matrix(features.transform_columns(cols, doc))[:, 1]
             else:
