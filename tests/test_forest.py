@@ -393,3 +393,17 @@ def test_shipped_model_rejects_wrong_column_count(shipped):
     clf, M = shipped
     with pytest.raises(ValueError, match="columns"):
         clf.predict_proba_matrix(M[:, :-1])
+
+
+def test_expit_is_a_loop_over_the_c_librarys_exp(backend):
+    import math
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(0, 4, 500), [0.0, -0.0, 36.5, -36.5, 709.0, -709.0, -745.2, -1e308, 1e308,
+                                               np.inf, -np.inf]])
+    want = [1.0 / (1.0 + math.exp(-v)) if -v < 709.7 else 0.0 for v in x.tolist()]
+    got = x.copy()
+    forest_kernels.expit(got)  # (forest.expit calls scipy's where scipy is loaded, as here)
+    assert got.tolist() == want  # bit for bit
+    with pytest.raises(ValueError, match="contiguous 1-d array"):
+        forest_kernels.expit(np.zeros((2, 2)))

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from chromesift.runtime.pool import Failure, WorkerSet, WorkerStartError
+from chromesift.runtime.pool import Failure, WorkerSet, WorkerStartError, run_pool
 
 
 def setup(mode: str = "ok"):
@@ -115,3 +115,48 @@ def test_close_stops_the_workers(workers):
     assert not alive(pid)
     with pytest.raises(RuntimeError, match="closed"):
         ws.run(("echo", 2), timeout=1)
+
+
+# --- run_pool with jobs handed over ahead ----------------------------------------------
+
+
+@pytest.mark.parametrize("n_workers", [1, 2])
+def test_jobs_handed_over_ahead_are_each_answered_once(n_workers):
+    jobs = [("echo", i) for i in range(40)]
+    got = list(run_pool(jobs, setup, workers=n_workers, ahead=2))
+    assert sorted(job for job, _ in got) == sorted(jobs)
+    assert all(result[0] == job[1] for job, result in got)
+    if n_workers == 1:  # one worker answers in the order it was given the jobs
+        assert [job for job, _ in got] == jobs
+
+
+def test_the_jobs_behind_a_timeout_or_a_death_are_run_by_a_fresh_worker():
+    jobs = [("echo", 0), ("spin", 60), ("echo", 1), ("echo", 2), ("exit", 3), ("echo", 4), ("echo", 5)]
+    t0 = time.monotonic()
+    got = dict(run_pool(jobs, setup, workers=1, job_timeout=2.0, ahead=3))
+    assert time.monotonic() - t0 < 60
+    assert got[("spin", 60)] == Failure("timeout")
+    assert got[("exit", 3)] == Failure("died", exitcode=3)
+    pids = {k: v[1] for k, v in got.items() if k[0] == "echo"}
+    assert [got[("echo", i)][0] for i in (0, 1, 2, 4, 5)] == [0, 1, 2, 4, 5]
+    # the jobs that waited behind the timeout and the death ran in the workers that replaced them
+    assert pids[("echo", 0)] != pids[("echo", 1)] == pids[("echo", 2)] != pids[("echo", 4)] == pids[("echo", 5)]
+
+
+def test_a_job_timeout_runs_from_when_the_worker_is_free_for_it():
+    # three jobs of 1.2 s handed over at once, each within its 2 s, though not all three together
+    got = list(run_pool([("spin", 1.2)] * 3, setup, workers=1, job_timeout=2.0, ahead=2))
+    assert [result for _, result in got] == ["spun"] * 3
+
+
+def test_jobs_read_before_a_broken_input_are_answered_before_its_error():
+    def jobs():
+        yield ("echo", 1)
+        yield ("echo", 2)
+        raise OSError("the input broke")
+
+    answered = []
+    with pytest.raises(OSError, match="the input broke"):
+        for job, result in run_pool(jobs(), setup, workers=1, ahead=4):
+            answered.append((job, result[0]))
+    assert answered == [(("echo", 1), 1), (("echo", 2), 2)]

@@ -413,8 +413,33 @@ add_trees(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* --- expit: the logistic function in place -------------------------------------------------- */
+
+PyDoc_STRVAR(expit_doc,
+"expit(x)\n"
+"--\n\n"
+"Replace each x[i] of a writable contiguous float64 array by 1 / (1 + exp(-x[i])), with\n"
+"the C library's exp (math.exp's, so the same values as a loop over it, row by row).");
+
+static PyObject *
+expit(PyObject *self, PyObject *arg)
+{
+    Py_buffer view;
+    if (get_vector(arg, &view, 'd', sizeof(double), 1, "x") < 0) {
+        return NULL;
+    }
+    double *x = view.buf;
+    const Py_ssize_t n = view.shape[0];
+    for (Py_ssize_t i = 0; i < n; i++) {
+        x[i] = 1.0 / (1.0 + exp(-x[i]));
+    }
+    PyBuffer_Release(&view);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef forest_methods[] = {
     {"add_trees", add_trees, METH_VARARGS, add_trees_doc},
+    {"expit", expit, METH_O, expit_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -18,7 +18,6 @@ load where the extension is missing.
 
 from __future__ import annotations
 
-import math
 import sys
 import weakref
 from typing import TYPE_CHECKING
@@ -153,15 +152,16 @@ def expit(x: np.ndarray) -> np.ndarray:
 
     Not ``np.exp``: numpy's own SIMD ``exp`` (AVX-512 machines) may differ from the C
     library's in the last bit, and the probabilities are to be scikit-learn's exactly.
-    Where scipy is loaded already (training, evaluation) its ``expit`` is used; else a
-    loop over ``math.exp`` (the C library's), about 0.1 microseconds a row.
+    Where scipy is loaded already (training, evaluation) its ``expit`` is used; else the
+    kernel :func:`chromesift.models.forest_kernels.expit` (a loop over the C library's
+    ``exp``: in C where the extension is built, else over ``math.exp``).
     """
     special = sys.modules.get("scipy.special")
     if special is not None:
         return special.expit(np.asarray(x, dtype=np.float64))
-    exp = math.exp
-    return np.array([1.0 / (1.0 + exp(-v)) for v in np.asarray(x, dtype=np.float64).reshape(-1).tolist()],
-                    dtype=np.float64)
+    out = np.array(x, dtype=np.float64).reshape(-1)  # a copy: the kernel works in place
+    forest_kernels.expit(out)
+    return out
 
 
 #: the type of each node array (as :meth:`FlatForest.from_booster` makes them)

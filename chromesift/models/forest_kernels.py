@@ -4,7 +4,7 @@
 by :class:`chromesift.models.forest.FlatForest`) once; its ``add(X, out)`` adds, to each
 ``out[i]``, the value of the leaf that row ``i`` of ``X`` reaches in each tree, the trees in
 order (as scikit-learn adds them, so the sums are the same to the last bit).
-:func:`add_trees` does both in one call.
+:func:`add_trees` does both in one call. :func:`expit` turns sums into probabilities in place.
 
 Where the optional extension :mod:`chromesift.models._forest` is built, they are its (C,
 walking the trees row by row); else the Python references below (numpy, all trees of a
@@ -16,6 +16,7 @@ the backend (for the tests that compare the two).
 
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
 
 import numpy as np
@@ -23,7 +24,7 @@ import numpy as np
 from chromesift.data.util import bind_kernels, load_compiled
 
 #: the kernels: compiled or Python, chosen once (:func:`use`)
-KERNELS = ("Forest", "add_trees")
+KERNELS = ("Forest", "add_trees", "expit")
 #: the node arguments of :class:`Forest`, in order, with their array formats
 _NODE_ARGS = (
     ("feature", "i"), ("threshold", "d"), ("left", "i"), ("right", "i"), ("is_leaf", "B"),
@@ -151,6 +152,20 @@ class Forest:
 def add_trees(feature, threshold, left, right, is_leaf, missing_go_to_left, value, roots, X, out) -> None:
     """``Forest(feature, ..., roots).add(X, out)`` in one call."""
     Forest(feature, threshold, left, right, is_leaf, missing_go_to_left, value, roots).add(X, out)
+
+
+def expit(x) -> None:
+    """Replace each ``x[i]`` (a writable contiguous float64 array) by ``1 / (1 + exp(-x[i]))``,
+    with ``math.exp`` (the C library's ``exp``, as the extension)."""
+    x = _vector(x, "x", "d", writable=True)
+    x[:] = [_expit(v) for v in x.tolist()]
+
+
+def _expit(v: float) -> float:
+    try:
+        return 1.0 / (1.0 + math.exp(-v))
+    except OverflowError:  # exp(-v) beyond the largest float: C's exp gives inf, so 0
+        return 0.0
 
 
 #: the Python references of the kernels

@@ -9,6 +9,7 @@ scikit-learn nor scipy is imported, and pandas only where a DataFrame is returne
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 from collections.abc import Iterable, Iterator
@@ -35,7 +36,12 @@ def _concat_columns(pages: list[dict[str, list]]) -> tuple[dict, np.ndarray]:
     sizes = [len(c["text"]) for c in pages]
     if len(pages) == 1:
         return pages[0], np.zeros(sizes[0], dtype=np.int64)
-    cols = {k: [v for c in pages for v in c[k]] for k in pages[0]}
+    cols = {}
+    for k in pages[0]:
+        column: list = []
+        for c in pages:
+            column += c[k]  # (a list's extend: a third of the time of an element-wise comprehension)
+        cols[k] = column
     return cols, np.repeat(np.arange(len(pages)), sizes)
 
 
@@ -142,7 +148,8 @@ class Model:
         features, clf = self._stages()
         fast = hasattr(features, "transform_columns") and hasattr(clf, "predict_proba_matrix")
         cols, doc = _concat_columns([c for c in pages if len(c["text"])])
-        with _single_thread(total):
+        # the packed model runs no OpenMP code: nothing to limit, and limiting costs a call
+        with _single_thread(total) if self._packed is None else contextlib.nullcontext():
             if fast:
                 proba = clf.predict_proba_matrix(features.transform_columns(cols, doc))[:, 1]
             else:

@@ -3,7 +3,8 @@
 :func:`run_pool` starts ``workers`` processes (``spawn``: the parent may hold threads that
 ``fork`` would copy mid-lock). Each runs a *setup* once (load a model, import a peer) and
 then the handler the setup returned, on one job at a time. Jobs are pulled from the
-caller's iterable only when a worker is free, so a long input is never held in memory.
+caller's iterable only when a worker is free (or, with ``ahead``, has fewer than that many
+jobs waiting behind its own), so a long input is never held in memory.
 
 What the parent supervises:
 
@@ -32,9 +33,11 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import multiprocessing.connection
+import queue
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -94,7 +97,12 @@ class WorkerStartError(ChromesiftError):
 
 
 def _child(conn: Any, setup: Callable[..., Callable[[Any], Any]], args: tuple) -> None:
-    """A worker process: run the setup, say so, then answer one job at a time until told to stop."""
+    """A worker process: run the setup, say so, then answer one job at a time until told to stop.
+
+    A thread of its own reads the jobs as they come and queues them here, so a parent that
+    sends jobs ahead (:func:`run_pool`'s ``ahead``) never waits on a worker busy with the job
+    before, and the worker never waits on the parent for its next job.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     try:
         try:
@@ -102,8 +110,10 @@ def _child(conn: Any, setup: Callable[..., Callable[[Any], Any]], args: tuple) -
         except Exception as exc:
             conn.send(("failed", (type(exc).__name__, str(exc))))
             return
+        jobs: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=_read_jobs, args=(conn, jobs), daemon=True).start()
         conn.send(("ready", None))
-        while (job := conn.recv()) is not None:
+        while (job := jobs.get()) is not None:
             try:
                 result = handle(job)
             except Exception as exc:
@@ -114,8 +124,25 @@ def _child(conn: Any, setup: Callable[..., Callable[[Any], Any]], args: tuple) -
         return
 
 
+def _read_jobs(conn: Any, jobs: queue.SimpleQueue) -> None:
+    """In a worker: move jobs from the parent's pipe to ``jobs``; None at the end (or when the pipe breaks)."""
+    if hasattr(signal, "pthread_sigmask"):  # a page's alarm is for the thread that runs it
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+    try:
+        while (job := conn.recv()) is not None:
+            jobs.put(job)
+    except (EOFError, OSError):
+        pass
+    jobs.put(None)
+
+
 class _Worker:
-    """The parent's handle on one worker process."""
+    """The parent's handle on one worker process.
+
+    It holds the jobs handed over and not answered yet, in the order the worker runs them;
+    the first one is the job the worker is on, and :attr:`deadline` is that job's (its
+    clock starts when it becomes the first: when the answer before it has come back).
+    """
 
     def __init__(self, ctx: Any, setup: Callable, args: tuple, daemon: bool,
                  startup_timeout: float | None):
@@ -126,19 +153,40 @@ class _Worker:
         self.proc.start()
         child.close()
         self.ready = False
-        self.busy = False
-        self.job: Any = None
+        self.jobs: deque = deque()
+        self.timeout: float | None = None
         self.deadline = time.monotonic() + startup_timeout if startup_timeout else None
 
+    @property
+    def busy(self) -> bool:
+        """Whether it holds a job not answered yet."""
+        return bool(self.jobs)
+
+    @property
+    def job(self) -> Any:
+        """The job it is on (None when idle)."""
+        return self.jobs[0] if self.jobs else None
+
     def give(self, job: Any, timeout: float | None) -> None:
-        self.job, self.busy = job, True
-        self.deadline = time.monotonic() + timeout if timeout else None
+        if not self.jobs:
+            self.deadline = time.monotonic() + timeout if timeout else None
+        self.jobs.append(job)
+        self.timeout = timeout
         with contextlib.suppress(OSError):
             self.conn.send(job)  # a dead worker is found by its sentinel
 
     def take(self) -> Any:
-        job, self.job, self.busy, self.deadline = self.job, None, False, None
+        """The job it was on, now answered (or failed); the clock of the next one starts."""
+        job = self.jobs.popleft() if self.jobs else None
+        self.deadline = time.monotonic() + self.timeout if self.jobs and self.timeout else None
         return job
+
+    def drop_waiting(self) -> list:
+        """The jobs handed over behind the one it is on (not started), taken back."""
+        waiting = list(self.jobs)[1:]
+        while len(self.jobs) > 1:
+            self.jobs.pop()
+        return waiting
 
     def exitcode(self) -> int | None:
         self.proc.join(STOP_WAIT)
@@ -160,6 +208,7 @@ def run_pool(
     job_timeout: float | None = None,
     startup_timeout: float | None = None,
     daemon: bool = False,
+    ahead: int = 0,
 ) -> Iterator[tuple[J, Any]]:
     """Run ``jobs`` in supervised worker processes; yield ``(job, result or Failure)`` as each finishes.
 
@@ -180,6 +229,13 @@ def run_pool(
         Seconds a worker may take to get ready (None: no limit).
     daemon
         Start daemonic workers (they may not start processes of their own).
+    ahead
+        Jobs handed to a worker beyond the one it is on, so that it starts the next one as
+        soon as it is done instead of waiting for the parent to take its answer and send
+        another (the parent's own work on the results then runs beside the workers). The
+        time limit of a job still runs from the moment the worker is free for it; the jobs
+        waiting behind one that times out or dies go back to the queue, unanswered. When
+        ``jobs`` raises, the jobs read before are answered first, then the error is raised.
 
     Yields
     ------
@@ -198,27 +254,50 @@ def run_pool(
 
     pool = [start() for _ in range(max(1, workers))]
     source = iter(jobs)
-    exhausted = False
+    source_done = False
+    source_error: Exception | None = None  # raised once the jobs handed over are answered
+    again: deque = deque()  # jobs taken back from a worker that was replaced, to run first
+
+    def next_job() -> Any:
+        nonlocal source_done, source_error
+        if again:
+            return again.popleft()
+        if not source_done:
+            try:
+                job = next(source, _END)
+            except Exception as exc:  # (a broken input): the jobs read before it still finish
+                source_error = exc
+                job = _END
+            if job is not _END:
+                return job
+            source_done = True
+        return _END
 
     def replace(worker: _Worker) -> None:
         worker.kill()
-        if exhausted:  # no job left for a fresh one
+        if source_done and not again:  # no job left for a fresh one
             pool.remove(worker)
         else:
             pool[pool.index(worker)] = start()
 
+    def fail(worker: _Worker) -> Any:
+        """The job the worker was on; those behind it go back to the queue."""
+        again.extendleft(reversed(worker.drop_waiting()))
+        job = worker.take()
+        replace(worker)
+        return job
+
     try:
         while True:
             for worker in pool:
-                if exhausted:
-                    break
-                if worker.ready and not worker.busy:
-                    job = next(source, _END)
+                while worker.ready and len(worker.jobs) <= max(0, ahead):
+                    job = next_job()
                     if job is _END:
-                        exhausted = True
-                    else:
-                        worker.give(job, job_timeout)
-            if exhausted and not any(w.busy for w in pool):
+                        break
+                    worker.give(job, job_timeout)
+            if source_done and not again and not any(w.busy for w in pool):
+                if source_error is not None:
+                    raise source_error
                 return
             deadlines = [w.deadline for w in pool if w.deadline is not None]
             wait = min(_MAX_WAIT, max(0.0, min(deadlines) - time.monotonic())) if deadlines else None
@@ -251,8 +330,8 @@ def run_pool(
                         raise WorkerStartError(
                             f"a worker exited on start-up (exit code {code})", kind="exited", exitcode=code
                         )
-                    busy, job = worker.busy, worker.take()
-                    replace(worker)
+                    busy = worker.busy
+                    job = fail(worker)
                     if busy:
                         yield job, Failure("died", exitcode=code)
                 elif worker.deadline is not None and time.monotonic() >= worker.deadline:
@@ -260,8 +339,7 @@ def run_pool(
                         raise WorkerStartError(
                             f"a worker did not start in {startup_timeout:g} s", kind="timeout"
                         )
-                    job = worker.take()
-                    replace(worker)
+                    job = fail(worker)
                     yield job, Failure("timeout")
     finally:
         _stop(pool)
