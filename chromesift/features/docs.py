@@ -92,8 +92,9 @@ MISSING = "(no description: add one to chromesift.features.docs.MEANINGS)"
 
 
 def feature_names() -> list[str]:
-    """The current feature names, in the model's column order."""
-    return compute.FeatureComputer()._names()
+    """The current feature names, in the model's column order (with the lexicon's ``x_lex``,
+    which training fits by default)."""
+    return compute.FeatureComputer(lexicon={})._names()
 
 
 def meaning(name: str) -> str:

@@ -74,7 +74,7 @@ class TrainConfig:
     # the lexicon (chromesift.features.lexicon): a linear score of each paragraph's hashed
     # words, word pairs and class/id tokens, 2 ** lexicon_bits weights, fitted out of fold by
     # site and given to the boosters as the feature x_lex; 0 leaves it out
-    lexicon_bits: int = 0
+    lexicon_bits: int = 18
     lexicon_alpha: float = 2e-6
     # evaluation
     cv_folds: int = 3  # grouped by site; 0 skips cross-validation
