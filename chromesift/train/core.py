@@ -11,9 +11,9 @@ from sklearn.pipeline import Pipeline
 
 from chromesift.data import schema
 from chromesift.features import ParagraphFeatures
+from chromesift.features.lexicon import scores as lex_scores
 from chromesift.metrics import weighted_prf
 from chromesift.models.classifier import TwoStageClassifier
-from chromesift.features.lexicon import scores as lex_scores
 from chromesift.train.config import TrainConfig
 from chromesift.train.lexicon import fit_lexicon
 
