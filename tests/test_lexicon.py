@@ -201,3 +201,20 @@ def test_training_on_pages_without_any_h1_does_not_crash_on_an_all_nan_feature(t
     clf = TwoStageClassifier(max_iter=5, min_samples_leaf=5, stack_folds=2).fit(X, y)
     p = clf.predict_proba(X)[:, 1]
     assert np.isfinite(p).all() and ((p > 0.5) == (y == 1)).mean() > 0.9
+
+
+def test_the_shipped_model_scores_chrome_words_low_with_its_lexicon():
+    """The default bundle carries the lexicon training fits by default, and it has learned the
+    chrome words of the brief's page in German and English, from every corpus."""
+    import chromesift
+    from chromesift.train.config import TrainConfig
+
+    model = chromesift.load_model()
+    features = model._packed[0] if model._packed is not None else model.pipeline[0]
+    assert features.lexicon is not None and TrainConfig().lexicon_bits == features.lexicon["bits"]
+    chrome = ["abonnieren sie unseren newsletter", "sign up for our newsletter", "share on facebook",
+              "alle rechte vorbehalten"]
+    prose = ["der stadtrat hat am dienstag den neuen haushalt beschlossen, sagte die bürgermeisterin.",
+             "the council approved the new budget on tuesday, the mayor said after the vote."]
+    s = lex.scores(features.lexicon, chrome + prose, [""] * 6, [""] * 6)
+    assert s[:4].max() < s[4:].min()
