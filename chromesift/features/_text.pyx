@@ -53,13 +53,21 @@ cdef enum:
 SENTENCES, WORDS, STOPWORDS, TITLE_WORDS = C_SENTENCES, C_WORDS, C_STOPWORDS, C_TITLE_WORDS
 
 
-cdef inline uint64_t _fnv(int kind, void *data, Py_ssize_t a, Py_ssize_t b) noexcept:
-    # FNV-1a over the code points of data[a:b]
-    cdef uint64_t h = 14695981039346656037ULL
+cdef uint64_t FNV_BASIS = 14695981039346656037ULL
+cdef uint64_t FNV_PRIME = 1099511628211ULL
+
+
+cdef inline uint64_t _fnv_from(uint64_t h, int kind, void *data, Py_ssize_t a, Py_ssize_t b) noexcept:
+    # FNV-1a over the code points of data[a:b], from the state h
     cdef Py_ssize_t i
     for i in range(a, b):
-        h = (h ^ <uint64_t>PyUnicode_READ(kind, data, i)) * 1099511628211ULL
+        h = (h ^ <uint64_t>PyUnicode_READ(kind, data, i)) * FNV_PRIME
     return h
+
+
+cdef inline uint64_t _fnv(int kind, void *data, Py_ssize_t a, Py_ssize_t b) noexcept:
+    # FNV-1a over the code points of data[a:b]
+    return _fnv_from(FNV_BASIS, kind, data, a, b)
 
 
 cdef class WordSet:
@@ -1036,20 +1044,11 @@ cdef enum:
     LEX_OWN_MARK = 1
     LEX_ANC_MARK = 2
 
-cdef uint64_t FNV_BASIS = 14695981039346656037ULL
-cdef uint64_t FNV_PRIME = 1099511628211ULL
 cdef uint64_t LEX_MIX_C = 0x9E3779B97F4A7C15ULL
 
 
 cdef inline bint _lex_single(Py_UCS4 c) noexcept:
     return (c >= 0x3040 and c <= 0x9FFF) or (c >= 0xAC00 and c <= 0xD7A3) or (c >= 0xF900 and c <= 0xFAFF)
-
-
-cdef inline uint64_t _fnv_from(uint64_t h, int kind, void *data, Py_ssize_t a, Py_ssize_t b) noexcept:
-    cdef Py_ssize_t i
-    for i in range(a, b):
-        h = (h ^ <uint64_t>PyUnicode_READ(kind, data, i)) * FNV_PRIME
-    return h
 
 
 def lex_tokens(list lower_texts, list own_attrs, list anc_attrs, int bits, Py_ssize_t max_words,
@@ -1089,7 +1088,7 @@ def lex_tokens(list lower_texts, list own_attrs, list anc_attrs, int bits, Py_ss
                     if not Py_UNICODE_ISALNUM(c) or _lex_single(c):
                         break
                     i += 1
-            hword = _fnv_from(FNV_BASIS, kind, data, a, i)
+            hword = _fnv(kind, data, a, i)
             iv[at] = <int64_t>((hword * LEX_MIX_C) >> shift)
             at += 1
             if nw > 0:  # the pair: the previous word, a space, this word
