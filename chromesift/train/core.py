@@ -11,11 +11,10 @@ from sklearn.pipeline import Pipeline
 
 from chromesift.data import schema
 from chromesift.features import ParagraphFeatures
-from chromesift.features.lexicon import scores as lex_scores
 from chromesift.metrics import weighted_prf
 from chromesift.models.classifier import TwoStageClassifier
 from chromesift.train.config import TrainConfig
-from chromesift.train.lexicon import fit_lexicon
+from chromesift.train.lexicon import fit_lexicon, score_rows
 
 log = logging.getLogger(__name__)
 
@@ -203,21 +202,22 @@ def fit(rows: pd.DataFrame, config: TrainConfig, features: pd.DataFrame | None =
     cal_w = rows["calibration_weight"].to_numpy() if "calibration_weight" in rows.columns else None
     if features is None:
         features = _take_cached(rows, config)
-    oof = None
+    if features is None and not config.lexicon_bits:
+        pipe.fit(rows, y, classifier__sample_weight=w, classifier__calibration_groups=groups,
+                 classifier__calibration_weight=cal_w)
+        return pipe
+    if features is None:
+        # (computed before the lexicon is set: the rows' x_lex is the out-of-fold one below)
+        features = pipe.steps[0][1].fit(rows).transform(rows)
     if config.lexicon_bits:
         lexicon, oof = fit_lexicon(rows, y, w, bits=config.lexicon_bits, alpha=config.lexicon_alpha,
                                    folds=max(2, config.stack_folds), random_state=config.random_state)
         pipe.set_params(features__lexicon=lexicon)
-    if features is None and oof is None:
-        pipe.fit(rows, y, classifier__sample_weight=w, classifier__calibration_groups=groups,
-                 classifier__calibration_weight=cal_w)
-        return pipe
-    pipe.steps[0][1].fit(rows)
-    if features is None:
-        features = pipe.steps[0][1].transform(rows)
-    if oof is not None:
+        pipe.steps[0][1].fit(rows)
         # the training rows' x_lex: scores of lexicons that did not see the row's site
         features = with_lexicon_column(pipe, features, oof)
+    else:
+        pipe.steps[0][1].fit(rows)
     pipe.steps[-1][1].fit(features, y, sample_weight=w, calibration_groups=groups, calibration_weight=cal_w)
     return pipe
 
@@ -233,9 +233,7 @@ def with_lexicon_column(pipe: Pipeline, features: pd.DataFrame, values=None, row
     if values is None:
         if "x_lex" in features.columns:
             return features
-        lexicon = pipe.steps[0][1].lexicon
-        texts = [t.lower() if isinstance(t, str) else "" for t in rows["text"].tolist()]
-        values = lex_scores(lexicon, texts, rows["own_attrs"].fillna("").tolist(), rows["anc_attrs"].fillna("").tolist())
+        values = score_rows(pipe.steps[0][1].lexicon, rows)
     out = features.drop(columns=["x_lex"]) if "x_lex" in features.columns else features
     at = names.index("x_lex")
     column = pd.DataFrame({"x_lex": np.asarray(values, dtype=float)}, index=out.index)

@@ -22,13 +22,23 @@ from chromesift.features import lexicon as lex
 log = logging.getLogger(__name__)
 
 
-def design(rows: pd.DataFrame, bits: int, max_words: int = lex.MAX_WORDS,
-           max_attrs: int = lex.MAX_ATTRS) -> sparse.csr_matrix:
-    """The rows' hashed tokens as a sparse matrix: each token ``1 / sqrt(token count)``."""
+def _inputs(rows: pd.DataFrame) -> tuple[list, list, list]:
+    """What the lexicon reads of paragraph-table rows: lowercased texts, own and ancestors' attributes."""
     texts = [t.lower() if isinstance(t, str) else "" for t in rows["text"].tolist()]
     own = rows["own_attrs"].fillna("").tolist() if "own_attrs" in rows else [""] * len(rows)
     anc = rows["anc_attrs"].fillna("").tolist() if "anc_attrs" in rows else [""] * len(rows)
-    indptr, ids = lex.tokens(texts, own, anc, bits, max_words, max_attrs)
+    return texts, own, anc
+
+
+def score_rows(lexicon: dict, rows: pd.DataFrame) -> np.ndarray:
+    """``x_lex`` of paragraph-table rows, as the feature stage computes it."""
+    return lex.scores(lexicon, *_inputs(rows))
+
+
+def design(rows: pd.DataFrame, bits: int, max_words: int = lex.MAX_WORDS,
+           max_attrs: int = lex.MAX_ATTRS) -> sparse.csr_matrix:
+    """The rows' hashed tokens as a sparse matrix: each token ``1 / sqrt(token count)``."""
+    indptr, ids = lex.tokens(*_inputs(rows), bits, max_words, max_attrs)
     data = np.repeat(lex.row_scale(indptr), np.diff(indptr))
     m = sparse.csr_matrix((data, ids, indptr), shape=(len(rows), 1 << bits))
     m.sum_duplicates()
@@ -59,7 +69,8 @@ def fit_lexicon(rows: pd.DataFrame, y: np.ndarray, w: np.ndarray, *, bits: int =
     if len(np.unique(y[learn])) < 2:
         raise ValueError("the lexicon needs labeled paragraphs of both classes")
     X = design(rows, bits)
-    full = _as_lexicon(_fit(X[learn], y[learn], w[learn], alpha, random_state), bits, lex.MAX_WORDS, lex.MAX_ATTRS)
+    model = _fit(X[learn], y[learn], w[learn], alpha, random_state)
+    full = _as_lexicon(model, bits, lex.MAX_WORDS, lex.MAX_ATTRS)
     groups = rows["site"].to_numpy() if "site" in rows else rows["doc_id"].to_numpy()
     oof = np.full(len(rows), np.nan)
     n_groups = len(np.unique(groups))
@@ -72,7 +83,7 @@ def fit_lexicon(rows: pd.DataFrame, y: np.ndarray, w: np.ndarray, *, bits: int =
             oof[te] = m.decision_function(X[te])
     missing = np.isnan(oof)
     if missing.any():
-        oof[missing] = full["intercept"] + X[missing] @ full["weights"].astype(np.float64)
+        oof[missing] = model.decision_function(X[missing])
     log.info("lexicon: %d rows learned from, %d tokens with a weight", int(learn.sum()),
              int(np.count_nonzero(full["weights"])))
     return full, oof
