@@ -101,6 +101,16 @@ class Skip:
     reason: str
 
 
+
+def _read_error(exc: OSError, name, folder: str) -> UserError:
+    """The user's error for a file ``name`` that could not be opened or read (``folder``: what
+    to say when it is a folder)."""
+    if isinstance(exc, FileNotFoundError):
+        return UserError(f"{name}: no such file")
+    if isinstance(exc, IsADirectoryError):
+        return UserError(f"{name}: {folder}")
+    return UserError(f"{name}: cannot read ({exc.strerror or exc})")
+
 def _over_budget(size: int, max_bytes: int | None) -> str | None:
     if max_bytes is not None and size > max_bytes:
         return f"{size_error(size, max_bytes)} (--max-bytes)"
@@ -133,12 +143,8 @@ def read_page(page: str, *, format: str | None = None) -> Page:
     path = Path(page)
     try:
         document = path.read_bytes()
-    except FileNotFoundError:
-        raise UserError(f"{page}: no such file") from None
-    except IsADirectoryError:
-        raise UserError(f"{page}: is a folder; give a file, or use --input for many pages") from None
     except OSError as exc:
-        raise UserError(f"{page}: cannot read ({exc.strerror})") from None
+        raise _read_error(exc, page, "is a folder; give a file, or use --input for many pages") from None
     return Page(page, document, format or format_of(document, page))
 
 
@@ -220,12 +226,8 @@ def open_input(path: Path) -> IO[bytes]:
     opener = {".gz": gzip.open, ".xz": lzma.open}.get(path.suffix.lower(), open)
     try:
         return opener(path, "rb")
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UserError(f"{path}: not a file") from None
     except OSError as exc:
-        raise UserError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        raise _read_error(exc, path, "not a file") from None
 
 
 #: What decompressing a damaged or cut input raises (gzip: BadGzipFile, an OSError, or
