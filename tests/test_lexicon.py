@@ -19,6 +19,7 @@ TEXTS = [
 ]
 OWN = ["post-content main", "", "  nav  ", "", "x y", ""]
 ANC = ["a b c d", "z", "", "q Über-Box", "", "footer\tsocial"]
+PATHS = ["html/body/div/article/p", "", "html/body/footer/nav/ul/li", "p", "a//b/", "/html/figure/figcaption"]
 
 
 def test_words_split_on_non_alphanumerics_and_cut_cjk_into_characters():
@@ -41,11 +42,26 @@ def test_reference_tokens_are_words_pairs_and_marked_attributes():
     assert ids.tolist() == [h("a"), h("b"), h("a b"), h("\x01x"), h("\x02y")]
 
 
+def test_reference_tag_tokens_are_the_path_end_own_tag_first():
+    def h(s):
+        return ((tk._fnv_points(tk._FNV_BASIS, s) * tk.LEX_MIX) & tk._MASK64) >> 44
+
+    indptr, ids = tk.python.lex_tokens([""], [""], [""], 20, 48, 16, ["html/body/figure/figcaption"], 3)
+    assert ids.tolist() == [h("\x03figcaption"), h("\x04figure"), h("\x04body")]
+    # an empty name still counts towards max_tags, and yields no token
+    indptr, ids = tk.python.lex_tokens([""], [""], [""], 20, 48, 16, ["a//b"], 2)
+    assert ids.tolist() == [h("\x03b")]
+    # no paths, or max_tags 0: no tag tokens
+    assert tk.python.lex_tokens(["x"], [""], [""], 20, 48, 16)[1].tolist() == [h("x")]
+    assert tk.python.lex_tokens(["x"], [""], [""], 20, 48, 16, ["p"], 0)[1].tolist() == [h("x")]
+
+
 @pytest.mark.skipif(tk.compiled is None, reason="the compiled kernels are not built")
-@pytest.mark.parametrize("bits,max_words,max_attrs", [(18, 48, 16), (10, 3, 1), (24, 1, 0)])
-def test_compiled_tokens_equal_the_reference(bits, max_words, max_attrs):
-    a = tk.compiled.lex_tokens(TEXTS, OWN, ANC, bits, max_words, max_attrs)
-    b = tk.python.lex_tokens(TEXTS, OWN, ANC, bits, max_words, max_attrs)
+@pytest.mark.parametrize("bits,max_words,max_attrs,max_tags", [(18, 48, 16, 0), (10, 3, 1, 1), (24, 1, 0, 7),
+                                                             (20, 48, 16, 3), (12, 0, 0, 30)])
+def test_compiled_tokens_equal_the_reference(bits, max_words, max_attrs, max_tags):
+    a = tk.compiled.lex_tokens(TEXTS, OWN, ANC, bits, max_words, max_attrs, PATHS, max_tags)
+    b = tk.python.lex_tokens(TEXTS, OWN, ANC, bits, max_words, max_attrs, PATHS, max_tags)
     assert a[0].tolist() == b[0].tolist() and a[1].tolist() == b[1].tolist()
     assert a[1].min() >= 0 and a[1].max() < 1 << bits
 
@@ -68,6 +84,19 @@ def test_score_is_intercept_plus_weights_over_sqrt_count():
     assert lex.scores(lexicon, ["x"], ["Nav"], [""])[0] == lex.scores(lexicon, ["x"], ["nav"], [""])[0]
 
 
+def test_a_lexicon_without_max_tags_reads_no_tags_and_one_with_it_does():
+    old = _lexicon()  # as written before tag tokens: no max_tags key
+    assert lex.check(old)["max_tags"] == 0
+    no_tags = lex.scores(old, TEXTS, OWN, ANC)
+    assert lex.scores(old, TEXTS, OWN, ANC, PATHS).tolist() == no_tags.tolist()
+    tagged = lex.scores({**old, "max_tags": 7}, TEXTS, OWN, ANC, PATHS)
+    has_tag = np.array([any(p.split("/")[-7:]) for p in PATHS])
+    assert (tagged[~has_tag] == no_tags[~has_tag]).all()
+    assert (tagged[has_tag] != no_tags[has_tag]).all()
+    with pytest.raises(ValueError, match="0 or more"):
+        lex.check({**old, "max_tags": -1})
+
+
 def test_check_rejects_a_lexicon_of_the_wrong_size_or_without_keys():
     with pytest.raises(ValueError, match="4096 weights"):
         lex.check({**_lexicon(), "weights": np.zeros(10)})
@@ -83,7 +112,8 @@ def _table(n_pages=24):
             chrome = i % 3 == 0
             text = ("sign up for our newsletter today" if chrome else f"the council voted on plan {i} for page {d}")
             rows.append({"doc_id": f"p{d}", "site": f"s{d % 4}", "text": text, "own_attrs": "promo" if chrome else "",
-                         "anc_attrs": "", "label": 0.0 if chrome else 1.0})
+                         "anc_attrs": "", "path": "html/body/aside/div" if chrome else "html/body/article/p",
+                         "label": 0.0 if chrome else 1.0})
     return pd.DataFrame(rows)
 
 
@@ -94,14 +124,16 @@ def test_fit_gives_out_of_fold_scores_and_a_lexicon_that_tells_the_classes_apart
     y = table["label"].to_numpy()
     lexicon, oof = fit_lexicon(table, y, np.ones(len(y)), bits=12, alpha=1e-4, folds=2)
     assert lex.check(lexicon)["weights"].shape == (4096,)
-    full = lex.scores(lexicon, table["text"].tolist(), table["own_attrs"].tolist(), table["anc_attrs"].tolist())
+    assert lexicon["max_tags"] == lex.MAX_TAGS
+    cols = [table[c].tolist() for c in ("text", "own_attrs", "anc_attrs", "path")]
+    full = lex.scores(lexicon, *cols)
     assert full[y == 1].min() > full[y == 0].max()
     assert oof[y == 1].min() > oof[y == 0].max()
     # out of fold: not the full lexicon's scores
     assert not np.allclose(oof, full)
     X = design(table, 12)
     assert X.shape == (len(table), 4096)
-    indptr, _ = lex.tokens(table["text"].tolist(), table["own_attrs"].tolist(), table["anc_attrs"].tolist(), 12)
+    indptr, _ = lex.tokens(*cols[:3], 12, paths=cols[3])
     # each of a row's n tokens is worth 1 / sqrt(n) (repeated ids add up)
     np.testing.assert_allclose(np.asarray(X.sum(axis=1)).ravel(), np.sqrt(np.diff(indptr)))
 

@@ -1043,6 +1043,8 @@ def container_rows(const int64_t[:] doc, const double[:] chars, const double[:] 
 cdef enum:
     LEX_OWN_MARK = 1
     LEX_ANC_MARK = 2
+    LEX_TAG_MARK = 3
+    LEX_ANC_TAG_MARK = 4
 
 cdef uint64_t LEX_MIX_C = 0x9E3779B97F4A7C15ULL
 
@@ -1052,11 +1054,11 @@ cdef inline bint _lex_single(Py_UCS4 c) noexcept:
 
 
 def lex_tokens(list lower_texts, list own_attrs, list anc_attrs, int bits, Py_ssize_t max_words,
-               Py_ssize_t max_attrs):
+               Py_ssize_t max_attrs, list paths=None, Py_ssize_t max_tags=0):
     """The hashed tokens of each row, as CSR ``(indptr, ids)``: the reference's words, word
-    pairs and class/id tokens, hashed alike (see ``text_kernels.lex_tokens``)."""
+    pairs, class/id tokens and path tags, hashed alike (see ``text_kernels.lex_tokens``)."""
     cdef Py_ssize_t n = len(lower_texts), r, i, k, L, a, at = 0, nw, na
-    cdef Py_ssize_t cap = n * (2 * max_words + 2 * max_attrs) + 1
+    cdef Py_ssize_t cap = n * (2 * max_words + 2 * max_attrs + max(max_tags, 0)) + 1
     cdef int shift = 64 - bits, kind, m
     cdef void *data
     cdef str s
@@ -1121,5 +1123,22 @@ def lex_tokens(list lower_texts, list own_attrs, list anc_attrs, int bits, Py_ss
                 iv[at] = <int64_t>((h * LEX_MIX_C) >> shift)
                 at += 1
                 na += 1
+        if max_tags > 0:
+            # the path's tags from its end: the block element's own, then its ancestors'
+            s = paths[r]
+            kind = PyUnicode_KIND(s)
+            data = PyUnicode_DATA(s)
+            i = len(s)
+            na = 0
+            while i >= 0 and na < max_tags:
+                a = i - 1
+                while a >= 0 and PyUnicode_READ(kind, data, a) != 47:  # '/'
+                    a -= 1
+                if a + 1 < i:
+                    h = (FNV_BASIS ^ <uint64_t>(LEX_TAG_MARK if na == 0 else LEX_ANC_TAG_MARK)) * FNV_PRIME
+                    iv[at] = <int64_t>((_fnv_from(h, kind, data, a + 1, i) * LEX_MIX_C) >> shift)
+                    at += 1
+                na += 1
+                i = a
         pv[r + 1] = at
     return indptr, ids[:at].copy()

@@ -619,7 +619,8 @@ class FeatureComputer:
         self._position(doc, chars, f)
         self._neighbours(doc, f)
         if self._with_lexicon():
-            f["x_lex"] = lexicon.scores(self.lexicon, lower_texts, cols["own_attrs"], cols["anc_attrs"])
+            f["x_lex"] = lexicon.scores(self.lexicon, lower_texts, cols["own_attrs"], cols["anc_attrs"],
+                                        cols["path"])
         if self._with_convention():
             f["k_convention"] = self._convention_values(cols, n)
         f["_doc"] = doc

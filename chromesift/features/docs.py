@@ -69,7 +69,7 @@ MEANINGS: dict[str, str] = {
     "p_long_share_after": "share of the page's long paragraphs after this one",
     "p_comment_head_at": "where a comments heading above is (its share of text before; -1: none)",
     "p_stamp_window": "share of stamp lines among the paragraphs around",
-    "x_lex": "the learned lexicon's score of the paragraph's words, word pairs and class/id tokens (a logit)",
+    "x_lex": "the learned lexicon's score of the paragraph's words, word pairs, class/id tokens and DOM path tags (a logit)",
     "k_convention": "the labeling convention of the training corpus (a model input set per corpus)",
     "_doc": "bookkeeping: document code",
     "_pos": "bookkeeping: position in the document",

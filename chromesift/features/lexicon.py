@@ -1,4 +1,4 @@
-"""The lexicon: a linear score of a paragraph's words, word pairs and class/id tokens, hashed.
+"""The lexicon: a linear score of a paragraph's words, word pairs, class/id tokens and path tags, hashed.
 
 Training (:mod:`chromesift.train.lexicon`) learns one weight per hashed token from the
 labeled paragraphs of every corpus, so that words like "newsletter", "abonnieren",
@@ -9,8 +9,10 @@ its token count (a logit of "content").
 
 A lexicon is a plain dict (a parameter of the feature stage, stored in a bundle's
 ``model.npz`` as arrays): ``weights`` (float32, ``2 ** bits`` of them), ``intercept``,
-``bits``, ``max_words`` and ``max_attrs`` (how many words and class/id tokens of each
-paragraph count, :func:`chromesift.features.text_kernels.lex_tokens`).
+``bits``, ``max_words``, ``max_attrs`` and ``max_tags`` (how many words, class/id tokens
+and tag names of the DOM path of each paragraph count,
+:func:`chromesift.features.text_kernels.lex_tokens`; a lexicon without ``max_tags``, as
+written before there were tag tokens, reads no tags).
 """
 
 from __future__ import annotations
@@ -20,17 +22,22 @@ import numpy as np
 from chromesift.features import text_kernels
 
 #: the lexicon's shape by default: 2 ** 18 hashed tokens, the first 48 words of a paragraph,
-#: the first 16 class/id tokens of its element and of its ancestors
-BITS, MAX_WORDS, MAX_ATTRS = 18, 48, 16
-#: the keys of a lexicon dict
+#: the first 16 class/id tokens of its element and of its ancestors, the last 7 tags of its
+#: DOM path (its element's and six ancestors')
+BITS, MAX_WORDS, MAX_ATTRS, MAX_TAGS = 18, 48, 16, 7
+#: the keys a lexicon dict must have (``max_tags`` is optional: 0 where it is missing)
 KEYS = ("weights", "intercept", "bits", "max_words", "max_attrs")
 
 
 def tokens(lower_texts: list, own_attrs: list, anc_attrs: list, bits: int = BITS, max_words: int = MAX_WORDS,
-           max_attrs: int = MAX_ATTRS) -> tuple[np.ndarray, np.ndarray]:
+           max_attrs: int = MAX_ATTRS, paths: list | None = None,
+           max_tags: int = MAX_TAGS) -> tuple[np.ndarray, np.ndarray]:
     """Each row's hashed token ids as CSR ``(indptr, ids)`` (texts already lowercased; the
-    class/id tokens' ASCII capitals are lowercased here)."""
-    return text_kernels.lex_tokens(lower_texts, own_attrs, anc_attrs, int(bits), int(max_words), int(max_attrs))
+    class/id tokens' ASCII capitals are lowercased here). Without ``paths`` no tag is read."""
+    if paths is None:
+        max_tags = 0
+    return text_kernels.lex_tokens(lower_texts, own_attrs, anc_attrs, int(bits), int(max_words), int(max_attrs),
+                                   paths, int(max_tags))
 
 
 def row_scale(indptr: np.ndarray) -> np.ndarray:
@@ -48,14 +55,17 @@ def check(lexicon: dict) -> dict:
     weights = np.asarray(lexicon["weights"], dtype=np.float32).reshape(-1)
     if not 1 <= bits <= 30 or len(weights) != 1 << bits:
         raise ValueError(f"a lexicon of {bits} bits has {1 << bits} weights, not {len(weights)}")
-    return {"weights": weights, "intercept": float(lexicon["intercept"]), "bits": bits,
-            "max_words": int(lexicon["max_words"]), "max_attrs": int(lexicon["max_attrs"])}
+    sizes = {k: int(lexicon.get(k, 0)) for k in ("max_words", "max_attrs", "max_tags")}
+    if min(sizes.values()) < 0:
+        raise ValueError("a lexicon's max_words, max_attrs and max_tags are 0 or more")
+    return {"weights": weights, "intercept": float(lexicon["intercept"]), "bits": bits, **sizes}
 
 
-def scores(lexicon: dict, lower_texts: list, own_attrs: list, anc_attrs: list) -> np.ndarray:
+def scores(lexicon: dict, lower_texts: list, own_attrs: list, anc_attrs: list,
+           paths: list | None = None) -> np.ndarray:
     """``x_lex`` of each row: intercept + the sum of its tokens' weights / sqrt(token count)."""
     indptr, ids = tokens(lower_texts, own_attrs, anc_attrs, lexicon["bits"], lexicon["max_words"],
-                         lexicon["max_attrs"])
+                         lexicon["max_attrs"], paths, lexicon.get("max_tags", 0))
     w = np.asarray(lexicon["weights"])[ids].astype(np.float64)
     sums = np.zeros(len(indptr) - 1)
     nonempty = np.flatnonzero(np.diff(indptr) > 0)

@@ -490,8 +490,9 @@ def _codes(keys: np.ndarray) -> np.ndarray:
 _FNV_BASIS, _FNV_PRIME, _MASK64 = 14695981039346656037, 1099511628211, (1 << 64) - 1
 #: the golden-ratio multiplier that spreads a token's FNV-1a hash over the lexicon's bits
 LEX_MIX = 0x9E3779B97F4A7C15
-#: the code points that mark a class/id token of the block element (own) and of its ancestors
-LEX_OWN, LEX_ANC = 1, 2
+#: the code points that mark a class/id token of the block element (own) and of its ancestors,
+#: and the tag name of the block element and of an ancestor
+LEX_OWN, LEX_ANC, LEX_TAG, LEX_ANC_TAG = 1, 2, 3, 4
 _ASCII_LOWER = {c: c + 32 for c in range(65, 91)}
 
 
@@ -525,14 +526,17 @@ def _lex_words(text: str) -> list[str]:
 
 
 def lex_tokens(lower_texts: list, own_attrs: list, anc_attrs: list, bits: int, max_words: int,
-               max_attrs: int) -> tuple[np.ndarray, np.ndarray]:
+               max_attrs: int, paths: list | None = None, max_tags: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The hashed tokens of each row, as CSR ``(indptr, ids)``: ids in ``[0, 2 ** bits)``.
 
     A row's tokens: its first ``max_words`` words (:func:`_lex_words` of the lowercased
     text) and each pair of consecutive ones among them (the two words joined by a space),
     then its first ``max_attrs`` class/id tokens of the block element and of its ancestors
     (whitespace-separated, ASCII capitals lowercased, behind the code point :data:`LEX_OWN`
-    or :data:`LEX_ANC`). The caller lowercases the texts.
+    or :data:`LEX_ANC`), then, with ``max_tags`` > 0, the last ``max_tags`` tag names of its
+    DOM path (``paths``: "html/body/.../p", ``/``-separated, the block element's own tag
+    last): the block element's behind :data:`LEX_TAG`, its ancestors' behind
+    :data:`LEX_ANC_TAG` (empty names skipped). The caller lowercases the texts.
     A token's id: the top ``bits`` bits of its FNV-1a hash (64 bits, over its code points)
     times :data:`LEX_MIX`.
     """
@@ -550,6 +554,11 @@ def lex_tokens(lower_texts: list, own_attrs: list, anc_attrs: list, bits: int, m
         for mark, attrs in ((LEX_OWN, own_attrs[r]), (LEX_ANC, anc_attrs[r])):
             for t in attrs.split()[:max_attrs]:
                 hashes.append(_fnv_points(_FNV_BASIS, chr(mark) + t.translate(_ASCII_LOWER)))
+        if max_tags > 0:
+            tags = paths[r].split("/")[-max_tags:]
+            for k, t in enumerate(reversed(tags)):
+                if t:
+                    hashes.append(_fnv_points(_FNV_BASIS, chr(LEX_TAG if k == 0 else LEX_ANC_TAG) + t))
         ids.extend(((h * LEX_MIX) & _MASK64) >> shift for h in hashes)
         indptr[r + 1] = len(ids)
     return indptr, np.array(ids, dtype=np.int64)

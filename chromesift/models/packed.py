@@ -182,7 +182,7 @@ def pack(pipeline) -> dict[str, np.ndarray]:
     lexicon = getattr(features, "lexicon", None)
     if lexicon is not None:
         lexicon = check_lexicon(lexicon)
-        params["lexicon"] = {k: lexicon[k] for k in ("intercept", "bits", "max_words", "max_attrs")}
+        params["lexicon"] = {k: lexicon[k] for k in ("intercept", "bits", "max_words", "max_attrs", "max_tags")}
     cal = getattr(clf, "calibration_", None)
     arrays: dict[str, np.ndarray] = {
         "format": np.array(FORMAT if lexicon is None else FORMAT_LEXICON),

@@ -72,10 +72,12 @@ class TrainConfig:
     conventions: dict = field(default_factory=dict, hash=False)
     convention: float = 0.0
     # the lexicon (chromesift.features.lexicon): a linear score of each paragraph's hashed
-    # words, word pairs and class/id tokens, 2 ** lexicon_bits weights, fitted out of fold by
-    # site and given to the boosters as the feature x_lex; 0 leaves it out
+    # words, word pairs, class/id tokens and the last lexicon_tags tag names of its DOM path,
+    # 2 ** lexicon_bits weights, fitted out of fold by site and given to the boosters as the
+    # feature x_lex; lexicon_bits 0 leaves it out
     lexicon_bits: int = 18
     lexicon_alpha: float = 2e-6
+    lexicon_tags: int = 7
     # evaluation
     cv_folds: int = 3  # grouped by site; 0 skips cross-validation
     threshold: float | None = None  # None: tuned on cross-validated predictions
@@ -155,6 +157,8 @@ def load_config(path: Path | None = None, **overrides) -> TrainConfig:
         raise UserError("lexicon_bits must be 0 (off) or between 8 and 24")
     if cfg.lexicon_alpha <= 0:
         raise UserError("lexicon_alpha must be positive")
+    if not 0 <= cfg.lexicon_tags <= 32:
+        raise UserError("lexicon_tags must be between 0 and 32")
     if not 0 <= cfg.dataset_balance <= 1:
         raise UserError("dataset_balance must be between 0 and 1")
     return cfg

@@ -211,6 +211,7 @@ def fit(rows: pd.DataFrame, config: TrainConfig, features: pd.DataFrame | None =
         features = pipe.steps[0][1].fit(rows).transform(rows)
     if config.lexicon_bits:
         lexicon, oof = fit_lexicon(rows, y, w, bits=config.lexicon_bits, alpha=config.lexicon_alpha,
+                                   max_tags=config.lexicon_tags,
                                    folds=max(2, config.stack_folds), random_state=config.random_state)
         pipe.set_params(features__lexicon=lexicon)
         pipe.steps[0][1].fit(rows)

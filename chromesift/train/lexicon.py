@@ -22,12 +22,13 @@ from chromesift.features import lexicon as lex
 log = logging.getLogger(__name__)
 
 
-def _inputs(rows: pd.DataFrame) -> tuple[list, list, list]:
-    """What the lexicon reads of paragraph-table rows: lowercased texts, own and ancestors' attributes."""
+def _inputs(rows: pd.DataFrame) -> tuple[list, list, list, list]:
+    """What the lexicon reads of paragraph-table rows: lowercased texts, own and ancestors'
+    attributes, DOM paths."""
     texts = [t.lower() if isinstance(t, str) else "" for t in rows["text"].tolist()]
-    own = rows["own_attrs"].fillna("").tolist() if "own_attrs" in rows else [""] * len(rows)
-    anc = rows["anc_attrs"].fillna("").tolist() if "anc_attrs" in rows else [""] * len(rows)
-    return texts, own, anc
+    own, anc, paths = (rows[c].fillna("").tolist() if c in rows else [""] * len(rows)
+                       for c in ("own_attrs", "anc_attrs", "path"))
+    return texts, own, anc, paths
 
 
 def score_rows(lexicon: dict, rows: pd.DataFrame) -> np.ndarray:
@@ -36,9 +37,10 @@ def score_rows(lexicon: dict, rows: pd.DataFrame) -> np.ndarray:
 
 
 def design(rows: pd.DataFrame, bits: int, max_words: int = lex.MAX_WORDS,
-           max_attrs: int = lex.MAX_ATTRS) -> sparse.csr_matrix:
+           max_attrs: int = lex.MAX_ATTRS, max_tags: int = lex.MAX_TAGS) -> sparse.csr_matrix:
     """The rows' hashed tokens as a sparse matrix: each token ``1 / sqrt(token count)``."""
-    indptr, ids = lex.tokens(*_inputs(rows), bits, max_words, max_attrs)
+    texts, own, anc, paths = _inputs(rows)
+    indptr, ids = lex.tokens(texts, own, anc, bits, max_words, max_attrs, paths, max_tags)
     data = np.repeat(lex.row_scale(indptr), np.diff(indptr))
     m = sparse.csr_matrix((data, ids, indptr), shape=(len(rows), 1 << bits))
     m.sum_duplicates()
@@ -50,13 +52,13 @@ def _fit(X: sparse.csr_matrix, y: np.ndarray, w: np.ndarray, alpha: float, seed:
     return model.fit(X, y.astype(int), sample_weight=w)
 
 
-def _as_lexicon(model: SGDClassifier, bits: int, max_words: int, max_attrs: int) -> dict:
+def _as_lexicon(model: SGDClassifier, bits: int, max_words: int, max_attrs: int, max_tags: int) -> dict:
     return {"weights": model.coef_.reshape(-1).astype(np.float32), "intercept": float(model.intercept_[0]),
-            "bits": int(bits), "max_words": int(max_words), "max_attrs": int(max_attrs)}
+            "bits": int(bits), "max_words": int(max_words), "max_attrs": int(max_attrs), "max_tags": int(max_tags)}
 
 
 def fit_lexicon(rows: pd.DataFrame, y: np.ndarray, w: np.ndarray, *, bits: int = lex.BITS, alpha: float = 2e-6,
-                folds: int = 2, random_state: int = 0) -> tuple[dict, np.ndarray]:
+                max_tags: int = lex.MAX_TAGS, folds: int = 2, random_state: int = 0) -> tuple[dict, np.ndarray]:
     """The lexicon fitted on the rows with a label and weight, and every row's out-of-fold score.
 
     ``folds`` folds grouped by ``rows["site"]`` (else by page): each row's score comes from a
@@ -68,9 +70,9 @@ def fit_lexicon(rows: pd.DataFrame, y: np.ndarray, w: np.ndarray, *, bits: int =
     learn = np.isfinite(y) & (w > 0)
     if len(np.unique(y[learn])) < 2:
         raise ValueError("the lexicon needs labeled paragraphs of both classes")
-    X = design(rows, bits)
+    X = design(rows, bits, max_tags=max_tags)
     model = _fit(X[learn], y[learn], w[learn], alpha, random_state)
-    full = _as_lexicon(model, bits, lex.MAX_WORDS, lex.MAX_ATTRS)
+    full = _as_lexicon(model, bits, lex.MAX_WORDS, lex.MAX_ATTRS, max_tags)
     groups = rows["site"].to_numpy() if "site" in rows else rows["doc_id"].to_numpy()
     oof = np.full(len(rows), np.nan)
     n_groups = len(np.unique(groups))
