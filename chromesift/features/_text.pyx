@@ -9,6 +9,7 @@ are made only where a word must be looked up in a set (stopwords, title words) o
 attribute string in the cache.
 """
 
+cimport cython
 from libc.math cimport NAN, ceil, isnan, sqrt
 from libc.stdint cimport int64_t, uint16_t, uint64_t
 from libc.stdlib cimport free, malloc, qsort
@@ -227,6 +228,7 @@ def text_counts(const uint16_t[:] bits, const int64_t[:] starts, const int64_t[:
     return out
 
 
+@cython.final
 cdef class Phrases:
     """Non-overlapping occurrences of a set of literal words, leftmost and longest first.
 
@@ -240,6 +242,15 @@ cdef class Phrases:
     cdef int64_t[::1] g_start  # first-character group g: words g_start[g]..g_start[g+1]-1
     cdef int[::1] bmp            # group of a BMP first character, -1 for none
     cdef dict astral             # group of a first character beyond the BMP
+    # per group: the ASCII second characters of its words (a 128-bit set), and whether a
+    # word of it is one character long or has a second character beyond ASCII; most places
+    # of a text start with a group's letter but not with any word's first two characters
+    cdef uint64_t[:, ::1] second
+    cdef unsigned char[::1] any_second
+    # the same by ASCII first character (no group: no second character at all), read inline
+    # by count and span_count before a call to match_at
+    cdef uint64_t[:, ::1] ascii_second
+    cdef unsigned char[::1] ascii_any
 
     def __init__(self, words):
         uniq = sorted({w for w in words if w})
@@ -263,12 +274,44 @@ cdef class Phrases:
             else:
                 self.astral[ord(c)] = g
         self.bmp = bmp
+        second = np.zeros((max(len(firsts), 1), 2), dtype=np.uint64)
+        any_second = np.zeros(max(len(firsts), 1), dtype=np.uint8)
+        for g, c in enumerate(firsts):
+            for w in groups[c]:
+                if len(w) < 2 or ord(w[1]) >= 128:
+                    any_second[g] = 1
+                else:
+                    second[g, ord(w[1]) >> 6] |= np.uint64(1) << np.uint64(ord(w[1]) & 63)
+        self.second = second
+        self.any_second = any_second
+        ascii_second = np.zeros((128, 2), dtype=np.uint64)
+        ascii_any = np.zeros(128, dtype=np.uint8)
+        for g, c in enumerate(firsts):
+            if ord(c) < 128:
+                ascii_second[ord(c)] = second[g]
+                ascii_any[ord(c)] = any_second[g]
+        self.ascii_second = ascii_second
+        self.ascii_any = ascii_any
+
+    cdef inline bint no_word_at(self, int kind, void *data, Py_ssize_t i, Py_ssize_t L) noexcept:
+        # True where no word can start at data[i] (its first two characters start none): most
+        # places of a text, told apart here without a call to match_at (which says 0 there too)
+        cdef uint64_t c = <uint64_t>PyUnicode_READ(kind, data, i), c1
+        if c >= 128:
+            return c < 0x10000 and self.bmp[c] < 0
+        if self.ascii_any[c]:
+            return False
+        if i + 1 >= L:
+            return True
+        c1 = <uint64_t>PyUnicode_READ(kind, data, i + 1)
+        return c1 < 128 and not (self.ascii_second[c, c1 >> 6] >> (c1 & 63)) & 1
 
     cdef Py_ssize_t match_at(self, int kind, void *data, Py_ssize_t i, Py_ssize_t L) except -1:
         # length of the longest word that starts at data[i] and ends by L, 0 for none
         cdef Py_ssize_t m, w
         cdef long long ws, wl
         cdef int g
+        cdef uint64_t c1
         cdef Py_UCS4 c = PyUnicode_READ(kind, data, i)
         if c < 0x10000:
             g = self.bmp[c]
@@ -276,6 +319,12 @@ cdef class Phrases:
             g = self.astral.get(<long>c, -1)
         if g < 0:
             return 0
+        if not self.any_second[g]:  # every word of the group has an ASCII second character
+            if i + 1 >= L:
+                return 0
+            c1 = <uint64_t>PyUnicode_READ(kind, data, i + 1)
+            if c1 >= 128 or not (self.second[g, c1 >> 6] >> (c1 & 63)) & 1:
+                return 0
         for w in range(self.g_start[g], self.g_start[g + 1]):  # longest first
             ws = self.w_start[w]
             wl = self.w_len[w]
@@ -297,6 +346,9 @@ cdef class Phrases:
         cdef Py_ssize_t L = len(s)
         cdef Py_ssize_t i = 0, wl, para = 0
         while i < L:
+            if self.no_word_at(kind, data, i, L):
+                i += 1
+                continue
             wl = self.match_at(kind, data, i, L)
             if wl == 0:
                 i += 1
@@ -312,6 +364,9 @@ cdef class Phrases:
         cdef Py_ssize_t wl
         cdef double found = 0.0
         while i < L:
+            if self.no_word_at(kind, data, i, L):
+                i += 1
+                continue
             wl = self.match_at(kind, data, i, L)
             if wl == 0:
                 i += 1
