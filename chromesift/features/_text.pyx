@@ -1106,75 +1106,116 @@ cdef inline bint _lex_single(Py_UCS4 c) noexcept:
     return (c >= 0x3040 and c <= 0x9FFF) or (c >= 0xAC00 and c <= 0xD7A3) or (c >= 0xF900 and c <= 0xFAFF)
 
 
+cdef Py_ssize_t _lex_row(str s, str own, str anc, int shift, Py_ssize_t max_words, Py_ssize_t max_attrs,
+                         int64_t *iv):
+    # the hashed tokens of one row into iv (room for 2 * max_words + 2 * max_attrs); their count
+    cdef Py_ssize_t i, k, L, a, at = 0, nw, na
+    cdef int kind, m
+    cdef void *data
+    cdef Py_UCS4 c
+    cdef uint64_t h, hword, hprev = 0, cc
+    kind = PyUnicode_KIND(s)
+    data = PyUnicode_DATA(s)
+    L = len(s)
+    nw = 0
+    i = 0
+    while i < L and nw < max_words:
+        c = PyUnicode_READ(kind, data, i)
+        if not Py_UNICODE_ISALNUM(c):
+            i += 1
+            continue
+        a = i
+        if _lex_single(c):
+            i += 1
+        else:
+            i += 1
+            while i < L:
+                c = PyUnicode_READ(kind, data, i)
+                if not Py_UNICODE_ISALNUM(c) or _lex_single(c):
+                    break
+                i += 1
+        hword = _fnv(kind, data, a, i)
+        iv[at] = <int64_t>((hword * LEX_MIX_C) >> shift)
+        at += 1
+        if nw > 0:  # the pair: the previous word, a space, this word
+            h = (hprev ^ 32ULL) * FNV_PRIME
+            iv[at] = <int64_t>((_fnv_from(h, kind, data, a, i) * LEX_MIX_C) >> shift)
+            at += 1
+        hprev = hword
+        nw += 1
+    for m in range(2):
+        s = own if m == 0 else anc
+        kind = PyUnicode_KIND(s)
+        data = PyUnicode_DATA(s)
+        L = len(s)
+        na = 0
+        i = 0
+        while i < L and na < max_attrs:
+            c = PyUnicode_READ(kind, data, i)
+            if Py_UNICODE_ISSPACE(c):
+                i += 1
+                continue
+            a = i
+            while i < L and not Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i)):
+                i += 1
+            h = (FNV_BASIS ^ <uint64_t>(LEX_OWN_MARK if m == 0 else LEX_ANC_MARK)) * FNV_PRIME
+            for k in range(a, i):  # (ASCII capitals lowercased)
+                cc = <uint64_t>PyUnicode_READ(kind, data, k)
+                if cc >= 65 and cc <= 90:
+                    cc += 32
+                h = (h ^ cc) * FNV_PRIME
+            iv[at] = <int64_t>((h * LEX_MIX_C) >> shift)
+            at += 1
+            na += 1
+    return at
+
+
 def lex_tokens(list lower_texts, list own_attrs, list anc_attrs, int bits, Py_ssize_t max_words,
                Py_ssize_t max_attrs):
     """The hashed tokens of each row, as CSR ``(indptr, ids)``: the reference's words, word
     pairs and class/id tokens, hashed alike (see ``text_kernels.lex_tokens``)."""
-    cdef Py_ssize_t n = len(lower_texts), r, i, k, L, a, at = 0, nw, na
+    cdef Py_ssize_t n = len(lower_texts), r, at = 0
     cdef Py_ssize_t cap = n * (2 * max_words + 2 * max_attrs) + 1
-    cdef int shift = 64 - bits, kind, m
-    cdef void *data
-    cdef str s
-    cdef Py_UCS4 c
-    cdef uint64_t h, hword, hprev = 0, cc
+    cdef int shift = 64 - bits
     indptr = np.zeros(n + 1, dtype=np.int64)
     ids = np.empty(cap, dtype=np.int64)
     cdef int64_t[:] pv = indptr
-    cdef int64_t[:] iv = ids
+    cdef int64_t[::1] iv = ids
     for r in range(n):
-        s = lower_texts[r]
-        kind = PyUnicode_KIND(s)
-        data = PyUnicode_DATA(s)
-        L = len(s)
-        nw = 0
-        i = 0
-        while i < L and nw < max_words:
-            c = PyUnicode_READ(kind, data, i)
-            if not Py_UNICODE_ISALNUM(c):
-                i += 1
-                continue
-            a = i
-            if _lex_single(c):
-                i += 1
-            else:
-                i += 1
-                while i < L:
-                    c = PyUnicode_READ(kind, data, i)
-                    if not Py_UNICODE_ISALNUM(c) or _lex_single(c):
-                        break
-                    i += 1
-            hword = _fnv(kind, data, a, i)
-            iv[at] = <int64_t>((hword * LEX_MIX_C) >> shift)
-            at += 1
-            if nw > 0:  # the pair: the previous word, a space, this word
-                h = (hprev ^ 32ULL) * FNV_PRIME
-                iv[at] = <int64_t>((_fnv_from(h, kind, data, a, i) * LEX_MIX_C) >> shift)
-                at += 1
-            hprev = hword
-            nw += 1
-        for m in range(2):
-            s = own_attrs[r] if m == 0 else anc_attrs[r]
-            kind = PyUnicode_KIND(s)
-            data = PyUnicode_DATA(s)
-            L = len(s)
-            na = 0
-            i = 0
-            while i < L and na < max_attrs:
-                c = PyUnicode_READ(kind, data, i)
-                if Py_UNICODE_ISSPACE(c):
-                    i += 1
-                    continue
-                a = i
-                while i < L and not Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i)):
-                    i += 1
-                h = (FNV_BASIS ^ <uint64_t>(LEX_OWN_MARK if m == 0 else LEX_ANC_MARK)) * FNV_PRIME
-                for k in range(a, i):  # (ASCII capitals lowercased)
-                    cc = <uint64_t>PyUnicode_READ(kind, data, k)
-                    if cc >= 65 and cc <= 90:
-                        cc += 32
-                    h = (h ^ cc) * FNV_PRIME
-                iv[at] = <int64_t>((h * LEX_MIX_C) >> shift)
-                at += 1
-                na += 1
+        at += _lex_row(lower_texts[r], own_attrs[r], anc_attrs[r], shift, max_words, max_attrs, &iv[at])
         pv[r + 1] = at
     return indptr, ids[:at].copy()
+
+
+def lex_scores(list lower_texts, list own_attrs, list anc_attrs, const float[::1] weights, double intercept,
+               int bits, Py_ssize_t max_words, Py_ssize_t max_attrs):
+    """Each row's lexicon score (``x_lex``): the intercept plus the sum of its tokens' weights
+    (:func:`lex_tokens`) over the square root of their count, as ``text_kernels.lex_scores``
+    computes it (the weights summed as ``np.add.reduceat`` sums them), without the token
+    arrays."""
+    cdef Py_ssize_t n = len(lower_texts), r, k, cnt
+    cdef Py_ssize_t cap = 2 * max_words + 2 * max_attrs + 1
+    cdef int shift = 64 - bits
+    cdef Py_ssize_t n_weights = weights.shape[0]
+    out = np.empty(n, dtype=np.float64)
+    cdef double[::1] ov = out
+    cdef double total
+    cdef int64_t *iv = <int64_t *>malloc(cap * sizeof(int64_t))
+    cdef double *wv = <double *>malloc(cap * sizeof(double))
+    if iv is NULL or wv is NULL:
+        free(iv)
+        free(wv)
+        raise MemoryError()
+    try:
+        for r in range(n):
+            cnt = _lex_row(lower_texts[r], own_attrs[r], anc_attrs[r], shift, max_words, max_attrs, iv)
+            for k in range(cnt):
+                if iv[k] >= n_weights:
+                    raise IndexError(f"a lexicon of {bits} bits needs {1 << bits} weights, not {n_weights}")
+                wv[k] = <double>weights[iv[k]]
+            total = _reduceat_sum(wv, cnt) if cnt else 0.0
+            ov[r] = intercept + total * (1.0 / sqrt(<double>cnt if cnt > 1 else 1.0))
+    finally:
+        free(iv)
+        free(wv)
+    return out
