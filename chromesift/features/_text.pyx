@@ -12,6 +12,7 @@ attribute string in the cache.
 cimport cython
 from libc.math cimport NAN, ceil, isnan, sqrt
 from libc.stdint cimport int64_t, uint16_t, uint64_t
+from cpython.ref cimport Py_INCREF, Py_XDECREF, PyObject
 from libc.stdlib cimport free, malloc, qsort
 
 import zlib
@@ -29,6 +30,7 @@ cdef extern from "Python.h":
     bint Py_UNICODE_ISSPACE(Py_UCS4 ch)
     bint Py_UNICODE_ISALNUM(Py_UCS4 ch)
     double PyLong_AsDouble(object o) except? -1.0
+    Py_ssize_t PyUnicode_GET_LENGTH(PyObject *o)
 
 
 cdef inline bint _ascii_word(Py_UCS4 c) noexcept:
@@ -719,34 +721,185 @@ def lookup(list values, dict index, list new):
 
 # --- the class/id words of transformer._structure (its _TokenTable and _AttrRows) -------------
 
+cdef class _TokenIds:
+    """The row of each token of an index dict (:func:`split_lookup`'s), by the FNV-1a hash of its
+    code points: a token is found where it stands in its attribute string, without making it
+    a string and hashing that (most tokens of a page's new attribute strings are known)."""
+
+    cdef object index             # the dict these rows are of: another one starts afresh
+    cdef uint64_t *keys
+    cdef int64_t *rows            # -1: an empty slot
+    cdef PyObject **tokens        # the token of each slot (owned), to compare code points with
+    cdef Py_ssize_t cap, count
+
+    def __cinit__(self):
+        self.keys = NULL
+        self.rows = NULL
+        self.tokens = NULL
+        self.cap = 0
+        self.count = 0
+
+    def __dealloc__(self):
+        self._free()
+
+    cdef void _free(self) noexcept:
+        cdef Py_ssize_t j
+        if self.tokens is not NULL:
+            for j in range(self.cap):
+                Py_XDECREF(self.tokens[j])
+        free(self.keys)
+        free(self.rows)
+        free(self.tokens)
+        self.keys = NULL
+        self.rows = NULL
+        self.tokens = NULL
+        self.cap = 0
+        self.count = 0
+
+    cdef int reset(self, object index, Py_ssize_t cap) except -1:
+        cdef Py_ssize_t j
+        self._free()
+        self.keys = <uint64_t *>malloc(cap * sizeof(uint64_t))
+        self.rows = <int64_t *>malloc(cap * sizeof(int64_t))
+        self.tokens = <PyObject **>malloc(cap * sizeof(PyObject *))
+        if self.keys is NULL or self.rows is NULL or self.tokens is NULL:
+            self._free()
+            raise MemoryError()
+        for j in range(cap):
+            self.rows[j] = -1
+            self.tokens[j] = NULL
+        self.cap = cap
+        self.index = index
+        return 0
+
+    cdef int64_t find(self, uint64_t h, int kind, void *data, Py_ssize_t a, Py_ssize_t b) noexcept:
+        # the row of data[a:b], -1 where it is not here
+        cdef Py_ssize_t j = <Py_ssize_t>(h & <uint64_t>(self.cap - 1)), k
+        cdef PyObject *t
+        cdef int tk
+        cdef void *td
+        while self.rows[j] >= 0:
+            if self.keys[j] == h:
+                t = self.tokens[j]
+                if PyUnicode_GET_LENGTH(t) == b - a:
+                    tk = PyUnicode_KIND(<object>t)
+                    td = PyUnicode_DATA(<object>t)
+                    k = 0
+                    while k < b - a and PyUnicode_READ(tk, td, k) == PyUnicode_READ(kind, data, a + k):
+                        k += 1
+                    if k == b - a:
+                        return self.rows[j]
+            j = (j + 1) & (self.cap - 1)
+        return -1
+
+    cdef int add(self, uint64_t h, object token, int64_t row) except -1:
+        cdef Py_ssize_t j
+        if 2 * (self.count + 1) > self.cap:
+            self._grow()
+        j = <Py_ssize_t>(h & <uint64_t>(self.cap - 1))
+        while self.rows[j] >= 0:
+            j = (j + 1) & (self.cap - 1)
+        self.keys[j] = h
+        self.rows[j] = row
+        Py_INCREF(token)
+        self.tokens[j] = <PyObject *>token
+        self.count += 1
+        return 0
+
+    cdef int _grow(self) except -1:
+        cdef uint64_t *keys = self.keys
+        cdef int64_t *rows = self.rows
+        cdef PyObject **tokens = self.tokens
+        cdef Py_ssize_t cap = self.cap, count = self.count, j, i
+        self.keys = NULL
+        self.rows = NULL
+        self.tokens = NULL
+        try:
+            self.reset(self.index, 2 * cap)
+        except MemoryError:
+            for j in range(cap):
+                Py_XDECREF(tokens[j])
+            free(keys)
+            free(rows)
+            free(tokens)
+            raise
+        for j in range(cap):
+            if rows[j] >= 0:
+                i = <Py_ssize_t>(keys[j] & <uint64_t>(self.cap - 1))
+                while self.rows[i] >= 0:
+                    i = (i + 1) & (self.cap - 1)
+                self.keys[i] = keys[j]
+                self.rows[i] = rows[j]
+                self.tokens[i] = tokens[j]  # (the reference moves)
+        self.count = count
+        free(keys)
+        free(rows)
+        free(tokens)
+        return 0
+
+
+cdef _TokenIds _TOKEN_IDS = _TokenIds()
+
+
 def split_lookup(list values, dict index, list new):
     """The tokens of each value (``value.split()``, ``[""]`` for none) looked up as :func:`lookup`
-    does: (row of each token, the offset of each value's first token and the count at the end)."""
-    cdef Py_ssize_t n = len(values), r, k, at = 0
-    cdef list tokens
-    cdef list lists = []
+    does: (row of each token, the offset of each value's first token and the count at the end).
+
+    Tokens are found by where they stand in the value (:class:`_TokenIds`); only a token not
+    seen before with this ``index`` is made a string and looked up in it.
+    """
+    cdef Py_ssize_t n = len(values), r, i, a, L, at = 0, cap = 0
+    cdef int kind
+    cdef void *data
+    cdef str v
+    cdef uint64_t h
+    cdef int64_t row
+    cdef _TokenIds cache = _TOKEN_IDS
+    # (an index only grows, as _TokenTable's does: one that is smaller than the rows known of
+    # it was emptied, and they are known no more)
+    if cache.index is not index or cache.cap == 0 or len(index) < cache.count:
+        cache.reset(index, 1024)
     for r in range(n):
-        tokens = values[r].split()
-        lists.append(tokens if tokens else [""])
-        at += len(lists[r])
-    ids = np.empty(at, dtype=np.int64)
+        cap += len(<str>values[r]) // 2 + 1  # (no value has more tokens)
+    ids = np.empty(cap, dtype=np.int64)
     starts = np.empty(n + 1, dtype=np.int64)
     cdef int64_t[:] iv = ids
     cdef int64_t[:] sv = starts
-    at = 0
     for r in range(n):
         sv[r] = at
-        tokens = lists[r]
-        for k in range(len(tokens)):
-            t = tokens[k]
-            i = index.get(t)
-            if i is None:
-                i = index[t] = len(index)
-                new.append(t)
-            iv[at] = i
+        v = values[r]
+        kind = PyUnicode_KIND(v)
+        data = PyUnicode_DATA(v)
+        L = len(v)
+        i = 0
+        while True:
+            while i < L and Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i)):
+                i += 1
+            if i >= L:
+                if at == sv[r]:  # no token: the empty one
+                    a = i
+                else:
+                    break
+            else:
+                a = i
+                while i < L and not Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i)):
+                    i += 1
+            h = _fnv(kind, data, a, i)
+            row = cache.find(h, kind, data, a, i)
+            if row < 0:
+                t = PyUnicode_Substring(v, a, i)
+                got = index.get(t)
+                if got is None:
+                    got = index[t] = len(index)
+                    new.append(t)
+                row = got
+                cache.add(h, t, row)
+            iv[at] = row
             at += 1
+            if i >= L:
+                break
     sv[n] = at
-    return ids, starts
+    return ids[:at], starts
 
 
 def token_rows(list tokens, double[:, :] rows, Py_ssize_t lo, list families, dict short_families, buckets):
