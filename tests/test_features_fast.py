@@ -235,6 +235,26 @@ def test_word_set_as_set_membership():
 
 
 @needs_extension
+def test_split_lookup_finds_tokens_in_place_as_the_reference_does():
+    values = ["nav main", "", "   ", "main  nav\tfooter", "Über\xa0box x\u3000y", "😀a b 😀a", "nav", "na nav navs"]
+    ref_index: dict = {"": 0}
+    fast_index: dict = {"": 0}
+    for chunk in (values[:4], values[2:], values, ["new one", "nav"]):
+        ref_new: list = []
+        fast_new: list = []
+        ref = text_kernels.python.split_lookup(chunk, ref_index, ref_new)
+        fast = text_kernels.compiled.split_lookup(chunk, fast_index, fast_new)
+        assert [a.tolist() for a in fast] == [a.tolist() for a in ref]
+        assert fast_new == ref_new and fast_index == ref_index
+    # another index (a token table started afresh), and one emptied in place, start afresh too
+    fast_index.clear()
+    for index in ({"": 0, "zz": 1}, fast_index):
+        want = text_kernels.python.split_lookup(["zz nav", ""], dict(index), [])
+        got = text_kernels.compiled.split_lookup(["zz nav", ""], index, [])
+        assert [a.tolist() for a in got] == [a.tolist() for a in want]
+
+
+@needs_extension
 def test_comment_rows_prefilters_keep_the_regex_answers():
     texts = [
         "", "comments", "comments (12)", "(3) comments:", "[12] kommentare »", "12 comments", "comments 12",

@@ -72,6 +72,20 @@ def _lexicon(bits=12, seed=0):
             "max_words": 48, "max_attrs": 16}
 
 
+@pytest.mark.skipif(tk.compiled is None, reason="the compiled kernels are not built")
+@pytest.mark.parametrize("bits,max_words,max_attrs,max_tags", [(18, 48, 16, 0), (10, 3, 1, 2), (12, 1, 0, 0),
+                                                             (18, 48, 16, 7), (12, 0, 0, 30)])
+def test_compiled_scores_equal_the_reference_bit_for_bit(bits, max_words, max_attrs, max_tags):
+    # rows of up to 134 tokens: the sums of the longest rows are pairwise ones (numpy's order)
+    texts = [*TEXTS, " ".join(f"w{i}" for i in range(60)), "x " * 9]
+    own, anc = [*OWN, "a b c", "k"], [*ANC, " ".join(f"t{i}" for i in range(20)), ""]
+    paths = [*PATHS, "/".join(f"d{i}" for i in range(12)), ""]
+    weights = _lexicon(bits, seed=bits)["weights"]
+    a = tk.compiled.lex_scores(texts, own, anc, weights, -0.5, bits, max_words, max_attrs, paths, max_tags)
+    b = tk.python.lex_scores(texts, own, anc, weights, -0.5, bits, max_words, max_attrs, paths, max_tags)
+    assert a.dtype == b.dtype == np.float64 and a.tobytes() == b.tobytes()
+
+
 def test_score_is_intercept_plus_weights_over_sqrt_count():
     lexicon = _lexicon()
     got = lex.scores(lexicon, TEXTS, OWN, ANC)

@@ -9,8 +9,10 @@ are made only where a word must be looked up in a set (stopwords, title words) o
 attribute string in the cache.
 """
 
+cimport cython
 from libc.math cimport NAN, ceil, isnan, sqrt
 from libc.stdint cimport int64_t, uint16_t, uint64_t
+from cpython.ref cimport Py_INCREF, Py_XDECREF, PyObject
 from libc.stdlib cimport free, malloc, qsort
 
 import zlib
@@ -28,6 +30,7 @@ cdef extern from "Python.h":
     bint Py_UNICODE_ISSPACE(Py_UCS4 ch)
     bint Py_UNICODE_ISALNUM(Py_UCS4 ch)
     double PyLong_AsDouble(object o) except? -1.0
+    Py_ssize_t PyUnicode_GET_LENGTH(PyObject *o)
 
 
 cdef inline bint _ascii_word(Py_UCS4 c) noexcept:
@@ -227,6 +230,7 @@ def text_counts(const uint16_t[:] bits, const int64_t[:] starts, const int64_t[:
     return out
 
 
+@cython.final
 cdef class Phrases:
     """Non-overlapping occurrences of a set of literal words, leftmost and longest first.
 
@@ -240,6 +244,15 @@ cdef class Phrases:
     cdef int64_t[::1] g_start  # first-character group g: words g_start[g]..g_start[g+1]-1
     cdef int[::1] bmp            # group of a BMP first character, -1 for none
     cdef dict astral             # group of a first character beyond the BMP
+    # per group: the ASCII second characters of its words (a 128-bit set), and whether a
+    # word of it is one character long or has a second character beyond ASCII; most places
+    # of a text start with a group's letter but not with any word's first two characters
+    cdef uint64_t[:, ::1] second
+    cdef unsigned char[::1] any_second
+    # the same by ASCII first character (no group: no second character at all), read inline
+    # by count and span_count before a call to match_at
+    cdef uint64_t[:, ::1] ascii_second
+    cdef unsigned char[::1] ascii_any
 
     def __init__(self, words):
         uniq = sorted({w for w in words if w})
@@ -263,12 +276,44 @@ cdef class Phrases:
             else:
                 self.astral[ord(c)] = g
         self.bmp = bmp
+        second = np.zeros((max(len(firsts), 1), 2), dtype=np.uint64)
+        any_second = np.zeros(max(len(firsts), 1), dtype=np.uint8)
+        for g, c in enumerate(firsts):
+            for w in groups[c]:
+                if len(w) < 2 or ord(w[1]) >= 128:
+                    any_second[g] = 1
+                else:
+                    second[g, ord(w[1]) >> 6] |= np.uint64(1) << np.uint64(ord(w[1]) & 63)
+        self.second = second
+        self.any_second = any_second
+        ascii_second = np.zeros((128, 2), dtype=np.uint64)
+        ascii_any = np.zeros(128, dtype=np.uint8)
+        for g, c in enumerate(firsts):
+            if ord(c) < 128:
+                ascii_second[ord(c)] = second[g]
+                ascii_any[ord(c)] = any_second[g]
+        self.ascii_second = ascii_second
+        self.ascii_any = ascii_any
+
+    cdef inline bint no_word_at(self, int kind, void *data, Py_ssize_t i, Py_ssize_t L) noexcept:
+        # True where no word can start at data[i] (its first two characters start none): most
+        # places of a text, told apart here without a call to match_at (which says 0 there too)
+        cdef uint64_t c = <uint64_t>PyUnicode_READ(kind, data, i), c1
+        if c >= 128:
+            return c < 0x10000 and self.bmp[c] < 0
+        if self.ascii_any[c]:
+            return False
+        if i + 1 >= L:
+            return True
+        c1 = <uint64_t>PyUnicode_READ(kind, data, i + 1)
+        return c1 < 128 and not (self.ascii_second[c, c1 >> 6] >> (c1 & 63)) & 1
 
     cdef Py_ssize_t match_at(self, int kind, void *data, Py_ssize_t i, Py_ssize_t L) except -1:
         # length of the longest word that starts at data[i] and ends by L, 0 for none
         cdef Py_ssize_t m, w
         cdef long long ws, wl
         cdef int g
+        cdef uint64_t c1
         cdef Py_UCS4 c = PyUnicode_READ(kind, data, i)
         if c < 0x10000:
             g = self.bmp[c]
@@ -276,6 +321,12 @@ cdef class Phrases:
             g = self.astral.get(<long>c, -1)
         if g < 0:
             return 0
+        if not self.any_second[g]:  # every word of the group has an ASCII second character
+            if i + 1 >= L:
+                return 0
+            c1 = <uint64_t>PyUnicode_READ(kind, data, i + 1)
+            if c1 >= 128 or not (self.second[g, c1 >> 6] >> (c1 & 63)) & 1:
+                return 0
         for w in range(self.g_start[g], self.g_start[g + 1]):  # longest first
             ws = self.w_start[w]
             wl = self.w_len[w]
@@ -297,6 +348,9 @@ cdef class Phrases:
         cdef Py_ssize_t L = len(s)
         cdef Py_ssize_t i = 0, wl, para = 0
         while i < L:
+            if self.no_word_at(kind, data, i, L):
+                i += 1
+                continue
             wl = self.match_at(kind, data, i, L)
             if wl == 0:
                 i += 1
@@ -312,6 +366,9 @@ cdef class Phrases:
         cdef Py_ssize_t wl
         cdef double found = 0.0
         while i < L:
+            if self.no_word_at(kind, data, i, L):
+                i += 1
+                continue
             wl = self.match_at(kind, data, i, L)
             if wl == 0:
                 i += 1
@@ -664,34 +721,185 @@ def lookup(list values, dict index, list new):
 
 # --- the class/id words of transformer._structure (its _TokenTable and _AttrRows) -------------
 
+cdef class _TokenIds:
+    """The row of each token of an index dict (:func:`split_lookup`'s), by the FNV-1a hash of its
+    code points: a token is found where it stands in its attribute string, without making it
+    a string and hashing that (most tokens of a page's new attribute strings are known)."""
+
+    cdef object index             # the dict these rows are of: another one starts afresh
+    cdef uint64_t *keys
+    cdef int64_t *rows            # -1: an empty slot
+    cdef PyObject **tokens        # the token of each slot (owned), to compare code points with
+    cdef Py_ssize_t cap, count
+
+    def __cinit__(self):
+        self.keys = NULL
+        self.rows = NULL
+        self.tokens = NULL
+        self.cap = 0
+        self.count = 0
+
+    def __dealloc__(self):
+        self._free()
+
+    cdef void _free(self) noexcept:
+        cdef Py_ssize_t j
+        if self.tokens is not NULL:
+            for j in range(self.cap):
+                Py_XDECREF(self.tokens[j])
+        free(self.keys)
+        free(self.rows)
+        free(self.tokens)
+        self.keys = NULL
+        self.rows = NULL
+        self.tokens = NULL
+        self.cap = 0
+        self.count = 0
+
+    cdef int reset(self, object index, Py_ssize_t cap) except -1:
+        cdef Py_ssize_t j
+        self._free()
+        self.keys = <uint64_t *>malloc(cap * sizeof(uint64_t))
+        self.rows = <int64_t *>malloc(cap * sizeof(int64_t))
+        self.tokens = <PyObject **>malloc(cap * sizeof(PyObject *))
+        if self.keys is NULL or self.rows is NULL or self.tokens is NULL:
+            self._free()
+            raise MemoryError()
+        for j in range(cap):
+            self.rows[j] = -1
+            self.tokens[j] = NULL
+        self.cap = cap
+        self.index = index
+        return 0
+
+    cdef int64_t find(self, uint64_t h, int kind, void *data, Py_ssize_t a, Py_ssize_t b) noexcept:
+        # the row of data[a:b], -1 where it is not here
+        cdef Py_ssize_t j = <Py_ssize_t>(h & <uint64_t>(self.cap - 1)), k
+        cdef PyObject *t
+        cdef int tk
+        cdef void *td
+        while self.rows[j] >= 0:
+            if self.keys[j] == h:
+                t = self.tokens[j]
+                if PyUnicode_GET_LENGTH(t) == b - a:
+                    tk = PyUnicode_KIND(<object>t)
+                    td = PyUnicode_DATA(<object>t)
+                    k = 0
+                    while k < b - a and PyUnicode_READ(tk, td, k) == PyUnicode_READ(kind, data, a + k):
+                        k += 1
+                    if k == b - a:
+                        return self.rows[j]
+            j = (j + 1) & (self.cap - 1)
+        return -1
+
+    cdef int add(self, uint64_t h, object token, int64_t row) except -1:
+        cdef Py_ssize_t j
+        if 2 * (self.count + 1) > self.cap:
+            self._grow()
+        j = <Py_ssize_t>(h & <uint64_t>(self.cap - 1))
+        while self.rows[j] >= 0:
+            j = (j + 1) & (self.cap - 1)
+        self.keys[j] = h
+        self.rows[j] = row
+        Py_INCREF(token)
+        self.tokens[j] = <PyObject *>token
+        self.count += 1
+        return 0
+
+    cdef int _grow(self) except -1:
+        cdef uint64_t *keys = self.keys
+        cdef int64_t *rows = self.rows
+        cdef PyObject **tokens = self.tokens
+        cdef Py_ssize_t cap = self.cap, count = self.count, j, i
+        self.keys = NULL
+        self.rows = NULL
+        self.tokens = NULL
+        try:
+            self.reset(self.index, 2 * cap)
+        except MemoryError:
+            for j in range(cap):
+                Py_XDECREF(tokens[j])
+            free(keys)
+            free(rows)
+            free(tokens)
+            raise
+        for j in range(cap):
+            if rows[j] >= 0:
+                i = <Py_ssize_t>(keys[j] & <uint64_t>(self.cap - 1))
+                while self.rows[i] >= 0:
+                    i = (i + 1) & (self.cap - 1)
+                self.keys[i] = keys[j]
+                self.rows[i] = rows[j]
+                self.tokens[i] = tokens[j]  # (the reference moves)
+        self.count = count
+        free(keys)
+        free(rows)
+        free(tokens)
+        return 0
+
+
+cdef _TokenIds _TOKEN_IDS = _TokenIds()
+
+
 def split_lookup(list values, dict index, list new):
     """The tokens of each value (``value.split()``, ``[""]`` for none) looked up as :func:`lookup`
-    does: (row of each token, the offset of each value's first token and the count at the end)."""
-    cdef Py_ssize_t n = len(values), r, k, at = 0
-    cdef list tokens
-    cdef list lists = []
+    does: (row of each token, the offset of each value's first token and the count at the end).
+
+    Tokens are found by where they stand in the value (:class:`_TokenIds`); only a token not
+    seen before with this ``index`` is made a string and looked up in it.
+    """
+    cdef Py_ssize_t n = len(values), r, i, a, L, at = 0, cap = 0
+    cdef int kind
+    cdef void *data
+    cdef str v
+    cdef uint64_t h
+    cdef int64_t row
+    cdef _TokenIds cache = _TOKEN_IDS
+    # (an index only grows, as _TokenTable's does: one that is smaller than the rows known of
+    # it was emptied, and they are known no more)
+    if cache.index is not index or cache.cap == 0 or len(index) < cache.count:
+        cache.reset(index, 1024)
     for r in range(n):
-        tokens = values[r].split()
-        lists.append(tokens if tokens else [""])
-        at += len(lists[r])
-    ids = np.empty(at, dtype=np.int64)
+        cap += len(<str>values[r]) // 2 + 1  # (no value has more tokens)
+    ids = np.empty(cap, dtype=np.int64)
     starts = np.empty(n + 1, dtype=np.int64)
     cdef int64_t[:] iv = ids
     cdef int64_t[:] sv = starts
-    at = 0
     for r in range(n):
         sv[r] = at
-        tokens = lists[r]
-        for k in range(len(tokens)):
-            t = tokens[k]
-            i = index.get(t)
-            if i is None:
-                i = index[t] = len(index)
-                new.append(t)
-            iv[at] = i
+        v = values[r]
+        kind = PyUnicode_KIND(v)
+        data = PyUnicode_DATA(v)
+        L = len(v)
+        i = 0
+        while True:
+            while i < L and Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i)):
+                i += 1
+            if i >= L:
+                if at == sv[r]:  # no token: the empty one
+                    a = i
+                else:
+                    break
+            else:
+                a = i
+                while i < L and not Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i)):
+                    i += 1
+            h = _fnv(kind, data, a, i)
+            row = cache.find(h, kind, data, a, i)
+            if row < 0:
+                t = PyUnicode_Substring(v, a, i)
+                got = index.get(t)
+                if got is None:
+                    got = index[t] = len(index)
+                    new.append(t)
+                row = got
+                cache.add(h, t, row)
+            iv[at] = row
             at += 1
+            if i >= L:
+                break
     sv[n] = at
-    return ids, starts
+    return ids[:at], starts
 
 
 def token_rows(list tokens, double[:, :] rows, Py_ssize_t lo, list families, dict short_families, buckets):
@@ -1053,92 +1261,139 @@ cdef inline bint _lex_single(Py_UCS4 c) noexcept:
     return (c >= 0x3040 and c <= 0x9FFF) or (c >= 0xAC00 and c <= 0xD7A3) or (c >= 0xF900 and c <= 0xFAFF)
 
 
+cdef Py_ssize_t _lex_row(str s, str own, str anc, str path, int shift, Py_ssize_t max_words, Py_ssize_t max_attrs,
+                         Py_ssize_t max_tags, int64_t *iv):
+    # the hashed tokens of one row into iv (room for 2 * max_words + 2 * max_attrs + max_tags);
+    # their count
+    cdef Py_ssize_t i, k, L, a, at = 0, nw, na
+    cdef int kind, m
+    cdef void *data
+    cdef Py_UCS4 c
+    cdef uint64_t h, hword, hprev = 0, cc
+    kind = PyUnicode_KIND(s)
+    data = PyUnicode_DATA(s)
+    L = len(s)
+    nw = 0
+    i = 0
+    while i < L and nw < max_words:
+        c = PyUnicode_READ(kind, data, i)
+        if not Py_UNICODE_ISALNUM(c):
+            i += 1
+            continue
+        a = i
+        if _lex_single(c):
+            i += 1
+        else:
+            i += 1
+            while i < L:
+                c = PyUnicode_READ(kind, data, i)
+                if not Py_UNICODE_ISALNUM(c) or _lex_single(c):
+                    break
+                i += 1
+        hword = _fnv(kind, data, a, i)
+        iv[at] = <int64_t>((hword * LEX_MIX_C) >> shift)
+        at += 1
+        if nw > 0:  # the pair: the previous word, a space, this word
+            h = (hprev ^ 32ULL) * FNV_PRIME
+            iv[at] = <int64_t>((_fnv_from(h, kind, data, a, i) * LEX_MIX_C) >> shift)
+            at += 1
+        hprev = hword
+        nw += 1
+    for m in range(2):
+        s = own if m == 0 else anc
+        kind = PyUnicode_KIND(s)
+        data = PyUnicode_DATA(s)
+        L = len(s)
+        na = 0
+        i = 0
+        while i < L and na < max_attrs:
+            c = PyUnicode_READ(kind, data, i)
+            if Py_UNICODE_ISSPACE(c):
+                i += 1
+                continue
+            a = i
+            while i < L and not Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i)):
+                i += 1
+            h = (FNV_BASIS ^ <uint64_t>(LEX_OWN_MARK if m == 0 else LEX_ANC_MARK)) * FNV_PRIME
+            for k in range(a, i):  # (ASCII capitals lowercased)
+                cc = <uint64_t>PyUnicode_READ(kind, data, k)
+                if cc >= 65 and cc <= 90:
+                    cc += 32
+                h = (h ^ cc) * FNV_PRIME
+            iv[at] = <int64_t>((h * LEX_MIX_C) >> shift)
+            at += 1
+            na += 1
+    if max_tags > 0:
+        # the path's tags from its end: the block element's own, then its ancestors'
+        kind = PyUnicode_KIND(path)
+        data = PyUnicode_DATA(path)
+        i = len(path)
+        na = 0
+        while i >= 0 and na < max_tags:
+            a = i - 1
+            while a >= 0 and PyUnicode_READ(kind, data, a) != 47:  # '/'
+                a -= 1
+            if a + 1 < i:
+                h = (FNV_BASIS ^ <uint64_t>(LEX_TAG_MARK if na == 0 else LEX_ANC_TAG_MARK)) * FNV_PRIME
+                iv[at] = <int64_t>((_fnv_from(h, kind, data, a + 1, i) * LEX_MIX_C) >> shift)
+                at += 1
+            na += 1
+            i = a
+    return at
+
+
 def lex_tokens(list lower_texts, list own_attrs, list anc_attrs, int bits, Py_ssize_t max_words,
                Py_ssize_t max_attrs, list paths=None, Py_ssize_t max_tags=0):
     """The hashed tokens of each row, as CSR ``(indptr, ids)``: the reference's words, word
     pairs, class/id tokens and path tags, hashed alike (see ``text_kernels.lex_tokens``)."""
-    cdef Py_ssize_t n = len(lower_texts), r, i, k, L, a, at = 0, nw, na
-    cdef Py_ssize_t cap = n * (2 * max_words + 2 * max_attrs + max(max_tags, 0)) + 1
-    cdef int shift = 64 - bits, kind, m
-    cdef void *data
-    cdef str s
-    cdef Py_UCS4 c
-    cdef uint64_t h, hword, hprev = 0, cc
+    cdef Py_ssize_t n = len(lower_texts), r, at = 0
+    if paths is None or max_tags < 0:
+        max_tags = 0
+    cdef Py_ssize_t cap = n * (2 * max_words + 2 * max_attrs + max_tags) + 1
+    cdef int shift = 64 - bits
     indptr = np.zeros(n + 1, dtype=np.int64)
     ids = np.empty(cap, dtype=np.int64)
     cdef int64_t[:] pv = indptr
-    cdef int64_t[:] iv = ids
+    cdef int64_t[::1] iv = ids
     for r in range(n):
-        s = lower_texts[r]
-        kind = PyUnicode_KIND(s)
-        data = PyUnicode_DATA(s)
-        L = len(s)
-        nw = 0
-        i = 0
-        while i < L and nw < max_words:
-            c = PyUnicode_READ(kind, data, i)
-            if not Py_UNICODE_ISALNUM(c):
-                i += 1
-                continue
-            a = i
-            if _lex_single(c):
-                i += 1
-            else:
-                i += 1
-                while i < L:
-                    c = PyUnicode_READ(kind, data, i)
-                    if not Py_UNICODE_ISALNUM(c) or _lex_single(c):
-                        break
-                    i += 1
-            hword = _fnv(kind, data, a, i)
-            iv[at] = <int64_t>((hword * LEX_MIX_C) >> shift)
-            at += 1
-            if nw > 0:  # the pair: the previous word, a space, this word
-                h = (hprev ^ 32ULL) * FNV_PRIME
-                iv[at] = <int64_t>((_fnv_from(h, kind, data, a, i) * LEX_MIX_C) >> shift)
-                at += 1
-            hprev = hword
-            nw += 1
-        for m in range(2):
-            s = own_attrs[r] if m == 0 else anc_attrs[r]
-            kind = PyUnicode_KIND(s)
-            data = PyUnicode_DATA(s)
-            L = len(s)
-            na = 0
-            i = 0
-            while i < L and na < max_attrs:
-                c = PyUnicode_READ(kind, data, i)
-                if Py_UNICODE_ISSPACE(c):
-                    i += 1
-                    continue
-                a = i
-                while i < L and not Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i)):
-                    i += 1
-                h = (FNV_BASIS ^ <uint64_t>(LEX_OWN_MARK if m == 0 else LEX_ANC_MARK)) * FNV_PRIME
-                for k in range(a, i):  # (ASCII capitals lowercased)
-                    cc = <uint64_t>PyUnicode_READ(kind, data, k)
-                    if cc >= 65 and cc <= 90:
-                        cc += 32
-                    h = (h ^ cc) * FNV_PRIME
-                iv[at] = <int64_t>((h * LEX_MIX_C) >> shift)
-                at += 1
-                na += 1
-        if max_tags > 0:
-            # the path's tags from its end: the block element's own, then its ancestors'
-            s = paths[r]
-            kind = PyUnicode_KIND(s)
-            data = PyUnicode_DATA(s)
-            i = len(s)
-            na = 0
-            while i >= 0 and na < max_tags:
-                a = i - 1
-                while a >= 0 and PyUnicode_READ(kind, data, a) != 47:  # '/'
-                    a -= 1
-                if a + 1 < i:
-                    h = (FNV_BASIS ^ <uint64_t>(LEX_TAG_MARK if na == 0 else LEX_ANC_TAG_MARK)) * FNV_PRIME
-                    iv[at] = <int64_t>((_fnv_from(h, kind, data, a + 1, i) * LEX_MIX_C) >> shift)
-                    at += 1
-                na += 1
-                i = a
+        at += _lex_row(lower_texts[r], own_attrs[r], anc_attrs[r], paths[r] if max_tags else "", shift,
+                       max_words, max_attrs, max_tags, &iv[at])
         pv[r + 1] = at
     return indptr, ids[:at].copy()
+
+
+def lex_scores(list lower_texts, list own_attrs, list anc_attrs, const float[::1] weights, double intercept,
+               int bits, Py_ssize_t max_words, Py_ssize_t max_attrs, list paths=None, Py_ssize_t max_tags=0):
+    """Each row's lexicon score (``x_lex``): the intercept plus the sum of its tokens' weights
+    (:func:`lex_tokens`) over the square root of their count, as ``text_kernels.lex_scores``
+    computes it (the weights summed as ``np.add.reduceat`` sums them), without the token
+    arrays."""
+    cdef Py_ssize_t n = len(lower_texts), r, k, cnt
+    if paths is None or max_tags < 0:
+        max_tags = 0
+    cdef Py_ssize_t cap = 2 * max_words + 2 * max_attrs + max_tags + 1
+    cdef int shift = 64 - bits
+    cdef Py_ssize_t n_weights = weights.shape[0]
+    out = np.empty(n, dtype=np.float64)
+    cdef double[::1] ov = out
+    cdef double total
+    cdef int64_t *iv = <int64_t *>malloc(cap * sizeof(int64_t))
+    cdef double *wv = <double *>malloc(cap * sizeof(double))
+    if iv is NULL or wv is NULL:
+        free(iv)
+        free(wv)
+        raise MemoryError()
+    try:
+        for r in range(n):
+            cnt = _lex_row(lower_texts[r], own_attrs[r], anc_attrs[r], paths[r] if max_tags else "", shift,
+                           max_words, max_attrs, max_tags, iv)
+            for k in range(cnt):
+                if iv[k] >= n_weights:
+                    raise IndexError(f"a lexicon of {bits} bits needs {1 << bits} weights, not {n_weights}")
+                wv[k] = <double>weights[iv[k]]
+            total = _reduceat_sum(wv, cnt) if cnt else 0.0
+            ov[r] = intercept + total * (1.0 / sqrt(<double>cnt if cnt > 1 else 1.0))
+    finally:
+        free(iv)
+        free(wv)
+    return out

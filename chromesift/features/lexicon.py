@@ -64,11 +64,7 @@ def check(lexicon: dict) -> dict:
 def scores(lexicon: dict, lower_texts: list, own_attrs: list, anc_attrs: list,
            paths: list | None = None) -> np.ndarray:
     """``x_lex`` of each row: intercept + the sum of its tokens' weights / sqrt(token count)."""
-    indptr, ids = tokens(lower_texts, own_attrs, anc_attrs, lexicon["bits"], lexicon["max_words"],
-                         lexicon["max_attrs"], paths, lexicon.get("max_tags", 0))
-    w = np.asarray(lexicon["weights"])[ids].astype(np.float64)
-    sums = np.zeros(len(indptr) - 1)
-    nonempty = np.flatnonzero(np.diff(indptr) > 0)
-    if len(nonempty):
-        sums[nonempty] = np.add.reduceat(w, indptr[nonempty])
-    return float(lexicon["intercept"]) + sums * row_scale(indptr)
+    max_tags = lexicon.get("max_tags", 0) if paths is not None else 0
+    return text_kernels.lex_scores(lower_texts, own_attrs, anc_attrs, np.asarray(lexicon["weights"], dtype=np.float32),
+                                   float(lexicon["intercept"]), int(lexicon["bits"]), int(lexicon["max_words"]),
+                                   int(lexicon["max_attrs"]), paths, int(max_tags))

@@ -6,8 +6,9 @@ phrase and date matches (:class:`Phrases`, :func:`date_flags`), row flags and co
 lines (:func:`row_flags`, :func:`comment_rows`), the structure, container, position and
 neighbour features (:func:`structure_rows`, :func:`container_rows`, :func:`position_rows`,
 :func:`neighbour_rows`), the class/id word rows and their cache (:func:`lookup`,
-:func:`split_lookup`, :func:`token_rows`, :func:`sum_rows`, :func:`take_rows`) and the
-numeric columns as one matrix (:func:`float_rows`). The transformer passes its
+:func:`split_lookup`, :func:`token_rows`, :func:`sum_rows`, :func:`take_rows`), the
+numeric columns as one matrix (:func:`float_rows`) and the lexicon's tokens and scores
+(:func:`lex_tokens`, :func:`lex_scores`). The transformer passes its
 vocabularies as arguments.
 
 Where the optional extension :mod:`chromesift.features._text` is built (and its column
@@ -35,7 +36,7 @@ from chromesift.data.util import bind_kernels, load_compiled
 KERNELS = (
     "Phrases", "WordSet", "text_counts", "text_rows", "date_flags", "row_flags", "comment_rows",
     "neighbour_rows", "structure_rows", "lookup", "split_lookup", "token_rows", "sum_rows", "take_rows",
-    "float_rows", "position_rows", "container_rows", "lex_tokens",
+    "float_rows", "position_rows", "container_rows", "lex_tokens", "lex_scores",
 )
 #: columns of :func:`text_counts` after the nine class bits
 SENTENCES, WORDS, STOPWORDS, TITLE_WORDS = 9, 10, 11, 12
@@ -554,7 +555,7 @@ def lex_tokens(lower_texts: list, own_attrs: list, anc_attrs: list, bits: int, m
         for mark, attrs in ((LEX_OWN, own_attrs[r]), (LEX_ANC, anc_attrs[r])):
             for t in attrs.split()[:max_attrs]:
                 hashes.append(_fnv_points(_FNV_BASIS, chr(mark) + t.translate(_ASCII_LOWER)))
-        if max_tags > 0:
+        if max_tags > 0 and paths is not None:
             tags = paths[r].split("/")[-max_tags:]
             for k, t in enumerate(reversed(tags)):
                 if t:
@@ -562,6 +563,20 @@ def lex_tokens(lower_texts: list, own_attrs: list, anc_attrs: list, bits: int, m
         ids.extend(((h * LEX_MIX) & _MASK64) >> shift for h in hashes)
         indptr[r + 1] = len(ids)
     return indptr, np.array(ids, dtype=np.int64)
+
+
+def lex_scores(lower_texts: list, own_attrs: list, anc_attrs: list, weights: np.ndarray, intercept: float,
+               bits: int, max_words: int, max_attrs: int, paths: list | None = None, max_tags: int = 0) -> np.ndarray:
+    """Each row's lexicon score: ``intercept`` plus the sum of the ``weights`` (float32) of its
+    tokens (:func:`lex_tokens`) over the square root of their count (at least 1)."""
+    indptr, ids = lex_tokens(lower_texts, own_attrs, anc_attrs, bits, max_words, max_attrs, paths, max_tags)
+    w = np.asarray(weights)[ids].astype(np.float64)
+    sums = np.zeros(len(indptr) - 1)
+    counts = np.diff(indptr)
+    nonempty = np.flatnonzero(counts > 0)
+    if len(nonempty):
+        sums[nonempty] = np.add.reduceat(w, indptr[nonempty])
+    return float(intercept) + sums * (1.0 / np.sqrt(np.maximum(counts.astype(float), 1.0)))
 
 
 #: the Python references of the kernels
