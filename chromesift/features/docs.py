@@ -123,7 +123,7 @@ def families() -> dict[str, str]:
     out = {}
     for m in re.finditer(r"^``(\w+?)``:? ([^\n]+)$", compute.__doc__ or "", re.M):
         out[m[1]] = m[2].strip()
-    out.setdefault("x_", "learned lexicon (hashed words and class/id tokens, fitted out of fold)")
+    out.setdefault("x_", "learned lexicon (hashed words, class/id tokens and path tags, fitted out of fold)")
     out.setdefault("k_", "labeling convention")
     out.setdefault("_", "bookkeeping for the classifier, not a model input")
     return out
