@@ -192,6 +192,14 @@ def test_config_errors_are_clear(tmp_path):
     good.write_text('[train]\nmax_iter = 7\nname = "x"\n')
     cfg = load_config(good, max_iter=9)
     assert (cfg.max_iter, cfg.name) == (9, "x")
+    # the lexicon's options: a user's out-of-range value is a clear error, not a crash in training
+    for key, value, message in (("lexicon_bits", 30, "lexicon_bits must be 0 .off. or between 8 and 24"),
+                                ("lexicon_alpha", 0.0, "lexicon_alpha must be positive"),
+                                ("lexicon_tags", -1, "lexicon_tags must be between 0 and 32"),
+                                ("lexicon_tags", 33, "lexicon_tags must be between 0 and 32")):
+        with pytest.raises(UserError, match=message):
+            load_config(**{key: value})
+    assert load_config(lexicon_tags=0).lexicon_tags == 0
 
 
 def test_text_mode_copies_have_no_structure(tiny_tables):
