@@ -34,16 +34,12 @@ def tokens(lower_texts: list, own_attrs: list, anc_attrs: list, bits: int = BITS
            max_tags: int = MAX_TAGS) -> tuple[np.ndarray, np.ndarray]:
     """Each row's hashed token ids as CSR ``(indptr, ids)`` (texts already lowercased; the
     class/id tokens' ASCII capitals are lowercased here). Without ``paths`` no tag is read."""
-    if paths is None:
-        max_tags = 0
     return text_kernels.lex_tokens(lower_texts, own_attrs, anc_attrs, int(bits), int(max_words), int(max_attrs),
                                    paths, int(max_tags))
 
 
-def row_scale(indptr: np.ndarray) -> np.ndarray:
-    """The value of each of a row's tokens: one over the square root of its token count."""
-    counts = np.diff(indptr).astype(float)
-    return 1.0 / np.sqrt(np.maximum(counts, 1.0))
+#: the value of each of a row's tokens: one over the square root of its token count
+row_scale = text_kernels.lex_row_scale
 
 
 def check(lexicon: dict) -> dict:
@@ -64,7 +60,6 @@ def check(lexicon: dict) -> dict:
 def scores(lexicon: dict, lower_texts: list, own_attrs: list, anc_attrs: list,
            paths: list | None = None) -> np.ndarray:
     """``x_lex`` of each row: intercept + the sum of its tokens' weights / sqrt(token count)."""
-    max_tags = lexicon.get("max_tags", 0) if paths is not None else 0
     return text_kernels.lex_scores(lower_texts, own_attrs, anc_attrs, np.asarray(lexicon["weights"], dtype=np.float32),
                                    float(lexicon["intercept"]), int(lexicon["bits"]), int(lexicon["max_words"]),
-                                   int(lexicon["max_attrs"]), paths, int(max_tags))
+                                   int(lexicon["max_attrs"]), paths, int(lexicon.get("max_tags", 0)))

@@ -565,6 +565,13 @@ def lex_tokens(lower_texts: list, own_attrs: list, anc_attrs: list, bits: int, m
     return indptr, np.array(ids, dtype=np.int64)
 
 
+def lex_row_scale(indptr: np.ndarray) -> np.ndarray:
+    """The value of each of a CSR row's tokens: one over the square root of its token count
+    (at least 1)."""
+    counts = np.diff(indptr).astype(float)
+    return 1.0 / np.sqrt(np.maximum(counts, 1.0))
+
+
 def lex_scores(lower_texts: list, own_attrs: list, anc_attrs: list, weights: np.ndarray, intercept: float,
                bits: int, max_words: int, max_attrs: int, paths: list | None = None, max_tags: int = 0) -> np.ndarray:
     """Each row's lexicon score: ``intercept`` plus the sum of the ``weights`` (float32) of its
@@ -572,11 +579,10 @@ def lex_scores(lower_texts: list, own_attrs: list, anc_attrs: list, weights: np.
     indptr, ids = lex_tokens(lower_texts, own_attrs, anc_attrs, bits, max_words, max_attrs, paths, max_tags)
     w = np.asarray(weights)[ids].astype(np.float64)
     sums = np.zeros(len(indptr) - 1)
-    counts = np.diff(indptr)
-    nonempty = np.flatnonzero(counts > 0)
+    nonempty = np.flatnonzero(np.diff(indptr) > 0)
     if len(nonempty):
         sums[nonempty] = np.add.reduceat(w, indptr[nonempty])
-    return float(intercept) + sums * (1.0 / np.sqrt(np.maximum(counts.astype(float), 1.0)))
+    return float(intercept) + sums * lex_row_scale(indptr)
 
 
 #: the Python references of the kernels
