@@ -280,3 +280,43 @@ def test_batches_through_their_own_matrix_same(monkeypatch):
     direct = pf.transform_columns(cols, doc)
     monkeypatch.setattr(compute, "DIRECT_ROWS", 0)
     assert np.array_equal(pf.transform_columns(cols, doc), direct, equal_nan=True)
+
+
+TEASERS = page(
+    "Story | Example",
+    "<div class='body'>" + "".join(f"<p>Article paragraph {i} with a few words.</p>" for i in range(5)) + "</div>"
+    "<ul class='more'>" + "".join(
+        f"<li><a href='/s{i}'><h3>Teaser {i}</h3></a><p>Summary of story {i}.</p></li>" for i in range(4)
+    ) + "</ul><ul><li>one</li><li>two</li></ul>",
+)
+
+
+@pytest.mark.parametrize("backend", ["compiled", "python"])
+def test_path_units_tell_one_article_body_from_repeated_cards(backend):
+    if backend == "compiled" and text_kernels.compiled is None:
+        pytest.skip("the extension is not built")
+    pf = fitted()
+    cols = to_columns(TEASERS)
+    with using(text_kernels, backend):
+        m = pf.transform_columns(cols)
+    names = list(pf.get_feature_names_out())
+    units, share = m[:, names.index("s_path_units")], m[:, names.index("s_path_unit_share")]
+    texts = cols["text"]
+    body = [i for i, t in enumerate(texts) if t.startswith("Article")]
+    cards = [i for i, t in enumerate(texts) if t.startswith(("Teaser", "Summary"))]
+    items = [texts.index("one"), texts.index("two")]
+    assert len(body) == 5 and len(cards) == 8
+    assert units[body].tolist() == [1.0] * 5 and share[body].tolist() == [0.2] * 5
+    assert units[cards].tolist() == [4.0] * 8 and share[cards].tolist() == [1.0] * 8
+    # items of one list: one parent, like an article body
+    assert units[items].tolist() == [1.0, 1.0] and share[items].tolist() == [0.5, 0.5]
+    text = to_columns("Line one is here.\n\nLine two is here.", format="text")
+    mt = pf.transform_columns(text)
+    assert np.isnan(mt[:, names.index("s_path_units")]).all()
+
+
+@needs_extension
+def test_path_units_compiled_same_as_reference_over_pages():
+    pf = fitted()
+    cols, doc = _concat_columns([to_columns(p) for p in [*PAGES.values(), TEASERS, TEASERS]])
+    assert_same(pf, cols, doc)
