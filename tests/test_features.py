@@ -208,19 +208,3 @@ def test_token_table_restarts_between_pages_only(monkeypatch):
     for _ in range(3):  # the table fills past the limit within a call, and restarts before the next
         np.testing.assert_array_equal(tr._attr_matrix(values, 8), expected)
     assert expected[0, tr._FAMILIES.index("nav")] == 1 and expected[3].sum() == 0
-
-
-def test_credit_cues_count_caption_and_credit_lines_in_html_and_text():
-    lines = [
-        "Der Kanzler ist am Montag nach Paris gereist. Dort traf er den Präsidenten.",
-        "Fire is seen on a plane after take-off. Photo: Jane Doe/Getty Images",
-        "Christian Lindner spricht in Berlin. Foto: Kay Nietfeld/dpa",
-        "Die Nachrichtenagentur dpa meldete am Abend neue Zahlen.",
-    ]
-    html = parse_html("<html><body>" + "".join(f"<p>{t}</p>" for t in lines) + "</body></html>")
-    text = parse_text("\n\n".join(lines))
-    for table in (html, text):
-        f = features(table)
-        got = [f["t_credit"][row(table, t[:20])] for t in lines]
-        # "photo:" and "getty images"; "foto:" and "/dpa"; the agency's name in prose is no credit
-        assert got == [0, 2, 2, 0]

@@ -215,7 +215,6 @@ class _Matchers(NamedTuple):
     """The vocabularies as the kernels look them up (objects of one backend)."""
 
     phrases: object  #: the chrome phrases (``text_kernels.Phrases``)
-    credits: object  #: the caption and credit cues (``text_kernels.Phrases``)
     stop_set: object  #: the stopwords (``text_kernels.WordSet``)
     families: list  #: each family's long words, in :data:`_FAMILIES` order (``text_kernels.Phrases``)
 
@@ -224,7 +223,6 @@ class _Matchers(NamedTuple):
 def _matchers_of(backend: str) -> _Matchers:
     return _Matchers(
         text_kernels.Phrases(vocab.CHROME_PHRASES),
-        text_kernels.Phrases(vocab.CREDIT_PHRASES),
         text_kernels.WordSet(_STOPS),
         [text_kernels.Phrases([w for w in vocab.ATTR_WORDS[fam] if len(w) >= _LONG_WORD]) for fam in _FAMILIES],
     )
@@ -545,7 +543,7 @@ class FeatureComputer:
             "t_punct_ratio", "t_starts_bullet", "t_ends_punct", "t_ends_colon", "t_separators",
             "t_has_date", "t_has_url", "t_text_density", "t_stop_density", "t_zh_stop_ratio",
             "t_chrome_phrases", "t_title_overlap", "t_is_title", "t_is_h1",
-            "t_comment_head", "t_stamp", "t_credit",
+            "t_comment_head", "t_stamp",
         ]
         names += ["s_tag", "s_tag_p", "s_tag_li", "s_tag_heading"]
         names += ["s_depth", "s_links", "s_link_density", "s_is_html"]
@@ -614,7 +612,6 @@ class FeatureComputer:
         f.out[f.rows(_FLAG_FEATURES)] = _row_flags(texts, lower_texts, title, h1).T
         f["t_has_date"] = text_kernels.date_flags(joined, starts, n)
         f["t_chrome_phrases"] = _matchers().phrases.count(lower, lstarts, n)
-        f["t_credit"] = _matchers().credits.count(lower, lstarts, n)
         _comment_rows(lower_texts, f)
 
         num = _float_columns(cols)

@@ -40,7 +40,6 @@ MEANINGS: dict[str, str] = {
     "t_stop_density": "share of stopwords (union of en, de, fr, es, it, pt, nl, pl, ru)",
     "t_zh_stop_ratio": "share of Chinese function characters",
     "t_chrome_phrases": "chrome phrases found (cookie, share, subscribe, ...)",
-    "t_credit": "photo caption and credit cues found (\"Photo:\", \"Getty Images\", \"/ dpa\", ...)",
     "t_title_overlap": "word overlap with the page title",
     "t_is_title": "is the text of the <title> (1/0)",
     "t_is_h1": "is the page's h1 (1/0)",

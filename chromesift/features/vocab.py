@@ -51,16 +51,6 @@ CHROME_PHRASES: tuple[str, ...] = (
     "关注", "扫码", "二维码", "订阅", "点击", "上一篇", "下一篇", "返回",
 )
 
-#: Cues of a photo caption or credit line (lowercase; matched anywhere in the paragraph, as
-#: :data:`CHROME_PHRASES` are): plain text has no <figcaption> to tell captions by.
-CREDIT_PHRASES: tuple[str, ...] = (
-    "photo:", "photos:", "photograph:", "photo by", "photo courtesy", "photo credit", "image:", "image credit",
-    "images:", "picture:", "credit:", "credits:", "courtesy of", "file photo", "illustration:", "©",
-    "getty images", "via getty", "shutterstock", "istock", "imago", "picture alliance", "picture-alliance",
-    "ap photo", "via reuters", "/ reuters", "/reuters", "/ afp", "/afp", "afp via", "/ dpa", "/dpa",
-    "foto:", "fotos:", "foto von", "bild:", "bildquelle", "grafik:", "quelle:", "photo :", "crédit", "crédito",
-)
-
 #: Headings that open a comment section (lowercase; a whole short paragraph, an optional
 #: count before or after): everything after one is likely reader comments.
 COMMENT_HEADS: tuple[str, ...] = (
