@@ -608,7 +608,7 @@ def neighbour_rows(const int64_t[:] doc, double[:, :] out, const int64_t[:] base
 
 def structure_rows(list source, list tags, list paths, const int64_t[:] doc, dict codes, Py_ssize_t other,
                    const double[:] chars, const double[:, :] num, const int64_t[:] num_rows, double[:, :] out,
-                   Py_ssize_t first, Py_ssize_t path_row, const double[:] parent=None, Py_ssize_t units_row=-1):
+                   Py_ssize_t first, Py_ssize_t path_row):
     """The structure features of ``_structure`` besides the class/id words and containers, into
     the rows of ``out``; returns ``nan_text`` (1.0 for a paragraph from HTML, else NaN).
 
@@ -617,9 +617,7 @@ def structure_rows(list source, list tags, list paths, const int64_t[:] doc, dic
     flags; rows ``path_row`` and ``path_row + 1``: the share of the document's paragraphs
     with the same path, and the number of ``/`` in the path. All but the HTML one times
     ``nan_text``. Depth, links, link characters and the flags are the rows
-    ``num_rows`` of ``num``, in that order. Where ``units_row`` is given, rows ``units_row``
-    and ``units_row + 1``: the distinct ``parent`` values among the document's paragraphs
-    with the same path, and that count over those paragraphs (times ``nan_text``)."""
+    ``num_rows`` of ``num``, in that order."""
     cdef Py_ssize_t n = len(tags), nflags = num_rows.shape[0] - 3, r, k, L, slashes
     nan_text = np.empty(n)
     cdef double[:] nv = nan_text
@@ -701,41 +699,9 @@ def structure_rows(list source, list tags, list paths, const int64_t[:] doc, dic
             out[path_row + 1, r] = <double>slashes * nt
         for r in range(n):
             out[path_row, r] = <double>pcount[pcode[r]] / <double>dcount[dcode[r]] * nv[r]
-        if units_row >= 0:
-            _unit_rows(pcode, pcount, parent, nv, out, units_row, n)
     finally:
         free(buf)
     return nan_text
-
-
-cdef void _unit_rows(const int64_t *pcode, const int64_t *pcount, const double[:] parent, const double[:] nv,
-                     double[:, :] out, Py_ssize_t row, Py_ssize_t n) except *:
-    """The rows ``row`` and ``row + 1`` of :func:`structure_rows`: per path code, the distinct
-    parents (the pairs sorted, then counted), and that count over the code's paragraphs."""
-    cdef _IntKeyed *pairs = <_IntKeyed *>malloc(n * sizeof(_IntKeyed))
-    cdef int64_t *units = <int64_t *>malloc(n * sizeof(int64_t))
-    cdef Py_ssize_t r
-    cdef double u
-    if pairs == NULL or units == NULL:
-        free(pairs)
-        free(units)
-        raise MemoryError()
-    try:
-        for r in range(n):
-            pairs[r].key = pcode[r]
-            pairs[r].row = <Py_ssize_t>parent[r]
-            units[r] = 0
-        qsort(pairs, n, sizeof(_IntKeyed), _by_int_key_then_row)
-        for r in range(n):
-            if r == 0 or pairs[r].key != pairs[r - 1].key or pairs[r].row != pairs[r - 1].row:
-                units[pairs[r].key] += 1
-        for r in range(n):
-            u = <double>units[pcode[r]]
-            out[row, r] = u * nv[r]
-            out[row + 1, r] = u / <double>pcount[pcode[r]] * nv[r]
-    finally:
-        free(pairs)
-        free(units)
 
 
 def lookup(list values, dict index, list new):

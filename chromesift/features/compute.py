@@ -551,7 +551,7 @@ class FeatureComputer:
         names += [f"s_own_{f}" for f in vocab.ATTR_WORDS] + [f"s_anc_{f}" for f in vocab.ATTR_WORDS]
         names += [f"s_own_hash{i}" for i in range(self.hash_buckets)]
         names += [f"s_anc_hash{i}" for i in range(self.hash_buckets)]
-        names += ["s_path_repeat", "s_path_len", "s_path_units", "s_path_unit_share"]
+        names += ["s_path_repeat", "s_path_len"]
         for lvl in ("block", "cont1", "cont2", "cont3"):
             names += [f"s_{lvl}_share", f"s_{lvl}_paras", f"s_{lvl}_link_density"]
         names += [
@@ -634,7 +634,7 @@ class FeatureComputer:
     def _structure(self, cols: dict, num: dict, doc: np.ndarray, chars: np.ndarray, f: _Rows) -> None:
         nan_text = text_kernels.structure_rows(
             cols["source"], cols["tag"], cols["path"], doc, _TAG_CODES, len(_TAG_CODES), chars, num["_matrix"],
-            _STRUCT_NUM_ROWS, f.out, f.at["s_tag"], f.at["s_path_repeat"], num["anc1"], f.at["s_path_units"],
+            _STRUCT_NUM_ROWS, f.out, f.at["s_tag"], f.at["s_path_repeat"],
         )
         nf = len(_FAMILIES)
         cache = _cache_for(_ATTR_ROWS, self.hash_buckets, _ATTR_CACHE_LIMIT, _AttrRows)

@@ -55,8 +55,6 @@ MEANINGS: dict[str, str] = {
     "s_is_html": "the page is HTML, not plain text (1/0)",
     "s_path_repeat": "how often the paragraph's DOM path repeats on the page",
     "s_path_len": "length of the DOM path",
-    "s_path_units": "distinct parent containers of the page's paragraphs with the same DOM path (teaser cards: one each)",
-    "s_path_unit_share": "s_path_units over the paragraphs with the same DOM path (near 1: repeated cards, small: one article body)",
     "p_paragraphs": "paragraphs of the page",
     "p_page_chars": "characters of the page",
     "p_rel_pos": "relative position in the page (0 first, 1 last)",

@@ -264,7 +264,7 @@ def neighbour_rows(doc: np.ndarray, out: np.ndarray, base: np.ndarray, shifts: n
 
 def structure_rows(source: list[str], tags: list[str], paths: list[str], doc: np.ndarray, codes: dict, other: int,
                    chars: np.ndarray, num: np.ndarray, num_rows: np.ndarray, out: np.ndarray, first: int,
-                   path_row: int, parent: np.ndarray | None = None, units_row: int = -1) -> np.ndarray:
+                   path_row: int) -> np.ndarray:
     """The structure features besides the class/id words and the containers, into the rows of
     ``out``; returns ``nan_text`` (1.0 for a paragraph from HTML, else NaN).
 
@@ -273,10 +273,7 @@ def structure_rows(source: list[str], tags: list[str], paths: list[str], doc: np
     are none), whether from HTML, then the flags; rows ``path_row`` and ``path_row + 1``:
     the share of the document's paragraphs with the same path, and the number of ``/`` in
     the path. All but the HTML one times ``nan_text``. Depth, links, link characters and
-    the flags are the rows ``num_rows`` of ``num``, in that order. Where ``units_row`` is
-    given, rows ``units_row`` and ``units_row + 1``: the distinct ``parent`` values among the
-    document's paragraphs with the same path (an article's paragraphs: one parent; a teaser
-    list's headlines: one per card), and that count over those paragraphs.
+    the flags are the rows ``num_rows`` of ``num``, in that order.
     """
     n = len(tags)
     is_html = np.fromiter((s == "html" for s in source), dtype=bool, count=n)
@@ -310,11 +307,6 @@ def structure_rows(source: list[str], tags: list[str], paths: list[str], doc: np
     n_doc = np.bincount(doc - doc.min())[doc - doc.min()].astype(float)
     np.multiply(_div(np.bincount(path_codes)[path_codes].astype(float), n_doc), nan_text, out=out[path_row])
     np.multiply(rows[:, 4], nan_text, out=out[path_row + 1])
-    if units_row >= 0:
-        pairs = np.unique(np.column_stack([path_codes, np.asarray(parent, dtype=np.int64)]), axis=0)
-        units = np.bincount(pairs[:, 0], minlength=len(seen)).astype(float)[path_codes]
-        np.multiply(units, nan_text, out=out[units_row])
-        np.multiply(units / np.bincount(path_codes)[path_codes], nan_text, out=out[units_row + 1])
     return nan_text
 
 
