@@ -170,6 +170,23 @@ def test_load_model_is_cached_and_verified(tmp_path):
         chromesift.load_model(tmp_path / "none")
 
 
+def test_shipped_model_is_not_looked_up_again(monkeypatch):
+    # once loaded, load_model() (each chromesift.extract call) resolves no path
+    from chromesift.models.bundle import DEFAULT_BUNDLE
+
+    shipped = chromesift.load_model()
+
+    def no_lookup(self, *args, **kwargs):
+        raise AssertionError(f"{self} resolved again")
+
+    monkeypatch.setattr(type(DEFAULT_BUNDLE), "resolve", no_lookup)
+    assert chromesift.load_model() is shipped
+    assert chromesift.extract("<p>Hello there, this is a page.</p>", model=None) is not None
+    # a path or a trust still goes through the lookup
+    with pytest.raises(AssertionError, match="resolved again"):
+        chromesift.load_model(DEFAULT_BUNDLE)
+
+
 def test_import_has_no_side_effects(tmp_path):
     code = (
         "import sys, chromesift; "

@@ -409,6 +409,9 @@ def _threadpools():
 
 _CACHE: dict[str, Model] = {}
 _LOCK = threading.Lock()
+#: the shipped model once loaded: ``load_model()`` without arguments returns it without
+#: resolving the bundle's path again (a filesystem walk per call of ``chromesift.extract``)
+_DEFAULT: Model | None = None
 
 
 def load_model(path: str | Path | None = None, *, trusted: bool | str = False) -> Model:
@@ -429,6 +432,9 @@ def load_model(path: str | Path | None = None, *, trusted: bool | str = False) -
     chromesift.errors.BundleError
         When the bundle is missing, altered, made with another scikit-learn, or untrusted.
     """
+    global _DEFAULT
+    if path is None and trusted is False and _DEFAULT is not None:
+        return _DEFAULT
     from chromesift.models.bundle import DEFAULT_BUNDLE
 
     folder = Path(path) if path is not None else DEFAULT_BUNDLE
@@ -437,6 +443,8 @@ def load_model(path: str | Path | None = None, *, trusted: bool | str = False) -
         model = _CACHE.get(key)
         if model is None:
             model = _CACHE[key] = _load(folder, trusted)
+        if path is None:
+            _DEFAULT = model
         elif trusted is not False and model._pipeline is None and model._loader is not None:
             # loaded before without trust: the pipeline, when read, is loaded with this trust
             from chromesift.models.bundle import _check_trust
