@@ -464,19 +464,21 @@ class FeatureComputer:
 
     Parameters
     ----------
-    neighbours, hash_buckets, conventions, convention, lexicon
+    neighbours, hash_buckets, conventions, convention, lexicon, text_convention
         As :class:`~chromesift.features.transformer.ParagraphFeatures` takes them.
     feature_names : sequence of str or None, default=None
         The fitted order of the output columns; None: this version's own order.
     """
 
     def __init__(self, neighbours: int = 2, hash_buckets: int = 8, conventions: dict | None = None,
-                 convention: float = 0.0, feature_names=None, lexicon: dict | None = None):
+                 convention: float = 0.0, feature_names=None, lexicon: dict | None = None,
+                 text_convention: float | None = None):
         self.neighbours = neighbours
         self.hash_buckets = hash_buckets
         self.conventions = conventions
         self.convention = convention
         self.lexicon = lexicon
+        self.text_convention = text_convention
         self.feature_names_out_ = np.asarray(self._names() if feature_names is None else list(feature_names),
                                              dtype=object)
         self.n_features_out_ = len(self.feature_names_out_)
@@ -578,11 +580,15 @@ class FeatureComputer:
         return bool(getattr(self, "conventions", None))
 
     def _convention_values(self, cols: dict, n: int) -> np.ndarray:
-        """``k_convention`` of each row: its corpus's number where known, else :attr:`convention`."""
+        """``k_convention`` of each row: its corpus's number where known, else :attr:`convention`
+        (:attr:`text_convention`, where set, for a row of plain text)."""
         default = float(getattr(self, "convention", 0.0))
         names = cols.get("dataset")
         if names is None:
-            return np.full(n, default)
+            text = getattr(self, "text_convention", None)
+            if text is None:
+                return np.full(n, default)
+            return np.array([float(text) if s == "text" else default for s in cols["source"]])
         table = self.conventions
         return np.array([float(table.get(d, default)) for d in names])
 

@@ -66,6 +66,9 @@ class ParagraphFeatures(FeatureComputer, TransformerMixin, BaseEstimator):
         convention. None (or empty) leaves the feature out.
     convention : float, default=0.0
         ``k_convention`` of rows of no known corpus: the convention the model predicts with.
+    text_convention : float or None, default=None
+        ``k_convention`` of such rows that come from plain text (``source`` "text"); None:
+        ``convention``.
     lexicon : dict or None, default=None
         A learned lexicon (:mod:`chromesift.features.lexicon`, fitted by
         :func:`chromesift.train.lexicon.fit_lexicon`). Given, the features include ``x_lex``,
@@ -73,17 +76,19 @@ class ParagraphFeatures(FeatureComputer, TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, neighbours: int = 2, hash_buckets: int = 8, conventions: dict | None = None,
-                 convention: float = 0.0, lexicon: dict | None = None):
+                 convention: float = 0.0, lexicon: dict | None = None, text_convention: float | None = None):
         self.neighbours = neighbours
         self.hash_buckets = hash_buckets
         self.conventions = conventions
         self.convention = convention
         self.lexicon = lexicon
+        self.text_convention = text_convention
 
     def __setstate__(self, state: dict) -> None:
         # pickles from before the label conventions or the lexicon lack those parameters: give
         # them their defaults, so that get_params and repr work on an old bundle's pipeline
-        super().__setstate__({"conventions": None, "convention": 0.0, "lexicon": None, **state})
+        super().__setstate__({"conventions": None, "convention": 0.0, "lexicon": None, "text_convention": None,
+                              **state})
 
     def fit(self, X: pd.DataFrame, y=None):
         """Record the output feature names (nothing is learned)."""

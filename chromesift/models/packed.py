@@ -179,6 +179,9 @@ def pack(pipeline) -> dict[str, np.ndarray]:
         "conventions": getattr(features, "conventions", None) or None,
         "convention": float(getattr(features, "convention", 0.0)),
     }
+    text_convention = getattr(features, "text_convention", None)
+    if text_convention is not None:  # (absent: model.npz files as before)
+        params["text_convention"] = float(text_convention)
     lexicon = getattr(features, "lexicon", None)
     if lexicon is not None:
         lexicon = check_lexicon(lexicon)
@@ -244,7 +247,8 @@ def loads(data: bytes) -> PackedModel:
         if ("x_lex" in names) != (lexicon is not None):
             raise ValueError("the feature x_lex and the lexicon go together")
         features = FeatureComputer(params["neighbours"], params["hash_buckets"], params["conventions"],
-                                   params["convention"], feature_names=names, lexicon=lexicon)
+                                   params["convention"], feature_names=names, lexicon=lexicon,
+                                   text_convention=params.get("text_convention"))
         clf = PackedClassifier(
             names, forests[0], forests[1] if second else None, a["model_idx"],
             a["context_idx"] if second else None, int(a["chars_idx"]) if second else None,

@@ -68,9 +68,11 @@ class TrainConfig:
     dataset_balance: float = 0.5
     # label conventions (docs/findings.md): corpus -> a number the model sees as the feature
     # k_convention (how much beyond the article body the corpus labels as content); pages to
-    # predict are read with `convention`. Empty: no such feature
+    # predict are read with `convention`, plain-text pages with `text_convention` (unset: the
+    # same). Empty: no such feature
     conventions: dict = field(default_factory=dict, hash=False)
     convention: float = 0.0
+    text_convention: float | None = None
     # the lexicon (chromesift.features.lexicon): a linear score of each paragraph's hashed
     # words, word pairs, class/id tokens and the last lexicon_tags tag names of its DOM path,
     # 2 ** lexicon_bits weights, fitted out of fold by site and given to the boosters as the
