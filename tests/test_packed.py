@@ -40,6 +40,7 @@ def _fresh_models(monkeypatch):
     from chromesift.models import model as model_mod
 
     monkeypatch.setattr(model_mod, "_CACHE", {})
+    monkeypatch.setattr(model_mod, "_DEFAULT", None)
 
 
 @pytest.fixture(scope="module")
