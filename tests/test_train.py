@@ -509,17 +509,21 @@ def test_label_conventions_are_a_feature_set_per_corpus_and_fixed_for_prediction
     page = to_table(seed_html)
     assert set(features.transform(page)["k_convention"]) == {0.5}  # a page to predict: the fixed one
     assert pipe.predict_proba(page).shape == (len(page), 2)
-    # plain text is read with text_convention where it is set, HTML still with convention
+    # with text_convention, plain text is a convention of its own: every plain-text row has
+    # that number, a labeled one too; HTML rows are as before
     text_page = to_table("\n".join(page["text"]), format="text")
     assert set(features.transform(text_page)["k_convention"]) == {0.5}
-    features.set_params(text_convention=1.0)
-    assert set(features.transform(text_page)["k_convention"]) == {1.0}
+    features.set_params(text_convention=3.0)
+    assert set(features.transform(text_page)["k_convention"]) == {3.0}
     assert set(features.transform(page)["k_convention"]) == {0.5}
     both = pd.concat([page, text_page.assign(doc_id="t")], ignore_index=True)
-    assert features.transform(both)["k_convention"].tolist() == [0.5] * len(page) + [1.0] * len(text_page)
-    assert (features.transform(rows)["k_convention"].to_numpy() == rows["dataset"].map(conv).to_numpy()).all()
-    cfg_text = load_config(tables=tiny_tables, conventions=conv, text_convention=2.0)
-    assert core.make_pipeline(cfg_text).named_steps["features"].text_convention == 2.0
+    assert features.transform(both)["k_convention"].tolist() == [0.5] * len(page) + [3.0] * len(text_page)
+    is_text = (rows["source"] == "text").to_numpy()
+    assert is_text.any() and (~is_text).any()
+    expected = np.where(is_text, 3.0, rows["dataset"].map(conv).to_numpy())
+    assert (features.transform(rows)["k_convention"].to_numpy() == expected).all()
+    cfg_text = load_config(tables=tiny_tables, conventions=conv, text_convention=3.0)
+    assert core.make_pipeline(cfg_text).named_steps["features"].text_convention == 3.0
     # without conventions the feature is not there at all (bundles keep their columns)
     plain = core.make_pipeline(load_config(tables=tiny_tables)).named_steps["features"].fit(page)
     assert "k_convention" not in plain.get_feature_names_out()

@@ -580,17 +580,18 @@ class FeatureComputer:
         return bool(getattr(self, "conventions", None))
 
     def _convention_values(self, cols: dict, n: int) -> np.ndarray:
-        """``k_convention`` of each row: its corpus's number where known, else :attr:`convention`
-        (:attr:`text_convention`, where set, for a row of plain text)."""
+        """``k_convention`` of each row: its corpus's number where known, else :attr:`convention`;
+        a row of plain text has :attr:`text_convention` instead, where that is set."""
         default = float(getattr(self, "convention", 0.0))
         names = cols.get("dataset")
-        if names is None:
-            text = getattr(self, "text_convention", None)
-            if text is None:
-                return np.full(n, default)
-            return np.array([float(text) if s == "text" else default for s in cols["source"]])
-        table = self.conventions
-        return np.array([float(table.get(d, default)) for d in names])
+        out = np.full(n, default)
+        if names is not None:
+            table = self.conventions
+            out = np.array([float(table.get(d, default)) for d in names])
+        text = getattr(self, "text_convention", None)
+        if text is not None:
+            out[np.array([s == "text" for s in cols["source"]], dtype=bool)] = float(text)
+        return out
 
 
     # -- computation -------------------------------------------------------------

@@ -67,8 +67,9 @@ class ParagraphFeatures(FeatureComputer, TransformerMixin, BaseEstimator):
     convention : float, default=0.0
         ``k_convention`` of rows of no known corpus: the convention the model predicts with.
     text_convention : float or None, default=None
-        ``k_convention`` of such rows that come from plain text (``source`` "text"); None:
-        ``convention``.
+        Set, plain text is a convention of its own: ``k_convention`` of every row from plain
+        text (``source`` "text"), of a labeled table as of a page to predict. None: such rows
+        are as any other.
     lexicon : dict or None, default=None
         A learned lexicon (:mod:`chromesift.features.lexicon`, fitted by
         :func:`chromesift.train.lexicon.fit_lexicon`). Given, the features include ``x_lex``,

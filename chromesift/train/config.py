@@ -68,8 +68,8 @@ class TrainConfig:
     dataset_balance: float = 0.5
     # label conventions (docs/findings.md): corpus -> a number the model sees as the feature
     # k_convention (how much beyond the article body the corpus labels as content); pages to
-    # predict are read with `convention`, plain-text pages with `text_convention` (unset: the
-    # same). Empty: no such feature
+    # predict are read with `convention`; `text_convention`, set, is the number of every
+    # plain-text row instead (plain text a convention of its own). Empty: no such feature
     conventions: dict = field(default_factory=dict, hash=False)
     convention: float = 0.0
     text_convention: float | None = None
