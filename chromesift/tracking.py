@@ -137,13 +137,15 @@ def portable_path(path: Path | str) -> str:
 def param_value(value: object) -> str:
     """A parameter value as plain text, never a Python repr.
 
-    Paths are :func:`portable_path`, tuples, lists and sets are comma-separated, None is
-    ``""``, and anything else is ``str(value)``.
+    Paths are :func:`portable_path`, tuples, lists and sets are comma-separated, a dict is
+    ``key=value`` pairs so (in key order), None is ``""``, and anything else is ``str(value)``.
     """
     if value is None:
         return ""
     if isinstance(value, Path):
         return portable_path(value)
+    if isinstance(value, dict):
+        return ",".join(f"{k}={param_value(v)}" for k, v in sorted(value.items(), key=lambda kv: str(kv[0])))
     if isinstance(value, (tuple, list, set, frozenset)):
         return ",".join(param_value(v) for v in value)
     return str(value)

@@ -515,6 +515,8 @@ def test_training_run_link_needs_a_web_address(monkeypatch, tmp_path):
     # params as plain text
     monkeypatch.chdir(tmp_path)
     assert tracking.param_value((tmp_path / "a", "b")) == "a,b"
+    assert tracking.param_value({"wcxb": 2, "fundus": 0.0}) == "fundus=0.0,wcxb=2"
+    assert tracking.param_value({}) == ""
     assert tracking.param_value(None) == "" and tracking.param_value(Path("/elsewhere/x")).endswith("/x")
     assert "elsewhere" not in tracking.param_value(Path("/elsewhere/x"))
 
