@@ -503,6 +503,8 @@ def test_label_conventions_are_a_feature_set_per_corpus_and_fixed_for_prediction
     pipe = core.fit(rows, cfg)
     features = pipe[0]
     assert "k_convention" in features.get_feature_names_out()
+    assert features.text_convention == 3.0  # the default; first the rows as they are without it
+    features.set_params(text_convention=None)
     train_values = features.transform(rows)["k_convention"]
     assert set(train_values.unique()) == {2.0, 0.0}
     assert (train_values.to_numpy() == rows["dataset"].map(conv).to_numpy()).all()
@@ -525,5 +527,9 @@ def test_label_conventions_are_a_feature_set_per_corpus_and_fixed_for_prediction
     cfg_text = load_config(tables=tiny_tables, conventions=conv, text_convention=3.0)
     assert core.make_pipeline(cfg_text).named_steps["features"].text_convention == 3.0
     # without conventions the feature is not there at all (bundles keep their columns)
-    plain = core.make_pipeline(load_config(tables=tiny_tables)).named_steps["features"].fit(page)
+    plain = core.make_pipeline(load_config(tables=tiny_tables, conventions={})).named_steps["features"].fit(page)
     assert "k_convention" not in plain.get_feature_names_out()
+    # the default: every shared corpus has its convention, plain text one of its own
+    default = core.make_pipeline(load_config(tables=tiny_tables)).named_steps["features"]
+    assert default.conventions["fundus"] == 0 and default.conventions["wcxb"] == 2
+    assert default.text_convention == 3.0

@@ -17,6 +17,20 @@ HUMAN_FULLTEXT = (
 )
 
 
+#: the label convention of each shared corpus, from what its README says it labels: 0 the
+#: article body alone (fundus: no title, captions, bylines or dates; andy-article-extraction:
+#: the page's articleBody; readability and newspaper3k-fixtures: another extractor's
+#: article text), 1 news pages labeled by hand with their headline or stamps (dragnet, l3s-gn1,
+#: msv-big9-chaos, daniel-waddle, xmu-cn-finance-news, cn-wce-immortal, trafilatura-eval's
+#: snippets), 2 all main content whatever the page (cleaneval, cleanportaleval, wcxb). A corpus
+#: not named here (your own pages) counts as `convention`
+CONVENTIONS = {
+    "fundus": 0, "andy-article-extraction": 0, "readability": 0, "newspaper3k-fixtures": 0,
+    "dragnet": 1, "l3s-gn1": 1, "msv-big9-chaos": 1, "daniel-waddle": 1, "xmu-cn-finance-news": 1,
+    "cn-wce-immortal": 1, "trafilatura-eval": 1,
+    "cleaneval": 2, "cleanportaleval": 2, "wcxb": 2,
+}
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything a training run depends on; logged as the run's params.
@@ -70,9 +84,9 @@ class TrainConfig:
     # k_convention (how much beyond the article body the corpus labels as content); pages to
     # predict are read with `convention`; `text_convention`, set, is the number of every
     # plain-text row instead (plain text a convention of its own). Empty: no such feature
-    conventions: dict = field(default_factory=dict, hash=False)
+    conventions: dict = field(default_factory=lambda: dict(CONVENTIONS), hash=False)
     convention: float = 0.0
-    text_convention: float | None = None
+    text_convention: float | None = 3.0
     # the lexicon (chromesift.features.lexicon): a linear score of each paragraph's hashed
     # words, word pairs, class/id tokens and the last lexicon_tags tag names of its DOM path,
     # 2 ** lexicon_bits weights, fitted out of fold by site and given to the boosters as the
