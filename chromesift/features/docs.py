@@ -70,7 +70,7 @@ MEANINGS: dict[str, str] = {
     "p_comment_head_at": "where a comments heading above is (its share of text before; -1: none)",
     "p_stamp_window": "share of stamp lines among the paragraphs around",
     "x_lex": "the learned lexicon's score of the paragraph's words, word pairs, class/id tokens and DOM path tags (a logit)",
-    "k_convention": "the labeling convention of the training corpus (a model input set per corpus)",
+    "k_convention": "the label convention of the training corpus (0 article body, 1 news with headline or stamps, 2 all main content; 3 every plain-text row); pages are read as 0",
     "_doc": "bookkeeping: document code",
     "_pos": "bookkeeping: position in the document",
     "_group": "bookkeeping: group code",
@@ -92,9 +92,9 @@ MISSING = "(no description: add one to chromesift.features.docs.MEANINGS)"
 
 
 def feature_names() -> list[str]:
-    """The current feature names, in the model's column order (with the lexicon's ``x_lex``,
-    which training fits by default)."""
-    return compute.FeatureComputer(lexicon={})._names()
+    """The current feature names, in the model's column order (with the lexicon's ``x_lex``
+    and the label conventions' ``k_convention``, which training has by default)."""
+    return compute.FeatureComputer(lexicon={}, conventions={"any corpus": 0.0})._names()
 
 
 def meaning(name: str) -> str:
