@@ -443,8 +443,6 @@ def load_model(path: str | Path | None = None, *, trusted: bool | str = False) -
         model = _CACHE.get(key)
         if model is None:
             model = _CACHE[key] = _load(folder, trusted)
-        if path is None:
-            _DEFAULT = model
         elif trusted is not False and model._pipeline is None and model._loader is not None:
             # loaded before without trust: the pipeline, when read, is loaded with this trust
             from chromesift.models.bundle import _check_trust
@@ -452,6 +450,8 @@ def load_model(path: str | Path | None = None, *, trusted: bool | str = False) -
             if isinstance(trusted, str):
                 _check_trust(folder, model.metadata, trusted)
             model._loader = functools.partial(_pipeline_of, folder, trusted, model.metadata)
+        if path is None:
+            _DEFAULT = model
     return model
 
 
