@@ -584,8 +584,9 @@ class FeatureComputer:
         a row of plain text has :attr:`text_convention` instead, where that is set."""
         default = float(getattr(self, "convention", 0.0))
         names = cols.get("dataset")
-        out = np.full(n, default)
-        if names is not None:
+        if names is None:
+            out = np.full(n, default)
+        else:
             table = self.conventions
             out = np.array([float(table.get(d, default)) for d in names])
         text = getattr(self, "text_convention", None)
