@@ -31,7 +31,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 def classify(
     document: str | bytes, *, format: str | None = None, model: Model | None = None,
-    threshold: float | None = None, favor: str | None = None, uniform: bool = True,
+    threshold: float | None = None, favor: str | None = None, uniform: bool = True, scope: str | None = None,
 ) -> pd.DataFrame:
     """Classify each paragraph of a page.
 
@@ -51,6 +51,10 @@ def classify(
     uniform
         The same columns and dtypes for text and HTML: every structural column, nullable,
         missing for plain text (see :meth:`Model.classify`).
+    scope
+        What counts as content on an HTML page: ``"article"`` (None, the default) the article
+        body alone; ``"all"`` all the page's main content (a forum's posts, a listing's items,
+        a service page's text), which keeps more on pages that are not articles.
 
     Returns
     -------
@@ -60,20 +64,22 @@ def classify(
         ``body``, ``chrome``), plus structural columns for HTML.
     """
     return (model or load_model()).classify(document, format=format, threshold=threshold, favor=favor,
-                                                uniform=uniform)
+                                                uniform=uniform, scope=scope)
 
 
 def extract(
     document: str | bytes, *, format: str | None = None, model: Model | None = None, title: bool = False,
-    threshold: float | None = None, favor: str | None = None,
+    threshold: float | None = None, favor: str | None = None, scope: str | None = None,
 ) -> str:
     """The main text of a page: its body's content paragraphs joined by newlines ("" if none).
 
     The headline is left out (it is :func:`headline`); ``title=True`` keeps it in place
     when the model counts it as content. ``threshold`` and ``favor`` trade precision for
-    recall as for :func:`classify`.
+    recall as for :func:`classify`; ``scope="all"`` keeps all the main content of a page that
+    is not an article (see :func:`classify`).
     """
-    return (model or load_model()).extract(document, format=format, title=title, threshold=threshold, favor=favor)
+    return (model or load_model()).extract(document, format=format, title=title, threshold=threshold, favor=favor,
+                                           scope=scope)
 
 
 def headline(document: str | bytes, *, format: str | None = None, model: Model | None = None) -> str:

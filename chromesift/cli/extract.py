@@ -22,7 +22,7 @@ from typing import Any
 
 from chromesift.cli.options import add_output, add_trust
 from chromesift.errors import UserError
-from chromesift.models.rules import FAVOR_RANGE, FAVOR_STEP, FAVORS
+from chromesift.models.rules import FAVOR_RANGE, FAVOR_STEP, FAVORS, SCOPES
 from chromesift.runtime import batch, formats
 from chromesift.runtime.core import MAX_PAGE_BYTES, PAGE_TIMEOUT, Loader, check_timeout, record_json
 
@@ -39,6 +39,10 @@ each paragraph's role; csv one row per paragraph.
 precision or recall: --threshold T decides with T (0 to 1) instead of the bundle's
 threshold; --favor precision raises it by {FAVOR_STEP}, --favor recall lowers it by {FAVOR_STEP}
 (clipped to {FAVOR_RANGE[0]}-{FAVOR_RANGE[1]}).
+
+what counts as content: --scope article (the default) keeps an article's body alone;
+--scope all keeps all the main content of an HTML page that is not an article (a forum
+thread's posts, a listing's items, a service page's text).
 
 folder (--input-dir DIR --output OUT): a file per page, OUT/NAME.txt (.md, .json, .csv
 by --output-format); pages whose file exists are skipped, so a run resumes.
@@ -88,6 +92,7 @@ class ExtractConfig:
     output_format: str | None = None  # None: txt for a page, JSONL records for a batch
     threshold: float | None = None
     favor: str | None = None
+    scope: str | None = None
 
 
 def parse_threshold(value: str) -> float:
@@ -132,6 +137,9 @@ def register(sub: Any) -> None:
                    help="decision threshold from 0 to 1 (default: the bundle's; higher keeps fewer paragraphs)")
     k.add_argument("--favor", choices=FAVORS, default=None,
                    help=f"precision or recall: the bundle's threshold moved by {FAVOR_STEP}")
+    p.add_argument("--scope", choices=list(SCOPES), default=None,
+                   help="article (default): an article's body alone; all: all the main content of "
+                        "an HTML page (forum posts, listings)")
     p.add_argument("--model", type=Path, default=None, metavar="BUNDLE",
                    help="model bundle folder, or a registered MLflow model: models:/NAME/VERSION "
                         "or models:/NAME@ALIAS (default: the shipped model)")
@@ -213,6 +221,7 @@ def config_from_args(args: argparse.Namespace) -> ExtractConfig:
         output_format=args.output_format,
         threshold=args.threshold,
         favor=args.favor,
+        scope=args.scope,
     )
 
 
@@ -264,6 +273,7 @@ def run_batch(config: ExtractConfig, loader: Loader | None = None) -> int:
             trusted=config.trusted,
             threshold=config.threshold,
             favor=config.favor,
+            scope=config.scope,
             urls=config.urls is not None,
             delay=config.delay,
         ),
@@ -290,6 +300,7 @@ def run_dir(config: ExtractConfig, loader: Loader | None = None) -> int:
             trusted=config.trusted,
             threshold=config.threshold,
             favor=config.favor,
+            scope=config.scope,
         ),
         loader=loader,
     )
@@ -321,7 +332,7 @@ def run_page(config: ExtractConfig, loader: Loader | None = None) -> int:
     detail = config.output_format not in (None, "txt") or config.paragraphs
     record = batch.classify_file(config.page, model=config.model, format=config.format,
                                  trusted=config.trusted, loader=loader, threshold=config.threshold,
-                                 favor=config.favor, detail=detail)
+                                 favor=config.favor, detail=detail, scope=config.scope)
     if config.json:
         out = record_json(_plain(record))
     elif config.paragraphs:

@@ -580,15 +580,18 @@ class FeatureComputer:
         return bool(getattr(self, "conventions", None))
 
     def _convention_values(self, cols: dict, n: int) -> np.ndarray:
-        """``k_convention`` of each row: its corpus's number where known, else :attr:`convention`;
-        a row of plain text has :attr:`text_convention` instead, where that is set."""
+        """``k_convention`` of each row: its corpus's number where known, else ``cols["_convention"]``
+        (a call's own reading, one value a row: see ``Model.predict_columns``) where given, else
+        :attr:`convention`; a row of plain text has :attr:`text_convention` instead, where that is set."""
         default = float(getattr(self, "convention", 0.0))
         names = cols.get("dataset")
-        if names is None:
-            out = np.full(n, default)
-        else:
+        if names is not None:
             table = self.conventions
             out = np.array([float(table.get(d, default)) for d in names])
+        elif cols.get("_convention") is not None:
+            out = np.array(cols["_convention"], dtype=float)
+        else:
+            out = np.full(n, default)
         text = getattr(self, "text_convention", None)
         if text is not None:
             out[np.array([s == "text" for s in cols["source"]], dtype=bool)] = float(text)

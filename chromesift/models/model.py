@@ -22,7 +22,7 @@ import numpy as np
 from chromesift.data import schema
 from chromesift.data.page import to_columns, to_table
 from chromesift.data.util import chunked
-from chromesift.models.rules import content_mask, decide, headline_index, pick_threshold, roles
+from chromesift.models.rules import content_mask, decide, headline_index, pick_threshold, roles, scope_convention
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -43,6 +43,12 @@ def _concat_columns(pages: list[dict[str, list]]) -> tuple[dict, np.ndarray]:
             column += c[k]  # (a list's extend: a third of the time of an element-wise comprehension)
         cols[k] = column
     return cols, np.repeat(np.arange(len(pages)), sizes)
+
+
+def _has_conventions(features) -> bool:
+    """Whether a feature stage reads pages with a label convention (``k_convention``)."""
+    check = getattr(features, "_with_convention", None)
+    return bool(check is not None and check())
 
 
 class Model:
@@ -134,13 +140,15 @@ class Model:
         with _single_thread(len(table)):
             return self.pipeline.predict_proba(table)[:, 1]
 
-    def predict_columns(self, pages: list[dict[str, list]]) -> list[np.ndarray]:
+    def predict_columns(self, pages: list[dict[str, list]], scope: str | None = None) -> list[np.ndarray]:
         """Content scores (uncalibrated probabilities, see :meth:`probability`) of pages given
         as column lists (:func:`to_columns`), predicted at once.
 
         The fast path: features as one numpy matrix, no DataFrame, when the
-        pipeline supports it (bundles of chromesift 0.2 and later).
+        pipeline supports it (bundles of chromesift 0.2 and later). ``scope`` as for
+        :meth:`classify`.
         """
+        convention = self.check_scope(scope)
         sizes = [len(c["text"]) for c in pages]
         total = sum(sizes)
         if total == 0:
@@ -148,6 +156,9 @@ class Model:
         features, clf = self._stages()
         fast = hasattr(features, "transform_columns") and hasattr(clf, "predict_proba_matrix")
         cols, doc = _concat_columns([c for c in pages if len(c["text"])])
+        if convention is not None:
+            # (a copy: the caller's columns stay as they are)
+            cols = {**cols, "_convention": np.full(len(doc), convention)}
         # the packed model runs no OpenMP code: nothing to limit, and limiting costs a call
         with _single_thread(total) if self._packed is None else contextlib.nullcontext():
             if fast:
@@ -159,6 +170,24 @@ class Model:
             out.append(proba[at : at + n])
             at += n
         return out
+
+    def check_scope(self, scope: str | None) -> float | None:
+        """The label convention (``k_convention``) HTML pages are read with for ``scope``
+        (:data:`chromesift.models.rules.SCOPES`; None: the bundle's own).
+
+        Raises
+        ------
+        ValueError
+            For an unknown scope, or ``"all"`` with a model trained without label conventions.
+        """
+        convention = scope_convention(scope)
+        if convention is not None:
+            features, clf = self._stages()
+            fast = hasattr(features, "transform_columns") and hasattr(clf, "predict_proba_matrix")
+            if not (fast and _has_conventions(features)):
+                raise ValueError(f"scope {scope!r} needs a model trained with label conventions "
+                                 "(chromesift's default training since 2026-12); this one was not")
+        return convention
 
     def decision_threshold(self, threshold: float | None = None, favor: str | None = None) -> float:
         """The threshold a call decides with: :attr:`threshold`, or ``threshold``, or the preset of
@@ -183,12 +212,18 @@ class Model:
 
     def classify(
         self, document: str | bytes, *, format: str | None = None, threshold: float | None = None,
-        favor: str | None = None, uniform: bool = True,
+        favor: str | None = None, uniform: bool = True, scope: str | None = None,
     ) -> pd.DataFrame:
         """One row per paragraph: position, text, is_content, probability, role, then the structure.
 
         ``threshold`` (in [0, 1]) or ``favor`` (``"precision"``, ``"recall"``) replace the
         bundle's threshold for this call (:meth:`decision_threshold`).
+
+        ``scope`` says what counts as content (:data:`chromesift.models.rules.SCOPES`):
+        ``"article"`` (None, the default) the article body alone, ``"all"`` all the main
+        content of the page (a forum's posts, a listing's items, a service page's text), for
+        HTML; plain text is read the same either way. ``"all"`` needs a bundle trained with
+        label conventions (a ValueError otherwise).
 
         The columns and dtypes are the same whatever the input (``uniform``, the default):
         the structural columns always, in pandas' nullable dtypes (``Int64``, ``boolean``,
@@ -202,19 +237,20 @@ class Model:
         """
         cut = self.decision_threshold(threshold, favor)
         cols = to_columns(document, format=format)
-        return self._result(cols, self.predict_columns([cols])[0], cut, uniform)
+        return self._result(cols, self.predict_columns([cols], scope)[0], cut, uniform)
 
     def extract(
         self, document: str | bytes, *, format: str | None = None, title: bool = False,
-        threshold: float | None = None, favor: str | None = None,
+        threshold: float | None = None, favor: str | None = None, scope: str | None = None,
     ) -> str:
         """The main text: the body's content paragraphs joined by newlines ("" when there is none).
 
         The page's headline is left out (it is :meth:`headline`); ``title=True`` keeps it
-        in place when the model counts it as content. ``threshold`` or ``favor`` as for
-        :meth:`classify`.
+        in place when the model counts it as content. ``threshold``, ``favor`` or ``scope`` as
+        for :meth:`classify`.
         """
-        return next(self.extract_many([document], format=format, title=title, threshold=threshold, favor=favor))
+        return next(self.extract_many([document], format=format, title=title, threshold=threshold, favor=favor,
+                                      scope=scope))
 
     def headline(self, document: str | bytes, *, format: str | None = None) -> str:
         """The page's headline ("" when none is found): its first long ``<h1>``, or the paragraph the ``<title>`` holds."""
@@ -234,25 +270,27 @@ class Model:
         favor: str | None = None,
         page: bool = True,
         uniform: bool = True,
+        scope: str | None = None,
     ) -> Iterator[pd.DataFrame]:
         """Classify documents lazily, in input order, predicting a batch of pages at once.
 
         Only ``batch_size`` pages (times ``n_jobs``) are held in memory at a time.
-        ``threshold`` or ``favor`` as for :meth:`classify`. Each frame starts with a column
+        ``threshold``, ``favor`` or ``scope`` as for :meth:`classify`. Each frame starts with a column
         ``page``: the document's index in ``documents`` (int64), so frames concatenated
         still say which page a row is of (``page=False`` leaves it out). ``uniform`` as for :meth:`classify`
         (frames of text and HTML pages then concatenate without changing dtypes).
         """
         cut = self.decision_threshold(threshold, favor)
+        self.check_scope(scope)  # (a scope this model cannot read with fails here, not in the first batch)
         batches = chunked(documents, batch_size)
         if n_jobs == 1:
-            results: Iterable[list[pd.DataFrame]] = (self._classify_batch(b, format, cut, uniform)
+            results: Iterable[list[pd.DataFrame]] = (self._classify_batch(b, format, cut, uniform, scope)
                                                          for b in batches)
         else:
             from joblib import Parallel, delayed
 
             run = Parallel(n_jobs=n_jobs, return_as="generator")
-            results = run(delayed(self._classify_batch)(b, format, cut, uniform) for b in batches)
+            results = run(delayed(self._classify_batch)(b, format, cut, uniform, scope) for b in batches)
         frames = (frame for batch in results for frame in batch)
         if not page:
             yield from frames
@@ -264,25 +302,28 @@ class Model:
     def extract_many(
         self, documents: Iterable[str | bytes], *, format: str | None = None, batch_size: int = 64,
         title: bool = False, threshold: float | None = None, favor: str | None = None,
+        scope: str | None = None,
     ) -> Iterator[str]:
         """Main texts of documents, lazily and in input order, ``batch_size`` pages predicted at once.
 
         The same texts as :meth:`extract` one by one, with the per-call costs of the
         feature and prediction steps shared across the batch (no DataFrame at all).
-        ``threshold`` or ``favor`` as for :meth:`classify`.
+        ``threshold``, ``favor`` or ``scope`` as for :meth:`classify`.
         """
         cut = self.decision_threshold(threshold, favor)
+        self.check_scope(scope)  # (a scope this model cannot read with fails here, not in the first batch)
         for batch in chunked(documents, batch_size):
             pages = [to_columns(doc, format=format) for doc in batch]
-            for cols, proba in zip(pages, self.predict_columns(pages), strict=True):
+            for cols, proba in zip(pages, self.predict_columns(pages, scope), strict=True):
                 keep = content_mask(cols, proba, cut, title=title)
                 # keep has a value per paragraph (the model scored each): compress needs no strict check
                 yield "\n".join(compress(cols["text"], keep.tolist()))
 
     def _classify_batch(self, batch: list, format: str | None, threshold: float | None = None,
-                        uniform: bool = False) -> list[pd.DataFrame]:
+                        uniform: bool = False, scope: str | None = None) -> list[pd.DataFrame]:
         pages = [to_columns(doc, format=format) for doc in batch]
-        return [self._result(c, p, threshold, uniform) for c, p in zip(pages, self.predict_columns(pages), strict=True)]
+        return [self._result(c, p, threshold, uniform)
+                for c, p in zip(pages, self.predict_columns(pages, scope), strict=True)]
 
     # -- explanation ----------------------------------------------------------------
     def explain(self, document: str | bytes, *, format: str | None = None, top: int = 3) -> pd.DataFrame:

@@ -166,3 +166,26 @@ def pick_threshold(base: float, threshold: float | None = None, favor: str | Non
     step = FAVOR_STEP if favor == "precision" else -FAVOR_STEP
     low, high = FAVOR_RANGE
     return min(high, max(low, float(base) + step))
+
+
+#: what a call can ask to be kept, as the label convention (``k_convention``) its HTML pages are
+#: read with: ``"article"`` the article body alone (the bundle's own reading, 0 for the shipped
+#: model), ``"all"`` all the main content of the page, as CleanEval, CleanPortalEval and wcxb
+#: label it (forum posts, listings, a service page's text: convention 2). Plain text keeps
+#: its own convention (the bundle's ``text_convention``) whatever the scope.
+SCOPES = {"article": None, "all": 2.0}
+
+
+def scope_convention(scope: str | None) -> float | None:
+    """The ``k_convention`` HTML pages are read with for ``scope`` (None: the bundle's own).
+
+    Raises
+    ------
+    ValueError
+        For a scope not in :data:`SCOPES`.
+    """
+    if scope is None:
+        return None
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
+    return SCOPES[scope]

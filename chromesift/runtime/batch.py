@@ -58,6 +58,7 @@ from chromesift.runtime.core import (
     Loader,
     Page,
     PageModel,
+    check_scope,
     check_timeout,
     default_loader,
     failed_record,
@@ -158,6 +159,7 @@ def classify_file(
     threshold: float | None = None,
     favor: str | None = None,
     detail: bool = False,
+    scope: str | None = None,
 ) -> dict:
     """The record of one page file (or standard input for ``-``), classified in this process.
 
@@ -173,7 +175,7 @@ def classify_file(
         True, or the bundle's sha256, to load a bundle this machine did not write.
     loader
         Turns ``model`` into a model (default :func:`~chromesift.runtime.core.default_loader`).
-    threshold, favor, detail
+    threshold, favor, detail, scope
         As for :func:`chromesift.runtime.core.page_records`; with ``detail`` the record also
         has ``language``, the one the page declares (None for text, or when it declares none).
 
@@ -193,7 +195,7 @@ def classify_file(
     classifier = load_with(loader or default_loader(trusted), model)
     with one_thread():
         record = page_record(classifier, page, max_bytes=None, timeout=None, threshold=threshold,
-                             favor=favor, detail=detail)
+                             favor=favor, detail=detail, scope=scope)
     if detail:
         from chromesift.runtime.formats import page_language
 
@@ -749,6 +751,9 @@ class BatchConfig:
         Decision threshold instead of the model's (None: the model's own).
     favor
         ``"precision"`` or ``"recall"``: the model's threshold moved by a preset step.
+    scope
+        ``"article"`` (None: the default) or ``"all"``: what counts as content
+        (:meth:`chromesift.Model.classify`).
     urls
         ``input`` is a list of URLs, one a line (:func:`chromesift.runtime.fetch.read_urls`),
         fetched politely (:func:`chromesift.runtime.fetch.fetch_pages`); the id of a page
@@ -768,6 +773,7 @@ class BatchConfig:
     trusted: bool | str = False
     threshold: float | None = None
     favor: str | None = None
+    scope: str | None = None
     urls: bool = False
     delay: float = 1.0
 
@@ -855,6 +861,8 @@ def run_batch(config: BatchConfig, *, loader: Loader | None = None) -> BatchSumm
     # leaves no empty output behind; with --jobs 1 and a budget, the one worker gets this
     # model; more workers load their own copy
     model = load_with(loader, config.model) if config.jobs == 1 else None
+    if config.scope is not None:  # (workers load their own model: this one only checks the scope)
+        check_scope(model if model is not None else load_with(loader, config.model), config.scope)
     summary = BatchSummary()
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:
@@ -978,7 +986,7 @@ def _run_here(feed: _Feed, model: PageModel, config: BatchConfig) -> None:
     with one_thread():
         for page in feed.pages():
             feed.record(page_record(model, page, max_bytes=config.max_bytes, timeout=None,
-                                    threshold=config.threshold, favor=config.favor))
+                                    threshold=config.threshold, favor=config.favor, scope=config.scope))
 
 
 def _loaded(model: PageModel, path: Path | None) -> PageModel:
@@ -1003,7 +1011,7 @@ def _model_loader(model: PageModel) -> Loader:
 
 def _worker_setup(
     loader: Loader, model_path: Path | None, max_bytes: int | None, timeout: float | None,
-    threshold: float | None = None, favor: str | None = None,
+    threshold: float | None = None, favor: str | None = None, scope: str | None = None,
 ) -> Callable[[Page], dict]:
     """In a worker process: load the model once; the handler classifies one page."""
     model = load_with(loader, model_path)
@@ -1011,7 +1019,7 @@ def _worker_setup(
     contextlib.ExitStack().enter_context(one_thread())
     warm_up(model)  # first-call costs before the worker is ready, not out of a page's budget
     return functools.partial(page_record, model, max_bytes=max_bytes, timeout=timeout, threshold=threshold,
-                             favor=favor)
+                             favor=favor, scope=scope)
 
 
 def _failure_error(failure: Failure, config: BatchConfig) -> str:
@@ -1026,7 +1034,7 @@ def _run_workers(feed: _Feed, loader: Loader, config: BatchConfig) -> None:
     hard_limit = config.timeout + KILL_GRACE if config.timeout else None
     results = run_pool(
         feed.pages(failed=True), _worker_setup, (loader, config.model, config.max_bytes, config.timeout, config.threshold,
-                                          config.favor),
+                                          config.favor, config.scope),
         workers=config.jobs, job_timeout=hard_limit, ahead=AHEAD,
     )
     try:
@@ -1064,7 +1072,7 @@ class DirConfig:
         suffix of ``output_format`` (``page.html`` -> ``page.md``); made when missing.
     output_format
         ``txt``, ``markdown``, ``json`` or ``csv`` (:mod:`chromesift.runtime.formats`).
-    model, format, max_bytes, timeout, progress, trusted, threshold, favor
+    model, format, max_bytes, timeout, progress, trusted, threshold, favor, scope
         As for :class:`BatchConfig`; the time budget is an alarm in this process (it stops
         a page in Python code, not one stuck in lxml's parser).
     """
@@ -1080,6 +1088,7 @@ class DirConfig:
     trusted: bool | str = False
     threshold: float | None = None
     favor: str | None = None
+    scope: str | None = None
 
 
 def page_files(folder: Path) -> list[Path]:
@@ -1116,6 +1125,7 @@ def run_dir(config: DirConfig, *, loader: Loader | None = None) -> BatchSummary:
         raise UserError(f"model bundle {config.model}: no such folder")
     timeout = check_timeout(config.timeout)
     model = load_with(loader or default_loader(config.trusted), config.model)
+    check_scope(model, config.scope)
     files = page_files(source)
     summary = BatchSummary()
     started = time.perf_counter()
@@ -1138,7 +1148,7 @@ def run_dir(config: DirConfig, *, loader: Loader | None = None) -> BatchSummary:
                 if problem:
                     page = Page(page.id, None, error=problem)
             record = page_record(model, page, max_bytes=None, timeout=timeout, threshold=config.threshold,
-                                 favor=config.favor, detail=detail)
+                                 favor=config.favor, detail=detail, scope=config.scope)
             if "error" in record:
                 log.warning("%s: %s", rel, record["error"])
                 summary.failed += 1

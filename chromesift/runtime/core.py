@@ -317,7 +317,7 @@ def _as_document(doc: Any) -> str | bytes:
 
 def page_record(
     model: PageModel, page: Page, *, max_bytes: int | None = MAX_PAGE_BYTES, timeout: float | None = None,
-    threshold: float | None = None, favor: str | None = None, detail: bool = False,
+    threshold: float | None = None, favor: str | None = None, detail: bool = False, scope: str | None = None,
 ) -> dict:
     """Classify one page into its record; any failure becomes the record's ``error``.
 
@@ -332,7 +332,7 @@ def page_record(
     timeout
         Time budget in seconds (None or 0: no limit); enforced in the main thread of a
         POSIX process (:func:`time_budget`).
-    threshold, favor, detail
+    threshold, favor, detail, scope
         As for :func:`page_records`.
 
     Returns
@@ -346,7 +346,7 @@ def page_record(
     try:
         with time_budget(timeout):
             return page_records(model, [page], max_bytes=None, threshold=threshold, favor=favor,
-                                    detail=detail)[0]
+                                    detail=detail, scope=scope)[0]
     except PageTimeout as exc:  # the per-page guards of page_records let it through
         return failed_record(page, str(exc))
 
@@ -360,13 +360,15 @@ def page_records(
     threshold: float | None = None,
     favor: str | None = None,
     detail: bool = False,
+    scope: str | None = None,
 ) -> list[dict]:
     """Classify pages into their records, in order, ``batch_pages`` predicted at once.
 
     ``threshold`` replaces the model's decision threshold (None: the model's own), or
     ``favor`` (``"precision"``, ``"recall"``) moves it by a preset step
     (:func:`chromesift.models.rules.pick_threshold`); ``detail`` adds ``role``, ``tag``, ``path`` and ``row`` to each paragraph (see the
-    module's documentation).
+    module's documentation). ``scope`` (``"article"``, ``"all"``) says what counts as content,
+    as for :meth:`chromesift.Model.classify`.
 
     The same records as :func:`page_record` page by page. A page that fails to parse
     fails alone; when the prediction of a batch fails, its pages are predicted one by
@@ -394,14 +396,17 @@ def page_records(
         if base is None:
             raise UserError("this model has no threshold to move (favor)")
         threshold = pick_threshold(base, threshold, favor)
+    check_scope(model, scope)  # the call's mistake, not a page's
     for chunk in chunked(todo, max(1, batch_pages)):
         if fast:
-            _columns_chunk(model, pages, chunk, out, threshold, detail)
+            _columns_chunk(model, pages, chunk, out, threshold, detail, scope)
             continue
         for i in chunk:  # a stand-in model: its own classify, page by page
             page = pages[i]
             try:
                 extra = {} if threshold is None else {"threshold": threshold}
+                if scope is not None:
+                    extra["scope"] = scope
                 frame = model.classify(_as_document(page.document), format=page.format, **extra)
                 out[i] = {**_head(page), **result_record(frame, detail)}
             except PageTimeout:
@@ -411,8 +416,21 @@ def page_records(
     return out  # type: ignore[return-value]
 
 
+def check_scope(model: Any, scope: str | None) -> None:
+    """A :class:`UserError` for an unknown ``scope``, or one ``model`` cannot read pages with
+    (:meth:`chromesift.Model.check_scope`); None passes."""
+    if scope is None:
+        return
+    from chromesift.models.rules import scope_convention
+
+    try:
+        (getattr(model, "check_scope", None) or scope_convention)(scope)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
 def _columns_chunk(model: Any, pages: Sequence[Page], chunk: list[int], out: list,
-                   threshold: float | None = None, detail: bool = False) -> None:
+                   threshold: float | None = None, detail: bool = False, scope: str | None = None) -> None:
     """The fast path for a chunk of pages: parse to columns, predict together, decide."""
     from chromesift.models.rules import decide, roles
 
@@ -427,14 +445,16 @@ def _columns_chunk(model: Any, pages: Sequence[Page], chunk: list[int], out: lis
         except Exception as exc:
             out[i] = failed_record(pages[i], _describe(exc))
     try:
-        scores = model.predict_columns([cols for _, cols in parsed]) if parsed else []
+        # (scope only where asked for: a stand-in model's predict_columns need not know it)
+        extra = {} if scope is None else {"scope": scope}
+        scores = model.predict_columns([cols for _, cols in parsed], **extra) if parsed else []
     except PageTimeout:
         raise
     except Exception:  # one page fails its batch: predict them one by one
         scores = None
     for k, (i, cols) in enumerate(parsed):
         try:
-            proba = scores[k] if scores is not None else model.predict_columns([cols])[0]
+            proba = scores[k] if scores is not None else model.predict_columns([cols], **extra)[0]
             keep, head = decide(cols, proba, cut, title=False)
             title = cols["text"][head] if head is not None else ""
             body = _record(cols["text"], keep.tolist(), model.probability(proba).tolist(), title)

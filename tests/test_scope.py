@@ -1,0 +1,177 @@
+"""``scope``: what a call counts as content (the article body alone, or all the page's main content)."""
+
+from __future__ import annotations
+
+import json
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import chromesift
+from chromesift.cli import main
+from chromesift.data.page import to_columns
+from chromesift.errors import UserError
+from chromesift.features.compute import FeatureComputer
+from chromesift.models.rules import SCOPES, scope_convention
+from chromesift.runtime.batch import BatchConfig, run_batch
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TEXT = "A first paragraph of plain text, long enough to be read as prose.\nSubscribe to our newsletter!"
+
+
+@pytest.fixture(scope="module")
+def model():
+    return chromesift.load_model()
+
+
+@pytest.fixture(scope="module")
+def changed_pages(shared_data, model) -> list[str]:
+    """wcxb pages that are not articles and that ``scope="all"`` reads differently (at least one)."""
+    from chromesift.data import corpus
+
+    found = []
+    pages = corpus.iter_pages(corpus.dataset_path(shared_data, "wcxb"), None)
+    for page in islice((p for p in pages if (p.meta or {}).get("page_type") in ("forum", "listing")), 30):
+        if model.extract(page.html, scope="all") != model.extract(page.html):
+            found.append(page.html)
+        if len(found) == 3:
+            break
+    assert found, "scope='all' changed none of 30 forum and listing pages of wcxb"
+    return found
+
+
+def test_scope_names_map_to_conventions():
+    assert scope_convention(None) is None
+    assert scope_convention("article") is None  # the bundle's own reading
+    assert scope_convention("all") == 2.0
+    assert set(SCOPES) == {"article", "all"}
+    with pytest.raises(ValueError, match="scope must be one of article, all, not 'page'"):
+        scope_convention("page")
+
+
+def test_a_calls_convention_replaces_the_default_but_not_a_corpus_or_plain_text():
+    fc = FeatureComputer(conventions={"wcxb": 2.0}, convention=0.0, text_convention=3.0)
+    cols = {"source": ["html", "text", "html"]}
+    assert fc._convention_values(cols, 3).tolist() == [0.0, 3.0, 0.0]
+    given = {**cols, "_convention": np.full(3, 2.0)}
+    assert fc._convention_values(given, 3).tolist() == [2.0, 3.0, 2.0]
+    labeled = {**given, "dataset": ["fundus", "wcxb", "other"]}  # training rows keep their corpus's number
+    assert fc._convention_values(labeled, 3).tolist() == [0.0, 3.0, 0.0]
+
+
+def test_scope_all_is_the_model_read_with_convention_two(model, seed_html, changed_pages):
+    """The scores of ``scope="all"`` are those of the feature matrix with ``k_convention`` = 2 on HTML rows."""
+    features, clf = model._stages()
+    names = [str(c) for c in clf.feature_names_in_]
+    j = names.index("k_convention")
+    for doc in [seed_html, *changed_pages]:
+        cols = to_columns(doc)
+        matrix = np.asarray(features.transform_columns(cols, np.zeros(len(cols["text"]), dtype=np.int64)))
+        assert (matrix[:, j] == 0.0).all()  # the shipped model reads pages as 0
+        matrix[:, j] = 2.0
+        expected = clf.predict_proba_matrix(matrix)[:, 1]
+        np.testing.assert_allclose(model.predict_columns([cols], scope="all")[0], expected, rtol=0, atol=1e-12)
+        assert to_columns(doc).keys() == cols.keys()  # the caller's columns are not changed
+    # and it changes what is kept on pages that are not articles
+    assert any(model.extract(p, scope="all") != model.extract(p) for p in changed_pages)
+
+
+def test_article_scope_is_the_default_and_plain_text_reads_the_same(model, seed_html):
+    assert model.extract(seed_html, scope="article") == model.extract(seed_html)
+    probs = model.classify(seed_html, scope="article")["probability"]
+    assert probs.equals(model.classify(seed_html)["probability"])
+    # plain text is a convention of its own, whatever the scope
+    assert model.classify(TEXT, scope="all")["probability"].equals(model.classify(TEXT)["probability"])
+    assert chromesift.extract(TEXT, scope="all") == chromesift.extract(TEXT)
+
+
+def test_scope_reaches_every_entry_point(model, changed_pages):
+    want = [model.extract(p, scope="all") for p in changed_pages]
+    assert [chromesift.extract(p, scope="all") for p in changed_pages] == want
+    assert list(model.extract_many(changed_pages, scope="all", batch_size=2)) == want
+    frames = list(model.classify_many(changed_pages, scope="all"))
+    kept = ["\n".join(f.loc[f["is_content"] & (f["role"] != "title"), "text"]) for f in frames]
+    assert kept == want
+    table = chromesift.classify(changed_pages[0], scope="all")
+    assert table["probability"].tolist() == frames[0]["probability"].tolist()
+
+
+def test_unknown_scope_is_a_clear_error(model, seed_html, tmp_path):
+    for call in (model.extract, model.classify, chromesift.extract):
+        with pytest.raises(ValueError, match="scope must be one of"):
+            call(seed_html, scope="everything")
+    with pytest.raises(ValueError, match="scope must be one of"):
+        list(model.extract_many([seed_html], scope="everything"))
+    pages = tmp_path / "in.jsonl"
+    pages.write_text(json.dumps({"id": "a", "html": seed_html}) + "\n")
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(UserError, match="scope must be one of"):
+        run_batch(BatchConfig(input=pages, output=out, progress=False, timeout=None, scope="everything"))
+    assert not out.exists()  # nothing written before the mistake was found
+
+
+def _plain_bundle(tmp_path: Path) -> Path:
+    """A small bundle trained without label conventions."""
+    import pandas as pd
+    from sklearn.pipeline import Pipeline
+
+    from chromesift.data.html import parse_html
+    from chromesift.features import ParagraphFeatures
+    from chromesift.models.bundle import save_bundle
+    from chromesift.models.classifier import TwoStageClassifier
+
+    body = "".join(f"<p>Sentence {k} of the article, with a good many words in it.</p>" for k in range(4))
+    pages = [f"<html><body><nav><a href='/'>Home</a></nav><article>{body}</article>"
+             f"<footer>(c) {i}</footer></body></html>" for i in range(12)]
+    table = pd.concat([parse_html(p, doc_id=f"d{i}") for i, p in enumerate(pages)], ignore_index=True)
+    y = (table["text"].str.len() > 30).astype(float).to_numpy()
+    pipe = Pipeline([("features", ParagraphFeatures(neighbours=1, hash_buckets=3)),
+                     ("model", TwoStageClassifier(max_iter=5, stack_folds=2, calibrate=False,
+                                                  min_samples_leaf=3))]).fit(table, y)
+    return save_bundle(pipe, tmp_path / "plain", {"threshold": 0.5}, packed=True)
+
+
+def test_a_model_without_conventions_refuses_scope_all(tmp_path, seed_html, capsys):
+    bundle = _plain_bundle(tmp_path)
+    plain = chromesift.load_model(bundle)
+    assert plain.extract(seed_html, scope="article") == plain.extract(seed_html)
+    with pytest.raises(ValueError, match="needs a model trained with label conventions"):
+        plain.extract(seed_html, scope="all")
+    page = tmp_path / "page.html"
+    page.write_text(seed_html, encoding="utf-8")
+    assert main(["extract", str(page), "--model", str(bundle), "--scope", "all"]) == 2
+    assert "needs a model trained with label conventions" in capsys.readouterr().err
+    pages = tmp_path / "in.jsonl"
+    pages.write_text(json.dumps({"id": "a", "html": seed_html}) + "\n")
+    for jobs in (1, 2):
+        out = tmp_path / f"out{jobs}.jsonl"
+        with pytest.raises(UserError, match="needs a model trained with label conventions"):
+            run_batch(BatchConfig(input=pages, output=out, model=bundle, progress=False, jobs=jobs, scope="all"))
+        assert not out.exists()
+
+
+def test_cli_scope_all_single_page_and_batch(tmp_path, capsys, changed_pages):
+    want = [chromesift.extract(p, scope="all") for p in changed_pages]
+    page = tmp_path / "page.html"
+    page.write_text(changed_pages[0], encoding="utf-8")
+    assert main(["extract", str(page), "--scope", "all"]) == 0
+    assert capsys.readouterr().out == want[0] + "\n"
+    assert main(["extract", str(page)]) == 0
+    assert capsys.readouterr().out == chromesift.extract(changed_pages[0]) + "\n"
+    pages = tmp_path / "in.jsonl"
+    pages.write_text("".join(json.dumps({"id": str(i), "html": p}) + "\n" for i, p in enumerate(changed_pages)))
+    for jobs, timeout in ((1, "0"), (1, "30"), (2, "30")):
+        out = tmp_path / f"out-{jobs}-{timeout}.jsonl"
+        argv = ["extract", "--input", str(pages), "--output", str(out), "--scope", "all", "--jobs", str(jobs),
+                "--timeout", timeout, "--no-progress"]
+        assert main(argv) == 0, capsys.readouterr().err
+        records = sorted((json.loads(line) for line in out.read_text().splitlines()), key=lambda r: int(r["id"]))
+        assert [r["text"] for r in records] == want
+    folder, texts = tmp_path / "pages", tmp_path / "texts"
+    folder.mkdir()
+    (folder / "a.html").write_text(changed_pages[0], encoding="utf-8")
+    assert main(["extract", "--input-dir", str(folder), "--output", str(texts), "--scope", "all",
+                 "--no-progress"]) == 0
+    assert (texts / "a.txt").read_text(encoding="utf-8") == want[0] + "\n"
