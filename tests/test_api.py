@@ -88,7 +88,7 @@ def test_headline_has_its_own_role(seed_html):
     assert body.splitlines() == [line for line in full.splitlines() if line != head]
     assert list(m.extract_many([seed_html, seed_html], title=True)) == [full, full]
     assert list(m.extract_many([seed_html])) == [body]
-    # a short h1 is a logo or a section name, not a headline; plain text has none
+    # a short h1 is a logo or a section name, not a headline; so is a short first line of text
     assert chromesift.headline("<html><body><h1>KI-News</h1><p>Text of the page.</p></body></html>") == ""
     assert chromesift.headline("Some title\nSome text.", format="text") == ""
     assert chromesift.detect_format(seed_html) == "html"
@@ -219,6 +219,40 @@ def test_content_mask_rules():
     assert content_mask(html, p, 0.5).tolist() == [False, False, True]
     assert content_mask(html, p, 0.5, title=True).tolist() == [True, False, True]
     assert content_mask(to_columns("", format="text"), np.zeros(0), 0.5).tolist() == []
+
+
+def test_plain_text_headline_is_the_short_unpunctuated_first_kept_line():
+    from chromesift.data.page import to_columns
+    from chromesift.models.rules import TEXT_HEADLINE_WORDS, decide, text_headline_index
+
+    lines = ["Menu", "Forschungsteam stellt offenes Sprachmodell vor", "The body starts here, as a sentence.",
+             "It goes on for a while.", "Footer line"]
+    text = to_columns("\n".join(lines), format="text")
+    p = np.array([0.05, 0.8, 0.9, 0.9, 0.1])
+    keep, head = decide(text, p, 0.5, title=False)
+    assert head == 1 and keep.tolist() == [False, False, True, True, False]
+    keep, head = decide(text, p, 0.5, title=True)  # asked for, it stays in place
+    assert head == 1 and keep.tolist() == [False, True, True, True, False]
+    # not a headline: a sentence, a line too short or too long, the only line kept, HTML
+    kept = np.array([False, True, True, True, False])
+    for first, why in [("The study was presented on Tuesday in Darmstadt.", "punctuated"),
+                       ("Short line", "under 15 characters"),
+                       (" ".join(["word"] * (TEXT_HEADLINE_WORDS + 1)), "too many words")]:
+        cols = to_columns("\n".join([lines[0], first, *lines[2:]]), format="text")
+        assert text_headline_index(cols, kept) is None, why
+    assert text_headline_index(text, np.array([False, True, False, False, False])) is None
+    assert text_headline_index(text, np.zeros(5, dtype=bool)) is None
+    html = to_columns("<p>Menu</p><p>" + "</p><p>".join(lines[1:]) + "</p>")
+    assert html["text"][1] == lines[1] and text_headline_index(html, kept) is None
+
+
+def test_plain_text_and_html_give_the_seed_article_the_same_text(seed_html):
+    """The text dump of the seed page reads as its HTML does: the headline out of the body, as its title."""
+    dump = "\n".join(chromesift.classify(seed_html)["text"])
+    assert chromesift.extract(dump, format="text") == chromesift.extract(seed_html)
+    assert chromesift.headline(dump, format="text") == chromesift.headline(seed_html) != ""
+    roles = chromesift.classify(dump, format="text")
+    assert roles.loc[roles["role"] == "title", "text"].tolist() == [chromesift.headline(seed_html)]
 
 
 def test_decide_takes_another_relative_cut():

@@ -253,9 +253,13 @@ class Model:
                                       scope=scope))
 
     def headline(self, document: str | bytes, *, format: str | None = None) -> str:
-        """The page's headline ("" when none is found): its first long ``<h1>``, or the paragraph the ``<title>`` holds."""
+        """The page's headline ("" when none is found): its first long ``<h1>``, or the paragraph the
+        ``<title>`` holds; of plain text, the short unpunctuated line that opens the main text
+        (:func:`chromesift.models.rules.text_headline_index`, from the model's decisions)."""
         cols = to_columns(document, format=format)
         head = headline_index(cols)
+        if head is None and cols["text"] and cols["source"][0] == "text":
+            head = decide(cols, self.predict_columns([cols])[0], self.threshold, title=False)[1]
         return "" if head is None else cols["text"][head]
 
     # -- many documents -------------------------------------------------------------
