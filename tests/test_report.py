@@ -16,6 +16,7 @@ from chromesift import plots
 from chromesift.cli import main as cli_main
 from chromesift.data.html import parse_html
 from chromesift.data.text import parse_text
+from chromesift.errors import UserError
 from chromesift.evaluate import report
 from chromesift.evaluate.peers import PEERS
 from chromesift.evaluate.run import EvaluationConfig, flat_metrics, run_evaluation, text_diff
@@ -792,3 +793,39 @@ def test_rescore_tries_the_empty_page_fallback_and_counts_collapses(tiny_corpus,
     mean_all = out["mean"]["html"][AS_RUN.name]["all"]
     assert mean_all == pytest.approx(np.mean([out["datasets"][d]["html"]["f1"][AS_RUN.name] for d in ("tiny", "snips")]))
     assert "empty cut 0.9" in fallback.name
+
+
+class ScopedModel(LongParagraphModel):
+    """The stand-in model, recording the scope of each call; it reads only "article" and "all"."""
+
+    def __init__(self, readable=("article", "all")):
+        self.readable = readable
+        self.scopes = []
+
+    def check_scope(self, scope):
+        if scope not in self.readable:
+            raise ValueError(f"cannot read pages with scope {scope!r}")
+
+    def classify(self, document, *, format=None, scope=None):
+        self.scopes.append((format, scope))
+        return super().classify(document, format=format)
+
+
+def test_evaluation_reads_pages_with_the_scope_asked_for(tiny_corpus, tmp_path):
+    model = ScopedModel()
+    results = run_evaluation(_config(tiny_corpus, tmp_path, n_boot=0, scope="all"), model=model)
+    assert results["meta"]["scope"] == "all"
+    assert "scope: all" in (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
+    assert {s for _, s in model.scopes} == {"all"} and {f for f, _ in model.scopes} == {"html", "text"}
+    plain = ScopedModel()
+    results = run_evaluation(_config(tiny_corpus, tmp_path, n_boot=0, out=tmp_path / "plain"), model=plain)
+    assert results["meta"]["scope"] is None and {s for _, s in plain.scopes} == {None}
+
+
+def test_evaluation_refuses_a_scope_before_any_work(tiny_corpus, tmp_path):
+    with pytest.raises(UserError, match="scope must be one of article, all, not 'page'"):
+        run_evaluation(_config(tiny_corpus, tmp_path, scope="page"), model=ScopedModel())
+    model = ScopedModel(readable=("article",))
+    with pytest.raises(UserError, match="cannot read pages with scope 'all'"):
+        run_evaluation(_config(tiny_corpus, tmp_path, scope="all"), model=model)
+    assert model.scopes == [] and not (tmp_path / "report").exists()

@@ -23,6 +23,7 @@ from chromesift.evaluate.run import (
     run_evaluation,
     summary_table,
 )
+from chromesift.models.rules import SCOPES
 
 EXAMPLES = """\
 examples:
@@ -84,6 +85,8 @@ def register(subparsers) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars (neither ours nor MLflow's)")
     p.add_argument("--no-text-mode", action="store_true",
                    help="do not score chromesift on the pages' plain-text dumps (chromesift-text)")
+    p.add_argument("--scope", choices=list(SCOPES), default=None,
+                   help="what chromesift keeps of an HTML page: article (default) or all (all main content)")
     p.set_defaults(func=_main)
 
 
@@ -118,6 +121,7 @@ def config_from_args(args: argparse.Namespace) -> EvaluationConfig:
         progress=not args.no_progress,
         text_mode=not args.no_text_mode,
         in_sample=args.in_sample,
+        scope=args.scope,
     )
 
 

@@ -288,7 +288,7 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
 def _meta_lines(results: dict) -> list[str]:
     meta = results.get("meta", {})
     lines = []
-    for key in ("model", "split", "created", "git_commit", "limit"):
+    for key in ("model", "split", "scope", "created", "git_commit", "limit"):
         if meta.get(key) is not None:
             in_sample = key == "split" and meta.get("in_sample")
             lines.append(f"{key}: {meta[key]}" + (f", {IN_SAMPLE_LABEL}" if in_sample else ""))

@@ -136,6 +136,9 @@ class EvaluationConfig:
         With ``split="whole"``: score the model also on datasets it was trained on
         (:func:`in_sample_datasets`); the report is then marked in-sample. Without it
         such a run is refused.
+    scope
+        What chromesift counts as content on the HTML pages (``"article"``, ``"all"``; None:
+        the model's own reading), as for :meth:`chromesift.Model.classify`.
     """
 
     model: Path | None = None
@@ -159,6 +162,7 @@ class EvaluationConfig:
     progress: bool = True
     text_mode: bool = True
     in_sample: bool = False
+    scope: str | None = None
 
     #: fields that change no figure of the run: not logged as params
     _NOT_PARAMS = ("out", "progress", "mlflow", "experiment", "cache_dir")
@@ -381,12 +385,14 @@ def text_dump(html: str) -> str:
     return "\n".join(to_columns(html, format="html")["text"])
 
 
-def _run_model(model, pages, *, progress: bool, desc: str, text_mode: bool = False) -> tuple[list, list[float], list]:
+def _run_model(model, pages, *, progress: bool, desc: str, text_mode: bool = False,
+               scope: str | None = None) -> tuple[list, list[float], list]:
     """Classify every page: extracted texts, ms per page (NaN on failure), paragraph frames.
 
     ``text_mode`` classifies each page's :func:`text_dump` instead of its HTML
-    (the dump is made before the clock starts).
+    (the dump is made before the clock starts); ``scope``, given, is passed to ``classify``.
     """
+    extra = {} if scope is None else {"scope": scope}
     texts, ms, frames = [], [], []
     bar = None
     if progress:
@@ -397,7 +403,7 @@ def _run_model(model, pages, *, progress: bool, desc: str, text_mode: bool = Fal
         try:
             document = text_dump(page.html) if text_mode else page.html
             start = time.perf_counter()
-            frame = model.classify(document, format="text" if text_mode else "html")
+            frame = model.classify(document, format="text" if text_mode else "html", **extra)
         except Exception as exc:  # one bad page must not end a long evaluation
             log.warning("chromesift failed on %s: %s: %s", page.id, type(exc).__name__, exc)
             texts.append("")
@@ -687,6 +693,9 @@ def run_evaluation(config: EvaluationConfig, *, model=None, fit: HeldOutFit | No
     """
     if config.split not in SPLITS:
         raise UserError(f"unknown split {config.split!r} (known: {', '.join(SPLITS)})")
+    from chromesift.runtime.core import check_scope
+
+    check_scope(None, config.scope)  # (an unknown scope, before any work)
     from chromesift.data.corpus import dataset_path, iter_pages
 
     data_dir, datasets = resolve_datasets(config)
@@ -703,6 +712,8 @@ def run_evaluation(config: EvaluationConfig, *, model=None, fit: HeldOutFit | No
     corpus = {ds: {"file": path.name, "sha256": sha256_file(path)} for ds, path in files.items()}
     if config.include_model and config.split == "whole" and model is None:
         model = load_bundle(config.model, trusted=config.trust)
+    if config.include_model and config.split == "whole":
+        check_scope(model, config.scope)
     in_sample: list[str] = []
     if config.include_model and config.split == "whole":
         metadata = getattr(model, "metadata", None) or {}
@@ -746,6 +757,7 @@ def run_evaluation(config: EvaluationConfig, *, model=None, fit: HeldOutFit | No
             "git_commit": git_commit(short=True) or None,
             "n_boot": config.n_boot,
             "random_state": config.random_state,
+            "scope": config.scope,
         },
         "extractors": extractors,
         "datasets": {},
@@ -780,11 +792,14 @@ def run_evaluation(config: EvaluationConfig, *, model=None, fit: HeldOutFit | No
             if config.include_model:
                 ds_model = model if trainer is None else trainer(ds)
                 if trainer is not None:
+                    check_scope(ds_model, config.scope)
+                if trainer is not None:
                     # the fold's probability map, so its scores can be recovered from predictions.parquet
                     results["meta"].setdefault("calibration_maps", {})[ds] = _calibration_map(ds_model)
                     # and its decision threshold, so its decisions can be made again (evaluate.rescore)
                     results["meta"].setdefault("thresholds", {})[ds] = float(ds_model.threshold)
-                texts, ms, frames = _run_model(ds_model, pages, progress=config.progress, desc=f"{SELF} {ds}")
+                texts, ms, frames = _run_model(ds_model, pages, progress=config.progress, desc=f"{SELF} {ds}",
+                                               scope=config.scope)
                 outputs[SELF] = (texts, ms, sum(1 for m in ms if m != m))
                 rows = _paragraph_rows(frames, pages)
                 para_rows.append(rows)
@@ -796,7 +811,8 @@ def run_evaluation(config: EvaluationConfig, *, model=None, fit: HeldOutFit | No
                 del frames
                 if config.text_mode:
                     t_texts, t_ms, t_frames = _run_model(ds_model, pages, progress=config.progress,
-                                                         desc=f"{SELF_TEXT} {ds}", text_mode=True)
+                                                         desc=f"{SELF_TEXT} {ds}", text_mode=True,
+                                                         scope=config.scope)
                     outputs[SELF_TEXT] = (t_texts, t_ms, sum(1 for m in t_ms if m != m))
                     predictions.append(_prediction_frame(ds, "text", pages, t_frames))
                     del t_frames

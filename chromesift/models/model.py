@@ -22,7 +22,14 @@ import numpy as np
 from chromesift.data import schema
 from chromesift.data.page import to_columns, to_table
 from chromesift.data.util import chunked
-from chromesift.models.rules import content_mask, decide, headline_index, pick_threshold, roles, scope_convention
+from chromesift.models.rules import (
+    content_mask,
+    decide,
+    headline_index,
+    pick_threshold,
+    roles,
+    scope_convention,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
