@@ -793,7 +793,6 @@ def run_evaluation(config: EvaluationConfig, *, model=None, fit: HeldOutFit | No
                 ds_model = model if trainer is None else trainer(ds)
                 if trainer is not None:
                     check_scope(ds_model, config.scope)
-                if trainer is not None:
                     # the fold's probability map, so its scores can be recovered from predictions.parquet
                     results["meta"].setdefault("calibration_maps", {})[ds] = _calibration_map(ds_model)
                     # and its decision threshold, so its decisions can be made again (evaluate.rescore)

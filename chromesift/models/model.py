@@ -52,6 +52,12 @@ def _concat_columns(pages: list[dict[str, list]]) -> tuple[dict, np.ndarray]:
     return cols, np.repeat(np.arange(len(pages)), sizes)
 
 
+def _matrix_path(features, clf) -> bool:
+    """Whether the stages predict from one numpy feature matrix (no DataFrame): bundles of
+    chromesift 0.2 and later."""
+    return hasattr(features, "transform_columns") and hasattr(clf, "predict_proba_matrix")
+
+
 def _has_conventions(features) -> bool:
     """Whether a feature stage reads pages with a label convention (``k_convention``)."""
     check = getattr(features, "_with_convention", None)
@@ -161,7 +167,7 @@ class Model:
         if total == 0:
             return [np.zeros(0) for _ in pages]
         features, clf = self._stages()
-        fast = hasattr(features, "transform_columns") and hasattr(clf, "predict_proba_matrix")
+        fast = _matrix_path(features, clf)
         cols, doc = _concat_columns([c for c in pages if len(c["text"])])
         if convention is not None:
             # (a copy: the caller's columns stay as they are)
@@ -190,8 +196,7 @@ class Model:
         convention = scope_convention(scope)
         if convention is not None:
             features, clf = self._stages()
-            fast = hasattr(features, "transform_columns") and hasattr(clf, "predict_proba_matrix")
-            if not (fast and _has_conventions(features)):
+            if not (_matrix_path(features, clf) and _has_conventions(features)):
                 raise ValueError(f"scope {scope!r} needs a model trained with label conventions "
                                  "(chromesift's default training since 2026-12); this one was not")
         return convention
@@ -358,7 +363,7 @@ class Model:
             return res.assign(reasons=pd.Series([], dtype=object))
         features, clf = self._stages()
         n = len(scores)
-        if hasattr(features, "transform_columns") and hasattr(clf, "predict_proba_matrix"):
+        if _matrix_path(features, clf):
             M = np.asarray(features.transform_columns(cols, np.zeros(n, dtype=np.int64)), dtype=float)
             names = [str(c) for c in clf.feature_names_in_]
             score = clf.predict_proba_matrix
