@@ -35,6 +35,28 @@ def _private_trust_store(tmp_path_factory):
     mp.undo()
 
 
+@pytest.fixture(scope="session")
+def plain_bundle(tmp_path_factory, _private_trust_store) -> Path:
+    """A small bundle trained without label conventions (it cannot read with ``scope="all"``)."""
+    import pandas as pd
+    from sklearn.pipeline import Pipeline
+
+    from chromesift.data.html import parse_html
+    from chromesift.features import ParagraphFeatures
+    from chromesift.models.bundle import save_bundle
+    from chromesift.models.classifier import TwoStageClassifier
+
+    body = "".join(f"<p>Sentence {k} of the article, with a good many words in it.</p>" for k in range(4))
+    pages = [f"<html><body><nav><a href='/'>Home</a></nav><article>{body}</article>"
+             f"<footer>(c) {i}</footer></body></html>" for i in range(12)]
+    table = pd.concat([parse_html(p, doc_id=f"d{i}") for i, p in enumerate(pages)], ignore_index=True)
+    y = (table["text"].str.len() > 30).astype(float).to_numpy()
+    pipe = Pipeline([("features", ParagraphFeatures(neighbours=1, hash_buckets=3)),
+                     ("model", TwoStageClassifier(max_iter=5, stack_folds=2, calibrate=False,
+                                                  min_samples_leaf=3))]).fit(table, y)
+    return save_bundle(pipe, tmp_path_factory.mktemp("plain") / "plain", {"threshold": 0.5}, packed=True)
+
+
 @pytest.fixture
 def python_features():
     """``with python_features():`` computes features with the Python references of the feature

@@ -112,29 +112,8 @@ def test_unknown_scope_is_a_clear_error(model, seed_html, tmp_path):
     assert not out.exists()  # nothing written before the mistake was found
 
 
-def _plain_bundle(tmp_path: Path) -> Path:
-    """A small bundle trained without label conventions."""
-    import pandas as pd
-    from sklearn.pipeline import Pipeline
-
-    from chromesift.data.html import parse_html
-    from chromesift.features import ParagraphFeatures
-    from chromesift.models.bundle import save_bundle
-    from chromesift.models.classifier import TwoStageClassifier
-
-    body = "".join(f"<p>Sentence {k} of the article, with a good many words in it.</p>" for k in range(4))
-    pages = [f"<html><body><nav><a href='/'>Home</a></nav><article>{body}</article>"
-             f"<footer>(c) {i}</footer></body></html>" for i in range(12)]
-    table = pd.concat([parse_html(p, doc_id=f"d{i}") for i, p in enumerate(pages)], ignore_index=True)
-    y = (table["text"].str.len() > 30).astype(float).to_numpy()
-    pipe = Pipeline([("features", ParagraphFeatures(neighbours=1, hash_buckets=3)),
-                     ("model", TwoStageClassifier(max_iter=5, stack_folds=2, calibrate=False,
-                                                  min_samples_leaf=3))]).fit(table, y)
-    return save_bundle(pipe, tmp_path / "plain", {"threshold": 0.5}, packed=True)
-
-
-def test_a_model_without_conventions_refuses_scope_all(tmp_path, seed_html, capsys):
-    bundle = _plain_bundle(tmp_path)
+def test_a_model_without_conventions_refuses_scope_all(plain_bundle, tmp_path, seed_html, capsys):
+    bundle = plain_bundle
     plain = chromesift.load_model(bundle)
     assert plain.extract(seed_html, scope="article") == plain.extract(seed_html)
     with pytest.raises(ValueError, match="needs a model trained with label conventions"):

@@ -34,6 +34,15 @@ TEXT_PAGE = (
 )
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _sys_path_kept():
+    """Loading a pyfunc puts its copy of chromesift's code first on ``sys.path`` (MLflow's
+    code paths), where worker processes spawned by later tests would import it from: undo it."""
+    before = list(sys.path)
+    yield
+    sys.path[:] = before
+
+
 @pytest.fixture(scope="module")
 def model() -> chromesift.Model:
     return chromesift.load_model(DEFAULT_BUNDLE)
@@ -42,6 +51,20 @@ def model() -> chromesift.Model:
 @pytest.fixture(scope="module")
 def pages(shared_data) -> list[tuple[str, str]]:
     return [(p.id, p.html) for p in iter_pages(dataset_path(shared_data, "cleaneval"), 3)]
+
+
+@pytest.fixture(scope="module")
+def forum_page(shared_data, model) -> str:
+    """A wcxb forum or listing page that ``scope="all"`` reads differently from the default."""
+    pages = iter_pages(dataset_path(shared_data, "wcxb"), None)
+    for page in (p for p in pages if (p.meta or {}).get("page_type") in ("forum", "listing")):
+        if model.extract(page.html, scope="all") != model.extract(page.html):
+            return page.html
+    pytest.fail("scope='all' reads no forum or listing page of wcxb differently")
+
+
+def _scope_request(scope: str, html: str) -> bytes:
+    return json.dumps({"dataframe_records": [{"id": "f", "html": html}], "params": {"scope": scope}}).encode()
 
 
 def _check_rows(rows: list[dict], pages: list[tuple[str, str]], model) -> None:
@@ -88,6 +111,35 @@ def test_predict_frame_refuses_bad_requests(model, frame, message):
         serving.predict_frame(model, frame, serving.Limits(max_bytes=100, max_pages=2))
     assert info.value.error_code == ErrorCode.Name(INVALID_PARAMETER_VALUE)
     assert info.value.get_http_status_code() == 400
+
+
+def test_predict_frame_reads_with_a_scope(model, forum_page):
+    frame = pd.DataFrame({"id": ["f"], "html": [forum_page]})
+    everything = serving.predict_frame(model, frame, scope="all")["main_text"][0]
+    assert everything == model.extract(forum_page, scope="all")
+    assert everything != model.extract(forum_page)
+    assert serving.predict_frame(model, frame, scope="article")["main_text"][0] == model.extract(forum_page)
+
+
+def test_a_scope_the_model_cannot_read_with_is_a_bad_request(model, plain_bundle):
+    frame = pd.DataFrame({"id": ["a"], "html": ["<p>Some words of a page.</p>"]})
+    with pytest.raises(mlflow.exceptions.MlflowException, match="scope must be one of article, all, not 'page'") as info:
+        serving.predict_frame(model, frame, scope="page")
+    assert info.value.get_http_status_code() == 400
+    plain = chromesift.load_model(plain_bundle)
+    with pytest.raises(mlflow.exceptions.MlflowException, match="needs a model trained with label conventions") as info:
+        serving.predict_frame(plain, frame, scope="all")
+    assert info.value.get_http_status_code() == 400
+    # in the served model's worker: refused as the caller's mistake, and the worker serves on
+    workers = serving.PageWorkers(plain_bundle, True, serving.Limits(timeout=60))
+    try:
+        with pytest.raises(mlflow.exceptions.MlflowException, match="needs a model trained with label conventions") as info:
+            serving.predict_frame(None, frame, classify=workers, scope="all")
+        assert info.value.get_http_status_code() == 400
+        out = serving.predict_frame(None, frame, classify=workers, scope="article")
+        assert out["main_text"][0] == plain.extract("<p>Some words of a page.</p>")
+    finally:
+        workers.close()
 
 
 def test_limits_from_config_and_environment():
@@ -295,10 +347,10 @@ def test_logged_model_loads_and_predicts(logged_model, model, pages):
     _check_rows(loaded.predict(frame).to_dict(orient="records"), pages, model)
 
 
-def test_mlflow_models_serve(logged_model, model, pages, tmp_path):
+def test_mlflow_models_serve(logged_model, model, pages, forum_page, tmp_path):
     tracking, model_uri = logged_model
     port = _free_port()
-    limit = max(len(h.encode("utf-8")) for _, h in pages) + 1000
+    limit = max(len(h.encode("utf-8")) for h in [forum_page, *(h for _, h in pages)]) + 1000
     venv_bin = str(Path(sys.executable).parent)
     env = {
         **os.environ,
@@ -331,6 +383,15 @@ def test_mlflow_models_serve(logged_model, model, pages, tmp_path):
         status, body = _post(base + "/invocations", _records([{"id": pid, "html": h} for pid, h in pages]))
         assert status == 200, body
         _check_rows(json.loads(body)["predictions"], pages, model)
+
+        # the request's scope: all main content of a forum page, or a scope refused
+        status, body = _post(base + "/invocations", _scope_request("all", forum_page))
+        assert status == 200, body
+        assert json.loads(body)["predictions"][0]["main_text"] == model.extract(forum_page, scope="all")
+        status, body = _post(base + "/invocations", _scope_request("article", forum_page))
+        assert status == 200 and json.loads(body)["predictions"][0]["main_text"] == model.extract(forum_page)
+        status, body = _post(base + "/invocations", _scope_request("page", forum_page))
+        assert status == 400 and "scope must be one of article, all" in json.loads(body)["message"], body
 
         # malformed payloads: 4xx with a message, and the server goes on
         status, body = _post(base + "/invocations", b'{"dataframe_records": [{"id": "a", "html": ')

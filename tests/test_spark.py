@@ -240,3 +240,48 @@ def test_cli_parquet_and_its_errors(spark, model, pages, tmp_path):
         _cli(["--input", str(src), str(tmp_path / "x.warc.gz"), "--output", str(tmp_path / "o4")])
     with pytest.raises(UserError, match="not a chromesift bundle"):
         _cli(["--input", str(src), "--output", str(tmp_path / "o5"), "--model", str(tmp_path)])
+
+
+@pytest.fixture(scope="module")
+def forum_pages(shared_data, model) -> list[tuple[str, str]]:
+    """Two wcxb forum or listing pages that ``scope="all"`` reads differently from the default."""
+    found = []
+    pages = iter_pages(dataset_path(shared_data, "wcxb"), None)
+    for page in (p for p in pages if (p.meta or {}).get("page_type") in ("forum", "listing")):
+        if model.extract(page.html, scope="all") != model.extract(page.html):
+            found.append((page.id, page.html))
+            if len(found) == 2:
+                return found
+    pytest.fail("scope='all' reads fewer than two forum or listing pages of wcxb differently")
+
+
+def test_scope_all_on_spark_equals_the_library_call(spark, model, forum_pages, tmp_path):
+    from chromesift.runtime.spark import extract_dataframe
+
+    df = spark.createDataFrame(pd.DataFrame({"id": [i for i, _ in forum_pages], "html": [h for _, h in forum_pages]}))
+    got = extract_dataframe(df, scope="all").toPandas().set_index("id")
+    src = tmp_path / "forum.parquet"
+    pd.DataFrame({"id": [i for i, _ in forum_pages], "html": [h for _, h in forum_pages]}).to_parquet(src)
+    out = tmp_path / "forum-out.parquet"
+    assert _cli(["--input", str(src), "--output", str(out), "--scope", "all"]) == 0
+    from_cli = pd.read_parquet(out).set_index("id")
+    for pid, html in forum_pages:
+        assert got.loc[pid, "main_text"] == chromesift.extract(html, scope="all", model=model)
+        assert got.loc[pid, "main_text"] != chromesift.extract(html, model=model)
+        assert from_cli.loc[pid, "main_text"] == got.loc[pid, "main_text"]
+
+
+def test_a_scope_the_model_cannot_read_with_is_refused_on_the_driver(spark, plain_bundle, tmp_path):
+    from chromesift.runtime.spark import extract_dataframe
+
+    df = spark.createDataFrame(pd.DataFrame({"id": ["a"], "html": ["<p>x</p>"]}))
+    with pytest.raises(ValueError, match="scope must be one of article, all, not 'page'"):
+        extract_dataframe(df, scope="page")
+    with pytest.raises(ValueError, match="needs a model trained with label conventions"):
+        extract_dataframe(df, model_path=plain_bundle, scope="all")
+    extract_dataframe(df, model_path=plain_bundle, scope="article")  # no model needed to say yes
+    src = tmp_path / "one.parquet"
+    pd.DataFrame({"id": ["a"], "html": ["<p>x</p>"]}).to_parquet(src)
+    with pytest.raises(UserError, match="needs a model trained with label conventions"):
+        _cli(["--input", str(src), "--output", str(tmp_path / "o"), "--model", str(plain_bundle), "--scope", "all"])
+    assert not (tmp_path / "o").exists()  # refused before anything was written

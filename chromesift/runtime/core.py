@@ -467,8 +467,9 @@ def _columns_chunk(model: Any, pages: Sequence[Page], chunk: list[int], out: lis
             out[i] = failed_record(pages[i], _describe(exc))
 
 
-def records_setup(bundle: Path | None, trusted: bool | str = False) -> Callable[[Sequence[Page]], list[dict]]:
-    """In a worker process: load a bundle once; the handler classifies a list of pages into records.
+def records_setup(bundle: Path | None, trusted: bool | str = False) -> Callable[[Any], list[dict] | Refused]:
+    """In a worker process: load a bundle once; the handler (:func:`records_job`) classifies a
+    list of pages into records.
 
     The setup of HTTP serving's workers (:class:`chromesift.runtime.pool.WorkerSet`); it
     imports no MLflow, so a worker starts with what classifying needs.
@@ -486,7 +487,29 @@ def records_setup(bundle: Path | None, trusted: bool | str = False) -> Callable[
     model = chromesift.load_model(bundle, trusted=trusted)
     contextlib.ExitStack().enter_context(one_thread())  # held for the worker's life
     warm_up(model)
-    return functools.partial(page_records, model, max_bytes=None)
+    return functools.partial(records_job, model)
+
+
+@dataclass(frozen=True)
+class Refused:
+    """What a worker answers to a job it will not run because the caller asked for something
+    the model cannot do (the reason), as opposed to a job that failed."""
+
+    reason: str
+
+
+def records_job(model: PageModel, job: list[Page] | tuple[list[Page], str | None]) -> list[dict] | Refused:
+    """A serving worker's job: its pages' records, or :class:`Refused`.
+
+    ``job`` is a list of pages, or ``(pages, scope)`` to read them with a scope (as for
+    :func:`page_records`); a scope the model cannot read with is refused before any page.
+    """
+    pages, scope = (job, None) if isinstance(job, list) else job
+    try:
+        check_scope(model, scope)
+    except UserError as exc:
+        return Refused(str(exc))
+    return page_records(model, pages, max_bytes=None, scope=scope)
 
 
 def warm_up(model: PageModel) -> None:

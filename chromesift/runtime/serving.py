@@ -6,6 +6,11 @@ optional ``id``. A row may fill either; ``html`` wins when both are set. Output:
 per page with ``id`` (when given), ``main_text`` and ``paragraphs``, a JSON list of
 ``{"text", "is_content", "probability"}`` (as in the batch CLI's records).
 
+A request may set the parameter ``scope`` (``"article"``, the default, or ``"all"``: all main
+content, forum posts and listings included, as :func:`chromesift.extract` reads with
+``scope``): ``{"dataframe_split": {...}, "params": {"scope": "all"}}``. A scope the model
+cannot read with is refused with HTTP 400.
+
 The logged model holds the bundle folder as an artifact, the chromesift source as code
 (so the serving environment needs only the pinned requirements), and the entry point as
 *model code* (no pickled Python object). A request with a page over the size limit, too
@@ -56,10 +61,19 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.protos.databricks_pb2 import DEADLINE_EXCEEDED, INTERNAL_ERROR, TEMPORARILY_UNAVAILABLE
-from mlflow.types import ColSpec, Schema
+from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 
 from chromesift.errors import ChromesiftError
-from chromesift.runtime.core import Page, bundle_trust, page_records, page_size, records_setup
+from chromesift.models.rules import SCOPES
+from chromesift.runtime.core import (
+    Page,
+    Refused,
+    bundle_trust,
+    check_scope,
+    page_records,
+    page_size,
+    records_setup,
+)
 from chromesift.runtime.pool import Failure, WorkerSet, WorkerStartError
 
 #: Default size cap of one page of a request, in bytes (UTF-8): a page over it refuses the
@@ -177,9 +191,18 @@ def output_schema() -> Schema:
     ])
 
 
+#: The scope a request reads its pages with when it sets none.
+DEFAULT_SCOPE = "article"
+
+
+def params_schema() -> ParamSchema:
+    """The request parameters: ``scope`` (default :data:`DEFAULT_SCOPE`)."""
+    return ParamSchema([ParamSpec("scope", "string", DEFAULT_SCOPE)])
+
+
 def signature() -> ModelSignature:
     """The pyfunc's signature."""
-    return ModelSignature(inputs=input_schema(), outputs=output_schema())
+    return ModelSignature(inputs=input_schema(), outputs=output_schema(), params=params_schema())
 
 
 def input_example() -> pd.DataFrame:
@@ -196,7 +219,8 @@ def predict_frame(
     model_input: pd.DataFrame,
     limits: Limits | None = None,
     *,
-    classify: Callable[[Sequence[Page]], list[dict]] | None = None,
+    classify: Callable[..., list[dict]] | None = None,
+    scope: str | None = None,
 ) -> pd.DataFrame:
     """Classify the pages of a request frame; the pyfunc's ``predict`` without MLflow's wrapping.
 
@@ -210,7 +234,11 @@ def predict_frame(
         Size and count limits (default: :data:`SERVE_MAX_PAGE_BYTES`, :data:`SERVE_MAX_PAGES`).
     classify
         Turns the request's pages into their records (default: in this process with
-        ``model``; the served model passes its :class:`PageWorkers`).
+        ``model``; the served model passes its :class:`PageWorkers`). Called with
+        ``scope=`` as well when ``scope`` is set.
+    scope
+        ``"article"`` or ``"all"`` (None: the model's own reading), as for
+        :func:`chromesift.extract`.
 
     Returns
     -------
@@ -222,9 +250,16 @@ def predict_frame(
     mlflow.exceptions.MlflowException
         ``INVALID_PARAMETER_VALUE`` (HTTP 400) for input that is not a DataFrame, has
         too many rows, a row without a page, a page over the size limit, or a page the
-        parser rejects; the message names the row.
+        parser rejects (the message names the row), and for a scope the model cannot read with.
     """
     limits = limits or Limits()
+    if scope is not None and scope not in SCOPES:
+        raise _invalid(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
+    if scope is not None and classify is None:
+        try:
+            check_scope(model, scope)
+        except ChromesiftError as exc:
+            raise _invalid(str(exc)) from None
     if isinstance(model_input, dict):
         try:
             model_input = pd.DataFrame(model_input)
@@ -255,7 +290,10 @@ def predict_frame(
             raise _invalid(f"{where(i)}: page is {size} bytes, over the limit of {limits.max_bytes}")
         pages.append(page)
     # the cap above refused the request already: no per-page budget on top
-    records = classify(pages) if classify is not None else page_records(model, pages, max_bytes=None)
+    if classify is None:
+        records = page_records(model, pages, max_bytes=None, scope=scope)
+    else:
+        records = classify(pages) if scope is None else classify(pages, scope=scope)
     for i, rec in enumerate(records):
         if "error" in rec:
             raise _invalid(f"{where(i)}: cannot classify the page ({rec['error']})")
@@ -306,14 +344,18 @@ class PageWorkers:
             raise ChromesiftError(f"cannot load the bundle {bundle} in a worker process: "
                                   f"{exc.reason or exc}{_MAIN_HINT if exc.kind == 'exited' else ''}") from None
 
-    def __call__(self, pages: Sequence[Page]) -> list[dict]:
-        """The records of ``pages``, classified in a worker within :attr:`timeout` seconds."""
+    def __call__(self, pages: Sequence[Page], scope: str | None = None) -> list[dict]:
+        """The records of ``pages`` (read with ``scope``), classified in a worker within
+        :attr:`timeout` seconds."""
         timeout = self.timeout if math.isfinite(self.timeout) else None
+        job = list(pages) if scope is None else (list(pages), scope)
         try:
-            outcome = self._workers.run(list(pages), timeout=timeout)
+            outcome = self._workers.run(job, timeout=timeout)
         except WorkerStartError as exc:
             raise MlflowException(f"a worker process could not load the model: {exc.reason or exc}",
                                   error_code=INTERNAL_ERROR) from None
+        if isinstance(outcome, Refused):
+            raise _invalid(outcome.reason)
         if not isinstance(outcome, Failure):
             return outcome
         if outcome.kind == "timeout":
@@ -385,8 +427,11 @@ class ChromesiftPyfunc(mlflow.pyfunc.PythonModel):
         self.workers = PageWorkers(Path(context.artifacts["bundle"]), trusted, self.limits)
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
-        """Main text and paragraph labels of every page (see :func:`predict_frame`), in a worker."""
-        return predict_frame(None, model_input, self.limits, classify=self.workers)
+        """Main text and paragraph labels of every page (see :func:`predict_frame`), in a worker;
+        ``params`` may set ``scope``."""
+        scope = (params or {}).get("scope")
+        return predict_frame(None, model_input, self.limits, classify=self.workers,
+                             scope=None if scope in (None, DEFAULT_SCOPE) else scope)
 
 
 # --- logging and saving -------------------------------------------------------------------

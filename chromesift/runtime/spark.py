@@ -39,6 +39,7 @@ from chromesift.runtime.core import (
     MAX_PAGE_BYTES,
     Page,
     bundle_trust,
+    check_scope,
     one_thread,
     page_records,
 )
@@ -117,6 +118,7 @@ def classify_documents(
     format: str | None = None,
     max_bytes: int | None = MAX_PAGE_BYTES,
     batch_pages: int = BATCH_PAGES,
+    scope: str | None = None,
 ) -> list[tuple[str | None, list[dict] | None, str | None]]:
     """Classify a list of pages: ``(main_text, paragraphs, error)`` for each, in order.
 
@@ -135,6 +137,9 @@ def classify_documents(
         Size budget; a bigger page is not classified (None: no limit).
     batch_pages
         Pages predicted together.
+    scope
+        ``"article"`` or ``"all"`` (None: the model's own reading), as for
+        :func:`chromesift.extract`.
 
     Returns
     -------
@@ -146,7 +151,7 @@ def classify_documents(
     pages = [Page(i, doc, format) for i, doc in enumerate(documents)]
     return [
         (None, None, rec["error"]) if "error" in rec else (rec["text"], rec["paragraphs"], None)
-        for rec in page_records(model, pages, max_bytes=max_bytes, batch_pages=batch_pages)
+        for rec in page_records(model, pages, max_bytes=max_bytes, batch_pages=batch_pages, scope=scope)
     ]
 
 
@@ -161,6 +166,7 @@ class _Extractor:
     format: str | None
     max_bytes: int | None
     batch_pages: int
+    scope: str | None = None
 
     def bundle(self) -> Path | None:
         """The bundle folder on this executor: the shipped copy, else the given path."""
@@ -184,7 +190,7 @@ class _Extractor:
                     model = chromesift.load_model(self.bundle(), trusted=self.trusted)
                 results = classify_documents(
                     model, list(frame[self.html_col]), format=self.format,
-                    max_bytes=self.max_bytes, batch_pages=self.batch_pages,
+                    max_bytes=self.max_bytes, batch_pages=self.batch_pages, scope=self.scope,
                 )
                 text, paragraphs, error = zip(*results, strict=True) if results else ((), (), ())
                 yield frame.assign(main_text=list(text), paragraphs=list(paragraphs), error=list(error))
@@ -223,6 +229,7 @@ def extract_dataframe(
     batch_pages: int = BATCH_PAGES,
     ship_model: bool = True,
     trusted: bool | str = False,
+    scope: str | None = None,
 ) -> DataFrame:
     """Add ``main_text``, ``paragraphs`` and ``error`` columns to a DataFrame of pages.
 
@@ -252,6 +259,10 @@ def extract_dataframe(
     trusted
         True, or the bundle's sha256, to unpickle a bundle that is neither shipped
         nor written on this machine (see :func:`chromesift.load_model`).
+    scope
+        ``"article"`` (an article's body alone) or ``"all"`` (all the main content of an
+        HTML page: forum posts, listings); None: the model's own reading, ``"article"`` for
+        chromesift's models. Checked here, on the driver.
 
     Returns
     -------
@@ -264,8 +275,8 @@ def extract_dataframe(
     Raises
     ------
     ValueError
-        For a missing ``html_col``, a column name that the output would repeat, or a
-        format other than html/text/None.
+        For a missing ``html_col``, a column name that the output would repeat, a
+        format other than html/text/None, or a scope the model cannot read with.
     chromesift.errors.BundleError
         When the bundle is missing, altered, made with another scikit-learn, or not
         trusted (:func:`chromesift.runtime.core.bundle_trust`).
@@ -288,6 +299,11 @@ def extract_dataframe(
         raise ValueError(f"format must be 'html', 'text' or None, not {format!r}")
     folder = Path(model_path) if model_path is not None else DEFAULT_BUNDLE
     trust = bundle_trust(folder, trusted)  # fail here, not in every task
+    if scope is not None:
+        try:
+            check_scope(_scope_model(folder, trust, scope), scope)
+        except UserError as exc:
+            raise ValueError(str(exc)) from None
     shipped = _ship(df.sparkSession, folder) if ship_model else None
     func = _Extractor(
         html_col=html_col,
@@ -297,9 +313,22 @@ def extract_dataframe(
         format=format,
         max_bytes=max_bytes,
         batch_pages=batch_pages,
+        scope=scope,
     )
     with _quiet_pandas3():
         return df.mapInPandas(func, output_schema(df.schema))
+
+
+def _scope_model(folder: Path, trust: bool | str, scope: str) -> Any:
+    """The model :func:`check_scope` asks whether it reads with ``scope``: none for a scope
+    that needs nothing of the model (so the driver loads a bundle only for ``"all"``)."""
+    from chromesift.models.rules import scope_convention
+
+    if scope_convention(scope) is None:  # raises ValueError for an unknown scope
+        return None
+    import chromesift
+
+    return chromesift.load_model(folder, trusted=trust)
 
 
 # --- WARC input -----------------------------------------------------------------------------
@@ -421,6 +450,7 @@ class SparkExtractConfig:
     keep_html: bool = False
     overwrite: bool = False
     trust: bool = False
+    scope: str | None = None
     conf: dict[str, str] = field(default_factory=dict)
 
 
@@ -526,7 +556,7 @@ def run_spark_extract(config: SparkExtractConfig) -> SparkExtractSummary:
                 df = df.repartition(2 * cores)
         try:
             out = extract_dataframe(df, column, config.model, format=fmt, max_bytes=config.max_bytes,
-                                    trusted=config.trust)
+                                    trusted=config.trust, scope=config.scope)
         except (BundleError, ValueError) as exc:
             raise UserError(str(exc)) from None
         if "read_error" in out.columns:
