@@ -126,6 +126,8 @@ def test_a_scope_the_model_cannot_read_with_is_a_bad_request(model, plain_bundle
     with pytest.raises(mlflow.exceptions.MlflowException, match="scope must be one of article, all, not 'page'") as info:
         serving.predict_frame(model, frame, scope="page")
     assert info.value.get_http_status_code() == 400
+    with pytest.raises(mlflow.exceptions.MlflowException, match=r"scope must be one of article, all, not \['all'\]"):
+        serving.predict_frame(model, frame, scope=["all"])
     plain = chromesift.load_model(plain_bundle)
     with pytest.raises(mlflow.exceptions.MlflowException, match="needs a model trained with label conventions") as info:
         serving.predict_frame(plain, frame, scope="all")

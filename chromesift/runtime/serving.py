@@ -253,7 +253,7 @@ def predict_frame(
         parser rejects (the message names the row), and for a scope the model cannot read with.
     """
     limits = limits or Limits()
-    if scope is not None and scope not in SCOPES:
+    if scope is not None and (not isinstance(scope, str) or scope not in SCOPES):
         raise _invalid(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
     if scope is not None and classify is None:
         try:
