@@ -49,6 +49,8 @@ def test_scope_names_map_to_conventions():
     assert set(SCOPES) == {"article", "all"}
     with pytest.raises(ValueError, match="scope must be one of article, all, not 'page'"):
         scope_convention("page")
+    with pytest.raises(ValueError, match=r"scope must be one of article, all, not \['all'\]"):
+        scope_convention(["all"])  # not a string: refused, not a TypeError
 
 
 def test_a_calls_convention_replaces_the_default_but_not_a_corpus_or_plain_text():

@@ -712,10 +712,9 @@ def run_evaluation(config: EvaluationConfig, *, model=None, fit: HeldOutFit | No
     corpus = {ds: {"file": path.name, "sha256": sha256_file(path)} for ds, path in files.items()}
     if config.include_model and config.split == "whole" and model is None:
         model = load_bundle(config.model, trusted=config.trust)
-    if config.include_model and config.split == "whole":
-        check_scope(model, config.scope)
     in_sample: list[str] = []
     if config.include_model and config.split == "whole":
+        check_scope(model, config.scope)
         metadata = getattr(model, "metadata", None) or {}
         in_sample = in_sample_datasets(metadata, {ds: c["sha256"] for ds, c in corpus.items()})
         if in_sample and not config.in_sample:

@@ -217,10 +217,10 @@ def scope_convention(scope: str | None) -> float | None:
     Raises
     ------
     ValueError
-        For a scope not in :data:`SCOPES`.
+        For a scope not in :data:`SCOPES` (or not a string).
     """
     if scope is None:
         return None
-    if scope not in SCOPES:
+    if not isinstance(scope, str) or scope not in SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
     return SCOPES[scope]

@@ -64,7 +64,6 @@ from mlflow.protos.databricks_pb2 import DEADLINE_EXCEEDED, INTERNAL_ERROR, TEMP
 from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 
 from chromesift.errors import ChromesiftError
-from chromesift.models.rules import SCOPES
 from chromesift.runtime.core import (
     Page,
     Refused,
@@ -234,8 +233,8 @@ def predict_frame(
         Size and count limits (default: :data:`SERVE_MAX_PAGE_BYTES`, :data:`SERVE_MAX_PAGES`).
     classify
         Turns the request's pages into their records (default: in this process with
-        ``model``; the served model passes its :class:`PageWorkers`). Called with
-        ``scope=`` as well when ``scope`` is set.
+        ``model``; the served model passes its :class:`PageWorkers`), called as
+        ``classify(pages, scope=scope)``.
     scope
         ``"article"`` or ``"all"`` (None: the model's own reading), as for
         :func:`chromesift.extract`.
@@ -253,13 +252,11 @@ def predict_frame(
         parser rejects (the message names the row), and for a scope the model cannot read with.
     """
     limits = limits or Limits()
-    if scope is not None and (not isinstance(scope, str) or scope not in SCOPES):
-        raise _invalid(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
-    if scope is not None and classify is None:
-        try:
-            check_scope(model, scope)
-        except ChromesiftError as exc:
-            raise _invalid(str(exc)) from None
+    try:
+        # the scope's name here; whether the model reads with it, here or in the worker
+        check_scope(model if classify is None else None, scope)
+    except ChromesiftError as exc:
+        raise _invalid(str(exc)) from None
     if isinstance(model_input, dict):
         try:
             model_input = pd.DataFrame(model_input)
@@ -293,7 +290,7 @@ def predict_frame(
     if classify is None:
         records = page_records(model, pages, max_bytes=None, scope=scope)
     else:
-        records = classify(pages) if scope is None else classify(pages, scope=scope)
+        records = classify(pages, scope=scope)
     for i, rec in enumerate(records):
         if "error" in rec:
             raise _invalid(f"{where(i)}: cannot classify the page ({rec['error']})")
@@ -429,9 +426,8 @@ class ChromesiftPyfunc(mlflow.pyfunc.PythonModel):
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         """Main text and paragraph labels of every page (see :func:`predict_frame`), in a worker;
         ``params`` may set ``scope``."""
-        scope = (params or {}).get("scope")
         return predict_frame(None, model_input, self.limits, classify=self.workers,
-                             scope=None if scope in (None, DEFAULT_SCOPE) else scope)
+                             scope=(params or {}).get("scope"))
 
 
 # --- logging and saving -------------------------------------------------------------------
