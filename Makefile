@@ -8,6 +8,7 @@ export OMP_NUM_THREADS ?= 1
 .PHONY: train test data lint bench evaluate clean serve spark
 
 $(VENV)/.installed: pyproject.toml setup.py chromesift/models/_forest.c chromesift/data/_walk.pyx \
+		chromesift/data/_walk_core.pxi chromesift/data/_lexbor.pyx \
 		chromesift/features/_text.pyx chromesift/models/_context.pyx
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip

@@ -8,12 +8,16 @@ its Python reference (named below) runs the reference, which gives the same numb
 - ``chromesift.data._walk`` (Cython, against lxml's C API): the paragraph walk of the HTML
   parser. Built only where Cython and lxml can be imported at build time (pyproject.toml's
   build requirements bring both) (:mod:`chromesift.data.walk_kernels`).
+- ``chromesift.data._lexbor`` (Cython, no headers): the same walk over lexbor's tree, with
+  lexbor's functions looked up at run time in selectolax's module (``dlopen``/``dlsym``, so
+  POSIX only). Without it, or without selectolax, pages are read with lxml
+  (:mod:`chromesift.data.lexbor`).
 - ``chromesift.features._text`` (Cython): the per-word and per-row loops of the feature
   computation (:mod:`chromesift.features.text_kernels`).
 - ``chromesift.models._context`` (Cython): the context stage of the classifier
   (:mod:`chromesift.models.context`).
 
-The last two are built only where Cython can be imported at build time.
+The last three are built only where Cython can be imported at build time.
 """
 
 import sys
@@ -52,6 +56,7 @@ else:
         [
             Extension(name, [source], extra_compile_args=no_fma, optional=True)
             for name, source in (
+                ("chromesift.data._lexbor", "chromesift/data/_lexbor.pyx"),
                 ("chromesift.features._text", "chromesift/features/_text.pyx"),
                 ("chromesift.models._context", "chromesift/models/_context.pyx"),
             )

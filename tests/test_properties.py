@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import chromesift
-from chromesift.data import parse_html, parse_text, schema
+from chromesift.data import lexbor, parse_html, parse_text, schema
 from chromesift.data.sniff import DecodeError, check_text_bytes
 
 #: seeded and without an example database, so a run is repeatable and writes nothing
@@ -210,8 +210,12 @@ def test_separators_keep_words_apart(pieces):
     # whitespace, <br> and block boundaries separate words; the whitespace-blind
     # comparison above cannot see two words glued together, this one can
     page = "".join(word + sep for word, sep in pieces)
-    paragraphs = parse_html(page)["text"].tolist()
+    with lexbor.using("lxml"):
+        paragraphs = parse_html(page)["text"].tolist()
     assert " ".join(paragraphs).split() == [word for word, _ in pieces]
+    if lexbor.PARSER == "lexbor" and all(sep != "<td>" for _, sep in pieces):
+        # (HTML5 drops a <td> outside a table, as browsers do: the words meet there)
+        assert " ".join(parse_html(page)["text"].tolist()).split() == [word for word, _ in pieces]
 
 
 def test_visible_text_definition_on_a_known_page():

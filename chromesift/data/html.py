@@ -7,6 +7,9 @@ The walk is iterative (lxml's ``iterwalk``), so nesting depth never
 exhausts the Python stack. The walk and its helpers are the kernels of
 :mod:`chromesift.data.walk_kernels`: in C over libxml2's tree where the optional
 extension :mod:`chromesift.data._walk` is built, else in Python (the same results).
+
+The page is parsed by lexbor where :mod:`chromesift.data.lexbor` can have it (the same walk,
+in C over lexbor's tree: :mod:`chromesift.data._lexbor`), else by libxml2 through lxml.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from lxml import etree
 
-from chromesift.data import limits, schema, walk_kernels
+from chromesift.data import lexbor, limits, schema, walk_kernels
 from chromesift.data.sniff import DecodeError, bom_encoding, check_text_bytes, utf16_encoding  # noqa: F401 (DecodeError: its first home was here)
 from chromesift.data.text import fix_surrogates
 from chromesift.data.vocab import (
@@ -228,12 +231,20 @@ def _parse_tree(text: str, data: bytes | None = None):
 
     ``data`` is ``text`` as UTF-8 when the caller has it already (:func:`_decode`).
     """
-    parser = _parser()
+    data = _page_bytes(text, data)
+    return None if data is None else _lxml_root(_bound_attributes(data)[0])
+
+
+def _page_bytes(text: str, data: bytes | None) -> bytes | None:
+    """The page as UTF-8 (``data`` where the caller has it), None when it is blank."""
     if data is None:
         data = text.encode("utf-8", errors="replace")
-    if not data.strip():
-        return None
-    data = _bound_attributes(data)
+    return data if data.strip() else None
+
+
+def _lxml_root(data: bytes):
+    """libxml2's tree of the (attribute-bounded) bytes, None where it cannot make one."""
+    parser = _parser()
     try:
         root = etree.fromstring(data, parser)
         # each parse starts a new error log, so this sees this page's errors only
@@ -246,6 +257,30 @@ def _parse_tree(text: str, data: bytes | None = None):
         return None
 
 
+class _LxmlPage:
+    """A page parsed by libxml2, read as :class:`chromesift.data._lexbor.Document` reads one."""
+
+    __slots__ = ("root",)
+
+    def __init__(self, root) -> None:
+        self.root = root
+
+    def text_of_first(self, name: str) -> str | None:
+        el = walk_kernels.first_descendant(self.root, name)  # root.find(".//" + name)
+        return None if el is None else "".join(el.itertext())
+
+    def has(self, name: str) -> bool:
+        return walk_kernels.first_descendant(self.root, name) is not None
+
+    def walk(self, cols: dict[str, list], *args):
+        return walk_kernels.walk(self.root, cols, *args)
+
+
+def _lxml_page(data: bytes) -> _LxmlPage | None:
+    root = _lxml_root(data)
+    return None if root is None else _LxmlPage(root)
+
+
 #: a page whose visible paragraphs hold fewer characters than this is read again with the
 #: text of its :data:`COPY_TAGS` (a page rendered by a script often keeps a copy there)
 COPY_MIN_CHARS = 200
@@ -255,20 +290,21 @@ COPY_TAGS = frozenset({"noscript", "template"})
 MAX_ATTRIBUTES = 256
 
 
-def _bound_attributes(data: bytes) -> bytes:
+def _bound_attributes(data: bytes) -> tuple[bytes, int]:
     """``data`` with every start tag cut to its first :data:`MAX_ATTRIBUTES` attributes, on
-    the bytes before parsing, so that the parser never meets a quadratic element; a page of
-    more start tags than :func:`~chromesift.data.limits.max_tags` is refused here too."""
+    the bytes before parsing, so that the parser never meets a quadratic element, and the
+    number of its start tags; a page of more start tags than
+    :func:`~chromesift.data.limits.max_tags` is refused here too."""
     tags, spans = walk_kernels.scan_tags(data, MAX_ATTRIBUTES)
     limits.check_tags(tags)
     if not spans:
-        return data
+        return data, tags
     out, pos = [], 0
     for _start, cut, end in spans:
         out.append(data[pos:cut])
         pos = end
     out.append(data[pos:])
-    return b"".join(out)
+    return b"".join(out), tags
 
 
 def _flatten_deep(data: bytes, limit: int) -> bytes:
@@ -366,29 +402,35 @@ def parse_html_columns(page: str | bytes) -> tuple[dict[str, list], Decoded]:
     :func:`parse_html` wraps in a DataFrame and what the prediction fast path reads.
     """
     decoded, data = _decode(page)
-    root = _parse_tree(decoded.text, data)
-    del data  # the page's bytes: not needed past the parse
+    data = _page_bytes(decoded.text, data)
+    tree = None
+    if data is not None:
+        data, tags = _bound_attributes(data)
+        # the parser chromesift.data.lexbor chooses for the page: lexbor's Document or libxml2's
+        tree = lexbor.document(data) if lexbor.parser_for(tags) == "lexbor" else _lxml_page(data)
     cols: dict[str, list] = {c: [] for c in schema.COLUMNS if c != "doc_id"}
     title = ""
-    if root is not None:
-        t = walk_kernels.first_descendant(root, "title")  # root.find(".//title")
-        if t is not None:
-            title = _WS.sub(" ", "".join(t.itertext())).strip()
-        ranges = _walk(root, cols)
-        if sum(map(len, cols["text"])) < COPY_MIN_CHARS and (
-            walk_kernels.first_descendant(root, "noscript") is not None
-            or walk_kernels.first_descendant(root, "template") is not None
-        ):
+    ranges = []
+    if tree is not None:
+        ranges = tree.walk(cols, *_walk_args(SKIP_TAGS))
+        if sum(map(len, cols["text"])) < COPY_MIN_CHARS and (tree.has("noscript") or tree.has("template")):
             # next to nothing visible: a page that renders its text from a script often keeps
             # a copy in <noscript> or <template>; read those too and keep the fuller reading
-            again: dict[str, list] = {c: [] for c in cols}
-            ranges_again = _walk(root, again, SKIP_TAGS - COPY_TAGS)
-            if sum(map(len, again["text"])) > sum(map(len, cols["text"])):
-                cols, ranges = again, ranges_again
+            if not isinstance(tree, _LxmlPage) and tree.has("template"):
+                # lexbor keeps a template's content out of the tree: such a page is read with lxml
+                tree = _lxml_page(data)
+                cols = {c: [] for c in cols}
+                ranges = tree.walk(cols, *_walk_args(SKIP_TAGS)) if tree is not None else []
+            if tree is not None:
+                again: dict[str, list] = {c: [] for c in cols}
+                ranges_again = tree.walk(again, *_walk_args(SKIP_TAGS - COPY_TAGS))
+                if sum(map(len, again["text"])) > sum(map(len, cols["text"])):
+                    cols, ranges = again, ranges_again
+        if tree is not None:
+            title = _WS.sub(" ", tree.text_of_first("title") or "").strip()
         # free the tree here, not in the caller's frame (where a profile would charge it)
-        del root, t
-    else:
-        ranges = []
+        del tree
+    del data  # the page's bytes
     texts = cols["text"]
     n = len(texts)
     limits.check_paragraphs(n)
@@ -431,18 +473,10 @@ def _walk(root, cols: dict[str, list], skip_tags: frozenset = SKIP_TAGS) -> list
     elements close (inner before outer). The walk of :mod:`chromesift.data.walk_kernels`,
     with this parser's vocabularies.
     """
-    return walk_kernels.walk(
-        root,
-        cols,
-        _FLAG_NAMES,
-        skip_tags,
-        BLOCK_TAGS,
-        FLAG_TAGS,
-        ROLE_FLAGS,
-        _HIDDEN_STYLE.search,
-        _tokens,
-        _TOKEN_CACHE,
-        MAX_ANCESTOR_ATTRS,
-        MAX_PATH_TAGS,
-        _TOKEN_CACHE_MAX,
-    )
+    return walk_kernels.walk(root, cols, *_walk_args(skip_tags))
+
+
+def _walk_args(skip_tags: frozenset) -> tuple:
+    """The walk's vocabularies, after the root (lxml) and the columns: the same for either parser."""
+    return (_FLAG_NAMES, skip_tags, BLOCK_TAGS, FLAG_TAGS, ROLE_FLAGS, _HIDDEN_STYLE.search, _tokens,
+            _TOKEN_CACHE, MAX_ANCESTOR_ATTRS, MAX_PATH_TAGS, _TOKEN_CACHE_MAX)

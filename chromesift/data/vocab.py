@@ -8,6 +8,9 @@ SKIP_TAGS = frozenset(
         "script", "style", "noscript", "template", "svg", "math", "head", "iframe",
         "object", "embed", "canvas", "select", "option", "datalist", "textarea",
         "video", "audio", "map", "frameset", "noembed",
+        # never shown in the page: the HTML5 parser puts a <title> met after the head's end
+        # (an unknown tag in the head ends it) into the body, where it is no paragraph either
+        "title",
     }
 )
 
