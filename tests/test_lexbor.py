@@ -196,3 +196,24 @@ def test_bind_refuses_a_module_that_is_not_loaded(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert "refused:" in out.stdout and "is not loaded" in out.stdout
     assert len(_lexbor.FUNCTIONS) == 14
+
+
+@needs_lexbor
+def test_threads_parse_alike(seed_html):
+    # the parse runs without the GIL: pages parsed side by side in threads read as one by one
+    from concurrent.futures import ThreadPoolExecutor
+
+    pages = [seed_html, *WELL_FORMED.values()] * 4
+    expected = [html.parse_html_columns(p)[0] for p in pages]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda p: html.parse_html_columns(p)[0], pages))
+    assert got == expected
+
+
+@needs_lexbor
+def test_a_declared_charset_does_not_change_the_reading():
+    # the parsers get the page as UTF-8, whatever its <meta> says (decode() chose already)
+    page = ('<html><head><meta charset="iso-8859-1"></head>'
+            "<body><p>Über die Straße, 東京 und ελληνικά.</p></body></html>")
+    a, b = both(page)
+    assert b["text"] == a["text"] == ["Über die Straße, 東京 und ελληνικά."]
