@@ -217,3 +217,17 @@ def test_a_declared_charset_does_not_change_the_reading():
             "<body><p>Über die Straße, 東京 und ελληνικά.</p></body></html>")
     a, b = both(page)
     assert b["text"] == a["text"] == ["Über die Straße, 東京 und ελληνικά."]
+
+
+def test_training_tables_are_read_with_lxml():
+    # the shipped model learned from libxml2's paragraphs, and `make train` reproduces it
+    from chromesift.data import build, corpus
+
+    assert build.TABLE_PARSER == "lxml"
+    page = corpus.Page(id="t/1", dataset="t", url="https://t.example/1", lang="en",
+                       html=body("<table><tr><td>" + "A cell of text. " * 8 + "</td></tr></table>"),
+                       text="A cell of text. " * 8)
+    frame, _ = build.label_one(page)
+    assert frame["path"].tolist() == ["html/body/table/tr/td"]  # libxml2's tree: no <tbody>
+    with pytest.raises(ValueError, match="parser must be None or 'lxml'"):
+        html.parse_html(page.html, parser="html5lib")

@@ -36,9 +36,15 @@ class BuildConfig:
     progress: bool = True
 
 
+#: the parser of the training tables: libxml2's paragraphs, which the shipped model learned
+#: from. Tables of lexbor's paragraphs scored worse held out (docs/findings.md, "Training
+#: tables read by lexbor"), while lexbor's paragraphs at prediction scored as well or better.
+TABLE_PARSER = "lxml"
+
+
 def label_one(page: corpus.Page) -> tuple[pd.DataFrame, dict]:
     """Parse and label one corpus page; returns its table and its stats row."""
-    frame = parse_html(page.html, doc_id=page.id)
+    frame = parse_html(page.html, doc_id=page.id, parser=TABLE_PARSER)
     labels = label_page(frame, page.text, page.with_, page.without)
     frame["dataset"] = page.dataset
     frame["site"] = page.site

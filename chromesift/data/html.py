@@ -371,7 +371,7 @@ def _tokens(value: str) -> tuple[str, ...]:
     return toks
 
 
-def parse_html(page: str | bytes, *, doc_id: str = "page") -> pd.DataFrame:
+def parse_html(page: str | bytes, *, doc_id: str = "page", parser: str | None = None) -> pd.DataFrame:
     """Turn an HTML page into the paragraph table.
 
     Parameters
@@ -380,6 +380,8 @@ def parse_html(page: str | bytes, *, doc_id: str = "page") -> pd.DataFrame:
         The page, as text or bytes (bytes are decoded by :func:`decode`).
     doc_id
         Identifier written into the ``doc_id`` column.
+    parser
+        "lxml" to parse with libxml2 whatever :mod:`chromesift.data.lexbor` chooses (None).
 
     Returns
     -------
@@ -388,26 +390,30 @@ def parse_html(page: str | bytes, *, doc_id: str = "page") -> pd.DataFrame:
         has no visible text). ``frame.attrs`` holds ``encoding`` and
         ``encoding_source``.
     """
-    cols, decoded = parse_html_columns(page)
+    cols, decoded = parse_html_columns(page, parser=parser)
     frame = schema.from_columns(cols, doc_id)
     frame.attrs["encoding"] = decoded.encoding
     frame.attrs["encoding_source"] = decoded.source
     return frame
 
 
-def parse_html_columns(page: str | bytes) -> tuple[dict[str, list], Decoded]:
+def parse_html_columns(page: str | bytes, parser: str | None = None) -> tuple[dict[str, list], Decoded]:
     """The paragraph table of a page as plain column lists (no ``doc_id``), and its decoding.
 
     The columns are those of :data:`chromesift.data.schema.COLUMNS`; this is what
     :func:`parse_html` wraps in a DataFrame and what the prediction fast path reads.
+    ``parser`` "lxml" parses with libxml2 whatever :mod:`chromesift.data.lexbor` chooses.
     """
+    if parser not in (None, "lxml"):
+        raise ValueError(f"parser must be None or 'lxml', not {parser!r}")
     decoded, data = _decode(page)
     data = _page_bytes(decoded.text, data)
     tree = None
     if data is not None:
         data, tags = _bound_attributes(data)
         # the parser chromesift.data.lexbor chooses for the page: lexbor's Document or libxml2's
-        tree = lexbor.document(data) if lexbor.parser_for(tags) == "lexbor" else _lxml_page(data)
+        use_lexbor = parser is None and lexbor.parser_for(tags) == "lexbor"
+        tree = lexbor.document(data) if use_lexbor else _lxml_page(data)
     cols: dict[str, list] = {c: [] for c in schema.COLUMNS if c != "doc_id"}
     title = ""
     ranges = []
