@@ -15,32 +15,11 @@ lexbor's nodes through the accessors below. lexbor builds the tree as browsers d
 (HTML5), libxml2 does not, so a few pages have other paragraphs (docs/results.md).
 """
 
-from cpython.dict cimport PyDict_GetItem
-from cpython.list cimport PyList_GET_ITEM
-from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
-from cpython.ref cimport Py_INCREF, Py_XDECREF, PyObject
-from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
-from cpython.unicode cimport Py_UNICODE_ISSPACE, PyUnicode_DecodeUTF8
-from libc.stdint cimport uintptr_t
-from libc.string cimport memcmp, memcpy, memset, strlen
-
-import re
-
-cdef extern from "Python.h":
-    int PyUnicode_KIND(object o)
-    void* PyUnicode_DATA(object o)
-    Py_UCS4 PyUnicode_READ(int kind, void* data, Py_ssize_t index)
-    object PyUnicode_Substring(object s, Py_ssize_t start, Py_ssize_t end)
-    bint PyUnicode_IS_COMPACT_ASCII(PyObject* o)
-    Py_ssize_t PyUnicode_GET_LENGTH(PyObject* o)
-    unsigned char* PyUnicode_1BYTE_DATA(object o)
-    object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
-    PyObject** PySequence_Fast_ITEMS(object o)
+from libc.string cimport memcmp
 
 cdef extern from "<dlfcn.h>" nogil:
     void* dlopen(const char* filename, int flags)
     void* dlsym(void* handle, const char* symbol)
-    int dlclose(void* handle)
     int RTLD_NOW
     int RTLD_LOCAL
     int RTLD_NOLOAD

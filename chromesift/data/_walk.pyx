@@ -14,30 +14,11 @@ comments and PIs are invisible but the text after them counts, an attribute is t
 first one of that name in no namespace.
 """
 
-from cpython.dict cimport PyDict_GetItem
-from cpython.list cimport PyList_GET_ITEM
-from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
-from cpython.ref cimport Py_INCREF, Py_XDECREF, PyObject
-from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
-from cpython.unicode cimport Py_UNICODE_ISSPACE, PyUnicode_DecodeUTF8
-from libc.string cimport memchr, memcpy, memset, strcmp, strlen
-
-import re
+from libc.string cimport memchr, strcmp, strlen
 
 cimport lxml.includes.etreepublic as cetree
 from lxml.includes cimport tree
 from lxml.includes.tree cimport const_xmlChar
-
-cdef extern from "Python.h":
-    int PyUnicode_KIND(object o)
-    void* PyUnicode_DATA(object o)
-    Py_UCS4 PyUnicode_READ(int kind, void* data, Py_ssize_t index)
-    object PyUnicode_Substring(object s, Py_ssize_t start, Py_ssize_t end)
-    bint PyUnicode_IS_COMPACT_ASCII(PyObject* o)
-    Py_ssize_t PyUnicode_GET_LENGTH(PyObject* o)
-    unsigned char* PyUnicode_1BYTE_DATA(object o)
-    object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
-    PyObject** PySequence_Fast_ITEMS(object o)
 
 cetree.import_lxml__etree()
 

@@ -12,8 +12,30 @@
 #   _n_find_attrs(node, found) -> found[A_...] the first attribute of each name read (NULL: absent)
 #   _n_attr_value(node, attr) -> str (None for NULL); _n_attr_text(attr) -> NUL-terminated
 #       UTF-8 of a value that has one plain form, else NULL
+#
+# The C and Python declarations the walk needs come with it, below.
 
+from cpython.dict cimport PyDict_GetItem
+from cpython.list cimport PyList_GET_ITEM
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
+from cpython.ref cimport Py_INCREF, Py_XDECREF, PyObject
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
+from cpython.unicode cimport Py_UNICODE_ISSPACE, PyUnicode_DecodeUTF8
 from libc.stdint cimport uintptr_t
+from libc.string cimport memcpy, memset
+
+import re
+
+cdef extern from "Python.h":
+    int PyUnicode_KIND(object o)
+    void* PyUnicode_DATA(object o)
+    Py_UCS4 PyUnicode_READ(int kind, void* data, Py_ssize_t index)
+    object PyUnicode_Substring(object s, Py_ssize_t start, Py_ssize_t end)
+    bint PyUnicode_IS_COMPACT_ASCII(PyObject* o)
+    Py_ssize_t PyUnicode_GET_LENGTH(PyObject* o)
+    unsigned char* PyUnicode_1BYTE_DATA(object o)
+    object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
+    PyObject** PySequence_Fast_ITEMS(object o)
 
 
 # kinds of tag name, a bit set
