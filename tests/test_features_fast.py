@@ -273,6 +273,21 @@ def test_comment_rows_prefilters_keep_the_regex_answers():
     assert want.sum() > 10
 
 
+@needs_extension
+def test_url_flag_prefilter_keeps_the_reference_answers():
+    # the compiled kernel looks for "http", "www." or "@" in one pass before the URL regex
+    texts = ["", "@", "a@b.cd", "http", "htt", "ttp", "https://x.org", "see http://a.b", "www", "www.",
+             "www.example.com", "ww.x", "wwww.x", "x www.y", "mail: me@example.org", "h", "w", "@@",
+             "httphttp", "\u00e9 www.b\u00e9.de", "\U0001F600 http://x.y"]
+    lower = [t.lower() for t in texts]
+    blank = [""] * len(texts)
+    args = (texts, lower, blank, blank, "".join(compute._BULLETS), "".join(compute._END_PUNCT), compute._URL_RE.search)
+    fast = text_kernels.compiled.row_flags(*args)
+    want = text_kernels.python.row_flags(*args)
+    assert np.array_equal(fast, want)
+    assert want[:, 3].sum() >= 6
+
+
 def test_batches_through_their_own_matrix_same(monkeypatch):
     """Blocks of more than DIRECT_ROWS paragraphs are computed apart and copied over: the same matrix."""
     pf = fitted()

@@ -66,6 +66,18 @@ def test_compiled_tokens_equal_the_reference(bits, max_words, max_attrs, max_tag
     assert a[1].min() >= 0 and a[1].max() < 1 << bits
 
 
+@pytest.mark.skipif(tk.compiled is None, reason="the compiled kernels are not built")
+def test_compiled_words_split_at_every_ascii_character_as_the_reference_does():
+    # the compiled word test reads ASCII without a call: each of the 128 characters between
+    # two letters, and beside characters beyond ASCII (letters, digits, marks, symbols)
+    texts = ["".join(f"a{chr(i)}b " for i in range(128)),
+             "".join(f"{chr(i)}\u00e9{chr(i)}\u0663 \u2013{chr(i)}\u0301" for i in range(128))]
+    a = tk.compiled.lex_tokens(texts, ["", ""], ["", ""], 20, 400, 0)
+    b = tk.python.lex_tokens(texts, ["", ""], ["", ""], 20, 400, 0)
+    assert a[0].tolist() == b[0].tolist() and a[1].tolist() == b[1].tolist()
+    assert b[0][1] > 128  # letters and digits joined, the rest split
+
+
 def _lexicon(bits=12, seed=0):
     rng = np.random.default_rng(seed)
     return {"weights": rng.normal(size=1 << bits).astype(np.float32), "intercept": -0.5, "bits": bits,

@@ -25,7 +25,6 @@ cdef extern from "Python.h":
     Py_UCS4 PyUnicode_READ(int kind, void *data, Py_ssize_t index)
     object PyUnicode_Substring(object s, Py_ssize_t start, Py_ssize_t end)
     int PySet_Contains(object anyset, object key) except -1
-    int PyUnicode_Contains(object container, object element) except -1
     bint Py_UNICODE_ISDECIMAL(Py_UCS4 ch)
     bint Py_UNICODE_ISSPACE(Py_UCS4 ch)
     bint Py_UNICODE_ISALNUM(Py_UCS4 ch)
@@ -36,6 +35,15 @@ cdef extern from "Python.h":
 cdef inline bint _ascii_word(Py_UCS4 c) noexcept:
     # a word character of re.ASCII's \b
     return (c >= 48 and c <= 57) or (c >= 65 and c <= 90) or (c >= 97 and c <= 122) or c == 95
+
+
+cdef inline bint _alnum(Py_UCS4 c) noexcept:
+    # Py_UNICODE_ISALNUM (str.isalnum of one character), without its calls for ASCII
+    cdef uint64_t folded
+    if c < 128:
+        folded = <uint64_t>c | 32
+        return (c >= 48 and c <= 57) or (folded >= 97 and folded <= 122)
+    return Py_UNICODE_ISALNUM(c)
 
 
 cdef inline bint _digit(Py_UCS4 c) noexcept:
@@ -443,6 +451,28 @@ cdef inline bint _in(Py_UCS4 c, str chars) noexcept:
     return False
 
 
+cdef bint _url_hint(str s) noexcept:
+    # "http", "www." or "@" in s: what a match of compute._URL_RE needs, in one pass
+    cdef int kind = PyUnicode_KIND(s)
+    cdef void *data = PyUnicode_DATA(s)
+    cdef Py_ssize_t L = PyUnicode_GET_LENGTH(<PyObject *>s), i
+    cdef Py_UCS4 c
+    for i in range(L):
+        c = PyUnicode_READ(kind, data, i)
+        if c == 64:  # "@"
+            return True
+        if i + 3 < L:
+            if c == 104:  # "http"
+                if (PyUnicode_READ(kind, data, i + 1) == 116 and PyUnicode_READ(kind, data, i + 2) == 116
+                        and PyUnicode_READ(kind, data, i + 3) == 112):
+                    return True
+            elif c == 119:  # "www."
+                if (PyUnicode_READ(kind, data, i + 1) == 119 and PyUnicode_READ(kind, data, i + 2) == 119
+                        and PyUnicode_READ(kind, data, i + 3) == 46):
+                    return True
+    return False
+
+
 def row_flags(list texts, list lower_texts, list title, list h1, str bullets, str end_punct, url_search):
     """Per paragraph: starts with a bullet, ends with punctuation, ends with a colon, has a
     URL, is the title, is the h1 (columns of a float matrix)."""
@@ -466,8 +496,7 @@ def row_flags(list texts, list lower_texts, list title, list h1, str bullets, st
         if c == 58 or c == 0xFF1A:  # ":" "："
             ov[r, 2] = 1.0
         lt = lower_texts[r]
-        if (PyUnicode_Contains(lt, "http") or PyUnicode_Contains(lt, "www.") or PyUnicode_Contains(lt, "@")) \
-                and url_search(lt) is not None:
+        if _url_hint(lt) and url_search(lt) is not None:
             ov[r, 3] = 1.0
         ti = title[r]
         if t == ti or (L > 15 and t in ti):
@@ -529,7 +558,7 @@ def text_rows(const int64_t[:, :] counts, const int64_t[:] cls, const double[:] 
 
 cdef inline bint _word(Py_UCS4 c) noexcept:
     # a word character of re's \w (a str pattern without re.ASCII)
-    return Py_UNICODE_ISALNUM(c) or c == 95
+    return _alnum(c) or c == 95
 
 
 cdef inline bint _clock(int kind, void *data, Py_ssize_t L) noexcept:
@@ -1277,7 +1306,7 @@ cdef Py_ssize_t _lex_row(str s, str own, str anc, str path, int shift, Py_ssize_
     i = 0
     while i < L and nw < max_words:
         c = PyUnicode_READ(kind, data, i)
-        if not Py_UNICODE_ISALNUM(c):
+        if not _alnum(c):
             i += 1
             continue
         a = i
@@ -1287,7 +1316,7 @@ cdef Py_ssize_t _lex_row(str s, str own, str anc, str path, int shift, Py_ssize_
             i += 1
             while i < L:
                 c = PyUnicode_READ(kind, data, i)
-                if not Py_UNICODE_ISALNUM(c) or _lex_single(c):
+                if not _alnum(c) or _lex_single(c):
                     break
                 i += 1
         hword = _fnv(kind, data, a, i)

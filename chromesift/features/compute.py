@@ -522,7 +522,8 @@ class FeatureComputer:
             # each feature is a row of ``rows``: the columns of ``out`` itself, or, where the
             # fitted order is another, a matrix of its own put in that order
             rows = out[lo:hi].T if perm is None else np.empty((len(layout), hi - lo))
-            self._compute({c: v[lo:hi] for c, v in cols.items()}, doc[lo:hi], _Rows(rows, at))
+            part = cols if lo == 0 and hi == n else {c: v[lo:hi] for c, v in cols.items()}
+            self._compute(part, doc[lo:hi], _Rows(rows, at))
             if perm is not None:
                 out[lo:hi] = rows[perm].T
             lo = hi
@@ -593,7 +594,7 @@ class FeatureComputer:
         else:
             out = np.full(n, default)
         text = getattr(self, "text_convention", None)
-        if text is not None:
+        if text is not None and "text" in cols["source"]:
             out[np.array([s == "text" for s in cols["source"]], dtype=bool)] = float(text)
         return out
 
