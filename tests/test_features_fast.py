@@ -160,7 +160,10 @@ def test_date_flags_match_the_regex():
 @needs_extension
 def test_phrase_counts_match_the_regex():
     rng = random.Random(1)
-    pieces = [*tr.vocab.CHROME_PHRASES, "comm", "comments", "s", "e", " ", "x", "(m/", "😀", "版", "上一"]
+    # the phrases, near misses, and the first two and three characters of each (the compiled
+    # kernel's prefilters test those)
+    prefixes = [w[:k] for w in tr.vocab.CHROME_PHRASES for k in (2, 3)]
+    pieces = [*tr.vocab.CHROME_PHRASES, *prefixes, "comm", "comments", "s", "e", " ", "x", "(m/", "😀", "版", "上一"]
     phrase_re = re.compile(tr.trie_regex(tr.vocab.CHROME_PHRASES))
     both = [k.Phrases(tr.vocab.CHROME_PHRASES) for k in (text_kernels.compiled, text_kernels.python)]
     for _ in range(3000):

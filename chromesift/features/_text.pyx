@@ -238,6 +238,19 @@ def text_counts(const uint16_t[:] bits, const int64_t[:] starts, const int64_t[:
     return out
 
 
+cdef enum:
+    TRI_BITS = 4096
+
+
+cdef uint64_t TRI_MIX = 11400714819323198485ULL
+
+
+cdef inline uint64_t _tri_hash(uint64_t a, uint64_t b, uint64_t c) noexcept:
+    # a place's first three code points -> a bit of Phrases.tri (TRI_BITS = 2 ** 12)
+    cdef uint64_t h = (a * 1000003 + b) * 1000003 + c
+    return (h * TRI_MIX) >> 52
+
+
 @cython.final
 cdef class Phrases:
     """Non-overlapping occurrences of a set of literal words, leftmost and longest first.
@@ -261,6 +274,11 @@ cdef class Phrases:
     # by count and span_count before a call to match_at
     cdef uint64_t[:, ::1] ascii_second
     cdef unsigned char[::1] ascii_any
+    # the first three characters of the words of an ASCII first character, hashed into a set of
+    # TRI_BITS bits (a place whose three do not hash into it starts no word); ascii_short: an
+    # ASCII first character with a word shorter than three characters (no such test then)
+    cdef uint64_t[::1] tri
+    cdef unsigned char[::1] ascii_short
 
     def __init__(self, words):
         uniq = sorted({w for w in words if w})
@@ -302,11 +320,22 @@ cdef class Phrases:
                 ascii_any[ord(c)] = any_second[g]
         self.ascii_second = ascii_second
         self.ascii_any = ascii_any
+        tri = np.zeros(TRI_BITS // 64, dtype=np.uint64)
+        ascii_short = np.zeros(128, dtype=np.uint8)
+        for w in uniq:
+            if ord(w[0]) < 128:
+                if len(w) < 3:
+                    ascii_short[ord(w[0])] = 1
+                else:
+                    h = _tri_hash(ord(w[0]), ord(w[1]), ord(w[2]))
+                    tri[h >> 6] |= np.uint64(1) << np.uint64(h & 63)
+        self.tri = tri
+        self.ascii_short = ascii_short
 
     cdef inline bint no_word_at(self, int kind, void *data, Py_ssize_t i, Py_ssize_t L) noexcept:
         # True where no word can start at data[i] (its first two characters start none): most
         # places of a text, told apart here without a call to match_at (which says 0 there too)
-        cdef uint64_t c = <uint64_t>PyUnicode_READ(kind, data, i), c1
+        cdef uint64_t c = <uint64_t>PyUnicode_READ(kind, data, i), c1, h
         if c >= 128:
             return c < 0x10000 and self.bmp[c] < 0
         if self.ascii_any[c]:
@@ -314,7 +343,16 @@ cdef class Phrases:
         if i + 1 >= L:
             return True
         c1 = <uint64_t>PyUnicode_READ(kind, data, i + 1)
-        return c1 < 128 and not (self.ascii_second[c, c1 >> 6] >> (c1 & 63)) & 1
+        if c1 >= 128:
+            return False
+        if not (self.ascii_second[c, c1 >> 6] >> (c1 & 63)) & 1:
+            return True
+        if self.ascii_short[c]:
+            return False
+        if i + 2 >= L:
+            return True
+        h = _tri_hash(c, c1, <uint64_t>PyUnicode_READ(kind, data, i + 2))
+        return not (self.tri[h >> 6] >> (h & 63)) & 1
 
     cdef Py_ssize_t match_at(self, int kind, void *data, Py_ssize_t i, Py_ssize_t L) except -1:
         # length of the longest word that starts at data[i] and ends by L, 0 for none
