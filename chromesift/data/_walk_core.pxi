@@ -76,6 +76,8 @@ ctypedef struct Frame:
     Py_ssize_t serial
     Py_ssize_t first          # paragraphs before it
     PyObject* tokens          # class/id/role tokens (a tuple), owned; NULL until needed
+    PyObject* anc             # anc_attrs of a paragraph whose block is a child of this element
+                              # (a str), owned; NULL until needed
 
 
 cdef inline Py_ssize_t _utf8_next(const unsigned char* s, Py_ssize_t i, Py_ssize_t n,
@@ -232,6 +234,7 @@ cdef class _Walk:
         if self.stack is not NULL:
             for i in range(self.depth):
                 Py_XDECREF(self.stack[i].tokens)
+                Py_XDECREF(self.stack[i].anc)
             PyMem_Free(self.stack)
         PyMem_Free(self.hkeys)
         PyMem_Free(self.hvals)
@@ -467,6 +470,30 @@ cdef class _Walk:
             fr.tokens = <PyObject*>toks
         return fr.tokens
 
+    cdef PyObject* anc_of(self, Frame* parent, Py_ssize_t top) except NULL:
+        """The anc_attrs of a paragraph whose block is a child of ``parent`` (the frame at
+        ``top``): the tokens of the nearest ``max_anc`` elements from ``parent`` down that have
+        any, space-joined (borrowed: the frame holds it until the element closes)."""
+        cdef Py_ssize_t kept = 0, m = 0, j = top, k, i
+        cdef PyObject* toks
+        if parent.anc is NULL:
+            while j >= 0:
+                toks = self.tokens(&self.stack[j])
+                k = PyTuple_GET_SIZE(<object>toks)
+                if k:
+                    self._reserve_items(m + k)
+                    for i in range(k):
+                        self.jitems[m + i] = PyTuple_GET_ITEM(<object>toks, i)
+                    m += k
+                    kept += 1
+                    if kept >= self.max_anc:
+                        break
+                j -= 1
+            anc = _join_ascii(b' ', self.jitems, m)
+            Py_INCREF(anc)
+            parent.anc = <PyObject*>anc
+        return parent.anc
+
     cdef int _reserve_items(self, Py_ssize_t n) except -1:
         cdef PyObject** items
         if n <= self.jcap:
@@ -479,7 +506,7 @@ cdef class _Walk:
         return 0
 
     cdef int flush(self) except -1:
-        cdef Py_ssize_t blen = self.blen, i = 0, o = 0, step, bi, j, kept, lo, m, k
+        cdef Py_ssize_t blen = self.blen, i = 0, o = 0, step, bi, j, lo, k
         cdef Py_ssize_t n_chars, n_links, n
         cdef Py_UCS4 cp
         cdef bint started = False, space = False
@@ -561,23 +588,12 @@ cdef class _Walk:
         self.anc1s.append(self.stack[bi - 1].serial if bi >= 1 else -1)
         self.anc2s.append(self.stack[bi - 2].serial if bi >= 2 else -1)
         self.anc3s.append(self.stack[bi - 3].serial if bi >= 3 else -1)
-        # the tokens of the nearest max_anc ancestors that have any, space-joined
-        kept = 0
-        m = 0
-        j = bi - 1
-        while j >= 0:
-            toks = self.tokens(&self.stack[j])
-            k = PyTuple_GET_SIZE(<object>toks)
-            if k:
-                self._reserve_items(m + k)
-                for i in range(k):
-                    self.jitems[m + i] = PyTuple_GET_ITEM(<object>toks, i)
-                m += k
-                kept += 1
-                if kept >= self.max_anc:
-                    break
-            j -= 1
-        self.ancs.append(_join_ascii(b' ', self.jitems, m))
+        # the tokens of the nearest max_anc ancestors that have any, space-joined: the same for
+        # every paragraph whose block is a child of the same element, so made once per parent
+        if bi >= 1:
+            self.ancs.append(<object>self.anc_of(&self.stack[bi - 1], bi - 1))
+        else:
+            self.ancs.append("")
         self.links.append(n_links)
         n = len(text)
         self.link_chars.append(n_chars if n_chars < n else n)
@@ -654,6 +670,7 @@ cdef class _Walk:
         fr.serial = self.serial
         fr.first = len(self.texts)
         fr.tokens = NULL
+        fr.anc = NULL
         self.depth += 1
         if kind & K_A and found[A_HREF] is not NULL:
             self.n_links += 1
@@ -675,6 +692,8 @@ cdef class _Walk:
             self.ranges.append((fr.first, n))
         Py_XDECREF(fr.tokens)
         fr.tokens = NULL
+        Py_XDECREF(fr.anc)
+        fr.anc = NULL
         self.depth -= 1
         self.add_text(_n_next(node), True)
         return 0
