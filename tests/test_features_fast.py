@@ -298,3 +298,10 @@ def test_batches_through_their_own_matrix_same(monkeypatch):
     direct = pf.transform_columns(cols, doc)
     monkeypatch.setattr(compute, "DIRECT_ROWS", 0)
     assert np.array_equal(pf.transform_columns(cols, doc), direct, equal_nan=True)
+
+
+def test_document_bounds_of_one_page_and_of_many():
+    for doc in ([0], [0, 0, 0], [3, 3], [0, 0, 1, 1, 1, 2], [0, 1, 0], [5, 2, 2, 5], []):
+        doc = np.array(doc, dtype=np.int64)
+        want = np.concatenate(([0], np.flatnonzero(np.diff(doc)) + 1, [len(doc)])) if len(doc) else np.array([0, 0])
+        assert compute._doc_bounds(doc).tolist() == want.tolist(), doc

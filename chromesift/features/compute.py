@@ -453,6 +453,19 @@ def _row_flags(texts: list[str], lower_texts: list[str], title: list[str], h1: l
     )
 
 
+#: (id of fitted names, id of layout) -> (the fitted names array, as a list, its order in the
+#: layout): :meth:`FeatureComputer._order`; the array is held, so its id is not reused
+_ORDERS: dict[tuple[int, int], tuple] = {}
+
+
+def _doc_bounds(doc: np.ndarray) -> np.ndarray:
+    """Where each document's rows start, then the number of rows (``doc`` grouped by document)."""
+    n = len(doc)
+    if not n or doc[0] == doc[-1] and not (doc != doc[0]).any():
+        return np.array([0, n])
+    return np.concatenate(([0], np.flatnonzero(np.diff(doc)) + 1, [n]))
+
+
 class FeatureComputer:
     """The feature computation of :class:`~chromesift.features.transformer.ParagraphFeatures`,
     without scikit-learn: paragraph columns -> the feature matrix.
@@ -499,20 +512,19 @@ class FeatureComputer:
         """
         self._check_fitted()
         n = len(cols["text"])
-        names = list(self.feature_names_out_)
         if n == 0:
-            return np.zeros((0, len(names)))
+            return np.zeros((0, self.n_features_out_))
         doc = np.zeros(n, dtype=np.int64) if doc is None else np.asarray(doc, dtype=np.int64)
         layout, at = self._layout()
         # the features are computed in _names() order: the fitted order, unless another
         # version of this class fitted it (then they are put in its order)
-        perm = None if names == layout else [at[c] for c in names]
+        names, perm = self._order(layout, at)
         # up to DIRECT_ROWS rows (a few pages) row-major, the features written down its columns
         # (one page's matrix stays in cache either way); beyond, column-major: each feature's
         # values consecutive, no transposing copy here, and none where the classifier (whose
         # trees read column by column) takes the matrix
         out = np.empty((n, len(names)), order="C" if n <= DIRECT_ROWS else "F")
-        bounds = np.concatenate(([0], np.flatnonzero(np.diff(doc)) + 1, [n]))
+        bounds = _doc_bounds(doc)
         lo = 0
         while lo < n:
             # whole documents, about CHUNK_ROWS paragraphs (more when one page is bigger)
@@ -528,6 +540,20 @@ class FeatureComputer:
                 out[lo:hi] = rows[perm].T
             lo = hi
         return out
+
+    def _order(self, layout: list[str], at: dict[str, int]) -> tuple[list[str], list[int] | None]:
+        """The fitted names and the position in ``layout`` of each (None where they are the
+        layout), worked out once per fitted names and layout."""
+        fitted = self.feature_names_out_
+        key = (id(fitted), id(layout))
+        known = _ORDERS.get(key)
+        if known is None or known[0] is not fitted:
+            names = list(fitted)
+            known = _ORDERS[key] = (fitted, names, None if names == layout else [at[c] for c in names])
+            if len(_ORDERS) > 64:  # (feature stages made and dropped over and over)
+                _ORDERS.clear()
+                _ORDERS[key] = known
+        return known[1], known[2]
 
     # -- names -----------------------------------------------------------------
     def _layout(self) -> tuple[list[str], dict[str, int]]:
@@ -611,7 +637,7 @@ class FeatureComputer:
         # similarity to the page title: share of the words that occur in the title
         title: list[str] = cols["page_title"]
         h1: list[str] = cols["page_h1"]
-        first_rows = np.concatenate(([0], np.flatnonzero(np.diff(doc)) + 1))
+        first_rows = _doc_bounds(doc)[:-1]
         doc_titles = {
             int(doc[r]): frozenset(t for t in _TITLE_SPLIT.split(title[r].lower()) if t)
             for r in first_rows.tolist()
