@@ -147,20 +147,33 @@ def _read_pages(pages_file: str):
             yield json.loads(line)
 
 
+def _pages_at(pages_file: str, places: list[tuple[int, int]]):
+    """``(page, html)`` of the pages whose lines start at these offsets of the pages file."""
+    with open(pages_file, "rb") as f:
+        for i, offset in places:
+            f.seek(offset)
+            yield i, json.loads(f.readline())["html"]
+
+
 def _measure_batches(model_path: str | None, trust: bool, pages_file: str) -> list[float | None]:
     """ms per page of ``Model.extract_many``, in page order: each page gets its batch's mean.
 
     Batches are formed within each page-size bucket (in page order), so that a bucket's
-    time is its own pages'.
+    time is its own pages'. Only the batch being predicted is held in memory (the pages are
+    read from the file batch by batch), as a batch job would hold them, so that the peak
+    memory is the batch's, not the whole sample's.
     """
     model = _load_model(model_path, trust)  # loaded once already by the warm-up: from cache
-    by_bucket: dict[str, list[tuple[int, str]]] = {}
-    for i, page in enumerate(_read_pages(pages_file)):
-        by_bucket.setdefault(page["bucket"], []).append((i, page["html"]))
+    by_bucket: dict[str, list[tuple[int, int]]] = {}  # bucket -> (page, offset of its line)
+    offset = 0
+    with open(pages_file, "rb") as f:
+        for i, line in enumerate(f):
+            by_bucket.setdefault(json.loads(line)["bucket"], []).append((i, offset))
+            offset += len(line)
     ms: dict[int, float | None] = {}
-    for pages in by_bucket.values():
-        for start in range(0, len(pages), BATCH_SIZE):
-            batch = pages[start:start + BATCH_SIZE]
+    for places in by_bucket.values():
+        for start in range(0, len(places), BATCH_SIZE):
+            batch = list(_pages_at(pages_file, places[start:start + BATCH_SIZE]))
             t0 = time.perf_counter()
             try:
                 for _ in model.extract_many([html for _, html in batch], batch_size=BATCH_SIZE):

@@ -92,3 +92,25 @@ def test_batch_throughput_script_prints_the_table(shared_data):
     assert float(rows["chromesift"][4]) > 0
     assert out.startswith("3 modern-news pages (3 distinct)")
 
+
+
+def test_batched_measure_reads_each_batch_from_the_file(tmp_path, monkeypatch):
+    """The batched extractor holds one batch of pages, read back from the pages file by offset."""
+    import json
+
+    monkeypatch.syspath_prepend(str(BENCH))
+    import speed
+
+    pages = [{"html": f"<html><body><p>Seite {i}: Größe {'é' * i} — ok.</p></body></html>",
+              "bucket": "<50KB" if i % 2 else ">200KB"} for i in range(5)]
+    path = tmp_path / "pages.jsonl"
+    path.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pages), encoding="utf-8")
+    offsets, at = [], 0
+    for line in path.read_bytes().splitlines(keepends=True):
+        offsets.append(at)
+        at += len(line)
+    places = [(4, offsets[4]), (1, offsets[1])]
+    assert list(speed._pages_at(str(path), places)) == [(4, pages[4]["html"]), (1, pages[1]["html"])]
+    monkeypatch.setattr(speed, "BATCH_SIZE", 2)
+    ms = speed._measure_batches(None, False, str(path))
+    assert len(ms) == 5 and all(m is not None and m > 0 for m in ms)
