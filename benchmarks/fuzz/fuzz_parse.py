@@ -55,10 +55,9 @@ def check_table(frame, *, source: str) -> None:
 
 def parser_of(text: str) -> str:
     """The parser chromesift reads the decoded page with first ("lexbor" or "lxml")."""
-    from chromesift.data import lexbor, walk_kernels
-    from chromesift.data.html import MAX_ATTRIBUTES
+    from chromesift.data.html import parser_input
 
-    return lexbor.parser_for(walk_kernels.scan_tags(text.encode("utf-8", errors="replace"), MAX_ATTRIBUTES)[0])
+    return parser_input(text.encode("utf-8", errors="replace"))[1]
 
 
 def visible_text(text: str, copies: bool = False, parser: str | None = None) -> str | None:
@@ -115,11 +114,10 @@ def _visible_lexbor(data: bytes, skip: frozenset) -> str:
     """:func:`visible_text` on lexbor's tree, through selectolax's own node objects."""
     from selectolax.lexbor import LexborHTMLParser
 
-    from chromesift.data.html import _bound_attributes
+    from chromesift.data.html import parser_input
+    from chromesift.data.lexbor import lexbor_input
 
-    data = _bound_attributes(data)[0]  # as the parser is given the page
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+    data = lexbor_input(parser_input(data)[0])  # as the parser is given the page
     root = LexborHTMLParser(data).root
     out: list[str] = []
     stack = [root] if root is not None else []

@@ -410,28 +410,12 @@ def parse_html_columns(page: str | bytes, parser: str | None = None) -> tuple[di
     data = _page_bytes(decoded.text, data)
     tree = None
     if data is not None:
-        data, tags = _bound_attributes(data)
-        # the parser chromesift.data.lexbor chooses for the page: lexbor's Document or libxml2's
-        use_lexbor = parser is None and lexbor.parser_for(tags) == "lexbor"
-        tree = lexbor.document(data) if use_lexbor else _lxml_page(data)
-    cols: dict[str, list] = {c: [] for c in schema.COLUMNS if c != "doc_id"}
+        data, which = parser_input(data, parser)
+        tree = lexbor.document(data) if which == "lexbor" else _lxml_page(data)
+    cols, ranges = _empty_columns(), []
     title = ""
-    ranges = []
     if tree is not None:
-        ranges = tree.walk(cols, *_walk_args(SKIP_TAGS))
-        if sum(map(len, cols["text"])) < COPY_MIN_CHARS and (tree.has("noscript") or tree.has("template")):
-            # next to nothing visible: a page that renders its text from a script often keeps
-            # a copy in <noscript> or <template>; read those too and keep the fuller reading
-            if not isinstance(tree, _LxmlPage) and tree.has("template"):
-                # lexbor keeps a template's content out of the tree: such a page is read with lxml
-                tree = _lxml_page(data)
-                cols = {c: [] for c in cols}
-                ranges = tree.walk(cols, *_walk_args(SKIP_TAGS)) if tree is not None else []
-            if tree is not None:
-                again: dict[str, list] = {c: [] for c in cols}
-                ranges_again = tree.walk(again, *_walk_args(SKIP_TAGS - COPY_TAGS))
-                if sum(map(len, again["text"])) > sum(map(len, cols["text"])):
-                    cols, ranges = again, ranges_again
+        cols, ranges, tree = _read_tree(tree, data)
         if tree is not None:
             title = _WS.sub(" ", tree.text_of_first("title") or "").strip()
         # free the tree here, not in the caller's frame (where a profile would charge it)
@@ -451,6 +435,45 @@ def parse_html_columns(page: str | bytes, parser: str | None = None) -> tuple[di
     cols["source"] = ["html"] * n
     cols["position"] = list(range(n))
     return cols, decoded
+
+
+def parser_input(data: bytes, parser: str | None = None) -> tuple[bytes, str]:
+    """The bytes of a page (UTF-8) a parser is given, every start tag cut to its first
+    :data:`MAX_ATTRIBUTES` attributes, and the parser :mod:`chromesift.data.lexbor` chooses for
+    them ("lexbor" or "lxml"; ``parser`` "lxml": libxml2 whatever it chooses). lexbor is given
+    them through :func:`chromesift.data.lexbor.lexbor_input`."""
+    data, tags = _bound_attributes(data)
+    return data, "lexbor" if parser is None and lexbor.parser_for(tags) == "lexbor" else "lxml"
+
+
+def _empty_columns() -> dict[str, list]:
+    return {c: [] for c in schema.COLUMNS if c != "doc_id"}
+
+
+def _read_tree(tree, data: bytes) -> tuple[dict[str, list], list, object]:
+    """The columns and element ranges of a parsed page (``data``: the bytes it was parsed
+    from), and the tree they were read from last (None where libxml2 could not parse it).
+
+    Where next to nothing is visible, a page that renders its text from a script often keeps
+    a copy in ``<noscript>`` or ``<template>``: those are read too and the fuller reading
+    kept. lexbor keeps a template's content out of its tree, so such a page is parsed again
+    with libxml2 first.
+    """
+    cols = _empty_columns()
+    ranges = tree.walk(cols, *_walk_args(SKIP_TAGS))
+    if sum(map(len, cols["text"])) >= COPY_MIN_CHARS or not (tree.has("noscript") or tree.has("template")):
+        return cols, ranges, tree
+    if not isinstance(tree, _LxmlPage) and tree.has("template"):
+        tree = _lxml_page(data)
+        if tree is None:
+            return _empty_columns(), [], None
+        cols = _empty_columns()
+        ranges = tree.walk(cols, *_walk_args(SKIP_TAGS))
+    again = _empty_columns()
+    ranges_again = tree.walk(again, *_walk_args(SKIP_TAGS - COPY_TAGS))
+    if sum(map(len, again["text"])) > sum(map(len, cols["text"])):
+        return again, ranges_again, tree
+    return cols, ranges, tree
 
 
 def main_container(ranges: list[tuple[int, int]], chars: list[int], link_chars: list[int]) -> list[bool]:

@@ -84,12 +84,17 @@ def parser_for(tags: int) -> str:
     return "lexbor" if PARSER == "lexbor" and tags <= MAX_TAGS else "lxml"
 
 
-def document(data: bytes):
-    """The page's UTF-8 bytes parsed by lexbor (a :class:`chromesift.data._lexbor.Document`).
+def lexbor_input(data: bytes) -> bytes:
+    """The page's UTF-8 bytes as lexbor is given them: without a leading byte order mark, which
+    is no text (libxml2 reads it as the encoding's mark; lexbor, given UTF-8, would keep it as
+    a character)."""
+    return data[3:] if data.startswith(b"\xef\xbb\xbf") else data
 
-    A leading byte order mark is no text (libxml2 reads it as the encoding's mark; lexbor,
-    given UTF-8, would keep it as a character)."""
-    return _module.Document(data[3:] if data.startswith(b"\xef\xbb\xbf") else data)
+
+def document(data: bytes):
+    """The page's UTF-8 bytes parsed by lexbor (a :class:`chromesift.data._lexbor.Document`),
+    as :func:`lexbor_input` gives them."""
+    return _module.Document(lexbor_input(data))
 
 
 @contextlib.contextmanager
