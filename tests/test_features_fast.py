@@ -305,3 +305,15 @@ def test_document_bounds_of_one_page_and_of_many():
         doc = np.array(doc, dtype=np.int64)
         want = np.concatenate(([0], np.flatnonzero(np.diff(doc)) + 1, [len(doc)])) if len(doc) else np.array([0, 0])
         assert compute._doc_bounds(doc).tolist() == want.tolist(), doc
+
+
+@needs_extension
+def test_character_classes_as_the_reference_reads_them():
+    table = compute._char_table()
+    for s in ["", "abc", "Größe — 12,5 %!", "中文。新闻！", "x\U0001F600y\U00020000", "\ud800lone\udfff",
+              "".join(map(chr, range(0, 0x3000, 7))), "\U0010FFFF\U0001D400"]:
+        fast = text_kernels.compiled.char_classes(s, table, compute._astral_bits)
+        want = text_kernels.python.char_classes(s, table, compute._astral_bits)
+        assert fast.dtype == want.dtype == np.uint16 and fast.tolist() == want.tolist(), s
+    with pytest.raises(ValueError, match="Basic Multilingual Plane"):
+        text_kernels.compiled.char_classes("a", table[:100], compute._astral_bits)

@@ -1024,6 +1024,26 @@ def take_rows(const double[:, :] rows, const int64_t[:] ids, const double[:] sca
             out[second + j - split, r] = rows[i, j] * s
 
 
+def char_classes(str s, const uint16_t[::1] table, astral):
+    """The class bits of each character of ``s``, as ``text_kernels.char_classes`` gives them,
+    read from the string in place (no UTF-32 copy, no index arrays)."""
+    cdef Py_ssize_t n = len(s), i
+    cdef int kind = PyUnicode_KIND(s)
+    cdef void *data = PyUnicode_DATA(s)
+    cdef Py_UCS4 c
+    if table.shape[0] < 0x10000:
+        raise ValueError("the table needs an entry for each code point of the Basic Multilingual Plane")
+    out = np.empty(n, dtype=np.uint16)
+    cdef uint16_t[::1] ov = out
+    for i in range(n):
+        c = PyUnicode_READ(kind, data, i)
+        if c <= 0xFFFF:
+            ov[i] = table[c]
+        else:
+            ov[i] = <uint16_t>astral(<long>c)
+    return out
+
+
 def float_rows(list columns):
     """The columns (lists or arrays of numbers, equally long) as the rows of a float matrix."""
     cdef Py_ssize_t k = len(columns), n = len(columns[0]) if columns else 0, j, r

@@ -146,19 +146,17 @@ def _char_table() -> np.ndarray:
     return _TABLE[0]
 
 
+def _astral_bits(cp: int) -> int:
+    """:func:`_char_bits` of a code point beyond the Basic Multilingual Plane (memoised)."""
+    bits = _ASTRAL.get(cp)
+    if bits is None:
+        bits = _ASTRAL[cp] = _char_bits(cp)
+    return bits
+
+
 def _classes(joined: str) -> np.ndarray:
     """Class bits of each character of ``joined``."""
-    cp = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    bits = _char_table()[np.minimum(cp, 0xFFFF)]
-    astral = cp > 0xFFFF
-    if astral.any():
-        for i in np.flatnonzero(astral).tolist():
-            c = int(cp[i])
-            b = _ASTRAL.get(c)
-            if b is None:
-                b = _ASTRAL[c] = _char_bits(c)
-            bits[i] = b
-    return bits
+    return text_kernels.char_classes(joined, _char_table(), _astral_bits)
 
 
 def _joined(texts: list[str]) -> tuple[str, np.ndarray, np.ndarray]:

@@ -36,7 +36,7 @@ from chromesift.data.util import bind_kernels, load_compiled
 KERNELS = (
     "Phrases", "WordSet", "text_counts", "text_rows", "date_flags", "row_flags", "comment_rows",
     "neighbour_rows", "structure_rows", "lookup", "split_lookup", "token_rows", "sum_rows", "take_rows",
-    "float_rows", "position_rows", "container_rows", "lex_tokens", "lex_scores",
+    "float_rows", "position_rows", "container_rows", "lex_tokens", "lex_scores", "char_classes",
 )
 #: columns of :func:`text_counts` after the nine class bits
 SENTENCES, WORDS, STOPWORDS, TITLE_WORDS = 9, 10, 11, 12
@@ -367,6 +367,17 @@ def take_rows(rows: np.ndarray, ids: np.ndarray, scale: np.ndarray, out: np.ndar
     m = rows[np.asarray(ids)] * np.asarray(scale)[:, None]
     out[first:first + split] = m[:, :split].T
     out[second:second + m.shape[1] - split] = m[:, split:].T
+
+
+def char_classes(s: str, table: np.ndarray, astral: Callable[[int], int]) -> np.ndarray:
+    """The class bits of each character of ``s`` (uint16): ``table[code point]`` in the Basic
+    Multilingual Plane (``table`` has an entry for each of its code points), ``astral(code
+    point)`` beyond it."""
+    cp = np.frombuffer(s.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    bits = table[np.minimum(cp, 0xFFFF)]
+    for i in np.flatnonzero(cp > 0xFFFF).tolist():
+        bits[i] = astral(int(cp[i]))
+    return bits
 
 
 def float_rows(columns: list) -> np.ndarray:
