@@ -239,16 +239,17 @@ def text_counts(const uint16_t[:] bits, const int64_t[:] starts, const int64_t[:
 
 
 cdef enum:
-    TRI_BITS = 4096
+    TRI_SHIFT = 12
+    TRI_BITS = 1 << TRI_SHIFT
 
 
 cdef uint64_t TRI_MIX = 11400714819323198485ULL
 
 
 cdef inline uint64_t _tri_hash(uint64_t a, uint64_t b, uint64_t c) noexcept:
-    # a place's first three code points -> a bit of Phrases.tri (TRI_BITS = 2 ** 12)
+    # a place's first three code points -> a bit of Phrases.tri (one of TRI_BITS)
     cdef uint64_t h = (a * 1000003 + b) * 1000003 + c
-    return (h * TRI_MIX) >> 52
+    return (h * TRI_MIX) >> (64 - TRI_SHIFT)
 
 
 @cython.final

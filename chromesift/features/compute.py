@@ -459,7 +459,7 @@ _ORDERS: dict[tuple[int, int], tuple] = {}
 def _doc_bounds(doc: np.ndarray) -> np.ndarray:
     """Where each document's rows start, then the number of rows (``doc`` grouped by document)."""
     n = len(doc)
-    if not n or doc[0] == doc[-1] and not (doc != doc[0]).any():
+    if not n or not (doc != doc[0]).any():  # one document (or none)
         return np.array([0, n])
     return np.concatenate(([0], np.flatnonzero(np.diff(doc)) + 1, [n]))
 
