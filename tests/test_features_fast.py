@@ -317,3 +317,60 @@ def test_character_classes_as_the_reference_reads_them():
         assert fast.dtype == want.dtype == np.uint16 and fast.tolist() == want.tolist(), s
     with pytest.raises(ValueError, match="Basic Multilingual Plane"):
         text_kernels.compiled.char_classes("a", table[:100], compute._astral_bits)
+
+
+def _best_run(values: list[float]) -> tuple[int, int] | None:
+    """The prose run by brute force: the best sum of consecutive values, first by its end,
+    then the shortest; None without a positive value."""
+    best = None
+    for end in range(1, len(values) + 1):
+        for start in range(end - 1, -1, -1):
+            total = sum(values[start:end])
+            if best is None or total > best[0]:
+                best = (total, start, end)
+    if best is None or not any(v > 0 for v in values):
+        return None
+    return best[1], best[2]
+
+
+def test_prose_run_is_the_best_run_of_long_text():
+    rng = np.random.default_rng(7)
+    pages = [rng.choice([0, 5, 30, 79, 80, 81, 300, 1000], size=int(rng.integers(1, 14))) for _ in range(400)]
+    doc = np.concatenate([np.full(len(p), i) for i, p in enumerate(pages)])
+    got = compute.prose_run_rows(doc, np.concatenate(pages))  # all pages in one call
+    lo = 0
+    for chars in pages:
+        part = got[:, lo:lo + len(chars)]
+        lo += len(chars)
+        values = [float(c) if c >= compute.RUN_MIN_CHARS else -compute.RUN_OTHER_WEIGHT * c for c in chars]
+        run = _best_run(values)
+        if run is None:
+            assert np.isnan(part).all()
+            continue
+        start, end = run
+        pos = np.arange(len(chars))
+        assert part[0].tolist() == [float(start <= p < end) for p in pos]
+        assert part[1].tolist() == [float(p - start if p < start else max(p - end + 1, 0)) for p in pos]
+        assert part[2][0] == pytest.approx(chars[start:end].sum() / chars.sum())
+
+
+def test_prose_run_features_are_alike_in_html_and_plain_text():
+    html = page("t", "<nav><a href='/'>Home</a> <a href='/b'>Blog</a></nav>"
+                + "".join(f"<p>{'A sentence of the article, long enough to count. ' * 3}{i}</p>" for i in range(4))
+                + "<aside><p>Related: another story</p></aside><p>" + "More text after it. " * 6 + "</p>"
+                + "<footer><p>(c) 2026</p></footer>")
+    pf = ParagraphFeatures(prose_run=True).fit(parse_html(html))
+    names = list(pf.get_feature_names_out())
+    first = names.index(compute.RUN_COLUMNS[0])
+    assert names[first:first + len(compute.RUN_COLUMNS)] == list(compute.RUN_COLUMNS)
+    cols = to_columns(html, format="html")
+    text_cols = to_columns("\n".join(cols["text"]), format="text")
+    at = [names.index(c) for c in compute.RUN_COLUMNS]
+    m_html = pf.transform_columns(cols)[:, at]
+    m_text = pf.transform_columns(text_cols)[:, at]
+    assert np.array_equal(m_html, m_text, equal_nan=True)
+    # the article's four paragraphs, the related line and the long paragraph after it: one run
+    in_run = [t for t, k in zip(cols["text"], m_html[:, 0], strict=True) if k == 1]
+    assert len(in_run) == 6 and in_run[-1].startswith("More text")
+    assert m_html[0, 1] < 0 and m_html[-1, 1] > 0
+    assert "p_in_run" not in ParagraphFeatures().fit(parse_html(html)).get_feature_names_out()
