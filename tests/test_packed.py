@@ -291,7 +291,7 @@ def test_other_settings_pack_to_the_same_numbers(tmp_path, second_stage):
     y = (table["text"].str.len() > 45).astype(float).to_numpy()
     pipe = Pipeline([
         ("features", ParagraphFeatures(neighbours=1, hash_buckets=3, conventions={"x": 1.0}, convention=0.5,
-                                       text_convention=1.5, prose_run=True)),
+                                       text_convention=1.5)),
         ("model", TwoStageClassifier(max_iter=8, stack_folds=2, second_stage=second_stage, calibrate=second_stage,
                                      calibration_folds=2, min_samples_leaf=5)),
     ]).fit(table, y)
@@ -300,7 +300,6 @@ def test_other_settings_pack_to_the_same_numbers(tmp_path, second_stage):
     assert packed_model._packed is not None
     assert packed_model._packed[0].conventions == {"x": 1.0}
     assert (packed_model._packed[0].convention, packed_model._packed[0].text_convention) == (0.5, 1.5)
-    assert packed_model._packed[0].prose_run and "p_run_gap" in pipe[-1].feature_names_in_
     if second_stage:
         assert packed_model._packed[-1].calibration_ == pipe[-1].calibration_ is not None
     assert_same(packed_model, Model(pipe, {"threshold": 0.5}), pages[:5] + ["a line\nanother, longer line of text"])
