@@ -451,51 +451,6 @@ def _row_flags(texts: list[str], lower_texts: list[str], title: list[str], h1: l
     )
 
 
-#: the features of :func:`prose_run_rows`, in its order
-RUN_COLUMNS = ("p_in_run", "p_run_gap", "p_run_share")
-#: a paragraph of at least this many characters counts for its page's prose run, a shorter one
-#: against it with :data:`RUN_OTHER_WEIGHT` of its characters (the weights of the HTML main
-#: container, ``chromesift.data.html.main_container``, without its link test)
-RUN_MIN_CHARS = 80
-RUN_OTHER_WEIGHT = 0.5
-#: ``p_run_gap`` is cut at this many paragraphs on either side
-RUN_GAP_MAX = 50
-
-
-def prose_run_rows(doc: np.ndarray, chars: np.ndarray) -> np.ndarray:
-    """Per paragraph (columns), the :data:`RUN_COLUMNS` (rows) of its page's prose run.
-
-    A page's prose run is its run of consecutive paragraphs with the most long-paragraph
-    text (paragraphs of at least :data:`RUN_MIN_CHARS` characters) less
-    :data:`RUN_OTHER_WEIGHT` times its other text; of equally good runs, the first to end,
-    and the shortest of those. It reads nothing but the paragraphs' lengths, so a page's
-    HTML and its plain text give it alike: the plain-text counterpart of the main
-    container. ``p_in_run`` is 1 inside it, ``p_run_gap`` the paragraphs from it (negative
-    before it, positive after, 0 inside, cut at :data:`RUN_GAP_MAX`), ``p_run_share`` its
-    share of the page's characters; all NaN on a page without a long paragraph.
-    """
-    n = len(doc)
-    out = np.full((len(RUN_COLUMNS), n), np.nan)
-    chars = np.asarray(chars, dtype=float)
-    value = np.where(chars >= RUN_MIN_CHARS, chars, -RUN_OTHER_WEIGHT * chars)
-    bounds = _doc_bounds(np.asarray(doc))
-    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-        v = value[lo:hi]
-        if not (v > 0).any():
-            continue
-        sums = np.concatenate(([0.0], np.cumsum(v)))
-        low = np.minimum.accumulate(sums[:-1])
-        end = int(np.argmax(sums[1:] - low)) + 1  # the first end of a best run
-        start = int(np.flatnonzero(sums[:end] == low[end - 1])[-1])  # the latest best start
-        pos = np.arange(hi - lo)
-        out[0, lo:hi] = (pos >= start) & (pos < end)
-        out[1, lo:hi] = np.clip(np.where(pos < start, pos - start, np.maximum(pos - (end - 1), 0)),
-                                -RUN_GAP_MAX, RUN_GAP_MAX)
-        total = chars[lo:hi].sum()
-        out[2, lo:hi] = chars[lo + start:lo + end].sum() / total if total > 0 else 0.0
-    return out
-
-
 #: (id of fitted names, id of layout) -> (the fitted names array, as a list, its order in the
 #: layout): :meth:`FeatureComputer._order`; the array is held, so its id is not reused
 _ORDERS: dict[tuple[int, int], tuple] = {}
@@ -520,7 +475,7 @@ class FeatureComputer:
 
     Parameters
     ----------
-    neighbours, hash_buckets, conventions, convention, lexicon, text_convention, prose_run
+    neighbours, hash_buckets, conventions, convention, lexicon, text_convention
         As :class:`~chromesift.features.transformer.ParagraphFeatures` takes them.
     feature_names : sequence of str or None, default=None
         The fitted order of the output columns; None: this version's own order.
@@ -528,14 +483,13 @@ class FeatureComputer:
 
     def __init__(self, neighbours: int = 2, hash_buckets: int = 8, conventions: dict | None = None,
                  convention: float = 0.0, feature_names=None, lexicon: dict | None = None,
-                 text_convention: float | None = None, prose_run: bool = False):
+                 text_convention: float | None = None):
         self.neighbours = neighbours
         self.hash_buckets = hash_buckets
         self.conventions = conventions
         self.convention = convention
         self.lexicon = lexicon
         self.text_convention = text_convention
-        self.prose_run = prose_run
         self.feature_names_out_ = np.asarray(self._names() if feature_names is None else list(feature_names),
                                              dtype=object)
         self.n_features_out_ = len(self.feature_names_out_)
@@ -602,7 +556,7 @@ class FeatureComputer:
     # -- names -----------------------------------------------------------------
     def _layout(self) -> tuple[list[str], dict[str, int]]:
         """:meth:`_names` and the position of each name in it (made once per parameters)."""
-        key = (self.neighbours, self.hash_buckets, self._with_convention(), self._with_lexicon(), self._with_run())
+        key = (self.neighbours, self.hash_buckets, self._with_convention(), self._with_lexicon())
         layout = _LAYOUTS.get(key)
         if layout is None:
             names = self._names()
@@ -635,8 +589,6 @@ class FeatureComputer:
         for k in range(1, self.neighbours + 1):
             for side in ("prev", "next"):
                 names += [f"n_{side}{k}_{b}" for b in NEIGHBOUR_BASE]
-        if self._with_run():
-            names += list(RUN_COLUMNS)
         if self._with_lexicon():
             names.append("x_lex")
         if self._with_convention():
@@ -647,10 +599,6 @@ class FeatureComputer:
     def _with_lexicon(self) -> bool:
         # (pickles of chromesift before the lexicon have no such attribute)
         return getattr(self, "lexicon", None) is not None
-
-    def _with_run(self) -> bool:
-        # (pickles of chromesift before the prose run have no such attribute)
-        return bool(getattr(self, "prose_run", False))
 
     def _with_convention(self) -> bool:
         # (pickles of chromesift before conventions have neither attribute)
@@ -706,8 +654,6 @@ class FeatureComputer:
         self._structure(cols, num, doc, chars, f)
         self._position(doc, chars, f)
         self._neighbours(doc, f)
-        if self._with_run():
-            f.out[f.rows(RUN_COLUMNS)] = prose_run_rows(doc, chars)
         if self._with_lexicon():
             f["x_lex"] = lexicon.scores(self.lexicon, lower_texts, cols["own_attrs"], cols["anc_attrs"],
                                         cols["path"])

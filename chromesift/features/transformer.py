@@ -74,28 +74,22 @@ class ParagraphFeatures(FeatureComputer, TransformerMixin, BaseEstimator):
         A learned lexicon (:mod:`chromesift.features.lexicon`, fitted by
         :func:`chromesift.train.lexicon.fit_lexicon`). Given, the features include ``x_lex``,
         its score of each paragraph's words and class/id tokens. None leaves it out.
-    prose_run : bool, default=False
-        True: the features include the page's prose run
-        (:func:`~chromesift.features.compute.prose_run_rows`), read from the paragraphs'
-        lengths alone, so alike in HTML and in plain text.
     """
 
     def __init__(self, neighbours: int = 2, hash_buckets: int = 8, conventions: dict | None = None,
-                 convention: float = 0.0, lexicon: dict | None = None, text_convention: float | None = None,
-                 prose_run: bool = False):
+                 convention: float = 0.0, lexicon: dict | None = None, text_convention: float | None = None):
         self.neighbours = neighbours
         self.hash_buckets = hash_buckets
         self.conventions = conventions
         self.convention = convention
         self.lexicon = lexicon
         self.text_convention = text_convention
-        self.prose_run = prose_run
 
     def __setstate__(self, state: dict) -> None:
         # pickles from before the label conventions or the lexicon lack those parameters: give
         # them their defaults, so that get_params and repr work on an old bundle's pipeline
         super().__setstate__({"conventions": None, "convention": 0.0, "lexicon": None, "text_convention": None,
-                              "prose_run": False, **state})
+                              **state})
 
     def fit(self, X: pd.DataFrame, y=None):
         """Record the output feature names (nothing is learned)."""

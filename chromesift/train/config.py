@@ -87,9 +87,6 @@ class TrainConfig:
     conventions: dict = field(default_factory=lambda: dict(CONVENTIONS), hash=False)
     convention: float = 0.0
     text_convention: float | None = 3.0
-    # the page's prose run as features (chromesift.features.compute.prose_run_rows): the
-    # longest-text run of consecutive paragraphs, from their lengths alone
-    prose_run: bool = False
     # the lexicon (chromesift.features.lexicon): a linear score of each paragraph's hashed
     # words, word pairs, class/id tokens and the last lexicon_tags tag names of its DOM path,
     # 2 ** lexicon_bits weights, fitted out of fold by site and given to the boosters as the

@@ -26,8 +26,7 @@ def make_pipeline(config: TrainConfig) -> Pipeline:
             ("features", ParagraphFeatures(neighbours=config.neighbours, hash_buckets=config.hash_buckets,
                                            conventions=dict(config.conventions) or None,
                                            convention=config.convention,
-                                           text_convention=config.text_convention,
-                                           prose_run=config.prose_run)),
+                                           text_convention=config.text_convention)),
             (
                 "classifier",
                 TwoStageClassifier(
