@@ -317,3 +317,23 @@ def test_character_classes_as_the_reference_reads_them():
         assert fast.dtype == want.dtype == np.uint16 and fast.tolist() == want.tolist(), s
     with pytest.raises(ValueError, match="Basic Multilingual Plane"):
         text_kernels.compiled.char_classes("a", table[:100], compute._astral_bits)
+
+
+@pytest.mark.parametrize("n", [50, 5000])  # row-major and column-major matrices
+def test_rows_put_back_in_the_input_order(n):
+    rng = np.random.default_rng(3)
+    order = rng.permutation(n)
+    computed = rng.random((n, 7))
+    matrix = computed.copy(order="F" if n > 100 else "C")
+    tr._unsort_rows(matrix, order)
+    expected = np.empty_like(computed)
+    expected[order] = computed
+    np.testing.assert_array_equal(matrix, expected)
+
+
+def test_shuffled_table_gets_each_row_its_own_features():
+    pages = [parse_html(PAGES[k], doc_id=k) for k in ("en", "de", "zh")]
+    table = pd.concat(pages, ignore_index=True)
+    pf = ParagraphFeatures().fit(table)
+    shuffled = table.sample(frac=1.0, random_state=5)
+    pd.testing.assert_frame_equal(pf.transform(shuffled), pf.transform(table).loc[shuffled.index])

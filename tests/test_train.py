@@ -533,3 +533,24 @@ def test_label_conventions_are_a_feature_set_per_corpus_and_fixed_for_prediction
     default = core.make_pipeline(load_config(tables=tiny_tables)).named_steps["features"]
     assert default.conventions["fundus"] == 0 and default.conventions["wcxb"] == 2
     assert default.text_convention == 3.0
+
+
+def test_features_computed_in_fit_give_the_model_of_features_given(tiny_tables, seed_html):
+    """fit computes the features with the lexicon and writes the out-of-fold x_lex in place;
+    given features without x_lex (as grouped CV caches them), the column is inserted: the same
+    model either way, and the classifier reads the one-block frame without a copy."""
+    from chromesift.data.page import to_table
+    from chromesift.models import classifier as clf_mod
+    from chromesift.train import core
+
+    cfg = load_config(tables=tiny_tables, max_iter=10, stack_folds=2, max_rows=3000, cv_folds=0, mlflow=False)
+    rows = core.prepare(load_tables(tiny_tables), cfg)
+    given = core.make_pipeline(cfg).steps[0][1].fit(rows).transform(rows)
+    assert "x_lex" not in given.columns
+    a = core.fit(rows, cfg)
+    b = core.fit(rows, cfg, features=given)
+    page = to_table(seed_html)
+    np.testing.assert_array_equal(a.predict_proba(page), b.predict_proba(page))
+    frame = a.steps[0][1].transform(rows)
+    F = clf_mod._columns(frame, a.steps[-1][1].model_idx_)
+    assert np.shares_memory(F, frame.to_numpy()) and F.shape == (len(rows), len(a.steps[-1][1].model_idx_))

@@ -49,6 +49,16 @@ def _take_columns(cols: dict, rows: np.ndarray) -> dict:
     return out
 
 
+def _unsort_rows(matrix: np.ndarray, order: np.ndarray) -> None:
+    """Put the rows of ``matrix``, computed in the order ``order`` (row ``r`` is the input's row
+    ``order[r]``), back in the input's order, in place: one column at a time, so that no second
+    matrix is made."""
+    where = np.empty_like(order)
+    where[order] = np.arange(len(order))
+    for j in range(matrix.shape[1]):
+        matrix[:, j] = matrix[where, j]
+
+
 class ParagraphFeatures(FeatureComputer, TransformerMixin, BaseEstimator):
     """Stateless transformer: paragraph table -> numeric features.
 
@@ -118,9 +128,10 @@ class ParagraphFeatures(FeatureComputer, TransformerMixin, BaseEstimator):
         if not sorted_:
             cols = _take_columns(cols, order)
         matrix = self.transform_columns(cols, doc_codes[order])
-        index = X.index if sorted_ else X.index[order]
-        out = pd.DataFrame(matrix, index=index, columns=list(self.feature_names_out_))
-        return out if sorted_ else out.loc[X.index]
+        if not sorted_:
+            _unsort_rows(matrix, order)
+        # (no copy of the matrix: a training table's features are gigabytes)
+        return pd.DataFrame(matrix, index=X.index, columns=list(self.feature_names_out_), copy=False)
 
     def _check_fitted(self) -> None:
         check_is_fitted(self, "feature_names_out_")

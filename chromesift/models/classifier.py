@@ -35,6 +35,14 @@ def _take(w: np.ndarray | None, rows) -> np.ndarray | None:
     return None if w is None else w[rows]
 
 
+def _columns(X: pd.DataFrame, idx: np.ndarray) -> np.ndarray:
+    """The float columns ``idx`` of ``X``: without a copy where they are consecutive columns of
+    one float block (the features' frame; a training table's are gigabytes)."""
+    if len(idx) and np.array_equal(idx, np.arange(idx[0], idx[0] + len(idx))):
+        return X.iloc[:, int(idx[0]):int(idx[0]) + len(idx)].to_numpy(dtype=float)
+    return X.iloc[:, idx].to_numpy(dtype=float)
+
+
 class TwoStageClassifier(ClassifierMixin, BaseEstimator):
     """Content (1) vs chrome (0) from the feature frame, with a stacked context stage.
 
@@ -174,7 +182,7 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
             w = None
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self._set_layout()
-        F = X.iloc[:, self.model_idx_].to_numpy(dtype=float)
+        F = _columns(X, self.model_idx_)
         self.stage1_ = self._fit_booster(self.categorical_, F[labeled], y[labeled].astype(int),
                                          sample_weight=_take(w, labeled))
         if self.second_stage:

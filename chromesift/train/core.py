@@ -207,17 +207,20 @@ def fit(rows: pd.DataFrame, config: TrainConfig, features: pd.DataFrame | None =
         pipe.fit(rows, y, classifier__sample_weight=w, classifier__calibration_groups=groups,
                  classifier__calibration_weight=cal_w)
         return pipe
-    if features is None:
-        # (computed before the lexicon is set: the rows' x_lex is the out-of-fold one below)
-        features = pipe.steps[0][1].fit(rows).transform(rows)
     if config.lexicon_bits:
         lexicon, oof = fit_lexicon(rows, y, w, bits=config.lexicon_bits, alpha=config.lexicon_alpha,
                                    max_tags=config.lexicon_tags,
                                    folds=max(2, config.stack_folds), random_state=config.random_state)
         pipe.set_params(features__lexicon=lexicon)
         pipe.steps[0][1].fit(rows)
-        # the training rows' x_lex: scores of lexicons that did not see the row's site
-        features = with_lexicon_column(pipe, features, oof)
+        if features is None:
+            # computed with the lexicon, so that x_lex has its place: the frame is one block,
+            # which the classifier reads without a copy (a training table's features are gigabytes)
+            features = pipe.steps[0][1].transform(rows)
+            features.loc[:, "x_lex"] = np.asarray(oof, dtype=float)
+        else:
+            features = with_lexicon_column(pipe, features, oof)
+        # (either way, the training rows' x_lex: scores of lexicons that did not see the row's site)
     else:
         pipe.steps[0][1].fit(rows)
     pipe.steps[-1][1].fit(features, y, sample_weight=w, calibration_groups=groups, calibration_weight=cal_w)
