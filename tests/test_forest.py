@@ -407,3 +407,17 @@ def test_expit_is_a_loop_over_the_c_librarys_exp(backend):
     assert got.tolist() == want  # bit for bit
     with pytest.raises(ValueError, match="contiguous 1-d array"):
         forest_kernels.expit(np.zeros((2, 2)))
+
+
+def test_training_predicts_rows_in_parts_with_the_numbers_of_one_call(monkeypatch):
+    from chromesift.models import classifier
+
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(700, 6))
+    X[rng.random(X.shape) < 0.05] = np.nan
+    y = (np.nan_to_num(X[:, 0]) + rng.normal(scale=0.5, size=700) > 0).astype(int)
+    booster = HistGradientBoostingClassifier(max_iter=15, random_state=0).fit(X, y)
+    rows = rng.permutation(700)[:517]
+    whole = booster.predict_proba(X[rows])[:, 1]
+    monkeypatch.setattr(classifier, "PREDICT_ROWS", 64)  # 517 rows: eight parts and a remainder
+    np.testing.assert_array_equal(classifier._content_proba(booster, X, rows), whole)

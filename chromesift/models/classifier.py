@@ -43,6 +43,20 @@ def _columns(X: pd.DataFrame, idx: np.ndarray) -> np.ndarray:
     return X.iloc[:, idx].to_numpy(dtype=float)
 
 
+#: rows a booster predicts at a time in training (:func:`_content_proba`)
+PREDICT_ROWS = 131_072
+
+
+def _content_proba(booster: HistGradientBoostingClassifier, F: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The content probability of the rows ``rows`` of ``F``, :data:`PREDICT_ROWS` at a time: each
+    row's probability is its own, so the same numbers as one call, without a copy of all of them."""
+    out = np.empty(len(rows))
+    for lo in range(0, len(rows), PREDICT_ROWS):
+        part = rows[lo:lo + PREDICT_ROWS]
+        out[lo:lo + len(part)] = booster.predict_proba(F[part])[:, 1]
+    return out
+
+
 class TwoStageClassifier(ClassifierMixin, BaseEstimator):
     """Content (1) vs chrome (0) from the feature frame, with a stacked context stage.
 
@@ -200,10 +214,10 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
                 tr_l = tr[labeled[tr]]
                 ys = y[tr_l].astype(int)
                 if len(np.unique(ys)) < 2:
-                    oof[te] = self.stage1_.predict_proba(F[te])[:, 1]
+                    oof[te] = _content_proba(self.stage1_, F, te)
                     continue
                 m = self._fit_booster(self.categorical_, F[tr_l], ys, sample_weight=_take(w, tr_l))
-                oof[te] = m.predict_proba(F[te])[:, 1]
+                oof[te] = _content_proba(m, F, te)
             books = X.iloc[:, self.context_idx_].to_numpy(dtype=float)
             S = context_features(oof, *books.T, F[:, self.chars_idx_])
             Z = np.hstack([F[labeled], S[labeled]])
@@ -255,7 +269,7 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
                 continue
             m = self._fit_booster(self.categorical_, F[tr_l], y[tr_l].astype(int), sample_weight=_take(w, tr_l))
             te = np.flatnonzero(held)
-            S[te] = context_features(m.predict_proba(F[te])[:, 1], *books[te].T, F[te, self.chars_idx_])
+            S[te] = context_features(_content_proba(m, F, te), *books[te].T, F[te, self.chars_idx_])
         return S
 
     def _fit_calibration(self, Z, y, w, groups, cats, cal_w=None, unseen=None,
