@@ -552,5 +552,8 @@ def test_features_computed_in_fit_give_the_model_of_features_given(tiny_tables, 
     page = to_table(seed_html)
     np.testing.assert_array_equal(a.predict_proba(page), b.predict_proba(page))
     frame = a.steps[0][1].transform(rows)
+    matrix = frame.to_numpy()
+    frame.loc[:, "x_lex"] = np.zeros(len(rows))  # as fit writes the out-of-fold scores
     F = clf_mod._columns(frame, a.steps[-1][1].model_idx_)
-    assert np.shares_memory(F, frame.to_numpy()) and F.shape == (len(rows), len(a.steps[-1][1].model_idx_))
+    assert np.shares_memory(F, matrix) and F.shape == (len(rows), len(a.steps[-1][1].model_idx_))
+    assert (F[:, list(frame.columns).index("x_lex")] == 0).all()
