@@ -557,3 +557,33 @@ def test_features_computed_in_fit_give_the_model_of_features_given(tiny_tables, 
     F = clf_mod._columns(frame, a.steps[-1][1].model_idx_)
     assert np.shares_memory(F, matrix) and F.shape == (len(rows), len(a.steps[-1][1].model_idx_))
     assert (F[:, list(frame.columns).index("x_lex")] == 0).all()
+
+
+def test_a_frame_with_the_lexicon_slot_gets_the_scores_written_in_place(tiny_tables, seed_html):
+    """Grouped CV computes the features once with x_lex in its place (NaN) and each fit
+    writes its scores into its own slice: the same models and out-of-fold probabilities as
+    with features that lack the column, which get it inserted in a copy."""
+    from chromesift.data.page import to_table
+    from chromesift.train import core
+
+    cfg = load_config(tables=tiny_tables, max_iter=10, stack_folds=2, max_rows=3000, cv_folds=2, mlflow=False)
+    rows = core.prepare(load_tables(tiny_tables), cfg)
+    plain = core.make_pipeline(cfg).steps[0][1].fit(rows).transform(rows)
+    slot = core.features_with_lexicon_slot(rows, cfg)
+    names = list(core.fit(rows, cfg).steps[0][1].get_feature_names_out())
+    assert list(slot.columns) == names and slot["x_lex"].isna().all()
+    pd.testing.assert_frame_equal(slot.drop(columns=["x_lex"]), plain)
+
+    page = to_table(seed_html)
+    expected = core.fit(rows, cfg).predict_proba(page)
+    kept = slot.copy()
+    np.testing.assert_array_equal(core.fit(rows, cfg, features=kept).predict_proba(page), expected)
+    assert kept["x_lex"].isna().all()  # not the call's to change
+    np.testing.assert_array_equal(core.fit(rows, cfg, features=slot, own_features=True).predict_proba(page), expected)
+    assert np.isfinite(slot["x_lex"]).all()  # written into the frame given
+
+    a = core.grouped_cv(rows, cfg)
+    core._FEATURES.clear()  # (the frame a kept for a final fit on these rows)
+    b = core.grouped_cv(rows, cfg, features=plain)
+    assert len(a) > 0 and a["fold"].nunique() == 2
+    pd.testing.assert_frame_equal(a, b)

@@ -188,12 +188,16 @@ def _take_cached(rows: pd.DataFrame, config: TrainConfig) -> pd.DataFrame | None
     return features
 
 
-def fit(rows: pd.DataFrame, config: TrainConfig, features: pd.DataFrame | None = None) -> Pipeline:
+def fit(rows: pd.DataFrame, config: TrainConfig, features: pd.DataFrame | None = None, *,
+        own_features: bool = False) -> Pipeline:
     """Fit the pipeline on prepared rows (see :func:`prepare`).
 
     ``features`` may hold the feature frame of ``rows`` already computed: the
     feature step is stateless and per page, so the result is the same pipeline
-    as fitting end to end, without computing the features again.
+    as fitting end to end, without computing the features again. With
+    ``own_features`` the frame is this call's to change: a column ``x_lex`` already
+    in its place (:func:`features_with_lexicon_slot`) gets the training rows'
+    scores written into it, instead of a copy of the frame with them.
     """
     pipe = make_pipeline(config)
     y = rows["label"].to_numpy(dtype=float)
@@ -203,6 +207,7 @@ def fit(rows: pd.DataFrame, config: TrainConfig, features: pd.DataFrame | None =
     cal_w = rows["calibration_weight"].to_numpy() if "calibration_weight" in rows.columns else None
     if features is None:
         features = _take_cached(rows, config)
+        own_features = own_features or features is not None  # (the cache lets go of them)
     if features is None and not config.lexicon_bits:
         pipe.fit(rows, y, classifier__sample_weight=w, classifier__calibration_groups=groups,
                  classifier__calibration_weight=cal_w)
@@ -222,18 +227,21 @@ def fit(rows: pd.DataFrame, config: TrainConfig, features: pd.DataFrame | None =
             features = pipe.steps[0][1].transform(rows)
             features.loc[:, "x_lex"] = np.asarray(oof, dtype=float)
         else:
-            features = with_lexicon_column(pipe, features, oof)
+            features = with_lexicon_column(pipe, features, oof, inplace=own_features)
     else:
         pipe.steps[0][1].fit(rows)
     pipe.steps[-1][1].fit(features, y, sample_weight=w, calibration_groups=groups, calibration_weight=cal_w)
     return pipe
 
 
-def with_lexicon_column(pipe: Pipeline, features: pd.DataFrame, values=None, rows: pd.DataFrame | None = None):
+def with_lexicon_column(pipe: Pipeline, features: pd.DataFrame, values=None, rows: pd.DataFrame | None = None,
+                        inplace: bool = False):
     """``features`` with the column ``x_lex`` where ``pipe``'s feature stage has it: ``values``,
     else the stage's lexicon's scores of ``rows``. Features without the column (computed by a
     stage without a lexicon) get it inserted in its place; a pipeline without a lexicon
-    leaves them as they are."""
+    leaves them as they are. ``inplace``: where ``features`` has the column in its place
+    already, ``values`` are written into it and ``features`` itself is returned (no copy of
+    the frame, which for a training table is gigabytes)."""
     names = list(pipe.steps[0][1].get_feature_names_out())
     if "x_lex" not in names:
         return features
@@ -241,10 +249,29 @@ def with_lexicon_column(pipe: Pipeline, features: pd.DataFrame, values=None, row
         if "x_lex" in features.columns:
             return features
         values = score_rows(pipe.steps[0][1].lexicon, rows)
-    out = features.drop(columns=["x_lex"]) if "x_lex" in features.columns else features
     at = names.index("x_lex")
+    if inplace and list(features.columns) == names:
+        features.loc[:, "x_lex"] = np.asarray(values, dtype=float)
+        return features
+    out = features.drop(columns=["x_lex"]) if "x_lex" in features.columns else features
     column = pd.DataFrame({"x_lex": np.asarray(values, dtype=float)}, index=out.index)
     return pd.concat([out.iloc[:, :at], column, out.iloc[:, at:]], axis=1)
+
+
+#: a lexicon that reads no token: the feature stage computes with it only to give the frame
+#: its column ``x_lex`` (NaN) in place, for the scores fitted later to be written into
+_SLOT_LEXICON = {"weights": np.zeros(2, dtype=np.float32), "intercept": float("nan"), "bits": 1,
+                 "max_words": 0, "max_attrs": 0, "max_tags": 0}
+
+
+def features_with_lexicon_slot(rows: pd.DataFrame, config: TrainConfig) -> pd.DataFrame:
+    """The feature frame of ``rows``; with ``config.lexicon_bits``, with the column ``x_lex``
+    in its place and NaN, so that a fit writes its scores into it (``fit(...,
+    own_features=True)``) rather than into a copy of the frame with the column inserted."""
+    pipe = make_pipeline(config)
+    if config.lexicon_bits:
+        pipe.set_params(features__lexicon=dict(_SLOT_LEXICON))
+    return pipe.steps[0][1].fit_transform(rows)
 
 
 def grouped_cv(
@@ -262,15 +289,18 @@ def grouped_cv(
     groups = rows["site"].to_numpy()
     folds = GroupKFold(n_splits=config.cv_folds)
     if features is None:
-        features = make_pipeline(config)[0].fit_transform(rows)
+        features = features_with_lexicon_slot(rows, config)
         _cache(rows, config, features)
     out = []
     for k, (tr, te) in enumerate(folds.split(rows, groups=groups)):
         log.info("cv fold %d/%d: %d train rows, %d test rows", k + 1, config.cv_folds, len(tr), len(te))
-        # pages never straddle folds, so per-page features sliced by rows are exact
-        pipe = fit(rows.iloc[tr], config, features=features.iloc[tr])
+        # pages never straddle folds, so per-page features sliced by rows are exact; each
+        # slice is a copy of its own, which the fold's x_lex is written into
+        pipe = fit(rows.iloc[tr], config, features=features.iloc[tr], own_features=True)
         test = rows.iloc[te]
-        p = pipe[-1].predict_proba(with_lexicon_column(pipe, features.iloc[te], rows=test))[:, 1]
+        lexicon = getattr(pipe.steps[0][1], "lexicon", None)
+        scores = None if lexicon is None else score_rows(lexicon, test)
+        p = pipe[-1].predict_proba(with_lexicon_column(pipe, features.iloc[te], scores, inplace=True))[:, 1]
         cal = pipe[-1].calibrated_proba(p)
         lab = test["label"].to_numpy(dtype=float)
         ok = np.isfinite(lab)
