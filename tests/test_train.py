@@ -583,7 +583,9 @@ def test_a_frame_with_the_lexicon_slot_gets_the_scores_written_in_place(tiny_tab
     assert np.isfinite(slot["x_lex"]).all()  # written into the frame given
 
     a = core.grouped_cv(rows, cfg)
-    core._FEATURES.clear()  # (the frame a kept for a final fit on these rows)
+    # the frame kept for the final fit has x_lex's column: a fit without the lexicon does not
+    # take it (and the look drops it from the cache)
+    assert core._take_cached(rows, replace(cfg, lexicon_bits=0)) is None and not core._FEATURES
     b = core.grouped_cv(rows, cfg, features=plain)
     assert len(a) > 0 and a["fold"].nunique() == 2
     pd.testing.assert_frame_equal(a, b)

@@ -171,7 +171,8 @@ _FEATURES: list = []
 
 
 def _key(rows: pd.DataFrame, config: TrainConfig) -> tuple:
-    return (id(rows), len(rows), config.neighbours, config.hash_buckets)
+    # (lexicon_bits: the cached frame has x_lex's column where the lexicon is on)
+    return (id(rows), len(rows), config.neighbours, config.hash_buckets, bool(config.lexicon_bits))
 
 
 def _cache(rows: pd.DataFrame, config: TrainConfig, features: pd.DataFrame) -> None:
