@@ -536,7 +536,7 @@ def test_label_conventions_are_a_feature_set_per_corpus_and_fixed_for_prediction
 
 
 def test_features_computed_in_fit_give_the_model_of_features_given(tiny_tables, seed_html):
-    """fit computes the features with the lexicon and writes the out-of-fold x_lex in place;
+    """fit computes the features with x_lex's column in place and writes the out-of-fold x_lex into it;
     given features without x_lex (as grouped CV caches them), the column is inserted: the same
     model either way, and the classifier reads the one-block frame without a copy."""
     from chromesift.data.page import to_table

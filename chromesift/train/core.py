@@ -219,16 +219,12 @@ def fit(rows: pd.DataFrame, config: TrainConfig, features: pd.DataFrame | None =
                                    folds=max(2, config.stack_folds), random_state=config.random_state)
         pipe.set_params(features__lexicon=lexicon)
         pipe.steps[0][1].fit(rows)
-        # the training rows' x_lex: scores of lexicons that did not see the row's site
         if features is None:
-            # computed with the lexicon so that x_lex has its place and the frame stays one block,
-            # which the classifier reads without a copy (a training table's features are
-            # gigabytes); the in-sample scores this computes (about 2 s for 2 million rows) are
-            # overwritten here
-            features = pipe.steps[0][1].transform(rows)
-            features.loc[:, "x_lex"] = np.asarray(oof, dtype=float)
-        else:
-            features = with_lexicon_column(pipe, features, oof, inplace=own_features)
+            # with x_lex in its place, so that the frame stays one block, which the classifier
+            # reads without a copy (a training table's features are gigabytes)
+            features, own_features = features_with_lexicon_slot(rows, config), True
+        # the training rows' x_lex: scores of lexicons that did not see the row's site
+        features = with_lexicon_column(pipe, features, oof, inplace=own_features)
     else:
         pipe.steps[0][1].fit(rows)
     pipe.steps[-1][1].fit(features, y, sample_weight=w, calibration_groups=groups, calibration_weight=cal_w)
