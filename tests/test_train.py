@@ -200,6 +200,27 @@ def test_config_errors_are_clear(tmp_path):
         with pytest.raises(UserError, match=message):
             load_config(**{key: value})
     assert load_config(lexicon_tags=0).lexicon_tags == 0
+    for key in ("max_iter", "stage2_max_iter"):
+        with pytest.raises(UserError, match="max_iter and stage2_max_iter must be at least 1"):
+            load_config(**{key: 0})
+
+
+def test_the_context_stage_takes_its_own_number_of_trees(tiny_tables):
+    """``stage2_max_iter`` cuts the context stage only; its trees are the first ones of the stage
+    a longer run fits (boosting adds trees one after another), which is what lets the held-out
+    trial of docs/findings.md read a shorter context stage off a longer one."""
+    from chromesift.train import core
+
+    cfg = load_config(tables=tiny_tables, max_iter=10, stack_folds=2, max_rows=3000, cv_folds=0, mlflow=False)
+    rows = core.prepare(load_tables(tiny_tables), cfg)
+    full = core.fit(rows, cfg)[-1]
+    short = core.fit(rows, replace(cfg, stage2_max_iter=4))[-1]
+    assert (len(short.stage1_._predictors), len(short.stage2_._predictors)) == (10, 4)
+    assert len(full.stage2_._predictors) == 10
+    for a, b in zip(short.stage1_._predictors, full.stage1_._predictors, strict=True):
+        np.testing.assert_array_equal(a[0].nodes, b[0].nodes)
+    for a, b in zip(short.stage2_._predictors, full.stage2_._predictors[:4], strict=True):
+        np.testing.assert_array_equal(a[0].nodes, b[0].nodes)
 
 
 def test_text_mode_copies_have_no_structure(tiny_tables):

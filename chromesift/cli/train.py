@@ -50,6 +50,8 @@ def register(sub) -> None:
     p.add_argument("--max-fit-rows", type=int, default=None, metavar="N",
                    help="labeled paragraphs each booster is fitted on (default 300,000)")
     p.add_argument("--max-iter", type=int, default=None, metavar="N", help="boosting iterations (default 120)")
+    p.add_argument("--stage2-max-iter", type=int, default=None, metavar="N",
+                   help="boosting iterations of the context stage (default: --max-iter's)")
     p.add_argument("--text-copies", type=float, default=None, metavar="SHARE",
                    help="share of pages also trained on as plain text, 0 to 1 (default 0.5)")
     p.add_argument("--threshold", type=float, default=None,
@@ -81,6 +83,7 @@ def _run(args: argparse.Namespace) -> int:
         cv_folds=args.cv_folds,
         max_rows=args.max_rows,
         max_iter=args.max_iter,
+        stage2_max_iter=args.stage2_max_iter,
         max_fit_rows=args.max_fit_rows,
         text_copies=args.text_copies,
         threshold=args.threshold,

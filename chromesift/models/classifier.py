@@ -64,6 +64,8 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
     ----------
     max_iter, learning_rate, max_leaf_nodes, min_samples_leaf, l2_regularization
         Passed to both :class:`~sklearn.ensemble.HistGradientBoostingClassifier` stages.
+    stage2_max_iter : int or None, default=None
+        Trees of the context stage (None: ``max_iter``, as stage 1).
     stack_folds : int, default=3
         Folds (grouped by site) for the out-of-fold stage-1 probabilities.
     second_stage : bool, default=True
@@ -99,6 +101,7 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         self,
         *,
         max_iter: int = 120,
+        stage2_max_iter: int | None = None,
         learning_rate: float = 0.15,
         max_leaf_nodes: int = 31,
         min_samples_leaf: int = 40,
@@ -117,6 +120,7 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         self.calibration_refit = calibration_refit
         self.max_fit_rows = max_fit_rows
         self.max_iter = max_iter
+        self.stage2_max_iter = stage2_max_iter
         self.learning_rate = learning_rate
         self.max_leaf_nodes = max_leaf_nodes
         self.min_samples_leaf = min_samples_leaf
@@ -126,10 +130,13 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         self.threshold = threshold
         self.random_state = random_state
 
-    def _booster(self, categorical: np.ndarray) -> HistGradientBoostingClassifier:
+    def _booster(self, categorical: np.ndarray, stage: int = 1) -> HistGradientBoostingClassifier:
+        max_iter = self.max_iter
+        if stage == 2 and getattr(self, "stage2_max_iter", None) is not None:  # (pickles before it: none)
+            max_iter = self.stage2_max_iter
         return HistGradientBoostingClassifier(
             categorical_features=categorical if categorical.any() else None,
-            max_iter=self.max_iter,
+            max_iter=max_iter,
             learning_rate=self.learning_rate,
             max_leaf_nodes=self.max_leaf_nodes,
             min_samples_leaf=self.min_samples_leaf,
@@ -139,7 +146,7 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         )
 
     def _fit_booster(self, categorical: np.ndarray, X: np.ndarray, y: np.ndarray,
-                     sample_weight: np.ndarray | None = None) -> HistGradientBoostingClassifier:
+                     sample_weight: np.ndarray | None = None, stage: int = 1) -> HistGradientBoostingClassifier:
         """A booster fitted on ``X``; a column that is NaN in every row (no page with an h1,
         say) is fitted as zeros, which scikit-learn's binning cannot take as NaN and no tree
         can split on either way."""
@@ -147,7 +154,7 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         if dead.any():
             X = X.copy()
             X[:, dead] = 0.0
-        return self._booster(categorical).fit(X, y, sample_weight=sample_weight)
+        return self._booster(categorical, stage).fit(X, y, sample_weight=sample_weight)
 
     def _subsample(self, mask: np.ndarray) -> np.ndarray:
         """Keep at most ``max_fit_rows`` of the rows where ``mask`` is set (seeded)."""
@@ -223,7 +230,7 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
             Z = np.hstack([F[labeled], S[labeled]])
             cats = np.concatenate([self.categorical_, np.zeros(len(CONTEXT_NAMES), dtype=bool)])
             y_l, w_l = y[labeled].astype(int), _take(w, labeled)
-            self.stage2_ = self._fit_booster(cats, Z, y_l, sample_weight=w_l)
+            self.stage2_ = self._fit_booster(cats, Z, y_l, sample_weight=w_l, stage=2)
             self.calibration_ = None
             if self.calibrate:
                 if self.calibration_refit not in REFITS:
@@ -297,7 +304,7 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
             tr, te = np.flatnonzero(fold != i), np.flatnonzero(fold == i)
             if len(np.unique(y[tr])) < 2:
                 continue
-            m = self._fit_booster(cats, Z[tr], y[tr], sample_weight=_take(w, tr))
+            m = self._fit_booster(cats, Z[tr], y[tr], sample_weight=_take(w, tr), stage=2)
             if unseen_share < 1:
                 own[te] = m.predict_proba(Z[te])[:, 1]
             if unseen_share > 0:

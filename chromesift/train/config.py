@@ -48,6 +48,7 @@ class TrainConfig:
     hash_buckets: int = 8
     # classifier
     max_iter: int = 120
+    stage2_max_iter: int | None = None  # trees of the context stage; None: max_iter
     learning_rate: float = 0.15
     max_leaf_nodes: int = 31
     min_samples_leaf: int = 40
@@ -119,6 +120,7 @@ class TrainConfig:
     def classifier_params(self) -> dict:
         return {
             "max_iter": self.max_iter,
+            "stage2_max_iter": self.stage2_max_iter,
             "learning_rate": self.learning_rate,
             "max_leaf_nodes": self.max_leaf_nodes,
             "min_samples_leaf": self.min_samples_leaf,
@@ -157,6 +159,8 @@ def load_config(path: Path | None = None, **overrides) -> TrainConfig:
     cfg = TrainConfig(**values)
     if cfg.cv_folds == 1 or cfg.cv_folds < 0:
         raise UserError("cv_folds must be 0 (off) or at least 2")
+    if cfg.max_iter < 1 or (cfg.stage2_max_iter is not None and cfg.stage2_max_iter < 1):
+        raise UserError("max_iter and stage2_max_iter must be at least 1")
     if cfg.calibration_folds < 2:
         raise UserError("calibration_folds must be at least 2")
     if cfg.calibration_mix not in ("corpora", "training"):
