@@ -213,7 +213,7 @@ def test_the_context_stage_takes_its_own_number_of_trees(tiny_tables):
 
     cfg = load_config(tables=tiny_tables, max_iter=10, stack_folds=2, max_rows=3000, cv_folds=0, mlflow=False)
     rows = core.prepare(load_tables(tiny_tables), cfg)
-    full = core.fit(rows, cfg)[-1]
+    full = core.fit(rows, replace(cfg, stage2_max_iter=None))[-1]  # (None: max_iter's 10)
     short = core.fit(rows, replace(cfg, stage2_max_iter=4))[-1]
     assert (len(short.stage1_._predictors), len(short.stage2_._predictors)) == (10, 4)
     assert len(full.stage2_._predictors) == 10

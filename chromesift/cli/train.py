@@ -51,7 +51,7 @@ def register(sub) -> None:
                    help="labeled paragraphs each booster is fitted on (default 300,000)")
     p.add_argument("--max-iter", type=int, default=None, metavar="N", help="boosting iterations (default 120)")
     p.add_argument("--stage2-max-iter", type=int, default=None, metavar="N",
-                   help="boosting iterations of the context stage (default: --max-iter's)")
+                   help="boosting iterations of the context stage (default 60)")
     p.add_argument("--text-copies", type=float, default=None, metavar="SHARE",
                    help="share of pages also trained on as plain text, 0 to 1 (default 0.5)")
     p.add_argument("--threshold", type=float, default=None,

@@ -48,7 +48,8 @@ class TrainConfig:
     hash_buckets: int = 8
     # classifier
     max_iter: int = 120
-    stage2_max_iter: int | None = None  # trees of the context stage; None: max_iter
+    # trees of the context stage (None: max_iter)
+    stage2_max_iter: int | None = 60
     learning_rate: float = 0.15
     max_leaf_nodes: int = 31
     min_samples_leaf: int = 40
