@@ -14,8 +14,8 @@ examples:
       train on every built table (data/paragraphs), track in ./mlflow.db, write models/chromesift
   chromesift train --config train.toml --name news --datasets cleaneval dragnet
       settings from a TOML [train] table, two datasets, bundle models/news
-  chromesift train --cv-folds 0 --max-iter 30 --no-progress
-      a quick fit: no cross-validation, no progress bars (also none from MLflow)
+  chromesift train --cv-folds 0 --max-iter 30 --stage2-max-iter 15 --no-progress
+      a quick fit: fewer trees, no cross-validation, no progress bars (also none from MLflow)
   chromesift train --register chromesift
       also register the logged model as a new version of 'chromesift' in the MLflow
       model registry (load it back as models:/chromesift/<version>)
@@ -49,7 +49,7 @@ def register(sub) -> None:
                    help="paragraphs in the training table, whole pages sampled (default 2,000,000)")
     p.add_argument("--max-fit-rows", type=int, default=None, metavar="N",
                    help="labeled paragraphs each booster is fitted on (default 300,000)")
-    p.add_argument("--max-iter", type=int, default=None, metavar="N", help="boosting iterations (default 120)")
+    p.add_argument("--max-iter", type=int, default=None, metavar="N", help="boosting iterations of stage 1 (default 120)")
     p.add_argument("--stage2-max-iter", type=int, default=None, metavar="N",
                    help="boosting iterations of the context stage (default 60)")
     p.add_argument("--text-copies", type=float, default=None, metavar="SHARE",
