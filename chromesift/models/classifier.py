@@ -63,7 +63,8 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     max_iter, learning_rate, max_leaf_nodes, min_samples_leaf, l2_regularization
-        Passed to both :class:`~sklearn.ensemble.HistGradientBoostingClassifier` stages.
+        Passed to both :class:`~sklearn.ensemble.HistGradientBoostingClassifier` stages
+        (``max_iter`` to the context stage only where ``stage2_max_iter`` is None).
     stage2_max_iter : int or None, default=None
         Trees of the context stage (None: ``max_iter``, as stage 1).
     stack_folds : int, default=3
