@@ -16,6 +16,7 @@ from chromesift.errors import UserError
 from chromesift.features.compute import FeatureComputer
 from chromesift.models.rules import SCOPES, scope_convention
 from chromesift.runtime.batch import BatchConfig, run_batch
+from chromesift.runtime.core import Page, page_records
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TEXT = "A first paragraph of plain text, long enough to be read as prose.\nSubscribe to our newsletter!"
@@ -156,3 +157,80 @@ def test_cli_scope_all_single_page_and_batch(tmp_path, capsys, changed_pages):
     assert main(["extract", "--input-dir", str(folder), "--output", str(texts), "--scope", "all",
                  "--no-progress"]) == 0
     assert (texts / "a.txt").read_text(encoding="utf-8") == want[0] + "\n"
+
+
+# -- captions: not an article's body, content only with scope="all" -------------------
+
+CAPTIONED = """<html><head><title>Harbour reopens after the storm</title></head><body>
+<nav><a href="/">Home</a> <a href="/news">News</a></nav>
+<article><h1>Harbour reopens after the storm</h1>
+<p>The harbour reopened on Monday morning after three days in which no ship could leave or
+enter, the port authority said, and the first ferries left on time.</p>
+<figure><img src="harbour.jpg" alt="">
+<figcaption>Fishing boats wait at the quay on Monday as the harbour master gives the signal
+to leave, three days after the storm closed the port. <span class="credit">Photo: Jane Roe</span>
+</figcaption></figure>
+<p>Workers had spent the weekend clearing the channel of debris that the storm had washed in
+from the coast, and divers checked the piers for damage before the first departures.</p>
+<p>Shop owners along the waterfront said that the closure had cost them a busy weekend, but
+that they were glad the repairs had taken days rather than weeks.</p>
+</article><footer>Contact us</footer></body></html>"""
+
+
+def test_caption_rows_are_the_paragraphs_of_a_figcaption():
+    from chromesift.models.rules import caption_rows
+
+    cols = to_columns(CAPTIONED)
+    caption = caption_rows(cols)
+    marked = [t for t, c in zip(cols["text"], caption.tolist(), strict=True) if c]
+    assert marked and all("Fishing boats" in t or "Jane Roe" in t for t in marked)
+    assert any("Fishing boats" in t for t in marked)
+    assert not any("harbour reopened" in t for t in marked)
+    assert caption_rows(to_columns("Fishing boats wait at the quay.\nMore text.", format="text")).tolist() == [False, False]
+    assert caption_rows(to_columns("", format="text")).tolist() == []
+
+
+def test_decide_reads_captions_as_scored_zero_unless_asked_for_all():
+    from chromesift.models.rules import caption_rows, decide
+
+    cols = to_columns(CAPTIONED)
+    caption = caption_rows(cols)
+    proba = np.full(len(cols["text"]), 0.9)
+    keep, _ = decide(cols, proba, 0.5, title=False)
+    assert not keep[caption].any() and keep[~caption].any()
+    keep_all, _ = decide(cols, proba, 0.5, title=False, captions=True)
+    assert keep_all[caption].all()
+    # a page whose only paragraph above the threshold is its caption keeps nothing, and a
+    # fallback for empty pages (empty_cut) reads the body, never the caption
+    low = np.where(caption, 0.9, 0.2)
+    assert not decide(cols, low, 0.5, title=False)[0].any()
+    keep, _ = decide(cols, low, 0.5, title=False, empty_cut=0.5)
+    assert not keep[caption].any() and keep.any()
+    assert decide(cols, low, 0.5, title=False, captions=True)[0].tolist() == caption.tolist()
+
+
+def test_captions_are_left_out_of_an_article_at_every_entry_point(model, tmp_path):
+    from chromesift.models.rules import caption_rows, decide
+
+    table = model.classify(CAPTIONED)
+    caption = table["text"].str.contains("Fishing boats")
+    assert (table.loc[caption, "role"] == "caption").all()
+    assert not table.loc[caption, "is_content"].any()
+    text = model.extract(CAPTIONED)
+    assert "Fishing boats" not in text and "harbour reopened" in text
+    assert list(model.extract_many([CAPTIONED])) == [text]
+    pages = tmp_path / "in.jsonl"
+    pages.write_text(json.dumps({"id": "a", "html": CAPTIONED}) + "\n")
+    out = tmp_path / "out.jsonl"
+    run_batch(BatchConfig(input=pages, output=out, progress=False, timeout=None))
+    assert json.loads(out.read_text())["text"] == text
+    (record,) = page_records(model, [Page(id="a", document=CAPTIONED)], detail=True)
+    assert record["text"] == text
+    assert [p["role"] for p in record["paragraphs"]] == table["role"].tolist()
+    # scope="all": a caption is decided by its score like any paragraph, and keeps its role
+    cols = to_columns(CAPTIONED)
+    proba = model.predict_columns([cols], scope="all")[0]
+    expected, _ = decide(cols, proba, model.threshold, title=False, captions=True)
+    wide = model.classify(CAPTIONED, scope="all")
+    assert wide["is_content"].tolist() == expected.tolist()
+    assert (wide.loc[caption_rows(cols), "role"] == "caption").all()

@@ -40,9 +40,9 @@ precision or recall: --threshold T decides with T (0 to 1) instead of the bundle
 threshold; --favor precision raises it by {FAVOR_STEP}, --favor recall lowers it by {FAVOR_STEP}
 (clipped to {FAVOR_RANGE[0]}-{FAVOR_RANGE[1]}).
 
-what counts as content: --scope article (the default) keeps an article's body alone;
---scope all keeps all the main content of an HTML page that is not an article (a forum
-thread's posts, a listing's items, a service page's text).
+what counts as content: --scope article (the default) keeps an article's body alone, without
+its captions (<figcaption>); --scope all keeps all the main content of an HTML page that is
+not an article (a forum thread's posts, a listing's items, a service page's text, captions).
 
 folder (--input-dir DIR --output OUT): a file per page, OUT/NAME.txt (.md, .json, .csv
 by --output-format); pages whose file exists are skipped, so a run resumes.
@@ -312,17 +312,17 @@ def format_table(paragraphs: list[dict], width: int | None = None) -> str:
     """A table of paragraphs, one a line: position, probability, main, role, text (cut to fit).
 
     ``main`` is ``+`` for a paragraph of the main text and ``-`` for the rest; ``role`` is
-    ``title`` (the headline), ``body`` or ``chrome`` (empty where a record has none).
+    ``title`` (the headline), ``caption``, ``body`` or ``chrome`` (empty where a record has none).
     """
     width = width or shutil.get_terminal_size((100, 24)).columns
     room = max(20, width - 28)
-    lines = [f"{'pos':>4}  {'prob':>5}  {'main':<4}  {'role':<6}  text"]
+    lines = [f"{'pos':>4}  {'prob':>5}  {'main':<4}  {'role':<7}  text"]
     for i, par in enumerate(paragraphs):
         text = par["text"]
         if len(text) > room:
             text = text[: room - 3] + "..."
         mark = "+" if par["is_content"] else "-"
-        lines.append(f"{i:>4}  {par['probability']:5.3f}  {mark:<4}  {par.get('role', ''):<6}  {text}")
+        lines.append(f"{i:>4}  {par['probability']:5.3f}  {mark:<4}  {par.get('role', ''):<7}  {text}")
     return "\n".join(lines)
 
 

@@ -23,11 +23,13 @@ from chromesift.data import schema
 from chromesift.data.page import to_columns, to_table
 from chromesift.data.util import chunked
 from chromesift.models.rules import (
+    caption_rows,
     content_mask,
     decide,
     headline_index,
     pick_threshold,
     roles,
+    scope_captions,
     scope_convention,
 )
 
@@ -207,15 +209,15 @@ class Model:
         return pick_threshold(self.threshold, threshold, favor)
 
     def _result(self, cols: dict[str, list], proba: np.ndarray, threshold: float | None = None,
-                uniform: bool = False) -> pd.DataFrame:
+                uniform: bool = False, scope: str | None = None) -> pd.DataFrame:
         if not len(proba):
             return _uniform(_empty_result()) if uniform else _empty_result()
         out = schema.from_columns(cols, "page").drop(columns=["doc_id"])
         cut = self.threshold if threshold is None else threshold
-        content, head = decide(cols, proba, cut, title=False)
+        content, head = decide(cols, proba, cut, title=False, captions=scope_captions(scope))
         out.insert(2, "is_content", content)
         out.insert(3, "probability", self.probability(proba))
-        out.insert(4, "role", roles(content, head))
+        out.insert(4, "role", roles(content, head, caption_rows(cols)))
         if uniform:
             return _uniform(out)
         if (out["source"] == "text").all():
@@ -232,9 +234,10 @@ class Model:
         bundle's threshold for this call (:meth:`decision_threshold`).
 
         ``scope`` says what counts as content (:data:`chromesift.models.rules.SCOPES`):
-        ``"article"`` (None, the default) the article body alone, ``"all"`` all the main
-        content of the page (a forum's posts, a listing's items, a service page's text), for
-        HTML; plain text is read the same either way. ``"all"`` needs a bundle trained with
+        ``"article"`` (None, the default) the article body alone, without its captions
+        (:func:`chromesift.models.rules.caption_rows`), ``"all"`` all the main content of the
+        page (a forum's posts, a listing's items, a service page's text, captions), for HTML;
+        plain text is read the same either way. ``"all"`` needs a bundle trained with
         label conventions (a ValueError otherwise).
 
         The columns and dtypes are the same whatever the input (``uniform``, the default):
@@ -245,11 +248,13 @@ class Model:
 
         ``role`` is ``"title"`` for the page's headline (:func:`headline_index`, whatever
         the model says of it: corpora disagree on whether it belongs to the main text),
-        ``"body"`` for the other content paragraphs and ``"chrome"`` for the rest.
+        ``"caption"`` for a ``<figcaption>``'s paragraphs (:func:`caption_rows`: content only
+        with ``scope="all"``), ``"body"`` for the other content paragraphs and ``"chrome"``
+        for the rest.
         """
         cut = self.decision_threshold(threshold, favor)
         cols = to_columns(document, format=format)
-        return self._result(cols, self.predict_columns([cols], scope)[0], cut, uniform)
+        return self._result(cols, self.predict_columns([cols], scope)[0], cut, uniform, scope)
 
     def extract(
         self, document: str | bytes, *, format: str | None = None, title: bool = False,
@@ -328,17 +333,18 @@ class Model:
         """
         cut = self.decision_threshold(threshold, favor)
         self.check_scope(scope)  # (a scope this model cannot read with fails here, not in the first batch)
+        captions = scope_captions(scope)
         for batch in chunked(documents, batch_size):
             pages = [to_columns(doc, format=format) for doc in batch]
             for cols, proba in zip(pages, self.predict_columns(pages, scope), strict=True):
-                keep = content_mask(cols, proba, cut, title=title)
+                keep = content_mask(cols, proba, cut, title=title, captions=captions)
                 # keep has a value per paragraph (the model scored each): compress needs no strict check
                 yield "\n".join(compress(cols["text"], keep.tolist()))
 
     def _classify_batch(self, batch: list, format: str | None, threshold: float | None = None,
                         uniform: bool = False, scope: str | None = None) -> list[pd.DataFrame]:
         pages = [to_columns(doc, format=format) for doc in batch]
-        return [self._result(c, p, threshold, uniform)
+        return [self._result(c, p, threshold, uniform, scope)
                 for c, p in zip(pages, self.predict_columns(pages, scope), strict=True)]
 
     # -- explanation ----------------------------------------------------------------

@@ -78,7 +78,20 @@ ISOLATED_SURE = 0.7
 EMPTY_CUT: float | None = None
 
 
-def content_mask(cols: dict[str, list], proba: np.ndarray, threshold: float, *, title: bool = False) -> np.ndarray:
+def caption_rows(cols: dict[str, list]) -> np.ndarray:
+    """Which paragraphs are captions: those in a ``<figcaption>`` (HTML; plain text has none).
+
+    An article's captions are not its body: most corpora that label captions at all label
+    them chrome (``docs/findings.md``, captions), so :func:`decide` leaves them out unless
+    asked for all the main content (scope ``"all"``).
+    """
+    if not cols["text"] or cols["source"][0] == "text":
+        return np.zeros(len(cols["text"]), dtype=bool)
+    return np.fromiter(("figcaption" in p for p in cols["path"]), dtype=bool, count=len(cols["path"]))
+
+
+def content_mask(cols: dict[str, list], proba: np.ndarray, threshold: float, *, title: bool = False,
+                 captions: bool = False) -> np.ndarray:
     """Which paragraphs are the main text: score at least ``threshold``, headline excluded.
 
     ``proba`` holds the model's scores (:meth:`Model.predict_columns`), on which the
@@ -98,8 +111,11 @@ def content_mask(cols: dict[str, list], proba: np.ndarray, threshold: float, *, 
 
     A kept paragraph alone, with no other kept one within :data:`ISOLATED_REACH`
     paragraphs, needs :data:`ISOLATED_SURE` (when the page keeps more than one).
+
+    Captions (:func:`caption_rows`) are left out unless ``captions`` is True (the scope
+    ``"all"``): the rules then read them as scored 0.
     """
-    return decide(cols, proba, threshold, title=title)[0]
+    return decide(cols, proba, threshold, title=title, captions=captions)[0]
 
 
 #: the relative cut of :func:`_decide` when none is given: the page's source decides
@@ -108,7 +124,7 @@ _PER_SOURCE = object()
 
 def decide(
     cols: dict[str, list], proba: np.ndarray, threshold: float, *, title: bool, relative_cut=_PER_SOURCE,
-    empty_cut: float | None = EMPTY_CUT,
+    empty_cut: float | None = EMPTY_CUT, captions: bool = False,
 ) -> tuple[np.ndarray, int | None]:
     """:func:`content_mask` and the headline's position (:func:`headline_index`), found once.
 
@@ -119,8 +135,14 @@ def decide(
     cut) replaces the default one, :data:`TEXT_RELATIVE_CUT` for plain text and none for
     HTML: :mod:`chromesift.evaluate.rescore` tries other rules with it. ``empty_cut``
     (default :data:`EMPTY_CUT`) is the fallback for a page that would keep nothing.
+    ``captions`` False (the article scope) reads the page's captions (:func:`caption_rows`)
+    as scored 0, for every rule below.
     """
     proba = np.asarray(proba)
+    if not captions and len(proba):
+        caption = caption_rows(cols)
+        if caption.any():
+            proba = np.where(caption, 0.0, proba)
     if relative_cut is _PER_SOURCE:
         relative_cut = TEXT_RELATIVE_CUT if len(proba) and cols["source"][0] == "text" else None
     cut = threshold
@@ -151,9 +173,13 @@ def decide(
     return keep, head
 
 
-def roles(content: np.ndarray, head: int | None) -> list[str]:
-    """The role of each paragraph: ``title`` (the headline), ``body`` (content) or ``chrome``."""
+def roles(content: np.ndarray, head: int | None, caption: np.ndarray | None = None) -> list[str]:
+    """The role of each paragraph: ``title`` (the headline), ``caption`` (:func:`caption_rows`,
+    given as ``caption``), ``body`` (content) or ``chrome``."""
     roles = ["body" if c else "chrome" for c in content.tolist()]
+    if caption is not None:
+        for i in np.flatnonzero(caption).tolist():
+            roles[i] = "caption"
     if head is not None:
         roles[head] = "title"
     return roles
@@ -209,6 +235,12 @@ def pick_threshold(base: float, threshold: float | None = None, favor: str | Non
 #: label it (forum posts, listings, a service page's text: convention 2). Plain text keeps
 #: its own convention (the bundle's ``text_convention``) whatever the scope.
 SCOPES = {"article": None, "all": 2.0}
+
+
+def scope_captions(scope: str | None) -> bool:
+    """Whether captions can be content under ``scope``: only ``"all"`` (the article body,
+    the default, leaves them out; :func:`caption_rows`)."""
+    return scope == "all"
 
 
 def scope_convention(scope: str | None) -> float | None:

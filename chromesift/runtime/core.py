@@ -6,8 +6,8 @@ same dict wherever it is made::
     {"id": ..., "url": ... (only when the page has one), "title": the headline ("" if none),
      "text": main text, "paragraphs": [{"text", "is_content", "probability"}, ...]}
 
-With ``detail`` (:func:`page_records`) each paragraph also has ``role`` (``title``, ``body``
-or ``chrome``), ``tag``, ``path`` and ``row`` (the table row a ``td``/``th`` cell is in, else
+With ``detail`` (:func:`page_records`) each paragraph also has ``role`` (``title``, ``caption``,
+``body`` or ``chrome``), ``tag``, ``path`` and ``row`` (the table row a ``td``/``th`` cell is in, else
 None): what the Markdown and JSON outputs of ``chromesift extract`` are written from.
 
 ``text`` is the content paragraphs joined by newlines (what :func:`chromesift.extract`
@@ -432,9 +432,10 @@ def check_scope(model: Any, scope: str | None) -> None:
 def _columns_chunk(model: Any, pages: Sequence[Page], chunk: list[int], out: list,
                    threshold: float | None = None, detail: bool = False, scope: str | None = None) -> None:
     """The fast path for a chunk of pages: parse to columns, predict together, decide."""
-    from chromesift.models.rules import decide, roles
+    from chromesift.models.rules import caption_rows, decide, roles, scope_captions
 
     cut = model.threshold if threshold is None else threshold
+    captions = scope_captions(scope)
 
     parsed: list[tuple[int, dict]] = []
     for i in chunk:
@@ -455,11 +456,11 @@ def _columns_chunk(model: Any, pages: Sequence[Page], chunk: list[int], out: lis
     for k, (i, cols) in enumerate(parsed):
         try:
             proba = scores[k] if scores is not None else model.predict_columns([cols], **extra)[0]
-            keep, head = decide(cols, proba, cut, title=False)
+            keep, head = decide(cols, proba, cut, title=False, captions=captions)
             title = cols["text"][head] if head is not None else ""
             body = _record(cols["text"], keep.tolist(), model.probability(proba).tolist(), title)
             if detail:
-                _add_detail(body, roles(keep, head), cols["tag"], cols["path"], cols["anc1"])
+                _add_detail(body, roles(keep, head, caption_rows(cols)), cols["tag"], cols["path"], cols["anc1"])
             out[i] = {**_head(pages[i]), **body}
         except PageTimeout:
             raise
