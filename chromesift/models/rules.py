@@ -87,7 +87,10 @@ def caption_rows(cols: dict[str, list]) -> np.ndarray:
     """
     if not cols["text"] or cols["source"][0] == "text":
         return np.zeros(len(cols["text"]), dtype=bool)
-    return np.fromiter(("figcaption" in p for p in cols["path"]), dtype=bool, count=len(cols["path"]))
+    paths = cols["path"]
+    if "figcaption" not in "\n".join(paths):  # (most pages: one search, not one per paragraph)
+        return np.zeros(len(paths), dtype=bool)
+    return np.fromiter(("figcaption" in p for p in paths), dtype=bool, count=len(paths))
 
 
 def content_mask(cols: dict[str, list], proba: np.ndarray, threshold: float, *, title: bool = False,
