@@ -200,13 +200,14 @@ def test_decide_reads_captions_as_scored_zero_unless_asked_for_all():
     assert not keep[caption].any() and keep[~caption].any()
     keep_all, _ = decide(cols, proba, 0.5, title=False, captions=True)
     assert keep_all[caption].all()
-    # a page whose only paragraph above the threshold is its caption keeps nothing, and a
-    # fallback for empty pages (empty_cut) reads the body, never the caption
+    # a page whose only paragraphs above the threshold are its captions (a gallery) keeps
+    # them rather than nothing; a fallback for empty pages (empty_cut) reads the body first
     low = np.where(caption, 0.9, 0.2)
-    assert not decide(cols, low, 0.5, title=False)[0].any()
+    assert decide(cols, low, 0.5, title=False)[0].tolist() == caption.tolist()
+    assert decide(cols, low, 0.5, title=False, captions=True)[0].tolist() == caption.tolist()
     keep, _ = decide(cols, low, 0.5, title=False, empty_cut=0.5)
     assert not keep[caption].any() and keep.any()
-    assert decide(cols, low, 0.5, title=False, captions=True)[0].tolist() == caption.tolist()
+    assert not decide(cols, np.full(len(caption), 0.2), 0.5, title=False)[0].any()  # nothing above: nothing
 
 
 def test_captions_are_left_out_of_an_article_at_every_entry_point(model, tmp_path):

@@ -249,7 +249,7 @@ class Model:
         ``role`` is ``"title"`` for the page's headline (:func:`headline_index`, whatever
         the model says of it: corpora disagree on whether it belongs to the main text),
         ``"caption"`` for a ``<figcaption>``'s paragraphs (:func:`caption_rows`: content only
-        with ``scope="all"``), ``"body"`` for the other content paragraphs and ``"chrome"``
+        with ``scope="all"``, or where the page keeps nothing else), ``"body"`` for the other content paragraphs and ``"chrome"``
         for the rest.
         """
         cut = self.decision_threshold(threshold, favor)

@@ -139,13 +139,17 @@ def decide(
     HTML: :mod:`chromesift.evaluate.rescore` tries other rules with it. ``empty_cut``
     (default :data:`EMPTY_CUT`) is the fallback for a page that would keep nothing.
     ``captions`` False (the article scope) reads the page's captions (:func:`caption_rows`)
-    as scored 0, for every rule below.
+    as scored 0, for every rule below, unless that leaves the page with nothing: a page whose
+    only content is its captions (a gallery) keeps them, as ``captions=True`` decides.
     """
     proba = np.asarray(proba)
     if not captions and len(proba):
         caption = caption_rows(cols)
         if caption.any():
-            proba = np.where(caption, 0.0, proba)
+            keep, head = decide(cols, np.where(caption, 0.0, proba), threshold, title=title,
+                                relative_cut=relative_cut, empty_cut=empty_cut, captions=True)
+            if keep.any():
+                return keep, head
     if relative_cut is _PER_SOURCE:
         relative_cut = TEXT_RELATIVE_CUT if len(proba) and cols["source"][0] == "text" else None
     cut = threshold
