@@ -246,6 +246,29 @@ def test_plain_text_headline_is_the_short_unpunctuated_first_kept_line():
     assert html["text"][1] == lines[1] and text_headline_index(html, kept) is None
 
 
+def test_the_headlines_copies_are_left_out_with_it():
+    """A page that prints its headline twice (a sticky bar, a second layout): no copy is body."""
+    from chromesift.data.page import to_columns
+    from chromesift.models.rules import decide
+
+    head = "Harbour reopens after the storm closed it"
+    page = (f"<html><head><title>{head} - Example News</title></head><body><div class='bar'><h1>{head}</h1></div>"
+            f"<article><h1>{head}</h1><p>The harbour reopened on Monday morning, the port authority said.</p>"
+            "<p>Divers checked the piers before the first ferries left.</p></article></body></html>")
+    cols = to_columns(page)
+    assert [t for t in cols["text"] if t == head] == [head, head]
+    p = np.full(len(cols["text"]), 0.9)
+    keep, at = decide(cols, p, 0.5, title=False)
+    assert cols["text"][at] == head and not any(k for t, k in zip(cols["text"], keep.tolist(), strict=True) if t == head)
+    assert keep.sum() == 2  # the two body paragraphs
+    keep, at = decide(cols, p, 0.5, title=True)  # asked for, the headline and its copy stay in place
+    assert [t for t, k in zip(cols["text"], keep.tolist(), strict=True) if k].count(head) == 2
+    # plain text: a later line equal to the headline line goes too
+    text = to_columns(f"Menu\n{head}\nThe body starts here, as a sentence.\nIt goes on.\n{head}", format="text")
+    keep, at = decide(text, np.array([0.05, 0.8, 0.9, 0.9, 0.8]), 0.5, title=False)
+    assert at == 1 and keep.tolist() == [False, False, True, True, False]
+
+
 def test_plain_text_and_html_give_the_seed_article_the_same_text(seed_html):
     """The text dump of the seed page reads as its HTML does: the headline out of the body, as its title."""
     dump = "\n".join(chromesift.classify(seed_html)["text"])

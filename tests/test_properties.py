@@ -75,7 +75,7 @@ def assert_table(frame: pd.DataFrame, source: str) -> None:
 # --- inputs --------------------------------------------------------------------------------
 
 _TAGS = ["p", "div", "span", "b", "a", "li", "ul", "td", "tr", "table", "h1", "article", "nav",
-         "footer", "br", "hr", "img", "pre", "blockquote", "section",
+         "footer", "br", "hr", "img", "pre", "blockquote", "section", "figure", "figcaption",
          "script", "style", "noscript", "textarea", "select", "option", "template", "svg", "iframe", "title", "head"]
 _ATTRS = ["", " class='nav-menu'", " id='mainContent'", " hidden", " style='display: none'",
           " style='visibility:hidden'", " style='color: red'", " href='/x'", " role='navigation'"]
@@ -283,12 +283,13 @@ def test_classify_is_deterministic_and_keeps_its_contract(model, document):
     assert np.all((proba >= 0) & (proba <= 1))
     # the reported probability is the calibrated score; the decision follows the rules on the
     # score as the fuzz target writes them out (threshold, relative cut of plain text,
-    # isolated paragraphs, headline never content)
+    # isolated paragraphs, headline and its copies never content, captions read as 0)
     scores = model.predict_columns([chromesift.data.page.to_columns(document)])[0]
     np.testing.assert_array_equal(proba, model.probability(scores))
     body = first["role"].to_numpy() != "title"
     text = bool(len(first)) and bool((first["source"] == "text").all())
-    expected = _FUZZ.expected_content(scores.tolist(), body.tolist(), text=text, threshold=model.threshold)
+    expected = _FUZZ.expected_content(scores.tolist(), body.tolist(), text=text, threshold=model.threshold,
+                                      caption=(first["role"] == "caption").tolist(), texts=first["text"].tolist())
     assert first["is_content"].tolist() == expected
     assert text or body.sum() >= len(first) - 1
     assert first["text"].tolist() == chromesift.data.page.to_table(document)["text"].tolist()

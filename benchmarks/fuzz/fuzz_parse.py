@@ -176,27 +176,41 @@ def check_result(result, table, model, scores) -> None:
     assert list(proba) == list(model.probability(scores)), "probability is not the calibrated score"
     body = [role != "title" for role in result["role"]]
     text = bool(len(result)) and bool((result["source"] == "text").all())
-    expected = expected_content(list(scores), body, text=text, threshold=model.threshold)
+    expected = expected_content(list(scores), body, text=text, threshold=model.threshold,
+                                caption=[role == "caption" for role in result["role"]],
+                                texts=result["text"].tolist())
     assert result["is_content"].tolist() == expected, "decision disagrees with the rules"
     assert sum(body) >= len(result) - 1, "more than one headline"
 
 
-def expected_content(proba: list[float], body: list[bool], *, text: bool, threshold: float) -> list[bool]:
+def expected_content(proba: list[float], body: list[bool], *, text: bool, threshold: float,
+                     caption: list[bool] | None = None, texts: list[str] | None = None) -> list[bool]:
     """The content decision, written out rule by rule (the reference for chromesift.models.rules').
 
     ``proba`` are the model's scores (its uncalibrated probabilities). A paragraph is
     content when its score reaches the threshold -- for plain text, or half of the page's
     highest score when that is lower -- unless it is alone: no other such paragraph within
     3 on either side (and more than one on the page) with a score under 0.7. The headline
-    (``body`` False) is never content.
+    (``body`` False) is never content, nor is a paragraph of its text (``texts``). Captions
+    (``caption`` True) are read as scored 0, unless the page then keeps nothing.
     """
-    cut = min(threshold, 0.5 * max(proba)) if text and proba else threshold
-    over = [i for i, p in enumerate(proba) if p >= cut]
-    keep = [False] * len(proba)
-    for i in over:
-        neighbours = [j for j in over if j != i and abs(j - i) <= 3]
-        keep[i] = len(over) == 1 or bool(neighbours) or proba[i] >= 0.7
-    return [k and b for k, b in zip(keep, body, strict=True)]
+    head = {t for t, b in zip(texts or [], body, strict=False) if not b}
+
+    def decided(scores: list[float]) -> list[bool]:
+        cut = min(threshold, 0.5 * max(scores)) if text and scores else threshold
+        over = [i for i, p in enumerate(scores) if p >= cut]
+        keep = [False] * len(scores)
+        for i in over:
+            neighbours = [j for j in over if j != i and abs(j - i) <= 3]
+            keep[i] = len(over) == 1 or bool(neighbours) or scores[i] >= 0.7
+        return [k and b and not (texts and texts[i] in head)
+                for i, (k, b) in enumerate(zip(keep, body, strict=True))]
+
+    if caption and any(caption):
+        without = decided([0.0 if c else p for p, c in zip(proba, caption, strict=True)])
+        if any(without):
+            return without
+    return decided(proba)
 
 
 def test_one_input(data: bytes) -> None:

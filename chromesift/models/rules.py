@@ -101,8 +101,8 @@ def content_mask(cols: dict[str, list], proba: np.ndarray, threshold: float, *, 
     threshold and the rules below were chosen, not the calibrated probabilities of
     :meth:`Model.probability`.
 
-    The headline (:func:`headline_index`; of plain text, :func:`text_headline_index`) is
-    left out unless ``title`` is True: corpora
+    The headline (:func:`headline_index`; of plain text, :func:`text_headline_index`) and
+    any paragraph of the same text (a copy of it) are left out unless ``title`` is True: corpora
     disagree on whether it belongs to the main text, so the text is the body and the
     title is asked for separately (:meth:`Model.headline`). With ``title=True`` the
     headline is kept when the model says it is content, like any other paragraph.
@@ -171,6 +171,12 @@ def decide(
         head = text_headline_index(cols, keep)
     if head is not None and not title:
         keep[head] = False
+        # the headline's copies (a page that prints it twice) are the headline too
+        line, texts = cols["text"][head], cols["text"]
+        if texts.count(line) > 1:  # (one C-level pass; most pages print it once)
+            for i in np.flatnonzero(keep).tolist():
+                if texts[i] == line:
+                    keep[i] = False
     if empty_cut is not None and not keep.any() and len(proba):
         body = proba if head is None or title else np.delete(proba, head)
         if len(body):
