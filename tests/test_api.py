@@ -261,12 +261,29 @@ def test_the_headlines_copies_are_left_out_with_it():
     keep, at = decide(cols, p, 0.5, title=False)
     assert cols["text"][at] == head and not any(k for t, k in zip(cols["text"], keep.tolist(), strict=True) if t == head)
     assert keep.sum() == 2  # the two body paragraphs
-    keep, at = decide(cols, p, 0.5, title=True)  # asked for, the headline and its copy stay in place
-    assert [t for t, k in zip(cols["text"], keep.tolist(), strict=True) if k].count(head) == 2
+    keep, at = decide(cols, p, 0.5, title=True)  # asked for, the headline stays, once, where it first is
+    assert [t for t, k in zip(cols["text"], keep.tolist(), strict=True) if k] == [head, *cols["text"][-2:]]
     # plain text: a later line equal to the headline line goes too
     text = to_columns(f"Menu\n{head}\nThe body starts here, as a sentence.\nIt goes on.\n{head}", format="text")
     keep, at = decide(text, np.array([0.05, 0.8, 0.9, 0.9, 0.8]), 0.5, title=False)
     assert at == 1 and keep.tolist() == [False, False, True, True, False]
+
+
+def test_a_long_paragraph_is_kept_once():
+    """A passage printed twice (a teaser, a pull quote, a second layout) is kept where it first
+    appears; short lines may repeat."""
+    from chromesift.data.page import to_columns
+    from chromesift.models.rules import REPEAT_MIN_CHARS, decide
+
+    twice = "Divers checked the piers for damage before the first ferries left the harbour."
+    short = "Advertisement"
+    assert len(twice) >= REPEAT_MIN_CHARS > len(short)
+    lines = ["The harbour reopened on Monday morning after three days, the port authority said.",
+             twice, short, "Shop owners said the closure had cost them a busy weekend of trade.", short, twice]
+    for cols in (to_columns("\n".join(lines), format="text"),
+                 to_columns("<html><body><article>" + "".join(f"<p>{t}</p>" for t in lines) + "</article></body></html>")):
+        keep, _ = decide(cols, np.full(len(lines), 0.9), 0.5, title=True)
+        assert keep.tolist() == [True, True, True, True, True, False]
 
 
 def test_plain_text_and_html_give_the_seed_article_the_same_text(seed_html):

@@ -283,7 +283,8 @@ def test_classify_is_deterministic_and_keeps_its_contract(model, document):
     assert np.all((proba >= 0) & (proba <= 1))
     # the reported probability is the calibrated score; the decision follows the rules on the
     # score as the fuzz target writes them out (threshold, relative cut of plain text,
-    # isolated paragraphs, headline and its copies never content, captions read as 0)
+    # isolated paragraphs, headline and its copies never content, captions read as 0, long
+    # paragraphs not repeated)
     scores = model.predict_columns([chromesift.data.page.to_columns(document)])[0]
     np.testing.assert_array_equal(proba, model.probability(scores))
     body = first["role"].to_numpy() != "title"

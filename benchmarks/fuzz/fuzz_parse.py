@@ -192,7 +192,8 @@ def expected_content(proba: list[float], body: list[bool], *, text: bool, thresh
     highest score when that is lower -- unless it is alone: no other such paragraph within
     3 on either side (and more than one on the page) with a score under 0.7. The headline
     (``body`` False) is never content, nor is a paragraph of its text (``texts``). Captions
-    (``caption`` True) are read as scored 0, unless the page then keeps nothing.
+    (``caption`` True) are read as scored 0, unless the page then keeps nothing. A paragraph
+    of 40 characters or more whose text an earlier content paragraph has is not content.
     """
     head = {t for t, b in zip(texts or [], body, strict=False) if not b}
 
@@ -203,8 +204,15 @@ def expected_content(proba: list[float], body: list[bool], *, text: bool, thresh
         for i in over:
             neighbours = [j for j in over if j != i and abs(j - i) <= 3]
             keep[i] = len(over) == 1 or bool(neighbours) or scores[i] >= 0.7
-        return [k and b and not (texts and texts[i] in head)
-                for i, (k, b) in enumerate(zip(keep, body, strict=True))]
+        keep = [k and b and not (texts and texts[i] in head) for i, (k, b) in enumerate(zip(keep, body, strict=True))]
+        kept_before: list[str] = []
+        for i, k in enumerate(keep):
+            if k and texts:
+                if len(texts[i]) >= 40 and texts[i] in kept_before:
+                    keep[i] = False
+                else:
+                    kept_before.append(texts[i])
+        return keep
 
     if caption and any(caption):
         without = decided([0.0 if c else p for p, c in zip(proba, caption, strict=True)])

@@ -76,6 +76,10 @@ ISOLATED_SURE = 0.7
 #: is measured held out (``chromesift rescore``): a page whose right answer is empty (an
 #: index or error page) then gets its likeliest paragraphs.
 EMPTY_CUT: float | None = None
+#: a kept paragraph of at least this many characters whose text an earlier kept paragraph
+#: already has is left out (a teaser or a passage printed twice); shorter lines ("Advertisement",
+#: table cells) may repeat. Chosen held out (``docs/findings.md``, repeated paragraphs).
+REPEAT_MIN_CHARS = 40
 
 
 def caption_rows(cols: dict[str, list]) -> np.ndarray:
@@ -183,7 +187,21 @@ def decide(
             keep = proba >= empty_cut * float(body.max())
             if head is not None and not title:
                 keep[head] = False
+    _drop_repeats(keep, cols["text"])
     return keep, head
+
+
+def _drop_repeats(keep: np.ndarray, texts: list[str]) -> None:
+    """Leave out (in place) each kept paragraph of :data:`REPEAT_MIN_CHARS` or more characters
+    whose text a kept paragraph before it already has."""
+    seen: set[str] = set()
+    for i in np.flatnonzero(keep).tolist():
+        text = texts[i]
+        if len(text) >= REPEAT_MIN_CHARS:
+            if text in seen:
+                keep[i] = False
+            else:
+                seen.add(text)
 
 
 def roles(content: np.ndarray, head: int | None, caption: np.ndarray | None = None) -> list[str]:
