@@ -249,8 +249,8 @@ class Model:
         ``role`` is ``"title"`` for the page's headline (:func:`headline_index`, whatever
         the model says of it: corpora disagree on whether it belongs to the main text),
         ``"caption"`` for a ``<figcaption>``'s paragraphs (:func:`caption_rows`: content only
-        with ``scope="all"``, or where the page keeps nothing else), ``"body"`` for the other content paragraphs and ``"chrome"``
-        for the rest.
+        with ``scope="all"``, or where the page keeps nothing else), ``"body"`` for the other
+        content paragraphs and ``"chrome"`` for the rest.
         """
         cut = self.decision_threshold(threshold, favor)
         cols = to_columns(document, format=format)

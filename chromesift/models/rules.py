@@ -77,8 +77,9 @@ ISOLATED_SURE = 0.7
 #: index or error page) then gets its likeliest paragraphs.
 EMPTY_CUT: float | None = None
 #: a kept paragraph of at least this many characters whose text an earlier kept paragraph
-#: already has is left out (a teaser or a passage printed twice); shorter lines ("Advertisement",
-#: table cells) may repeat. Chosen held out (``docs/findings.md``, repeated paragraphs).
+#: already has is left out (a teaser or a passage printed twice); shorter lines
+#: ("Advertisement", table cells) may repeat. Chosen held out (``docs/findings.md``,
+#: repeated paragraphs).
 REPEAT_MIN_CHARS = 40
 
 
@@ -106,10 +107,13 @@ def content_mask(cols: dict[str, list], proba: np.ndarray, threshold: float, *, 
     :meth:`Model.probability`.
 
     The headline (:func:`headline_index`; of plain text, :func:`text_headline_index`) and
-    any paragraph of the same text (a copy of it) are left out unless ``title`` is True: corpora
-    disagree on whether it belongs to the main text, so the text is the body and the
+    any paragraph of the same text (a copy of it) are left out unless ``title`` is True:
+    corpora disagree on whether it belongs to the main text, so the text is the body and the
     title is asked for separately (:meth:`Model.headline`). With ``title=True`` the
     headline is kept when the model says it is content, like any other paragraph.
+
+    A kept paragraph of :data:`REPEAT_MIN_CHARS` or more characters is kept only where its
+    text first appears.
 
     Plain text has no markup to be sure with, so there the cut is relative as well: a
     paragraph is kept from :data:`TEXT_RELATIVE_CUT` of the page's highest probability
