@@ -382,6 +382,135 @@ def snippet_score(
     }
 
 
+# -- one extractor's lead over another, with an interval that resamples sites ---------------
+
+
+def page_parts(kind: str, values: Sequence) -> np.ndarray:
+    """Each page's share of a dataset's score, as the rows of a matrix that sums over pages.
+
+    ``kind`` ``"full"``: ``values`` holds ``(precision, recall)`` of each page (NaN where
+    undefined), and the rows are precision, 1 where it is defined, recall, 1 where it is
+    defined (the sums give the means :func:`mean_score` takes). ``"snippets"``: ``values``
+    holds each page's :class:`SnippetCounts`, and the rows are its tp, fp and fn (the sums
+    give the pooled counts :func:`snippet_score` takes).
+    """
+    if kind == "full":
+        pr = np.asarray(values, dtype=float).reshape(-1, 2)
+        ok = ~np.isnan(pr)
+        return np.column_stack([np.where(ok[:, 0], pr[:, 0], 0.0), ok[:, 0], np.where(ok[:, 1], pr[:, 1], 0.0),
+                                ok[:, 1]]).astype(float)
+    if kind == "snippets":
+        return np.array([[c.tp, c.fp, c.fn] for c in values], dtype=float).reshape(-1, 3)
+    raise ValueError(f"kind is 'full' or 'snippets', not {kind!r}")
+
+
+def _f1_of_sums(kind: str, sums: np.ndarray) -> np.ndarray:
+    """The F1 of summed :func:`page_parts` (the last axis), as :func:`mean_score` and
+    :func:`snippet_score` compute it from the same pages."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if kind == "full":
+            p = np.where(sums[..., 1] > 0, sums[..., 0] / sums[..., 1], np.nan)
+            r = np.where(sums[..., 3] > 0, sums[..., 2] / sums[..., 3], np.nan)
+        else:
+            tp, fp, fn = sums[..., 0], sums[..., 1], sums[..., 2]
+            p = np.where(tp + fp > 0, tp / (tp + fp), np.nan)
+            r = np.where(tp + fn > 0, tp / (tp + fn), np.nan)
+    return _f1_arrays(np.asarray(p, dtype=float), np.asarray(r, dtype=float))
+
+
+@dataclass(frozen=True)
+class Lead:
+    """How far one extractor's F1 is above another's on the same pages.
+
+    Attributes
+    ----------
+    lead
+        F1 of the first less F1 of the second, on all the pages.
+    interval
+        95% percentile interval of the lead over resamples of whole sites (NaN without).
+    sites, pages
+        How many sites and pages the lead is of.
+    replicates
+        The lead of each resample (empty without), so that leads of several datasets can be
+        averaged resample by resample (:func:`mean_lead`).
+    """
+
+    lead: float
+    interval: tuple[float, float]
+    sites: int
+    pages: int
+    replicates: np.ndarray
+
+    def as_dict(self) -> dict:
+        """The figures, without the replicates."""
+        return {"lead": self.lead, "low": self.interval[0], "high": self.interval[1], "sites": self.sites,
+                "pages": self.pages}
+
+
+def site_lead(kind: str, parts_a: np.ndarray, parts_b: np.ndarray, sites: Sequence, *, n_boot: int = 1000,
+              random_state: int = 0) -> Lead:
+    """The lead of extractor a over extractor b (:class:`Lead`), from their :func:`page_parts`
+    of the same pages, with an interval that resamples sites.
+
+    Pages of one site share a layout, so they fail or succeed together: resampling single
+    pages would treat them as independent and give too narrow an interval. Each resample
+    draws as many sites as there are, with replacement, and takes every page of each, for
+    both extractors alike (paired).
+
+    Parameters
+    ----------
+    kind
+        ``"full"`` or ``"snippets"`` (:func:`page_parts`).
+    parts_a, parts_b
+        :func:`page_parts` of each extractor, one row per page, the same pages in the same order.
+    sites
+        Each page's site (any hashable value).
+    n_boot
+        Resamples (0: no interval).
+    random_state
+        Seed of the resampling.
+    """
+    a, b = np.asarray(parts_a, dtype=float), np.asarray(parts_b, dtype=float)
+    if a.shape != b.shape or len(a) != len(sites):
+        raise ValueError(f"parts of {len(a)} and {len(b)} pages for {len(sites)} sites")
+    nan2 = (float("nan"), float("nan"))
+    if not len(a):
+        return Lead(float("nan"), nan2, 0, 0, np.empty(0))
+    _, site = np.unique(np.asarray([str(s) for s in sites]), return_inverse=True)
+    n_sites = int(site.max()) + 1
+    # each F1 is of summed parts (not linear in them): sum per site, then resample the sums
+    sum_a = np.zeros((n_sites, a.shape[1]))
+    sum_b = np.zeros((n_sites, b.shape[1]))
+    np.add.at(sum_a, site, a)
+    np.add.at(sum_b, site, b)
+    lead = float(_f1_of_sums(kind, sum_a.sum(axis=0)) - _f1_of_sums(kind, sum_b.sum(axis=0)))
+    if n_boot <= 0:
+        return Lead(lead, nan2, n_sites, len(a), np.empty(0))
+    rng = np.random.default_rng(random_state)
+    drawn = rng.integers(0, n_sites, size=(n_boot, n_sites))
+    times = np.zeros((n_boot, n_sites))
+    np.add.at(times, (np.arange(n_boot)[:, None], drawn), 1.0)
+    replicates = _f1_of_sums(kind, times @ sum_a) - _f1_of_sums(kind, times @ sum_b)
+    return Lead(lead, _interval(replicates), n_sites, len(a), replicates)
+
+
+def mean_lead(leads: Sequence[Lead]) -> dict | None:
+    """The mean lead over datasets, with the interval of the mean of their resamples (each
+    dataset resampled on its own, resample ``k`` of each averaged); None without leads.
+
+    The interval is given only where every lead has as many resamples; a dataset whose lead
+    is NaN is left out."""
+    leads = [x for x in leads if x.lead == x.lead]
+    if not leads:
+        return None
+    out = {"lead": float(np.mean([x.lead for x in leads])), "low": float("nan"), "high": float("nan"),
+           "datasets": len(leads)}
+    sizes = {len(x.replicates) for x in leads}
+    if len(sizes) == 1 and sizes != {0}:
+        out["low"], out["high"] = _interval(np.mean([x.replicates for x in leads], axis=0))
+    return out
+
+
 def weighted_prf(
     y_true: Sequence[int] | np.ndarray,
     y_pred: Sequence[int] | np.ndarray,

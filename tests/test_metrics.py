@@ -139,3 +139,70 @@ def test_reliability_curve_and_brier_by_hand():
     assert metrics.worst_calibration_gap(curve) == pytest.approx(0.365)
     empty = metrics.reliability_curve([], [])
     assert np.isnan(metrics.worst_calibration_gap(empty))
+
+
+def _pages(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    a, b = rng.uniform(0.5, 1.0, (n, 2)), rng.uniform(0.3, 1.0, (n, 2))
+    a[2, 0] = np.nan  # (a page whose precision is undefined: the means skip it)
+    return a, b
+
+
+def test_site_lead_is_the_difference_of_the_two_scores():
+    a, b = _pages(0, 60)
+    sites = [f"site{i % 11}" for i in range(60)]
+    lead = metrics.site_lead("full", metrics.page_parts("full", a), metrics.page_parts("full", b), sites, n_boot=200)
+    want = metrics.mean_score(a[:, 0], a[:, 1], n_boot=0).f1 - metrics.mean_score(b[:, 0], b[:, 1], n_boot=0).f1
+    assert lead.lead == pytest.approx(want, abs=1e-12)
+    assert lead.sites == 11 and lead.pages == 60 and len(lead.replicates) == 200
+    assert lead.interval[0] < lead.lead < lead.interval[1]
+    # snippets: pooled counts, as snippet_score pools them
+    ca = [metrics.SnippetCounts(tp=3, fn=1, fp=0), metrics.SnippetCounts(tp=1, fn=0, fp=2)]
+    cb = [metrics.SnippetCounts(tp=2, fn=2, fp=1), metrics.SnippetCounts(tp=0, fn=1, fp=0)]
+    snip = metrics.site_lead("snippets", metrics.page_parts("snippets", ca), metrics.page_parts("snippets", cb),
+                             ["x", "y"], n_boot=0)
+    want = metrics.f1_from(4 / 6, 4 / 5) - metrics.f1_from(2 / 3, 2 / 5)
+    assert snip.lead == pytest.approx(want) and math.isnan(snip.interval[0]) and snip.as_dict()["sites"] == 2
+
+
+def test_site_lead_interval_does_not_shrink_when_a_site_repeats_its_pages():
+    # pages of one site succeed and fail together: four copies of each site's pages are no
+    # more evidence than one, so the interval over sites stays the same; counted as pages of
+    # sites of their own, the same copies would narrow it by half
+    a, b = _pages(1, 40)
+    once = metrics.site_lead("full", metrics.page_parts("full", a), metrics.page_parts("full", b),
+                             list(range(40)), n_boot=400, random_state=3)
+    a4, b4 = np.repeat(a, 4, axis=0), np.repeat(b, 4, axis=0)
+    sites4 = list(np.repeat(np.arange(40), 4))
+    four = metrics.site_lead("full", metrics.page_parts("full", a4), metrics.page_parts("full", b4), sites4,
+                             n_boot=400, random_state=3)
+    assert four.lead == pytest.approx(once.lead)
+    assert four.interval == pytest.approx(once.interval)
+    apart = metrics.site_lead("full", metrics.page_parts("full", a4), metrics.page_parts("full", b4),
+                              list(range(160)), n_boot=400, random_state=3)
+    width = once.interval[1] - once.interval[0]
+    assert apart.interval[1] - apart.interval[0] < 0.7 * width
+
+
+def test_mean_lead_averages_the_resamples():
+    a, b = _pages(2, 30)
+    x = metrics.site_lead("full", metrics.page_parts("full", a), metrics.page_parts("full", b), list(range(30)),
+                          n_boot=100)
+    y = metrics.site_lead("full", metrics.page_parts("full", b), metrics.page_parts("full", a), list(range(30)),
+                          n_boot=100, random_state=1)
+    both = metrics.mean_lead([x, y])
+    assert both["lead"] == pytest.approx((x.lead + y.lead) / 2) and both["datasets"] == 2
+    lo, hi = np.percentile((x.replicates + y.replicates) / 2, [2.5, 97.5])
+    assert (both["low"], both["high"]) == pytest.approx((lo, hi))
+    assert metrics.mean_lead([]) is None
+    # without resamples the mean has no interval
+    plain = metrics.site_lead("full", metrics.page_parts("full", a), metrics.page_parts("full", b), [0] * 30, n_boot=0)
+    assert math.isnan(metrics.mean_lead([plain, x])["low"])
+
+
+def test_site_lead_refuses_mismatched_pages():
+    a, b = _pages(3, 5)
+    with pytest.raises(ValueError, match="5 and 4 pages"):
+        metrics.site_lead("full", metrics.page_parts("full", a), metrics.page_parts("full", b[:4]), list(range(5)))
+    with pytest.raises(ValueError, match="kind"):
+        metrics.page_parts("pooled", a)

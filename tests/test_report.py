@@ -766,10 +766,49 @@ def test_subsets_modern_news_mean_and_collapsed_section_in_the_report(tiny_corpu
     assert "Collapsed pages against trafilatura" in paths["html"].read_text()
 
 
+def test_lead_over_trafilatura_with_its_interval_over_sites(tiny_corpus, tmp_path, monkeypatch):
+    from chromesift.data.corpus import iter_pages
+    from chromesift.evaluate import peers
+    from chromesift.evaluate import run as run_mod
+
+    truths = {p.id: p.text for p in iter_pages(tiny_corpus / "tiny.jsonl.xz")}
+
+    real = run_mod.run_peer
+
+    def half_peer(name, pages, **kw):  # trafilatura, as if it got the first page right and missed the rest
+        if name != "trafilatura":
+            return real(name, pages, **kw)
+        return [peers.PeerResult(page_id=p.id, text=(truths.get(p.id) or "") if i == 0 else "", seconds=0.0,
+                                 status="ok") for i, p in enumerate(pages)]
+
+    monkeypatch.setattr(run_mod, "run_peer", half_peer)
+    results = run_evaluation(_config(tiny_corpus, tmp_path, peers=("trafilatura",)), model=LongParagraphModel())
+    leads = results["leads"]
+    assert leads["peer"] == "trafilatura"
+    for ds in ("tiny", "snips"):
+        for name in ("chromesift", "chromesift-text"):
+            x = leads["datasets"][ds][name]
+            f1 = results["datasets"][ds]["extractors"]
+            assert x["lead"] == pytest.approx(f1[name]["f1"] - f1["trafilatura"]["f1"])
+            assert x["low"] <= x["lead"] <= x["high"]
+    tiny = leads["datasets"]["tiny"]["chromesift"]
+    assert tiny["sites"] >= 1 and tiny["pages"] == 3 and tiny["lead"] > 0
+    mean = leads["mean"]["chromesift"]["all"]
+    assert mean["lead"] == pytest.approx(np.mean([leads["datasets"][d]["chromesift"]["lead"] for d in ("tiny", "snips")]))
+    assert flat_metrics(results)["lead.tiny.chromesift"] == pytest.approx(tiny["lead"])
+    assert flat_metrics(results)["lead_all.chromesift"] == pytest.approx(mean["lead"])
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert "## Lead over trafilatura\n" in md and "| **mean of all** |" in md
+    assert f"| tiny | {tiny['sites']} | {tiny['lead']:+.3f} ({tiny['low']:+.3f} to {tiny['high']:+.3f})" in md
+    # a report without the peer has no such section
+    results = run_evaluation(_config(tiny_corpus, tmp_path, out=tmp_path / "plain"), model=LongParagraphModel())
+    assert "leads" not in results and "Lead over" not in (tmp_path / "plain" / "report.md").read_text()
+
+
 def test_rescore_tries_the_empty_page_fallback_and_counts_collapses(tiny_corpus, tmp_path, monkeypatch):
     from chromesift.data.corpus import iter_pages
     from chromesift.evaluate import peers
-    from chromesift.evaluate.rescore import AS_RUN, Rule, rescore
+    from chromesift.evaluate.rescore import AS_RUN, Rule, rescore, table
 
     results, _ = _held_out_run(tiny_corpus, tmp_path, monkeypatch, {"tiny": (0.8, -0.3), "snips": (1.3, 0.4)})
     report_dir = Path(results["meta"]["report_dir"])
@@ -793,6 +832,13 @@ def test_rescore_tries_the_empty_page_fallback_and_counts_collapses(tiny_corpus,
     mean_all = out["mean"]["html"][AS_RUN.name]["all"]
     assert mean_all == pytest.approx(np.mean([out["datasets"][d]["html"]["f1"][AS_RUN.name] for d in ("tiny", "snips")]))
     assert "empty cut 0.9" in fallback.name
+    # against a peer that gets every page right, keeping nothing trails it by all of its F1,
+    # in every resample of the sites
+    lead = tiny["lead"][keep_none.name]
+    assert lead["lead"] == pytest.approx(-1.0) and lead["low"] == pytest.approx(-1.0) == lead["high"]
+    assert tiny["lead"][fallback.name]["lead"] > -1.0
+    assert out["mean"]["html"][keep_none.name]["lead"]["all"]["datasets"] == 2
+    assert "lead over trafilatura, mean of all, rule 1:" in table(out)
 
 
 class ScopedModel(LongParagraphModel):

@@ -62,7 +62,8 @@ def register(subparsers) -> None:
                         "'none' leaves it empty (default: as extract)")
     p.add_argument("--peer-cache", type=Path, default=None, metavar="DIR",
                    help="the evaluation's peer cache (e.g. .cache/peers): count each rule's collapsed "
-                        "pages against trafilatura (which runs on the pages the cache lacks)")
+                        "pages against trafilatura (which runs on the pages the cache lacks), and give its "
+                        "lead over trafilatura with a 95%% interval over resamples of sites")
     p.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES, help="which pages to score")
     add_output(p, aliases=("--json",), type=Path, default=None, metavar="FILE",
                help="also write the scores as JSON to FILE")

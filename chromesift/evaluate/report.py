@@ -99,6 +99,35 @@ def _collapsed_table(results: dict) -> tuple[list[str], list[list[str]]] | None:
     return ["dataset"] + names, rows
 
 
+def _signed(value) -> str:
+    return "–" if value is None or value != value else f"{value:+.3f}"
+
+
+def _lead_cell(x: dict | None) -> str:
+    if not x:
+        return "–"
+    if x.get("low") is None or x["low"] != x["low"]:
+        return _signed(x["lead"])
+    return f"{_signed(x['lead'])} ({_signed(x['low'])} to {_signed(x['high'])})"
+
+
+def _lead_table(results: dict) -> tuple[list[str], list[list[str]]] | None:
+    leads = results.get("leads") or {}
+    found = leads.get("datasets") or {}
+    names = [n for n in ("chromesift", "chromesift-text") if any(n in d for d in found.values())]
+    if not names:
+        return None
+    rows = [[ds] + [_lead_cell(d.get(n)) for n in names] for ds, d in found.items()]
+    sites = {ds: max((x.get("sites", 0) for x in d.values()), default=0) for ds, d in found.items()}
+    for row in rows:
+        row.insert(1, str(sites[row[0]]))
+    for key, label in (("all", "**mean of all**"), ("modern", "**modern news**")):
+        means = [leads.get("mean", {}).get(n, {}).get(key) for n in names]
+        if any(means):
+            rows.append([label, ""] + [_lead_cell(m) for m in means])
+    return ["dataset", "sites"] + names, rows
+
+
 def _diff_md(pages: list[dict], scores, labels: dict[str, str]) -> str:
     """Pages with their two lists of lines (``missed``, ``extra``) as Markdown diffs;
     ``scores(page)`` is the line under each heading, ``labels`` what each list is."""
@@ -341,9 +370,18 @@ def _sections(results: dict) -> list[tuple[str, tuple[list[str], list[list[str]]
                             "Pages where chromesift scores below 0.5 while trafilatura scores above 0.9 "
                             "(of the pages both were scored on): one empty or wrong page costs a user "
                             "more than a point of mean F1. The worst are listed below with their diff."))
+    lead = _lead_table(results)
+    if lead is not None:
+        peer = (results.get("leads") or {}).get("peer", "trafilatura")
+        sections.insert(2 if collapsed is not None else 1, (f"Lead over {peer}", lead,
+                        f"F1 of chromesift less {peer}'s on the same pages, and its 95% interval "
+                        "over resamples of whole sites (each resample draws the dataset's sites "
+                        "with replacement and keeps all their pages, for both extractors alike): "
+                        "pages of one site share a layout, so resampling pages alone would give "
+                        "too narrow an interval. The means average the datasets' resamples."))
     ci = _ci_table(results)
     if ci is not None:
-        sections.insert(2, ("95% intervals of F1", ci,
+        sections.insert(1 + (collapsed is not None) + (lead is not None), ("95% intervals of F1", ci,
                             "Percentile bootstrap over pages (full-text datasets; snippet F1 is pooled "
                             "over snippets and has none)."))
     para = _paragraph_table(results)

@@ -111,12 +111,14 @@ def _check_rules(rules: list[Rule]) -> None:
 
 def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None,
             modes: tuple[str, ...] = MODES, run_threshold: float | None = None, progress: bool = False,
-            peer_cache: Path | None = None) -> dict:
+            peer_cache: Path | None = None, n_boot: int = 1000) -> dict:
     """Score each rule on the report's held-out pages, per dataset and mode.
 
     ``run_threshold`` is the folds' threshold where the report does not record it. With
     ``peer_cache`` (the evaluation's peer cache folder), each rule's collapsed pages against
-    trafilatura are counted too (trafilatura runs on the pages its cache lacks).
+    trafilatura are counted too (trafilatura runs on the pages its cache lacks), and its lead
+    over trafilatura is given per dataset (``lead``) and on the means, with a 95% interval
+    over ``n_boot`` resamples of sites (:func:`chromesift.metrics.site_lead`).
 
     Returns ``rules`` (names, :data:`AS_RUN` first), ``datasets`` (name -> ``kind`` and,
     per mode, ``f1`` per rule and the ``reported`` F1), ``mean`` (per mode and rule: the
@@ -132,7 +134,9 @@ def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None
         EvaluationConfig,
         collapsed_pages,
         dataset_kind,
+        lead_means,
         macro_mean,
+        peer_leads,
         resolve_datasets,
         score_texts,
         subsets_of,
@@ -169,6 +173,7 @@ def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None
 
         bar = tqdm(total=len(maps) * len(modes), desc="datasets", unit="dataset")
     differences = []
+    leads: dict[str, dict[str, dict]] = {}  # mode -> dataset (or dataset/type) -> rule -> lead
     for ds in maps:
         pages = list(corpus.iter_pages(corpus.dataset_path(data_dir, ds), meta.get("limit")))
         kind = dataset_kind(pages)
@@ -212,6 +217,16 @@ def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None
                     [REPORT_NAMES["html"]]["count"]
                     for rule, t in zip(rules, texts, strict=True)
                 }
+                groups = {ds: list(range(len(pages))), **{f"{ds}/{t}": idx for t, idx in subsets_of(pages).items()}}
+                for name, idx in groups.items():
+                    found = leads.setdefault(mode, {}).setdefault(name, {})
+                    for rule, t in zip(rules, texts, strict=True):
+                        found[rule.name] = peer_leads(
+                            kind, [pages[i] for i in idx],
+                            {REPORT_NAMES["html"]: [t[i] for i in idx], COLLAPSE_PEER: [peer_texts[i] for i in idx]},
+                            n_boot=n_boot, random_state=0, names=(REPORT_NAMES["html"],))[REPORT_NAMES["html"]]
+                    target = entry if name == ds else out["subsets"][name]
+                    target[mode]["lead"] = {r: x.as_dict() for r, x in found.items()}
             if reported is not None and f1[AS_RUN.name] is not None:
                 differences.append(abs(f1[AS_RUN.name] - reported))
             if bar is not None:
@@ -233,6 +248,8 @@ def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None
             if peer_cache is not None:
                 out["mean"][mode][rule.name]["collapsed"] = sum(
                     d[mode]["collapsed"][rule.name] for d in out["datasets"].values())
+                means = lead_means({ds: {"ours": d[rule.name]} for ds, d in leads.get(mode, {}).items()})
+                out["mean"][mode][rule.name]["lead"] = means.get("ours", {})
     out["largest_difference"] = max(differences) if differences else None
     return out
 
@@ -259,6 +276,12 @@ def table(out: dict) -> str:
         if all("collapsed" in means[r] for r in rules):
             lines.append(" ".join([f"{'collapsed pages':{width}s}", "      "]
                                   + [f"{means[r]['collapsed']:6d}" for r in rules]))
+        for key, label in (("all", "mean of all"), ("modern", "modern news")):
+            for k, r in enumerate(rules):
+                x = means[r].get("lead", {}).get(key)
+                if x:
+                    lines.append(f"lead over trafilatura, {label}, rule {k}: {x['lead']:+.4f} "
+                                 f"(95% interval over sites {x['low']:+.4f} to {x['high']:+.4f})")
     diff = out["largest_difference"]
     if diff is not None:
         verdict = "reproduces" if diff < 1e-3 else "does NOT reproduce"

@@ -630,6 +630,45 @@ def collapsed_pages(dataset: str, kind: str, pages, outputs: dict[str, list[str]
     return out
 
 
+def lead_parts(kind: str, pages, texts: list[str]) -> np.ndarray:
+    """:func:`chromesift.metrics.page_parts` of one extractor's texts of ``pages``: for full-text
+    datasets the pages with a text (as :func:`score_texts` scores them), for snippets all."""
+    if kind == "full":
+        return metrics.page_parts(kind, [_page_f1(t, p.text)[:2] for p, t in zip(pages, texts, strict=True)
+                                         if p.text is not None])
+    return metrics.page_parts(kind, [metrics.snippet_counts(t, p.with_, p.without)
+                                     for p, t in zip(pages, texts, strict=True)])
+
+
+def peer_leads(kind: str, pages, outputs: dict[str, list[str]], *, n_boot: int, random_state: int,
+               names: tuple[str, ...] = (SELF, SELF_TEXT)) -> dict[str, metrics.Lead]:
+    """Per extractor of ours in ``outputs`` (``names``), its lead over :data:`COLLAPSE_PEER`
+    on ``pages`` (:func:`chromesift.metrics.site_lead`: the interval resamples the pages' sites,
+    :attr:`Page.site <chromesift.data.corpus.Page.site>`); empty without the peer."""
+    if COLLAPSE_PEER not in outputs:
+        return {}
+    scored = pages if kind != "full" else [p for p in pages if p.text is not None]
+    sites = [p.site for p in scored]
+    peer = lead_parts(kind, pages, outputs[COLLAPSE_PEER])
+    return {name: metrics.site_lead(kind, lead_parts(kind, pages, outputs[name]), peer, sites, n_boot=n_boot,
+                                    random_state=random_state)
+            for name in names if name in outputs}
+
+
+def lead_means(leads: dict[str, dict[str, metrics.Lead]]) -> dict[str, dict]:
+    """Per extractor, the mean lead over every dataset of ``leads`` (dataset -> extractor ->
+    lead; subsets named ``dataset/type``) and over the :data:`MODERN_NEWS` ones
+    (:func:`chromesift.metrics.mean_lead`), where there are any."""
+    names = sorted({n for d in leads.values() for n in d})
+    out: dict[str, dict] = {}
+    for name in names:
+        every = [d[name] for ds, d in leads.items() if "/" not in ds and name in d]
+        modern = [leads[ds][name] for ds in MODERN_NEWS if name in leads.get(ds, {})]
+        out[name] = {k: v for k, v in (("all", metrics.mean_lead(every)), ("modern", metrics.mean_lead(modern)))
+                     if v is not None}
+    return out
+
+
 def subsets_of(pages) -> dict[str, list[int]]:
     """The indices of the pages of each type in :data:`SUBSET_TYPES` (types that occur)."""
     out: dict[str, list[int]] = {}
@@ -766,6 +805,7 @@ def run_evaluation(config: EvaluationConfig, *, model=None, fit: HeldOutFit | No
         "timings": {e: [] for e in extractors},
     }
     failures = {e: 0 for e in extractors}
+    leads: dict[str, dict[str, metrics.Lead]] = {}  # dataset (or dataset/type) -> ours -> lead
     n_pages_total = 0
     worst = _WorstPages(config.worst)
     para_rows: list[dict[str, np.ndarray]] = []
@@ -839,6 +879,13 @@ def run_evaluation(config: EvaluationConfig, *, model=None, fit: HeldOutFit | No
             collapsed = collapsed_pages(ds, kind, pages, {n: t for n, (t, _, _) in outputs.items()})
             if collapsed:
                 results["collapsed"][ds] = collapsed
+            texts_of = {n: t for n, (t, _, _) in outputs.items()}
+            groups = {ds: list(range(len(pages))), **{f"{ds}/{t}": idx for t, idx in subsets_of(pages).items()}}
+            for name, idx in groups.items():
+                found = peer_leads(kind, [pages[i] for i in idx], {n: [t[i] for i in idx] for n, t in texts_of.items()},
+                                   n_boot=config.n_boot, random_state=config.random_state)
+                if found:
+                    leads[name] = found
             results["datasets"][ds] = entry
             del pages, outputs
             if bar is not None:
@@ -857,6 +904,12 @@ def run_evaluation(config: EvaluationConfig, *, model=None, fit: HeldOutFit | No
             "failures": failures[name],
             "n_pages": n_pages_total,
             "modern_news_f1": modern_news_mean(results, name),
+        }
+    if leads:
+        results["leads"] = {
+            "peer": COLLAPSE_PEER,
+            "datasets": {ds: {n: x.as_dict() for n, x in d.items()} for ds, d in leads.items()},
+            "mean": lead_means(leads),
         }
     if config.include_model:
         pooled = {k: np.concatenate([r[k] for r in para_rows]) for k in ("y", "pred", "proba", "len")}
@@ -889,7 +942,8 @@ def run_evaluation(config: EvaluationConfig, *, model=None, fit: HeldOutFit | No
 
 
 def flat_metrics(results: dict) -> dict[str, float]:
-    """MLflow metrics: ``<score>.<dataset>.<extractor>`` and ``macro_<score>.<extractor>``."""
+    """MLflow metrics: ``<score>.<dataset>.<extractor>`` and ``macro_<score>.<extractor>``; the leads
+    over the collapse peer as ``lead.<dataset>.<extractor>`` and ``lead_<all|modern>.<extractor>``."""
     out: dict[str, float] = {}
 
     def put(key: str, value) -> None:
@@ -910,6 +964,13 @@ def flat_metrics(results: dict) -> dict[str, float]:
         for k in ("f1", "precision", "recall", "ms_median", "ms_p90", "pages_per_s", "failures"):
             put(f"macro_{k}.{e}" if k in ("f1", "precision", "recall") else f"{k}.{e}", s.get(k))
         put(f"modern_news_f1.{e}", s.get("modern_news_f1"))
+    leads = results.get("leads") or {}
+    for ds, d in leads.get("datasets", {}).items():
+        for e, x in d.items():
+            put(f"lead.{ds}.{e}", x["lead"])
+    for e, means in leads.get("mean", {}).items():
+        for k, x in means.items():
+            put(f"lead_{k}.{e}", x["lead"])
     para = results.get("paragraphs")
     if para:
         for k, v in para["overall"].items():
