@@ -448,7 +448,7 @@ class Lead:
 
 
 def site_lead(kind: str, parts_a: np.ndarray, parts_b: np.ndarray, sites: Sequence, *, n_boot: int = 1000,
-              random_state: int = 0) -> Lead:
+              random_state: int | Sequence[int] = 0) -> Lead:
     """The lead of extractor a over extractor b (:class:`Lead`), from their :func:`page_parts`
     of the same pages, with an interval that resamples sites.
 
@@ -468,7 +468,8 @@ def site_lead(kind: str, parts_a: np.ndarray, parts_b: np.ndarray, sites: Sequen
     n_boot
         Resamples (0: no interval).
     random_state
-        Seed of the resampling.
+        Seed of the resampling (what :func:`numpy.random.default_rng` takes: give each dataset
+        its own, so that :func:`mean_lead` averages independent resamples).
     """
     a, b = np.asarray(parts_a, dtype=float), np.asarray(parts_b, dtype=float)
     if a.shape != b.shape or len(a) != len(sites):

@@ -875,3 +875,20 @@ def test_evaluation_refuses_a_scope_before_any_work(tiny_corpus, tmp_path):
     with pytest.raises(UserError, match="cannot read pages with scope 'all'"):
         run_evaluation(_config(tiny_corpus, tmp_path, scope="all"), model=model)
     assert model.scopes == [] and not (tmp_path / "report").exists()
+
+
+def test_peer_leads_resample_each_dataset_on_its_own_and_reproducibly():
+    from chromesift.data.corpus import Page
+    from chromesift.evaluate.run import peer_leads
+
+    truths = ["\n".join(body) for body in BODIES] * 4
+    pages = [Page(id=f"t/{i}", dataset="t", url=f"https://site{i % 5}.example/{i}", lang="en", html="", text=t)
+             for i, t in enumerate(truths)]
+    outputs = {"chromesift": [t if i % 3 else "" for i, t in enumerate(truths)], "trafilatura": truths}
+    one = peer_leads("full", pages, outputs, n_boot=200, random_state=0, dataset="one")["chromesift"]
+    again = peer_leads("full", pages, outputs, n_boot=200, random_state=0, dataset="one")["chromesift"]
+    other = peer_leads("full", pages, outputs, n_boot=200, random_state=0, dataset="other")["chromesift"]
+    assert one.sites == 5 and one.pages == 12 and one.lead < 0
+    assert np.array_equal(one.replicates, again.replicates)
+    assert one.lead == other.lead and not np.array_equal(one.replicates, other.replicates)
+    assert peer_leads("full", pages, {"chromesift": truths}, n_boot=10, random_state=0, dataset="one") == {}

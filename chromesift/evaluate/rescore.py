@@ -224,7 +224,7 @@ def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None
                         found[rule.name] = peer_leads(
                             kind, [pages[i] for i in idx],
                             {REPORT_NAMES["html"]: [t[i] for i in idx], COLLAPSE_PEER: [peer_texts[i] for i in idx]},
-                            n_boot=n_boot, random_state=0, names=(REPORT_NAMES["html"],))[REPORT_NAMES["html"]]
+                            n_boot=n_boot, random_state=0, dataset=name, names=(REPORT_NAMES["html"],))[REPORT_NAMES["html"]]
                     target = entry if name == ds else out["subsets"][name]
                     target[mode]["lead"] = {r: x.as_dict() for r, x in found.items()}
             if reported is not None and f1[AS_RUN.name] is not None:

@@ -22,6 +22,7 @@ import heapq
 import itertools
 import logging
 import time
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -640,18 +641,22 @@ def lead_parts(kind: str, pages, texts: list[str]) -> np.ndarray:
                                      for p, t in zip(pages, texts, strict=True)])
 
 
-def peer_leads(kind: str, pages, outputs: dict[str, list[str]], *, n_boot: int, random_state: int,
+def peer_leads(kind: str, pages, outputs: dict[str, list[str]], *, n_boot: int, random_state: int, dataset: str,
                names: tuple[str, ...] = (SELF, SELF_TEXT)) -> dict[str, metrics.Lead]:
     """Per extractor of ours in ``outputs`` (``names``), its lead over :data:`COLLAPSE_PEER`
     on ``pages`` (:func:`chromesift.metrics.site_lead`: the interval resamples the pages' sites,
-    :attr:`Page.site <chromesift.data.corpus.Page.site>`); empty without the peer."""
+    :attr:`Page.site <chromesift.data.corpus.Page.site>`); empty without the peer.
+
+    The resampling is seeded by ``random_state`` and the name of the ``dataset`` (or subset):
+    each dataset's resamples are its own, the same for every extractor and every run."""
     if COLLAPSE_PEER not in outputs:
         return {}
     scored = pages if kind != "full" else [p for p in pages if p.text is not None]
     sites = [p.site for p in scored]
     peer = lead_parts(kind, pages, outputs[COLLAPSE_PEER])
+    seed = [random_state, zlib.crc32(dataset.encode("utf-8"))]
     return {name: metrics.site_lead(kind, lead_parts(kind, pages, outputs[name]), peer, sites, n_boot=n_boot,
-                                    random_state=random_state)
+                                    random_state=seed)
             for name in names if name in outputs}
 
 
@@ -883,7 +888,7 @@ def run_evaluation(config: EvaluationConfig, *, model=None, fit: HeldOutFit | No
             groups = {ds: list(range(len(pages))), **{f"{ds}/{t}": idx for t, idx in subsets_of(pages).items()}}
             for name, idx in groups.items():
                 found = peer_leads(kind, [pages[i] for i in idx], {n: [t[i] for i in idx] for n, t in texts_of.items()},
-                                   n_boot=config.n_boot, random_state=config.random_state)
+                                   n_boot=config.n_boot, random_state=config.random_state, dataset=name)
                 if found:
                     leads[name] = found
             results["datasets"][ds] = entry
