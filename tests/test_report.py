@@ -19,7 +19,13 @@ from chromesift.data.text import parse_text
 from chromesift.errors import UserError
 from chromesift.evaluate import report
 from chromesift.evaluate.peers import PEERS
-from chromesift.evaluate.run import EvaluationConfig, flat_metrics, run_evaluation, text_diff
+from chromesift.evaluate.run import (
+    EvaluationConfig,
+    flat_metrics,
+    run_evaluation,
+    summary_table,
+    text_diff,
+)
 
 NAV = "<nav><ul>" + "".join(f"<li><a href='/{w}'>{w.title()}</a></li>" for w in
                             ("home", "news", "sport", "weather", "contact")) + "</ul></nav>"
@@ -797,6 +803,7 @@ def test_lead_over_trafilatura_with_its_interval_over_sites(tiny_corpus, tmp_pat
     assert mean["lead"] == pytest.approx(np.mean([leads["datasets"][d]["chromesift"]["lead"] for d in ("tiny", "snips")]))
     assert flat_metrics(results)["lead.tiny.chromesift"] == pytest.approx(tiny["lead"])
     assert flat_metrics(results)["lead_all.chromesift"] == pytest.approx(mean["lead"])
+    assert f"chromesift over trafilatura, mean of all: {mean['lead']:+.3f} (95% interval" in summary_table(results)
     md = (tmp_path / "report" / "report.md").read_text()
     assert "## Lead over trafilatura\n" in md and "| **mean of all** |" in md
     assert f"| tiny | {tiny['sites']} | {tiny['lead']:+.3f} ({tiny['low']:+.3f} to {tiny['high']:+.3f})" in md

@@ -183,7 +183,8 @@ class EvaluationConfig:
 
 
 def summary_table(results: dict) -> str:
-    """Plain-text table of the headline F1 per dataset and extractor, with the macro row."""
+    """Plain-text table of the headline F1 per dataset and extractor, with the macro row, then
+    the mean leads over the collapse peer where the run has them."""
     extractors = results["extractors"]
     width = max([len(d) for d in results["datasets"]] + [8])
     cols = [max(len(e), 6) for e in extractors]
@@ -196,6 +197,13 @@ def summary_table(results: dict) -> str:
     for name, d in results["datasets"].items():
         lines.append(row(name, (d["extractors"].get(e, {}).get("f1") for e in extractors)))
     lines.append(row("macro", (results["overall"].get(e, {}).get("f1") for e in extractors)))
+    leads = results.get("leads") or {}
+    for name, means in leads.get("mean", {}).items():
+        for key, label in (("all", "mean of all"), ("modern", "modern news")):
+            x = means.get(key)
+            if x:
+                interval = "" if x["low"] != x["low"] else f" (95% interval over sites {x['low']:+.3f} to {x['high']:+.3f})"
+                lines.append(f"{name} over {leads['peer']}, {label}: {x['lead']:+.3f}{interval}")
     return "\n".join(lines)
 
 
