@@ -24,9 +24,10 @@ if TYPE_CHECKING:
 FIGURE_WIDTH = 960
 FIGURE_HEIGHT = 440
 #: Order of the evaluation figures, top to bottom.
-FIGURES = ("f1_by_dataset", "precision_recall", "ms_per_page", "reliability")
+FIGURES = ("f1_by_dataset", "lead", "precision_recall", "ms_per_page", "reliability")
 FIGURE_TITLES = {
     "f1_by_dataset": "F1 per dataset and extractor",
+    "lead": "Lead over trafilatura per dataset, with its 95% interval over resampled sites",
     "precision_recall": "Precision against recall (large: macro over datasets; small: one dataset)",
     "ms_per_page": "Milliseconds per page (log scale)",
     "reliability": "Reliability of chromesift's paragraph probabilities",
@@ -87,6 +88,46 @@ def plot_f1_by_dataset(results: dict) -> bytes | None:
     ax.set_ylabel("F1")
     ax.grid(axis="y", alpha=0.3)
     fig.legend(fontsize=8, ncols=min(len(extractors), 5), loc="outside upper center")
+    return _png(fig)
+
+
+def plot_lead(results: dict) -> bytes | None:
+    """Each dataset's lead of chromesift (HTML and plain text) over the collapse peer, a dot on
+    a horizontal line that spans its 95% interval over resampled sites; the means at the foot,
+    and 0 (no lead) as a vertical line. None where the run has no leads."""
+    leads = results.get("leads") or {}
+    found = leads.get("datasets") or {}
+    names = [n for n in ("chromesift", "chromesift-text") if any(n in d for d in found.values())]
+    if not names:
+        return None
+    rows = [(ds, d) for ds, d in found.items()]
+    for key, label in (("all", "mean of all"), ("modern", "modern news")):
+        means = {n: leads.get("mean", {}).get(n, {}).get(key) for n in names}
+        if any(means.values()):
+            rows.append((label, {n: m for n, m in means.items() if m}))
+    fig = _figure()
+    ax = fig.add_subplot()
+    colors = _colors(results.get("extractors") or names)
+    step = 0.8 / len(names)
+    for i, name in enumerate(names):
+        y, lead, low, high = [], [], [], []
+        for k, (_, d) in enumerate(rows):
+            x = d.get(name)
+            if not x or x["lead"] != x["lead"]:
+                continue
+            y.append(k + (i - (len(names) - 1) / 2) * step)
+            lead.append(x["lead"])
+            ok = x.get("low") is not None and x["low"] == x["low"]
+            low.append(x["lead"] - x["low"] if ok else 0.0)
+            high.append(x["high"] - x["lead"] if ok else 0.0)
+        ax.errorbar(lead, y, xerr=[low, high], fmt="o", markersize=4, capsize=3, color=colors.get(name),
+                    label=name)
+    ax.axvline(0.0, color="#7f7f7f", linewidth=1)
+    ax.set_yticks(range(len(rows)), [label for label, _ in rows], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"F1 less {leads.get('peer', 'trafilatura')}'s (right of the line: chromesift ahead)")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
     return _png(fig)
 
 
@@ -176,6 +217,7 @@ def plot_reliability(results: dict) -> bytes | None:
 
 PLOTTERS = {
     "f1_by_dataset": plot_f1_by_dataset,
+    "lead": plot_lead,
     "precision_recall": plot_precision_recall,
     "ms_per_page": plot_ms_per_page,
     "reliability": plot_reliability,

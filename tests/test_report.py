@@ -140,9 +140,10 @@ def test_run_evaluation_end_to_end(tiny_corpus, tmp_path):
     md = (out / "report.md").read_text(encoding="utf-8")
     assert "| **macro** |" in md and "![F1 per dataset" in md and "## 95% intervals of F1" in md
     page = (out / "report.html").read_text(encoding="utf-8")
-    assert len(re.findall(r"src='data:image/png;base64,", page)) == len(plots.FIGURES)
+    # every figure but the lead over trafilatura, which is not among the peers
+    assert len(re.findall(r"src='data:image/png;base64,", page)) == len(plots.FIGURES) - 1
     assert "http" not in re.sub(r"https://example\.org/\d", "", page)  # self-contained
-    assert all((out / "plots" / f"{n}.png").is_file() for n in plots.FIGURES)
+    assert all((out / "plots" / f"{n}.png").is_file() == (n != "lead") for n in plots.FIGURES)
     keys = flat_metrics(results)
     assert keys["f1.tiny.chromesift"] == pytest.approx(1.0)
     assert "macro_f1.all-text" in keys and "paragraph_brier" in keys
@@ -591,10 +592,13 @@ def _synthetic_results() -> dict:
              "mean_predicted": [i / 10 + 0.05 for i in range(10)],
              "observed": [min(1.0, i / 10 + 0.02) for i in range(10)],
              "count": [50, 20, 10, 8, 6, 6, 8, 12, 25, 70]}
+    lead = {"lead": 0.02, "low": -0.01, "high": 0.05, "sites": 9, "pages": 10}
     return {
         "meta": {"model": "synthetic", "split": "whole", "created": "2024-01-01T00:00:00+00:00"},
         "extractors": extractors,
         "datasets": datasets,
+        "leads": {"peer": "trafilatura", "datasets": {n: {"chromesift": lead} for n in datasets},
+                  "mean": {"chromesift": {"all": {**lead, "datasets": 3}}}},
         "overall": overall,
         "timings": {e: list(rng.lognormal(np.log(5 * (j + 1)), 0.5, 200)) for j, e in enumerate(extractors)},
         "paragraphs": {"datasets": {"alpha": {"n_paragraphs": 215, "f1": 0.9, "brier": 0.08, "reliability": {
@@ -662,11 +666,11 @@ def test_report_renders_in_headless_chromium(tmp_path):
     shot = tmp_path / "shot.png"
     subprocess.run(
         [browser, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
-         f"--screenshot={shot}", "--window-size=1200,3000", paths["html"].resolve().as_uri()],
+         f"--screenshot={shot}", "--window-size=1200,4000", paths["html"].resolve().as_uri()],
         check=True, capture_output=True, timeout=120,
     )
     img = imread(shot)[..., :3] * 255.0
-    assert img.shape[:2] == (3000, 1200)
+    assert img.shape[:2] == (4000, 1200)
     frame = np.all(np.abs(img - np.array(report.FIGURE_FRAME_RGB)) <= 3, axis=-1)
     # each figure's frame gives a top and a bottom line of frame colour, as wide as the figure
     lines = _runs(frame.sum(axis=1) >= 0.8 * plots.FIGURE_WIDTH)
@@ -806,6 +810,7 @@ def test_lead_over_trafilatura_with_its_interval_over_sites(tiny_corpus, tmp_pat
     assert f"chromesift over trafilatura, mean of all: {mean['lead']:+.3f} (95% interval" in summary_table(results)
     md = (tmp_path / "report" / "report.md").read_text()
     assert "## Lead over trafilatura\n" in md and "| **mean of all** |" in md
+    assert "![Lead over trafilatura per dataset" in md and (tmp_path / "report" / "plots" / "lead.png").is_file()
     assert f"| tiny | {tiny['sites']} | {tiny['lead']:+.3f} ({tiny['low']:+.3f} to {tiny['high']:+.3f})" in md
     # a report without the peer has no such section
     results = run_evaluation(_config(tiny_corpus, tmp_path, out=tmp_path / "plain"), model=LongParagraphModel())
