@@ -206,3 +206,12 @@ def test_site_lead_refuses_mismatched_pages():
         metrics.site_lead("full", metrics.page_parts("full", a), metrics.page_parts("full", b[:4]), list(range(5)))
     with pytest.raises(ValueError, match="kind"):
         metrics.page_parts("pooled", a)
+
+
+def test_site_lead_resamples_in_chunks_the_same(monkeypatch):
+    a, b = _pages(4, 50)
+    pa, pb = metrics.page_parts("full", a), metrics.page_parts("full", b)
+    whole = metrics.site_lead("full", pa, pb, list(range(50)), n_boot=300, random_state=7)
+    monkeypatch.setattr(metrics, "_BOOT_CELLS", 50 * 7)  # seven resamples at a time
+    chunked = metrics.site_lead("full", pa, pb, list(range(50)), n_boot=300, random_state=7)
+    assert np.array_equal(whole.replicates, chunked.replicates)
