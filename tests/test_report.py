@@ -257,6 +257,17 @@ def test_rescore_remakes_the_held_out_decisions(tiny_corpus, tmp_path, monkeypat
     assert out["datasets"]["snips"]["html"]["f1"][keep_none.name] == 0.0
     assert not out["datasets"]["tiny"]["html"]["f1"][keep_none.name] > 0.0
     assert out["mean"]["html"][keep_all.name]["full"] == pytest.approx(want)
+    # each other rule's change over the run's own, paired page by page, with its interval
+    for ds in ("tiny", "snips"):
+        d = out["datasets"][ds]["html"]
+        change = d["change"][keep_none.name]
+        assert change["lead"] == pytest.approx(d["f1"][keep_none.name] - d["f1"][AS_RUN.name])
+        assert change["low"] <= change["lead"] <= change["high"]
+    assert AS_RUN.name not in out["datasets"]["tiny"]["html"]["change"]
+    mean = out["mean"]["html"][keep_none.name]["change"]["all"]
+    assert mean["lead"] == pytest.approx(out["mean"]["html"][keep_none.name]["all"]
+                                         - out["mean"]["html"][AS_RUN.name]["all"])
+    assert "change" not in out["mean"]["html"][AS_RUN.name]
 
     # the command line prints the rules side by side and writes the JSON
     code = cli_main(["rescore", str(report_dir), "--data", str(tiny_corpus), "--threshold", "0", "--no-progress",
@@ -264,6 +275,7 @@ def test_rescore_remakes_the_held_out_decisions(tiny_corpus, tmp_path, monkeypat
     assert code == 0
     printed = capsys.readouterr().out
     assert "rule 0 (as run) reproduces the report's F1" in printed and "mean, full-text datasets" in printed
+    assert "rule 1 less rule 0, mean of all:" in printed
     saved = json.loads((tmp_path / "rescore.json").read_text(encoding="utf-8"))
     assert saved["datasets"]["tiny"]["html"]["f1"][keep_all.name] == pytest.approx(want)
     assert "text" not in saved["mean"]

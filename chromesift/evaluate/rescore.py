@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import json
 import math
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from chromesift import metrics
 from chromesift.errors import UserError
 from chromesift.models.rules import EMPTY_CUT, TEXT_RELATIVE_CUT
 
@@ -118,7 +120,9 @@ def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None
     ``peer_cache`` (the evaluation's peer cache folder), each rule's collapsed pages against
     trafilatura are counted too (trafilatura runs on the pages its cache lacks), and its lead
     over trafilatura is given per dataset (``lead``) and on the means, with a 95% interval
-    over ``n_boot`` resamples of sites (:func:`chromesift.metrics.site_lead`).
+    over ``n_boot`` resamples of sites (:func:`chromesift.metrics.site_lead`). Each rule but
+    the run's own gets its ``change``: its F1 less the run's rule's on the same pages, with
+    the same kind of interval, per dataset and on the means.
 
     Returns ``rules`` (names, :data:`AS_RUN` first), ``datasets`` (name -> ``kind`` and,
     per mode, ``f1`` per rule and the ``reported`` F1), ``mean`` (per mode and rule: the
@@ -135,6 +139,7 @@ def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None
         collapsed_pages,
         dataset_kind,
         lead_means,
+        lead_parts,
         macro_mean,
         peer_leads,
         resolve_datasets,
@@ -174,6 +179,7 @@ def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None
         bar = tqdm(total=len(maps) * len(modes), desc="datasets", unit="dataset")
     differences = []
     leads: dict[str, dict[str, dict]] = {}  # mode -> dataset (or dataset/type) -> rule -> lead
+    changes: dict[str, dict[str, dict]] = {}  # the same, of each rule over the run's own
     for ds in maps:
         pages = list(corpus.iter_pages(corpus.dataset_path(data_dir, ds), meta.get("limit")))
         kind = dataset_kind(pages)
@@ -211,6 +217,19 @@ def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None
                 sub[mode] = {"f1": {rule.name: score_texts(kind, [pages[i] for i in idx], [t[i] for i in idx],
                                                            config)["f1"]
                                     for rule, t in zip(rules, texts, strict=True)}}
+            if len(rules) > 1:  # each rule against the run's own, paired page by page
+                groups = {ds: list(range(len(pages))), **{f"{ds}/{t}": idx for t, idx in subsets_of(pages).items()}}
+                for name, idx in groups.items():
+                    part = [pages[i] for i in idx]
+                    scored = part if kind != "full" else [p for p in part if p.text is not None]
+                    parts = [lead_parts(kind, part, [t[i] for i in idx]) for t in texts]
+                    seed = [0, zlib.crc32(name.encode("utf-8"))]
+                    found = changes.setdefault(mode, {}).setdefault(name, {})
+                    for rule, p in zip(rules[1:], parts[1:], strict=True):
+                        found[rule.name] = metrics.site_lead(kind, p, parts[0], [q.site for q in scored],
+                                                             n_boot=n_boot, random_state=seed)
+                    target = entry if name == ds else out["subsets"][name]
+                    target[mode]["change"] = {r: x.as_dict() for r, x in found.items()}
             if peer_texts is not None:
                 entry[mode]["collapsed"] = {
                     rule.name: collapsed_pages(ds, kind, pages, {REPORT_NAMES["html"]: t, COLLAPSE_PEER: peer_texts})
@@ -245,6 +264,9 @@ def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None
                 [found[d][mode]["f1"][rule.name] for d in MODERN_NEWS if d in found])
             out["mean"][mode][rule.name]["all"] = macro_mean(
                 [d[mode]["f1"][rule.name] for d in out["datasets"].values()])
+            if rule != AS_RUN:
+                means = lead_means({ds: {"ours": d[rule.name]} for ds, d in changes.get(mode, {}).items()})
+                out["mean"][mode][rule.name]["change"] = means.get("ours", {})
             if peer_cache is not None:
                 out["mean"][mode][rule.name]["collapsed"] = sum(
                     d[mode]["collapsed"][rule.name] for d in out["datasets"].values())
@@ -276,6 +298,12 @@ def table(out: dict) -> str:
         if all("collapsed" in means[r] for r in rules):
             lines.append(" ".join([f"{'collapsed pages':{width}s}", "      "]
                                   + [f"{means[r]['collapsed']:6d}" for r in rules]))
+        for key, label in (("all", "mean of all"), ("modern", "modern news")):
+            for k, r in enumerate(rules):
+                x = means[r].get("change", {}).get(key)
+                if x:
+                    lines.append(f"rule {k} less rule 0, {label}: {x['lead']:+.4f} "
+                                 f"(95% interval over sites {x['low']:+.4f} to {x['high']:+.4f})")
         for key, label in (("all", "mean of all"), ("modern", "modern news")):
             for k, r in enumerate(rules):
                 x = means[r].get("lead", {}).get(key)
