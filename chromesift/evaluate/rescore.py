@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,10 +139,12 @@ def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None
         dataset_kind,
         lead_means,
         lead_parts,
+        lead_sites,
         macro_mean,
-        peer_leads,
+        resample_seed,
         resolve_datasets,
         score_texts,
+        scored_groups,
         subsets_of,
         text_dump,
     )
@@ -217,35 +218,31 @@ def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None
                 sub[mode] = {"f1": {rule.name: score_texts(kind, [pages[i] for i in idx], [t[i] for i in idx],
                                                            config)["f1"]
                                     for rule, t in zip(rules, texts, strict=True)}}
-            if len(rules) > 1:  # each rule against the run's own, paired page by page
-                groups = {ds: list(range(len(pages))), **{f"{ds}/{t}": idx for t, idx in subsets_of(pages).items()}}
-                for name, idx in groups.items():
-                    part = [pages[i] for i in idx]
-                    scored = part if kind != "full" else [p for p in part if p.text is not None]
-                    parts = [lead_parts(kind, part, [t[i] for i in idx]) for t in texts]
-                    seed = [0, zlib.crc32(name.encode("utf-8"))]
-                    found = changes.setdefault(mode, {}).setdefault(name, {})
-                    for rule, p in zip(rules[1:], parts[1:], strict=True):
-                        found[rule.name] = metrics.site_lead(kind, p, parts[0], [q.site for q in scored],
-                                                             n_boot=n_boot, random_state=seed)
-                    target = entry if name == ds else out["subsets"][name]
-                    target[mode]["change"] = {r: x.as_dict() for r, x in found.items()}
             if peer_texts is not None:
                 entry[mode]["collapsed"] = {
                     rule.name: collapsed_pages(ds, kind, pages, {REPORT_NAMES["html"]: t, COLLAPSE_PEER: peer_texts})
                     [REPORT_NAMES["html"]]["count"]
                     for rule, t in zip(rules, texts, strict=True)
                 }
-                groups = {ds: list(range(len(pages))), **{f"{ds}/{t}": idx for t, idx in subsets_of(pages).items()}}
-                for name, idx in groups.items():
-                    found = leads.setdefault(mode, {}).setdefault(name, {})
-                    for rule, t in zip(rules, texts, strict=True):
-                        found[rule.name] = peer_leads(
-                            kind, [pages[i] for i in idx],
-                            {REPORT_NAMES["html"]: [t[i] for i in idx], COLLAPSE_PEER: [peer_texts[i] for i in idx]},
-                            n_boot=n_boot, random_state=0, dataset=name, names=(REPORT_NAMES["html"],))[REPORT_NAMES["html"]]
+            if len(rules) > 1 or peer_texts is not None:
+                for name, idx in scored_groups(ds, pages).items():
+                    part = [pages[i] for i in idx]
+                    sites, seed = lead_sites(kind, part), resample_seed(0, name)
+                    parts = [lead_parts(kind, part, [t[i] for i in idx]) for t in texts]
                     target = entry if name == ds else out["subsets"][name]
-                    target[mode]["lead"] = {r: x.as_dict() for r, x in found.items()}
+                    # each rule against the run's own, and against trafilatura, paired page by page
+                    against = [("change", changes, parts[0], range(1, len(rules)))]
+                    if peer_texts is not None:
+                        peer = lead_parts(kind, part, [peer_texts[i] for i in idx])
+                        against.append(("lead", leads, peer, range(len(rules))))
+                    for key, store, base, which in against:
+                        if not which:
+                            continue
+                        found = store.setdefault(mode, {}).setdefault(name, {})
+                        for k in which:
+                            found[rules[k].name] = metrics.site_lead(kind, parts[k], base, sites, n_boot=n_boot,
+                                                                     random_state=seed)
+                        target[mode][key] = {r: x.as_dict() for r, x in found.items()}
             if reported is not None and f1[AS_RUN.name] is not None:
                 differences.append(abs(f1[AS_RUN.name] - reported))
             if bar is not None:

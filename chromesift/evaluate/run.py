@@ -649,20 +649,33 @@ def lead_parts(kind: str, pages, texts: list[str]) -> np.ndarray:
                                      for p, t in zip(pages, texts, strict=True)])
 
 
+def lead_sites(kind: str, pages) -> list[str]:
+    """The site (:attr:`Page.site <chromesift.data.corpus.Page.site>`) of each page that
+    :func:`lead_parts` scores, in its order."""
+    return [p.site for p in pages if kind != "full" or p.text is not None]
+
+
+def resample_seed(random_state: int, dataset: str) -> list[int]:
+    """The seed of a dataset's (or subset's) site resamples: the run's seed and the dataset's
+    name, so that each dataset's resamples are its own, the same for every extractor and run."""
+    return [random_state, zlib.crc32(dataset.encode("utf-8"))]
+
+
+def scored_groups(dataset: str, pages) -> dict[str, list[int]]:
+    """The page indices of the dataset and of each of its subsets (``dataset/type``)."""
+    return {dataset: list(range(len(pages))),
+            **{f"{dataset}/{t}": idx for t, idx in subsets_of(pages).items()}}
+
+
 def peer_leads(kind: str, pages, outputs: dict[str, list[str]], *, n_boot: int, random_state: int, dataset: str,
                names: tuple[str, ...] = (SELF, SELF_TEXT)) -> dict[str, metrics.Lead]:
     """Per extractor of ours in ``outputs`` (``names``), its lead over :data:`COLLAPSE_PEER`
-    on ``pages`` (:func:`chromesift.metrics.site_lead`: the interval resamples the pages' sites,
-    :attr:`Page.site <chromesift.data.corpus.Page.site>`); empty without the peer.
-
-    The resampling is seeded by ``random_state`` and the name of the ``dataset`` (or subset):
-    each dataset's resamples are its own, the same for every extractor and every run."""
+    on ``pages`` of ``dataset`` (:func:`chromesift.metrics.site_lead`: the interval resamples
+    the pages' sites, seeded by :func:`resample_seed`); empty without the peer."""
     if COLLAPSE_PEER not in outputs:
         return {}
-    scored = pages if kind != "full" else [p for p in pages if p.text is not None]
-    sites = [p.site for p in scored]
     peer = lead_parts(kind, pages, outputs[COLLAPSE_PEER])
-    seed = [random_state, zlib.crc32(dataset.encode("utf-8"))]
+    sites, seed = lead_sites(kind, pages), resample_seed(random_state, dataset)
     return {name: metrics.site_lead(kind, lead_parts(kind, pages, outputs[name]), peer, sites, n_boot=n_boot,
                                     random_state=seed)
             for name in names if name in outputs}
@@ -893,8 +906,7 @@ def run_evaluation(config: EvaluationConfig, *, model=None, fit: HeldOutFit | No
             if collapsed:
                 results["collapsed"][ds] = collapsed
             texts_of = {n: t for n, (t, _, _) in outputs.items()}
-            groups = {ds: list(range(len(pages))), **{f"{ds}/{t}": idx for t, idx in subsets_of(pages).items()}}
-            for name, idx in groups.items():
+            for name, idx in scored_groups(ds, pages).items():
                 found = peer_leads(kind, [pages[i] for i in idx], {n: [t[i] for i in idx] for n, t in texts_of.items()},
                                    n_boot=config.n_boot, random_state=config.random_state, dataset=name)
                 if found:
