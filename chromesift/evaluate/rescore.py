@@ -295,18 +295,14 @@ def table(out: dict) -> str:
         if all("collapsed" in means[r] for r in rules):
             lines.append(" ".join([f"{'collapsed pages':{width}s}", "      "]
                                   + [f"{means[r]['collapsed']:6d}" for r in rules]))
-        for key, label in (("all", "mean of all"), ("modern", "modern news")):
-            for k, r in enumerate(rules):
-                x = means[r].get("change", {}).get(key)
-                if x:
-                    lines.append(f"rule {k} less rule 0, {label}: {x['lead']:+.4f} "
-                                 f"(95% interval over sites {x['low']:+.4f} to {x['high']:+.4f})")
-        for key, label in (("all", "mean of all"), ("modern", "modern news")):
-            for k, r in enumerate(rules):
-                x = means[r].get("lead", {}).get(key)
-                if x:
-                    lines.append(f"lead over trafilatura, {label}, rule {k}: {x['lead']:+.4f} "
-                                 f"(95% interval over sites {x['low']:+.4f} to {x['high']:+.4f})")
+        for field, what in (("change", "rule {k} less rule 0, {label}"),
+                            ("lead", "lead over trafilatura, {label}, rule {k}")):
+            for key, label in (("all", "mean of all"), ("modern", "modern news")):
+                for k, r in enumerate(rules):
+                    x = means[r].get(field, {}).get(key)
+                    if x:
+                        lines.append(f"{what.format(k=k, label=label)}: {x['lead']:+.4f} "
+                                     f"(95% interval over sites {x['low']:+.4f} to {x['high']:+.4f})")
     diff = out["largest_difference"]
     if diff is not None:
         verdict = "reproduces" if diff < 1e-3 else "does NOT reproduce"
