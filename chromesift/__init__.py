@@ -52,9 +52,10 @@ def classify(
         The same columns and dtypes for text and HTML: every structural column, nullable,
         missing for plain text (see :meth:`Model.classify`).
     scope
-        What counts as content on an HTML page: ``"article"`` (None, the default) the article
-        body alone; ``"all"`` all the page's main content (a forum's posts, a listing's items,
-        a service page's text), which keeps more on pages that are not articles.
+        What counts as content on an HTML page: ``"auto"`` (None, the default) the article
+        body alone, but all the posts of a page that says it is a forum thread; ``"article"``
+        the article body alone; ``"all"`` all the page's main content (a forum's posts, a
+        listing's items, a service page's text), which keeps more on pages that are not articles.
 
     Returns
     -------

@@ -893,7 +893,7 @@ def test_evaluation_reads_pages_with_the_scope_asked_for(tiny_corpus, tmp_path):
 
 
 def test_evaluation_refuses_a_scope_before_any_work(tiny_corpus, tmp_path):
-    with pytest.raises(UserError, match="scope must be one of article, all, not 'page'"):
+    with pytest.raises(UserError, match="scope must be one of auto, article, all, not 'page'"):
         run_evaluation(_config(tiny_corpus, tmp_path, scope="page"), model=ScopedModel())
     model = ScopedModel(readable=("article",))
     with pytest.raises(UserError, match="cannot read pages with scope 'all'"):

@@ -46,11 +46,12 @@ def changed_pages(shared_data, model) -> list[str]:
 def test_scope_names_map_to_conventions():
     assert scope_convention(None) is None
     assert scope_convention("article") is None  # the bundle's own reading
+    assert scope_convention("auto") is None  # the same, but for forum threads (page_scope)
     assert scope_convention("all") == 2.0
-    assert set(SCOPES) == {"article", "all"}
-    with pytest.raises(ValueError, match="scope must be one of article, all, not 'page'"):
+    assert set(SCOPES) == {"auto", "article", "all"}
+    with pytest.raises(ValueError, match="scope must be one of auto, article, all, not 'page'"):
         scope_convention("page")
-    with pytest.raises(ValueError, match=r"scope must be one of article, all, not \['all'\]"):
+    with pytest.raises(ValueError, match=r"scope must be one of auto, article, all, not \['all'\]"):
         scope_convention(["all"])  # not a string: refused, not a TypeError
 
 
@@ -235,3 +236,127 @@ def test_captions_are_left_out_of_an_article_at_every_entry_point(model, tmp_pat
     wide = model.classify(CAPTIONED, scope="all")
     assert wide["is_content"].tolist() == expected.tolist()
     assert (wide.loc[caption_rows(cols), "role"] == "caption").all()
+
+
+# -- forum threads: the default scope reads them as "all" -----------------------------
+
+POSTS = "".join(
+    f"""<div class="post"><div class="author">member{k} &middot; Posted {k + 1} March</div>
+<div class="message">Reply {k}: I had the same trouble with the pump last winter. In the end I
+replaced the seal, bled the line and ran it for an hour before it held its pressure again.</div></div>"""
+    for k in range(5))
+
+
+def thread_page(head: str) -> str:
+    return (f"<html><head><title>Pump loses pressure - Workshop Forum</title>{head}</head><body>"
+            "<nav><a href='/'>Forums</a> <a href='/new'>New posts</a></nav>"
+            f"<h1>Pump loses pressure</h1>{POSTS}<footer>Terms and rules</footer></body></html>")
+
+
+THREAD_HEADS = {
+    "structured data": '<script type="application/ld+json">{"@context": "https://schema.org", '
+                       '"@type": "DiscussionForumPosting", "headline": "Pump loses pressure"}</script>',
+    "forum software": '<meta name="generator" content="XenForo 2.2">',
+    "forum software, single quotes": "<meta content='phpBB 3' name='generator'>",
+    "thread URL": '<link rel="canonical" href="https://example.org/forums/threads/pump-loses-pressure.123/">',
+    "Discourse topic URL": "<link href=https://talk.example.org/t/pump-loses-pressure/4567 rel=canonical>",
+    "question URL": '<link rel="canonical" href="https://example.org/questions/42/pump">',
+}
+ARTICLE_HEADS = {
+    "none": "",
+    "an article's comments": '<script type="application/ld+json">{"@type": "NewsArticle", '
+                             '"comment": {"@type": "Comment"}}</script>',
+    "a topic page": '<link rel="canonical" href="https://news.example.org/topic/energy/">',
+    "a blog's generator": '<meta name="generator" content="WordPress 6.4">',
+    "a forum word in an article's URL": '<link rel="canonical" href="https://example.org/news/forum-on-energy-2024">',
+    "a thread URL that is not the canonical one": '<link rel="alternate" href="https://example.org/forums/t.1/">',
+}
+
+
+@pytest.mark.parametrize("name", THREAD_HEADS)
+def test_a_page_that_declares_itself_a_thread_is_found(name):
+    from chromesift.data.threads import is_thread
+
+    page = thread_page(THREAD_HEADS[name])
+    assert is_thread(page.encode())
+    cols = to_columns(page)
+    assert cols["_thread"] == [True] * len(cols["text"])
+
+
+@pytest.mark.parametrize("name", ARTICLE_HEADS)
+def test_other_pages_are_not_threads(name):
+    from chromesift.data.threads import is_thread
+
+    page = thread_page(ARTICLE_HEADS[name])
+    assert not is_thread(page.encode())
+    assert not any(to_columns(page)["_thread"])
+    # only the head counts: a forum posting's structured data in the body is not read
+    body = page.replace("<footer>", '<div itemtype="https://schema.org/DiscussionForumPosting"></div><footer>')
+    assert not is_thread(body.encode())
+    assert to_columns(TEXT, format="text")["_thread"] == [False, False]
+    assert not is_thread(b"") and not is_thread(b"<html><head><title>x</title>")
+
+
+def test_page_scope():
+    from chromesift.models.rules import page_scope
+
+    thread, other = {"_thread": [True, True]}, {"_thread": [False]}
+    assert page_scope(None, thread) == "all"
+    assert page_scope("auto", thread) == "all"
+    assert page_scope("auto", other) == "auto"
+    assert page_scope("article", thread) == "article"  # asked for: every page is an article
+    assert page_scope("all", other) == "all"
+    assert page_scope(None, other) is None
+    assert page_scope(None, {"_thread": []}) is None  # a page without paragraphs
+    assert page_scope(None, {"text": ["made by hand"]}) is None
+
+
+def test_the_default_reads_a_thread_as_all_and_other_pages_as_articles(model, seed_html):
+    page = thread_page(THREAD_HEADS["forum software"])
+    cols = to_columns(page)
+    default, auto, wide, narrow = (model.predict_columns([cols], scope=s)[0] for s in (None, "auto", "all", "article"))
+    assert default.tolist() == wide.tolist() == auto.tolist()
+    assert not np.allclose(default, narrow)  # the shipped model reads the two conventions apart
+    assert model.extract(page) == model.extract(page, scope="all")
+    assert model.classify(page)["is_content"].tolist() == model.classify(page, scope="all")["is_content"].tolist()
+    assert model.extract(page, scope="article") == "\n".join(
+        model.classify(page, scope="article").query("is_content and role != 'title'")["text"])
+    # in a batch with an article and plain text, each page is read as it is read alone
+    docs = [seed_html, page, TEXT, thread_page("")]
+    alone = [model.predict_columns([to_columns(d)])[0] for d in docs]
+    together = model.predict_columns([to_columns(d) for d in docs])
+    for a, b in zip(alone, together, strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+    assert list(model.extract_many(docs, batch_size=4)) == [model.extract(d) for d in docs]
+    records = page_records(model, [Page(id=str(i), document=d) for i, d in enumerate(docs)])
+    assert [r["text"] for r in records] == [model.extract(d) for d in docs]
+    # columns made by hand, without the parsers' `_thread`, are read as before
+    bare = {k: v for k, v in to_columns(seed_html).items() if k != "_thread"}
+    mixed = model.predict_columns([bare, to_columns(page)])
+    np.testing.assert_allclose(mixed[0], alone[0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(mixed[1], alone[1], rtol=0, atol=1e-12)
+
+
+def test_a_model_without_conventions_reads_a_thread_as_an_article(plain_bundle):
+    plain = chromesift.load_model(plain_bundle)
+    cols = to_columns(thread_page(THREAD_HEADS["thread URL"]))
+    assert plain.predict_columns([cols])[0].tolist() == plain.predict_columns([cols], scope="article")[0].tolist()
+
+
+def test_threads_found_in_the_corpora(shared_data, model):
+    """Forum threads of wcxb are found, and no page of the article corpora is."""
+    from chromesift.data import corpus
+    from chromesift.data.threads import is_thread
+
+    def found(name, keep=lambda p: True):
+        pages = [p for p in corpus.iter_pages(corpus.dataset_path(shared_data, name), None) if keep(p)]
+        return [p for p in pages if is_thread(p.html.encode("utf-8", "surrogatepass"))], len(pages)
+
+    for name in ("fundus", "andy-article-extraction", "readability", "newspaper3k-fixtures"):
+        assert found(name)[0] == [], name
+    threads, n = found("wcxb", lambda p: (p.meta or {}).get("page_type") == "forum")
+    assert len(threads) >= n // 2, (len(threads), n)
+    articles, _ = found("wcxb", lambda p: (p.meta or {}).get("page_type") == "article")
+    assert articles == []
+    page = threads[0].html
+    assert model.extract(page) == model.extract(page, scope="all")

@@ -123,10 +123,10 @@ def test_predict_frame_reads_with_a_scope(model, forum_page):
 
 def test_a_scope_the_model_cannot_read_with_is_a_bad_request(model, plain_bundle):
     frame = pd.DataFrame({"id": ["a"], "html": ["<p>Some words of a page.</p>"]})
-    with pytest.raises(mlflow.exceptions.MlflowException, match="scope must be one of article, all, not 'page'") as info:
+    with pytest.raises(mlflow.exceptions.MlflowException, match="scope must be one of auto, article, all, not 'page'") as info:
         serving.predict_frame(model, frame, scope="page")
     assert info.value.get_http_status_code() == 400
-    with pytest.raises(mlflow.exceptions.MlflowException, match=r"scope must be one of article, all, not \['all'\]"):
+    with pytest.raises(mlflow.exceptions.MlflowException, match=r"scope must be one of auto, article, all, not \['all'\]"):
         serving.predict_frame(model, frame, scope=["all"])
     plain = chromesift.load_model(plain_bundle)
     with pytest.raises(mlflow.exceptions.MlflowException, match="needs a model trained with label conventions") as info:
@@ -393,7 +393,7 @@ def test_mlflow_models_serve(logged_model, model, pages, forum_page, tmp_path):
         status, body = _post(base + "/invocations", _scope_request("article", forum_page))
         assert status == 200 and json.loads(body)["predictions"][0]["main_text"] == model.extract(forum_page)
         status, body = _post(base + "/invocations", _scope_request("page", forum_page))
-        assert status == 400 and "scope must be one of article, all" in json.loads(body)["message"], body
+        assert status == 400 and "scope must be one of auto, article, all" in json.loads(body)["message"], body
 
         # malformed payloads: 4xx with a message, and the server goes on
         status, body = _post(base + "/invocations", b'{"dataframe_records": [{"id": "a", "html": ')
@@ -515,3 +515,21 @@ def test_served_requests_over_their_time_stop_their_work(logged_model, model, tm
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
         log.close()
+
+
+def test_the_default_scope_reads_a_page_that_says_it_is_a_forum_thread_as_all(model):
+    posts = "".join(f"<div class='post'><div class='author'>member{k}</div><div class='message'>Reply {k}: "
+                    "I had the same trouble with the pump last winter, replaced the seal and bled the line, "
+                    "and it held its pressure after an hour.</div></div>" for k in range(5))
+    page = ("<html><head><title>Pump - Forum</title><meta name='generator' content='phpBB'></head><body>"
+            f"<h1>Pump loses pressure</h1>{posts}</body></html>")
+    assert serving.DEFAULT_SCOPE == "auto"
+    assert [p.default for p in serving.params_schema().params] == ["auto"]
+    frame = pd.DataFrame({"id": ["t"], "html": [page]})
+    for scope in (None, "auto"):
+        assert serving.predict_frame(model, frame, scope=scope)["main_text"][0] == model.extract(page, scope="all")
+    probs = json.loads(serving.predict_frame(model, frame, scope="article")["paragraphs"][0])
+    article = model.classify(page, scope="article")["probability"].tolist()
+    assert [p["probability"] for p in probs] == pytest.approx(article, abs=1e-4)  # (records round to 4 places)
+    wide = model.classify(page, scope="all")["probability"].tolist()
+    assert max(abs(a - b) for a, b in zip(article, wide, strict=True)) > 1e-3  # the two readings differ

@@ -275,7 +275,7 @@ def test_a_scope_the_model_cannot_read_with_is_refused_on_the_driver(spark, plai
     from chromesift.runtime.spark import extract_dataframe
 
     df = spark.createDataFrame(pd.DataFrame({"id": ["a"], "html": ["<p>x</p>"]}))
-    with pytest.raises(ValueError, match="scope must be one of article, all, not 'page'"):
+    with pytest.raises(ValueError, match="scope must be one of auto, article, all, not 'page'"):
         extract_dataframe(df, scope="page")
     with pytest.raises(ValueError, match="needs a model trained with label conventions"):
         extract_dataframe(df, model_path=plain_bundle, scope="all")

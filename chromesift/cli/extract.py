@@ -40,8 +40,10 @@ precision or recall: --threshold T decides with T (0 to 1) instead of the bundle
 threshold; --favor precision raises it by {FAVOR_STEP}, --favor recall lowers it by {FAVOR_STEP}
 (clipped to {FAVOR_RANGE[0]}-{FAVOR_RANGE[1]}).
 
-what counts as content: --scope article (the default) keeps an article's body alone, without
-its captions (<figcaption>); --scope all keeps all the main content of an HTML page that is
+what counts as content: --scope auto (the default) keeps an article's body alone, without its
+captions (<figcaption>), and all the posts of a page whose head says it is a forum thread
+(forum software, a forum posting's structured data, a thread's canonical URL); --scope article
+reads every page as an article; --scope all keeps all the main content of an HTML page that is
 not an article (a forum thread's posts, a listing's items, a service page's text, captions).
 
 folder (--input-dir DIR --output OUT): a file per page, OUT/NAME.txt (.md, .json, .csv
@@ -138,8 +140,9 @@ def register(sub: Any) -> None:
     k.add_argument("--favor", choices=FAVORS, default=None,
                    help=f"precision or recall: the bundle's threshold moved by {FAVOR_STEP}")
     p.add_argument("--scope", choices=list(SCOPES), default=None,
-                   help="article (default): an article's body alone; all: all the main content of "
-                        "an HTML page (forum posts, listings)")
+                   help="auto (default): article, but all for a page that says it is a forum thread; "
+                        "article: an article's body alone; all: all the main content of an HTML page "
+                        "(forum posts, listings)")
     p.add_argument("--model", type=Path, default=None, metavar="BUNDLE",
                    help="model bundle folder, or a registered MLflow model: models:/NAME/VERSION "
                         "or models:/NAME@ALIAS (default: the shipped model)")

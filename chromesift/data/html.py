@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from lxml import etree
 
-from chromesift.data import lexbor, limits, schema, walk_kernels
+from chromesift.data import lexbor, limits, schema, threads, walk_kernels
 from chromesift.data.sniff import DecodeError, bom_encoding, check_text_bytes, utf16_encoding  # noqa: F401 (DecodeError: its first home was here)
 from chromesift.data.text import fix_surrogates
 from chromesift.data.vocab import (
@@ -409,6 +409,7 @@ def parse_html_columns(page: str | bytes, parser: str | None = None) -> tuple[di
     decoded, data = _decode(page)
     data = _page_bytes(decoded.text, data)
     tree = None
+    thread = data is not None and threads.is_thread(data)
     if data is not None:
         data, which = parser_input(data, parser)
         tree = lexbor.document(data) if which == "lexbor" else _lxml_page(data)
@@ -434,6 +435,7 @@ def parse_html_columns(page: str | bytes, parser: str | None = None) -> tuple[di
     cols["page_chars"] = [sum(chars)] * n
     cols["source"] = ["html"] * n
     cols["position"] = list(range(n))
+    cols["_thread"] = [thread] * n  # (no table column: see chromesift.models.rules.page_scope)
     return cols, decoded
 
 

@@ -70,4 +70,5 @@ def parse_text_columns(page: str | bytes) -> dict[str, list]:
     cols["text"] = texts
     cols["position"] = list(range(n))
     cols["page_chars"] = [sum(map(len, texts))] * n
+    cols["_thread"] = [False] * n  # (plain text says nothing of itself: chromesift.models.rules.page_scope)
     return cols

@@ -148,7 +148,7 @@ def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None
         subsets_of,
         text_dump,
     )
-    from chromesift.models.rules import decide, scope_captions
+    from chromesift.models.rules import decide, page_scope, scope_captions
 
     rules = [AS_RUN] + [r for r in rules if r != AS_RUN]
     _check_rules(rules + [Rule(threshold=run_threshold)])
@@ -169,7 +169,7 @@ def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None
     for mode in modes:
         if not (pred["mode"] == mode).any():
             raise UserError(f"the report has no {mode} predictions (run without that mode)")
-    captions = scope_captions(meta.get("scope"))  # (the scope the report's pages were read with)
+    scope = meta.get("scope")  # (the scope the report's pages were read with)
     config = EvaluationConfig(data_dir=data_dir, datasets=tuple(maps), n_boot=0)
     data_dir, _ = resolve_datasets(config)  # the corpus folder, each dataset checked to be there
     out: dict = {"rules": [r.name for r in rules], "datasets": {}, "subsets": {}, "mean": {}}
@@ -207,7 +207,7 @@ def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None
                 for k, rule in enumerate(rules):
                     threshold = thresholds[ds] if rule.threshold is None else rule.threshold
                     keep, _ = decide(cols, scores, threshold, title=False, relative_cut=rule.relative_cut(mode),
-                                     empty_cut=rule.empty_cut, captions=captions)
+                                     empty_cut=rule.empty_cut, captions=scope_captions(page_scope(scope, cols)))
                     texts[k].append("\n".join(t for t, c in zip(cols["text"], keep.tolist(), strict=True) if c))
             f1 = {rule.name: score_texts(kind, pages, t, config)["f1"] for rule, t in zip(rules, texts, strict=True)}
             reported = (results.get("datasets", {}).get(ds, {}).get("extractors", {})

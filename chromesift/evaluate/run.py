@@ -138,8 +138,8 @@ class EvaluationConfig:
         (:func:`in_sample_datasets`); the report is then marked in-sample. Without it
         such a run is refused.
     scope
-        What chromesift counts as content on the HTML pages (``"article"``, ``"all"``; None:
-        the model's own reading), as for :meth:`chromesift.Model.classify`.
+        What chromesift counts as content on the HTML pages (``"auto"``, ``"article"``,
+        ``"all"``; None: ``"auto"``), as for :meth:`chromesift.Model.classify`.
     """
 
     model: Path | None = None

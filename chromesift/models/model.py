@@ -23,10 +23,12 @@ from chromesift.data import schema
 from chromesift.data.page import to_columns, to_table
 from chromesift.data.util import chunked
 from chromesift.models.rules import (
+    SCOPES,
     caption_rows,
     content_mask,
     decide,
     headline_index,
+    page_scope,
     pick_threshold,
     roles,
     scope_captions,
@@ -47,6 +49,8 @@ def _concat_columns(pages: list[dict[str, list]]) -> tuple[dict, np.ndarray]:
         return pages[0], np.zeros(sizes[0], dtype=np.int64)
     cols = {}
     for k in pages[0]:
+        if any(k not in c for c in pages):  # (columns made by hand may lack the parsers' `_thread`)
+            continue
         column: list = []
         for c in pages:
             column += c[k]  # (a list's extend: a third of the time of an element-wise comprehension)
@@ -174,6 +178,12 @@ class Model:
         if convention is not None:
             # (a copy: the caller's columns stay as they are)
             cols = {**cols, "_convention": np.full(len(doc), convention)}
+        elif scope in (None, "auto") and _has_conventions(features):
+            # the default scope reads a page that declares itself a forum thread as "all" (rules.page_scope)
+            thread = [page_scope(scope, c) == "all" for c in pages if len(c["text"])]
+            if any(thread):
+                own = float(getattr(features, "convention", 0.0))
+                cols = {**cols, "_convention": np.where(np.array(thread)[doc], SCOPES["all"], own)}
         # the packed model runs no OpenMP code: nothing to limit, and limiting costs a call
         with _single_thread(total) if self._packed is None else contextlib.nullcontext():
             if fast:
@@ -214,7 +224,7 @@ class Model:
             return _uniform(_empty_result()) if uniform else _empty_result()
         out = schema.from_columns(cols, "page").drop(columns=["doc_id"])
         cut = self.threshold if threshold is None else threshold
-        content, head = decide(cols, proba, cut, title=False, captions=scope_captions(scope))
+        content, head = decide(cols, proba, cut, title=False, captions=scope_captions(page_scope(scope, cols)))
         out.insert(2, "is_content", content)
         out.insert(3, "probability", self.probability(proba))
         out.insert(4, "role", roles(content, head, caption_rows(cols)))
@@ -234,9 +244,11 @@ class Model:
         bundle's threshold for this call (:meth:`decision_threshold`).
 
         ``scope`` says what counts as content (:data:`chromesift.models.rules.SCOPES`):
-        ``"article"`` (None, the default) the article body alone, without its captions
+        ``"article"`` the article body alone, without its captions
         (:func:`chromesift.models.rules.caption_rows`), ``"all"`` all the main content of the
         page (a forum's posts, a listing's items, a service page's text, captions), for HTML;
+        ``"auto"`` (None, the default) ``"article"``, but ``"all"`` for a page whose head says it
+        is a forum thread (:func:`chromesift.models.rules.page_scope`);
         plain text is read the same either way. ``"all"`` needs a bundle trained with
         label conventions (a ValueError otherwise).
 
@@ -333,11 +345,10 @@ class Model:
         """
         cut = self.decision_threshold(threshold, favor)
         self.check_scope(scope)  # (a scope this model cannot read with fails here, not in the first batch)
-        captions = scope_captions(scope)
         for batch in chunked(documents, batch_size):
             pages = [to_columns(doc, format=format) for doc in batch]
             for cols, proba in zip(pages, self.predict_columns(pages, scope), strict=True):
-                keep = content_mask(cols, proba, cut, title=title, captions=captions)
+                keep = content_mask(cols, proba, cut, title=title, captions=scope_captions(page_scope(scope, cols)))
                 # keep has a value per paragraph (the model scored each): compress needs no strict check
                 yield "\n".join(compress(cols["text"], keep.tolist()))
 

@@ -268,8 +268,22 @@ def pick_threshold(base: float, threshold: float | None = None, favor: str | Non
 #: read with: ``"article"`` the article body alone (the bundle's own reading, 0 for the shipped
 #: model), ``"all"`` all the main content of the page, as CleanEval, CleanPortalEval and wcxb
 #: label it (forum posts, listings, a service page's text: convention 2). Plain text keeps
-#: its own convention (the bundle's ``text_convention``) whatever the scope.
-SCOPES = {"article": None, "all": 2.0}
+#: its own convention (the bundle's ``text_convention``) whatever the scope. ``"auto"``, the
+#: default (as no scope), is ``"article"`` but for a page that declares itself a forum thread,
+#: read as ``"all"`` (:func:`page_scope`).
+SCOPES = {"auto": None, "article": None, "all": 2.0}
+
+
+def page_scope(scope: str | None, cols: dict[str, list]) -> str | None:
+    """The scope one page is read with: ``scope``, or for ``"auto"`` (the default, as None)
+    ``"all"`` where the page declares itself a forum thread (``cols["_thread"]``, from
+    :func:`chromesift.data.threads.is_thread`): a thread's posts are its content. ``"article"``
+    reads every page as an article."""
+    if scope is None or scope == "auto":
+        thread = cols.get("_thread")
+        if thread and thread[0]:
+            return "all"
+    return scope
 
 
 def scope_captions(scope: str | None) -> bool:

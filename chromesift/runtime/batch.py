@@ -752,7 +752,7 @@ class BatchConfig:
     favor
         ``"precision"`` or ``"recall"``: the model's threshold moved by a preset step.
     scope
-        ``"article"`` (None: the default) or ``"all"``: what counts as content
+        ``"auto"`` (None: the default), ``"article"`` or ``"all"``: what counts as content
         (:meth:`chromesift.Model.classify`).
     urls
         ``input`` is a list of URLs, one a line (:func:`chromesift.runtime.fetch.read_urls`),

@@ -367,7 +367,7 @@ def page_records(
     ``threshold`` replaces the model's decision threshold (None: the model's own), or
     ``favor`` (``"precision"``, ``"recall"``) moves it by a preset step
     (:func:`chromesift.models.rules.pick_threshold`); ``detail`` adds ``role``, ``tag``, ``path`` and ``row`` to each paragraph (see the
-    module's documentation). ``scope`` (``"article"``, ``"all"``) says what counts as content,
+    module's documentation). ``scope`` (``"auto"``, ``"article"``, ``"all"``) says what counts as content,
     as for :meth:`chromesift.Model.classify`.
 
     The same records as :func:`page_record` page by page. A page that fails to parse
@@ -432,10 +432,9 @@ def check_scope(model: Any, scope: str | None) -> None:
 def _columns_chunk(model: Any, pages: Sequence[Page], chunk: list[int], out: list,
                    threshold: float | None = None, detail: bool = False, scope: str | None = None) -> None:
     """The fast path for a chunk of pages: parse to columns, predict together, decide."""
-    from chromesift.models.rules import caption_rows, decide, roles, scope_captions
+    from chromesift.models.rules import caption_rows, decide, page_scope, roles, scope_captions
 
     cut = model.threshold if threshold is None else threshold
-    captions = scope_captions(scope)
 
     parsed: list[tuple[int, dict]] = []
     for i in chunk:
@@ -456,7 +455,7 @@ def _columns_chunk(model: Any, pages: Sequence[Page], chunk: list[int], out: lis
     for k, (i, cols) in enumerate(parsed):
         try:
             proba = scores[k] if scores is not None else model.predict_columns([cols], **extra)[0]
-            keep, head = decide(cols, proba, cut, title=False, captions=captions)
+            keep, head = decide(cols, proba, cut, title=False, captions=scope_captions(page_scope(scope, cols)))
             title = cols["text"][head] if head is not None else ""
             body = _record(cols["text"], keep.tolist(), model.probability(proba).tolist(), title)
             if detail:

@@ -6,9 +6,9 @@ optional ``id``. A row may fill either; ``html`` wins when both are set. Output:
 per page with ``id`` (when given), ``main_text`` and ``paragraphs``, a JSON list of
 ``{"text", "is_content", "probability"}`` (as in the batch CLI's records).
 
-A request may set the parameter ``scope`` (``"article"``, the default, or ``"all"``: all main
-content, forum posts and listings included, as :func:`chromesift.extract` reads with
-``scope``): ``{"dataframe_split": {...}, "params": {"scope": "all"}}``. A scope the model
+A request may set the parameter ``scope`` (``"auto"``, the default: an article's body, or all
+of a page that says it is a forum thread; ``"article"``; or ``"all"``: all main content,
+forum posts and listings included, as :func:`chromesift.extract` reads with ``scope``): ``{"dataframe_split": {...}, "params": {"scope": "all"}}``. A scope the model
 cannot read with is refused with HTTP 400.
 
 The logged model holds the bundle folder as an artifact, the chromesift source as code
@@ -191,7 +191,7 @@ def output_schema() -> Schema:
 
 
 #: The scope a request reads its pages with when it sets none.
-DEFAULT_SCOPE = "article"
+DEFAULT_SCOPE = "auto"
 
 
 def params_schema() -> ParamSchema:
@@ -236,7 +236,7 @@ def predict_frame(
         ``model``; the served model passes its :class:`PageWorkers`), called as
         ``classify(pages, scope=scope)``.
     scope
-        ``"article"`` or ``"all"`` (None: the model's own reading), as for
+        ``"auto"``, ``"article"`` or ``"all"`` (None: ``"auto"``), as for
         :func:`chromesift.extract`.
 
     Returns

@@ -138,7 +138,7 @@ def classify_documents(
     batch_pages
         Pages predicted together.
     scope
-        ``"article"`` or ``"all"`` (None: the model's own reading), as for
+        ``"auto"``, ``"article"`` or ``"all"`` (None: ``"auto"``), as for
         :func:`chromesift.extract`.
 
     Returns
@@ -260,9 +260,9 @@ def extract_dataframe(
         True, or the bundle's sha256, to unpickle a bundle that is neither shipped
         nor written on this machine (see :func:`chromesift.load_model`).
     scope
-        ``"article"`` (an article's body alone) or ``"all"`` (all the main content of an
-        HTML page: forum posts, listings); None: the model's own reading, ``"article"`` for
-        chromesift's models. Checked here, on the driver.
+        ``"auto"`` (None, the default: ``"article"``, but ``"all"`` for a page that says it
+        is a forum thread), ``"article"`` (an article's body alone) or ``"all"`` (all the main
+        content of an HTML page: forum posts, listings). Checked here, on the driver.
 
     Returns
     -------
