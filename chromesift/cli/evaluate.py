@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from chromesift.cli.options import add_output, add_trust
+from chromesift.cli.options import SCOPE_HELP, add_output, add_scope, add_trust
 from chromesift.errors import UserError
 from chromesift.evaluate.peers import DEFAULT_CACHE_DIR, DEFAULT_TIMEOUT, PEERS, parse_peer_names
 from chromesift.evaluate.run import (
@@ -23,7 +23,6 @@ from chromesift.evaluate.run import (
     run_evaluation,
     summary_table,
 )
-from chromesift.models.rules import SCOPES
 
 EXAMPLES = """\
 examples:
@@ -85,8 +84,7 @@ def register(subparsers) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars (neither ours nor MLflow's)")
     p.add_argument("--no-text-mode", action="store_true",
                    help="do not score chromesift on the pages' plain-text dumps (chromesift-text)")
-    p.add_argument("--scope", choices=list(SCOPES), default=None,
-                   help="what chromesift keeps of an HTML page: article (default) or all (all main content)")
+    add_scope(p, "what chromesift keeps of an HTML page: " + SCOPE_HELP)
     p.set_defaults(func=_main)
 
 

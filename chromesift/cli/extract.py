@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chromesift.cli.options import add_output, add_trust
+from chromesift.cli.options import add_output, add_scope, add_trust
 from chromesift.errors import UserError
-from chromesift.models.rules import FAVOR_RANGE, FAVOR_STEP, FAVORS, SCOPES
+from chromesift.models.rules import FAVOR_RANGE, FAVOR_STEP, FAVORS
 from chromesift.runtime import batch, formats
 from chromesift.runtime.core import MAX_PAGE_BYTES, PAGE_TIMEOUT, Loader, check_timeout, record_json
 
@@ -139,10 +139,7 @@ def register(sub: Any) -> None:
                    help="decision threshold from 0 to 1 (default: the bundle's; higher keeps fewer paragraphs)")
     k.add_argument("--favor", choices=FAVORS, default=None,
                    help=f"precision or recall: the bundle's threshold moved by {FAVOR_STEP}")
-    p.add_argument("--scope", choices=list(SCOPES), default=None,
-                   help="auto (default): article, but all for a page that says it is a forum thread; "
-                        "article: an article's body alone; all: all the main content of an HTML page "
-                        "(forum posts, listings)")
+    add_scope(p)
     p.add_argument("--model", type=Path, default=None, metavar="BUNDLE",
                    help="model bundle folder, or a registered MLflow model: models:/NAME/VERSION "
                         "or models:/NAME@ALIAS (default: the shipped model)")

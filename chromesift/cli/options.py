@@ -1,4 +1,4 @@
-"""Options every sub-command spells the same way: ``--output``, ``--trust``, ``-v``.
+"""Options every sub-command spells the same way: ``--output``, ``--trust``, ``--scope``, ``-v``.
 
 Old spellings (``--out``, ``--out-dir``, ``--dest``) stay accepted as hidden aliases, so
 scripts written for them keep working; ``--help`` shows only the one name.
@@ -38,6 +38,18 @@ def add_trust(parser: argparse.ArgumentParser, help: str = TRUST_HELP) -> None:
     """``--trust`` or ``--trust SHA256``: True, the pinned sha256, or False when absent."""
     parser.add_argument("--trust", nargs="?", type=sha256_arg, const=True, default=False, metavar="SHA256",
                         help=help)
+
+
+SCOPE_HELP = ("auto (default): article, but all for a page that says it is a forum thread; "
+              "article: an article's body alone; all: all the main content of an HTML page "
+              "(forum posts, listings)")
+
+
+def add_scope(parser: argparse.ArgumentParser, help: str = SCOPE_HELP) -> None:
+    """``--scope``: what counts as content (:data:`chromesift.models.rules.SCOPES`; None: auto)."""
+    from chromesift.models.rules import SCOPES
+
+    parser.add_argument("--scope", choices=list(SCOPES), default=None, help=help)
 
 
 def add_verbose(parser: argparse.ArgumentParser) -> None:

@@ -18,9 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from chromesift.cli.options import add_trust
+from chromesift.cli.options import add_scope, add_trust
 from chromesift.errors import UserError
-from chromesift.models.rules import SCOPES
 from chromesift.runtime.core import MAX_PAGE_BYTES
 from chromesift.runtime.spark import SparkExtractConfig, run_spark_extract
 
@@ -75,9 +74,7 @@ def register(sub: Any) -> None:
                    help="column holding the page (default: html, else text)")
     p.add_argument("--format", choices=["detect", "html", "text"], default="detect",
                    help="how to read the pages (default: detect; text for a 'text' column)")
-    p.add_argument("--scope", choices=list(SCOPES), default=None,
-                   help="article (default): an article's body alone; all: all the main content of "
-                        "an HTML page (forum posts, listings)")
+    add_scope(p)
     p.add_argument("--max-bytes", type=parse_size, default=MAX_PAGE_BYTES, metavar="SIZE",
                    help="pages larger than this get an error, unclassified (default 20MB; 0: no limit)")
     p.add_argument("--partitions", type=int, default=None, metavar="N",
