@@ -278,7 +278,8 @@ def page_scope(scope: str | None, cols: dict[str, list]) -> str | None:
     """The scope one page is read with: ``scope``, or for ``"auto"`` (the default, as None)
     ``"all"`` where the page declares itself a forum thread (``cols["_thread"]``, from
     :func:`chromesift.data.threads.is_thread`): a thread's posts are its content. ``"article"``
-    reads every page as an article."""
+    reads every page as an article. (A bundle trained without label conventions scores a
+    thread as an article, :meth:`chromesift.Model.predict_columns`, and keeps its captions.)"""
     if scope is None or scope == "auto":
         thread = cols.get("_thread")
         if thread and thread[0]:

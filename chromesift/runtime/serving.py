@@ -8,8 +8,9 @@ per page with ``id`` (when given), ``main_text`` and ``paragraphs``, a JSON list
 
 A request may set the parameter ``scope`` (``"auto"``, the default: an article's body, or all
 of a page that says it is a forum thread; ``"article"``; or ``"all"``: all main content,
-forum posts and listings included, as :func:`chromesift.extract` reads with ``scope``): ``{"dataframe_split": {...}, "params": {"scope": "all"}}``. A scope the model
-cannot read with is refused with HTTP 400.
+forum posts and listings included, as :func:`chromesift.extract` reads with ``scope``):
+``{"dataframe_split": {...}, "params": {"scope": "all"}}``. A scope the model cannot read
+with is refused with HTTP 400.
 
 The logged model holds the bundle folder as an artifact, the chromesift source as code
 (so the serving environment needs only the pinned requirements), and the entry point as
