@@ -268,6 +268,7 @@ ARTICLE_HEADS = {
                              '"comment": {"@type": "Comment"}}</script>',
     "a topic page": '<link rel="canonical" href="https://news.example.org/topic/energy/">',
     "a blog's generator": '<meta name="generator" content="WordPress 6.4">',
+    "a theme named after forum software": '<meta name="generator" content="Hugo 0.120; theme vanilla-discourse">',
     "a forum word in an article's URL": '<link rel="canonical" href="https://example.org/news/forum-on-energy-2024">',
     "a thread URL that is not the canonical one": '<link rel="alternate" href="https://example.org/forums/t.1/">',
 }

@@ -30,9 +30,11 @@ HEAD_BYTES = 65_536
 TAG_REACH = 2_000
 #: schema.org's type of a forum post, as structured data names it
 POSTING = b"DiscussionForumPosting"
-#: forum software, as its ``<meta name="generator">`` names it
+#: forum software, as the ``content`` of its ``<meta name="generator">`` starts ("vBulletin 6.0.6",
+#: "Discourse 3.4.0 - https://...": a blog's theme named after one is no forum)
 FORUM_SOFTWARE = re.compile(
-    rb"vBulletin|phpBB|XenForo|Discourse|Invision|MyBB|Simple Machines|NodeBB|Flarum|Vanilla|UBB\.threads", re.I)
+    rb"\bcontent\s*=\s*[\"']?\s*(?:vBulletin|phpBB|XenForo|Discourse|Invision|IP\.Board|MyBB|Simple Machines|SMF"
+    rb"|NodeBB|Flarum|Vanilla|UBB\.threads)\b", re.I)
 _GENERATOR = re.compile(rb"\bname\s*=\s*[\"']?generator\b", re.I)
 _CANONICAL = re.compile(rb"\brel\s*=\s*[\"']?canonical\b", re.I)
 _HREF = re.compile(rb"\bhref\s*=\s*[\"']?([^\"'\s>]+)", re.I)
