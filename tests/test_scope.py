@@ -261,6 +261,8 @@ THREAD_HEADS = {
     "thread URL": '<link rel="canonical" href="https://example.org/forums/threads/pump-loses-pressure.123/">',
     "Discourse topic URL": "<link href=https://talk.example.org/t/pump-loses-pressure/4567 rel=canonical>",
     "question URL": '<link rel="canonical" href="https://example.org/questions/42/pump">',
+    "Discuz! forum": '<meta name="generator" content="Discuz! X3.4">'
+                     '<link rel="canonical" href="https://bbs.example.cn/forum.php?mod=viewthread&tid=42">',
 }
 ARTICLE_HEADS = {
     "none": "",

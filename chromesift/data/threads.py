@@ -5,9 +5,11 @@ A thread's posts are its content, where an article's comments are not: the defau
 ``scope="all"``. Only what the page declares about itself counts, read from its ``<head>``:
 
 - structured data of a forum post (schema.org's ``DiscussionForumPosting``);
-- a ``<meta name="generator">`` naming forum software (phpBB, vBulletin, XenForo, ...);
+- a ``<meta name="generator">`` naming forum software (phpBB, vBulletin, XenForo, Discuz!,
+  WoltLab, ...);
 - a canonical link (``<link rel="canonical">``) whose path is a thread's or a forum's
-  (``/forum/``, ``/threads/``, ``viewtopic.php``, ``showthread.php``, ``/discussions/``,
+  (``/forum/``, ``/threads/``, ``viewtopic.php``, ``showthread.php``, Discuz!'s
+  ``mod=viewthread``, ``/discussions/``,
   ``/questions/<id>``, a numbered ``/topic/<id>`` or ``?topic=<id>``, Discourse's
   ``/t/<slug>/<id>``, ``/t/<id>/``, MyBB's ``/thread-<id>``, Reddit's ``/r/<name>/comments/``).
   A topic page of a news site (``/topic/energy/``) is no thread.
@@ -34,13 +36,14 @@ POSTING = b"DiscussionForumPosting"
 #: "Discourse 3.4.0 - https://...": a blog's theme named after one is no forum)
 FORUM_SOFTWARE = re.compile(
     rb"\bcontent\s*=\s*[\"']?\s*(?:vBulletin|phpBB|XenForo|Discourse|Invision|IP\.Board|MyBB|Simple Machines|SMF"
-    rb"|NodeBB|Flarum|Vanilla|UBB\.threads)\b", re.I)
+    rb"|NodeBB|Flarum|Vanilla|UBB\.threads|Discuz|WoltLab)\b", re.I)
 _GENERATOR = re.compile(rb"\bname\s*=\s*[\"']?generator\b", re.I)
 _CANONICAL = re.compile(rb"\brel\s*=\s*[\"']?canonical\b", re.I)
 _HREF = re.compile(rb"\bhref\s*=\s*[\"']?([^\"'\s>]+)", re.I)
 #: the path of a thread or a forum in a canonical URL
 THREAD_PATH = re.compile(
-    rb"/forums?/|/threads?/|viewtopic\.php|showthread\.php|/discussions?/|/questions/\d+|/topic/\d+|[?&]topic=\d+"
+    rb"/forums?/|/threads?/|viewtopic\.php|showthread\.php|[?&]mod=viewthread|/discussions?/|/questions/\d+"
+    rb"|/topic/\d+|[?&]topic=\d+"
     rb"|/t/[^/?#]+/\d+|/t/\d+/|/thread-\d+|/r/\w+/comments/", re.I)
 
 
