@@ -148,7 +148,7 @@ def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None
         subsets_of,
         text_dump,
     )
-    from chromesift.models.rules import decide, page_scope, scope_captions
+    from chromesift.models.rules import decide, page_captions
 
     rules = [AS_RUN] + [r for r in rules if r != AS_RUN]
     _check_rules(rules + [Rule(threshold=run_threshold)])
@@ -207,7 +207,7 @@ def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None
                 for k, rule in enumerate(rules):
                     threshold = thresholds[ds] if rule.threshold is None else rule.threshold
                     keep, _ = decide(cols, scores, threshold, title=False, relative_cut=rule.relative_cut(mode),
-                                     empty_cut=rule.empty_cut, captions=scope_captions(page_scope(scope, cols)))
+                                     empty_cut=rule.empty_cut, captions=page_captions(scope, cols))
                     texts[k].append("\n".join(t for t, c in zip(cols["text"], keep.tolist(), strict=True) if c))
             f1 = {rule.name: score_texts(kind, pages, t, config)["f1"] for rule, t in zip(rules, texts, strict=True)}
             reported = (results.get("datasets", {}).get(ds, {}).get("extractors", {})

@@ -28,10 +28,10 @@ from chromesift.models.rules import (
     content_mask,
     decide,
     headline_index,
+    page_captions,
     page_scope,
     pick_threshold,
     roles,
-    scope_captions,
     scope_convention,
 )
 
@@ -178,8 +178,8 @@ class Model:
         if convention is not None:
             # (a copy: the caller's columns stay as they are)
             cols = {**cols, "_convention": np.full(len(doc), convention)}
-        elif scope in (None, "auto") and _has_conventions(features):
-            # the default scope reads a page that declares itself a forum thread as "all" (rules.page_scope)
+        elif _has_conventions(features):
+            # "auto" (the default) reads a page that declares itself a forum thread as "all" (rules.page_scope)
             thread = [page_scope(scope, c) == "all" for c in pages if len(c["text"])]
             if any(thread):
                 own = float(getattr(features, "convention", 0.0))
@@ -224,7 +224,7 @@ class Model:
             return _uniform(_empty_result()) if uniform else _empty_result()
         out = schema.from_columns(cols, "page").drop(columns=["doc_id"])
         cut = self.threshold if threshold is None else threshold
-        content, head = decide(cols, proba, cut, title=False, captions=scope_captions(page_scope(scope, cols)))
+        content, head = decide(cols, proba, cut, title=False, captions=page_captions(scope, cols))
         out.insert(2, "is_content", content)
         out.insert(3, "probability", self.probability(proba))
         out.insert(4, "role", roles(content, head, caption_rows(cols)))
@@ -348,7 +348,7 @@ class Model:
         for batch in chunked(documents, batch_size):
             pages = [to_columns(doc, format=format) for doc in batch]
             for cols, proba in zip(pages, self.predict_columns(pages, scope), strict=True):
-                keep = content_mask(cols, proba, cut, title=title, captions=scope_captions(page_scope(scope, cols)))
+                keep = content_mask(cols, proba, cut, title=title, captions=page_captions(scope, cols))
                 # keep has a value per paragraph (the model scored each): compress needs no strict check
                 yield "\n".join(compress(cols["text"], keep.tolist()))
 

@@ -287,6 +287,12 @@ def page_scope(scope: str | None, cols: dict[str, list]) -> str | None:
     return scope
 
 
+def page_captions(scope: str | None, cols: dict[str, list]) -> bool:
+    """Whether one page's captions can be content: :func:`scope_captions` of its
+    :func:`page_scope` (what every decision on a parsed page passes to :func:`decide`)."""
+    return scope_captions(page_scope(scope, cols))
+
+
 def scope_captions(scope: str | None) -> bool:
     """Whether captions can be content under ``scope``: only ``"all"`` (the article body,
     the default, leaves them out; :func:`caption_rows`)."""

@@ -432,7 +432,7 @@ def check_scope(model: Any, scope: str | None) -> None:
 def _columns_chunk(model: Any, pages: Sequence[Page], chunk: list[int], out: list,
                    threshold: float | None = None, detail: bool = False, scope: str | None = None) -> None:
     """The fast path for a chunk of pages: parse to columns, predict together, decide."""
-    from chromesift.models.rules import caption_rows, decide, page_scope, roles, scope_captions
+    from chromesift.models.rules import caption_rows, decide, page_captions, roles
 
     cut = model.threshold if threshold is None else threshold
 
@@ -455,7 +455,7 @@ def _columns_chunk(model: Any, pages: Sequence[Page], chunk: list[int], out: lis
     for k, (i, cols) in enumerate(parsed):
         try:
             proba = scores[k] if scores is not None else model.predict_columns([cols], **extra)[0]
-            keep, head = decide(cols, proba, cut, title=False, captions=scope_captions(page_scope(scope, cols)))
+            keep, head = decide(cols, proba, cut, title=False, captions=page_captions(scope, cols))
             title = cols["text"][head] if head is not None else ""
             body = _record(cols["text"], keep.tolist(), model.probability(proba).tolist(), title)
             if detail:
