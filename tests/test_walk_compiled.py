@@ -436,3 +436,44 @@ def test_a_page_over_the_tag_limit_is_refused_before_parsing(monkeypatch):
     with pytest.raises(PageLimitError, match="11 paragraphs, more than the limit of 10"):
         html.parse_html_columns("<p>x</p>" * 11)
     assert len(html.parse_html_columns("<p>x</p>" * 10)[0]["text"]) == 10
+
+
+# --- the page's UTF-8 ---------------------------------------------------------------------
+
+_UNITS = ["a", " ", "<p>", "\x7f", "\x80", "é", "ÿ", "߿", "ࠀ", "’", "中", "\ufffd", "\uffff",
+          "\U00010000", "😀", "\U0010ffff"]
+
+
+@needs_extension
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_UNITS), st.text(max_size=40)), max_size=80).map("".join))
+def test_utf8_compiled_equals_str_encode(text):
+    # ASCII runs of every length around the 16-unit (2-byte) and 4-unit (4-byte) steps
+    assert walk_kernels.compiled.utf8(text) == text.encode("utf-8")
+
+
+@needs_extension
+@pytest.mark.parametrize("run", [0, 1, 3, 4, 5, 15, 16, 17, 31, 32, 33, 100])
+@pytest.mark.parametrize("wide", ["’", "😀"])
+def test_utf8_compiled_around_the_ascii_steps(run, wide):
+    for text in ("a" * run + wide, wide + "b" * run, wide + "c" * run + wide + "d" * (run // 2)):
+        assert walk_kernels.compiled.utf8(text) == text.encode("utf-8")
+
+
+@pytest.mark.parametrize("backend", ["python", "compiled"])
+@pytest.mark.parametrize("text", ["a\ud800b", "’" * 20 + "\udfff", "😀\ud83d", "x" * 40 + "\udc80" + "’"])
+def test_utf8_refuses_a_surrogate_as_str_encode_does(backend, text):
+    if backend == "compiled" and walk_kernels.compiled is None:
+        pytest.skip("the extension chromesift.data._walk is not built")
+    with using(walk_kernels, backend), pytest.raises(UnicodeEncodeError) as err:
+        walk_kernels.utf8(text)
+    with pytest.raises(UnicodeEncodeError) as expected:
+        text.encode("utf-8")
+    assert (err.value.start, err.value.end) == (expected.value.start, expected.value.end)
+
+
+def test_a_page_with_a_surrogate_is_still_read():
+    page = "<html><body><p>" + "Ein Absatz mit genug Text, um gelesen zu werden. " * 3 + "\ud83d</p></body></html>"
+    cols, decoded = html.parse_html_columns(page)
+    assert decoded.text != page  # the lone surrogate was replaced before encoding
+    assert any("Ein Absatz" in t for t in cols["text"])

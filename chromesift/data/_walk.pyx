@@ -331,3 +331,123 @@ def scan_tags(const unsigned char[::1] data, Py_ssize_t max_attributes):
         if count > max_attributes:
             out.append((start, cut, j))
     return tags, out
+
+
+# --- UTF-8 of a page that holds a non-Latin-1 character ----------------------------------
+
+# (PyUnicode_KIND, PyUnicode_DATA, PyObject, Py_INCREF and memcpy: see _walk_core.pxi)
+cdef extern from "Python.h":
+    object PyBytes_FromStringAndSize(const char*, Py_ssize_t)
+    char* PyBytes_AS_STRING(object)
+    int _PyBytes_Resize(PyObject**, Py_ssize_t) except -1
+
+from cpython.ref cimport Py_DECREF
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
+
+#: 16 UTF-16 units (four 64-bit words) all below 0x80
+cdef uint64_t _NOT_ASCII2 = 0xFF80FF80FF80FF80ULL
+#: 4 code points (two 64-bit words) all below 0x80
+cdef uint64_t _NOT_ASCII4 = 0xFFFFFF80FFFFFF80ULL
+
+
+cdef inline uint8_t* _put(uint8_t* p, uint32_t c) noexcept nogil:
+    """One code point (no surrogate) as UTF-8 at p; the byte after it."""
+    if c < 0x80:
+        p[0] = <uint8_t>c
+        return p + 1
+    if c < 0x800:
+        p[0] = <uint8_t>(0xC0 | (c >> 6))
+        p[1] = <uint8_t>(0x80 | (c & 0x3F))
+        return p + 2
+    if c < 0x10000:
+        p[0] = <uint8_t>(0xE0 | (c >> 12))
+        p[1] = <uint8_t>(0x80 | ((c >> 6) & 0x3F))
+        p[2] = <uint8_t>(0x80 | (c & 0x3F))
+        return p + 3
+    p[0] = <uint8_t>(0xF0 | (c >> 18))
+    p[1] = <uint8_t>(0x80 | ((c >> 12) & 0x3F))
+    p[2] = <uint8_t>(0x80 | ((c >> 6) & 0x3F))
+    p[3] = <uint8_t>(0x80 | (c & 0x3F))
+    return p + 4
+
+
+cdef Py_ssize_t _encode2(const uint16_t* d, Py_ssize_t n, uint8_t* out) noexcept nogil:
+    """UTF-16 units (no surrogate pair: a 2-byte str has none) as UTF-8; its length, or -1
+    at a lone surrogate."""
+    cdef Py_ssize_t i = 0
+    cdef uint8_t* p = out
+    cdef uint64_t w0, w1, w2, w3
+    cdef uint32_t c
+    cdef int j
+    while i < n:
+        if i + 16 <= n:  # a run of ASCII, 16 units at a time
+            memcpy(&w0, d + i, 8)
+            memcpy(&w1, d + i + 4, 8)
+            memcpy(&w2, d + i + 8, 8)
+            memcpy(&w3, d + i + 12, 8)
+            if ((w0 | w1 | w2 | w3) & _NOT_ASCII2) == 0:
+                for j in range(16):
+                    p[j] = <uint8_t>d[i + j]
+                p += 16
+                i += 16
+                continue
+        c = d[i]
+        i += 1
+        if 0xD800 <= c < 0xE000:
+            return -1
+        p = _put(p, c)
+    return p - out
+
+
+cdef Py_ssize_t _encode4(const uint32_t* d, Py_ssize_t n, uint8_t* out) noexcept nogil:
+    """Code points as UTF-8; its length, or -1 at a surrogate."""
+    cdef Py_ssize_t i = 0
+    cdef uint8_t* p = out
+    cdef uint64_t w0, w1
+    cdef uint32_t c
+    while i < n:
+        if i + 4 <= n:  # a run of ASCII, 4 code points at a time
+            memcpy(&w0, d + i, 8)
+            memcpy(&w1, d + i + 2, 8)
+            if ((w0 | w1) & _NOT_ASCII4) == 0:
+                p[0] = <uint8_t>d[i]
+                p[1] = <uint8_t>d[i + 1]
+                p[2] = <uint8_t>d[i + 2]
+                p[3] = <uint8_t>d[i + 3]
+                p += 4
+                i += 4
+                continue
+        c = d[i]
+        i += 1
+        if 0xD800 <= c < 0xE000:
+            return -1
+        p = _put(p, c)
+    return p - out
+
+
+def utf8(str text):
+    """:func:`chromesift.data.walk_kernels.utf8`: ``text.encode("utf-8")``, and the same error
+    at a surrogate. A str of 2- or 4-byte characters (a curly quote or an emoji in an English
+    page is enough) is encoded here, its ASCII runs several characters at a time; CPython's
+    encoder takes those one at a time."""
+    cdef int kind = PyUnicode_KIND(text)
+    if kind == 1:  # ASCII (copied) or Latin-1: CPython's own is as fast
+        return text.encode("utf-8")
+    cdef Py_ssize_t n = len(text), size
+    out = PyBytes_FromStringAndSize(NULL, (3 if kind == 2 else 4) * n)
+    cdef uint8_t* buf = <uint8_t*>PyBytes_AS_STRING(out)
+    cdef const void* data = PyUnicode_DATA(text)
+    with nogil:
+        if kind == 2:
+            size = _encode2(<const uint16_t*>data, n, buf)
+        else:
+            size = _encode4(<const uint32_t*>data, n, buf)
+    if size < 0:
+        return text.encode("utf-8")  # raises UnicodeEncodeError, as the reference does
+    cdef PyObject* obj = <PyObject*>out
+    Py_INCREF(out)  # _PyBytes_Resize may replace the object: hand it a reference of its own
+    out = None
+    _PyBytes_Resize(&obj, size)
+    result = <object>obj
+    Py_DECREF(result)
+    return result

@@ -91,7 +91,7 @@ def _decode(page: str | bytes) -> tuple[Decoded, bytes | None]:
     """
     if isinstance(page, str):
         try:
-            data = page.encode("utf-8")
+            data = walk_kernels.utf8(page)
         except UnicodeEncodeError:  # surrogates: what fix_surrogates is for
             return Decoded(fix_surrogates(page), "unicode", "str"), None
         return Decoded(page, "unicode", "str"), data  # fix_surrogates keeps such a str as is

@@ -3,8 +3,9 @@
 :func:`walk` turns an lxml tree into the columns of the paragraph table (and each
 element's paragraph range), :func:`ascii_tokens` tokenises an ASCII class/id/role value,
 :func:`first_descendant` finds the first element of a name (the page's ``<title>``), and
-:func:`main_range` the paragraphs of the main container. :mod:`chromesift.data.html` calls
-them with its vocabularies.
+:func:`main_range` the paragraphs of the main container, :func:`scan_tags` the start tags
+before the parse and :func:`utf8` the bytes the parser reads. :mod:`chromesift.data.html`
+calls them with its vocabularies.
 
 Where the optional extension :mod:`chromesift.data._walk` is built (against this lxml: its
 C API must match), they are its, in C over libxml2's tree; else the Python references
@@ -26,7 +27,7 @@ from lxml import etree
 from chromesift.data.util import bind_kernels, load_compiled
 
 #: the kernels: compiled or Python, chosen once (:func:`use`)
-KERNELS = ("walk", "ascii_tokens", "first_descendant", "main_range", "scan_tags")
+KERNELS = ("walk", "ascii_tokens", "first_descendant", "main_range", "scan_tags", "utf8")
 
 _WS = re.compile(r"\s+")
 _ATTR_SPLIT = re.compile(r"[^a-z0-9]+")
@@ -280,6 +281,11 @@ def scan_tags(data: bytes, max_attributes: int) -> tuple[int, list[tuple[int, in
         if count > max_attributes:
             out.append((m.start(), cut, _SEPARATORS.match(data, m.end()).end()))
     return tags, out
+
+
+def utf8(text: str) -> bytes:
+    """``text`` as UTF-8 (UnicodeEncodeError at a surrogate): the bytes the parser reads."""
+    return text.encode("utf-8")
 
 
 #: the Python references of the kernels
