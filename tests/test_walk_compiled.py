@@ -477,3 +477,31 @@ def test_a_page_with_a_surrogate_is_still_read():
     cols, decoded = html.parse_html_columns(page)
     assert decoded.text != page  # the lone surrogate was replaced before encoding
     assert any("Ein Absatz" in t for t in cols["text"])
+
+
+# --- the end of the head -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("data, limit, end", [
+    (b"<html><head><title>x</title></head><body>", 1000, 28),
+    (b"<HTML><HEAD></HEAD><BODY>", 1000, 12),
+    (b"<HEAD></HEAD><head></head>", 1000, 19),  # a lowercase one counts first, as str.find reads it
+    (b"<head><script>a</script></head", 30, 24),  # the tag's six bytes are enough
+    (b"<head><script>a</script></head", 29, -1),  # past the limit
+    (b"</hea", 100, -1),
+    (b"", 100, -1),
+    (b"<p></Head></p>", 100, -1),  # mixed case is neither
+])
+def test_find_head_end_on_hand_made_pages(data, limit, end):
+    for backend in ("python", "compiled"):
+        if backend == "compiled" and walk_kernels.compiled is None:
+            continue
+        with using(walk_kernels, backend):
+            assert walk_kernels.find_head_end(data, limit) == end, backend
+
+
+@needs_extension
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from([b"<", b"/", b"</head", b"</HEAD", b"head", b"HEAD", b"h", b"x", b">", b"<</"]),
+                max_size=40).map(b"".join), st.integers(0, 120))
+def test_find_head_end_compiled_equals_python(data, limit):
+    assert walk_kernels.compiled.find_head_end(data, limit) == walk_kernels.python.find_head_end(data, limit)

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import re
 
+from chromesift.data import walk_kernels
+
 #: how far into the page its ``</head>`` is looked for; a page without one has its first
 #: :data:`HEAD_BYTES` read as its head
 HEAD_SEARCH = 300_000
@@ -59,10 +61,9 @@ def _tags_with(data: bytes, word: bytes, stop: int):
 
 
 def head_end(data: bytes) -> int:
-    """Where the page's head ends: its ``</head>``, else :data:`HEAD_BYTES`."""
-    end = data.find(b"</head", 0, HEAD_SEARCH)
-    if end < 0:
-        end = data.find(b"</HEAD", 0, HEAD_SEARCH)
+    """Where the page's head ends: its first ``</head>`` (or ``</HEAD>``) in its first
+    :data:`HEAD_SEARCH` bytes, else :data:`HEAD_BYTES`."""
+    end = walk_kernels.find_head_end(data, HEAD_SEARCH)
     return end if end >= 0 else HEAD_BYTES
 
 

@@ -27,7 +27,7 @@ from lxml import etree
 from chromesift.data.util import bind_kernels, load_compiled
 
 #: the kernels: compiled or Python, chosen once (:func:`use`)
-KERNELS = ("walk", "ascii_tokens", "first_descendant", "main_range", "scan_tags", "utf8")
+KERNELS = ("walk", "ascii_tokens", "first_descendant", "main_range", "scan_tags", "utf8", "find_head_end")
 
 _WS = re.compile(r"\s+")
 _ATTR_SPLIT = re.compile(r"[^a-z0-9]+")
@@ -286,6 +286,12 @@ def scan_tags(data: bytes, max_attributes: int) -> tuple[int, list[tuple[int, in
 def utf8(text: str) -> bytes:
     """``text`` as UTF-8 (UnicodeEncodeError at a surrogate): the bytes the parser reads."""
     return text.encode("utf-8")
+
+
+def find_head_end(data: bytes, limit: int) -> int:
+    """Where the first ``</head`` of ``data[:limit]`` begins, else its first ``</HEAD``, else -1."""
+    end = data.find(b"</head", 0, limit)
+    return end if end >= 0 else data.find(b"</HEAD", 0, limit)
 
 
 #: the Python references of the kernels
