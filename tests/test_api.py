@@ -332,6 +332,31 @@ def test_isolated_paragraphs_need_to_be_sure():
     assert np.flatnonzero(content_mask(cols, q, 0.5)).tolist() == [6]
 
 
+def test_a_paragraph_with_a_kept_sibling_is_not_isolated():
+    from chromesift.data.page import to_columns
+    from chromesift.models.rules import content_mask
+
+    body = "".join(f"<p>Paragraph {i} of the article, long enough to read as prose.</p>" for i in range(4))
+    links = "".join(f"<li><a href='/s{i}'>Another story {i}</a></li>" for i in range(3))
+    page = (f"<html><body><article><div class='body'>{body}<ul class='related'>{links}</ul>"
+            "<p>The last paragraph of the article, after the box of links.</p></div></article>"
+            "<footer><ul><li>About</li><li>Contact</li><li>Jobs</li><li>Imprint</li></ul>"
+            "<p>A footer line the model half believes.</p></footer></body></html>")
+    cols = to_columns(page)
+    texts = cols["text"]
+    last, footer = texts.index("The last paragraph of the article, after the box of links."), len(texts) - 1
+    assert last - 4 >= 0 and cols["anc1"][last] == cols["anc1"][last - 4] != cols["anc1"][footer]
+    p = np.full(len(texts), 0.05)
+    p[last - 7 : last - 3] = 0.9  # the four paragraphs before the box: 3 links between them and the last
+    p[last] = 0.6  # 4 paragraphs on: alone by distance, but in the same element as the article
+    p[footer] = 0.6  # alone, and in an element of its own
+    kept = np.flatnonzero(content_mask(cols, p, 0.5)).tolist()
+    assert last in kept and footer not in kept
+    # the same lines as plain text have no elements: the last line is alone again
+    text = to_columns("\n".join(texts), format="text")
+    assert last not in np.flatnonzero(content_mask(text, p, 0.5)).tolist()
+
+
 def test_explain_needs_the_memory_of_classify_not_a_copy_per_feature():
     """explain scores one altered copy at a time (it held all ~160 at once: 4 GB on 5,000 paragraphs)."""
     import tracemalloc

@@ -66,9 +66,11 @@ def text_headline_index(cols: dict[str, list], keep: np.ndarray) -> int | None:
 #: content even below the threshold (chosen on held-out corpora, leave-one-dataset-out:
 #: text-dump shingle F1 +0.003 on the mean of 10; 0.5 won in 8 of 10 nested folds, 0.6 in 2)
 TEXT_RELATIVE_CUT = 0.5
-#: a kept paragraph with no other kept one within this many paragraphs on either side is
-#: isolated, and stays content only from :data:`ISOLATED_SURE` up (a stray teaser, a caption
-#: or a footer line the model half believes, far from the article)
+#: a kept paragraph with no other kept one within this many paragraphs on either side, nor
+#: one in the same parent element (HTML), is isolated, and stays content only from
+#: :data:`ISOLATED_SURE` up (a stray teaser, a caption or a footer line the model half
+#: believes, far from the article; not a paragraph of the article's own container that a
+#: box of links or an embed parts from the rest)
 ISOLATED_REACH = 3
 ISOLATED_SURE = 0.7
 #: when the rules keep nothing of a page that has paragraphs, keep those with at least this
@@ -173,6 +175,11 @@ def decide(
         near[1:] = close
         near[:-1] |= close
         alone = ~near & (proba[kept] < ISOLATED_SURE)
+        if alone.any() and cols["source"][0] == "html":
+            # a paragraph with a kept sibling (the same parent element) is not alone
+            parent = np.asarray(cols["anc1"])[kept]
+            _, which, count = np.unique(parent, return_inverse=True, return_counts=True)
+            alone &= (count[which] < 2) | (parent < 0)
         keep[kept[alone]] = False
     head = headline_index(cols)
     if head is None:
