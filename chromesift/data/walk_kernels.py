@@ -4,8 +4,9 @@
 element's paragraph range), :func:`ascii_tokens` tokenises an ASCII class/id/role value,
 :func:`first_descendant` finds the first element of a name (the page's ``<title>``), and
 :func:`main_range` the paragraphs of the main container, :func:`scan_tags` the start tags
-before the parse and :func:`utf8` the bytes the parser reads. :mod:`chromesift.data.html`
-calls them with its vocabularies.
+before the parse, :func:`utf8` the bytes the parser reads and :func:`find_head_end` where a
+page's head ends (:mod:`chromesift.data.threads`). :mod:`chromesift.data.html` calls them with
+its vocabularies.
 
 Where the optional extension :mod:`chromesift.data._walk` is built (against this lxml: its
 C API must match), they are its, in C over libxml2's tree; else the Python references
@@ -289,7 +290,8 @@ def utf8(text: str) -> bytes:
 
 
 def find_head_end(data: bytes, limit: int) -> int:
-    """Where the first ``</head`` of ``data[:limit]`` begins, else its first ``</HEAD``, else -1."""
+    """Where the first ``</head`` of ``data[:limit]`` begins, else its first ``</HEAD``, else -1
+    (``limit``: a number of bytes, not negative)."""
     end = data.find(b"</head", 0, limit)
     return end if end >= 0 else data.find(b"</HEAD", 0, limit)
 
