@@ -344,9 +344,9 @@ cdef extern from "Python.h":
 from cpython.ref cimport Py_DECREF
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 
-#: 16 UTF-16 units (four 64-bit words) all below 0x80
+#: the bits of a 64-bit word of UTF-16 units (4) or code points (2) that are 0 where all are
+#: ASCII
 cdef uint64_t _NOT_ASCII2 = 0xFF80FF80FF80FF80ULL
-#: 4 code points (two 64-bit words) all below 0x80
 cdef uint64_t _NOT_ASCII4 = 0xFFFFFF80FFFFFF80ULL
 
 
@@ -371,51 +371,33 @@ cdef inline uint8_t* _put(uint8_t* p, uint32_t c) noexcept nogil:
     return p + 4
 
 
-cdef Py_ssize_t _encode2(const uint16_t* d, Py_ssize_t n, uint8_t* out) noexcept nogil:
-    """UTF-16 units (no surrogate pair: a 2-byte str has none) as UTF-8; its length, or -1
-    at a lone surrogate."""
-    cdef Py_ssize_t i = 0
+ctypedef fused _unit:
+    uint16_t
+    uint32_t
+
+
+cdef Py_ssize_t _encode(const _unit* d, Py_ssize_t n, uint8_t* out) noexcept nogil:
+    """The characters of a 2-byte (UTF-16 units, no surrogate pair: such a str has none) or
+    4-byte str as UTF-8; its length, or -1 at a surrogate. ASCII runs are copied 16 units
+    (2-byte) or 4 (4-byte) at a time: 32 or 16 bytes tested as 64-bit words."""
+    cdef Py_ssize_t i = 0, step = 16 if _unit is uint16_t else 4
+    cdef Py_ssize_t words = step * sizeof(_unit) // 8
+    cdef uint64_t mask = _NOT_ASCII2 if _unit is uint16_t else _NOT_ASCII4
+    cdef uint64_t w, x
     cdef uint8_t* p = out
-    cdef uint64_t w0, w1, w2, w3
     cdef uint32_t c
-    cdef int j
+    cdef Py_ssize_t j
     while i < n:
-        if i + 16 <= n:  # a run of ASCII, 16 units at a time
-            memcpy(&w0, d + i, 8)
-            memcpy(&w1, d + i + 4, 8)
-            memcpy(&w2, d + i + 8, 8)
-            memcpy(&w3, d + i + 12, 8)
-            if ((w0 | w1 | w2 | w3) & _NOT_ASCII2) == 0:
-                for j in range(16):
+        if i + step <= n:
+            w = 0
+            for j in range(words):
+                memcpy(&x, <const char*>(d + i) + 8 * j, 8)
+                w |= x
+            if (w & mask) == 0:
+                for j in range(step):
                     p[j] = <uint8_t>d[i + j]
-                p += 16
-                i += 16
-                continue
-        c = d[i]
-        i += 1
-        if 0xD800 <= c < 0xE000:
-            return -1
-        p = _put(p, c)
-    return p - out
-
-
-cdef Py_ssize_t _encode4(const uint32_t* d, Py_ssize_t n, uint8_t* out) noexcept nogil:
-    """Code points as UTF-8; its length, or -1 at a surrogate."""
-    cdef Py_ssize_t i = 0
-    cdef uint8_t* p = out
-    cdef uint64_t w0, w1
-    cdef uint32_t c
-    while i < n:
-        if i + 4 <= n:  # a run of ASCII, 4 code points at a time
-            memcpy(&w0, d + i, 8)
-            memcpy(&w1, d + i + 2, 8)
-            if ((w0 | w1) & _NOT_ASCII4) == 0:
-                p[0] = <uint8_t>d[i]
-                p[1] = <uint8_t>d[i + 1]
-                p[2] = <uint8_t>d[i + 2]
-                p[3] = <uint8_t>d[i + 3]
-                p += 4
-                i += 4
+                p += step
+                i += step
                 continue
         c = d[i]
         i += 1
@@ -439,9 +421,9 @@ def utf8(str text):
     cdef const void* data = PyUnicode_DATA(text)
     with nogil:
         if kind == 2:
-            size = _encode2(<const uint16_t*>data, n, buf)
+            size = _encode(<const uint16_t*>data, n, buf)
         else:
-            size = _encode4(<const uint32_t*>data, n, buf)
+            size = _encode(<const uint32_t*>data, n, buf)
     if size < 0:
         return text.encode("utf-8")  # raises UnicodeEncodeError, as the reference does
     cdef PyObject* obj = <PyObject*>out
