@@ -40,9 +40,15 @@ _WS = re.compile(r"\s+")
 SHINGLE = 4
 
 
+#: a soft hyphen marks where a word may break and is invisible elsewhere: no character of the
+#: text. Some ground truths keep it inside words, some extractors' texts too; either way it
+#: would cut a word in two (it is no ``\\w``), so every score leaves it out of both sides
+SOFT_HYPHEN = "\u00ad"
+
+
 def tokenize(text: str | None) -> list[str]:
-    """Split text into ``\\w+`` tokens (case kept); ``None`` gives no tokens."""
-    return _TOKEN.findall(text or "")
+    """Split text into ``\\w+`` tokens (case kept), soft hyphens left out; ``None`` gives no tokens."""
+    return _TOKEN.findall((text or "").replace(SOFT_HYPHEN, ""))
 
 
 def shingles(text: str | None, n: int = SHINGLE) -> Counter:
@@ -298,8 +304,8 @@ def token_f1(preds: Iterable[str | None], truths: Iterable[str | None]) -> dict[
 
 
 def normalize_space(text: str | None) -> str:
-    """Collapse every whitespace run to one space and strip the ends."""
-    return _WS.sub(" ", text or "").strip()
+    """Collapse every whitespace run to one space and strip the ends (soft hyphens left out)."""
+    return _WS.sub(" ", (text or "").replace(SOFT_HYPHEN, "")).strip()
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,8 @@ WELL_FORMED = {
     "tables with tbody": body("<table><tbody><tr><td>cell one</td><td>cell two</td></tr></tbody></table>"),
     "non-ascii": body("<p>Über die Brücke — 中文段落，和 ελληνικά.</p><p class='Prüfung'>x</p>"),
     "entities": body("<p>a &amp; b &lt; c &nbsp; d &eacute;</p>"),
+    "soft hyphens and ruby": body("<p>Mit&shy;tel\u00adal&#173;ter</p><p>&shy;</p>"
+                                  "<p><ruby>漢<rp>(</rp><rt>かん</rt><rp>)</rp>字</ruby></p>"),
 }
 
 
@@ -65,6 +67,12 @@ def test_well_formed_pages_give_the_same_columns(name):
     assert b["text"], "the page has paragraphs"
     for column in a:
         assert b[column] == a[column], column
+
+
+@needs_lexbor
+def test_soft_hyphens_and_ruby_readings_are_left_out_by_both_parsers():
+    for cols in both(WELL_FORMED["soft hyphens and ruby"]):
+        assert cols["text"] == ["Mittelalter", "漢字"]
 
 
 @needs_lexbor

@@ -107,6 +107,19 @@ def test_snippet_score_pooled_by_hand():
     assert out["accuracy"] == pytest.approx(0.5)
 
 
+def test_a_soft_hyphen_on_either_side_changes_no_score():
+    plain = "Im Mittelalter war der Wein berühmt"
+    shy = "Im Mit\u00adtel\u00adal\u00adter war der Wein be\u00adrühmt"
+    assert metrics.tokenize(shy) == metrics.tokenize(plain) == ["Im", "Mittelalter", "war", "der", "Wein", "berühmt"]
+    for pred, truth in ((shy, plain), (plain, shy), (shy, shy)):
+        assert metrics.shingle_counts(pred, truth) == (1.0, 0.0, 0.0)
+        assert metrics.token_prf(pred, truth)[2] == 1.0
+        assert metrics.snippet_counts(pred, [truth], ["nav menu"]) == metrics.SnippetCounts(tp=1, tn=1)
+    # a real hyphen still splits a word, and another word is still another word
+    assert metrics.tokenize("Mit-tel") == ["Mit", "tel"]
+    assert metrics.shingle_counts("Im Mittelalter war der Wine", shy)[0] < 1.0
+
+
 def test_paragraph_scores_by_hand():
     y_true = [1, 1, 0, 0, 1]
     y_pred = [1, 0, 1, 0, 1]

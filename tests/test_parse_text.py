@@ -16,6 +16,11 @@ def test_one_row_per_non_blank_line_in_order():
     assert set(frame["doc_id"]) == {"d"}
 
 
+def test_soft_hyphens_are_left_out_as_the_html_walk_leaves_them():
+    frame = parse_text("Mit\u00adtel\u00adal\u00adter hier\n\u00ad\n \u00ad \nnext")
+    assert frame["text"].tolist() == ["Mittelalter hier", "next"]
+
+
 @pytest.mark.parametrize("sep", ["\n", "\r\n", "\r", "\u2028", "\u2029"])
 def test_every_line_break_convention_splits(sep):
     assert parse_text(sep.join(["a", "b", "c"]))["text"].tolist() == ["a", "b", "c"]

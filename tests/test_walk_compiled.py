@@ -115,6 +115,11 @@ CASES = {
         "<p>\u00a0\u2003\u3000</p><p> \t\n </p><p>\u200b</p>"
     ),
     "whitespace only": body("   <div>  \n\t </div>  <p> </p> <span>\u00a0</span> "),
+    "soft hyphens": body(
+        "<p>Mit\u00adtel\u00adal\u00adter <a href='/x'>Ver\u00adlinkt</a> \u00adfirst and last\u00ad</p>"
+        "<p>\u00ad</p><p> \u00ad \u00ad </p><div>\u00ad<br><br>after\u00ad<br>\u00ad<br>end</div>"
+    ),
+    "ruby": body("<p><ruby>漢<rp>(</rp><rt>かん</rt><rp>)</rp>字<rt>じ</rt></ruby>の本</p><p><rt>only a reading</rt></p>"),
     "tables": body(
         "<table><tr><td>cell one</td><td>cell <a href='#'>two</a></td></tr>"
         "<tr><th>head</th></tr></table><dl><dt>term</dt><dd>definition</dd></dl>"
@@ -155,6 +160,10 @@ def test_cases_exercise_what_they_claim():
     assert "no" not in hidden.split() and "yes" in hidden.split()
     br = same(CASES["br runs"])["text"]
     assert len(br) >= 3
+    shy = same(CASES["soft hyphens"])
+    assert shy["text"][0] == "Mittelalter Verlinkt first and last"
+    assert "\u00ad" not in "".join(shy["text"]) and "after" in shy["text"][-1]
+    assert same(CASES["ruby"])["text"] == ["漢字の本"]
 
 
 _FRAGMENTS = [

@@ -521,7 +521,7 @@ cdef class _Walk:
         self.blen = 0
         n_chars, n_links = self.n_chars, self.n_links
         self.n_chars = self.n_links = 0
-        # _WS.sub(" ", text).strip(), and text.isspace()
+        # _WS.sub(" ", text.replace(SOFT_HYPHEN, "")).strip(), and whether anything is left
         if blen > self.ncap:
             nb = <unsigned char*>PyMem_Realloc(self.nbuf, blen)
             if nb is NULL:
@@ -545,6 +545,9 @@ cdef class _Walk:
                 i += 1
                 continue
             step = _utf8_next(b, i, blen, &cp)
+            if cp == 0xAD:  # a soft hyphen: a hint where a word may break, no character of it
+                i += step
+                continue
             if Py_UNICODE_ISSPACE(cp):
                 space = started
             else:

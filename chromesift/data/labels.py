@@ -33,8 +33,9 @@ MIN_COVERAGE = 0.5
 
 
 def tokens(text: str) -> list[str]:
-    """Lowercase word tokens; CJK characters are one token each."""
-    return _TOKEN.findall(text.lower())
+    """Lowercase word tokens; CJK characters are one token each. A soft hyphen in a word (some
+    corpora's texts keep them) is left out, as the paragraphs leave it out."""
+    return _TOKEN.findall(text.replace("\u00ad", "").lower())
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ def align_full(paragraphs: list[str], truth: str, n: int = NGRAM) -> PageLabels:
 
 
 def _norm(text: str) -> str:
-    return _WS.sub(" ", text).strip().lower()
+    return _WS.sub(" ", text.replace("\u00ad", "")).strip().lower()
 
 
 def align_snippets(paragraphs: list[str], with_: list[str], without: list[str]) -> PageLabels:

@@ -31,6 +31,9 @@ from chromesift.data.util import bind_kernels, load_compiled
 KERNELS = ("walk", "ascii_tokens", "first_descendant", "main_range", "scan_tags", "utf8", "find_head_end")
 
 _WS = re.compile(r"\s+")
+#: a hint where a word may be hyphenated, invisible where it is not: no character of the text
+#: (the walks leave it out of every paragraph, as the text of a plain-text page)
+SOFT_HYPHEN = "\u00ad"
 _ATTR_SPLIT = re.compile(r"[^a-z0-9]+")
 _CAMEL = re.compile(r"([a-z])([A-Z])")
 
@@ -136,9 +139,9 @@ def walk(root, cols: dict[str, list], flag_names: list[str], skip_tags, block_ta
         buf.clear()
         n_chars, n_links = link_buf
         link_buf[0] = link_buf[1] = 0
-        if not text or text.isspace():
+        text = _WS.sub(" ", text.replace(SOFT_HYPHEN, "")).strip()
+        if not text:
             return
-        text = _WS.sub(" ", text).strip()
         # the paragraph belongs to the nearest open block element
         bi = len(stack) - 1
         while bi > 0 and not stack[bi][_F_BLOCK]:
