@@ -11,9 +11,6 @@ SKIP_TAGS = frozenset(
         # never shown in the page: the HTML5 parser puts a <title> met after the head's end
         # (an unknown tag in the head ends it) into the body, where it is no paragraph either
         "title",
-        # ruby annotations (the reading of the characters they annotate, e.g. Japanese
-        # furigana), shown small above the text, not part of it; rp is the fallback brackets
-        "rt", "rp",
     }
 )
 
