@@ -56,7 +56,8 @@ WELL_FORMED = {
     "non-ascii": body("<p>Über die Brücke — 中文段落，和 ελληνικά.</p><p class='Prüfung'>x</p>"),
     "entities": body("<p>a &amp; b &lt; c &nbsp; d &eacute;</p>"),
     "soft hyphens and ruby": body("<p>Mit&shy;tel\u00adal&#173;ter</p><p>&shy;</p>"
-                                  "<p><ruby>漢<rp>(</rp><rt>かん</rt><rp>)</rp>字</ruby></p>"),
+                                  "<p><ruby>漢<rp>(</rp><rt>かん</rt><rp>)</rp>字</ruby></p>"
+                                  "<p><ruby>災害<rt>さいがい</rt></ruby>の本</p>"),
 }
 
 
@@ -70,9 +71,9 @@ def test_well_formed_pages_give_the_same_columns(name):
 
 
 @needs_lexbor
-def test_soft_hyphens_are_left_out_by_both_parsers_and_ruby_readings_kept():
+def test_soft_hyphens_and_readings_without_brackets_are_left_out_by_both_parsers():
     for cols in both(WELL_FORMED["soft hyphens and ruby"]):
-        assert cols["text"] == ["Mittelalter", "漢(かん)字"]
+        assert cols["text"] == ["Mittelalter", "漢(かん)字", "災害の本"]
 
 
 @needs_lexbor

@@ -119,7 +119,11 @@ CASES = {
         "<p>Mit\u00adtel\u00adal\u00adter <a href='/x'>Ver\u00adlinkt</a> \u00adfirst and last\u00ad</p>"
         "<p>\u00ad</p><p> \u00ad \u00ad </p><div>\u00ad<br><br>after\u00ad<br>\u00ad<br>end</div>"
     ),
-    "ruby": body("<p><ruby>漢<rp>(</rp><rt>かん</rt><rp>)</rp>字<rt>じ</rt></ruby>の本</p><p><rt>only a reading</rt></p>"),
+    "ruby": body(
+        "<p><ruby>漢<rp>(</rp><rt>かん</rt><rp>)</rp>字<rt>じ</rt></ruby>の本</p>"
+        "<p><ruby>子<rt>こ</rt></ruby>ども<ruby><rb>災害</rb><rt>さいがい</rt><!-- c --></ruby>が<rt>orphan</rt></p>"
+        "<p><ruby>X<RT>bare</RT><o:rp>(</o:rp><rt>ns</rt></ruby></p>"
+    ),
     "tables": body(
         "<table><tr><td>cell one</td><td>cell <a href='#'>two</a></td></tr>"
         "<tr><th>head</th></tr></table><dl><dt>term</dt><dd>definition</dd></dl>"
@@ -163,8 +167,8 @@ def test_cases_exercise_what_they_claim():
     shy = same(CASES["soft hyphens"])
     assert shy["text"][0] == "Mittelalter Verlinkt first and last"
     assert "\u00ad" not in "".join(shy["text"]) and "after" in shy["text"][-1]
-    # ruby readings stay in the text (fundus's ground truth keeps those a page gives in <rp> brackets)
-    assert same(CASES["ruby"])["text"] == ["漢(かん)字じの本", "only a reading"]
+    # a reading is text where its ruby gives it brackets (rp), not where it floats over the line
+    assert same(CASES["ruby"])["text"] == ["漢(かん)字じの本", "子ども災害が", "X("]
 
 
 _FRAGMENTS = [

@@ -44,6 +44,8 @@ cdef enum:
     K_BLOCK = 2
     K_BR = 4
     K_A = 8
+    K_RT = 16
+    K_RP = 32
 
 # attributes the walk reads
 cdef enum:
@@ -323,6 +325,10 @@ cdef class _Walk:
             kind |= K_BR
         if tag == "a":
             kind |= K_A
+        if tag == "rt":
+            kind |= K_RT
+        if tag == "rp":
+            kind |= K_RP
         self.tag_kind[idx] = kind
         self.tag_flag[idx] = self.flag_index[self.flag_tags[tag]] if tag in self.flag_tags else -1
         self.tag_strs.append(tag)
@@ -619,6 +625,22 @@ cdef class _Walk:
         style = _n_attr_value(node, a)
         return bool(style and self.hidden_search(style))
 
+    cdef bint ruby_brackets(self) except -1:
+        """Whether the open element (a ruby reading's parent) has an ``rp`` child: the brackets
+        a page gives its readings, for where they are shown inline (walk_kernels.ruby_brackets)."""
+        cdef void* c
+        cdef int tag
+        if self.depth == 0:
+            return False
+        c = _n_first_child(self.stack[self.depth - 1].node)
+        while c is not NULL:
+            if _n_kind(c) == N_ELEMENT:
+                tag = self.tag_of(c)  # (before reading tag_kind: a new tag may move it)
+                if self.tag_kind[tag] & K_RP:
+                    return True
+            c = _n_next(c)
+        return False
+
     cdef int start(self, void* node) except -1:
         """A start event; returns 1 when the element is skipped with its subtree."""
         cdef void* found[N_ATTRS]
@@ -628,6 +650,8 @@ cdef class _Walk:
         cdef Frame* fr
         cdef Frame* st
         if kind & K_SKIP:
+            return 1
+        if kind & K_RT and not self.ruby_brackets():
             return 1
         _n_find_attrs(node, found)
         # el.get(name) is not None: the attribute is there (its value may be empty)

@@ -95,6 +95,22 @@ def main_range(ranges: list[tuple[int, int]], chars: list[int], link_chars: list
     return None
 
 
+def _local_name(tag: str) -> str:
+    """A tag name without its namespace (``{uri}name``), lowercase."""
+    return tag.lower() if "}" not in tag else tag.rsplit("}", 1)[1].lower()
+
+
+def ruby_brackets(parent) -> bool:
+    """Whether a ruby reading's parent element has an ``rp`` child.
+
+    A reading (``rt``) is read as text only then: ``rp`` holds the brackets a page gives its
+    readings for where they are shown inline, as in "尹錫悦（ユンソンニョル）", and corpora keep
+    such readings as text; a reading without them is an annotation over the line (furigana
+    on every word of a page for learners), and the text is the one without it.
+    """
+    return parent is not None and any(isinstance(c.tag, str) and _local_name(c.tag) == "rp" for c in parent)
+
+
 # One open element on the walk's stack is a tuple (a class with slots is slower to make):
 # tag, class/id tokens, flag names it sets, skipped?, block element?, serial number,
 # paragraphs before it
@@ -174,11 +190,10 @@ def walk(root, cols: dict[str, list], flag_names: list[str], skip_tags, block_ta
     walker = etree.iterwalk(root, events=("start", "end", "comment", "pi"))
     for event, el in walker:
         if event == "start":
-            tag = el.tag
-            tag = tag.lower() if "}" not in tag else tag.rsplit("}", 1)[1].lower()
+            tag = _local_name(el.tag)
             if skipping or tag in skip_tags or el.get("hidden") is not None or (
                 (style := el.get("style")) and hidden_search(style)
-            ):
+            ) or (tag == "rt" and not ruby_brackets(None if el is root else el.getparent())):
                 skipping += 1
                 stack.append((tag, (), (), True, False, -1, 0))
                 walker.skip_subtree()
