@@ -22,10 +22,17 @@ import pandas as pd
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
 _TOKEN = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")
+_CJK_CHAR = re.compile(rf"[{_CJK}]")
 _WS = re.compile(r"\s+")
 
 #: n-gram length used for anchoring.
 NGRAM = 3
+#: the anchors' length where the ground truth is mostly CJK characters (each one token): three
+#: characters are no anchor (a menu's "トップ" or "新闻" is in most articles), eight are about
+#: a short clause (docs/findings.md, "Labels of CJK pages")
+CJK_NGRAM = 8
+#: the share of a ground truth's tokens that are CJK characters from which it is read so
+CJK_SHARE = 0.5
 #: share of a paragraph's tokens that must be found for it to be content.
 CONTENT_SHARE = 0.5
 #: pages whose ground truth is found less than this are excluded.
@@ -51,11 +58,16 @@ class PageLabels:
     kind: str  # "full", "empty", "snippets"
 
 
+def cjk_share(toks: list[str]) -> float:
+    """The share of ``toks`` (of :func:`tokens`) that are CJK characters."""
+    return sum(1 for t in toks if _CJK_CHAR.fullmatch(t)) / len(toks) if toks else 0.0
+
+
 def _ngrams(toks: list[str], n: int) -> list[tuple[str, ...]]:
     return [tuple(toks[i : i + n]) for i in range(len(toks) - n + 1)]
 
 
-def align_full(paragraphs: list[str], truth: str, n: int = NGRAM) -> PageLabels:
+def align_full(paragraphs: list[str], truth: str, n: int | None = None) -> PageLabels:
     """Label paragraphs against a full ground-truth text.
 
     Parameters
@@ -65,13 +77,16 @@ def align_full(paragraphs: list[str], truth: str, n: int = NGRAM) -> PageLabels:
     truth
         The ground-truth main text.
     n
-        Anchor n-gram length.
+        Anchor n-gram length; None: :data:`CJK_NGRAM` where the ground truth is mostly CJK
+        characters, else :data:`NGRAM`.
     """
     m = len(paragraphs)
     gt = tokens(truth or "")
     if not gt:
         # an index or error page: the right answer is no text at all
         return PageLabels(np.zeros(m), np.ones(m), 1.0, 1.0, 0.0, False, "empty")
+    if n is None:
+        n = CJK_NGRAM if cjk_share(gt) >= CJK_SHARE else NGRAM
     ptoks = [tokens(p) for p in paragraphs]
     flat: list[str] = [t for pt in ptoks for t in pt]
     owner = np.repeat(np.arange(m), [len(pt) for pt in ptoks])
