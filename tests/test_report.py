@@ -229,6 +229,7 @@ def test_rescore_remakes_the_held_out_decisions(tiny_corpus, tmp_path, monkeypat
     from chromesift import metrics
     from chromesift.data.corpus import iter_pages
     from chromesift.data.page import to_columns
+    from chromesift.errors import UserError
     from chromesift.evaluate.rescore import AS_RUN, Rule, rescore
     from chromesift.models.rules import headline_index
 
@@ -289,6 +290,19 @@ def test_rescore_remakes_the_held_out_decisions(tiny_corpus, tmp_path, monkeypat
     assert "--run-threshold 0.5" in capsys.readouterr().err
     again = rescore(report_dir, [], data_dir=tiny_corpus, modes=("html",), run_threshold=0.5)
     assert again["largest_difference"] == pytest.approx(0.0, abs=1e-12)
+
+    # a report whose pages another chromesift read into more paragraphs: a clear error, no traceback
+    import pandas as pd
+
+    pred = pd.read_parquet(report_dir / "predictions.parquet")
+    last = pred.index[(pred["dataset"] == "tiny") & (pred["mode"] == "html")][-1]
+    pred.loc[last, "position"] = 10_000
+    pred.to_parquet(report_dir / "predictions.parquet")
+    with pytest.raises(UserError, match="reads pages otherwise"):
+        rescore(report_dir, [], data_dir=tiny_corpus, modes=("html",), run_threshold=0.5)
+    code = cli_main(["rescore", str(report_dir), "--data", str(tiny_corpus), "--run-threshold", "0.5", "--no-progress"])
+    assert code == 2
+    assert "Run `chromesift evaluate` again" in capsys.readouterr().err
 
 
 def test_rescore_user_errors(tiny_corpus, tmp_path, capsys):

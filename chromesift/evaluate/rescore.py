@@ -202,6 +202,12 @@ def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None
                     for t in texts:
                         t.append("")
                     continue
+                if len(rows[0]) and int(rows[0].max()) >= len(cols["text"]):
+                    raise UserError(
+                        f"{page.id} ({mode}) has {len(cols['text'])} paragraphs now, but the report holds a "
+                        f"probability for paragraph {int(rows[0].max())}: the report was made by a chromesift "
+                        "that reads pages otherwise. Run `chromesift evaluate` again to rescore it."
+                    )
                 scores = np.zeros(len(cols["text"]))
                 scores[rows[0]] = scores_from(rows[1], maps[ds])
                 for k, rule in enumerate(rules):
