@@ -28,6 +28,7 @@ MAX_INPUT = 200_000
 _MODES = ("html-bytes", "html-str", "text-bytes", "text-str")
 _BAD_SPACE = re.compile(r"\s\s|[^\S ]")
 _WS = re.compile(r"\s+")
+SOFT_HYPHEN = "\u00ad"
 _HIDDEN = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 
 _state: dict = {}
@@ -65,7 +66,8 @@ def visible_text(text: str, copies: bool = False, parser: str | None = None) -> 
 
     An element's text, its children's and its tail in document order; skipped tags
     (``SKIP_TAGS``, but ``<noscript>`` and ``<template>`` when ``copies``), hidden elements,
-    comments and processing instructions give only their tail. The tree is libxml2's
+    ruby readings (``rt``) whose parent has no ``rp``, comments and processing instructions give
+    only their tail; soft hyphens are no visible text. The tree is libxml2's
     (lxml's) or, where ``parser`` (default: :func:`parser_of`) is lexbor, lexbor's as
     selectolax's Python API gives it. None when libxml2 hit its depth limit (the parser
     flattens such pages first, so there is no independent reference).
@@ -99,7 +101,8 @@ def visible_text(text: str, copies: bool = False, parser: str | None = None) -> 
             invisible = not isinstance(el.tag, str)
             if not invisible:
                 tag = el.tag.rsplit("}", 1)[-1].lower()
-                invisible = tag in skip or "hidden" in el.attrib or bool(_HIDDEN.search(el.get("style") or ""))
+                invisible = (tag in skip or "hidden" in el.attrib or bool(_HIDDEN.search(el.get("style") or ""))
+                             or (tag == "rt" and not _has_rp(el.getparent())))
             if not invisible:
                 out.append(el.text or "")
                 stack.append((el, True))
@@ -107,7 +110,13 @@ def visible_text(text: str, copies: bool = False, parser: str | None = None) -> 
                 continue
         if el is not root:
             out.append(el.tail or "")
-    return "".join(out)
+    return "".join(out).replace(SOFT_HYPHEN, "")
+
+
+def _has_rp(parent) -> bool:
+    """Whether an lxml element has an ``rp`` child (a ruby reading is text only then)."""
+    return parent is not None and any(isinstance(c.tag, str) and c.tag.rsplit("}", 1)[-1].lower() == "rp"
+                                      for c in parent)
 
 
 def _visible_lexbor(data: bytes, skip: frozenset) -> str:
@@ -132,8 +141,11 @@ def _visible_lexbor(data: bytes, skip: frozenset) -> str:
         attrs = node.attributes
         if tag.lower() in skip or "hidden" in attrs or _HIDDEN.search(attrs.get("style") or ""):
             continue
+        if tag.lower() == "rt" and not (node.parent is not None
+                                        and any((c.tag or "").lower() == "rp" for c in node.parent.iter())):
+            continue
         stack.extend(reversed(list(node.iter(include_text=True))))
-    return "".join(out)
+    return "".join(out).replace(SOFT_HYPHEN, "")
 
 
 def check_visible(table, page: str | bytes) -> None:
