@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 import chromesift
 from chromesift.data import lexbor, parse_html, parse_text, schema
 from chromesift.data.sniff import DecodeError, check_text_bytes
+from chromesift.data.vocab import SOFT_HYPHEN
 
 #: seeded and without an example database, so a run is repeatable and writes nothing
 FAST = settings(max_examples=300, derandomize=True, database=None, deadline=None,
@@ -36,7 +37,6 @@ FAST = settings(max_examples=300, derandomize=True, database=None, deadline=None
 MODEL = settings(FAST, max_examples=40)
 
 _WS = re.compile(r"\s+")
-SOFT_HYPHEN = "\u00ad"
 
 
 def squeeze(text: str) -> str:

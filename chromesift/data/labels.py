@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from chromesift.data.vocab import SOFT_HYPHEN
+
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
 _TOKEN = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")
 _CJK_CHAR = re.compile(rf"[{_CJK}]")
@@ -42,7 +44,7 @@ MIN_COVERAGE = 0.5
 def tokens(text: str) -> list[str]:
     """Lowercase word tokens; CJK characters are one token each. A soft hyphen in a word (some
     corpora's texts keep them) is left out, as the paragraphs leave it out."""
-    return _TOKEN.findall(text.replace("\u00ad", "").lower())
+    return _TOKEN.findall(text.replace(SOFT_HYPHEN, "").lower())
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,7 @@ def align_full(paragraphs: list[str], truth: str, n: int | None = None) -> PageL
 
 
 def _norm(text: str) -> str:
-    return _WS.sub(" ", text.replace("\u00ad", "")).strip().lower()
+    return _WS.sub(" ", text.replace(SOFT_HYPHEN, "")).strip().lower()
 
 
 def align_snippets(paragraphs: list[str], with_: list[str], without: list[str]) -> PageLabels:

@@ -6,6 +6,7 @@ import re
 from typing import TYPE_CHECKING
 
 from chromesift.data import limits, schema
+from chromesift.data.vocab import SOFT_HYPHEN
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,8 +65,8 @@ def parse_text_columns(page: str | bytes) -> dict[str, list]:
     lines = _LINES.split(page)
     if len(lines) > limits.max_paragraphs():  # (blank lines are no paragraphs: count those kept)
         limits.check_paragraphs(sum(1 for line in lines if line and not line.isspace()))
-    # soft hyphens left out, as the HTML walk leaves them (walk_kernels.SOFT_HYPHEN)
-    texts = [t for t in (_WS.sub(" ", line.replace("\u00ad", "")).strip() for line in lines) if t]
+    # soft hyphens left out, as the HTML walk leaves them
+    texts = [t for t in (_WS.sub(" ", line.replace(SOFT_HYPHEN, "")).strip() for line in lines) if t]
     n = len(texts)
     cols: dict[str, list] = {c: [v] * n for c, v in schema.TEXT_DEFAULTS.items()}
     cols["text"] = texts

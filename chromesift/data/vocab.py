@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+#: a hint where a word may be hyphenated, invisible where it is not: no character of the text.
+#: The walks and the plain-text reader leave it out of every paragraph, and the labels out of
+#: the ground truth (chromesift.metrics leaves it out of the scores on its own)
+SOFT_HYPHEN = "\u00ad"
+
 #: Elements whose subtree is never visible text.
 SKIP_TAGS = frozenset(
     {

@@ -26,14 +26,12 @@ import numpy as np
 from lxml import etree
 
 from chromesift.data.util import bind_kernels, load_compiled
+from chromesift.data.vocab import SOFT_HYPHEN
 
 #: the kernels: compiled or Python, chosen once (:func:`use`)
 KERNELS = ("walk", "ascii_tokens", "first_descendant", "main_range", "scan_tags", "utf8", "find_head_end")
 
 _WS = re.compile(r"\s+")
-#: a hint where a word may be hyphenated, invisible where it is not: no character of the text
-#: (the walks leave it out of every paragraph, as the text of a plain-text page)
-SOFT_HYPHEN = "\u00ad"
 _ATTR_SPLIT = re.compile(r"[^a-z0-9]+")
 _CAMEL = re.compile(r"([a-z])([A-Z])")
 
