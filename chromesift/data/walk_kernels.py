@@ -153,8 +153,10 @@ def walk(root, cols: dict[str, list], flag_names: list[str], skip_tags, block_ta
         buf.clear()
         n_chars, n_links = link_buf
         link_buf[0] = link_buf[1] = 0
+        if not text or text.isspace():
+            return
         text = _WS.sub(" ", text.replace(SOFT_HYPHEN, "")).strip()
-        if not text:
+        if not text:  # (soft hyphens only)
             return
         # the paragraph belongs to the nearest open block element
         bi = len(stack) - 1
