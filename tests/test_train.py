@@ -74,6 +74,32 @@ def test_run_is_complete_in_mlflow(tracked):
     assert run.data.params["calibrate"] == "True" and run.data.params["calibration_folds"] == "4"
     assert run.data.metrics["calibration_slope"] > 0
     assert "The reported probabilities are calibrated" in card
+    assert f"Decision threshold: {meta['threshold']:.2f} (tuned on grouped cross-validation)." in card
+
+
+def test_model_card_says_whether_the_threshold_was_tuned_or_given():
+    """A threshold given in the settings is not called tuned on the bundle's card."""
+    import pandas as pd
+
+    from chromesift.train.run import THRESHOLD_GIVEN, report_markdown
+
+    info = {"datasets": ["readability"], "pages": {"readability": 3}, "licenses": {"readability": "Apache-2.0"}}
+    given = report_markdown(load_config(threshold=0.5), pd.DataFrame(), 0.5, info, THRESHOLD_GIVEN)
+    assert "Decision threshold: 0.50 (given in the training settings)." in given
+    assert "tuned" not in given
+    tuned = report_markdown(load_config(), pd.DataFrame(), 0.46, info)
+    assert "Decision threshold: 0.46 (tuned on grouped cross-validation)." in tuned
+
+
+def test_a_given_threshold_is_kept_and_called_given(tiny_tables, tmp_path):
+    """`chromesift train --threshold 0.5`: the bundle decides at 0.5 and its card does not call it tuned."""
+    cfg = load_config(tables=tiny_tables, out_dir=tmp_path / "models", name="given", max_iter=5, cv_folds=2,
+                      stack_folds=2, max_rows=2000, threshold=0.5, mlflow=False)
+    result = run_training(cfg, progress=False)
+    assert result.threshold == 0.5
+    assert json.loads((result.bundle / "metadata.json").read_text(encoding="utf-8"))["threshold"] == 0.5
+    card = (result.bundle / "report.md").read_text(encoding="utf-8")
+    assert "Decision threshold: 0.50 (given in the training settings)." in card
 
 
 def test_calibration_changes_the_probabilities_but_no_decision(tracked, seed_html):

@@ -122,13 +122,20 @@ def permutation_importances(pipe, rows: pd.DataFrame, config: TrainConfig, n_row
     return imp.sort_values(ascending=False)
 
 
-def report_markdown(config: TrainConfig, cv: pd.DataFrame, threshold: float, info: dict) -> str:
-    """The bundle's model card."""
+#: how the card says the decision threshold was chosen
+THRESHOLD_TUNED = "tuned on grouped cross-validation"
+THRESHOLD_GIVEN = "given in the training settings"
+THRESHOLD_DEFAULT = "the default: no cross-validation to tune it on"
+
+
+def report_markdown(config: TrainConfig, cv: pd.DataFrame, threshold: float, info: dict,
+                    threshold_source: str = THRESHOLD_TUNED) -> str:
+    """The bundle's model card (``threshold_source``: how the threshold was chosen)."""
     lines = [
         f"# chromesift model `{config.name}`",
         "",
         f"Trained {time.strftime('%Y-%m-%d')} on {sum(info.get('pages', {}).values())} pages.",
-        f"Decision threshold: {threshold:.2f} (tuned on grouped cross-validation).",
+        f"Decision threshold: {threshold:.2f} ({threshold_source}).",
         "",
         "## Training data and licenses",
         "",
@@ -417,10 +424,11 @@ def _train(
         cv = pd.DataFrame()
         oof = pd.DataFrame()
         threshold = config.threshold if config.threshold is not None else 0.5
+        source = THRESHOLD_GIVEN if config.threshold is not None else THRESHOLD_DEFAULT
         if config.cv_folds:
             oof = core.grouped_cv(rows, config, progress=bar)
             if config.threshold is None:
-                threshold = core.tune_threshold(oof)
+                threshold, source = core.tune_threshold(oof), THRESHOLD_TUNED
             cv = core.cv_metrics(oof, threshold)
         final_cfg = replace(config, threshold=threshold)
         pipe = core.fit(rows, final_cfg)
@@ -443,7 +451,7 @@ def _train(
     importances = pd.Series(dtype=float)
     if len(oof):
         importances = permutation_importances(pipe, rows, final_cfg)
-    report = report_markdown(final_cfg, cv, threshold, info)
+    report = report_markdown(final_cfg, cv, threshold, info, source)
     meta = {
         "name": config.name,
         "threshold": threshold,
