@@ -290,18 +290,46 @@ def test_classify_is_deterministic_and_keeps_its_contract(model, document):
     assert np.all((proba >= 0) & (proba <= 1))
     # the reported probability is the calibrated score; the decision follows the rules on the
     # score as the fuzz target writes them out (threshold, relative cut of plain text,
-    # isolated paragraphs, headline and its copies never content, captions read as 0, long
+    # isolated paragraphs and their siblings, headline and its copies never content, captions read as 0, long
     # paragraphs not repeated)
-    scores = model.predict_columns([chromesift.data.page.to_columns(document)])[0]
+    cols = chromesift.data.page.to_columns(document)
+    scores = model.predict_columns([cols])[0]
     np.testing.assert_array_equal(proba, model.probability(scores))
     body = first["role"].to_numpy() != "title"
     text = bool(len(first)) and bool((first["source"] == "text").all())
     expected = _FUZZ.expected_content(scores.tolist(), body.tolist(), text=text, threshold=model.threshold,
-                                      caption=(first["role"] == "caption").tolist(), texts=first["text"].tolist())
+                                      caption=(first["role"] == "caption").tolist(), texts=first["text"].tolist(),
+                                      parents=list(cols["anc1"]))
     assert first["is_content"].tolist() == expected
     assert text or body.sum() >= len(first) - 1
     assert first["text"].tolist() == chromesift.data.page.to_table(document)["text"].tolist()
     assert model.extract(document) == "\n".join(first.loc[first["is_content"], "text"])
+
+
+@pytest.mark.parametrize("same_parent", [True, False])
+def test_the_reference_rules_keep_a_far_paragraph_with_a_kept_sibling(same_parent):
+    """The fuzz target's written-out rules and chromesift.models.rules.decide agree on the
+    isolated-paragraph rule's exception: a paragraph far from every other kept one but in the
+    same parent element as one of them stays content (in HTML, not in plain text)."""
+    from chromesift.data.page import to_columns
+    from chromesift.models.rules import decide
+
+    first = "".join(f"<p>Paragraph number {i} of the first box, long enough.</p>" for i in range(5))
+    last = "<p>The last paragraph, five paragraphs below the first one.</p>"
+    html = (f"<html><body><div>{first}{last}</div></body></html>" if same_parent
+            else f"<html><body><div>{first}</div><section>{last}</section></body></html>")
+    cols = to_columns(html)
+    assert len(cols["text"]) == 6 and (cols["anc1"][0] == cols["anc1"][5]) == same_parent
+    scores = np.array([0.9, 0.1, 0.1, 0.1, 0.1, 0.6])
+    keep, _ = decide(cols, scores, 0.5, title=False)
+    expected = _FUZZ.expected_content(scores.tolist(), [True] * 6, text=False, threshold=0.5,
+                                      texts=cols["text"], parents=list(cols["anc1"]))
+    assert keep.tolist() == expected == [True, False, False, False, False, same_parent]
+    text = to_columns("\n".join(cols["text"]), format="text")
+    keep_text, _ = decide(text, scores, 0.5, title=False, relative_cut=None)
+    assert keep_text.tolist() == _FUZZ.expected_content(
+        scores.tolist(), [True] * 6, text=False, threshold=0.5, texts=text["text"], parents=None,
+    ) == [True, False, False, False, False, False]
 
 
 @MODEL

@@ -178,9 +178,10 @@ def assert_visible(paragraphs: list[str], text: str) -> None:
     assert len(_WS.sub("", reference)) < COPY_MIN_CHARS, "copies read on a page with visible text"
 
 
-def check_result(result, table, model, scores) -> None:
+def check_result(result, table, model, scores, parents=None) -> None:
     """Assert the contract of :meth:`chromesift.Model.classify` against the parsed table
-    and the model's scores of the page (:meth:`chromesift.Model.predict_columns`)."""
+    and the model's scores of the page (:meth:`chromesift.Model.predict_columns`);
+    ``parents``: the page's ``anc1`` column (each paragraph's parent element)."""
     assert len(result) == len(table), "classify lost or added paragraphs"
     assert result["text"].tolist() == table["text"].tolist(), "classify changed the texts"
     proba = result["probability"].to_numpy(dtype=float)
@@ -190,19 +191,21 @@ def check_result(result, table, model, scores) -> None:
     text = bool(len(result)) and bool((result["source"] == "text").all())
     expected = expected_content(list(scores), body, text=text, threshold=model.threshold,
                                 caption=[role == "caption" for role in result["role"]],
-                                texts=result["text"].tolist())
+                                texts=result["text"].tolist(), parents=parents)
     assert result["is_content"].tolist() == expected, "decision disagrees with the rules"
     assert sum(body) >= len(result) - 1, "more than one headline"
 
 
 def expected_content(proba: list[float], body: list[bool], *, text: bool, threshold: float,
-                     caption: list[bool] | None = None, texts: list[str] | None = None) -> list[bool]:
+                     caption: list[bool] | None = None, texts: list[str] | None = None,
+                     parents: list[int] | None = None) -> list[bool]:
     """The content decision, written out rule by rule (the reference for chromesift.models.rules').
 
     ``proba`` are the model's scores (its uncalibrated probabilities). A paragraph is
     content when its score reaches the threshold -- for plain text, or half of the page's
     highest score when that is lower -- unless it is alone: no other such paragraph within
-    3 on either side (and more than one on the page) with a score under 0.7. The headline
+    3 on either side (and more than one on the page), nor, in HTML, one with the same parent
+    element (``parents``, the ``anc1`` column; -1 for none), with a score under 0.7. The headline
     (``body`` False) is never content, nor is a paragraph of its text (``texts``). Captions
     (``caption`` True) are read as scored 0, unless the page then keeps nothing. A paragraph
     of 40 characters or more whose text an earlier content paragraph has is not content.
@@ -215,7 +218,9 @@ def expected_content(proba: list[float], body: list[bool], *, text: bool, thresh
         keep = [False] * len(scores)
         for i in over:
             neighbours = [j for j in over if j != i and abs(j - i) <= 3]
-            keep[i] = len(over) == 1 or bool(neighbours) or scores[i] >= 0.7
+            siblings = (parents is not None and not text and parents[i] >= 0
+                        and any(parents[j] == parents[i] for j in over if j != i))
+            keep[i] = len(over) == 1 or bool(neighbours) or siblings or scores[i] >= 0.7
         keep = [k and b and not (texts and texts[i] in head) for i, (k, b) in enumerate(zip(keep, body, strict=True))]
         kept_before: list[str] = []
         for i, k in enumerate(keep):
@@ -260,8 +265,9 @@ def test_one_input(data: bytes) -> None:
     _state["n"] = _state.get("n", 0) + 1
     if _state["n"] % CLASSIFY_EVERY == 0:
         model = _state["model"]
-        scores = model.predict_columns([to_columns(page, format=fmt)])[0]
-        check_result(model.classify(page, format=fmt), table, model, scores)
+        cols = to_columns(page, format=fmt)
+        scores = model.predict_columns([cols])[0]
+        check_result(model.classify(page, format=fmt), table, model, scores, parents=list(cols["anc1"]))
 
 
 def write_seeds(folder: Path) -> int:
