@@ -475,7 +475,7 @@ class FeatureComputer:
 
     Parameters
     ----------
-    neighbours, hash_buckets, conventions, convention, lexicon, text_convention
+    neighbours, hash_buckets, conventions, convention, lexicon, text_convention, text_by_corpus
         As :class:`~chromesift.features.transformer.ParagraphFeatures` takes them.
     feature_names : sequence of str or None, default=None
         The fitted order of the output columns; None: this version's own order.
@@ -483,13 +483,14 @@ class FeatureComputer:
 
     def __init__(self, neighbours: int = 2, hash_buckets: int = 8, conventions: dict | None = None,
                  convention: float = 0.0, feature_names=None, lexicon: dict | None = None,
-                 text_convention: float | None = None):
+                 text_convention: float | None = None, text_by_corpus: bool = False):
         self.neighbours = neighbours
         self.hash_buckets = hash_buckets
         self.conventions = conventions
         self.convention = convention
         self.lexicon = lexicon
         self.text_convention = text_convention
+        self.text_by_corpus = text_by_corpus
         self.feature_names_out_ = np.asarray(self._names() if feature_names is None else list(feature_names),
                                              dtype=object)
         self.n_features_out_ = len(self.feature_names_out_)
@@ -607,7 +608,9 @@ class FeatureComputer:
     def _convention_values(self, cols: dict, n: int) -> np.ndarray:
         """``k_convention`` of each row: its corpus's number where known, else ``cols["_convention"]``
         (a call's own reading, one value a row: see ``Model.predict_columns``) where given, else
-        :attr:`convention`; a row of plain text has :attr:`text_convention` instead, where that is set."""
+        :attr:`convention`; a row of plain text has :attr:`text_convention` instead, where that is set,
+        or with :attr:`text_by_corpus` that number plus the row's own (plain text's conventions a
+        family of their own, read as HTML's are)."""
         default = float(getattr(self, "convention", 0.0))
         names = cols.get("dataset")
         if names is not None:
@@ -619,7 +622,8 @@ class FeatureComputer:
             out = np.full(n, default)
         text = getattr(self, "text_convention", None)
         if text is not None and "text" in cols["source"]:
-            out[np.array([s == "text" for s in cols["source"]], dtype=bool)] = float(text)
+            rows = np.array([s == "text" for s in cols["source"]], dtype=bool)
+            out[rows] = float(text) + (out[rows] if getattr(self, "text_by_corpus", False) else 0.0)
         return out
 
 
