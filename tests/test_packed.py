@@ -278,8 +278,7 @@ def small_pages(n: int = 30) -> list[str]:
 
 @pytest.mark.parametrize("second_stage", [True, False])
 def test_other_settings_pack_to_the_same_numbers(tmp_path, second_stage):
-    """Conventions (plain text's by corpus or not), other neighbours and hash buckets, calibration,
-    one stage: packed == pipeline."""
+    """Conventions, other neighbours and hash buckets, calibration, one stage: packed == pipeline."""
     import pandas as pd
     from sklearn.pipeline import Pipeline
 
@@ -292,7 +291,7 @@ def test_other_settings_pack_to_the_same_numbers(tmp_path, second_stage):
     y = (table["text"].str.len() > 45).astype(float).to_numpy()
     pipe = Pipeline([
         ("features", ParagraphFeatures(neighbours=1, hash_buckets=3, conventions={"x": 1.0}, convention=0.5,
-                                       text_convention=1.5, text_by_corpus=second_stage)),
+                                       text_convention=1.5)),
         ("model", TwoStageClassifier(max_iter=8, stack_folds=2, second_stage=second_stage, calibrate=second_stage,
                                      calibration_folds=2, min_samples_leaf=5)),
     ]).fit(table, y)
@@ -301,7 +300,6 @@ def test_other_settings_pack_to_the_same_numbers(tmp_path, second_stage):
     assert packed_model._packed is not None
     assert packed_model._packed[0].conventions == {"x": 1.0}
     assert (packed_model._packed[0].convention, packed_model._packed[0].text_convention) == (0.5, 1.5)
-    assert packed_model._packed[0].text_by_corpus is second_stage
     if second_stage:
         assert packed_model._packed[-1].calibration_ == pipe[-1].calibration_ is not None
     assert_same(packed_model, Model(pipe, {"threshold": 0.5}), pages[:5] + ["a line\nanother, longer line of text"])

@@ -65,20 +65,6 @@ def test_a_calls_convention_replaces_the_default_but_not_a_corpus_or_plain_text(
     assert fc._convention_values(labeled, 3).tolist() == [0.0, 3.0, 0.0]
 
 
-def test_plain_texts_conventions_by_corpus_add_the_rows_own_number():
-    """With ``text_by_corpus`` a plain-text row is ``text_convention`` plus its corpus's number (or the
-    call's reading, or the default); HTML rows are as without it."""
-    fc = FeatureComputer(conventions={"wcxb": 2.0, "dragnet": 1.0}, convention=0.0, text_convention=3.0,
-                         text_by_corpus=True)
-    labeled = {"source": ["text", "text", "text", "html", "text"], "dataset": ["fundus", "dragnet", "wcxb", "wcxb", "x"]}
-    assert fc._convention_values(labeled, 5).tolist() == [3.0, 4.0, 5.0, 2.0, 3.0]
-    cols = {"source": ["html", "text"]}
-    assert fc._convention_values(cols, 2).tolist() == [0.0, 3.0]  # a page to predict: 3 + the default 0
-    assert fc._convention_values({**cols, "_convention": np.full(2, 2.0)}, 2).tolist() == [2.0, 5.0]
-    off = FeatureComputer(conventions={"wcxb": 2.0}, convention=0.0, text_convention=3.0)
-    assert off._convention_values(labeled, 5).tolist() == [3.0, 3.0, 3.0, 2.0, 3.0]
-
-
 def test_scope_all_is_the_model_read_with_convention_two(model, seed_html, changed_pages):
     """The scores of ``scope="all"`` are those of the feature matrix with ``k_convention`` = 2 on HTML rows."""
     features, clf = model._stages()

@@ -573,14 +573,6 @@ def test_label_conventions_are_a_feature_set_per_corpus_and_fixed_for_prediction
     assert (features.transform(rows)["k_convention"].to_numpy() == expected).all()
     cfg_text = load_config(tables=tiny_tables, conventions=conv, text_convention=3.0)
     assert core.make_pipeline(cfg_text).named_steps["features"].text_convention == 3.0
-    # text_by_corpus: plain-text rows 3 plus their corpus's number; a page's plain text still 3 + 0.5
-    features.set_params(text_by_corpus=True)
-    expected = np.where(is_text, 3.0, 0.0) + rows["dataset"].map(conv).to_numpy()
-    assert (features.transform(rows)["k_convention"].to_numpy() == expected).all()
-    assert set(features.transform(text_page)["k_convention"]) == {3.5}
-    assert set(features.transform(page)["k_convention"]) == {0.5}
-    cfg_split = load_config(tables=tiny_tables, conventions=conv, text_by_corpus=True)
-    assert core.make_pipeline(cfg_split).named_steps["features"].text_by_corpus is True
     # without conventions the feature is not there at all (bundles keep their columns)
     plain = core.make_pipeline(load_config(tables=tiny_tables, conventions={})).named_steps["features"].fit(page)
     assert "k_convention" not in plain.get_feature_names_out()
@@ -588,7 +580,6 @@ def test_label_conventions_are_a_feature_set_per_corpus_and_fixed_for_prediction
     default = core.make_pipeline(load_config(tables=tiny_tables)).named_steps["features"]
     assert default.conventions["fundus"] == 0 and default.conventions["wcxb"] == 2
     assert default.text_convention == 3.0
-    assert default.text_by_corpus is False
 
 
 def test_features_computed_in_fit_give_the_model_of_features_given(tiny_tables, seed_html):

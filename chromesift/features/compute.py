@@ -475,7 +475,7 @@ class FeatureComputer:
 
     Parameters
     ----------
-    neighbours, hash_buckets, conventions, convention, lexicon, text_convention, text_by_corpus
+    neighbours, hash_buckets, conventions, convention, lexicon, text_convention
         As :class:`~chromesift.features.transformer.ParagraphFeatures` takes them.
     feature_names : sequence of str or None, default=None
         The fitted order of the output columns; None: this version's own order.
@@ -483,14 +483,13 @@ class FeatureComputer:
 
     def __init__(self, neighbours: int = 2, hash_buckets: int = 8, conventions: dict | None = None,
                  convention: float = 0.0, feature_names=None, lexicon: dict | None = None,
-                 text_convention: float | None = None, text_by_corpus: bool = False):
+                 text_convention: float | None = None):
         self.neighbours = neighbours
         self.hash_buckets = hash_buckets
         self.conventions = conventions
         self.convention = convention
         self.lexicon = lexicon
         self.text_convention = text_convention
-        self.text_by_corpus = text_by_corpus
         self.feature_names_out_ = np.asarray(self._names() if feature_names is None else list(feature_names),
                                              dtype=object)
         self.n_features_out_ = len(self.feature_names_out_)
@@ -608,9 +607,7 @@ class FeatureComputer:
     def _convention_values(self, cols: dict, n: int) -> np.ndarray:
         """``k_convention`` of each row: its corpus's number where known, else ``cols["_convention"]``
         (a call's own reading, one value a row: see ``Model.predict_columns``) where given, else
-        :attr:`convention`; a row of plain text has :attr:`text_convention` instead, where that is set,
-        or with :attr:`text_by_corpus` that number plus the row's own (plain text's conventions a
-        family of their own, read as HTML's are)."""
+        :attr:`convention`; a row of plain text has :attr:`text_convention` instead, where that is set."""
         default = float(getattr(self, "convention", 0.0))
         names = cols.get("dataset")
         if names is not None:
@@ -622,8 +619,7 @@ class FeatureComputer:
             out = np.full(n, default)
         text = getattr(self, "text_convention", None)
         if text is not None and "text" in cols["source"]:
-            rows = np.array([s == "text" for s in cols["source"]], dtype=bool)
-            out[rows] = float(text) + (out[rows] if getattr(self, "text_by_corpus", False) else 0.0)
+            out[np.array([s == "text" for s in cols["source"]], dtype=bool)] = float(text)
         return out
 
 

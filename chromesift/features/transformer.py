@@ -80,11 +80,6 @@ class ParagraphFeatures(FeatureComputer, TransformerMixin, BaseEstimator):
         Set, plain text is a convention of its own: ``k_convention`` of every row from plain
         text (``source`` "text"), of a labeled table as of a page to predict. None: such rows
         are as any other.
-    text_by_corpus : bool, default=False
-        With ``text_convention`` set: a plain-text row's ``k_convention`` is ``text_convention``
-        plus the number its corpus (or the call's reading) gives it, so that plain text's
-        conventions are told apart as HTML's are, and a page's plain text is read as
-        ``text_convention`` plus ``convention``. False: every plain-text row is ``text_convention``.
     lexicon : dict or None, default=None
         A learned lexicon (:mod:`chromesift.features.lexicon`, fitted by
         :func:`chromesift.train.lexicon.fit_lexicon`). Given, the features include ``x_lex``,
@@ -92,21 +87,19 @@ class ParagraphFeatures(FeatureComputer, TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, neighbours: int = 2, hash_buckets: int = 8, conventions: dict | None = None,
-                 convention: float = 0.0, lexicon: dict | None = None, text_convention: float | None = None,
-                 text_by_corpus: bool = False):
+                 convention: float = 0.0, lexicon: dict | None = None, text_convention: float | None = None):
         self.neighbours = neighbours
         self.hash_buckets = hash_buckets
         self.conventions = conventions
         self.convention = convention
         self.lexicon = lexicon
         self.text_convention = text_convention
-        self.text_by_corpus = text_by_corpus
 
     def __setstate__(self, state: dict) -> None:
         # pickles from before the label conventions or the lexicon lack those parameters: give
         # them their defaults, so that get_params and repr work on an old bundle's pipeline
         super().__setstate__({"conventions": None, "convention": 0.0, "lexicon": None, "text_convention": None,
-                              "text_by_corpus": False, **state})
+                              **state})
 
     def fit(self, X: pd.DataFrame, y=None):
         """Record the output feature names (nothing is learned)."""

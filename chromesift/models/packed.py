@@ -182,8 +182,6 @@ def pack(pipeline) -> dict[str, np.ndarray]:
     text_convention = getattr(features, "text_convention", None)
     if text_convention is not None:  # (absent: model.npz files as before)
         params["text_convention"] = float(text_convention)
-    if getattr(features, "text_by_corpus", False):  # (absent: False, model.npz files as before)
-        params["text_by_corpus"] = True
     lexicon = getattr(features, "lexicon", None)
     if lexicon is not None:
         lexicon = check_lexicon(lexicon)
@@ -250,8 +248,7 @@ def loads(data: bytes) -> PackedModel:
             raise ValueError("the feature x_lex and the lexicon go together")
         features = FeatureComputer(params["neighbours"], params["hash_buckets"], params["conventions"],
                                    params["convention"], feature_names=names, lexicon=lexicon,
-                                   text_convention=params.get("text_convention"),
-                                   text_by_corpus=bool(params.get("text_by_corpus", False)))
+                                   text_convention=params.get("text_convention"))
         clf = PackedClassifier(
             names, forests[0], forests[1] if second else None, a["model_idx"],
             a["context_idx"] if second else None, int(a["chars_idx"]) if second else None,

@@ -89,9 +89,6 @@ class TrainConfig:
     conventions: dict = field(default_factory=lambda: dict(CONVENTIONS), hash=False)
     convention: float = 0.0
     text_convention: float | None = 3.0
-    # with text_convention set: a plain-text row's number is text_convention plus its corpus's,
-    # and plain text is read as text_convention + convention (docs/findings.md)
-    text_by_corpus: bool = False
     # the lexicon (chromesift.features.lexicon): a linear score of each paragraph's hashed
     # words, word pairs, class/id tokens and the last lexicon_tags tag names of its DOM path,
     # 2 ** lexicon_bits weights, fitted out of fold by site and given to the boosters as the

@@ -26,8 +26,7 @@ def make_pipeline(config: TrainConfig) -> Pipeline:
             ("features", ParagraphFeatures(neighbours=config.neighbours, hash_buckets=config.hash_buckets,
                                            conventions=dict(config.conventions) or None,
                                            convention=config.convention,
-                                           text_convention=config.text_convention,
-                                           text_by_corpus=config.text_by_corpus)),
+                                           text_convention=config.text_convention)),
             (
                 "classifier",
                 TwoStageClassifier(
