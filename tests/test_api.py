@@ -384,9 +384,50 @@ def test_the_empty_fallback_keeps_the_likeliest_paragraphs_of_a_page_that_kept_n
 
     cols = to_columns("<h1>A headline long enough here</h1><p>one</p><p>two</p><p>three</p>")
     p = np.array([0.9, 0.30, 0.12, 0.28])  # the headline scores highest: it is never the body
-    assert decide(cols, p, 0.5, title=False)[0].tolist() == [False] * 4  # off by default
-    keep, head = decide(cols, p, 0.5, title=False, empty_cut=0.9)
+    # by default only where a paragraph it keeps is prose-long: these short lines stay out
+    assert decide(cols, p, 0.5, title=False)[0].tolist() == [False] * 4
+    assert decide(cols, p, 0.5, title=False, empty_cut=None, empty_min_chars=0)[0].tolist() == [False] * 4
+    keep, head = decide(cols, p, 0.5, title=False, empty_cut=0.9, empty_min_chars=0)
     assert head == 0 and keep.tolist() == [False, True, False, True]
     # a page that keeps something is left as it is
     q = np.array([0.1, 0.8, 0.1, 0.7])
     assert decide(cols, q, 0.5, title=False, empty_cut=0.9)[0].tolist() == decide(cols, q, 0.5, title=False)[0].tolist()
+    # the headline's copies are the headline; a page whose every score is 0 keeps nothing
+    twice = to_columns("<h1>A headline long enough here</h1><p>A headline long enough here</p><p>one</p>")
+    keep, head = decide(twice, np.array([0.9, 0.4, 0.3]), 0.5, title=False, empty_cut=0.5, empty_min_chars=0)
+    assert head == 0 and keep.tolist() == [False, False, True]
+    assert not decide(cols, np.zeros(4), 0.5, title=False, empty_cut=0.5, empty_min_chars=0)[0].any()
+
+
+def test_the_default_empty_fallback_keeps_a_prose_paragraph_the_model_doubted():
+    """The defaults (EMPTY_CUT, EMPTY_MIN_CHARS), which every entry point decides with: a page whose one long
+    article paragraph scores below the threshold keeps it, a page of short lines stays empty."""
+    from chromesift.data.page import to_columns
+    from chromesift.models.rules import EMPTY_CUT, EMPTY_MIN_CHARS, decide
+
+    assert (EMPTY_CUT, EMPTY_MIN_CHARS) == (0.5, 200)
+    prose = "The council met on Tuesday and agreed to repair the bridge before the winter comes. " * 4
+    cols = to_columns(f"<div><a href='/'>Home</a></div><p>{prose}</p><div>Contact</div>")
+    keep, _ = decide(cols, np.array([0.05, 0.34, 0.02]), 0.5, title=False)
+    assert keep.tolist() == [False, True, False]
+    menu = to_columns("<div><a href='/'>Home</a></div><p>Login to read</p><div>Contact</div>")
+    assert not decide(menu, np.array([0.05, 0.34, 0.02]), 0.5, title=False)[0].any()
+
+
+def test_the_empty_fallback_with_a_length_needs_one_paragraph_it_keeps_that_long():
+    """``empty_min_chars``: the fallback keeps its paragraphs (short ones too) only where one of them has that
+    many characters; a page of short lines alone (an index or error page) stays empty."""
+    from chromesift.data.page import to_columns
+    from chromesift.models.rules import decide
+
+    prose = "A paragraph of the article, long enough to be prose and not a line of a menu or a list. " * 3
+    cols = to_columns(f"<h1>A headline long enough here</h1><p>Short line</p><p>{prose}</p><p>Another</p>")
+    p = np.array([0.9, 0.3, 0.28, 0.1])
+    assert not decide(cols, p, 0.5, title=False, empty_cut=None)[0].any()
+    both = decide(cols, p, 0.5, title=False, empty_cut=0.9, empty_min_chars=200)[0]
+    assert both.tolist() == [False, True, True, False]  # the long one is among them: the short one comes too
+    assert both.tolist() == decide(cols, p, 0.5, title=False, empty_cut=0.9, empty_min_chars=0)[0].tolist()
+    assert not decide(cols, p, 0.5, title=False, empty_cut=0.9, empty_min_chars=len(prose) + 1)[0].any()
+    short = np.array([0.9, 0.3, 0.1, 0.28])  # the fallback's paragraphs are the two short lines
+    assert not decide(cols, short, 0.5, title=False, empty_cut=0.9, empty_min_chars=200)[0].any()
+    assert decide(cols, short, 0.5, title=False, empty_cut=0.9, empty_min_chars=0)[0].tolist() == [False, True, False, True]

@@ -332,6 +332,25 @@ def test_the_reference_rules_keep_a_far_paragraph_with_a_kept_sibling(same_paren
     ) == [True, False, False, False, False, False]
 
 
+@pytest.mark.parametrize("long_one", [True, False])
+def test_the_reference_rules_fall_back_on_an_empty_page_as_decide_does(long_one):
+    """The written-out rules and decide agree on the empty-page fallback: a page left with nothing keeps its
+    paragraphs from half of its best score when one of them is prose-long, the headline and its copy aside."""
+    from chromesift.data.page import to_columns
+    from chromesift.models.rules import decide
+
+    prose = "The council met on Tuesday and agreed to repair the old bridge before winter. " * (4 if long_one else 1)
+    html = (f"<html><body><h1>The headline of this page, long enough</h1><p>{prose}</p><p>A short line</p>"
+            "<p>The headline of this page, long enough</p><p>Contact us</p></body></html>")
+    cols = to_columns(html)
+    scores = np.array([0.95, 0.34, 0.2, 0.4, 0.05])
+    keep, head = decide(cols, scores, 0.5, title=False)
+    body = [i != head for i in range(len(scores))]
+    expected = _FUZZ.expected_content(scores.tolist(), body, text=False, threshold=0.5, texts=cols["text"],
+                                      parents=list(cols["anc1"]))
+    assert head == 0 and keep.tolist() == expected == [False, long_one, long_one, False, False]
+
+
 @MODEL
 @given(st.lists(st.one_of(pages, plain), min_size=1, max_size=5))
 def test_classify_many_equals_classify_one_by_one(model, documents):

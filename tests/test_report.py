@@ -324,6 +324,10 @@ def test_rescore_user_errors(tiny_corpus, tmp_path, capsys):
     with pytest.raises(SystemExit):  # argparse: a cut that is no number
         cli_main(["rescore", report_dir, "--html-relative-cut", "half"])
     assert "expected a number or 'none'" in capsys.readouterr().err
+    for bad, said in (("-5", "expected 0 or more characters"), ("many", "expected a whole number of characters")):
+        with pytest.raises(SystemExit):  # argparse: the fallback's length
+            cli_main(["rescore", report_dir, "--empty-min-chars", bad])
+        assert said in capsys.readouterr().err
 
 
 def test_rescore_inverts_the_models_probability_map():
@@ -857,8 +861,8 @@ def test_rescore_tries_the_empty_page_fallback_and_counts_collapses(tiny_corpus,
         return [peers.PeerResult(page_id=p.id, text=truths.get(p.id) or "", seconds=0.0, status="ok") for p in pages]
 
     monkeypatch.setattr(peers, "run_peer", perfect_peer)
-    keep_none = Rule(threshold=1.0, text_relative_cut=None)
-    fallback = Rule(threshold=1.0, text_relative_cut=None, empty_cut=0.9)
+    keep_none = Rule(threshold=1.0, text_relative_cut=None, empty_cut=None)
+    fallback = Rule(threshold=1.0, text_relative_cut=None, empty_cut=0.9, empty_min_chars=0)
     out = rescore(report_dir, [keep_none, fallback], data_dir=tiny_corpus, modes=("html",),
                   peer_cache=tmp_path / "cache")
     tiny = out["datasets"]["tiny"]["html"]
@@ -869,7 +873,9 @@ def test_rescore_tries_the_empty_page_fallback_and_counts_collapses(tiny_corpus,
     assert out["mean"]["html"][keep_none.name]["collapsed"] == 3
     mean_all = out["mean"]["html"][AS_RUN.name]["all"]
     assert mean_all == pytest.approx(np.mean([out["datasets"][d]["html"]["f1"][AS_RUN.name] for d in ("tiny", "snips")]))
-    assert "empty cut 0.9" in fallback.name
+    assert "empty cut 0.9" in fallback.name and "chars" not in fallback.name
+    assert Rule(empty_cut=0.5, empty_min_chars=200).name.endswith("empty cut 0.5 from 200 chars")
+    assert "empty cut" not in keep_none.name
     # against a peer that gets every page right, keeping nothing trails it by all of its F1,
     # in every resample of the sites
     lead = tiny["lead"][keep_none.name]

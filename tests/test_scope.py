@@ -206,7 +206,7 @@ def test_decide_reads_captions_as_scored_zero_unless_asked_for_all():
     low = np.where(caption, 0.9, 0.2)
     assert decide(cols, low, 0.5, title=False)[0].tolist() == caption.tolist()
     assert decide(cols, low, 0.5, title=False, captions=True)[0].tolist() == caption.tolist()
-    keep, _ = decide(cols, low, 0.5, title=False, empty_cut=0.5)
+    keep, _ = decide(cols, low, 0.5, title=False, empty_cut=0.5, empty_min_chars=0)
     assert not keep[caption].any() and keep.any()
     assert not decide(cols, np.full(len(caption), 0.2), 0.5, title=False)[0].any()  # nothing above: nothing
 

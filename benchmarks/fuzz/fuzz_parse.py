@@ -207,8 +207,10 @@ def expected_content(proba: list[float], body: list[bool], *, text: bool, thresh
     3 on either side (and more than one on the page), nor, in HTML, one with the same parent
     element (``parents``, the ``anc1`` column; -1 for none), with a score under 0.7. The headline
     (``body`` False) is never content, nor is a paragraph of its text (``texts``). Captions
-    (``caption`` True) are read as scored 0, unless the page then keeps nothing. A paragraph
-    of 40 characters or more whose text an earlier content paragraph has is not content.
+    (``caption`` True) are read as scored 0, unless the page then keeps nothing. A page left
+    with nothing keeps its paragraphs from half of its highest score instead (the headline and
+    its text aside; none where that score is 0), if one of them has 200 characters or more. A
+    paragraph of 40 characters or more whose text an earlier content paragraph has is not content.
     """
     head = {t for t, b in zip(texts or [], body, strict=False) if not b}
 
@@ -222,6 +224,12 @@ def expected_content(proba: list[float], body: list[bool], *, text: bool, thresh
                         and any(parents[j] == parents[i] for j in over if j != i))
             keep[i] = len(over) == 1 or bool(neighbours) or siblings or scores[i] >= 0.7
         keep = [k and b and not (texts and texts[i] in head) for i, (k, b) in enumerate(zip(keep, body, strict=True))]
+        if not any(keep) and texts:
+            rest = [i for i, b in enumerate(body) if b and texts[i] not in head]
+            top = max((scores[i] for i in rest), default=0.0)
+            fallback = [i for i in rest if top > 0 and scores[i] >= 0.5 * top]
+            if any(len(texts[i]) >= 200 for i in fallback):
+                keep = [i in fallback for i in range(len(scores))]
         kept_before: list[str] = []
         for i, k in enumerate(keep):
             if k and texts:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from chromesift.cli.options import add_output
 from chromesift.evaluate.rescore import MODES, Rule, rescore, table
-from chromesift.models.rules import EMPTY_CUT, TEXT_RELATIVE_CUT
+from chromesift.models.rules import EMPTY_CUT, EMPTY_MIN_CHARS, TEXT_RELATIVE_CUT
 
 
 def _cut(value: str) -> float | None:
@@ -23,6 +23,16 @@ def _cut(value: str) -> float | None:
         return float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number or 'none', not {value!r}") from None
+
+
+def _chars(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of characters, not {value!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more characters, not {n}")
+    return n
 
 EXAMPLES = """\
 examples:
@@ -62,6 +72,9 @@ def register(subparsers) -> None:
     p.add_argument("--empty-cut", type=_cut, nargs="+", default=[EMPTY_CUT], metavar="R",
                    help="a page that keeps nothing keeps its paragraphs from R times its highest score; "
                         "'none' leaves it empty (default: as extract)")
+    p.add_argument("--empty-min-chars", type=_chars, nargs="+", default=[EMPTY_MIN_CHARS], metavar="N",
+                   help="the empty-page fallback applies only where a paragraph it keeps has at least N "
+                        f"characters; 0: always (default: {EMPTY_MIN_CHARS}, as extract)")
     p.add_argument("--peer-cache", type=Path, default=None, metavar="DIR",
                    help="the evaluation's peer cache (e.g. .cache/peers): count each rule's collapsed "
                         "pages against trafilatura (which runs on the pages the cache lacks), and give its "
@@ -74,9 +87,9 @@ def register(subparsers) -> None:
 
 
 def _main(args: argparse.Namespace) -> int:
-    rules = [Rule(t, h, x, e) for t, h, x, e in
+    rules = [Rule(t, h, x, e, n) for t, h, x, e, n in
              itertools.product(args.threshold or [None], args.html_relative_cut, args.text_relative_cut,
-                               args.empty_cut)]
+                               args.empty_cut, args.empty_min_chars)]
     out = rescore(args.report, rules, data_dir=args.data, modes=tuple(dict.fromkeys(args.modes)),
                   run_threshold=args.run_threshold, progress=not args.no_progress, peer_cache=args.peer_cache)
     print(table(out))

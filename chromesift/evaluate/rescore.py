@@ -24,7 +24,7 @@ import numpy as np
 
 from chromesift import metrics
 from chromesift.errors import UserError
-from chromesift.models.rules import EMPTY_CUT, TEXT_RELATIVE_CUT
+from chromesift.models.rules import EMPTY_CUT, EMPTY_MIN_CHARS, TEXT_RELATIVE_CUT
 
 MODES = ("html", "text")
 #: the extractor names of the evaluation report, per mode
@@ -42,6 +42,7 @@ class Rule:
     html_relative_cut: float | None = None
     text_relative_cut: float | None = TEXT_RELATIVE_CUT
     empty_cut: float | None = EMPTY_CUT
+    empty_min_chars: int = EMPTY_MIN_CHARS
 
     @property
     def name(self) -> str:
@@ -50,7 +51,9 @@ class Rule:
 
         return (f"threshold {show(self.threshold, 'as run')}, "
                 f"html cut {show(self.html_relative_cut, 'none')}, text cut {show(self.text_relative_cut, 'none')}"
-                + ("" if self.empty_cut is None else f", empty cut {self.empty_cut:g}"))
+                + ("" if self.empty_cut is None else f", empty cut {self.empty_cut:g}")
+                + ("" if self.empty_cut is None or not self.empty_min_chars
+                   else f" from {self.empty_min_chars} chars"))
 
     def relative_cut(self, mode: str) -> float | None:
         return self.html_relative_cut if mode == "html" else self.text_relative_cut
@@ -213,7 +216,8 @@ def rescore(report_dir: Path, rules: list[Rule], *, data_dir: Path | None = None
                 for k, rule in enumerate(rules):
                     threshold = thresholds[ds] if rule.threshold is None else rule.threshold
                     keep, _ = decide(cols, scores, threshold, title=False, relative_cut=rule.relative_cut(mode),
-                                     empty_cut=rule.empty_cut, captions=page_captions(scope, cols))
+                                     empty_cut=rule.empty_cut, captions=page_captions(scope, cols),
+                                     empty_min_chars=rule.empty_min_chars)
                     texts[k].append("\n".join(t for t, c in zip(cols["text"], keep.tolist(), strict=True) if c))
             f1 = {rule.name: score_texts(kind, pages, t, config)["f1"] for rule, t in zip(rules, texts, strict=True)}
             reported = (results.get("datasets", {}).get(ds, {}).get("extractors", {})
