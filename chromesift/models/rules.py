@@ -197,17 +197,21 @@ def decide(
     if head is None:
         head = text_headline_index(cols, keep)
     if head is not None and not title:
-        keep[head] = False
-        # the headline's copies (a page that prints it twice) are the headline too
-        line, texts = cols["text"][head], cols["text"]
-        if texts.count(line) > 1:  # (one C-level pass; most pages print it once)
-            for i in np.flatnonzero(keep).tolist():
-                if texts[i] == line:
-                    keep[i] = False
+        _drop_headline(keep, cols["text"], head)
     if empty_cut is not None and not keep.any() and len(proba):
         keep = _fallback(cols["text"], proba, head if not title else None, empty_cut, empty_min_chars)
     _drop_repeats(keep, cols["text"])
     return keep, head
+
+
+def _drop_headline(keep: np.ndarray, texts: list[str], head: int) -> None:
+    """Leave out (in place) the headline ``head`` and its copies (a page that prints it twice)."""
+    keep[head] = False
+    line = texts[head]
+    if texts.count(line) > 1:  # (one C-level pass; most pages print it once)
+        for i in np.flatnonzero(keep).tolist():
+            if texts[i] == line:
+                keep[i] = False
 
 
 def _fallback(texts: list[str], proba: np.ndarray, head: int | None, empty_cut: float,
@@ -217,8 +221,7 @@ def _fallback(texts: list[str], proba: np.ndarray, head: int | None, empty_cut: 
     is 0), where one of them has ``min_chars`` characters or more; else nothing."""
     body = np.ones(len(proba), dtype=bool)
     if head is not None:
-        line = texts[head]
-        body &= np.fromiter((t != line for t in texts), dtype=bool, count=len(texts))
+        _drop_headline(body, texts, head)
     top = float(proba[body].max()) if body.any() else 0.0
     keep = body & (proba >= empty_cut * top) if top > 0 else np.zeros(len(proba), dtype=bool)
     if min_chars > 0 and not any(len(texts[i]) >= min_chars for i in np.flatnonzero(keep).tolist()):
