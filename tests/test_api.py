@@ -154,6 +154,39 @@ def test_extract_many_matches_extract(seed_html):
     assert "Darmstadt" in many[0] and "Kassel" in many[3]
 
 
+def test_predict_columns_groups_pages_and_scores_as_page_by_page(seed_html, monkeypatch):
+    from chromesift.data.page import to_columns
+    from chromesift.models import model as model_module
+
+    model = chromesift.load_model()
+    docs = [seed_html, "", seed_html.replace("Darmstadt", "Kassel"), "One line.\nTwo lines here.", seed_html]
+    pages = [to_columns(d) for d in docs]
+    sizes = [len(c["text"]) for c in pages]
+    alone = [model.predict_columns([c])[0] for c in pages]
+    assert sizes[1] == 0 and 0 < sizes[3] < sizes[0] == sizes[2] == sizes[4]
+    cap = sizes[0] + sizes[3]  # a seed page fits with the empty page or the two-line one, not with another
+    monkeypatch.setattr(model_module, "PREDICT_ROWS", cap)
+    groups = []
+    real = model_module.Model._predict_group
+
+    def spy(self, group, group_sizes, *args):
+        groups.append(list(group_sizes))
+        return real(self, group, group_sizes, *args)
+
+    monkeypatch.setattr(model_module.Model, "_predict_group", spy)
+    together = model.predict_columns(pages)
+    assert groups == [sizes[0:2], sizes[2:4], sizes[4:5]]
+    assert all(sum(g) <= cap or len(g) == 1 for g in groups)
+    assert len(together) == len(pages)
+    for a, b in zip(together, alone, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # a single page larger than the cap is predicted whole
+    groups.clear()
+    monkeypatch.setattr(model_module, "PREDICT_ROWS", 3)
+    np.testing.assert_array_equal(model.predict_columns([pages[0]])[0], alone[0])
+    assert groups == [[sizes[0]]]
+
+
 def test_explain_gives_reasons(seed_html):
     table = chromesift.explain(seed_html, top=2)
     assert list(table.columns) == ["position", "text", "is_content", "probability", "role", "reasons"]
