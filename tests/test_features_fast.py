@@ -125,6 +125,26 @@ def test_empty_texts_titles_and_batches_same():
     assert_same(pf, *one)
 
 
+@pytest.mark.parametrize("buckets", [0, 3])
+def test_class_id_hash_buckets_none_or_few(buckets):
+    """``hash_buckets`` 0 (no hashed class/id columns; it divided by zero once) and 3: the same
+    features with either backend, and the class/id families those of the default 8 buckets."""
+    html = PAGES["en"]
+    pf = ParagraphFeatures(hash_buckets=buckets).fit(parse_html(html))
+    names = list(pf.get_feature_names_out())
+    assert sum(n.startswith(("s_own_hash", "s_anc_hash")) for n in names) == 2 * buckets
+    cols = to_columns(html)
+    got = assert_same(pf, cols) if text_kernels.compiled is not None else pf.transform_columns(cols)
+    default = fitted()
+    want = default.transform_columns(cols)
+    d_names = list(default.get_feature_names_out())
+    family = [n for n in names if n.startswith(("s_own_", "s_anc_")) and "hash" not in n]
+    assert family and len(family) == sum(n.startswith(("s_own_", "s_anc_")) and "hash" not in n for n in d_names)
+    for n in family + ["t_chars", "s_link_density", "n_next1_t_log_chars"]:
+        np.testing.assert_array_equal(got[:, names.index(n)], want[:, d_names.index(n)], err_msg=n)
+    assert np.nansum(got[:, [names.index(n) for n in family]]) > 0  # the page's class/id words were read
+
+
 @needs_extension
 def test_dataframe_path_same(python_features):
     """transform (DataFrame in, array columns) with and without the extension."""

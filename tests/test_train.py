@@ -229,6 +229,10 @@ def test_config_errors_are_clear(tmp_path):
     for key in ("max_iter", "stage2_max_iter"):
         with pytest.raises(UserError, match="max_iter and stage2_max_iter must be at least 1"):
             load_config(**{key: 0})
+    for key in ("neighbours", "hash_buckets"):
+        with pytest.raises(UserError, match="neighbours and hash_buckets must be 0 or more"):
+            load_config(**{key: -1})
+        assert getattr(load_config(**{key: 0}), key) == 0
 
 
 def test_the_context_stage_takes_its_own_number_of_trees(tiny_tables):

@@ -974,7 +974,8 @@ def token_rows(list tokens, double[:, :] rows, Py_ssize_t lo, list families, dic
     """Rows ``lo:lo + len(tokens)`` of ``rows`` for ``tokens``, as ``_TokenTable._add`` makes them:
     column ``j`` the token's words of family ``j`` (1 if it is one of the family's short
     words, plus the matches of its long words, ``families[j]``: a :class:`Phrases`), then a 1
-    in the column of its hash bucket (``zlib.crc32`` of its UTF-8 bytes, mod ``buckets``)."""
+    in the column of its hash bucket (``zlib.crc32`` of its UTF-8 bytes, mod ``buckets``; none
+    where ``buckets`` is 0)."""
     cdef Py_ssize_t nf = len(families), width = rows.shape[1], r, j, row
     cdef str t
     cdef int kind
@@ -986,7 +987,8 @@ def token_rows(list tokens, double[:, :] rows, Py_ssize_t lo, list families, dic
             rows[row, j] = 0.0
         for j in short_families.get(t, ()):
             rows[row, j] = 1.0
-        rows[row, nf + <Py_ssize_t>(zlib.crc32(t.encode("utf-8")) % buckets)] = 1.0
+        if buckets:  # (no hash columns where there are no buckets)
+            rows[row, nf + <Py_ssize_t>(zlib.crc32(t.encode("utf-8")) % buckets)] = 1.0
         kind = PyUnicode_KIND(t)
         data = PyUnicode_DATA(t)
         for j in range(nf):

@@ -339,7 +339,7 @@ def token_rows(tokens: list[str], rows: np.ndarray, lo: int, families: list, sho
     """Rows ``lo:lo + len(tokens)`` of ``rows`` for ``tokens``: column ``j`` the token's words of
     family ``j`` (1 if it is one of the family's short words, plus the matches of its long
     words, ``families[j]``: a :class:`Phrases`), then a 1 in the column of its hash bucket
-    (``zlib.crc32`` of its UTF-8 bytes, mod ``buckets``)."""
+    (``zlib.crc32`` of its UTF-8 bytes, mod ``buckets``; none where ``buckets`` is 0)."""
     nf = len(families)
     at = np.zeros(1, dtype=np.int64)
     for r, t in enumerate(tokens):
@@ -347,7 +347,8 @@ def token_rows(tokens: list[str], rows: np.ndarray, lo: int, families: list, sho
         v[:] = 0.0
         for j in short_families.get(t, ()):
             v[j] = 1.0
-        v[nf + zlib.crc32(t.encode("utf-8")) % buckets] = 1.0
+        if buckets:  # (no hash columns where there are no buckets)
+            v[nf + zlib.crc32(t.encode("utf-8")) % buckets] = 1.0
         for j, phrases in enumerate(families):
             v[j] += phrases.count(t, at, 1)[0]
 

@@ -160,6 +160,8 @@ def load_config(path: Path | None = None, **overrides) -> TrainConfig:
     cfg = TrainConfig(**values)
     if cfg.cv_folds == 1 or cfg.cv_folds < 0:
         raise UserError("cv_folds must be 0 (off) or at least 2")
+    if cfg.neighbours < 0 or cfg.hash_buckets < 0:
+        raise UserError("neighbours and hash_buckets must be 0 or more")
     if cfg.max_iter < 1 or (cfg.stage2_max_iter is not None and cfg.stage2_max_iter < 1):
         raise UserError("max_iter and stage2_max_iter must be at least 1")
     if cfg.calibration_folds < 2:
