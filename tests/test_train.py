@@ -288,6 +288,34 @@ def test_page_weight_counts_pages_not_paragraphs(tiny_tables):
         load_config(page_weight=1.5)
 
 
+def test_site_weight_counts_sites_and_keeps_each_corpus_weight(tiny_tables):
+    from chromesift.train import core
+
+    table = load_tables(tiny_tables)
+    opts = dict(tables=tiny_tables, max_rows=10**7, text_copies=0.0, dataset_balance=0.0)
+    flat = core.prepare(table, load_config(**opts, site_weight=0.0))
+    sites = core.prepare(table, load_config(**opts, site_weight=1.0))
+    used = flat["sample_weight"].to_numpy() > 0
+    assert ((sites["sample_weight"].to_numpy() > 0) == used).all()
+    # each corpus weighs what it weighed; within it, every site weighs the same
+    np.testing.assert_allclose(sites.groupby("dataset")["sample_weight"].sum(),
+                               flat.groupby("dataset")["sample_weight"].sum())
+    per_site = sites[used].groupby(["dataset", "site"])["sample_weight"].sum()
+    n = flat[used].groupby(["dataset", "site"]).size()
+    assert n.groupby(level=0).nunique().max() > 1  # (sites of different sizes: the test can fail)
+    for _, group in per_site.groupby(level=0):
+        np.testing.assert_allclose(group.to_numpy(), group.iloc[0])
+    # half way: a large site still weighs more than a small one of its corpus, each paragraph less
+    half = core.prepare(table, load_config(**opts, site_weight=0.5))
+    w = half[used].groupby(["dataset", "site"])["sample_weight"].agg(["sum", "first"])
+    corpus = n.groupby(level=0).nunique().idxmax()
+    big, small = n[corpus].idxmax(), n[corpus].idxmin()
+    assert w.loc[(corpus, big), "sum"] > w.loc[(corpus, small), "sum"]
+    assert w.loc[(corpus, big), "first"] < w.loc[(corpus, small), "first"]
+    with pytest.raises(UserError, match="site_weight"):
+        load_config(site_weight=-0.1)
+
+
 def test_dataset_quotas_share_rows_by_power_and_pass_on_what_a_small_corpus_lacks():
     from chromesift.train.core import dataset_quotas
 

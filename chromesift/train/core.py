@@ -96,6 +96,9 @@ def prepare(table: pd.DataFrame, config: TrainConfig, *, seed_offset: int = 0) -
         w = np.where(headline_rows(out), 0.0, w)
     if config.page_weight > 0:
         w = w * page_weights(out["doc_id"], w > 0, config.page_weight)
+    if config.site_weight > 0 and "site" in out.columns:
+        dataset = out["dataset"] if "dataset" in out.columns else pd.Series(0, index=out.index)
+        w = w * site_weights(out["site"], dataset, w, config.site_weight)
     cal_w = None
     if config.dataset_balance > 0:
         groups = out["dataset"] if "dataset" in out.columns else pd.Series(0, index=out.index)
@@ -163,6 +166,20 @@ def page_weights(doc_id: pd.Series, used: np.ndarray, power: float) -> np.ndarra
     n = np.bincount(codes, weights=used.astype(float))[codes]
     w = np.where(used, np.maximum(n, 1.0) ** -power, 0.0)
     return w * (used.sum() / w.sum()) if used.any() else w
+
+
+def site_weights(site: pd.Series, dataset: pd.Series, w: np.ndarray, power: float) -> np.ndarray:
+    """``m ** -power`` per row, m = weight of its site's rows (``w``), scaled so that each
+    dataset's rows weigh in all what they weighed before (a dataset's share is
+    ``dataset_balance``'s business, not this one's)."""
+    w = np.asarray(w, dtype=float)
+    sites = pd.factorize(pd.Series(dataset.to_numpy(), dtype=str) + "\x00" + pd.Series(site.to_numpy(), dtype=str))[0]
+    m = np.bincount(sites, weights=w)[sites]
+    factor = np.where(w > 0, np.maximum(m, 1e-12) ** -power, 0.0)
+    codes = pd.factorize(dataset)[0]
+    before = np.bincount(codes, weights=w)
+    after = np.bincount(codes, weights=w * factor)
+    return factor * np.divide(before, after, out=np.zeros_like(before), where=after > 0)[codes]
 
 
 # The feature frame of the last cross-validated table, kept for the final fit on
