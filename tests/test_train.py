@@ -316,6 +316,29 @@ def test_site_weight_counts_sites_and_keeps_each_corpus_weight(tiny_tables):
         load_config(site_weight=-0.1)
 
 
+def test_attr_dropout_blanks_class_and_id_of_whole_pages(tiny_tables):
+    from chromesift.train import core
+
+    table = load_tables(tiny_tables)
+    opts = dict(tables=tiny_tables, max_rows=10**7, text_copies=0.0)
+    kept = core.prepare(table, load_config(**opts, attr_dropout=0.0))
+    dropped = core.prepare(table, load_config(**opts, attr_dropout=0.5))
+    assert len(kept) == len(dropped)
+    assert kept["text"].tolist() == dropped["text"].tolist()
+    had = (kept["own_attrs"] != "") | (kept["anc_attrs"] != "")
+    lost = had & (dropped["own_attrs"] == "") & (dropped["anc_attrs"] == "")
+    changed = kept[["own_attrs", "anc_attrs"]].ne(dropped[["own_attrs", "anc_attrs"]]).any(axis=1)
+    assert (changed == lost).all()  # a row keeps its tokens or loses both
+    # whole pages: a page's rows all lose them or none does
+    per_page = dropped.assign(blank=(dropped["own_attrs"] == "") & (dropped["anc_attrs"] == ""))[had]
+    mixed = per_page.groupby("doc_id")["blank"].nunique()
+    assert (mixed == 1).all()
+    share = per_page.groupby("doc_id")["blank"].first().mean()
+    assert 0.2 < share < 0.8
+    with pytest.raises(UserError, match="attr_dropout"):
+        load_config(attr_dropout=2.0)
+
+
 def test_dataset_quotas_share_rows_by_power_and_pass_on_what_a_small_corpus_lacks():
     from chromesift.train.core import dataset_quotas
 

@@ -79,6 +79,9 @@ class TrainConfig:
     # each paragraph weighs m ** -site_weight, m = labeled paragraphs of its site, scaled so
     # that each dataset keeps its weight: 0 weighs sites by their paragraphs, 1 sites alike
     site_weight: float = 0.0
+    # share of the HTML pages learned from whose class/id tokens are blanked (a site with
+    # generated or no class names), the rest of their structure kept
+    attr_dropout: float = 0.0
     # learn whether the page's headline (chromesift.models.rules.headline_index) is content;
     # False leaves it as context only (extract never keeps it)
     learn_headline: bool = False
@@ -181,6 +184,8 @@ def load_config(path: Path | None = None, **overrides) -> TrainConfig:
         raise UserError("page_weight must be between 0 and 1")
     if not 0 <= cfg.site_weight <= 1:
         raise UserError("site_weight must be between 0 and 1")
+    if not 0 <= cfg.attr_dropout <= 1:
+        raise UserError("attr_dropout must be between 0 and 1")
     if cfg.lexicon_bits and not 8 <= cfg.lexicon_bits <= 24:
         raise UserError("lexicon_bits must be 0 (off) or between 8 and 24")
     if cfg.lexicon_alpha <= 0:

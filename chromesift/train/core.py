@@ -49,6 +49,17 @@ def as_text_mode(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def without_attrs(table: pd.DataFrame, share: float, rng: np.random.Generator) -> pd.DataFrame:
+    """``table`` with the class/id tokens (``own_attrs``, ``anc_attrs``) of a random ``share``
+    of its pages blanked, as plain text has none."""
+    docs = table["doc_id"].drop_duplicates().to_numpy()
+    pick = table["doc_id"].isin(set(docs[rng.random(len(docs)) < share])).to_numpy()
+    out = table.copy()
+    for col in ("own_attrs", "anc_attrs"):
+        out[col] = np.where(pick, schema.TEXT_DEFAULTS[col], out[col].to_numpy(dtype=object))
+    return out
+
+
 def sample_pages(table: pd.DataFrame, max_rows: int, rng: np.random.Generator) -> pd.DataFrame:
     """Whole pages, in random order, until ``max_rows`` paragraphs (all if fewer)."""
     if len(table) <= max_rows:
@@ -85,6 +96,8 @@ def prepare(table: pd.DataFrame, config: TrainConfig, *, seed_offset: int = 0) -
         docs = table["doc_id"].drop_duplicates().to_numpy()
         pick = set(docs[rng.random(len(docs)) < config.text_copies])
         parts.append(as_text_mode(table[table["doc_id"].isin(pick)]))
+    if config.attr_dropout > 0:
+        parts[0] = without_attrs(table, config.attr_dropout, rng)
     out = pd.concat(parts, ignore_index=True)
     w = out["weight"].fillna(0).to_numpy(dtype=float)
     w = np.where(w >= config.min_label_weight, 1.0, 0.0)
