@@ -109,12 +109,11 @@ def prepare(table: pd.DataFrame, config: TrainConfig, *, seed_offset: int = 0) -
         w = np.where(headline_rows(out), 0.0, w)
     if config.page_weight > 0:
         w = w * page_weights(out["doc_id"], w > 0, config.page_weight)
+    groups = out["dataset"] if "dataset" in out.columns else pd.Series(0, index=out.index)
     if config.site_weight > 0 and "site" in out.columns:
-        dataset = out["dataset"] if "dataset" in out.columns else pd.Series(0, index=out.index)
-        w = w * site_weights(out["site"], dataset, w, config.site_weight)
+        w = w * site_weights(out["site"], groups, w, config.site_weight)
     cal_w = None
     if config.dataset_balance > 0:
-        groups = out["dataset"] if "dataset" in out.columns else pd.Series(0, index=out.index)
         drawn = balanced_rows(groups, w > 0, config.max_fit_rows, 1 - config.dataset_balance, rng)
         if config.calibration_mix == "corpora":
             cal_w = w * drawn * corpus_share(groups, w > 0, drawn > 0)
@@ -186,7 +185,7 @@ def site_weights(site: pd.Series, dataset: pd.Series, w: np.ndarray, power: floa
     dataset's rows weigh in all what they weighed before (a dataset's share is
     ``dataset_balance``'s business, not this one's)."""
     w = np.asarray(w, dtype=float)
-    sites = pd.factorize(pd.Series(dataset.to_numpy(), dtype=str) + "\x00" + pd.Series(site.to_numpy(), dtype=str))[0]
+    sites = pd.MultiIndex.from_arrays([dataset.to_numpy(), site.to_numpy()]).factorize()[0]
     m = np.bincount(sites, weights=w)[sites]
     factor = np.where(w > 0, np.maximum(m, 1e-12) ** -power, 0.0)
     codes = pd.factorize(dataset)[0]
