@@ -49,11 +49,16 @@ def as_text_mode(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def page_rows(table: pd.DataFrame, share: float, rng: np.random.Generator) -> np.ndarray:
+    """True at the rows of a random ``share`` of ``table``'s pages (each page drawn alone)."""
+    docs = table["doc_id"].drop_duplicates().to_numpy()
+    return table["doc_id"].isin(set(docs[rng.random(len(docs)) < share])).to_numpy()
+
+
 def without_attrs(table: pd.DataFrame, share: float, rng: np.random.Generator) -> pd.DataFrame:
     """``table`` with the class/id tokens (``own_attrs``, ``anc_attrs``) of a random ``share``
     of its pages blanked, as plain text has none."""
-    docs = table["doc_id"].drop_duplicates().to_numpy()
-    pick = table["doc_id"].isin(set(docs[rng.random(len(docs)) < share])).to_numpy()
+    pick = page_rows(table, share, rng)
     out = table.copy()
     for col in ("own_attrs", "anc_attrs"):
         out[col] = np.where(pick, schema.TEXT_DEFAULTS[col], out[col].to_numpy(dtype=object))
@@ -93,9 +98,7 @@ def prepare(table: pd.DataFrame, config: TrainConfig, *, seed_offset: int = 0) -
     table = sample_pages(table, int(config.max_rows / (1 + config.text_copies)), rng)
     parts = [table]
     if config.text_copies > 0:
-        docs = table["doc_id"].drop_duplicates().to_numpy()
-        pick = set(docs[rng.random(len(docs)) < config.text_copies])
-        parts.append(as_text_mode(table[table["doc_id"].isin(pick)]))
+        parts.append(as_text_mode(table[page_rows(table, config.text_copies, rng)]))
     if config.attr_dropout > 0:
         parts[0] = without_attrs(table, config.attr_dropout, rng)
     out = pd.concat(parts, ignore_index=True)
