@@ -98,6 +98,27 @@ def test_compiled_scores_equal_the_reference_bit_for_bit(bits, max_words, max_at
     assert a.dtype == b.dtype == np.float64 and a.tobytes() == b.tobytes()
 
 
+@pytest.mark.skipif(tk.compiled is None, reason="the compiled kernels are not built")
+def test_compiled_scores_reuse_a_rows_class_and_tag_tokens_only_where_all_three_repeat():
+    # runs of rows with the same class/id strings and path (hashed once per run), broken by a
+    # change in each of the three alone, by equal strings that are other objects, and by rows
+    # with no tokens at all
+    texts = [f"word{i} and more" for i in range(9)] + ["", "x"]
+    own = ["post body", "post body", "post body", "post body", "teaser", "teaser", "", "", "x", "x", "x"]
+    anc = ["main", "main", "main", "side", "side", "side", "", "", "a", "a", "a"]
+    paths = ["html/body/div/p", "html/body/div/p", "html/body/div/li", "html/body/div/li", "html/body/div/li",
+             "".join(["html/body/div/li"]), "", "", "p", "p", "q"]
+    weights = _lexicon(12, seed=3)["weights"]
+    a = tk.compiled.lex_scores(texts, own, anc, weights, -0.5, 12, 48, 16, paths, 7)
+    b = tk.python.lex_scores(texts, own, anc, weights, -0.5, 12, 48, 16, paths, 7)
+    assert a.tobytes() == b.tobytes()
+    # each row alone scores as it does in the run
+    alone = [tk.compiled.lex_scores([t], [o], [n], weights, -0.5, 12, 48, 16, [p], 7)[0]
+             for t, o, n, p in zip(texts, own, anc, paths, strict=True)]
+    assert np.array(alone).tobytes() == a.tobytes()
+    assert len(set(a[:4].tolist())) == 4  # the rows differ where their words or tokens do
+
+
 def test_score_is_intercept_plus_weights_over_sqrt_count():
     lexicon = _lexicon()
     got = lex.scores(lexicon, TEXTS, OWN, ANC)

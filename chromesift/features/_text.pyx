@@ -14,6 +14,7 @@ from libc.math cimport NAN, ceil, isnan, sqrt
 from libc.stdint cimport int64_t, uint16_t, uint64_t
 from cpython.ref cimport Py_INCREF, Py_XDECREF, PyObject
 from libc.stdlib cimport free, malloc, qsort
+from libc.string cimport memcpy
 
 import zlib
 
@@ -1355,11 +1356,17 @@ cdef Py_ssize_t _lex_row(str s, str own, str anc, str path, int shift, Py_ssize_
                          Py_ssize_t max_tags, int64_t *iv):
     # the hashed tokens of one row into iv (room for 2 * max_words + 2 * max_attrs + max_tags);
     # their count
-    cdef Py_ssize_t i, k, L, a, at = 0, nw, na
-    cdef int kind, m
+    cdef Py_ssize_t at = _lex_words(s, shift, max_words, iv)
+    return at + _lex_attrs(own, anc, path, shift, max_attrs, max_tags, iv + at)
+
+
+cdef Py_ssize_t _lex_words(str s, int shift, Py_ssize_t max_words, int64_t *iv):
+    # the hashed words and word pairs of a row's text into iv (room for 2 * max_words); their count
+    cdef Py_ssize_t i, L, a, at = 0, nw
+    cdef int kind
     cdef void *data
     cdef Py_UCS4 c
-    cdef uint64_t h, hword, hprev = 0, cc
+    cdef uint64_t h, hword, hprev = 0
     kind = PyUnicode_KIND(s)
     data = PyUnicode_DATA(s)
     L = len(s)
@@ -1389,6 +1396,18 @@ cdef Py_ssize_t _lex_row(str s, str own, str anc, str path, int shift, Py_ssize_
             at += 1
         hprev = hword
         nw += 1
+    return at
+
+
+cdef Py_ssize_t _lex_attrs(str own, str anc, str path, int shift, Py_ssize_t max_attrs, Py_ssize_t max_tags,
+                           int64_t *iv):
+    # the hashed class/id tokens of a row's element and ancestors, then its path's tags, into iv
+    # (room for 2 * max_attrs + max_tags); their count
+    cdef Py_ssize_t i, k, L, a, at = 0, na
+    cdef int kind, m
+    cdef void *data
+    cdef str s
+    cdef uint64_t h, cc
     for m in range(2):
         s = own if m == 0 else anc
         kind = PyUnicode_KIND(s)
@@ -1473,10 +1492,25 @@ def lex_scores(list lower_texts, list own_attrs, list anc_attrs, const float[::1
         free(iv)
         free(wv)
         raise MemoryError()
+    # a row's class/id and tag tokens are those of the row before where its element's, its
+    # ancestors' class/id and its path are the same strings (a third of a page's rows): hashed
+    # once per such run, the same ids in the same order, so the same sums
+    cdef Py_ssize_t n_attr = 0, wcnt
+    cdef int64_t *av = <int64_t *>malloc((2 * max_attrs + max_tags + 1) * sizeof(int64_t))
+    cdef object own, anc, path, last_own = None, last_anc = None, last_path = None
+    if av is NULL:
+        free(iv)
+        free(wv)
+        raise MemoryError()
     try:
         for r in range(n):
-            cnt = _lex_row(lower_texts[r], own_attrs[r], anc_attrs[r], paths[r] if max_tags else "", shift,
-                           max_words, max_attrs, max_tags, iv)
+            own, anc, path = own_attrs[r], anc_attrs[r], paths[r] if max_tags else ""
+            if last_own is None or not (own == last_own and anc == last_anc and path == last_path):
+                n_attr = _lex_attrs(own, anc, path, shift, max_attrs, max_tags, av)
+                last_own, last_anc, last_path = own, anc, path
+            wcnt = _lex_words(lower_texts[r], shift, max_words, iv)
+            memcpy(iv + wcnt, av, n_attr * sizeof(int64_t))
+            cnt = wcnt + n_attr
             for k in range(cnt):
                 if iv[k] >= n_weights:
                     raise IndexError(f"a lexicon of {bits} bits needs {1 << bits} weights, not {n_weights}")
@@ -1486,4 +1520,5 @@ def lex_scores(list lower_texts, list own_attrs, list anc_attrs, const float[::1
     finally:
         free(iv)
         free(wv)
+        free(av)
     return out
