@@ -107,7 +107,8 @@ def test_compiled_scores_reuse_a_rows_class_and_tag_tokens_only_where_all_three_
     own = ["post body", "post body", "post body", "post body", "teaser", "teaser", "", "", "x", "x", "x"]
     anc = ["main", "main", "main", "side", "side", "side", "", "", "a", "a", "a"]
     paths = ["html/body/div/p", "html/body/div/p", "html/body/div/li", "html/body/div/li", "html/body/div/li",
-             "".join(["html/body/div/li"]), "", "", "p", "p", "q"]
+             "/".join(["html", "body", "div", "li"]), "", "", "p", "p", "q"]
+    assert paths[5] == paths[4] and paths[5] is not paths[4]
     weights = _lexicon(12, seed=3)["weights"]
     a = tk.compiled.lex_scores(texts, own, anc, weights, -0.5, 12, 48, 16, paths, 7)
     b = tk.python.lex_scores(texts, own, anc, weights, -0.5, 12, 48, 16, paths, 7)

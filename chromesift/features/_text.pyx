@@ -1488,19 +1488,16 @@ def lex_scores(list lower_texts, list own_attrs, list anc_attrs, const float[::1
     cdef double total
     cdef int64_t *iv = <int64_t *>malloc(cap * sizeof(int64_t))
     cdef double *wv = <double *>malloc(cap * sizeof(double))
-    if iv is NULL or wv is NULL:
-        free(iv)
-        free(wv)
-        raise MemoryError()
     # a row's class/id and tag tokens are those of the row before where its element's, its
     # ancestors' class/id and its path are the same strings (a third of a page's rows): hashed
-    # once per such run, the same ids in the same order, so the same sums
-    cdef Py_ssize_t n_attr = 0, wcnt
+    # once per such run into av, the same ids in the same order, so the same sums
     cdef int64_t *av = <int64_t *>malloc((2 * max_attrs + max_tags + 1) * sizeof(int64_t))
+    cdef Py_ssize_t n_attr = 0, wcnt
     cdef object own, anc, path, last_own = None, last_anc = None, last_path = None
-    if av is NULL:
+    if iv is NULL or wv is NULL or av is NULL:
         free(iv)
         free(wv)
+        free(av)
         raise MemoryError()
     try:
         for r in range(n):
