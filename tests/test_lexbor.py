@@ -79,7 +79,7 @@ def test_soft_hyphens_and_readings_without_brackets_are_left_out_by_both_parsers
 @needs_lexbor
 def test_the_seed_article_is_read_alike(seed_html):
     a, b = both(seed_html)
-    assert len(a["text"]) > 20
+    assert len(a["text"]) > 15
     assert b["text"] == a["text"]
     assert b["path"] == a["path"]
     assert b["page_title"] == a["page_title"]

@@ -46,9 +46,7 @@ def test_table_has_every_schema_column(page):
 def test_segments_come_out_in_document_order(page):
     assert page["text"].tolist() == [
         "The Shoreline Gazette",
-        "Local",
-        "Weather",
-        "Letters",
+        "Local Weather Letters",
         "We use cookies to remember your reading settings. Read our privacy notice.",
         "Accept",
         "Tide pools at dawn",
@@ -61,9 +59,7 @@ def test_segments_come_out_in_document_order(page):
         "Line one of a verse continues here",
         "and a new stanza starts.",
         "More from the coast",
-        "Gulls learn to open bins",
-        "The pier gets new lamps",
-        "Storm season starts early",
+        "Gulls learn to open bins The pier gets new lamps Storm season starts early",
         "\u00a9 2024 The Shoreline Gazette. All rights reserved.",
         "Contact | Jobs",
     ]
@@ -94,13 +90,13 @@ def test_cookie_banner_teasers_footer_are_separate_rows(page):
     assert "cookie" in banner["anc_attrs"].split() and "banner" in banner["anc_attrs"].split()
     assert not banner["in_article"]
 
+    # the list's three links are one run of link-only items: one row
     teasers = page[page["anc_attrs"].str.contains("teasers")]
     assert teasers["text"].tolist() == [
-        "Gulls learn to open bins",
-        "The pier gets new lamps",
-        "Storm season starts early",
+        "Gulls learn to open bins The pier gets new lamps Storm season starts early",
     ]
     assert teasers["in_li"].all() and teasers["in_aside"].all()
+    assert teasers["n_links"].tolist() == [3]
     assert (teasers["link_chars"] == teasers["text"].str.len()).all()
     assert (teasers["path"] == "html/body/main/aside/ul/li").all()
 
@@ -115,11 +111,11 @@ def test_cookie_banner_teasers_footer_are_separate_rows(page):
 
 def test_structural_columns_of_navigation(page):
     nav = page[page["in_nav"]]
-    assert nav["text"].tolist() == ["Local", "Weather", "Letters"]
+    assert nav["text"].tolist() == ["Local Weather Letters"]  # a menu's items: one row
     assert nav["in_header"].all() and nav["in_li"].all()
     assert (nav["tag"] == "li").all()
     assert (nav["path"] == "html/body/header/nav/ul/li").all()
-    assert (nav["n_links"] == 1).all()
+    assert nav["n_links"].tolist() == [3]
     assert (nav["link_chars"] == nav["text"].str.len()).all()
     # class/id tokens: camelCase and dashes split, nearest ancestor first
     assert nav.iloc[0]["anc_attrs"].split() == ["main", "nav", "site", "header"]
@@ -493,3 +489,36 @@ def test_a_single_byte_declaration_over_multibyte_bytes_is_not_believed():
              + "Ça a été très réussi, à côté de la forêt, où les élèves étaient ravis. " * 10
              + "</p></body></html>").encode("latin-1")
     assert (decode(latin).encoding, decode(latin).source) == ("iso8859-1", "declared")
+
+
+def test_runs_of_link_only_items_are_one_paragraph():
+    page = parse_html(
+        "<html><body>"
+        "<ul><li><a href='/a'>Alpha</a></li><li><a href='/b'>Beta</a></li>"
+        "<li>Gamma, not a link</li><li><a href='/d'>Delta</a></li><li><a href='/e'>Eps</a> and more</li></ul>"
+        "<ul><li><a href='/f'>Phi</a></li></ul><ul><li><a href='/g'>Gee</a></li></ul>"
+        "<div><p><a href='/h'>Aitch</a></p><div><p><a href='/i'>Eye</a></p></div></div>"
+        "</body></html>"
+    )
+    assert page["text"].tolist() == [
+        "Alpha Beta",  # a run of link-only items of one list
+        "Gamma, not a link",  # text that is not a link ends the run
+        "Delta",
+        "Eps and more",  # partly a link: its own paragraph
+        "Phi",  # another list: another parent
+        "Gee",
+        "Aitch",  # another parent and path
+        "Eye",
+    ]
+    assert page["n_links"].tolist() == [2, 0, 1, 1, 1, 1, 1, 1]
+    assert page["link_chars"].tolist()[0] == len("Alpha Beta")
+    assert page["position"].tolist() == list(range(8))
+
+
+def test_the_main_container_is_found_after_link_runs_are_joined():
+    body = "".join(f"<p>{'Sentence number %d of the story, long enough to count. ' % i * 3}</p>" for i in range(6))
+    menu = "".join(f"<li><a href='/{i}'>Section {i}</a></li>" for i in range(12))
+    page = parse_html(f"<html><body><nav><ul>{menu}</ul></nav><article>{body}</article>"
+                      f"<footer><ul>{menu}</ul></footer></body></html>")
+    assert page["text"].tolist()[0].startswith("Section 0 Section 1")
+    assert page["in_main"].tolist() == [False] + [True] * 6 + [False]

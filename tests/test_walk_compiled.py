@@ -519,3 +519,77 @@ def test_find_head_end_on_hand_made_pages(data, limit, end):
                 max_size=40).map(b"".join), st.integers(0, 120))
 def test_find_head_end_compiled_equals_python(data, limit):
     assert walk_kernels.compiled.find_head_end(data, limit) == walk_kernels.python.find_head_end(data, limit)
+
+
+def _link_columns(rows):
+    """Columns as the walk leaves them, from (text, links, link_chars, anc1, path) rows,
+    with one more column of the walk's to move along."""
+    cols = {"text": [], "n_links": [], "link_chars": [], "anc1": [], "path": [], "tag": [], "in_li": []}
+    for k, (text, links, chars, anc1, path) in enumerate(rows):
+        cols["text"].append(text)
+        cols["n_links"].append(links)
+        cols["link_chars"].append(chars)
+        cols["anc1"].append(anc1)
+        cols["path"].append(path)
+        cols["tag"].append(f"t{k}")
+        cols["in_li"].append(k % 2 == 0)
+    cols["in_main"] = []  # not yet filled: left as it is
+    return cols
+
+
+@needs_extension
+@given(
+    st.lists(
+        st.tuples(
+            st.text("ab ", min_size=1, max_size=4), st.integers(0, 2), st.integers(0, 5),
+            st.integers(-1, 2), st.sampled_from(["p", "ul/li"]),
+        ),
+        max_size=30,
+    ),
+    st.lists(st.tuples(st.integers(0, 30), st.integers(1, 30)), max_size=20),
+)
+@settings(max_examples=400, derandomize=True, database=None, deadline=None)
+def test_merge_link_runs_compiled_equals_python(rows, spans):
+    n = len(rows)
+    ranges = [(a % n, a % n + 1 + (b % (n - a % n))) for a, b in spans] if n else []
+    results = []
+    for backend in ("compiled", "python"):
+        cols = _link_columns(rows)
+        out = getattr(walk_kernels, backend).merge_link_runs(cols, list(ranges))
+        results.append((cols, out))
+    assert results[0] == results[1]
+    cols, out = results[0]
+    assert "".join(cols["text"]).replace(" ", "") == "".join(r[0] for r in rows).replace(" ", "")
+    assert sum(cols["n_links"]) == sum(r[1] for r in rows)
+    assert all(len(v) == len(cols["text"]) for c, v in cols.items() if c != "in_main")
+    assert all(0 <= a < b <= len(cols["text"]) for a, b in out)
+
+
+@needs_extension
+def test_merge_link_runs_on_corpus_pages(shared_data):
+    import copy
+
+    from chromesift.data.corpus import dataset_names, sample_pages
+
+    joined = 0
+    for page in sample_pages(shared_data, dataset_names(shared_data), 40, seed=9):
+        root = html._parse_tree(html.decode(page.html).text)
+        if root is None:
+            continue
+        cols = _empty_columns()
+        ranges = under("compiled", html._walk, root, cols)
+        a, b = copy.deepcopy(cols), copy.deepcopy(cols)
+        ra = walk_kernels.compiled.merge_link_runs(a, list(ranges))
+        rb = walk_kernels.python.merge_link_runs(b, list(ranges))
+        assert (a, ra) == (b, rb), page.id
+        joined += len(cols["text"]) - len(a["text"])
+    assert joined > 100  # the pages have menus to join
+
+
+@needs_extension
+@pytest.mark.parametrize("backend", ["compiled", "python"])
+def test_merge_link_runs_refuses_columns_of_other_lengths(backend):
+    cols = _link_columns([("a", 1, 1, 0, "p"), ("b", 1, 1, 0, "p")])
+    cols["anc1"].pop()
+    with pytest.raises(ValueError, match="differ in length"):
+        getattr(walk_kernels, backend).merge_link_runs(cols, [])

@@ -258,6 +258,95 @@ def main_range(list ranges, list chars, list link_chars, double min_chars, doubl
     return None
 
 
+cdef extern from "Python.h":
+    ctypedef struct _ListObject "PyListObject":
+        PyObject** ob_item
+    void Py_SET_SIZE(object, Py_ssize_t)
+
+
+def merge_link_runs(dict cols, list ranges):
+    """Join each run of link-only paragraphs into one, in place: what its Python reference in
+    :mod:`chromesift.data.walk_kernels` does (returns ``ranges`` in the new positions)."""
+    cdef list texts = cols["text"], n_links = cols["n_links"], link_chars = cols["link_chars"]
+    cdef list anc1 = cols["anc1"], paths = cols["path"]
+    cdef Py_ssize_t n = len(texts), i, w, first, end, a, a_before = -1, start = -1
+    cdef bint link, before = False
+    cdef Py_ssize_t* new
+    cdef list col, parts, out
+    cdef tuple r
+    cdef PyObject** items
+    cdef object path_before = None, path
+    if len(n_links) != n or len(link_chars) != n or len(anc1) != n or len(paths) != n:
+        raise ValueError("the paragraph columns differ in length")
+    new = <Py_ssize_t*>PyMem_Malloc((n + 1) * sizeof(Py_ssize_t))
+    if new is NULL:
+        raise MemoryError()
+    try:
+        # new[i]: the position paragraph i goes to; a paragraph that joins the one before
+        # goes where that one goes
+        w = -1
+        for i in range(n):
+            link = <Py_ssize_t>n_links[i] > 0 and <Py_ssize_t>link_chars[i] >= len(<str>texts[i])
+            a = anc1[i]
+            path = paths[i]
+            if link and before and a >= 0 and a == a_before and path == path_before:
+                if start < 0:
+                    start = i  # the first paragraph that moves
+            else:
+                w += 1
+            new[i] = w
+            before, a_before, path_before = link, a, path
+        if start < 0:
+            return ranges
+        for name, value in cols.items():
+            col = <list>value
+            if len(col) != n or name == "text" or name == "n_links" or name == "link_chars":
+                continue
+            # the pointers moved down in place: a paragraph's object goes to its new slot (which
+            # held one already moved or released), a joined one's is released
+            items = (<_ListObject*>col).ob_item
+            for i in range(start, n):
+                if new[i] != new[i - 1]:
+                    items[new[i]] = items[i]
+                else:
+                    Py_XDECREF(items[i])
+            Py_SET_SIZE(col, w + 1)
+        i = start - 1  # the run the first join joins begins at or before it
+        while i > 0 and new[i - 1] == new[start]:
+            i -= 1
+        while i < n:
+            end = i + 1
+            while end < n and new[end] == new[i]:
+                end += 1
+            if end - i == 1:
+                texts[new[i]] = texts[i]
+                n_links[new[i]] = n_links[i]
+                link_chars[new[i]] = link_chars[i]
+            else:
+                parts = texts[i:end]
+                texts[new[i]] = " ".join(parts)
+                n_links[new[i]] = sum(n_links[i:end])
+                link_chars[new[i]] = len(<str>texts[new[i]])
+            i = end
+        del texts[w + 1:]
+        del n_links[w + 1:]
+        del link_chars[w + 1:]
+        # the ranges in the new positions (a new list; those that end before the first join
+        # keep their tuples)
+        out = list(ranges)
+        for k in range(len(out)):
+            r = out[k]
+            first = <Py_ssize_t>r[0]
+            end = <Py_ssize_t>r[1]
+            if not (0 <= first < end <= n):
+                raise IndexError(f"range {(first, end)} outside {n} paragraphs")
+            if end > start:
+                out[k] = (new[first], new[end - 1] + 1)
+        return out
+    finally:
+        PyMem_Free(new)
+
+
 cdef inline bint _sep(unsigned char c) noexcept nogil:
     # whitespace as a bytes regex's \s sees it, and "/"
     return c == 32 or (9 <= c <= 13) or c == 47

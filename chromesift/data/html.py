@@ -417,6 +417,7 @@ def parse_html_columns(page: str | bytes, parser: str | None = None) -> tuple[di
     title = ""
     if tree is not None:
         cols, ranges, tree = _read_tree(tree, data)
+        ranges = walk_kernels.merge_link_runs(cols, ranges)
         if tree is not None:
             title = _WS.sub(" ", tree.text_of_first("title") or "").strip()
         # free the tree here, not in the caller's frame (where a profile would charge it)

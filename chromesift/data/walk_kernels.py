@@ -29,7 +29,8 @@ from chromesift.data.util import bind_kernels, load_compiled
 from chromesift.data.vocab import SOFT_HYPHEN
 
 #: the kernels: compiled or Python, chosen once (:func:`use`)
-KERNELS = ("walk", "ascii_tokens", "first_descendant", "main_range", "scan_tags", "utf8", "find_head_end")
+KERNELS = ("walk", "ascii_tokens", "first_descendant", "main_range", "merge_link_runs", "scan_tags", "utf8",
+           "find_head_end")
 
 _WS = re.compile(r"\s+")
 _ATTR_SPLIT = re.compile(r"[^a-z0-9]+")
@@ -261,6 +262,56 @@ def walk(root, cols: dict[str, list], flag_names: list[str], skip_tags, block_ta
                     link_buf[0] += len(tail.strip())
     flush()
     return ranges
+
+
+def merge_link_runs(cols: dict[str, list], ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Join each run of link-only paragraphs (a menu's items, a list of links) into one.
+
+    A paragraph whose text is all link text joins the one before it where that one is
+    link-only too and both have the same parent element (``anc1``) and DOM path. The joined
+    paragraph keeps the first one's columns, with the texts joined by a space, the links
+    added up and all of its text link text. ``cols`` is changed in place (the columns as long
+    as ``text``; the others are left as they are); returns ``ranges`` in the new positions.
+    """
+    texts, n_links, link_chars = cols["text"], cols["n_links"], cols["link_chars"]
+    anc1, paths = cols["anc1"], cols["path"]
+    n = len(texts)
+    if any(len(col) != n for col in (n_links, link_chars, anc1, paths)):
+        raise ValueError("the paragraph columns differ in length")
+    joins = [False] * n
+    before = False  # the paragraph before is link-only
+    for i in range(n):
+        link = n_links[i] > 0 and link_chars[i] >= len(texts[i])
+        joins[i] = link and before and anc1[i] >= 0 and anc1[i] == anc1[i - 1] and paths[i] == paths[i - 1]
+        before = link
+    if not any(joins):
+        return ranges
+    new = [0] * n
+    w = -1
+    for i in range(n):
+        if not joins[i]:
+            w += 1
+        new[i] = w
+    rows = [c for c, v in cols.items() if len(v) == n and c not in ("text", "n_links", "link_chars")]
+    for c in rows:
+        col = cols[c]
+        col[:] = [v for v, j in zip(col, joins) if not j]
+    merged_texts: list[str] = []
+    merged_links: list[int] = []
+    merged_chars: list[int] = []
+    for i in range(n):
+        if joins[i]:
+            merged_texts[-1] += " " + texts[i]
+            merged_links[-1] += n_links[i]
+            merged_chars[-1] = len(merged_texts[-1])
+        else:
+            merged_texts.append(texts[i])
+            merged_links.append(n_links[i])
+            merged_chars.append(link_chars[i])
+    texts[:] = merged_texts
+    n_links[:] = merged_links
+    link_chars[:] = merged_chars
+    return [(new[first], new[end - 1] + 1) for first, end in ranges]
 
 
 #: one attribute of a start tag, from the separators before it: a name (``=`` alone counts
