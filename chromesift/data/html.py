@@ -2,7 +2,9 @@
 
 A paragraph is the visible text of one block element with inline markup merged,
 in the spirit of boilerpipe and jusText. Two ``<br>`` in a row also end a
-paragraph, since old pages lay out whole articles in one cell that way.
+paragraph, since old pages lay out whole articles in one cell that way. A run of
+paragraphs that are all link text, of one parent element and path (a menu's items, a list
+of links), is one paragraph, its texts joined by spaces.
 The walk is iterative (lxml's ``iterwalk``), so nesting depth never
 exhausts the Python stack. The walk and its helpers are the kernels of
 :mod:`chromesift.data.walk_kernels`: in C over libxml2's tree where the optional
