@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import chromesift
 from chromesift.data import schema
-from chromesift.data.html import decode, parse_html
+from chromesift.data.html import decode, parse_html, text_lines
 from chromesift.data.sniff import DecodeError
 from chromesift.data.text import parse_text
 
@@ -492,7 +492,7 @@ def test_a_single_byte_declaration_over_multibyte_bytes_is_not_believed():
 
 
 def test_runs_of_link_only_items_are_one_paragraph():
-    page = parse_html(
+    html = (
         "<html><body>"
         "<ul><li><a href='/a'>Alpha</a></li><li><a href='/b'>Beta</a></li>"
         "<li>Gamma, not a link</li><li><a href='/d'>Delta</a></li><li><a href='/e'>Eps</a> and more</li></ul>"
@@ -500,6 +500,7 @@ def test_runs_of_link_only_items_are_one_paragraph():
         "<div><p><a href='/h'>Aitch</a></p><div><p><a href='/i'>Eye</a></p></div></div>"
         "</body></html>"
     )
+    page = parse_html(html)
     assert page["text"].tolist() == [
         "Alpha Beta",  # a run of link-only items of one list
         "Gamma, not a link",  # text that is not a link ends the run
@@ -513,10 +514,16 @@ def test_runs_of_link_only_items_are_one_paragraph():
     assert page["n_links"].tolist() == [2, 0, 1, 1, 1, 1, 1, 1]
     assert page["link_chars"].tolist()[0] == len("Alpha Beta")
     assert page["position"].tolist() == list(range(8))
+    assert "lines" not in page.columns
+    with_lines = parse_html(html, lines=True)
+    assert with_lines["text"].tolist() == page["text"].tolist()
+    assert with_lines["lines"].iloc[0] == "Alpha\nBeta"
+    assert with_lines["lines"].iloc[1:].isna().all()
+    assert text_lines(html)[:3] == ["Alpha", "Beta", "Gamma, not a link"]
 
 
 def test_the_main_container_is_found_after_link_runs_are_joined():
-    body = "".join(f"<p>{'Sentence number %d of the story, long enough to count. ' % i * 3}</p>" for i in range(6))
+    body = "".join(f"<p>{f'Sentence number {i} of the story, long enough to count. ' * 3}</p>" for i in range(6))
     menu = "".join(f"<li><a href='/{i}'>Section {i}</a></li>" for i in range(12))
     page = parse_html(f"<html><body><nav><ul>{menu}</ul></nav><article>{body}</article>"
                       f"<footer><ul>{menu}</ul></footer></body></html>")

@@ -257,11 +257,31 @@ def test_text_mode_copies_have_no_structure(tiny_tables):
     from chromesift.train import core
 
     cfg = load_config(tables=tiny_tables, text_copies=1.0, max_rows=10**7, page_weight=0.0)
-    rows = core.prepare(load_tables(tiny_tables), cfg)
+    table = load_tables(tiny_tables)
+    rows = core.prepare(table, cfg)
     text = rows[rows["source"] == "text"]
-    assert len(text) == (rows["source"] == "html").sum()
+    # a joined run of links is a line per link again in the text copy
+    extra = sum(r.count("\n") for r in table["lines"] if isinstance(r, str))
+    assert extra > 0
+    assert len(text) == (rows["source"] == "html").sum() + extra
     assert (text["tag"] == "").all() and (text["anc1"] == -1).all()
+    assert "lines" not in rows.columns
     assert isinstance(rows, pd.DataFrame) and rows["sample_weight"].isin([0.0, 1.0]).all()
+
+
+def test_a_text_copy_is_the_pages_plain_text(seed_html):
+    from chromesift.data.html import parse_html, text_lines
+    from chromesift.train import core
+
+    frame = parse_html(seed_html, doc_id="seed", lines=True)
+    frame["label"] = np.linspace(0, 1, len(frame))
+    frame["weight"] = 1.0
+    copy = core.as_text_mode(frame)
+    assert copy["text"].tolist() == text_lines(seed_html)
+    assert copy["position"].tolist() == list(range(len(copy)))
+    menu = frame.index[frame["text"] == "News Forschung Jobs Newsletter"][0]
+    assert (copy.loc[copy["text"].isin(["News", "Forschung", "Jobs", "Newsletter"]), "label"] == frame["label"][menu]).all()
+    assert "News" in text_lines(seed_html) and "News Forschung Jobs Newsletter" not in text_lines(seed_html)
 
 
 def test_page_weight_counts_pages_not_paragraphs(tiny_tables):

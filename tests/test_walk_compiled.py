@@ -554,11 +554,18 @@ def test_merge_link_runs_compiled_equals_python(rows, spans):
     ranges = [(a % n, a % n + 1 + (b % (n - a % n))) for a, b in spans] if n else []
     results = []
     for backend in ("compiled", "python"):
-        cols = _link_columns(rows)
-        out = getattr(walk_kernels, backend).merge_link_runs(cols, list(ranges))
-        results.append((cols, out))
+        cols, lines = _link_columns(rows), []
+        out = getattr(walk_kernels, backend).merge_link_runs(cols, list(ranges), lines)
+        results.append((cols, out, lines))
+        plain = _link_columns(rows)
+        assert getattr(walk_kernels, backend).merge_link_runs(plain, list(ranges)) == out
+        assert plain == cols
     assert results[0] == results[1]
-    cols, out = results[0]
+    cols, out, lines = results[0]
+    assert len(lines) == len(cols["text"])
+    # each joined paragraph's lines are its texts, one a line
+    assert [t if x is None else x.replace("\n", " ") for t, x in zip(cols["text"], lines, strict=True)] == cols["text"]
+    assert "\n".join(t if x is None else x for t, x in zip(cols["text"], lines, strict=True)) == "\n".join(r[0] for r in rows)
     assert "".join(cols["text"]).replace(" ", "") == "".join(r[0] for r in rows).replace(" ", "")
     assert sum(cols["n_links"]) == sum(r[1] for r in rows)
     assert all(len(v) == len(cols["text"]) for c, v in cols.items() if c != "in_main")

@@ -264,9 +264,10 @@ cdef extern from "Python.h":
     void Py_SET_SIZE(object, Py_ssize_t)
 
 
-def merge_link_runs(dict cols, list ranges):
+def merge_link_runs(dict cols, list ranges, list lines=None):
     """Join each run of link-only paragraphs into one, in place: what its Python reference in
-    :mod:`chromesift.data.walk_kernels` does (returns ``ranges`` in the new positions)."""
+    :mod:`chromesift.data.walk_kernels` does (returns ``ranges`` in the new positions; fills
+    ``lines`` where one is given)."""
     cdef list texts = cols["text"], n_links = cols["n_links"], link_chars = cols["link_chars"]
     cdef list anc1 = cols["anc1"], paths = cols["path"]
     cdef Py_ssize_t n = len(texts), i, w, first, end, a, a_before = -1, start = -1
@@ -296,6 +297,8 @@ def merge_link_runs(dict cols, list ranges):
                 w += 1
             new[i] = w
             before, a_before, path_before = link, a, path
+        if lines is not None:
+            lines[:] = [None] * (w + 1)
         if start < 0:
             return ranges
         for name, value in cols.items():
@@ -324,6 +327,8 @@ def merge_link_runs(dict cols, list ranges):
                 link_chars[new[i]] = link_chars[i]
             else:
                 parts = texts[i:end]
+                if lines is not None:
+                    lines[new[i]] = "\n".join(parts)
                 texts[new[i]] = " ".join(parts)
                 n_links[new[i]] = sum(n_links[i:end])
                 link_chars[new[i]] = len(<str>texts[new[i]])

@@ -44,7 +44,7 @@ TABLE_PARSER = "lxml"
 
 def label_one(page: corpus.Page) -> tuple[pd.DataFrame, dict]:
     """Parse and label one corpus page; returns its table and its stats row."""
-    frame = parse_html(page.html, doc_id=page.id, parser=TABLE_PARSER)
+    frame = parse_html(page.html, doc_id=page.id, parser=TABLE_PARSER, lines=True)
     labels = label_page(frame, page.text, page.with_, page.without)
     frame["dataset"] = page.dataset
     frame["site"] = page.site

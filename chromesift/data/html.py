@@ -373,7 +373,8 @@ def _tokens(value: str) -> tuple[str, ...]:
     return toks
 
 
-def parse_html(page: str | bytes, *, doc_id: str = "page", parser: str | None = None) -> pd.DataFrame:
+def parse_html(page: str | bytes, *, doc_id: str = "page", parser: str | None = None,
+               lines: bool = False) -> pd.DataFrame:
     """Turn an HTML page into the paragraph table.
 
     Parameters
@@ -384,6 +385,9 @@ def parse_html(page: str | bytes, *, doc_id: str = "page", parser: str | None = 
         Identifier written into the ``doc_id`` column.
     parser
         "lxml" to parse with libxml2 whatever :mod:`chromesift.data.lexbor` chooses (None).
+    lines
+        Also give a column ``lines``: a joined run of link-only paragraphs' texts one a line
+        (None on every other row), the lines it has in the page's plain-text dump.
 
     Returns
     -------
@@ -392,19 +396,24 @@ def parse_html(page: str | bytes, *, doc_id: str = "page", parser: str | None = 
         has no visible text). ``frame.attrs`` holds ``encoding`` and
         ``encoding_source``.
     """
-    cols, decoded = parse_html_columns(page, parser=parser)
+    cols, decoded = parse_html_columns(page, parser=parser, lines=lines)
     frame = schema.from_columns(cols, doc_id)
+    if lines:
+        frame["lines"] = cols["lines"] if len(frame) else []
+        frame["lines"] = frame["lines"].astype(object)
     frame.attrs["encoding"] = decoded.encoding
     frame.attrs["encoding_source"] = decoded.source
     return frame
 
 
-def parse_html_columns(page: str | bytes, parser: str | None = None) -> tuple[dict[str, list], Decoded]:
+def parse_html_columns(page: str | bytes, parser: str | None = None, *,
+                       lines: bool = False) -> tuple[dict[str, list], Decoded]:
     """The paragraph table of a page as plain column lists (no ``doc_id``), and its decoding.
 
     The columns are those of :data:`chromesift.data.schema.COLUMNS`; this is what
     :func:`parse_html` wraps in a DataFrame and what the prediction fast path reads.
     ``parser`` "lxml" parses with libxml2 whatever :mod:`chromesift.data.lexbor` chooses.
+    ``lines``: also a column ``lines`` (see :func:`parse_html`).
     """
     if parser not in (None, "lxml"):
         raise ValueError(f"parser must be None or 'lxml', not {parser!r}")
@@ -416,10 +425,11 @@ def parse_html_columns(page: str | bytes, parser: str | None = None) -> tuple[di
         data, which = parser_input(data, parser)
         tree = lexbor.document(data) if which == "lexbor" else _lxml_page(data)
     cols, ranges = _empty_columns(), []
+    runs: list | None = [] if lines else None
     title = ""
     if tree is not None:
         cols, ranges, tree = _read_tree(tree, data)
-        ranges = walk_kernels.merge_link_runs(cols, ranges)
+        ranges = walk_kernels.merge_link_runs(cols, ranges, runs)
         if tree is not None:
             title = _WS.sub(" ", tree.text_of_first("title") or "").strip()
         # free the tree here, not in the caller's frame (where a profile would charge it)
@@ -439,7 +449,23 @@ def parse_html_columns(page: str | bytes, parser: str | None = None) -> tuple[di
     cols["source"] = ["html"] * n
     cols["position"] = list(range(n))
     cols["_thread"] = [thread] * n  # (no table column: see chromesift.models.rules.page_scope)
+    if runs is not None:
+        cols["lines"] = runs if len(runs) == n else [None] * n
     return cols, decoded
+
+
+def text_lines(page: str | bytes) -> list[str]:
+    """The page as plain text, a line per paragraph as :func:`parse_html_columns` reads it,
+    but a joined run of link-only paragraphs a line per link (as a browser's copy lays out a
+    menu): what chromesift's plain-text mode is trained and measured on."""
+    cols = parse_html_columns(page, lines=True)[0]
+    out: list[str] = []
+    for text, run in zip(cols["text"], cols["lines"], strict=True):
+        if run is None:
+            out.append(text)
+        else:
+            out.extend(run.split("\n"))
+    return out
 
 
 def parser_input(data: bytes, parser: str | None = None) -> tuple[bytes, str]:

@@ -264,7 +264,8 @@ def walk(root, cols: dict[str, list], flag_names: list[str], skip_tags, block_ta
     return ranges
 
 
-def merge_link_runs(cols: dict[str, list], ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def merge_link_runs(cols: dict[str, list], ranges: list[tuple[int, int]],
+                    lines: list | None = None) -> list[tuple[int, int]]:
     """Join each run of link-only paragraphs (a menu's items, a list of links) into one.
 
     A paragraph whose text is all link text joins the one before it where that one is
@@ -272,6 +273,8 @@ def merge_link_runs(cols: dict[str, list], ranges: list[tuple[int, int]]) -> lis
     paragraph keeps the first one's columns, with the texts joined by a space, the links
     added up and all of its text link text. ``cols`` is changed in place (the columns as long
     as ``text``; the others are left as they are); returns ``ranges`` in the new positions.
+    ``lines``, where given, is filled with each new paragraph's texts joined by newlines where
+    it joined more than one (else None): its lines in a plain-text dump of the page.
     """
     texts, n_links, link_chars = cols["text"], cols["n_links"], cols["link_chars"]
     anc1, paths = cols["anc1"], cols["path"]
@@ -284,6 +287,8 @@ def merge_link_runs(cols: dict[str, list], ranges: list[tuple[int, int]]) -> lis
         link = n_links[i] > 0 and link_chars[i] >= len(texts[i])
         joins[i] = link and before and anc1[i] >= 0 and anc1[i] == anc1[i - 1] and paths[i] == paths[i - 1]
         before = link
+    if lines is not None:
+        lines[:] = [None] * (n - sum(joins))
     if not any(joins):
         return ranges
     new = [0] * n
@@ -295,11 +300,15 @@ def merge_link_runs(cols: dict[str, list], ranges: list[tuple[int, int]]) -> lis
     rows = [c for c, v in cols.items() if len(v) == n and c not in ("text", "n_links", "link_chars")]
     for c in rows:
         col = cols[c]
-        col[:] = [v for v, j in zip(col, joins) if not j]
+        col[:] = [v for v, j in zip(col, joins, strict=True) if not j]
     merged_texts: list[str] = []
     merged_links: list[int] = []
     merged_chars: list[int] = []
+    run: list[str] = []
     for i in range(n):
+        if lines is not None and not joins[i] and len(run) > 1:
+            lines[len(merged_texts) - 1] = "\n".join(run)
+        run = run + [texts[i]] if joins[i] else [texts[i]]
         if joins[i]:
             merged_texts[-1] += " " + texts[i]
             merged_links[-1] += n_links[i]
@@ -308,6 +317,8 @@ def merge_link_runs(cols: dict[str, list], ranges: list[tuple[int, int]]) -> lis
             merged_texts.append(texts[i])
             merged_links.append(n_links[i])
             merged_chars.append(link_chars[i])
+    if lines is not None and len(run) > 1:
+        lines[len(merged_texts) - 1] = "\n".join(run)
     texts[:] = merged_texts
     n_links[:] = merged_links
     link_chars[:] = merged_chars

@@ -388,10 +388,11 @@ def _content_text(frame) -> str:
 
 
 def text_dump(html: str) -> str:
-    """A page as plain text: its visible text, one line per paragraph, as the HTML parser sees it."""
-    from chromesift.data.page import to_columns
+    """A page as plain text: its visible text, one line per paragraph as the HTML parser sees
+    it, a run of links one line per link (:func:`chromesift.data.html.text_lines`)."""
+    from chromesift.data.html import text_lines
 
-    return "\n".join(to_columns(html, format="html")["text"])
+    return "\n".join(text_lines(html))
 
 
 def _run_model(model, pages, *, progress: bool, desc: str, text_mode: bool = False,

@@ -39,8 +39,22 @@ def make_pipeline(config: TrainConfig) -> Pipeline:
 
 
 def as_text_mode(table: pd.DataFrame) -> pd.DataFrame:
-    """The same pages as plain-text dumps: one line per paragraph, no DOM columns."""
+    """The same pages as plain-text dumps: one line per paragraph, no DOM columns.
+
+    A joined run of link-only paragraphs (a menu) is a line per link again, as in the page's
+    plain text (the table's ``lines``, where it has them), each with the run's label.
+    """
     out = table.copy()
+    if "lines" in out.columns:
+        runs = out["lines"].to_numpy(dtype=object)
+        split = np.array([r is not None and r == r for r in runs], dtype=bool)  # (NaN: none)
+        if split.any():
+            texts = out["text"].to_numpy(dtype=object).copy()
+            texts[split] = [r.split("\n") for r in runs[split]]
+            out["text"] = texts
+            out = out.explode("text", ignore_index=True)
+            out["position"] = out.groupby("doc_id", sort=False).cumcount().astype("int64")
+        out = out.drop(columns="lines")
     for col, value in schema.TEXT_DEFAULTS.items():
         if col in ("page_chars",):
             continue
@@ -101,7 +115,7 @@ def prepare(table: pd.DataFrame, config: TrainConfig, *, seed_offset: int = 0) -
         parts.append(as_text_mode(table[page_rows(table, config.text_copies, rng)]))
     if config.attr_dropout > 0:
         parts[0] = without_attrs(table, config.attr_dropout, rng)
-    out = pd.concat(parts, ignore_index=True)
+    out = pd.concat(parts, ignore_index=True).drop(columns="lines", errors="ignore")
     w = out["weight"].fillna(0).to_numpy(dtype=float)
     w = np.where(w >= config.min_label_weight, 1.0, 0.0)
     if config.length_weight:
