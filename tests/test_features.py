@@ -67,7 +67,7 @@ def test_structure_features_by_hand(page):
     assert f["s_in_nav"][nav] == 1 and f["s_in_li"][nav] == 1
     assert f["s_anc_nav"][nav] == 1  # "main-navigation" -> main, navigation
     assert f["s_anc_content"][nav] == 1  # "main"
-    assert f["s_link_density"][nav] == 1.0 and f["s_links"][nav] == 1
+    assert f["s_link_density"][nav] == 1.0 and f["s_links"][nav] == 2  # the menu: one row of its two links
     art = row(table, "Beide")
     assert f["s_anc_content"][art] == 2  # "article-body" -> article, body
     assert f["s_tag_p"][art] == 1 and f["s_in_article"][art] == 1
