@@ -379,7 +379,8 @@ def test_a_paragraph_with_a_kept_sibling_is_not_isolated():
     from chromesift.models.rules import content_mask
 
     body = "".join(f"<p>Paragraph {i} of the article, long enough to read as prose.</p>" for i in range(4))
-    links = "".join(f"<li><a href='/s{i}'>Another story {i}</a></li>" for i in range(3))
+    # (each item more than its link, so the three stay three paragraphs)
+    links = "".join(f"<li><a href='/s{i}'>Another story {i}</a>, video</li>" for i in range(3))
     page = (f"<html><body><article><div class='body'>{body}<ul class='related'>{links}</ul>"
             "<p>The last paragraph of the article, after the box of links.</p></div></article>"
             "<footer><ul><li>About</li><li>Contact</li><li>Jobs</li><li>Imprint</li></ul>"
