@@ -73,9 +73,9 @@ def test_paragraph_table(fake, capsys):
     assert code == 0
     lines = out.splitlines()
     assert lines[0].split() == ["pos", "prob", "main", "role", "text"]
-    assert len(lines) == 1 + 19
-    local = next(line for line in lines if line.endswith("  Local"))
-    assert local.split()[:3] == ["1", f"{5 / 80:.3f}", "-"]
+    assert len(lines) == 1 + 15
+    local = next(line for line in lines if line.endswith("  Local Weather Letters"))  # the menu: one row
+    assert local.split()[:3] == ["1", f"{21 / 80:.3f}", "-"]
     article = next(line for line in lines if "ferry" in line)
     assert article.split()[1:3] == ["1.000", "+"]
 
@@ -92,7 +92,7 @@ def test_json_output(fake, capsys):
     record = json.loads(out)
     assert record["id"] == str(SEGMENTATION)
     assert ARTICLE in record["text"].split("\n")
-    assert len(record["paragraphs"]) == 19
+    assert len(record["paragraphs"]) == 15
     assert {"text", "is_content", "probability"} == set(record["paragraphs"][0])
 
 
@@ -311,7 +311,7 @@ def test_real_model_single_page(capsys):
     code, out, err = run([str(SEGMENTATION), "--json"], capsys)
     assert code == 0, err
     record = json.loads(out)
-    assert len(record["paragraphs"]) == 19
+    assert len(record["paragraphs"]) == 15
     kept = [p["text"] for p in record["paragraphs"] if p["is_content"]]
     assert record["text"] == "\n".join(kept)
     assert ARTICLE in kept

@@ -14,7 +14,7 @@ import pytest
 
 from chromesift import plots
 from chromesift.cli import main as cli_main
-from chromesift.data.html import parse_html
+from chromesift.data.html import parse_html, text_lines
 from chromesift.data.text import parse_text
 from chromesift.errors import UserError
 from chromesift.evaluate import report
@@ -158,7 +158,11 @@ def test_run_evaluation_end_to_end(tiny_corpus, tmp_path):
     assert rows["position"].tolist() == story0["position"].tolist()
     expected = np.clip(story0["text"].str.len().to_numpy() / 200.0, 0.0, 1.0)
     assert np.allclose(rows["probability"].to_numpy(), expected, atol=1e-6)
-    assert len(pred[pred["mode"] == "text"]) == len(pred[pred["mode"] == "html"])  # the dump keeps every paragraph
+    # the dump keeps every paragraph, the menu's links one a line
+    pages = [_page(f"Story {i}", b) for i, b in enumerate(BODIES)]
+    pages += [_page(f"Snippet page {i}", b) for i, b in enumerate(BODIES[:2])]
+    assert len(pred[pred["mode"] == "text"]) == sum(len(text_lines(p)) for p in pages)
+    assert len(pred[pred["mode"] == "text"]) > len(pred[pred["mode"] == "html"])
 
 
 def test_mlflow_run_holds_metrics_and_report(tiny_corpus, tmp_path, monkeypatch):
