@@ -333,16 +333,21 @@ def test_main_range_is_main_container(paragraphs, spans):
     )
 
 
-@needs_extension
-def test_main_range_on_corpus_pages(shared_data):
+def walked_corpus_pages(shared_data, per_corpus: int, seed: int):
+    """(page, columns, element ranges) of sampled corpus pages, walked by the compiled walk."""
     from chromesift.data.corpus import dataset_names, sample_pages
 
-    for page in sample_pages(shared_data, dataset_names(shared_data), 60, seed=8):
+    for page in sample_pages(shared_data, dataset_names(shared_data), per_corpus, seed=seed):
         root = html._parse_tree(html.decode(page.html).text)
         if root is None:
             continue
         cols = _empty_columns()
-        ranges = under("compiled", html._walk, root, cols)
+        yield page, cols, under("compiled", html._walk, root, cols)
+
+
+@needs_extension
+def test_main_range_on_corpus_pages(shared_data):
+    for _, cols, ranges in walked_corpus_pages(shared_data, 60, 8):
         chars = [len(t) for t in cols["text"]]
         assert under("compiled", html.main_container, ranges, chars, cols["link_chars"]) == under(
             "python", html.main_container, ranges, chars, cols["link_chars"]
@@ -576,15 +581,8 @@ def test_merge_link_runs_compiled_equals_python(rows, spans):
 def test_merge_link_runs_on_corpus_pages(shared_data):
     import copy
 
-    from chromesift.data.corpus import dataset_names, sample_pages
-
     joined = 0
-    for page in sample_pages(shared_data, dataset_names(shared_data), 40, seed=9):
-        root = html._parse_tree(html.decode(page.html).text)
-        if root is None:
-            continue
-        cols = _empty_columns()
-        ranges = under("compiled", html._walk, root, cols)
+    for page, cols, ranges in walked_corpus_pages(shared_data, 40, 9):
         a, b = copy.deepcopy(cols), copy.deepcopy(cols)
         ra = walk_kernels.compiled.merge_link_runs(a, list(ranges))
         rb = walk_kernels.python.merge_link_runs(b, list(ranges))
